@@ -1,0 +1,50 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+    name: "RecLab",
+    products: [
+        .executable(name: "reclab", targets: ["reclab"]),
+        .library(name: "RecLab", targets: ["RecRunner", "AllPlugins"]),
+    ],
+    targets: [
+        // MARK: - C libraries from Debian (see scripts/setup.sh for the apt packages)
+        .systemLibrary(name: "CSQLite", path: "Sources/CSQLite", providers: [.apt(["libsqlite3-dev"])]),
+        .systemLibrary(name: "CYAML", path: "Sources/CYAML", providers: [.apt(["libyaml-dev"])]),
+        .systemLibrary(name: "COpenBLAS", path: "Sources/COpenBLAS", providers: [.apt(["libopenblas-dev"])]),
+        .systemLibrary(name: "CLZMA", path: "Sources/CLZMA", providers: [.apt(["liblzma-dev"])]),
+
+        // MARK: - Core
+        .target(name: "RecCore"),
+        .target(name: "RecSpec", dependencies: ["RecCore", "CYAML"]),
+        .target(name: "RecData", dependencies: ["RecCore", "CLZMA"]),
+        .target(name: "RecEval", dependencies: ["RecCore", "COpenBLAS"]),
+        .target(name: "RecStore", dependencies: ["RecCore", "CSQLite"]),
+        .target(name: "RecReport", dependencies: ["RecCore", "RecStore", "RecEval"]),
+        .target(
+            name: "RecRunner",
+            dependencies: ["RecCore", "RecSpec", "RecData", "RecEval", "RecStore", "RecReport"]),
+
+        // MARK: - Plugins
+        .target(
+            name: "Baselines", dependencies: ["RecCore", "RecEval", "COpenBLAS"],
+            path: "Plugins/Baselines"),
+        .target(name: "AllPlugins", dependencies: ["RecCore", "Baselines"], path: "Plugins/AllPlugins"),
+
+        // MARK: - CLI
+        .executableTarget(name: "reclab", dependencies: ["RecRunner", "AllPlugins"]),
+
+        // MARK: - Tests
+        .target(name: "RecTesting", dependencies: ["RecCore", "RecData"], path: "Sources/RecTesting"),
+        .testTarget(name: "RecCoreTests", dependencies: ["RecCore", "AllPlugins"]),
+        .testTarget(
+            name: "RecSpecTests", dependencies: ["RecSpec", "RecRunner", "AllPlugins"],
+            resources: [.copy("../Fixtures")]),
+        .testTarget(name: "RecDataTests", dependencies: ["RecData", "RecTesting"]),
+        .testTarget(name: "RecEvalTests", dependencies: ["RecEval", "RecTesting"]),
+        .testTarget(name: "RecStoreTests", dependencies: ["RecStore"]),
+        .testTarget(name: "BaselinesTests", dependencies: ["Baselines", "RecEval", "RecTesting"]),
+        .testTarget(name: "RecLabCLITests", dependencies: ["reclab", "RecStore"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,6 @@
+#include <cblas.h>
+// LAPACK routines used by RecLab (OpenBLAS exports the Fortran symbols).
+void spotrf_(const char *uplo, const int *n, float *a, const int *lda, int *info);
+void spotri_(const char *uplo, const int *n, float *a, const int *lda, int *info);
+void openblas_set_num_threads(int num_threads);
+int openblas_get_num_threads(void);

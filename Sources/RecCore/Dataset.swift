@@ -1,0 +1,151 @@
+/// One user-item event with dense ids. `time` orders a user's events (a Unix timestamp, or a
+/// per-user sequence position when the source has no timestamps).
+public struct Interaction: Sendable, Hashable {
+    public var user: Int32
+    public var item: Int32
+    public var rating: Float
+    public var time: Int64
+
+    public init(user: Int32, item: Int32, rating: Float = 1, time: Int64 = 0) {
+        self.user = user
+        self.item = item
+        self.rating = rating
+        self.time = time
+    }
+}
+
+/// The text that later LLM and encoder plugins read about an item. Every field is optional
+/// because datasets differ in what they carry.
+public struct ItemText: Sendable, Hashable, Codable {
+    public var title: String?
+    public var genres: [String]
+    public var year: Int?
+    public var tags: [String]
+    public var description: String?
+    public var brand: String?
+    public var categories: [String]
+
+    public init(
+        title: String? = nil, genres: [String] = [], year: Int? = nil, tags: [String] = [],
+        description: String? = nil, brand: String? = nil, categories: [String] = []
+    ) {
+        self.title = title
+        self.genres = genres
+        self.year = year
+        self.tags = tags
+        self.description = description
+        self.brand = brand
+        self.categories = categories
+    }
+
+    public var isEmpty: Bool {
+        title == nil && genres.isEmpty && year == nil && tags.isEmpty && description == nil
+            && brand == nil && categories.isEmpty
+    }
+}
+
+/// A loaded dataset: dense user and item ids, the original ids they came from, and item text.
+public struct Dataset: Sendable {
+    public var name: String
+    /// Original user ids; `userIDs[u]` is the id of dense user `u`.
+    public var userIDs: [String]
+    /// Original item ids; `itemIDs[i]` is the id of dense item `i`.
+    public var itemIDs: [String]
+    public var interactions: [Interaction]
+    /// Text per dense item (empty entries where the source has none).
+    public var itemText: [ItemText]
+    /// Whether `rating` carries explicit ratings (otherwise every rating is 1).
+    public var hasRatings: Bool
+    /// Whether `time` is a real timestamp (otherwise a per-user order).
+    public var hasTimestamps: Bool
+    /// Some sources ship their own split (UniSRec files); the split step then keeps it.
+    public var predefinedSplit: PredefinedSplit?
+
+    public init(
+        name: String, userIDs: [String], itemIDs: [String], interactions: [Interaction],
+        itemText: [ItemText], hasRatings: Bool, hasTimestamps: Bool,
+        predefinedSplit: PredefinedSplit? = nil
+    ) {
+        self.name = name
+        self.userIDs = userIDs
+        self.itemIDs = itemIDs
+        self.interactions = interactions
+        self.itemText = itemText
+        self.hasRatings = hasRatings
+        self.hasTimestamps = hasTimestamps
+        self.predefinedSplit = predefinedSplit
+    }
+
+    public var userCount: Int { userIDs.count }
+    public var itemCount: Int { itemIDs.count }
+}
+
+/// Which interactions a source already assigned to validation and test, by index.
+public struct PredefinedSplit: Sendable {
+    public var validation: [Int]
+    public var test: [Int]
+
+    public init(validation: [Int], test: [Int]) {
+        self.validation = validation
+        self.test = test
+    }
+}
+
+/// A split dataset: every user's training history in time order, plus held-out interactions.
+public struct SplitData: Sendable {
+    public var dataset: Dataset
+    public var train: [Interaction]
+    public var validation: [Interaction]
+    public var test: [Interaction]
+    /// Training items per user, in time order.
+    public var trainHistory: [[Int32]]
+
+    public init(dataset: Dataset, train: [Interaction], validation: [Interaction], test: [Interaction]) {
+        self.dataset = dataset
+        self.train = train
+        self.validation = validation
+        self.test = test
+        var history = [[Int32]](repeating: [], count: dataset.userCount)
+        for event in train.sorted(by: { ($0.user, $0.time) < ($1.user, $1.time) }) {
+            history[Int(event.user)].append(event.item)
+        }
+        self.trainHistory = history
+    }
+
+    /// What a plugin sees while it trains: the training interactions only.
+    public var trainingSet: TrainingSet {
+        TrainingSet(
+            userCount: dataset.userCount, itemCount: dataset.itemCount, interactions: train,
+            history: trainHistory, itemText: dataset.itemText, hasRatings: dataset.hasRatings)
+    }
+}
+
+/// The training data handed to `Trainable.fit`.
+public struct TrainingSet: Sendable {
+    public var userCount: Int
+    public var itemCount: Int
+    public var interactions: [Interaction]
+    /// Training items per user, in time order.
+    public var history: [[Int32]]
+    public var itemText: [ItemText]
+    public var hasRatings: Bool
+
+    public init(
+        userCount: Int, itemCount: Int, interactions: [Interaction], history: [[Int32]],
+        itemText: [ItemText] = [], hasRatings: Bool = false
+    ) {
+        self.userCount = userCount
+        self.itemCount = itemCount
+        self.interactions = interactions
+        self.history = history
+        self.itemText = itemText
+        self.hasRatings = hasRatings
+    }
+
+    /// Number of training interactions per item.
+    public var itemPopularity: [Int] {
+        var counts = [Int](repeating: 0, count: itemCount)
+        for event in interactions { counts[Int(event.item)] += 1 }
+        return counts
+    }
+}

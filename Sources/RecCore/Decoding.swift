@@ -1,0 +1,122 @@
+import Foundation
+
+extension KeyedDecodingContainer {
+    /// Decodes `key`, or returns `defaultValue` when the key is absent.
+    @inlinable
+    public func decode<T: Decodable>(_ key: Key, default defaultValue: T) throws -> T {
+        try decodeIfPresent(T.self, forKey: key) ?? defaultValue
+    }
+
+    /// Decodes `key` with a default and checks that it lies in `range`; the error names the key.
+    public func decode<T: Decodable & Comparable>(
+        _ key: Key, default defaultValue: T, in range: ClosedRange<T>
+    ) throws -> T {
+        let value = try decode(key, default: defaultValue)
+        guard range.contains(value) else {
+            throw DecodingError.dataCorruptedError(
+                forKey: key, in: self,
+                debugDescription: "\(value) is out of range \(range.lowerBound)...\(range.upperBound)")
+        }
+        return value
+    }
+}
+
+/// The snake_case spelling of a camelCase Swift name: `hiddenSize` -> `hidden_size`.
+/// YAML keys and stored configurations use it; this is the one rule.
+public func snakeCase(_ name: String) -> String {
+    var out = ""
+    for ch in name {
+        if ch.isUppercase {
+            if !out.isEmpty { out.append("_") }
+            out += ch.lowercased()
+        } else {
+            out.append(ch)
+        }
+    }
+    return out
+}
+
+/// Canonical JSON (sorted keys, snake_case keys) of a value: the input of configuration hashes.
+public func canonicalJSON<T: Encodable>(_ value: T) throws -> String {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+    encoder.keyEncodingStrategy = .custom { path in SnakeKey(snakeCase(path.last!.stringValue)) }
+    return String(decoding: try encoder.encode(value), as: UTF8.self)
+}
+
+private struct SnakeKey: CodingKey {
+    var stringValue: String
+    var intValue: Int? { nil }
+    init(_ s: String) { stringValue = s }
+    init?(stringValue: String) { self.stringValue = stringValue }
+    init?(intValue: Int) { nil }
+}
+
+/// The candidate closest to `word` by edit distance, if any is reasonably close.
+public func nearest(_ word: String, in candidates: [String]) -> String? {
+    var best: (name: String, distance: Int)?
+    for candidate in candidates.sorted() {
+        let distance = editDistance(word.lowercased(), candidate.lowercased())
+        if distance < (best?.distance ?? Int.max) { best = (candidate, distance) }
+    }
+    guard let best, best.distance <= max(2, word.count / 2) else { return nil }
+    return best.name
+}
+
+/// Levenshtein distance.
+public func editDistance(_ a: String, _ b: String) -> Int {
+    let a = Array(a), b = Array(b)
+    if a.isEmpty { return b.count }
+    if b.isEmpty { return a.count }
+    var previous = Array(0...b.count)
+    var current = [Int](repeating: 0, count: b.count + 1)
+    for i in 1...a.count {
+        current[0] = i
+        for j in 1...b.count {
+            let substitution: Int = previous[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1)
+            let deletion: Int = previous[j] + 1
+            let insertion: Int = current[j - 1] + 1
+            current[j] = Swift.min(substitution, deletion, insertion)
+        }
+        swap(&previous, &current)
+    }
+    return previous[b.count]
+}
+
+/// A decoder over an empty mapping: decoding a configuration from it yields every default.
+public struct EmptyDecoder: Decoder {
+    public var codingPath: [any CodingKey] = []
+    public var userInfo: [CodingUserInfoKey: Any] { [:] }
+
+    public init() {}
+
+    public func container<Key: CodingKey>(keyedBy type: Key.Type) throws -> KeyedDecodingContainer<Key> {
+        KeyedDecodingContainer(EmptyKeyed<Key>())
+    }
+
+    public func unkeyedContainer() throws -> any UnkeyedDecodingContainer {
+        throw DecodingError.typeMismatch([Any].self, .init(codingPath: [], debugDescription: "empty configuration"))
+    }
+
+    public func singleValueContainer() throws -> any SingleValueDecodingContainer {
+        throw DecodingError.typeMismatch(Any.self, .init(codingPath: [], debugDescription: "empty configuration"))
+    }
+
+    private struct EmptyKeyed<Key: CodingKey>: KeyedDecodingContainerProtocol {
+        var codingPath: [any CodingKey] { [] }
+        var allKeys: [Key] { [] }
+        func contains(_ key: Key) -> Bool { false }
+        func decodeNil(forKey key: Key) throws -> Bool { true }
+        func decode<T: Decodable>(_ type: T.Type, forKey key: Key) throws -> T {
+            throw DecodingError.keyNotFound(key, .init(codingPath: [], debugDescription: "required key"))
+        }
+        func nestedContainer<N: CodingKey>(keyedBy type: N.Type, forKey key: Key) throws -> KeyedDecodingContainer<N> {
+            KeyedDecodingContainer(EmptyKeyed<N>())
+        }
+        func nestedUnkeyedContainer(forKey key: Key) throws -> any UnkeyedDecodingContainer {
+            throw DecodingError.keyNotFound(key, .init(codingPath: [], debugDescription: "required key"))
+        }
+        func superDecoder() throws -> any Decoder { EmptyDecoder() }
+        func superDecoder(forKey key: Key) throws -> any Decoder { EmptyDecoder() }
+    }
+}

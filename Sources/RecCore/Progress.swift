@@ -1,0 +1,53 @@
+import Foundation
+
+/// Progress on long work, written to standard error: a live bar on a terminal, plain lines
+/// otherwise (so logs of batch jobs stay readable).
+public final class ProgressReporter: @unchecked Sendable {
+    private let lock = NSLock()
+    private let isTerminal: Bool
+    private let quiet: Bool
+    private var liveLine = false
+
+    public init(quiet: Bool = false) {
+        self.quiet = quiet
+        isTerminal = isatty(STDERR_FILENO) != 0 && ProcessInfo.processInfo.environment["TERM"] != "dumb"
+    }
+
+    /// A line that stays (cell finished, epoch finished).
+    public func line(_ text: String) {
+        guard !quiet else { return }
+        lock.lock(); defer { lock.unlock() }
+        if liveLine { write("\r\u{1B}[2K") ; liveLine = false }
+        write(text + "\n")
+    }
+
+    /// A live status (`done/total` with elapsed time and ETA); on a terminal it redraws in place,
+    /// elsewhere it prints a line only at `total` or every tenth of the way.
+    public func status(_ label: String, done: Int, total: Int, started: Date) {
+        guard !quiet, total > 0 else { return }
+        let elapsed = Date().timeIntervalSince(started)
+        let eta = done > 0 ? elapsed / Double(done) * Double(total - done) : 0
+        let text = "\(label) \(done)/\(total) \(Self.clock(elapsed)) elapsed, ETA \(Self.clock(eta))"
+        lock.lock(); defer { lock.unlock() }
+        if isTerminal {
+            let width = 24
+            let filled = width * done / total
+            let bar = String(repeating: "#", count: filled) + String(repeating: ".", count: width - filled)
+            write("\r\u{1B}[2K[\(bar)] " + text)
+            liveLine = true
+            if done == total { write("\n"); liveLine = false }
+        } else if done == total || (done * 10 / total) != ((done - 1) * 10 / total) {
+            write(text + "\n")
+        }
+    }
+
+    public static func clock(_ seconds: Double) -> String {
+        let s = Int(seconds.rounded())
+        return s >= 3600 ? String(format: "%d:%02d:%02d", s / 3600, s / 60 % 60, s % 60)
+            : String(format: "%d:%02d", s / 60, s % 60)
+    }
+
+    private func write(_ text: String) {
+        FileHandle.standardError.write(Data(text.utf8))
+    }
+}

@@ -1,0 +1,83 @@
+/// The plugins a RecLab build knows, keyed by `kind`. Built once, from the one list in
+/// Plugins/AllPlugins, and passed to whoever needs it; there is no global registry.
+public struct Registry: Sendable {
+    public typealias Factory<Role> = @Sendable (any ConfigurationSource, ComponentContext) throws -> (Role, String)
+
+    public struct Entry: Sendable {
+        public var kind: String
+        public var role: String
+        public var summary: String
+        /// The configuration with every default, as canonical JSON.
+        public var defaults: String
+    }
+
+    private var retrievers: [String: Factory<any Retriever>] = [:]
+    private var rankers: [String: Factory<any Ranker>] = [:]
+    public private(set) var entries: [Entry] = []
+
+    public init() {}
+
+    /// Registers a retriever; a kind registered twice is an error.
+    public mutating func register<R: Retriever>(_ type: R.Type) throws {
+        try checkNew(R.kind)
+        retrievers[R.kind] = { source, context in
+            let configuration = try source.decode(R.Configuration.self)
+            return (try R(configuration: configuration, context: context), try canonicalJSON(configuration))
+        }
+        entries.append(try entry(type, role: "retriever"))
+    }
+
+    /// Registers a ranker; a kind registered twice is an error.
+    public mutating func register<R: Ranker>(_ type: R.Type) throws {
+        try checkNew(R.kind)
+        rankers[R.kind] = { source, context in
+            let configuration = try source.decode(R.Configuration.self)
+            return (try R(configuration: configuration, context: context), try canonicalJSON(configuration))
+        }
+        entries.append(try entry(type, role: "ranker"))
+    }
+
+    public var retrieverKinds: [String] { retrievers.keys.sorted() }
+    public var rankerKinds: [String] { rankers.keys.sorted() }
+
+    /// Builds the retriever named `kind`, decoding its configuration from `decoder`.
+    /// - Returns: the retriever and its resolved configuration as canonical JSON.
+    public func makeRetriever(kind: String, configuration source: any ConfigurationSource, context: ComponentContext) throws -> (any Retriever, String) {
+        guard let factory = retrievers[kind] else { throw unknown(kind, valid: retrieverKinds, role: "retriever") }
+        return try factory(source, context)
+    }
+
+    public func makeRanker(kind: String, configuration source: any ConfigurationSource, context: ComponentContext) throws -> (any Ranker, String) {
+        guard let factory = rankers[kind] else { throw unknown(kind, valid: rankerKinds, role: "ranker") }
+        return try factory(source, context)
+    }
+
+    private func checkNew(_ kind: String) throws {
+        if entries.contains(where: { $0.kind == kind }) {
+            throw RecError(.registry, "plugin kind '\(kind)' is registered twice")
+        }
+    }
+
+    private func entry<C: Component>(_ type: C.Type, role: String) throws -> Entry {
+        let defaults = try C.Configuration(from: EmptyDecoder())
+        return Entry(kind: C.kind, role: role, summary: C.summary, defaults: try canonicalJSON(defaults))
+    }
+
+    private func unknown(_ kind: String, valid: [String], role: String) -> RecError {
+        var message = "unknown \(role) type '\(kind)'; valid kinds: \(valid.joined(separator: ", "))"
+        if let near = nearest(kind, in: valid) { message += " (did you mean '\(near)'?)" }
+        return RecError(.registry, message)
+    }
+}
+
+/// Where a plugin's configuration comes from: a YAML slot (strict, located errors) or, for
+/// defaults, nothing at all.
+public protocol ConfigurationSource {
+    func decode<T: Decodable>(_ type: T.Type) throws -> T
+}
+
+/// The source with no keys: decoding from it gives every default.
+public struct DefaultConfiguration: ConfigurationSource {
+    public init() {}
+    public func decode<T: Decodable>(_ type: T.Type) throws -> T { try T(from: EmptyDecoder()) }
+}

@@ -1,0 +1,111 @@
+/// What every plugin shares: a typed configuration decoded strictly from YAML and a stable kind.
+public protocol Component: Sendable {
+    associatedtype Configuration: Codable & Sendable & Equatable
+    /// The `type:` value in YAML, e.g. `"ease"`.
+    static var kind: String { get }
+    /// One line for `reclab list`.
+    static var summary: String { get }
+    var configuration: Configuration { get }
+    init(configuration: Configuration, context: ComponentContext) throws
+}
+
+/// What a component may use while it is built: a seed for its own random stream.
+public struct ComponentContext: Sendable {
+    public var seed: UInt64
+
+    public init(seed: UInt64) { self.seed = seed }
+
+    public var rng: SplitMix64 { SplitMix64(seed: seed) }
+}
+
+/// Events a training loop reports: epochs, losses, timings. The runner turns them into progress
+/// lines; tests collect them.
+public struct TrainingContext: Sendable {
+    public var seed: UInt64
+    public var report: @Sendable (TrainingEvent) -> Void
+
+    public init(seed: UInt64, report: @escaping @Sendable (TrainingEvent) -> Void = { _ in }) {
+        self.seed = seed
+        self.report = report
+    }
+}
+
+public enum TrainingEvent: Sendable, Equatable {
+    case epochEnd(epoch: Int, of: Int, loss: Double)
+    case message(String)
+}
+
+/// Capability: the component learns from training data.
+public protocol Trainable {
+    mutating func fit(_ data: TrainingSet, context: TrainingContext) throws
+}
+
+/// Role: scores the whole catalogue for a user; top-K of that is retrieval.
+public protocol Retriever: Component {
+    /// Writes the score of every item for each user into `scores`, row-major
+    /// `[users.count, itemCount]`. Higher is better. `history[u]` is what the model may read about
+    /// user `u` (their training items, in time order).
+    func score(users: ArraySlice<Int32>, history: [[Int32]], into scores: UnsafeMutableBufferPointer<Float>) throws
+}
+
+/// An item with a score, as rankers return them.
+public struct ScoredItem: Sendable, Hashable {
+    public var item: Int32
+    public var score: Float
+
+    public init(item: Int32, score: Float) {
+        self.item = item
+        self.score = score
+    }
+}
+
+/// What a ranker is asked: order these candidates for this user.
+public struct RankRequest: Sendable {
+    public var user: Int32
+    public var history: [Int32]
+    public var candidates: [Int32]
+
+    public init(user: Int32, history: [Int32], candidates: [Int32]) {
+        self.user = user
+        self.history = history
+        self.candidates = candidates
+    }
+}
+
+/// Role: re-orders a candidate list (an LLM ranker, a CTR model, an MLP over embeddings).
+public protocol Ranker: Component {
+    func rank(_ request: RankRequest) throws -> [ScoredItem]
+}
+
+/// Role: derives text about users or items (profiles, item facts), stored as cached artifacts.
+public protocol KnowledgeAugmenter: Component {
+    func augment(user: Int32, history: [Int32], items: [ItemText]) throws -> String
+}
+
+/// Role: turns text into vectors.
+public protocol Encoder: Component {
+    var dimension: Int { get }
+    func encode(_ texts: [String]) throws -> [[Float]]
+}
+
+/// What an evaluator may ask the runner to compute once per cell.
+public enum EvaluationInput: String, Sendable, Hashable, CaseIterable {
+    /// The ranked top-K list and the user's held-out items.
+    case topK
+    /// Predicted scores with binary labels (AUC, LogLoss).
+    case labelledScores
+    /// Predicted and true ratings (RMSE, MAE).
+    case ratings
+    /// Training popularity of items.
+    case itemPopularity
+}
+
+/// Role: one family of metrics. Evaluators declare what they need and whether higher is better.
+public protocol Evaluator: Sendable {
+    /// The metric name in YAML (`ndcg`).
+    static var kind: String { get }
+    static var requires: Set<EvaluationInput> { get }
+    static var higherIsBetter: Bool { get }
+    /// Whether the metric takes a cutoff (`@K`).
+    static var usesCutoff: Bool { get }
+}

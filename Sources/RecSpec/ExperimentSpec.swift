@@ -1,0 +1,212 @@
+import RecCore
+
+/// A parsed experiment: data, protocol, pipelines and seeds, as one cell of a sweep sees it.
+public struct ExperimentSpec: Sendable {
+    public var name: String
+    public var description: String?
+    public var data: DataSpec
+    public var evaluation: EvaluationSpec
+    public var pipelines: [PipelineSpec]
+    public var seeds: [UInt64]
+}
+
+extension ExperimentSpec: Decodable {
+    enum CodingKeys: String, CodingKey { case name, description, data, evaluation, pipelines, seeds, sweep, extends }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        name = try c.decode(String.self, forKey: .name)
+        guard !name.isEmpty, name.allSatisfy({ $0.isLetter || $0.isNumber || "-_.".contains($0) }) else {
+            throw DecodingError.dataCorruptedError(
+                forKey: .name, in: c, debugDescription: "'\(name)' must be a non-empty name of letters, digits, '-', '_' or '.'")
+        }
+        description = try c.decodeIfPresent(String.self, forKey: .description)
+        data = try c.decode(DataSpec.self, forKey: .data)
+        evaluation = try c.decode(EvaluationSpec.self, forKey: .evaluation)
+        seeds = try c.decode(.seeds, default: [0])
+        if seeds.isEmpty || Set(seeds).count != seeds.count {
+            throw DecodingError.dataCorruptedError(forKey: .seeds, in: c, debugDescription: "seeds must be a non-empty list without repeats")
+        }
+        // Pipelines keep their file order, so reports list them as written.
+        guard let node = (decoder as? NodeDecoding)?.node["pipelines"], let entries = node.entries, !entries.isEmpty else {
+            throw DecodingError.dataCorruptedError(forKey: .pipelines, in: c, debugDescription: "expected a non-empty mapping of pipeline names to pipelines")
+        }
+        let nested = try c.nestedContainer(keyedBy: AnyKey.self, forKey: .pipelines)
+        pipelines = try entries.map { entry in
+            var pipeline = try nested.decode(PipelineSpec.self, forKey: AnyKey(entry.key))
+            pipeline.name = entry.key
+            return pipeline
+        }
+        // `sweep` and `extends` are applied before decoding; mark them as known keys.
+        _ = c.contains(.sweep)
+        _ = c.contains(.extends)
+        if let baseline = evaluation.baseline, !pipelines.contains(where: { $0.name == baseline }) {
+            throw DecodingError.dataCorruptedError(
+                forKey: .evaluation, in: c,
+                debugDescription: "baseline '\(baseline)' is not a pipeline; pipelines: \(pipelines.map(\.name).joined(separator: ", "))")
+        }
+    }
+}
+
+/// Where the data comes from and how it is filtered and split.
+public struct DataSpec: Sendable, Codable, Equatable {
+    /// A known dataset name (`ml-latest-small`, `ml-100k`, ...), resolved under the data root.
+    public var dataset: String
+    /// An explicit folder or file, overriding the dataset's default location.
+    public var path: String?
+    /// The file format when `path` is given (`movielens-100k`, `recbole`, ...).
+    public var format: String?
+    /// Keep only interactions with rating >= this (implicit feedback); nil keeps all.
+    public var ratingThreshold: Double?
+    /// k-core filtering: users and items with fewer interactions are removed, repeatedly.
+    public var minUserInteractions: Int
+    public var minItemInteractions: Int
+    public var split: SplitSpec
+
+    enum CodingKeys: String, CodingKey {
+        case dataset, path, format, ratingThreshold, minUserInteractions, minItemInteractions, split
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        dataset = try c.decode(.dataset, default: "ml-latest-small")
+        path = try c.decodeIfPresent(String.self, forKey: .path)
+        format = try c.decodeIfPresent(String.self, forKey: .format)
+        ratingThreshold = try c.decodeIfPresent(Double.self, forKey: .ratingThreshold)
+        minUserInteractions = try c.decode(.minUserInteractions, default: 0, in: 0...1_000_000)
+        minItemInteractions = try c.decode(.minItemInteractions, default: 0, in: 0...1_000_000)
+        split = try c.decode(.split, default: SplitSpec())
+    }
+}
+
+public struct SplitSpec: Sendable, Codable, Equatable {
+    public enum Method: String, Sendable, Codable, CaseIterable {
+        case leaveOneOut = "leave_one_out"
+        case temporal
+        case random
+        case user
+    }
+
+    public var method: Method
+    /// Train/validation/test fractions for `temporal`, `random` and `user`.
+    public var ratios: [Double]
+    /// Seed of the split itself, kept apart from the run seeds so every pipeline and seed sees
+    /// the same split (paired tests need that).
+    public var seed: UInt64
+
+    public init(method: Method = .leaveOneOut, ratios: [Double] = [0.8, 0.1, 0.1], seed: UInt64 = 2020) {
+        self.method = method
+        self.ratios = ratios
+        self.seed = seed
+    }
+
+    enum CodingKeys: String, CodingKey { case method, ratios, seed }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        let methodName = try c.decode(.method, default: "leave_one_out")
+        guard let method = Method(rawValue: methodName) else {
+            throw DecodingError.dataCorruptedError(forKey: .method, in: c, debugDescription: unknownChoice(methodName, Method.allCases.map(\.rawValue)))
+        }
+        self.method = method
+        ratios = try c.decode(.ratios, default: [0.8, 0.1, 0.1])
+        guard ratios.count == 3, ratios.allSatisfy({ $0 >= 0 }), abs(ratios.reduce(0, +) - 1) < 1e-6 else {
+            throw DecodingError.dataCorruptedError(forKey: .ratios, in: c, debugDescription: "expected three non-negative fractions (train, validation, test) summing to 1")
+        }
+        seed = try c.decode(.seed, default: 2020)
+    }
+}
+
+/// The evaluation protocol and metrics, one switch per experiment.
+public struct EvaluationSpec: Sendable, Codable, Equatable {
+    public enum ProtocolKind: String, Sendable, Codable, CaseIterable {
+        case full, sampled, candidates
+    }
+
+    public var `protocol`: ProtocolKind
+    /// For `sampled`: negatives per positive, and how they are drawn.
+    public var negatives: Int
+    public var sampler: String
+    /// For `candidates`: how many items the retriever hands the ranker.
+    public var candidates: Int
+    public var metrics: [String]
+    public var cutoffs: [Int]
+    /// The pipeline that significance tests compare against.
+    public var baseline: String?
+    /// Seed of the negative sampler (shared by all cells, so they see the same negatives).
+    public var seed: UInt64
+    /// Users scored per batch in full ranking (bounds memory).
+    public var batchUsers: Int
+
+    enum CodingKeys: String, CodingKey { case `protocol`, negatives, sampler, candidates, metrics, cutoffs, baseline, seed, batchUsers }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        let kind = try c.decode(.protocol, default: "full")
+        guard let parsed = ProtocolKind(rawValue: kind) else {
+            throw DecodingError.dataCorruptedError(forKey: .protocol, in: c, debugDescription: unknownChoice(kind, ProtocolKind.allCases.map(\.rawValue)))
+        }
+        `protocol` = parsed
+        negatives = try c.decode(.negatives, default: 100, in: 1...100_000)
+        sampler = try c.decode(.sampler, default: "uniform")
+        guard ["uniform", "popularity"].contains(sampler) else {
+            throw DecodingError.dataCorruptedError(forKey: .sampler, in: c, debugDescription: unknownChoice(sampler, ["uniform", "popularity"]))
+        }
+        candidates = try c.decode(.candidates, default: 50, in: 1...100_000)
+        metrics = try c.decode(.metrics, default: ["hr", "ndcg", "mrr", "recall"])
+        cutoffs = try c.decode(.cutoffs, default: [10])
+        guard !cutoffs.isEmpty, cutoffs.allSatisfy({ $0 > 0 && $0 <= 10_000 }) else {
+            throw DecodingError.dataCorruptedError(forKey: .cutoffs, in: c, debugDescription: "expected a non-empty list of cutoffs between 1 and 10000")
+        }
+        baseline = try c.decodeIfPresent(String.self, forKey: .baseline)
+        seed = try c.decode(.seed, default: 2020)
+        batchUsers = try c.decode(.batchUsers, default: 512, in: 1...1_000_000)
+    }
+}
+
+/// A named composition of plugins: a retriever, optionally followed by a ranker.
+public struct PipelineSpec: Sendable, Decodable {
+    public var name: String = ""
+    public var retriever: ComponentSpec
+    public var ranker: ComponentSpec?
+
+    enum CodingKeys: String, CodingKey { case retriever, ranker }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        retriever = try c.decode(ComponentSpec.self, forKey: .retriever)
+        ranker = try c.decodeIfPresent(ComponentSpec.self, forKey: .ranker)
+    }
+}
+
+/// A plugin slot: its `type:` and the rest of its mapping, decoded later by the plugin itself.
+public struct ComponentSpec: Sendable, Decodable, ConfigurationSource {
+    public var kind: String
+    public var node: YAMLNode
+    public var keyPath: [String]
+
+    public init(from decoder: any Decoder) throws {
+        guard let nodeDecoder = decoder as? NodeDecoding else {
+            throw RecError(.spec, "component slots can only be decoded from YAML")
+        }
+        let c = try decoder.container(keyedBy: AnyKey.self)
+        kind = try c.decode(String.self, forKey: AnyKey("type"))
+        node = nodeDecoder.node
+        keyPath = nodeDecoder.path
+        nodeDecoder.exemptFromUnknownKeys()
+    }
+
+    /// Location of the `type:` value, for errors about the kind.
+    public var typeLocation: SourceLocation { node["type"]?.location ?? node.location }
+
+    /// A decoder over this slot's keys (all but `type`), strict about unknown keys.
+    public func decode<T: Decodable>(_ type: T.Type) throws -> T {
+        try NodeDecoder().decode(type, from: node, path: keyPath, ignoring: ["type"])
+    }
+}
+
+func unknownChoice(_ value: String, _ valid: [String]) -> String {
+    var message = "unknown value '\(value)'; valid: \(valid.joined(separator: ", "))"
+    if let near = nearest(value, in: valid) { message += " (did you mean '\(near)'?)" }
+    return message
+}

@@ -1,0 +1,160 @@
+import Foundation
+import RecCore
+
+/// One point of a sweep grid: the values it sets and the spec they produce.
+public struct SweepPoint: Sendable {
+    /// `ease.retriever.l2=100, ...`, or `base` for the spec as written.
+    public var label: String
+    public var assignments: [(path: String, value: String)]
+    public var spec: ExperimentSpec
+    public var isBase: Bool { assignments.isEmpty }
+}
+
+/// A spec file after `extends:`, `--set` overrides and sweep expansion.
+public struct LoadedSpec: Sendable {
+    public var file: String
+    public var base: ExperimentSpec
+    /// The base point first, then every grid point, in grid order.
+    public var points: [SweepPoint]
+    /// SHA-256 of the resolved tree (before sweep expansion), identifying the experiment.
+    public var specHash: String
+}
+
+public enum SpecLoader {
+    /// Reads `path`, applies `extends:` and `overrides` (`a.b=value`), and expands `sweep:`.
+    public static func load(path: String, overrides: [String] = []) throws -> LoadedSpec {
+        var tree = try resolveExtends(path: path, seen: [])
+        for override in overrides { try apply(override: override, to: &tree) }
+        let sweep = tree["sweep"]
+        let base = try NodeDecoder().decode(ExperimentSpec.self, from: tree)
+        var points = [SweepPoint(label: "base", assignments: [], spec: base)]
+        if let sweep {
+            for assignment in try grid(sweep, tree: tree) {
+                var variant = tree
+                for (path, node) in assignment { _ = variant.set(node, at: path.split(separator: ".").map(String.init)[...]) }
+                let spec = try NodeDecoder().decode(ExperimentSpec.self, from: variant)
+                let pairs = assignment.map { (path: $0.0, value: render($0.1)) }
+                let label = pairs.map { "\($0.path.hasPrefix("pipelines.") ? String($0.path.dropFirst(10)) : $0.path)=\($0.value)" }.joined(separator: ", ")
+                points.append(SweepPoint(label: label, assignments: pairs, spec: spec))
+            }
+        }
+        return LoadedSpec(file: path, base: base, points: points, specHash: SHA256.hex(render(tree)))
+    }
+
+    // MARK: - extends
+
+    static func resolveExtends(path: String, seen: [String]) throws -> YAMLNode {
+        let tree = try YAMLParser.parse(file: path)
+        guard tree.entries != nil else { throw RecError(.spec, "a spec must be a mapping, found \(tree.shapeName)", at: tree.location) }
+        guard let extends = tree["extends"] else { return tree }
+        guard let relative = extends.scalar, !relative.isEmpty else {
+            throw RecError(.spec, "extends: expected a file name, found \(extends.shapeName)", at: extends.location, key: "extends")
+        }
+        let basePath = relative.hasPrefix("/") ? relative
+            : URL(fileURLWithPath: path).deletingLastPathComponent().appendingPathComponent(relative).path
+        let standard = URL(fileURLWithPath: basePath).standardized.path
+        if seen.contains(standard) || standard == URL(fileURLWithPath: path).standardized.path {
+            throw RecError(.spec, "extends: '\(relative)' makes a cycle", at: extends.location, key: "extends")
+        }
+        guard FileManager.default.fileExists(atPath: basePath) else {
+            throw RecError(.spec, "extends: base spec '\(basePath)' does not exist", at: extends.location, key: "extends")
+        }
+        let base = try resolveExtends(path: basePath, seen: seen + [URL(fileURLWithPath: path).standardized.path])
+        var merged = tree.merged(over: base)
+        // The child's `extends` is consumed here; keep the merged tree free of it.
+        if case .mapping(let entries) = merged.value {
+            merged.value = .mapping(entries.filter { $0.key != "extends" })
+        }
+        return merged
+    }
+
+    // MARK: - --set overrides
+
+    static func apply(override: String, to tree: inout YAMLNode) throws {
+        guard let equals = override.firstIndex(of: "="), equals != override.startIndex else {
+            throw RecError(.usage, "--set expects key.path=value, got '\(override)'")
+        }
+        let key = String(override[..<equals])
+        let text = String(override[override.index(after: equals)...])
+        let origin = "--set \(key)"
+        let value = text.isEmpty
+            ? YAMLNode(.scalar("", plain: true), at: SourceLocation(file: origin, line: 1, column: 1))
+            : try YAMLParser.parse(text, file: origin)
+        let path = key.split(separator: ".", omittingEmptySubsequences: false).map(String.init)
+        try checkPath(path, in: tree, at: value.location, what: "--set")
+        _ = tree.set(value, at: path[...])
+    }
+
+    /// Every step but the last must exist as a mapping; the last may be new (strict decoding then
+    /// judges it). The error names the first missing step and the nearest existing key.
+    static func checkPath(_ path: [String], in tree: YAMLNode, at location: SourceLocation, what: String) throws {
+        guard !path.isEmpty, !path.contains("") else {
+            throw RecError(.spec, "\(what): '\(path.joined(separator: "."))' is not a key path", at: location)
+        }
+        var node = tree
+        for (depth, step) in path.enumerated() {
+            guard let entries = node.entries else {
+                throw RecError(.spec, "\(what): '\(path[..<depth].joined(separator: "."))' is not a mapping", at: location)
+            }
+            if depth == path.count - 1 { return }
+            guard let next = node[step] else {
+                var message = "\(what): '\(path.joined(separator: "."))' does not exist: no key '\(step)'"
+                if depth > 0 { message += " under '\(path[..<depth].joined(separator: "."))'" }
+                if let near = nearest(step, in: entries.map(\.key)) { message += "; did you mean '\(near)'?" }
+                throw RecError(.spec, message, at: location)
+            }
+            node = next
+        }
+    }
+
+    // MARK: - sweep
+
+    /// The grid: each plain key is an axis of its own; each group under `zip:` is one axis whose
+    /// lists advance together.
+    static func grid(_ sweep: YAMLNode, tree: YAMLNode) throws -> [[(String, YAMLNode)]] {
+        guard let entries = sweep.entries else {
+            throw RecError(.spec, "expected a mapping of key paths to lists, found \(sweep.shapeName)", at: sweep.location, key: "sweep")
+        }
+        var axes: [[[(String, YAMLNode)]]] = []
+        func values(_ entry: YAMLEntry) throws -> [YAMLNode] {
+            guard let items = entry.value.items, !items.isEmpty else {
+                throw RecError(.spec, "expected a non-empty list of values, found \(entry.value.shapeName)", at: entry.value.location, key: "sweep.\(entry.key)")
+            }
+            try checkPath(entry.key.split(separator: ".", omittingEmptySubsequences: false).map(String.init), in: tree, at: entry.keyLocation, what: "sweep")
+            return items
+        }
+        for entry in entries {
+            if entry.key == "zip" {
+                guard let groups = entry.value.items else {
+                    throw RecError(.spec, "expected a list of mappings, found \(entry.value.shapeName)", at: entry.value.location, key: "sweep.zip")
+                }
+                for group in groups {
+                    guard let members = group.entries, !members.isEmpty else {
+                        throw RecError(.spec, "expected a mapping of key paths to lists, found \(group.shapeName)", at: group.location, key: "sweep.zip")
+                    }
+                    let lists = try members.map { try values($0) }
+                    guard Set(lists.map(\.count)).count == 1 else {
+                        throw RecError(.spec, "zipped lists must have the same length; found \(lists.map(\.count).map(String.init).joined(separator: ", "))", at: group.location, key: "sweep.zip")
+                    }
+                    axes.append((0..<lists[0].count).map { i in zip(members, lists).map { ($0.key, $1[i]) } })
+                }
+            } else {
+                axes.append(try values(entry).map { [(entry.key, $0)] })
+            }
+        }
+        var points: [[(String, YAMLNode)]] = [[]]
+        for axis in axes {
+            points = points.flatMap { prefix in axis.map { prefix + $0 } }
+        }
+        return points
+    }
+
+    /// A compact, stable text form of a node (labels and hashes).
+    public static func render(_ node: YAMLNode) -> String {
+        switch node.value {
+        case .scalar(let text, let plain): return plain ? text : "\"\(text)\""
+        case .sequence(let items): return "[" + items.map(render).joined(separator: ", ") + "]"
+        case .mapping(let entries): return "{" + entries.map { "\($0.key): \(render($0.value))" }.joined(separator: ", ") + "}"
+        }
+    }
+}
