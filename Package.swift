@@ -17,7 +17,7 @@ let package = Package(
         // MARK: - Core
         .target(name: "RecCore"),
         .target(name: "RecSpec", dependencies: ["RecCore", "CYAML"]),
-        .target(name: "RecData", dependencies: ["RecCore", "CLZMA"]),
+        .target(name: "RecData", dependencies: ["RecCore", "CLZMA"], resources: [.copy("Embedded")]),
         .target(name: "RecEval", dependencies: ["RecCore", "COpenBLAS"]),
         .target(name: "RecStore", dependencies: ["RecCore", "CSQLite"]),
         .target(name: "RecReport", dependencies: ["RecCore", "RecStore", "RecEval"]),

@@ -58,14 +58,10 @@ public struct Dataset: Sendable {
     public var hasRatings: Bool
     /// Whether `time` is a real timestamp (otherwise a per-user order).
     public var hasTimestamps: Bool
-    /// Some sources ship their own split (UniSRec files); the split step then keeps it.
-    public var predefinedSplit: PredefinedSplit?
 
     public init(
         name: String, userIDs: [String], itemIDs: [String], interactions: [Interaction],
-        itemText: [ItemText], hasRatings: Bool, hasTimestamps: Bool,
-        predefinedSplit: PredefinedSplit? = nil
-    ) {
+        itemText: [ItemText], hasRatings: Bool, hasTimestamps: Bool) {
         self.name = name
         self.userIDs = userIDs
         self.itemIDs = itemIDs
@@ -73,22 +69,10 @@ public struct Dataset: Sendable {
         self.itemText = itemText
         self.hasRatings = hasRatings
         self.hasTimestamps = hasTimestamps
-        self.predefinedSplit = predefinedSplit
     }
 
     public var userCount: Int { userIDs.count }
     public var itemCount: Int { itemIDs.count }
-}
-
-/// Which interactions a source already assigned to validation and test, by index.
-public struct PredefinedSplit: Sendable {
-    public var validation: [Int]
-    public var test: [Int]
-
-    public init(validation: [Int], test: [Int]) {
-        self.validation = validation
-        self.test = test
-    }
 }
 
 /// A split dataset: every user's training history in time order, plus held-out interactions.
@@ -148,4 +132,12 @@ public struct TrainingSet: Sendable {
         for event in interactions { counts[Int(event.item)] += 1 }
         return counts
     }
+}
+
+/// How interactions are divided into train, validation and test (see `Dataset.split`).
+public enum SplitMethod: String, Sendable, Codable, CaseIterable {
+    case leaveOneOut = "leave_one_out"
+    case temporal
+    case random
+    case user
 }

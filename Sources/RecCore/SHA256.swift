@@ -38,6 +38,21 @@ public struct SHA256: Sendable {
 
     public mutating func update(_ string: String) { update(string.utf8) }
 
+    /// Hashes raw memory; full 64-byte blocks are compressed without copying byte by byte.
+    public mutating func update(_ raw: UnsafeRawBufferPointer) {
+        var offset = 0
+        while !buffer.isEmpty && offset < raw.count {
+            update(CollectionOfOne(raw[offset]))
+            offset += 1
+        }
+        while raw.count - offset >= 64 {
+            compress(Array(raw[offset..<(offset + 64)]))
+            length &+= 64
+            offset += 64
+        }
+        if offset < raw.count { update(raw[offset...]) }
+    }
+
     public mutating func finalize() -> [UInt8] {
         let bitLength = length &* 8
         update([0x80])

@@ -80,12 +80,7 @@ public struct DataSpec: Sendable, Codable, Equatable {
 }
 
 public struct SplitSpec: Sendable, Codable, Equatable {
-    public enum Method: String, Sendable, Codable, CaseIterable {
-        case leaveOneOut = "leave_one_out"
-        case temporal
-        case random
-        case user
-    }
+    public typealias Method = SplitMethod
 
     public var method: Method
     /// Train/validation/test fractions for `temporal`, `random` and `user`.

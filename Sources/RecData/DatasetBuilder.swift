@@ -1,0 +1,76 @@
+import Foundation
+import RecCore
+
+/// Collects interactions with original ids and assigns dense ids in order of first appearance.
+struct DatasetBuilder {
+    var name: String
+    var userIndex: [String: Int32] = [:]
+    var itemIndex: [String: Int32] = [:]
+    var userIDs: [String] = []
+    var itemIDs: [String] = []
+    var interactions: [Interaction] = []
+    var textByItem: [String: ItemText] = [:]
+
+    init(name: String) { self.name = name }
+
+    mutating func user(_ id: String) -> Int32 {
+        if let dense = userIndex[id] { return dense }
+        let dense = Int32(userIDs.count)
+        userIndex[id] = dense
+        userIDs.append(id)
+        return dense
+    }
+
+    mutating func item(_ id: String) -> Int32 {
+        if let dense = itemIndex[id] { return dense }
+        let dense = Int32(itemIDs.count)
+        itemIndex[id] = dense
+        itemIDs.append(id)
+        return dense
+    }
+
+    mutating func add(user: String, item: String, rating: Float, time: Int64) {
+        interactions.append(Interaction(user: self.user(user), item: self.item(item), rating: rating, time: time))
+    }
+
+    /// The dataset; only items that occur in an interaction are kept, with their text.
+    func build(file: String, hasRatings: Bool, hasTimestamps: Bool) throws -> Dataset {
+        guard !interactions.isEmpty else {
+            throw RecError.data("'\(file)' holds no interactions")
+        }
+        return Dataset(
+            name: name, userIDs: userIDs, itemIDs: itemIDs, interactions: interactions,
+            itemText: itemIDs.map { textByItem[$0] ?? ItemText() },
+            hasRatings: hasRatings, hasTimestamps: hasTimestamps)
+    }
+}
+
+/// `Toy Story (1995)` -> ("Toy Story", 1995).
+func splitTitleYear(_ raw: String) -> (String, Int?) {
+    let title = raw.trimmingCharacters(in: .whitespaces)
+    guard title.hasSuffix(")"), let open = title.lastIndex(of: "(") else { return (title, nil) }
+    let inside = title[title.index(after: open)..<title.index(before: title.endIndex)]
+    guard inside.count == 4, let year = Int(inside) else { return (title, nil) }
+    return (String(title[..<open]).trimmingCharacters(in: .whitespaces), year)
+}
+
+/// Parses a field, or throws an error at its line and column.
+func parseField<T>(
+    _ text: Substring, as parse: (Substring) -> T?, what: String, file: TextFile, line: Int, column: Int
+) throws -> T {
+    guard let value = parse(text) else {
+        throw RecError.data("expected \(what), found \"\(text)\"", at: file.location(line: line, column: column))
+    }
+    return value
+}
+
+/// Splits on a separator and returns each field with its 1-based column.
+func fieldsWithColumns(_ line: String, separator: String) -> [(Substring, Int)] {
+    var result: [(Substring, Int)] = []
+    var column = 1
+    for part in line.components(separatedBy: separator) {
+        result.append((Substring(part), column))
+        column += part.count + separator.count
+    }
+    return result
+}

@@ -1,0 +1,118 @@
+import CLZMA
+import Foundation
+import RecCore
+
+/// A data file read whole into memory, decompressed when it ends in `.xz`, and split into lines
+/// with 1-based line numbers for error messages.
+public struct TextFile: Sendable {
+    public enum Encoding: Sendable { case utf8, latin1 }
+
+    public let path: String
+    public let bytes: [UInt8]
+
+    public init(path: String) throws {
+        self.path = path
+        guard let data = FileManager.default.contents(atPath: path) else {
+            let exists = FileManager.default.fileExists(atPath: path)
+            throw RecError.data(exists ? "cannot read '\(path)'" : "data file '\(path)' does not exist")
+        }
+        bytes = path.hasSuffix(".xz") ? try Self.unxz(Array(data), path: path) : Array(data)
+    }
+
+    /// The file's lines without line endings (`\n` or `\r\n`), each with its line number.
+    public func lines(encoding: Encoding = .utf8) throws -> [(number: Int, text: String)] {
+        var result: [(Int, String)] = []
+        var start = 0
+        var number = 1
+        func emit(_ end: Int) throws {
+            var stop = end
+            if stop > start && bytes[stop - 1] == 0x0D { stop -= 1 }
+            let slice = bytes[start..<stop]
+            switch encoding {
+            case .latin1:
+                result.append((number, String(slice.map { Character(Unicode.Scalar($0)) })))
+            case .utf8:
+                guard let text = String(validating: slice, as: UTF8.self) else {
+                    throw RecError.data("invalid UTF-8 text", at: SourceLocation(file: path, line: number, column: 1))
+                }
+                result.append((number, text))
+            }
+        }
+        for (index, byte) in bytes.enumerated() where byte == 0x0A {
+            try emit(index)
+            start = index + 1
+            number += 1
+        }
+        if start < bytes.count { try emit(bytes.count) }
+        return result
+    }
+
+    public func location(line: Int, column: Int = 1) -> SourceLocation {
+        SourceLocation(file: path, line: line, column: column)
+    }
+
+    static func unxz(_ input: [UInt8], path: String) throws -> [UInt8] {
+        var stream = lzma_stream()
+        guard lzma_stream_decoder(&stream, UInt64.max, 0) == LZMA_OK else {
+            throw RecError.data("cannot start the xz decoder for '\(path)'")
+        }
+        defer { lzma_end(&stream) }
+        var output = [UInt8]()
+        var chunk = [UInt8](repeating: 0, count: 1 << 20)
+        return try input.withUnsafeBufferPointer { source in
+            stream.next_in = source.baseAddress
+            stream.avail_in = source.count
+            while true {
+                let status = chunk.withUnsafeMutableBufferPointer { buffer -> lzma_ret in
+                    stream.next_out = buffer.baseAddress
+                    stream.avail_out = buffer.count
+                    return lzma_code(&stream, LZMA_FINISH)
+                }
+                output.append(contentsOf: chunk[0..<(chunk.count - stream.avail_out)])
+                if status == LZMA_STREAM_END { return output }
+                guard status == LZMA_OK else {
+                    throw RecError.data("'\(path)' is not a valid xz file or is truncated (lzma error \(status.rawValue))")
+                }
+            }
+        }
+    }
+}
+
+/// Splits one CSV line (RFC 4180 quoting, no embedded newlines).
+func csvFields(_ line: String, file: TextFile, number: Int) throws -> [String] {
+    var fields: [String] = []
+    var current = ""
+    var quoted = false
+    var iterator = Array(line).makeIterator()
+    var column = 0
+    var pendingQuote = false
+    while let ch = iterator.next() {
+        column += 1
+        if quoted {
+            if pendingQuote {
+                pendingQuote = false
+                if ch == "\"" { current.append("\""); continue }
+                quoted = false
+            } else if ch == "\"" {
+                pendingQuote = true
+                continue
+            } else {
+                current.append(ch)
+                continue
+            }
+        }
+        if ch == "," {
+            fields.append(current)
+            current = ""
+        } else if ch == "\"" && current.isEmpty {
+            quoted = true
+        } else {
+            current.append(ch)
+        }
+    }
+    if quoted && !pendingQuote {
+        throw RecError.data("unterminated quoted field", at: file.location(line: number, column: column))
+    }
+    fields.append(current)
+    return fields
+}
