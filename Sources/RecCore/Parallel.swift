@@ -1,0 +1,17 @@
+import Dispatch
+import Foundation
+
+/// Wraps a value (a raw buffer, say) whose concurrent use the caller makes safe by writing
+/// disjoint parts from each task.
+public struct UncheckedSendable<Value>: @unchecked Sendable {
+    public var value: Value
+    public init(_ value: Value) { self.value = value }
+}
+
+/// Runs `body(chunk, chunks)` once per core; each call handles its own stride of the work.
+/// Use it for CPU work outside BLAS, never around BLAS calls (they are threaded already).
+public func parallelChunks(_ count: Int, _ body: @Sendable (_ chunk: Int, _ chunks: Int) -> Void) {
+    let chunks = max(1, min(ProcessInfo.processInfo.activeProcessorCount, count))
+    if chunks == 1 { body(0, 1); return }
+    DispatchQueue.concurrentPerform(iterations: chunks) { body($0, chunks) }
+}
