@@ -48,7 +48,8 @@ public enum Significance {
         let wPlus = d.indices.reduce(0.0) { $0 + (d[$1] > 0 ? ranks[$1] : 0) }
         let nn = Double(n)
         let mean = nn * (nn + 1) / 4
-        let variance = nn * (nn + 1) * (2 * nn + 1) / 24 - tieCorrection / 48
+        let raw: Double = nn * (nn + 1) * (2 * nn + 1) / 24
+        let variance: Double = raw - tieCorrection / 48
         guard variance > 0 else { return Result(statistic: wPlus, pValue: 1, n: n) }
         let z = (wPlus - mean) / variance.squareRoot()
         return Result(statistic: wPlus, pValue: min(1, erfc(abs(z) / 2.0.squareRoot())), n: n)
