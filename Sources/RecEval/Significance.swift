@@ -48,7 +48,9 @@ public enum Significance {
         let wPlus = d.indices.reduce(0.0) { $0 + (d[$1] > 0 ? ranks[$1] : 0) }
         let nn = Double(n)
         let mean = nn * (nn + 1) / 4
-        let raw: Double = nn * (nn + 1) * (2 * nn + 1) / 24
+        let twice: Double = 2 * nn + 1
+        let product: Double = nn * (nn + 1) * twice
+        let raw: Double = product / 24
         let variance: Double = raw - tieCorrection / 48
         guard variance > 0 else { return Result(statistic: wPlus, pValue: 1, n: n) }
         let z = (wPlus - mean) / variance.squareRoot()
