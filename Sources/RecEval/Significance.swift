@@ -61,7 +61,9 @@ public enum Significance {
     static func regularizedIncompleteBeta(_ x: Double, a: Double, b: Double) -> Double {
         if x <= 0 { return 0 }
         if x >= 1 { return 1 }
-        let logFront = lgamma(a + b) - lgamma(a) - lgamma(b) + a * log(x) + b * log(1 - x)
+        let logGammas: Double = lgamma(a + b) - lgamma(a) - lgamma(b)
+        let logPowers: Double = a * log(x) + b * log(1 - x)
+        let logFront = logGammas + logPowers
         if x < (a + 1) / (a + b + 2) {
             return exp(logFront) * continuedFraction(x, a: a, b: b) / a
         }
