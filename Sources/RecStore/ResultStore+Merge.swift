@@ -1,0 +1,53 @@
+import Foundation
+import RecCore
+
+extension ResultStore {
+    /// Copies experiments, finished cells with their results, datasets and artifacts from
+    /// another results file (a shard's) into this one. Cells finished here already are kept.
+    /// - Returns: the number of cells copied.
+    @discardableResult
+    public func merge(from path: String) throws -> Int {
+        let other = try ResultStore(path: path, readOnly: true)
+        var copied = 0
+        for experiment in try other.experiments() {
+            let cells = try other.cells(of: experiment)
+            let plan = cells.map {
+                PlannedCell(key: $0.key, pipeline: $0.pipeline, sweepLabel: $0.sweepLabel, seed: $0.seed, configHash: $0.configHash, configJSON: $0.configJSON)
+            }
+            let mine = try existingPlan(experiment.name)
+            let id = try register(experiment: experiment.name, specFile: experiment.specFile, specHash: experiment.specHash,
+                                  infoJSON: experiment.infoJSON, plan: plan)
+            // Keep this file's plan order when it has one (shards of one spec share the same plan).
+            if let mine { try restorePlan(id: id, keys: mine, adding: plan.map(\.key)) }
+            for cell in cells where cell.status == .done {
+                let here = try status(experiment: id, cell: cell.key)
+                guard here.status != .done else { continue }
+                let metrics = try other.metrics(cell: cell.id)
+                let perUserRows = try other.db.query("SELECT name, k, users, vals FROM user_metrics WHERE cell_id=?", [.int(cell.id)])
+                let users = perUserRows.first.map { PerUserBlob.users($0[2].blob ?? []) } ?? []
+                let perUser = perUserRows.map { (name: $0[0].text!, k: Int($0[1].int!), values: PerUserBlob.values($0[3].blob ?? [])) }
+                let stats = try cell.dataFingerprint.flatMap { try other.datasetStats(fingerprint: $0) } ?? "{}"
+                let result = CellResult(
+                    dataFingerprint: cell.dataFingerprint ?? "", datasetStatsJSON: stats, metrics: metrics, users: users,
+                    perUser: perUser, timings: try other.timings(cell: cell.id))
+                if try finish(cell: here.id, result: result) { copied += 1 }
+            }
+        }
+        for row in try other.db.query("SELECT key, kind, data FROM artifacts") {
+            try putArtifact(row[0].text!, kind: row[1].text!, data: row[2].blob ?? [])
+        }
+        return copied
+    }
+
+    private func existingPlan(_ name: String) throws -> [String]? {
+        guard let text = try db.query("SELECT plan_json FROM experiments WHERE name=?", [.text(name)]).first?[0].text else { return nil }
+        return try JSONDecoder().decode([String].self, from: Data(text.utf8))
+    }
+
+    /// Keeps this file's plan order and appends keys only the other file planned.
+    private func restorePlan(id: Int64, keys: [String], adding others: [String]) throws {
+        let merged = keys + others.filter { !keys.contains($0) }
+        let json = String(decoding: try JSONEncoder().encode(merged), as: UTF8.self)
+        try db.transaction { try db.query("UPDATE experiments SET plan_json=? WHERE id=?", [.text(json), .int(id)]) }
+    }
+}
