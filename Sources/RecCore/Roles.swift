@@ -40,6 +40,13 @@ public protocol Trainable {
     mutating func fit(_ data: TrainingSet, context: TrainingContext) throws
 }
 
+/// Capability: the component's trained state can be saved as bytes and restored, so the
+/// runner's stage cache can hand a later cell (or a later run) the trained model.
+public protocol Checkpointable {
+    func checkpoint() throws -> [UInt8]
+    mutating func restore(from bytes: [UInt8]) throws
+}
+
 /// Role: scores the whole catalogue for a user; top-K of that is retrieval.
 public protocol Retriever: Component {
     /// Writes the score of every item for each user into `scores`, row-major
@@ -82,8 +89,9 @@ public protocol KnowledgeAugmenter: Component {
     func augment(user: Int32, history: [Int32], items: [ItemText]) throws -> String
 }
 
-/// Role: turns text into vectors.
-public protocol Encoder: Component {
+/// Role "Encoder": turns text into vectors. (Named `TextEncoder` so that it does not shadow
+/// `Swift.Encoder` in every plugin that writes `encode(to:)`.)
+public protocol TextEncoder: Component {
     var dimension: Int { get }
     func encode(_ texts: [String]) throws -> [[Float]]
 }

@@ -1,0 +1,12 @@
+import Baselines
+import RecCore
+
+/// The one list of plugins this build knows. Adding a plugin means adding one line here.
+public func makeRegistry() throws -> Registry {
+    var registry = Registry()
+    try registry.register(Popularity.self)
+    try registry.register(ItemKNN.self)
+    try registry.register(EASE.self)
+    try registry.register(BPRMF.self)
+    return registry
+}
