@@ -16,14 +16,14 @@ let package = Package(
 
         // MARK: - Core
         .target(name: "RecCore"),
-        .target(name: "RecSpec", dependencies: ["RecCore", "CYAML"]),
+        .target(name: "RecSpec", dependencies: ["RecCore", "RecEval", "CYAML"]),
         .target(name: "RecData", dependencies: ["RecCore", "CLZMA"], resources: [.copy("Embedded")]),
         .target(name: "RecEval", dependencies: ["RecCore", "COpenBLAS"]),
         .target(name: "RecStore", dependencies: ["RecCore", "CSQLite"]),
         .target(name: "RecReport", dependencies: ["RecCore", "RecStore", "RecEval"]),
         .target(
             name: "RecRunner",
-            dependencies: ["RecCore", "RecSpec", "RecData", "RecEval", "RecStore", "RecReport"]),
+            dependencies: ["RecCore", "RecSpec", "RecData", "RecEval", "RecStore"]),
 
         // MARK: - Plugins
         .target(
@@ -32,7 +32,8 @@ let package = Package(
         .target(name: "AllPlugins", dependencies: ["RecCore", "Baselines"], path: "Plugins/AllPlugins"),
 
         // MARK: - CLI
-        .executableTarget(name: "reclab", dependencies: ["RecRunner", "AllPlugins"]),
+        .executableTarget(
+            name: "reclab", dependencies: ["RecRunner", "RecReport", "AllPlugins", "COpenBLAS"]),
 
         // MARK: - Tests
         .target(name: "RecTesting", dependencies: ["RecCore", "RecData"], path: "Sources/RecTesting"),

@@ -7,7 +7,8 @@ Run by a developer, never by CI or at run time, with the peer venv from ../share
 """
 import os, sys, tempfile
 import numpy as np
-for _n, _t in (('float', float), ('int', int), ('bool', bool), ('bool8', np.bool_)):
+for _n, _t in (('float', float), ('int', int), ('bool', bool), ('bool8', np.bool_), ('float_', np.float64),
+               ('complex_', np.complex128), ('unicode_', np.str_)):
     if not hasattr(np, _n): setattr(np, _n, _t)  # RecBole 1.2.1 and its deps use aliases NumPy 2 removed
 from recbole.quick_start import run_recbole
 

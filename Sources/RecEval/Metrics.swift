@@ -43,15 +43,6 @@ public enum MetricCatalog {
     ]
 
     public static func definition(_ kind: String) -> Definition? { all.first { $0.kind == kind } }
-
-    /// Checks metric names, suggesting the nearest valid one.
-    public static func validate(_ names: [String]) throws {
-        for name in names where definition(name) == nil {
-            var message = "unknown metric '\(name)'; valid: \(all.map(\.kind).joined(separator: ", "))"
-            if let near = nearest(name, in: all.map(\.kind)) { message += " (did you mean '\(near)'?)" }
-            throw RecError(.spec, message)
-        }
-    }
 }
 
 /// Per-user ranking metrics from a ranked list and the set of relevant (held-out) items.

@@ -1,4 +1,5 @@
 import RecCore
+import RecEval
 
 /// A parsed experiment: data, protocol, pipelines and seeds, as one cell of a sweep sees it.
 public struct ExperimentSpec: Sendable {
@@ -149,6 +150,11 @@ public struct EvaluationSpec: Sendable, Codable, Equatable {
         }
         candidates = try c.decode(.candidates, default: 50, in: 1...100_000)
         metrics = try c.decode(.metrics, default: ["hr", "ndcg", "mrr", "recall"])
+        let valid = MetricCatalog.all.map(\.kind)
+        for (index, metric) in metrics.enumerated() where !valid.contains(metric) {
+            throw DecodingError.dataCorrupted(DecodingError.Context(
+                codingPath: [CodingKeys.metrics, AnyKey(intValue: index)!], debugDescription: unknownChoice(metric, valid)))
+        }
         cutoffs = try c.decode(.cutoffs, default: [10])
         guard !cutoffs.isEmpty, cutoffs.allSatisfy({ $0 > 0 && $0 <= 10_000 }) else {
             throw DecodingError.dataCorruptedError(forKey: .cutoffs, in: c, debugDescription: "expected a non-empty list of cutoffs between 1 and 10000")

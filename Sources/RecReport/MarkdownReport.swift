@@ -1,0 +1,197 @@
+import Foundation
+import RecCore
+import RecEval
+import RecStore
+
+/// Renders an experiment's Markdown report from the results store alone, so `reclab report`
+/// reproduces the file byte for byte.
+public enum MarkdownReport {
+    public static func render(store: ResultStore, experiment name: String) throws -> String {
+        let record = try store.experiment(named: name)
+        let info = try JSONDecoder().decode(ExperimentInfo.self, from: Data(record.infoJSON.utf8))
+        let cells = try store.cells(of: record)
+        let byKey = Dictionary(uniqueKeysWithValues: cells.map { ($0.key, $0) })
+        var metricsByCell: [String: [MetricKey: Double]] = [:]
+        for cell in cells where cell.status == .done {
+            var values: [MetricKey: Double] = [:]
+            for metric in try store.metrics(cell: cell.id) { values[MetricKey(metric.name, metric.k)] = metric.value }
+            metricsByCell[cell.key] = values
+        }
+        let columns = info.metrics.flatMap { metric -> [MetricKey] in
+            (MetricCatalog.definition(metric)?.usesCutoff ?? true) ? info.cutoffs.map { MetricKey(metric, $0) } : [MetricKey(metric)]
+        }
+        guard let base = info.points.first else { throw RecError(.store, "experiment '\(name)' has no planned cells") }
+        func keys(_ point: ExperimentInfo.Point, _ pipeline: String) -> [String] {
+            point.cells.filter { $0.pipeline == pipeline }.map(\.key)
+        }
+
+        var out = "# \(info.name)\n\n"
+        if let description = info.description { out += description.trimmingCharacters(in: .whitespacesAndNewlines) + "\n\n" }
+        out += "Rendered from the results store by `reclab report \(info.name)`; produced by `reclab run \(info.specFile)`.\n\n"
+
+        // MARK: Data and protocol
+        out += "## Data and protocol\n\n"
+        if let fingerprint = cells.lazy.compactMap(\.dataFingerprint).first, let json = try store.datasetStats(fingerprint: fingerprint) {
+            out += datasetSection(json, fingerprint: fingerprint)
+        } else {
+            out += "- Dataset: \(info.dataset) (no finished cell yet)\n"
+        }
+        out += "- Split: \(info.split)\n"
+        out += "- Protocol: \(info.protocolDescription)\n"
+        out += "- Seeds: \(info.seeds.map(String.init).joined(separator: ", ")) (mean ± sample standard deviation over seeds)\n"
+        let done = cells.filter { $0.status == .done }.count
+        out += "- Cells: \(done) of \(cells.count) finished\n\n"
+
+        // MARK: Results
+        out += "## Results\n\n"
+        out += "| pipeline | " + columns.map(\.description).joined(separator: " | ") + " |\n"
+        out += "|---|" + columns.map { _ in "---:|" }.joined() + "\n"
+        var summaries: [String: [MetricKey: (mean: Double, std: Double, n: Int)]] = [:]
+        for pipeline in info.pipelines {
+            var row: [MetricKey: (Double, Double, Int)] = [:]
+            for column in columns {
+                let values = keys(base, pipeline).compactMap { metricsByCell[$0]?[column] }.filter { !$0.isNaN }
+                if !values.isEmpty { row[column] = meanStd(values) }
+            }
+            summaries[pipeline] = row
+        }
+        for pipeline in info.pipelines {
+            let cellsText = columns.map { column -> String in
+                guard let value = summaries[pipeline]?[column] else { return "–" }
+                let higher = MetricCatalog.definition(column.name)?.higherIsBetter ?? true
+                let all = info.pipelines.compactMap { summaries[$0]?[column]?.mean }
+                let best = higher ? all.max() : all.min()
+                let text = value.n > 1 ? String(format: "%.4f ± %.4f", value.mean, value.std) : String(format: "%.4f", value.mean)
+                return value.mean == best && all.count > 1 ? "**\(text)**" : text
+            }
+            out += "| \(pipeline) | " + cellsText.joined(separator: " | ") + " |\n"
+        }
+        out += "\nPipelines:\n\n"
+        for pipeline in info.pipelines { out += "- `\(pipeline)`: \(info.pipelineComponents[pipeline] ?? "?")\n" }
+        out += "\n"
+
+        // MARK: Significance
+        if let baseline = info.baseline {
+            out += try significanceSection(store: store, info: info, base: base, baseline: baseline, columns: columns, byKey: byKey)
+        }
+
+        // MARK: Ablation
+        if info.points.count > 1 {
+            out += "## Ablation\n\n"
+            out += "Each sweep point against the spec as written (`base`); Δ is the difference of the means.\n\n"
+            out += "| point | pipeline | " + columns.map(\.description).joined(separator: " | ") + " |\n"
+            out += "|---|---|" + columns.map { _ in "---:|" }.joined() + "\n"
+            for point in info.points.dropFirst() {
+                for pipeline in info.pipelines where keys(point, pipeline) != keys(base, pipeline) {
+                    let values = columns.map { column -> String in
+                        let mine = keys(point, pipeline).compactMap { metricsByCell[$0]?[column] }
+                        let theirs = keys(base, pipeline).compactMap { metricsByCell[$0]?[column] }
+                        guard !mine.isEmpty else { return "–" }
+                        let mean = meanStd(mine).mean
+                        guard !theirs.isEmpty else { return String(format: "%.4f", mean) }
+                        return String(format: "%.4f (%+.4f)", mean, mean - meanStd(theirs).mean)
+                    }
+                    out += "| \(point.label) | \(pipeline) | " + values.joined(separator: " | ") + " |\n"
+                }
+            }
+            out += "\n"
+        }
+
+        // MARK: Timings
+        out += "## Timings\n\n"
+        out += "Mean seconds per cell over seeds (fit = training, evaluate = scoring and metrics on the test users).\n\n"
+        out += "| pipeline | fit s | evaluate s |\n|---|---:|---:|\n"
+        for pipeline in info.pipelines {
+            var fit: [Double] = [], evaluate: [Double] = []
+            for key in keys(base, pipeline) {
+                guard let cell = byKey[key], cell.status == .done else { continue }
+                for timing in try store.timings(cell: cell.id) {
+                    if timing.stage == "fit" { fit.append(timing.seconds) }
+                    if timing.stage == "evaluate" { evaluate.append(timing.seconds) }
+                }
+            }
+            let f = fit.isEmpty ? "–" : String(format: "%.2f", meanStd(fit).mean)
+            let e = evaluate.isEmpty ? "–" : String(format: "%.2f", meanStd(evaluate).mean)
+            out += "| \(pipeline) | \(f) | \(e) |\n"
+        }
+        let failures = cells.filter { $0.status == .failed }
+        if !failures.isEmpty {
+            out += "\n## Failed cells\n\n"
+            for cell in failures { out += "- \(cell.pipeline) seed \(cell.seed) [\(cell.sweepLabel)]: \(cell.error ?? "unknown error")\n" }
+        }
+        return out
+    }
+
+    static func datasetSection(_ json: String, fingerprint: String) -> String {
+        guard let object = try? JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any],
+              let dataset = object["dataset"] as? [String: Any] else { return "- Dataset fingerprint: `\(fingerprint.prefix(16))`\n" }
+        let users = dataset["users"] as? Int ?? 0, items = dataset["items"] as? Int ?? 0
+        let interactions = dataset["interactions"] as? Int ?? 0
+        let density = Double(interactions) / Double(max(1, users * items))
+        var out = "- Dataset: \(dataset["name"] as? String ?? "?"): \(grouped(users)) users, \(grouped(items)) items, "
+        out += "\(grouped(interactions)) interactions, density \(String(format: "%.4f%%", density * 100))"
+        out += ", \(grouped(dataset["items_with_title"] as? Int ?? 0)) items with a title\n"
+        out += "- Split sizes: train \(grouped(object["train"] as? Int ?? 0)), validation \(grouped(object["validation"] as? Int ?? 0)), test \(grouped(object["test"] as? Int ?? 0))\n"
+        out += "- Data fingerprint (SHA-256): `\(fingerprint.prefix(16))…`\n"
+        return out
+    }
+
+    static func significanceSection(
+        store: ResultStore, info: ExperimentInfo, base: ExperimentInfo.Point, baseline: String, columns: [MetricKey],
+        byKey: [String: ResultStore.CellRecord]
+    ) throws -> String {
+        var out = "## Significance against `\(baseline)`\n\n"
+        out += "Paired tests on per-user values (each user's value averaged over seeds): two-sided paired t-test and "
+        out += "Wilcoxon signed-rank (zero differences dropped, normal approximation with tie correction). "
+        out += "† marks p < 0.05 in both.\n\n"
+        out += "| pipeline | metric | mean | \(baseline) | Δ | t-test p | Wilcoxon p |\n|---|---|---:|---:|---:|---:|---:|\n"
+        func perUser(_ pipeline: String, _ column: MetricKey) throws -> [Int32: Double]? {
+            var sums: [Int32: Double] = [:]
+            var seeds = 0
+            for ref in base.cells where ref.pipeline == pipeline {
+                guard let cell = byKey[ref.key], cell.status == .done,
+                      let series = try store.perUser(cell: cell.id, name: column.name, k: column.k) else { return nil }
+                seeds += 1
+                for (user, value) in zip(series.users, series.values) { sums[user, default: 0] += value }
+            }
+            return seeds == 0 ? nil : sums.mapValues { $0 / Double(seeds) }
+        }
+        for pipeline in info.pipelines where pipeline != baseline {
+            for column in columns {
+                guard let mine = try perUser(pipeline, column), let theirs = try perUser(baseline, column) else { continue }
+                let users = mine.keys.filter { theirs[$0] != nil && !mine[$0]!.isNaN && !theirs[$0]!.isNaN }.sorted()
+                guard !users.isEmpty else { continue }
+                let a = users.map { mine[$0]! }, b = users.map { theirs[$0]! }
+                let meanA = a.reduce(0, +) / Double(a.count), meanB = b.reduce(0, +) / Double(b.count)
+                let t = Significance.pairedTTest(a, b)
+                let w = Significance.wilcoxon(a, b)
+                let both = (t?.pValue ?? 1) < 0.05 && (w?.pValue ?? 1) < 0.05
+                out += "| \(pipeline) | \(column) | " + String(format: "%.4f | %.4f | %+.4f", meanA, meanB, meanA - meanB)
+                out += " | \(pValue(t?.pValue)) | \(pValue(w?.pValue))\(both ? " †" : "") |\n"
+            }
+        }
+        return out + "\n"
+    }
+
+    static func pValue(_ p: Double?) -> String {
+        guard let p else { return "–" }
+        return p < 1e-4 ? "<0.0001" : String(format: "%.4f", p)
+    }
+
+    static func meanStd(_ values: [Double]) -> (mean: Double, std: Double, n: Int) {
+        let mean = values.reduce(0, +) / Double(values.count)
+        guard values.count > 1 else { return (mean, 0, 1) }
+        let variance = values.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Double(values.count - 1)
+        return (mean, variance.squareRoot(), values.count)
+    }
+
+    static func grouped(_ value: Int) -> String {
+        let digits = Array(String(value))
+        var out = ""
+        for (index, digit) in digits.enumerated() {
+            if index > 0 && (digits.count - index) % 3 == 0 { out += "," }
+            out.append(digit)
+        }
+        return out
+    }
+}

@@ -1,0 +1,47 @@
+import Foundation
+import RecCore
+import RecData
+import RecSpec
+
+/// Loads, filters and splits data once per distinct `DataSpec` in a process.
+public final class DataStage: @unchecked Sendable {
+    public struct Prepared: Sendable {
+        public var split: SplitData
+        public var fingerprint: String
+        public var statisticsJSON: String
+    }
+
+    public let catalog: DataCatalog
+    private var cache: [String: Prepared] = [:]
+    private let lock = NSLock()
+
+    public init(catalog: DataCatalog) { self.catalog = catalog }
+
+    public func prepare(_ spec: DataSpec) throws -> Prepared {
+        let key = try canonicalJSON(spec)
+        lock.lock(); defer { lock.unlock() }
+        if let hit = cache[key] { return hit }
+        var dataset = try catalog.load(dataset: spec.dataset, path: spec.path, format: spec.format)
+        if let threshold = spec.ratingThreshold { dataset = dataset.filtered(ratingAtLeast: threshold) }
+        dataset = dataset.kCore(minUser: spec.minUserInteractions, minItem: spec.minItemInteractions)
+        guard !dataset.interactions.isEmpty else {
+            throw RecError.data("no interactions are left in '\(spec.dataset)' after filtering (rating_threshold, min_user_interactions, min_item_interactions)")
+        }
+        let split = try dataset.split(spec.split.method, ratios: spec.split.ratios, seed: spec.split.seed)
+        var stats = dataset.statistics
+        stats.name = spec.dataset
+        let statsObject = SplitStatistics(dataset: stats, split: ExperimentPlan.describeSplit(spec), train: split.train.count, validation: split.validation.count, test: split.test.count)
+        let prepared = Prepared(split: split, fingerprint: dataset.fingerprint, statisticsJSON: try canonicalJSON(statsObject))
+        cache[key] = prepared
+        return prepared
+    }
+}
+
+/// Dataset counts plus the split sizes, stored with the dataset fingerprint for reports.
+public struct SplitStatistics: Sendable, Codable, Equatable {
+    public var dataset: DatasetStatistics
+    public var split: String
+    public var train: Int
+    public var validation: Int
+    public var test: Int
+}

@@ -1,0 +1,152 @@
+import Foundation
+import RecCore
+import RecEval
+import RecSpec
+import RecStore
+
+/// Runs the cells of a plan, logging every result to the store. Finished cells are skipped, so
+/// a killed run started again resumes where it stopped.
+public final class Runner: @unchecked Sendable {
+    public let registry: Registry
+    public let store: ResultStore
+    public let data: DataStage
+    public let progress: ProgressReporter
+
+    public struct Summary: Sendable, Equatable {
+        public var ran = 0
+        public var skipped = 0
+        public var failed: [String] = []
+    }
+
+    public init(registry: Registry, store: ResultStore, data: DataStage, progress: ProgressReporter) {
+        self.registry = registry
+        self.store = store
+        self.data = data
+        self.progress = progress
+    }
+
+    /// Runs `cells` (all of the plan, or one shard of it).
+    public func run(_ plan: ExperimentPlan, cells: [ExperimentPlan.Cell]) throws -> Summary {
+        // Plain keys (no snake_case rule): the info holds pipeline names as dictionary keys.
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        let infoJSON = String(decoding: try encoder.encode(plan.info), as: UTF8.self)
+        let experiment = try store.register(
+            experiment: plan.info.name, specFile: plan.loaded.file, specHash: plan.loaded.specHash,
+            infoJSON: infoJSON, plan: plan.storedCells)
+        var summary = Summary()
+        var deferred: [ExperimentPlan.Cell] = []
+        let started = Date()
+        var done = 0
+        func advance(_ text: String) {
+            done += 1
+            progress.line("[\(done)/\(cells.count)] \(text)")
+            progress.status("cells", done: done, total: cells.count, started: started)
+        }
+        // First pass: leave cells another live process is running; second pass: take whatever
+        // is still not done (its owner may have died or failed).
+        for pass in 0..<2 {
+            for cell in pass == 0 ? cells : deferred {
+                let state = try store.status(experiment: experiment, cell: cell.key)
+                if state.status == .done {
+                    summary.skipped += 1
+                    advance("\(label(cell)) already done")
+                    continue
+                }
+                if pass == 0, state.status == .running, let owner = state.owner, owner != getpid(), kill(owner, 0) == 0 {
+                    deferred.append(cell)
+                    continue
+                }
+                do {
+                    try store.markRunning(cell: state.id)
+                    let result = try execute(cell)
+                    try store.finish(cell: state.id, result: result)
+                    summary.ran += 1
+                    let headline = result.metrics.first { $0.name == plan.info.metrics.first }
+                    advance("\(label(cell)) done" + (headline.map { String(format: ", %@@%d = %.4f", $0.name, $0.k, $0.value) } ?? ""))
+                } catch {
+                    try store.markFailed(cell: state.id, error: "\(error)")
+                    summary.failed.append("\(label(cell)): \(error)")
+                    advance("\(label(cell)) FAILED: \(error)")
+                }
+            }
+        }
+        return summary
+    }
+
+    private func label(_ cell: ExperimentPlan.Cell) -> String {
+        "\(cell.pipeline.name) seed \(cell.seed)" + (cell.sweepLabel == "base" ? "" : " [\(cell.sweepLabel)]")
+    }
+
+    /// Trains and evaluates one cell.
+    func execute(_ cell: ExperimentPlan.Cell) throws -> ResultStore.CellResult {
+        let spec = cell.spec
+        var timings: [(stage: String, seconds: Double)] = []
+        var clock = Date()
+        func lap(_ stage: String) {
+            timings.append((stage, Date().timeIntervalSince(clock)))
+            clock = Date()
+        }
+        let prepared = try data.prepare(spec.data)
+        lap("data")
+        let split = prepared.split
+        let context = ComponentContext(seed: cell.seed)
+        var (retriever, _) = try registry.makeRetriever(kind: cell.pipeline.retriever.kind, configuration: cell.pipeline.retriever, context: context)
+        let trainingStart = Date()
+        let reporter = progress
+        let name = cell.pipeline.name
+        let training = TrainingContext(seed: cell.seed) { event in
+            if case .epochEnd(let epoch, let total, let loss) = event {
+                let elapsed = Date().timeIntervalSince(trainingStart)
+                let eta = elapsed / Double(epoch) * Double(total - epoch)
+                reporter.line(String(format: "  %@ epoch %d/%d loss %.5f  %@ elapsed, ETA %@", name, epoch, total, loss,
+                                     ProgressReporter.clock(elapsed), ProgressReporter.clock(eta)))
+            }
+        }
+        // Stage cache: a trained retriever is stored under its configuration, data and seed.
+        let cacheKey = SHA256.hex("retriever|\(cell.pipeline.retriever.kind)|\(cell.retrieverJSON)|\(prepared.fingerprint)|\(spec.data.split.method.rawValue)|\(spec.data.split.seed)|\(cell.seed)")
+        if var checkpointable = retriever as? any Retriever & Checkpointable, let bytes = try store.artifact(cacheKey) {
+            try checkpointable.restore(from: bytes)
+            retriever = checkpointable
+            progress.line("  \(name): trained model restored from the stage cache")
+        } else if var trainable = retriever as? any Retriever & Trainable {
+            try trainable.fit(split.trainingSet, context: training)
+            retriever = trainable
+            if let checkpointable = retriever as? any Checkpointable {
+                try store.putArtifact(cacheKey, kind: "retriever:\(cell.pipeline.retriever.kind)", data: try checkpointable.checkpoint())
+            }
+        }
+        lap("fit")
+        var ranker: (any Ranker)?
+        if let rankerSpec = cell.pipeline.ranker {
+            var (made, _) = try registry.makeRanker(kind: rankerSpec.kind, configuration: rankerSpec, context: context)
+            if var trainable = made as? any Ranker & Trainable {
+                try trainable.fit(split.trainingSet, context: training)
+                made = trainable
+            }
+            ranker = made
+        }
+        let evaluation = spec.evaluation
+        let evaluator = RankingEvaluator(
+            metrics: evaluation.metrics, cutoffs: evaluation.cutoffs,
+            protocol: ExperimentPlan.evaluationProtocol(evaluation), batchUsers: evaluation.batchUsers)
+        let task = EvaluationTask.test(split)
+        let history = split.trainHistory
+        let scorer = retriever
+        let result = try evaluator.evaluate(
+            task,
+            score: { users, buffer in try scorer.score(users: users, history: history, into: buffer) },
+            rerank: ranker.map { ranker in
+                { user, candidates in
+                    try ranker.rank(RankRequest(user: user, history: history[Int(user)], candidates: candidates)).map(\.item)
+                }
+            })
+        lap("evaluate")
+        let keys = result.aggregate.keys.sorted()
+        return ResultStore.CellResult(
+            dataFingerprint: prepared.fingerprint, datasetStatsJSON: prepared.statisticsJSON,
+            metrics: keys.map { ($0.name, $0.k, result.aggregate[$0]!) }, users: result.users,
+            perUser: keys.compactMap { key in result.perUser[key].map { (key.name, key.k, $0) } },
+            timings: timings)
+    }
+}

@@ -1,0 +1,60 @@
+/// What a report needs to know about an experiment beyond its cells, stored as JSON with it.
+public struct ExperimentInfo: Sendable, Codable, Equatable {
+    public struct CellRef: Sendable, Codable, Equatable {
+        public var pipeline: String
+        public var seed: UInt64
+        public var key: String
+
+        public init(pipeline: String, seed: UInt64, key: String) {
+            self.pipeline = pipeline
+            self.seed = seed
+            self.key = key
+        }
+    }
+
+    public struct Point: Sendable, Codable, Equatable {
+        public var label: String
+        public var cells: [CellRef]
+
+        public init(label: String, cells: [CellRef]) {
+            self.label = label
+            self.cells = cells
+        }
+    }
+
+    public var name: String
+    public var description: String?
+    public var specFile: String
+    public var dataset: String
+    public var split: String
+    public var protocolDescription: String
+    public var metrics: [String]
+    public var cutoffs: [Int]
+    public var baseline: String?
+    public var seeds: [UInt64]
+    public var pipelines: [String]
+    /// Pipeline name -> a short description of its components (`ease(l2=250)`).
+    public var pipelineComponents: [String: String]
+    /// The base point first, then each sweep point.
+    public var points: [Point]
+
+    public init(
+        name: String, description: String?, specFile: String, dataset: String, split: String, protocolDescription: String,
+        metrics: [String], cutoffs: [Int], baseline: String?, seeds: [UInt64], pipelines: [String],
+        pipelineComponents: [String: String], points: [Point]
+    ) {
+        self.name = name
+        self.description = description
+        self.specFile = specFile
+        self.dataset = dataset
+        self.split = split
+        self.protocolDescription = protocolDescription
+        self.metrics = metrics
+        self.cutoffs = cutoffs
+        self.baseline = baseline
+        self.seeds = seeds
+        self.pipelines = pipelines
+        self.pipelineComponents = pipelineComponents
+        self.points = points
+    }
+}

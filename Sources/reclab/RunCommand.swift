@@ -1,0 +1,124 @@
+import AllPlugins
+import Foundation
+import RecCore
+import RecData
+import RecReport
+import RecRunner
+import RecSpec
+import RecStore
+
+/// Loads a spec with overrides and expands it against the registry.
+func loadPlan(_ file: String, overrides: [String]) throws -> ExperimentPlan {
+    guard FileManager.default.fileExists(atPath: file) else { throw RecError(.spec, "spec file '\(file)' does not exist") }
+    return try ExperimentPlan(try SpecLoader.load(path: file, overrides: overrides), registry: try makeRegistry())
+}
+
+/// `i/n` with 0 <= i < n.
+func parseShard(_ text: String?) throws -> (Int, Int)? {
+    guard let text else { return nil }
+    let parts = text.split(separator: "/").map { Int($0) }
+    guard parts.count == 2, let index = parts[0], let count = parts[1], count > 0, (0..<count).contains(index) else {
+        throw RecError.usage("--shard expects i/n with 0 <= i < n (e.g. 0/4), got '\(text)'")
+    }
+    return (index, count)
+}
+
+/// Writes the report of `experiment` to `path`, creating its folder.
+func writeReport(store: ResultStore, experiment: String, path: String) throws {
+    let text = try MarkdownReport.render(store: store, experiment: experiment)
+    let folder = URL(fileURLWithPath: path).deletingLastPathComponent()
+    try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+    do {
+        try Data(text.utf8).write(to: URL(fileURLWithPath: path), options: .atomic)
+    } catch {
+        throw RecError(.io, "cannot write the report '\(path)': \(error.localizedDescription)")
+    }
+}
+
+enum RunCommand: Command {
+    static let name = "run"
+    static let summary = "train and evaluate every cell of a spec, log to SQLite, write the report"
+    static let usage = """
+        Usage: reclab run FILE [options]
+
+        Runs every cell (pipeline x sweep point x seed) of the experiment in FILE. Finished cells
+        already in the database are skipped, so a killed run resumes where it stopped.
+
+        Options:
+          --db PATH            results database (default: reclab.sqlite)
+          --set KEY=VALUE      override a spec value, e.g. --set pipelines.ease.retriever.l2=500
+                               (repeatable; checked like values in the file)
+          --shard I/N          run only shard I of N (0-based): cells I, I+N, I+2N, ...
+          --data-root DIR      where datasets live (default: $RECLAB_DATA or ../shared/data)
+          --report PATH        where to write the report (default: Reports/<name>.md)
+          --no-report          do not write a report
+          --quiet              no progress output
+
+        """
+
+    static func run(_ raw: ArraySlice<String>) throws -> Int32 {
+        let args = try Arguments(raw, options: ["--db", "--set", "--shard", "--data-root", "--report"], flags: ["--no-report", "--quiet"])
+        let file = try args.positionals(1, "the spec FILE")[0]
+        let plan = try loadPlan(file, overrides: args.values("--set"))
+        let shard = try parseShard(args.value("--shard"))
+        let store = try ResultStore(path: args.value("--db") ?? "reclab.sqlite")
+        let progress = ProgressReporter(quiet: args.has("--quiet"))
+        let runner = Runner(
+            registry: try makeRegistry(), store: store, data: DataStage(catalog: DataCatalog(root: args.value("--data-root"))),
+            progress: progress)
+        let cells = shard.map { plan.shard($0.0, of: $0.1) } ?? plan.cells
+        progress.line("\(plan.info.name): \(cells.count) cell(s)" + (shard.map { " in shard \($0.0)/\($0.1)" } ?? "") + " of \(plan.cells.count)")
+        let summary = try runner.run(plan, cells: cells)
+        progress.line("ran \(summary.ran), skipped \(summary.skipped) already done, failed \(summary.failed.count)")
+        if !args.has("--no-report") {
+            let path = args.value("--report") ?? "Reports/\(plan.info.name).md"
+            try writeReport(store: store, experiment: plan.info.name, path: path)
+            progress.line("report: \(path)")
+        }
+        for failure in summary.failed { printError(failure) }
+        return summary.failed.isEmpty ? 0 : 1
+    }
+}
+
+enum ValidateCommand: Command {
+    static let name = "validate"
+    static let summary = "check a spec (YAML, keys, types, plugins, sweep paths) without running it"
+    static let usage = """
+        Usage: reclab validate FILE [--set KEY=VALUE]...
+
+        Parses FILE, applies extends and overrides, expands the sweep, and decodes every plugin
+        configuration strictly. Prints the number of cells, or the first error as file:line:column.
+
+        """
+
+    static func run(_ raw: ArraySlice<String>) throws -> Int32 {
+        let args = try Arguments(raw, options: ["--set"], flags: [])
+        let file = try args.positionals(1, "the spec FILE")[0]
+        let plan = try loadPlan(file, overrides: args.values("--set"))
+        print("\(file): ok, experiment '\(plan.info.name)', \(plan.info.pipelines.count) pipeline(s), \(plan.loaded.points.count - 1) sweep point(s), \(plan.cells.count) cell(s)")
+        return 0
+    }
+}
+
+enum PlanCommand: Command {
+    static let name = "plan"
+    static let summary = "list the cells a spec expands to (for schedulers: one shard per job)"
+    static let usage = """
+        Usage: reclab plan FILE [--set KEY=VALUE]... [--shard I/N]
+
+        Prints one line per cell: index, cell key (first 12 hex digits), pipeline, seed, sweep point.
+        With --shard, only the cells of that shard.
+
+        """
+
+    static func run(_ raw: ArraySlice<String>) throws -> Int32 {
+        let args = try Arguments(raw, options: ["--set", "--shard"], flags: [])
+        let file = try args.positionals(1, "the spec FILE")[0]
+        let plan = try loadPlan(file, overrides: args.values("--set"))
+        let shard = try parseShard(args.value("--shard"))
+        for (index, cell) in plan.cells.enumerated() where shard.map({ index % $0.1 == $0.0 }) ?? true {
+            print("\(index)\t\(cell.key.prefix(12))\t\(cell.pipeline.name)\tseed=\(cell.seed)\t\(cell.sweepLabel)")
+        }
+        return 0
+    }
+}

@@ -1,0 +1,70 @@
+import Foundation
+import RecCore
+
+/// `reclab`: run, inspect and report RecLab experiments. One command per file.
+protocol Command {
+    static var name: String { get }
+    static var summary: String { get }
+    static var usage: String { get }
+    static func run(_ arguments: ArraySlice<String>) throws -> Int32
+}
+
+let commands: [any Command.Type] = [
+    RunCommand.self, ValidateCommand.self, PlanCommand.self, ListCommand.self, ReportCommand.self,
+    DataCommand.self, MergeCommand.self, BenchCommand.self,
+]
+
+@MainActor func mainHelp() -> String {
+    var text = """
+        reclab: experiments with LLM-based recommendation, from YAML specs to Markdown reports.
+
+        Usage: reclab <command> [options]   (reclab <command> --help for details)
+
+        Commands:
+
+        """
+    for command in commands { text += "  " + command.name.padding(toLength: 10, withPad: " ", startingAt: 0) + command.summary + "\n" }
+    text += """
+
+        Exit codes: 0 success, 64 usage error, 1 any other failure.
+        Environment: RECLAB_DATA (data root, default ../shared/data).
+
+        """
+    return text
+}
+
+func printError(_ text: String) {
+    FileHandle.standardError.write(Data(("error: " + text + "\n").utf8))
+}
+
+let argv = CommandLine.arguments
+var status: Int32 = 0
+if argv.count < 2 || ["--help", "-h", "help"].contains(argv[1]) {
+    if argv.count >= 3, argv[1] == "help", let command = commands.first(where: { $0.name == argv[2] }) {
+        print(command.usage, terminator: "")
+    } else {
+        print(mainHelp(), terminator: "")
+    }
+    status = argv.count < 2 ? 64 : 0
+} else if let command = commands.first(where: { $0.name == argv[1] }) {
+    if argv.dropFirst(2).contains(where: { $0 == "--help" || $0 == "-h" }) {
+        print(command.usage, terminator: "")
+    } else {
+        do {
+            status = try command.run(argv.dropFirst(2))
+        } catch let error as RecError {
+            printError(error.description)
+            if error.kind == .usage { printError("see 'reclab \(command.name) --help'") }
+            status = error.kind == .usage ? 64 : 1
+        } catch {
+            printError("\(error)")
+            status = 1
+        }
+    }
+} else {
+    var message = "unknown command '\(argv[1])'"
+    if let near = nearest(argv[1], in: commands.map { $0.name }) { message += "; did you mean '\(near)'?" }
+    printError(message + " (see 'reclab --help')")
+    status = 64
+}
+exit(status)
