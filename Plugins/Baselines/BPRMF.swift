@@ -27,7 +27,7 @@ public struct BPRMF: Retriever, Trainable, Checkpointable {
         /// Standard deviation of the Gaussian initialisation.
         public var initStd: Double = 0.1
 
-        enum CodingKeys: String, CodingKey { case factors, epochs, learningRate, regularization, initStd }
+        enum CodingKeys: String, CodingKey, CaseIterable { case factors, epochs, learningRate, regularization, initStd }
 
         public init(factors: Int = 64, epochs: Int = 30, learningRate: Double = 0.05, regularization: Double = 0.001, initStd: Double = 0.1) {
             self.factors = factors

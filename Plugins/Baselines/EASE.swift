@@ -20,7 +20,7 @@ public struct EASE: Retriever, Trainable {
         /// The L2 penalty λ added to the diagonal of the Gram matrix.
         public var l2: Double = 250
 
-        enum CodingKeys: String, CodingKey { case l2 }
+        enum CodingKeys: String, CodingKey, CaseIterable { case l2 }
 
         public init(l2: Double = 250) { self.l2 = l2 }
 

@@ -21,7 +21,7 @@ public struct ItemKNN: Retriever, Trainable {
         public var neighbors: Int = 100
         public var shrink: Double = 0
 
-        enum CodingKeys: String, CodingKey { case neighbors, shrink }
+        enum CodingKeys: String, CodingKey, CaseIterable { case neighbors, shrink }
 
         public init(neighbors: Int = 100, shrink: Double = 0) {
             self.neighbors = neighbors

@@ -17,15 +17,23 @@ public final class DataStage: @unchecked Sendable {
 
     public init(catalog: DataCatalog) { self.catalog = catalog }
 
-    public func prepare(_ spec: DataSpec) throws -> Prepared {
-        let key = try canonicalJSON(spec)
+    /// - Parameter directory: the spec file's folder; a relative `path:` is resolved against it.
+    public func prepare(_ spec: DataSpec, relativeTo directory: String = ".") throws -> Prepared {
+        let key = try canonicalJSON(spec) + "|" + directory
         lock.lock(); defer { lock.unlock() }
         if let hit = cache[key] { return hit }
-        var dataset = try catalog.load(dataset: spec.dataset, path: spec.path, format: spec.format)
+        let path = spec.path.map { $0.hasPrefix("/") ? $0 : URL(fileURLWithPath: directory).appendingPathComponent($0).standardized.path }
+        var dataset: Dataset
+        do {
+            dataset = try catalog.load(dataset: spec.dataset, path: path, format: spec.format)
+        } catch var error as RecError where error.location == nil && error.keyPath == nil {
+            error.keyPath = "data"
+            throw error
+        }
         if let threshold = spec.ratingThreshold { dataset = dataset.filtered(ratingAtLeast: threshold) }
         dataset = dataset.kCore(minUser: spec.minUserInteractions, minItem: spec.minItemInteractions)
         guard !dataset.interactions.isEmpty else {
-            throw RecError.data("no interactions are left in '\(spec.dataset)' after filtering (rating_threshold, min_user_interactions, min_item_interactions)")
+            throw RecError(.data, "no interactions are left in '\(spec.dataset)' after filtering (rating_threshold, min_user_interactions, min_item_interactions)", key: "data")
         }
         let split = try dataset.split(spec.split.method, ratios: spec.split.ratios, seed: spec.split.seed)
         var stats = dataset.statistics

@@ -15,6 +15,8 @@ public struct ExperimentPlan: Sendable {
         public var seed: UInt64
         public var configJSON: String
         public var retrieverJSON: String
+        /// The folder of the spec file; relative data paths are resolved against it.
+        public var specDirectory: String
     }
 
     public var loaded: LoadedSpec
@@ -50,7 +52,8 @@ public struct ExperimentPlan: Sendable {
                     let key = SHA256.hex(json)
                     refs.append(ExperimentInfo.CellRef(pipeline: pipeline.name, seed: seed, key: key))
                     if seenKeys.insert(key).inserted {
-                        cells.append(Cell(key: key, pipeline: pipeline, spec: spec, sweepLabel: point.label, seed: seed, configJSON: json, retrieverJSON: retrieverJSON))
+                        cells.append(Cell(key: key, pipeline: pipeline, spec: spec, sweepLabel: point.label, seed: seed, configJSON: json, retrieverJSON: retrieverJSON,
+                                          specDirectory: URL(fileURLWithPath: loaded.file).deletingLastPathComponent().path))
                     }
                 }
             }

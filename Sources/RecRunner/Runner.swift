@@ -27,6 +27,8 @@ public final class Runner: @unchecked Sendable {
 
     /// Runs `cells` (all of the plan, or one shard of it).
     public func run(_ plan: ExperimentPlan, cells: [ExperimentPlan.Cell]) throws -> Summary {
+        // Load every dataset first: a bad data file stops the run before anything is stored.
+        for cell in cells { _ = try data.prepare(cell.spec.data, relativeTo: cell.specDirectory) }
         // Plain keys (no snake_case rule): the info holds pipeline names as dictionary keys.
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
@@ -87,7 +89,7 @@ public final class Runner: @unchecked Sendable {
             timings.append((stage, Date().timeIntervalSince(clock)))
             clock = Date()
         }
-        let prepared = try data.prepare(spec.data)
+        let prepared = try data.prepare(spec.data, relativeTo: cell.specDirectory)
         lap("data")
         let split = prepared.split
         let context = ComponentContext(seed: cell.seed)

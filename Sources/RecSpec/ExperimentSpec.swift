@@ -12,7 +12,7 @@ public struct ExperimentSpec: Sendable {
 }
 
 extension ExperimentSpec: Decodable {
-    enum CodingKeys: String, CodingKey { case name, description, data, evaluation, pipelines, seeds, sweep, extends }
+    enum CodingKeys: String, CodingKey, CaseIterable { case name, description, data, evaluation, pipelines, seeds, sweep, extends }
 
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
@@ -64,7 +64,7 @@ public struct DataSpec: Sendable, Codable, Equatable {
     public var minItemInteractions: Int
     public var split: SplitSpec
 
-    enum CodingKeys: String, CodingKey {
+    enum CodingKeys: String, CodingKey, CaseIterable {
         case dataset, path, format, ratingThreshold, minUserInteractions, minItemInteractions, split
     }
 
@@ -96,7 +96,7 @@ public struct SplitSpec: Sendable, Codable, Equatable {
         self.seed = seed
     }
 
-    enum CodingKeys: String, CodingKey { case method, ratios, seed }
+    enum CodingKeys: String, CodingKey, CaseIterable { case method, ratios, seed }
 
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
@@ -134,7 +134,7 @@ public struct EvaluationSpec: Sendable, Codable, Equatable {
     /// Users scored per batch in full ranking (bounds memory).
     public var batchUsers: Int
 
-    enum CodingKeys: String, CodingKey { case `protocol`, negatives, sampler, candidates, metrics, cutoffs, baseline, seed, batchUsers }
+    enum CodingKeys: String, CodingKey, CaseIterable { case `protocol`, negatives, sampler, candidates, metrics, cutoffs, baseline, seed, batchUsers }
 
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
@@ -153,7 +153,7 @@ public struct EvaluationSpec: Sendable, Codable, Equatable {
         let valid = MetricCatalog.all.map(\.kind)
         for (index, metric) in metrics.enumerated() where !valid.contains(metric) {
             throw DecodingError.dataCorrupted(DecodingError.Context(
-                codingPath: [CodingKeys.metrics, AnyKey(intValue: index)!], debugDescription: unknownChoice(metric, valid)))
+                codingPath: c.codingPath + [CodingKeys.metrics, AnyKey(intValue: index)!], debugDescription: unknownChoice(metric, valid)))
         }
         cutoffs = try c.decode(.cutoffs, default: [10])
         guard !cutoffs.isEmpty, cutoffs.allSatisfy({ $0 > 0 && $0 <= 10_000 }) else {
@@ -171,7 +171,7 @@ public struct PipelineSpec: Sendable, Decodable {
     public var retriever: ComponentSpec
     public var ranker: ComponentSpec?
 
-    enum CodingKeys: String, CodingKey { case retriever, ranker }
+    enum CodingKeys: String, CodingKey, CaseIterable { case retriever, ranker }
 
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)

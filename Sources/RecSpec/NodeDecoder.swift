@@ -18,8 +18,12 @@ public struct NodeDecoder {
         let value: T
         do {
             value = try T(from: decoder)
-        } catch let error as DecodingError {
-            throw Self.translate(error, root: node, prefix: path)
+        } catch {
+            // A misspelt key often causes the failure (a required key then seems missing):
+            // report the unknown key first, from the mappings whose valid keys are all known.
+            try log.checkUnknownKeys(ignoring: ignoring, rootPath: path, completeOnly: true)
+            if let decodingError = error as? DecodingError { throw Self.translate(decodingError, root: node, prefix: path) }
+            throw error
         }
         try log.checkUnknownKeys(ignoring: ignoring, rootPath: path)
         return value
@@ -37,7 +41,9 @@ public struct NodeDecoder {
             @unknown default: return (DecodingError.Context(codingPath: [], debugDescription: ""), "\(error)")
             }
         }()
-        let keys = context.codingPath.map { $0.intValue.map(String.init) ?? snakeCase($0.stringValue) }
+        var keys = context.codingPath.map { $0.intValue.map(String.init) ?? snakeCase($0.stringValue) }
+        // Coding paths are absolute; the root node sits at `prefix`.
+        if keys.starts(with: prefix) { keys.removeFirst(prefix.count) }
         var node = root
         for key in keys {
             if let index = Int(key), let items = node.items, index < items.count { node = items[index] }
@@ -65,20 +71,29 @@ final class AccessLog {
         var path: [String]
         var read: Set<String> = []
         var exempt = false
+        /// Every valid key was registered up front (the keys are `CaseIterable`).
+        var complete = false
     }
 
     var records: [String: Record] = [:]
 
-    func touch(_ node: YAMLNode, path: [String], key: String? = nil, exempt: Bool = false) {
+    func touch(_ node: YAMLNode, path: [String], key: String? = nil, exempt: Bool = false, allKeys: [String]? = nil) {
         let id = path.joined(separator: ".") + "@\(node.location)"
         var record = records[id] ?? Record(node: node, path: path)
         if let key { record.read.insert(key) }
         if exempt { record.exempt = true }
+        if let allKeys {
+            record.read.formUnion(allKeys)
+            record.complete = true
+        }
         records[id] = record
     }
 
-    func checkUnknownKeys(ignoring: Set<String>, rootPath: [String]) throws {
-        for record in records.values.sorted(by: { ($0.node.location.line, $0.node.location.column) < ($1.node.location.line, $1.node.location.column) }) where !record.exempt {
+    func checkUnknownKeys(ignoring: Set<String>, rootPath: [String], completeOnly: Bool = false) throws {
+        let ordered = records.values.sorted {
+            ($0.node.location.line, $0.node.location.column) < ($1.node.location.line, $1.node.location.column)
+        }
+        for record in ordered where !record.exempt && (record.complete || !completeOnly) {
             for entry in record.node.entries ?? [] where !record.read.contains(entry.key) {
                 if record.path == rootPath && ignoring.contains(entry.key) { continue }
                 var message = "unknown key '\(entry.key)'"
@@ -123,7 +138,11 @@ public struct NodeDecoding: Decoder {
             if node.isNull { return KeyedDecodingContainer(Keyed<Key>(decoder: self, entries: [])) }
             throw error("expected a mapping, found \(node.shapeName)")
         }
-        log.touch(node, path: path)
+        // Keys that are `CaseIterable` list every valid key up front; others are learnt as read.
+        let allKeys = (Key.self as? any CaseIterable.Type).map { type in
+            (type.allCases as any Collection).map { snakeCase(($0 as! Key).stringValue) }
+        }
+        log.touch(node, path: path, allKeys: allKeys)
         return KeyedDecodingContainer(Keyed<Key>(decoder: self, entries: entries))
     }
 

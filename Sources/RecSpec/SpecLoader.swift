@@ -25,7 +25,7 @@ public enum SpecLoader {
     public static func load(path: String, overrides: [String] = []) throws -> LoadedSpec {
         var tree = try resolveExtends(path: path, seen: [])
         for override in overrides { try apply(override: override, to: &tree) }
-        let sweep = tree["sweep"]
+        let sweep = tree["sweep"].flatMap { $0.isNull ? nil : $0 }  // `sweep:` left empty means none
         let base = try NodeDecoder().decode(ExperimentSpec.self, from: tree)
         var points = [SweepPoint(label: "base", assignments: [], spec: base)]
         if let sweep {
@@ -48,16 +48,16 @@ public enum SpecLoader {
         guard tree.entries != nil else { throw RecError(.spec, "a spec must be a mapping, found \(tree.shapeName)", at: tree.location) }
         guard let extends = tree["extends"] else { return tree }
         guard let relative = extends.scalar, !relative.isEmpty else {
-            throw RecError(.spec, "extends: expected a file name, found \(extends.shapeName)", at: extends.location, key: "extends")
+            throw RecError(.spec, "expected a file name, found \(extends.shapeName)", at: extends.location, key: "extends")
         }
         let basePath = relative.hasPrefix("/") ? relative
             : URL(fileURLWithPath: path).deletingLastPathComponent().appendingPathComponent(relative).path
         let standard = URL(fileURLWithPath: basePath).standardized.path
         if seen.contains(standard) || standard == URL(fileURLWithPath: path).standardized.path {
-            throw RecError(.spec, "extends: '\(relative)' makes a cycle", at: extends.location, key: "extends")
+            throw RecError(.spec, "'\(relative)' makes a cycle", at: extends.location, key: "extends")
         }
         guard FileManager.default.fileExists(atPath: basePath) else {
-            throw RecError(.spec, "extends: base spec '\(basePath)' does not exist", at: extends.location, key: "extends")
+            throw RecError(.spec, "base spec '\(basePath)' does not exist", at: extends.location, key: "extends")
         }
         let base = try resolveExtends(path: basePath, seen: seen + [URL(fileURLWithPath: path).standardized.path])
         var merged = tree.merged(over: base)
