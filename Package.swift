@@ -37,15 +37,13 @@ let package = Package(
 
         // MARK: - Tests
         .target(name: "RecTesting", dependencies: ["RecCore", "RecData"], path: "Sources/RecTesting"),
-        .testTarget(name: "RecCoreTests", dependencies: ["RecCore", "AllPlugins"]),
-        .testTarget(
-            name: "RecSpecTests", dependencies: ["RecSpec", "RecRunner", "AllPlugins"],
-            resources: [.copy("../Fixtures")]),
+        .testTarget(name: "RecCoreTests", dependencies: ["RecCore", "AllPlugins", "Baselines"]),
+        .testTarget(name: "RecSpecTests", dependencies: ["RecSpec", "RecRunner", "AllPlugins", "RecTesting"]),
         .testTarget(name: "RecDataTests", dependencies: ["RecData", "RecTesting"]),
         .testTarget(name: "RecEvalTests", dependencies: ["RecEval", "RecTesting"]),
-        .testTarget(name: "RecStoreTests", dependencies: ["RecStore"]),
-        .testTarget(name: "BaselinesTests", dependencies: ["Baselines", "RecEval", "RecTesting"]),
-        .testTarget(name: "RecLabCLITests", dependencies: ["reclab", "RecStore"]),
+        .testTarget(name: "RecStoreTests", dependencies: ["RecStore", "RecTesting"]),
+        .testTarget(name: "BaselinesTests", dependencies: ["Baselines", "AllPlugins", "RecData", "RecEval", "RecTesting"]),
+        .testTarget(name: "RecLabCLITests", dependencies: ["reclab", "RecStore", "RecTesting"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -22,12 +22,22 @@ public final class SQLiteConnection: @unchecked Sendable {
 
     deinit { sqlite3_close_v2(handle) }
 
+    /// Runs SQL without results. Some statements (switching to WAL while another process opens
+    /// the file) report SQLITE_BUSY without consulting the busy timeout; those are retried
+    /// with back-off for up to a minute.
     public func execute(_ sql: String) throws {
-        var error: UnsafeMutablePointer<CChar>?
-        guard sqlite3_exec(handle, sql, nil, nil, &error) == SQLITE_OK else {
+        var delay: UInt32 = 5_000
+        let deadline = Date().addingTimeInterval(60)
+        while true {
+            var error: UnsafeMutablePointer<CChar>?
+            let status = sqlite3_exec(handle, sql, nil, nil, &error)
             let message = error.map { String(cString: $0) } ?? "unknown error"
             sqlite3_free(error)
-            throw RecError(.store, "\(path): \(message)")
+            if status == SQLITE_OK { return }
+            let busy = status == SQLITE_BUSY || status == SQLITE_LOCKED
+            guard busy && Date() < deadline else { throw RecError(.store, "\(path): \(message)") }
+            usleep(delay)
+            delay = min(delay * 2, 200_000)
         }
     }
 

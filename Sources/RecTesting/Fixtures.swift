@@ -1,0 +1,49 @@
+import Foundation
+import RecCore
+
+/// Shared helpers for RecLab's tests: fixture paths and synthetic data with known structure.
+public enum Fixtures {
+    /// `Tests/Fixtures` of this checkout.
+    public static var directory: String {
+        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("Tests/Fixtures").path
+    }
+
+    /// The package root (for finding the built `reclab` and the Experiments folder).
+    public static var packageRoot: String {
+        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
+    }
+
+    /// A fresh temporary folder.
+    public static func temporaryDirectory(_ label: String = "reclab-test") -> String {
+        let path = NSTemporaryDirectory() + "\(label)-\(UUID().uuidString)"
+        try? FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        return path
+    }
+
+    /// Users fall into `clusters` groups and mostly interact with their group's items, so any
+    /// collaborative model beats popularity clearly. Deterministic for a seed.
+    public static func clusteredDataset(users: Int = 120, items: Int = 60, clusters: Int = 4, perUser: ClosedRange<Int> = 8...16, seed: UInt64 = 1) -> Dataset {
+        var rng = SplitMix64(seed: seed)
+        var interactions: [Interaction] = []
+        var time: Int64 = 0
+        let block = items / clusters
+        for user in 0..<users {
+            let cluster = user % clusters
+            var chosen = Set<Int32>()
+            let count = perUser.lowerBound + rng.nextInt(below: perUser.count)
+            while chosen.count < count {
+                let item = rng.nextInt(below: 10) < 8 ? cluster * block + rng.nextInt(below: block) : rng.nextInt(below: items)
+                chosen.insert(Int32(item))
+            }
+            for item in chosen.sorted().shuffled(using: &rng) {
+                time += 1
+                interactions.append(Interaction(user: Int32(user), item: item, rating: Float(1 + rng.nextInt(below: 5)), time: time))
+            }
+        }
+        return Dataset(
+            name: "clustered", userIDs: (0..<users).map { "u\($0)" }, itemIDs: (0..<items).map { "i\($0)" },
+            interactions: interactions, itemText: (0..<items).map { ItemText(title: "Item \($0)") },
+            hasRatings: true, hasTimestamps: true)
+    }
+}

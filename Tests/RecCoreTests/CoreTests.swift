@@ -1,0 +1,94 @@
+import AllPlugins
+import Baselines
+import Testing
+
+@testable import RecCore
+
+struct SHA256Tests {
+    @Test(arguments: [
+        ("", "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"),
+        ("abc", "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"),
+        ("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq", "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1"),
+    ])
+    func fipsVectors(_ input: String, _ digest: String) {
+        #expect(SHA256.hex(input) == digest)
+    }
+
+    @Test func rawBufferPathMatchesBytePath() {
+        let bytes = (0..<1000).map { UInt8(truncatingIfNeeded: $0 &* 31) }
+        var a = SHA256(), b = SHA256()
+        a.update(bytes)
+        b.update([bytes[0], bytes[1], bytes[2]])
+        bytes[3...].withUnsafeBytes { b.update($0) }
+        #expect(a.finalize() == b.finalize())
+    }
+}
+
+struct RandomTests {
+    @Test func seededStreamsRepeat() {
+        var a = SplitMix64(seed: 42), b = SplitMix64(seed: 42), c = SplitMix64(seed: 43)
+        let x = (0..<5).map { _ in a.next() }
+        #expect(x == (0..<5).map { _ in b.next() })
+        #expect(x != (0..<5).map { _ in c.next() })
+    }
+
+    @Test func boundedIntegersCoverTheRangeEvenly() {
+        var rng = SplitMix64(seed: 1)
+        var counts = [Int](repeating: 0, count: 7)
+        for _ in 0..<70_000 { counts[rng.nextInt(below: 7)] += 1 }
+        #expect(counts.allSatisfy { abs($0 - 10_000) < 500 })
+    }
+}
+
+struct NearestTests {
+    @Test func editDistanceAndSuggestions() {
+        #expect(editDistance("kitten", "sitting") == 3)
+        #expect(editDistance("", "abc") == 3)
+        #expect(nearest("neighbours", in: ["neighbors", "shrink"]) == "neighbors")
+        #expect(nearest("zzzzzz", in: ["neighbors", "shrink"]) == nil)
+    }
+}
+
+struct TopKTests {
+    @Test func tiesGoToTheSmallerItemAndExclusionsAreSkipped() {
+        let scores: [Float] = [0.5, 0.9, 0.5, 0.1, 0.9, .nan]
+        let top = scores.withUnsafeBufferPointer { TopK.select($0, k: 4) { $0 == 1 } }
+        #expect(top == [4, 0, 2, 3])
+        let all = scores.withUnsafeBufferPointer { TopK.select($0, k: 10) { _ in false } }
+        #expect(all == [1, 4, 0, 2, 3, 5], "NaN ranks last")
+    }
+
+    @Test func matchesAFullSort() {
+        var rng = SplitMix64(seed: 3)
+        let scores = (0..<500).map { _ in Float(rng.nextInt(below: 50)) }
+        let expected = scores.indices.sorted { (scores[$0], -$0) > (scores[$1], -$1) }.prefix(37).map { Int32($0) }
+        #expect(scores.withUnsafeBufferPointer { TopK.select($0, k: 37) { _ in false } } == expected)
+    }
+}
+
+struct RegistryTests {
+    @Test func duplicateRegistrationIsAnError() throws {
+        var registry = try makeRegistry()
+        #expect(registry.retrieverKinds == ["bprmf", "ease", "itemknn", "popularity"])
+        let error = #expect(throws: RecError.self) { try registry.register(EASE.self) }
+        #expect(error?.message == "plugin kind 'ease' is registered twice")
+        #expect(registry.retrieverKinds.count == 4)
+    }
+
+    @Test func unknownKindListsValidKindsAndSuggests() throws {
+        let registry = try makeRegistry()
+        let error = #expect(throws: RecError.self) {
+            _ = try registry.makeRetriever(kind: "eas", configuration: DefaultConfiguration(), context: ComponentContext(seed: 0))
+        }
+        #expect(error?.message == "unknown retriever type 'eas'; valid kinds: bprmf, ease, itemknn, popularity (did you mean 'ease'?)")
+    }
+
+    @Test func everyPluginHasDefaultsForEveryKey() throws {
+        let registry = try makeRegistry()
+        #expect(registry.entries.count == 4)
+        let ease = try #require(registry.entries.first { $0.kind == "ease" })
+        #expect(ease.defaults == "{\"l2\":250}")
+        let bpr = try #require(registry.entries.first { $0.kind == "bprmf" })
+        #expect(bpr.defaults.contains("\"learning_rate\":0.05"))
+    }
+}

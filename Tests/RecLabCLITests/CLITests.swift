@@ -1,0 +1,188 @@
+import Foundation
+import RecTesting
+import Testing
+
+@testable import RecStore
+
+/// Runs the built `reclab` as a user would.
+struct CLI {
+    static let binary: String = {
+        let candidates = [
+            URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("reclab").path,
+            Fixtures.packageRoot + "/.build/debug/reclab",
+        ]
+        return candidates.first { FileManager.default.isExecutableFile(atPath: $0) } ?? candidates[1]
+    }()
+
+    struct Output {
+        var status: Int32
+        var stdout: String
+        var stderr: String
+    }
+
+    @discardableResult
+    static func run(_ arguments: [String], in directory: String = Fixtures.packageRoot) throws -> Output {
+        let process = start(arguments, in: directory)
+        let out = process.standardOutput as! Pipe, err = process.standardError as! Pipe
+        // Read before waiting, so a full pipe cannot stall the child.
+        let stdout = out.fileHandleForReading.readDataToEndOfFile()
+        let stderr = err.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return Output(status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self), stderr: String(decoding: stderr, as: UTF8.self))
+    }
+
+    static func start(_ arguments: [String], in directory: String = Fixtures.packageRoot, quietOutput: Bool = false) -> Process {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: binary)
+        process.arguments = arguments
+        process.currentDirectoryURL = URL(fileURLWithPath: directory)
+        if quietOutput {
+            process.standardOutput = FileHandle.nullDevice
+            process.standardError = FileHandle.nullDevice
+        } else {
+            process.standardOutput = Pipe()
+            process.standardError = Pipe()
+        }
+        try! process.run()
+        return process
+    }
+}
+
+/// Metric rows of experiment `name`, keyed by cell key, for comparing databases.
+func metricRows(_ db: String, _ name: String = "tiny") throws -> [String: [String]] {
+    let store = try ResultStore(path: db, readOnly: true)
+    var rows: [String: [String]] = [:]
+    for cell in try store.cells(of: try store.experiment(named: name)) where cell.status == .done {
+        rows[cell.key] = try store.metrics(cell: cell.id).map { "\($0.name)@\($0.k)=\($0.value)" }
+    }
+    return rows
+}
+
+let tinySpec = Fixtures.directory + "/tiny/tiny.yaml"
+
+@Suite(.serialized) struct CLITests {
+    @Test(arguments: ["run", "validate", "plan", "list", "report", "data", "merge", "bench"])
+    func everyCommandHasHelp(_ command: String) throws {
+        let output = try CLI.run([command, "--help"])
+        #expect(output.status == 0)
+        #expect(output.stdout.hasPrefix("Usage: reclab \(command)"))
+    }
+
+    @Test func usageErrorsExit64() throws {
+        #expect(try CLI.run([]).status == 64)
+        let unknown = try CLI.run(["rnu"])
+        #expect(unknown.status == 64 && unknown.stderr.contains("did you mean 'run'?"))
+        let option = try CLI.run(["run", tinySpec, "--shrad", "0/2"])
+        #expect(option.status == 64 && option.stderr.contains("did you mean '--shard'?"))
+        #expect(try CLI.run(["run", tinySpec, "--shard", "2/2"]).status == 64)
+        #expect(try CLI.run(["validate"]).status == 64)
+    }
+
+    @Test func badSpecExits1WithLocation() throws {
+        let output = try CLI.run(["validate", Fixtures.directory + "/bad/key-unknown-plugin.yaml"])
+        #expect(output.status == 1)
+        #expect(output.stderr.contains("key-unknown-plugin.yaml:9:38: pipelines.knn.retriever.neighbours: unknown key 'neighbours'; did you mean 'neighbors'?"))
+        let good = try CLI.run(["validate", tinySpec])
+        #expect(good.status == 0 && good.stdout.contains("12 cell(s)"))
+    }
+
+    @Test func listShowsPluginsWithDefaults() throws {
+        let output = try CLI.run(["list"])
+        #expect(output.status == 0)
+        #expect(output.stdout.contains("retriever ease:"))
+        #expect(output.stdout.contains("      l2: 250"))
+        #expect(output.stdout.contains("ndcg@K"))
+    }
+
+    @Test func runWritesAReportThatReRendersByteForByte() throws {
+        let folder = Fixtures.temporaryDirectory()
+        let db = folder + "/r.sqlite", report = folder + "/tiny.md"
+        let run = try CLI.run(["run", tinySpec, "--db", db, "--report", report])
+        #expect(run.status == 0, "\(run.stderr)")
+        #expect(run.stderr.contains("[12/12]"))
+        #expect(run.stderr.contains("bprmf epoch 5/5"))
+        let first = try String(contentsOfFile: report, encoding: .utf8)
+        #expect(first.contains("## Significance against `popularity`"))
+        #expect(first.contains("## Ablation"))
+        let again = try CLI.run(["report", "tiny", "--db", db, "--out", folder + "/again.md"])
+        #expect(again.status == 0)
+        #expect(try Data(contentsOf: URL(fileURLWithPath: folder + "/again.md")) == Data(first.utf8))
+        // A second run skips every cell and leaves the same rows.
+        let rows = try metricRows(db)
+        let second = try CLI.run(["run", tinySpec, "--db", db, "--report", report])
+        #expect(second.stderr.contains("ran 0, skipped 12"))
+        #expect(try metricRows(db) == rows)
+    }
+
+    @Test func killedRunResumesToTheSameRows() throws {
+        let folder = Fixtures.temporaryDirectory()
+        // Slow cells (more BPR epochs) so the kill lands mid-run.
+        let slow = ["--set", "pipelines.bprmf.retriever.epochs=300", "--no-report", "--quiet"]
+        #expect(try CLI.run(["run", tinySpec, "--db", folder + "/whole.sqlite"] + slow).status == 0)
+        let whole = try metricRows(folder + "/whole.sqlite")
+        #expect(whole.count == 12)
+
+        let db = folder + "/killed.sqlite"
+        let process = CLI.start(["run", tinySpec, "--db", db] + slow, quietOutput: true)
+        var doneBeforeKill = 0
+        let deadline = Date().addingTimeInterval(120)
+        while Date() < deadline {
+            if FileManager.default.fileExists(atPath: db), let rows = try? metricRows(db), !rows.isEmpty {
+                doneBeforeKill = rows.count
+                break
+            }
+            usleep(20_000)
+        }
+        kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+        #expect(process.terminationReason == .uncaughtSignal)
+        #expect(doneBeforeKill >= 1 && doneBeforeKill < 12, "killed after \(doneBeforeKill) cells")
+
+        let resumed = try CLI.run(["run", tinySpec, "--db", db] + slow)
+        #expect(resumed.status == 0)
+        #expect(try metricRows(db) == whole)
+        let store = try ResultStore(path: db, readOnly: true)
+        let count = try store.db.query("SELECT COUNT(*) FROM metrics")[0][0].int
+        let wholeCount = try ResultStore(path: folder + "/whole.sqlite", readOnly: true).db.query("SELECT COUNT(*) FROM metrics")[0][0].int
+        #expect(count == wholeCount, "no duplicate metric rows")
+    }
+
+    @Test func twoProcessesOnOneFileAndShardsMerge() throws {
+        let folder = Fixtures.temporaryDirectory()
+        let options = ["--no-report", "--quiet"]
+        #expect(try CLI.run(["run", tinySpec, "--db", folder + "/one.sqlite"] + options).status == 0)
+        let reference = try metricRows(folder + "/one.sqlite")
+
+        let shared = folder + "/shared.sqlite"
+        let a = CLI.start(["run", tinySpec, "--db", shared] + options)
+        let b = CLI.start(["run", tinySpec, "--db", shared] + options)
+        let errors = [a, b].map { String(decoding: ($0.standardError as! Pipe).fileHandleForReading.readDataToEndOfFile(), as: UTF8.self) }
+        a.waitUntilExit()
+        b.waitUntilExit()
+        #expect(a.terminationStatus == 0 && b.terminationStatus == 0, "\(errors)")
+        #expect(try metricRows(shared) == reference)
+        #expect(try ResultStore(path: shared, readOnly: true).db.query("PRAGMA integrity_check")[0][0].text == "ok")
+
+        for shard in 0..<3 {
+            #expect(try CLI.run(["run", tinySpec, "--db", folder + "/s\(shard).sqlite", "--shard", "\(shard)/3"] + options).status == 0)
+        }
+        let merge = try CLI.run(["merge", "--db", folder + "/merged.sqlite"] + (0..<3).map { folder + "/s\($0).sqlite" })
+        #expect(merge.status == 0)
+        #expect(try metricRows(folder + "/merged.sqlite") == reference)
+    }
+
+    @Test func planListsEveryCellOnce() throws {
+        let all = try CLI.run(["plan", tinySpec])
+        #expect(all.status == 0)
+        let lines = all.stdout.split(separator: "\n")
+        #expect(lines.count == 12)
+        let shard = try CLI.run(["plan", tinySpec, "--shard", "1/4"])
+        #expect(shard.stdout.split(separator: "\n").count == 3)
+    }
+
+    @Test func dataStatsOfTheEmbeddedDataset() throws {
+        let output = try CLI.run(["data", "stats", "ml-latest-small"])
+        #expect(output.status == 0)
+        #expect(output.stdout.contains("interactions:  100836"))
+    }
+}
