@@ -26,7 +26,7 @@ from recbole.model.general_recommender import pop
 
 def exact_count(self, interaction):
     items = interaction[self.ITEM_ID]
-    labels = interaction[self.LABEL] if self.LABEL in interaction.interaction else torch.ones_like(items)
+    labels = interaction['label'] if 'label' in interaction.interaction else torch.ones_like(items)
     positives = items[labels > 0.5]
     self.item_cnt.index_add_(0, positives, torch.ones(len(positives), 1, dtype=torch.long))
     self.max_cnt = torch.max(self.item_cnt, dim=0)[0]

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Sets RecLab up on a Debian machine with the Swift toolchain, idempotently:
+#   1. installs the C libraries RecLab links (SQLite, libyaml, OpenBLAS, liblzma) if missing;
+#   2. builds the release binary;
+#   3. runs the quick-start experiment on the embedded ml-latest-small and writes
+#      Reports/quickstart.md.
+# Options: --deps-only (step 1 only, as CI uses it), --no-run (steps 1 and 2).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+packages=(libsqlite3-dev libyaml-dev libopenblas-dev liblzma-dev)
+missing=()
+for package in "${packages[@]}"; do
+  dpkg -s "$package" >/dev/null 2>&1 || missing+=("$package")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "setup: installing ${missing[*]}"
+  sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  $sudo apt-get update -q
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q "${missing[@]}"
+fi
+[ "${1:-}" = "--deps-only" ] && exit 0
+
+swift build -c release
+[ "${1:-}" = "--no-run" ] && exit 0
+
+.build/release/reclab run Experiments/quickstart.yaml
+echo "setup: done; the report is Reports/quickstart.md"
