@@ -21,24 +21,20 @@ public final class ProgressReporter: @unchecked Sendable {
         write(text + "\n")
     }
 
-    /// A live status (`done/total` with elapsed time and ETA); on a terminal it redraws in place,
-    /// elsewhere it prints a line only at `total` or every tenth of the way.
+    /// A live status (`done/total` with elapsed time and ETA), redrawn in place on a terminal.
+    /// Elsewhere it prints nothing: logs get the lines of `line(_:)` only.
     public func status(_ label: String, done: Int, total: Int, started: Date) {
-        guard !quiet, total > 0 else { return }
+        guard !quiet, total > 0, isTerminal else { return }
         let elapsed = Date().timeIntervalSince(started)
         let eta = done > 0 ? elapsed / Double(done) * Double(total - done) : 0
         let text = "\(label) \(done)/\(total) \(Self.clock(elapsed)) elapsed, ETA \(Self.clock(eta))"
         lock.lock(); defer { lock.unlock() }
-        if isTerminal {
-            let width = 24
-            let filled = width * done / total
-            let bar = String(repeating: "#", count: filled) + String(repeating: ".", count: width - filled)
-            write("\r\u{1B}[2K[\(bar)] " + text)
-            liveLine = true
-            if done == total { write("\n"); liveLine = false }
-        } else if done == total || (done * 10 / total) != ((done - 1) * 10 / total) {
-            write(text + "\n")
-        }
+        let width = 24
+        let filled = width * done / total
+        let bar = String(repeating: "#", count: filled) + String(repeating: ".", count: width - filled)
+        write("\r\u{1B}[2K[\(bar)] " + text)
+        liveLine = true
+        if done == total { write("\n"); liveLine = false }
     }
 
     public static func clock(_ seconds: Double) -> String {

@@ -108,12 +108,14 @@ public enum EvaluationInput: String, Sendable, Hashable, CaseIterable {
     case itemPopularity
 }
 
-/// Role: one family of metrics. Evaluators declare what they need and whether higher is better.
+/// Role: one family of metrics. Evaluators declare what they need and whether higher is
+/// better; the evaluation computes each declared input once per cell and only when some
+/// requested evaluator needs it.
 public protocol Evaluator: Sendable {
     /// The metric name in YAML (`ndcg`).
-    static var kind: String { get }
-    static var requires: Set<EvaluationInput> { get }
-    static var higherIsBetter: Bool { get }
+    var kind: String { get }
+    var requires: Set<EvaluationInput> { get }
+    var higherIsBetter: Bool { get }
     /// Whether the metric takes a cutoff (`@K`).
-    static var usesCutoff: Bool { get }
+    var usesCutoff: Bool { get }
 }

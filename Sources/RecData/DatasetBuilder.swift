@@ -33,6 +33,19 @@ struct DatasetBuilder {
         interactions.append(Interaction(user: self.user(user), item: self.item(item), rating: rating, time: time))
     }
 
+    /// Adds one `user, item, rating, time` row, checking its field count and numbers.
+    /// - Parameters:
+    ///   - layout: how the four fields are described in the error (`"tab-separated"`).
+    ///   - timeName: what the fourth field is (`"a timestamp"`, `"a sequence position"`).
+    mutating func addRow(_ fields: [(Substring, Int)], layout: String, timeName: String, file: TextFile, line: Int) throws {
+        guard fields.count == 4 else {
+            throw RecError.data("expected 4 \(layout) fields (user, item, rating, \(timeName.split(separator: " ").last!)), found \(fields.count)", at: file.location(line: line))
+        }
+        let rating = try parseField(fields[2].0, as: { Float($0) }, what: "a rating", file: file, line: line, column: fields[2].1)
+        let time = try parseField(fields[3].0, as: { Int64($0) }, what: timeName, file: file, line: line, column: fields[3].1)
+        add(user: String(fields[0].0), item: String(fields[1].0), rating: rating, time: time)
+    }
+
     /// The dataset; only items that occur in an interaction are kept, with their text.
     func build(file: String, hasRatings: Bool, hasTimestamps: Bool) throws -> Dataset {
         guard !interactions.isEmpty else {

@@ -10,13 +10,7 @@ public enum Loaders {
         var builder = DatasetBuilder(name: name)
         let data = try TextFile(path: directory + "/u.data")
         for (number, text) in try data.lines() where !text.isEmpty {
-            let fields = fieldsWithColumns(text, separator: "\t")
-            guard fields.count == 4 else {
-                throw RecError.data("expected 4 tab-separated fields (user, item, rating, timestamp), found \(fields.count)", at: data.location(line: number))
-            }
-            let rating = try parseField(fields[2].0, as: { Float($0) }, what: "a rating", file: data, line: number, column: fields[2].1)
-            let time = try parseField(fields[3].0, as: { Int64($0) }, what: "a timestamp", file: data, line: number, column: fields[3].1)
-            builder.add(user: String(fields[0].0), item: String(fields[1].0), rating: rating, time: time)
+            try builder.addRow(fieldsWithColumns(text, separator: "\t"), layout: "tab-separated", timeName: "a timestamp", file: data, line: number)
         }
         let genres = ["unknown", "Action", "Adventure", "Animation", "Children's", "Comedy", "Crime", "Documentary", "Drama", "Fantasy", "Film-Noir", "Horror", "Musical", "Mystery", "Romance", "Sci-Fi", "Thriller", "War", "Western"]
         let items = try TextFile(path: directory + "/u.item")
@@ -46,13 +40,9 @@ public enum Loaders {
                 }
                 continue
             }
-            let fields = fieldsWithColumns(text, separator: tsv ? "\t" : "::")
-            guard fields.count == 4 else {
-                throw RecError.data("expected 4 fields (user, movie, rating, \(tsv ? "seq" : "timestamp")), found \(fields.count)", at: file.location(line: number))
-            }
-            let rating = try parseField(fields[2].0, as: { Float($0) }, what: "a rating", file: file, line: number, column: fields[2].1)
-            let time = try parseField(fields[3].0, as: { Int64($0) }, what: tsv ? "a sequence position" : "a timestamp", file: file, line: number, column: fields[3].1)
-            builder.add(user: String(fields[0].0), item: String(fields[1].0), rating: rating, time: time)
+            try builder.addRow(
+                fieldsWithColumns(text, separator: tsv ? "\t" : "::"), layout: tsv ? "tab-separated" : "'::'-separated",
+                timeName: tsv ? "a sequence position" : "a timestamp", file: file, line: number)
         }
         if let movies {
             let items = try TextFile(path: movies)
@@ -85,13 +75,7 @@ public enum Loaders {
                 continue
             }
             if text.isEmpty { continue }
-            let fields = fieldsWithColumns(text, separator: ",")
-            guard fields.count == 4 else {
-                throw RecError.data("expected 4 comma-separated fields, found \(fields.count)", at: ratings.location(line: number))
-            }
-            let rating = try parseField(fields[2].0, as: { Float($0) }, what: "a rating", file: ratings, line: number, column: fields[2].1)
-            let time = try parseField(fields[3].0, as: { Int64($0) }, what: "a timestamp", file: ratings, line: number, column: fields[3].1)
-            builder.add(user: String(fields[0].0), item: String(fields[1].0), rating: rating, time: time)
+            try builder.addRow(fieldsWithColumns(text, separator: ","), layout: "comma-separated", timeName: "a timestamp", file: ratings, line: number)
         }
         let movies = try TextFile(path: find("movies.csv"))
         for (number, text) in try movies.lines().dropFirst() where !text.isEmpty {

@@ -18,7 +18,7 @@ public struct MetricKey: Sendable, Hashable, Comparable, CustomStringConvertible
 
 /// The metric families RecLab computes, each an `Evaluator` that declares what it needs.
 public enum MetricCatalog {
-    public struct Definition: Sendable {
+    public struct Definition: Evaluator {
         public var kind: String
         public var requires: Set<EvaluationInput>
         public var higherIsBetter: Bool

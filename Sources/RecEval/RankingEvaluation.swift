@@ -87,6 +87,11 @@ public struct RankingEvaluator: Sendable {
     public typealias Scorer = (ArraySlice<Int32>, UnsafeMutableBufferPointer<Float>) throws -> Void
     public typealias Reranker = (Int32, [Int32]) throws -> [Int32]
 
+    /// The inputs the requested metrics declare they need.
+    var inputs: Set<EvaluationInput> {
+        metrics.reduce(into: []) { $0.formUnion(MetricCatalog.definition($1)?.requires ?? []) }
+    }
+
     public init(metrics: [String], cutoffs: [Int], protocol kind: EvaluationProtocol, batchUsers: Int = 512) {
         self.metrics = metrics
         self.cutoffs = cutoffs.sorted()
@@ -152,9 +157,9 @@ public struct RankingEvaluator: Sendable {
 
     private func outcome(task: EvaluationTask, index: Int, row: UnsafeBufferPointer<Float>, depth: Int, sampler: NegativeSampler) -> UserOutcome {
         var result = UserOutcome()
-        let needLabels = metrics.contains { ["auc", "gauc", "logloss"].contains($0) }
+        let needLabels = inputs.contains(.labelledScores)
         let held = task.heldOut[index]
-        if metrics.contains(where: { $0 == "rmse" || $0 == "mae" }) {
+        if inputs.contains(.ratings) {
             result.ratingErrors = held.map { Double(row[Int($0.item)]) - Double($0.rating) }
         }
         switch protocolKind {

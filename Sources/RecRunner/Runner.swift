@@ -135,6 +135,7 @@ public final class Runner: @unchecked Sendable {
         let task = EvaluationTask.test(split)
         let history = split.trainHistory
         let scorer = retriever
+        let evaluationStart = Date()
         let result = try evaluator.evaluate(
             task,
             score: { users, buffer in try scorer.score(users: users, history: history, into: buffer) },
@@ -142,7 +143,8 @@ public final class Runner: @unchecked Sendable {
                 { user, candidates in
                     try ranker.rank(RankRequest(user: user, history: history[Int(user)], candidates: candidates)).map(\.item)
                 }
-            })
+            },
+            progress: { done, total in reporter.status("  \(name) evaluating users", done: done, total: total, started: evaluationStart) })
         lap("evaluate")
         let keys = result.aggregate.keys.sorted()
         return ResultStore.CellResult(
