@@ -23,7 +23,8 @@ public final class ProgressReporter: @unchecked Sendable {
 
     /// A live status (`done/total` with elapsed time and ETA), redrawn in place on a terminal.
     /// Elsewhere it prints nothing: logs get the lines of `line(_:)` only.
-    public func status(_ label: String, done: Int, total: Int, started: Date) {
+    /// - Parameter keep: whether the finished bar stays on screen (false: it is erased).
+    public func status(_ label: String, done: Int, total: Int, started: Date, keep: Bool = true) {
         guard !quiet, total > 0, isTerminal else { return }
         let elapsed = Date().timeIntervalSince(started)
         let eta = done > 0 ? elapsed / Double(done) * Double(total - done) : 0
@@ -34,7 +35,10 @@ public final class ProgressReporter: @unchecked Sendable {
         let bar = String(repeating: "#", count: filled) + String(repeating: ".", count: width - filled)
         write("\r\u{1B}[2K[\(bar)] " + text)
         liveLine = true
-        if done == total { write("\n"); liveLine = false }
+        if done == total {
+            write(keep ? "\n" : "\r\u{1B}[2K")
+            liveLine = false
+        }
     }
 
     public static func clock(_ seconds: Double) -> String {

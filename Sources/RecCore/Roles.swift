@@ -14,8 +14,6 @@ public struct ComponentContext: Sendable {
     public var seed: UInt64
 
     public init(seed: UInt64) { self.seed = seed }
-
-    public var rng: SplitMix64 { SplitMix64(seed: seed) }
 }
 
 /// Events a training loop reports: epochs, losses, timings. The runner turns them into progress

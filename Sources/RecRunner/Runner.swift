@@ -98,11 +98,14 @@ public final class Runner: @unchecked Sendable {
         let reporter = progress
         let name = cell.pipeline.name
         let training = TrainingContext(seed: cell.seed) { event in
-            if case .epochEnd(let epoch, let total, let loss) = event {
+            switch event {
+            case .epochEnd(let epoch, let total, let loss):
                 let elapsed = Date().timeIntervalSince(trainingStart)
                 let eta = elapsed / Double(epoch) * Double(total - epoch)
                 reporter.line(String(format: "  %@ epoch %d/%d loss %.5f  %@ elapsed, ETA %@", name, epoch, total, loss,
                                      ProgressReporter.clock(elapsed), ProgressReporter.clock(eta)))
+            case .message(let text):
+                reporter.line("  \(name): \(text)")
             }
         }
         // Stage cache: a trained retriever is stored under its configuration, data and seed.
@@ -144,7 +147,7 @@ public final class Runner: @unchecked Sendable {
                     try ranker.rank(RankRequest(user: user, history: history[Int(user)], candidates: candidates)).map(\.item)
                 }
             },
-            progress: { done, total in reporter.status("  \(name) evaluating users", done: done, total: total, started: evaluationStart) })
+            progress: { done, total in reporter.status("  \(name) evaluating users", done: done, total: total, started: evaluationStart, keep: false) })
         lap("evaluate")
         let keys = result.aggregate.keys.sorted()
         return ResultStore.CellResult(

@@ -101,8 +101,6 @@ public final class SQLiteConnection: @unchecked Sendable {
         }
     }
 
-    public var lastInsertRowID: Int64 { sqlite3_last_insert_rowid(handle) }
-
     private func lastError(_ sql: String) -> RecError {
         RecError(.store, "\(path): \(String(cString: sqlite3_errmsg(handle))) (in: \(sql.prefix(80)))")
     }

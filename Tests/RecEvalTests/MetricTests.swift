@@ -1,5 +1,6 @@
 import Foundation
 import RecCore
+import RecData
 import Testing
 
 @testable import RecEval
@@ -128,6 +129,20 @@ struct EvaluatorTests {
         // Reverse the retriever's order; user 0's candidates are [2, 3, 1] -> [1, 3, 2].
         let result = try evaluator.evaluate(task(), score: score, rerank: { _, candidates in candidates.reversed() + [99] })
         #expect(result.perUser[MetricKey("hr", 1)] == [0, 0, 0], "the re-ranked head is no longer the target; item 99 was not a candidate and is dropped")
+    }
+}
+
+struct EvaluationTaskTests {
+    @Test func testAndValidationTasksHoldOutTheRightItems() throws {
+        // user 0: a, b, c, d in time order -> train a, b; validation c; test d.
+        let dataset = Dataset(name: "t", userIDs: ["u"], itemIDs: ["a", "b", "c", "d", "e"],
+                              interactions: (0..<4).map { Interaction(user: 0, item: Int32($0), time: Int64($0)) },
+                              itemText: [], hasRatings: false, hasTimestamps: true)
+        let split = try dataset.split(.leaveOneOut)
+        let test = EvaluationTask.test(split), validation = EvaluationTask.validation(split)
+        #expect(test.heldOut[0].map(\.item) == [3] && Set(test.excluded[0]) == [0, 1, 2])
+        #expect(validation.heldOut[0].map(\.item) == [2] && Set(validation.excluded[0]) == [0, 1])
+        #expect(Set(validation.interacted[0]) == [0, 1, 2, 3], "sampled negatives never include a held-out item")
     }
 }
 
