@@ -50,7 +50,7 @@ public struct EASE: Retriever, Trainable {
         // Gram matrix XᵀX from the sparse histories (binary, duplicates counted once).
         var gram = [Float](repeating: 0, count: n * n)
         for history in data.history {
-            let items = Array(Set(history)).map(Int.init)
+            let items = Array(Set(history)).sorted().map(Int.init)
             for i in items { for j in items { gram[i * n + j] += 1 } }
         }
         let lambda = Float(configuration.l2)

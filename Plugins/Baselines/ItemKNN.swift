@@ -49,7 +49,8 @@ public struct ItemKNN: Retriever, Trainable {
     public mutating func fit(_ data: TrainingSet, context: TrainingContext) throws {
         itemCount = data.itemCount
         let n = data.itemCount
-        let histories = data.history.map { Array(Set($0)) }
+        // Sorted, so float sums run in the same order in every process (Set order is randomised).
+        let histories = data.history.map { Array(Set($0)).sorted() }
         var counts = [Float](repeating: 0, count: n)
         for history in histories { for item in history { counts[Int(item)] += 1 } }
         let norms = counts.map { $0.squareRoot() }
@@ -90,7 +91,7 @@ public struct ItemKNN: Retriever, Trainable {
         for (row, user) in users.enumerated() {
             let base = row * n
             for j in 0..<n { scores[base + j] = 0 }
-            for item in Set(history[Int(user)]) {
+            for item in Array(Set(history[Int(user)])).sorted() {
                 for (target, weight) in neighbours[Int(item)] { scores[base + Int(target)] += weight }
             }
         }

@@ -29,9 +29,11 @@ enum BenchCommand: Command {
         var heldOut: [[Interaction]] = [], excluded: [[Int32]] = []
         heldOut.reserveCapacity(users); excluded.reserveCapacity(users)
         for u in 0..<users {
-            var seen = Set<Int32>()
-            while seen.count < h + 1 { seen.insert(Int32(rng.nextInt(below: items))) }
-            let list = Array(seen)
+            var seen = Set<Int32>(), list: [Int32] = []
+            while list.count < h + 1 {
+                let item = Int32(rng.nextInt(below: items))
+                if seen.insert(item).inserted { list.append(item) }
+            }
             heldOut.append([Interaction(user: Int32(u), item: list[0])])
             excluded.append(Array(list[1...]))
         }
