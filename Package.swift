@@ -19,6 +19,7 @@ let package = Package(
         .target(name: "RecSpec", dependencies: ["RecCore", "RecEval", "CYAML"]),
         .target(name: "RecData", dependencies: ["RecCore", "CLZMA"], resources: [.copy("Embedded")]),
         .target(name: "RecEval", dependencies: ["RecCore", "COpenBLAS"]),
+        .target(name: "RecTensor", dependencies: ["RecCore", "COpenBLAS"]),
         .target(name: "RecStore", dependencies: ["RecCore", "CSQLite"]),
         .target(name: "RecReport", dependencies: ["RecCore", "RecStore", "RecEval"]),
         .target(
@@ -41,6 +42,7 @@ let package = Package(
         .testTarget(name: "RecSpecTests", dependencies: ["RecSpec", "RecRunner", "AllPlugins", "RecTesting"]),
         .testTarget(name: "RecDataTests", dependencies: ["RecData", "RecTesting"]),
         .testTarget(name: "RecEvalTests", dependencies: ["RecEval", "RecData", "RecTesting"]),
+        .testTarget(name: "RecTensorTests", dependencies: ["RecTensor"]),
         .testTarget(name: "RecStoreTests", dependencies: ["RecStore", "RecTesting"]),
         .testTarget(name: "BaselinesTests", dependencies: ["Baselines", "AllPlugins", "RecData", "RecEval", "RecTesting"]),
         .testTarget(name: "RecLabCLITests", dependencies: ["reclab", "RecStore", "RecTesting"]),

@@ -1,0 +1,93 @@
+import Foundation
+
+/// Adam (Kingma & Ba, 2015), and AdamW (Loshchilov & Hutter, 2019) when `decoupledWeightDecay`.
+///
+/// Adam adds `weightDecay * θ` to the gradient (L2, as `torch.optim.Adam`); AdamW multiplies
+/// `θ` by `1 - lr * weightDecay` before the update (as `torch.optim.AdamW`).
+public final class Adam {
+    public let parameters: [Tensor]
+    public var learningRate: Float
+    public var beta1: Float, beta2: Float, epsilon: Float
+    public var weightDecay: Float
+    public var decoupledWeightDecay: Bool
+    public private(set) var step = 0
+    private var m: [[Float]], v: [[Float]]
+
+    public init(
+        parameters: [Tensor], learningRate: Float = 1e-3, beta1: Float = 0.9, beta2: Float = 0.999,
+        epsilon: Float = 1e-8, weightDecay: Float = 0, decoupledWeightDecay: Bool = false
+    ) {
+        self.parameters = parameters
+        self.learningRate = learningRate
+        self.beta1 = beta1
+        self.beta2 = beta2
+        self.epsilon = epsilon
+        self.weightDecay = weightDecay
+        self.decoupledWeightDecay = decoupledWeightDecay
+        m = parameters.map { [Float](repeating: 0, count: $0.count) }
+        v = m
+    }
+
+    /// Applies one update from the parameters' gradients (parameters without one are skipped).
+    public func update() {
+        step += 1
+        let correction1 = 1 - pow(beta1, Float(step)), correction2 = 1 - pow(beta2, Float(step))
+        for (index, parameter) in parameters.enumerated() {
+            guard let grad = parameter.grad else { continue }
+            let (b1, b2, lr, eps, wd, decoupled) = (beta1, beta2, learningRate, epsilon, weightDecay, decoupledWeightDecay)
+            m[index].withUnsafeMutableBufferPointer { m in v[index].withUnsafeMutableBufferPointer { v in
+                parameter.data.withUnsafeMutableBufferPointer { theta in grad.withUnsafeBufferPointer { g in
+                    for i in 0..<theta.count {
+                        var gi = g[i]
+                        if wd != 0 {
+                            if decoupled { theta[i] *= 1 - lr * wd } else { gi += wd * theta[i] }
+                        }
+                        m[i] = b1 * m[i] + (1 - b1) * gi
+                        v[i] = b2 * v[i] + (1 - b2) * gi * gi
+                        theta[i] -= lr * (m[i] / correction1) / ((v[i] / correction2).squareRoot() + eps)
+                    }
+                } }
+            } }
+        }
+    }
+
+    public func zeroGrad() { for parameter in parameters { parameter.zeroGrad() } }
+}
+
+/// Scales all gradients down so that their joint L2 norm is at most `maxNorm`.
+/// - Returns: the norm before clipping.
+@discardableResult
+public func clipGradientNorm(_ parameters: [Tensor], maxNorm: Float) -> Float {
+    var total: Double = 0
+    for parameter in parameters { for g in parameter.grad ?? [] { total += Double(g) * Double(g) } }
+    let norm = Float(total.squareRoot())
+    if norm > maxNorm {
+        let scale = maxNorm / (norm + 1e-6)
+        for parameter in parameters where parameter.grad != nil {
+            parameter.grad!.withUnsafeMutableBufferPointer { g in for i in 0..<g.count { g[i] *= scale } }
+        }
+    }
+    return norm
+}
+
+/// Learning-rate schedules: the rate at a 0-based step.
+public enum LearningRateSchedule: Sendable, Equatable {
+    case constant
+    /// Linear from 0 to the base rate over `warmup` steps, then constant.
+    case linearWarmup(warmup: Int)
+    /// Linear warm-up, then cosine decay to `floor` times the base rate at `total` steps.
+    case cosine(warmup: Int, total: Int, floor: Float)
+
+    public func rate(_ base: Float, step: Int) -> Float {
+        switch self {
+        case .constant:
+            return base
+        case .linearWarmup(let warmup):
+            return step < warmup ? base * Float(step + 1) / Float(warmup) : base
+        case .cosine(let warmup, let total, let floor):
+            if step < warmup { return base * Float(step + 1) / Float(warmup) }
+            let progress = min(1, Float(step - warmup) / Float(max(1, total - warmup)))
+            return base * (floor + (1 - floor) * 0.5 * (1 + cos(Float.pi * progress)))
+        }
+    }
+}

@@ -1,0 +1,96 @@
+import COpenBLAS
+
+/// `C = alpha op(A) op(B) + beta C` on raw row-major buffers.
+@inlinable
+func gemm(
+    _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ c: UnsafeMutablePointer<Float>,
+    m: Int, n: Int, k: Int, transposeA: Bool = false, transposeB: Bool = false, beta: Float = 0
+) {
+    cblas_sgemm(
+        CblasRowMajor, transposeA ? CblasTrans : CblasNoTrans, transposeB ? CblasTrans : CblasNoTrans,
+        Int32(m), Int32(n), Int32(k), 1, a, Int32(transposeA ? m : k), b, Int32(transposeB ? k : n), beta, c, Int32(n))
+}
+
+extension Tensor {
+    /// `[..., M, K] x [K, N] -> [..., M, N]` (a weight matrix on the right), or with
+    /// `transposeB`, `[..., M, K] x [N, K]ᵀ`. One `cblas_sgemm` over all leading axes.
+    public func matmul(_ weight: Tensor, transposeB: Bool = false) -> Tensor {
+        precondition(weight.rank == 2, "matmul's right side is a matrix, got \(weight.shape)")
+        let k = shape[rank - 1]
+        let n = transposeB ? weight.shape[0] : weight.shape[1]
+        precondition((transposeB ? weight.shape[1] : weight.shape[0]) == k, "matmul: \(shape) x \(weight.shape)\(transposeB ? "ᵀ" : "")")
+        let m = count / k
+        var out = [Float](repeating: 0, count: m * n)
+        data.withUnsafeBufferPointer { a in weight.data.withUnsafeBufferPointer { b in out.withUnsafeMutableBufferPointer { c in
+            gemm(a.baseAddress!, b.baseAddress!, c.baseAddress!, m: m, n: n, k: k, transposeB: transposeB)
+        } } }
+        return Tensor(shape: Array(shape.dropLast()) + [n], data: out, parents: [self, weight]) { result in
+            let g = result.grad!
+            g.withUnsafeBufferPointer { g in
+                if self.requiresGrad {
+                    // dA = dC Bᵀ (or dC B when B was transposed)
+                    var da = [Float](repeating: 0, count: self.count)
+                    weight.data.withUnsafeBufferPointer { b in da.withUnsafeMutableBufferPointer { d in
+                        gemm(g.baseAddress!, b.baseAddress!, d.baseAddress!, m: m, n: k, k: n, transposeB: !transposeB)
+                    } }
+                    self.accumulate(da)
+                }
+                if weight.requiresGrad {
+                    // dB = Aᵀ dC, or (dCᵀ A) for a transposed B
+                    var db = [Float](repeating: 0, count: weight.count)
+                    self.data.withUnsafeBufferPointer { a in db.withUnsafeMutableBufferPointer { d in
+                        if transposeB {
+                            gemm(g.baseAddress!, a.baseAddress!, d.baseAddress!, m: n, n: k, k: m, transposeA: true)
+                        } else {
+                            gemm(a.baseAddress!, g.baseAddress!, d.baseAddress!, m: k, n: n, k: m, transposeA: true)
+                        }
+                    } }
+                    weight.accumulate(db)
+                }
+            }
+        }
+    }
+
+    /// Batched matrix product over the leading axes: `[..., M, K] x [..., K, N] -> [..., M, N]`
+    /// (with `transposeB`, the right side is `[..., N, K]`).
+    public func bmm(_ other: Tensor, transposeB: Bool = false) -> Tensor {
+        precondition(rank >= 3 && other.rank == rank, "bmm needs two tensors of equal rank >= 3")
+        let batch = shape.dropLast(2).reduce(1, *)
+        precondition(Array(other.shape.dropLast(2)) == Array(shape.dropLast(2)), "bmm batch axes differ: \(shape) \(other.shape)")
+        let m = shape[rank - 2], k = shape[rank - 1]
+        let n = transposeB ? other.shape[rank - 2] : other.shape[rank - 1]
+        precondition((transposeB ? other.shape[rank - 1] : other.shape[rank - 2]) == k, "bmm: \(shape) x \(other.shape)")
+        var out = [Float](repeating: 0, count: batch * m * n)
+        data.withUnsafeBufferPointer { a in other.data.withUnsafeBufferPointer { b in out.withUnsafeMutableBufferPointer { c in
+            for i in 0..<batch {
+                gemm(a.baseAddress! + i * m * k, b.baseAddress! + i * k * n, c.baseAddress! + i * m * n, m: m, n: n, k: k, transposeB: transposeB)
+            }
+        } } }
+        return Tensor(shape: Array(shape.dropLast(2)) + [m, n], data: out, parents: [self, other]) { result in
+            result.grad!.withUnsafeBufferPointer { g in
+                if self.requiresGrad {
+                    var da = [Float](repeating: 0, count: self.count)
+                    other.data.withUnsafeBufferPointer { b in da.withUnsafeMutableBufferPointer { d in
+                        for i in 0..<batch {
+                            gemm(g.baseAddress! + i * m * n, b.baseAddress! + i * k * n, d.baseAddress! + i * m * k, m: m, n: k, k: n, transposeB: !transposeB)
+                        }
+                    } }
+                    self.accumulate(da)
+                }
+                if other.requiresGrad {
+                    var db = [Float](repeating: 0, count: other.count)
+                    self.data.withUnsafeBufferPointer { a in db.withUnsafeMutableBufferPointer { d in
+                        for i in 0..<batch {
+                            if transposeB {
+                                gemm(g.baseAddress! + i * m * n, a.baseAddress! + i * m * k, d.baseAddress! + i * n * k, m: n, n: k, k: m, transposeA: true)
+                            } else {
+                                gemm(a.baseAddress! + i * m * k, g.baseAddress! + i * m * n, d.baseAddress! + i * k * n, m: k, n: n, k: m, transposeA: true)
+                            }
+                        }
+                    } }
+                    other.accumulate(db)
+                }
+            }
+        }
+    }
+}

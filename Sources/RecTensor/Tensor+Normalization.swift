@@ -1,0 +1,150 @@
+import Foundation
+
+extension Tensor {
+    /// Layer normalisation over the last axis: `(x - mean) / sqrt(var + eps) * gamma + beta`.
+    public func layerNorm(gamma: Tensor, beta: Tensor, eps: Float = 1e-12) -> Tensor {
+        let n = shape[rank - 1], rows = count / n
+        var out = [Float](repeating: 0, count: count)
+        var normalised = [Float](repeating: 0, count: count)
+        var rstd = [Float](repeating: 0, count: rows)
+        for r in 0..<rows {
+            let base = r * n
+            var mean: Float = 0
+            for j in 0..<n { mean += data[base + j] }
+            mean /= Float(n)
+            var variance: Float = 0
+            for j in 0..<n { let d = data[base + j] - mean; variance += d * d }
+            variance /= Float(n)
+            let s = 1 / (variance + eps).squareRoot()
+            rstd[r] = s
+            for j in 0..<n {
+                let xhat = (data[base + j] - mean) * s
+                normalised[base + j] = xhat
+                out[base + j] = xhat * gamma.data[j] + beta.data[j]
+            }
+        }
+        return Tensor(shape: shape, data: out, parents: [self, gamma, beta]) { result in
+            let g = result.grad!
+            var dgamma = [Float](repeating: 0, count: n), dbeta = [Float](repeating: 0, count: n)
+            var dx = [Float](repeating: 0, count: self.count)
+            for r in 0..<rows {
+                let base = r * n
+                var sumD: Float = 0, sumDX: Float = 0
+                for j in 0..<n {
+                    let d = g[base + j] * gamma.data[j]
+                    sumD += d
+                    sumDX += d * normalised[base + j]
+                    dgamma[j] += g[base + j] * normalised[base + j]
+                    dbeta[j] += g[base + j]
+                }
+                let scale = rstd[r] / Float(n)
+                for j in 0..<n {
+                    let d = g[base + j] * gamma.data[j]
+                    dx[base + j] = scale * (Float(n) * d - sumD - normalised[base + j] * sumDX)
+                }
+            }
+            if self.requiresGrad { self.accumulate(dx) }
+            if gamma.requiresGrad { gamma.accumulate(dgamma) }
+            if beta.requiresGrad { beta.accumulate(dbeta) }
+        }
+    }
+
+    /// RMS normalisation over the last axis: `x / sqrt(mean(x²) + eps) * gamma`.
+    public func rmsNorm(gamma: Tensor, eps: Float = 1e-6) -> Tensor {
+        let n = shape[rank - 1], rows = count / n
+        var out = [Float](repeating: 0, count: count)
+        var inverse = [Float](repeating: 0, count: rows)
+        for r in 0..<rows {
+            let base = r * n
+            var squares: Float = 0
+            for j in 0..<n { squares += data[base + j] * data[base + j] }
+            let s = 1 / (squares / Float(n) + eps).squareRoot()
+            inverse[r] = s
+            for j in 0..<n { out[base + j] = data[base + j] * s * gamma.data[j] }
+        }
+        return Tensor(shape: shape, data: out, parents: [self, gamma]) { result in
+            let g = result.grad!
+            var dx = [Float](repeating: 0, count: self.count), dgamma = [Float](repeating: 0, count: n)
+            for r in 0..<rows {
+                let base = r * n, s = inverse[r]
+                var dot: Float = 0
+                for j in 0..<n {
+                    dot += g[base + j] * gamma.data[j] * self.data[base + j]
+                    dgamma[j] += g[base + j] * self.data[base + j] * s
+                }
+                for j in 0..<n {
+                    dx[base + j] = s * g[base + j] * gamma.data[j] - self.data[base + j] * s * s * s * dot / Float(n)
+                }
+            }
+            if self.requiresGrad { self.accumulate(dx) }
+            if gamma.requiresGrad { gamma.accumulate(dgamma) }
+        }
+    }
+
+    /// Softmax over the last axis (max-subtracted, so large inputs do not overflow).
+    public func softmax() -> Tensor {
+        let n = shape[rank - 1]
+        let out = Tensor.softmaxRows(data, width: n)
+        return Tensor(shape: shape, data: out, parents: [self]) { result in
+            let g = result.grad!
+            var dx = [Float](repeating: 0, count: self.count)
+            for r in 0..<(self.count / n) {
+                let base = r * n
+                var dot: Float = 0
+                for j in 0..<n { dot += g[base + j] * out[base + j] }
+                for j in 0..<n { dx[base + j] = out[base + j] * (g[base + j] - dot) }
+            }
+            self.accumulate(dx)
+        }
+    }
+
+    /// Log-softmax over the last axis: `x - logsumexp(x)`.
+    public func logSoftmax() -> Tensor {
+        let n = shape[rank - 1]
+        let probabilities = Tensor.softmaxRows(data, width: n)
+        // log p from x directly: more accurate than the log of a tiny probability.
+        var exact = [Float](repeating: 0, count: count)
+        for r in 0..<(count / n) {
+            let base = r * n
+            var m = -Float.infinity
+            for j in 0..<n { m = max(m, data[base + j]) }
+            var total: Float = 0
+            for j in 0..<n { total += exp(data[base + j] - m) }
+            let lse = m + log(total)
+            for j in 0..<n { exact[base + j] = data[base + j] - lse }
+        }
+        return Tensor(shape: shape, data: exact, parents: [self]) { result in
+            let g = result.grad!
+            var dx = [Float](repeating: 0, count: self.count)
+            for r in 0..<(self.count / n) {
+                let base = r * n
+                var total: Float = 0
+                for j in 0..<n { total += g[base + j] }
+                for j in 0..<n { dx[base + j] = g[base + j] - probabilities[base + j] * total }
+            }
+            self.accumulate(dx)
+        }
+    }
+
+    static func softmaxRows(_ x: [Float], width n: Int) -> [Float] {
+        var out = [Float](repeating: 0, count: x.count)
+        x.withUnsafeBufferPointer { x in
+            out.withUnsafeMutableBufferPointer { o in
+                for r in 0..<(x.count / n) {
+                    let base = r * n
+                    var m = -Float.infinity
+                    for j in 0..<n { m = max(m, x[base + j]) }
+                    var total: Float = 0
+                    for j in 0..<n {
+                        let e = exp(x[base + j] - m)
+                        o[base + j] = e
+                        total += e
+                    }
+                    let inverse = 1 / total
+                    for j in 0..<n { o[base + j] *= inverse }
+                }
+            }
+        }
+        return out
+    }
+}

@@ -1,0 +1,130 @@
+extension Tensor {
+    /// The same values with another shape (one axis may be -1).
+    public func reshaped(_ newShape: [Int]) -> Tensor {
+        var target = newShape
+        if let free = target.firstIndex(of: -1) {
+            target[free] = count / target.enumerated().filter { $0.offset != free }.map(\.element).reduce(1, *)
+        }
+        precondition(target.reduce(1, *) == count, "cannot reshape \(shape) to \(newShape)")
+        return Tensor(shape: target, data: data, parents: [self]) { result in self.accumulate(result.grad!) }
+    }
+
+    /// Permutes axes: `permuted([0, 2, 1, 3])` turns [B, T, h, d] into [B, h, T, d].
+    public func permuted(_ axes: [Int]) -> Tensor {
+        precondition(axes.sorted() == Array(0..<rank), "\(axes) is not a permutation of \(rank) axes")
+        let newShape = axes.map { shape[$0] }
+        let inStrides = strides
+        let permutedStrides = axes.map { inStrides[$0] }
+        // Source index of each output element.
+        var source = [Int](repeating: 0, count: count)
+        var position = [Int](repeating: 0, count: rank)
+        for i in 0..<count {
+            var index = 0
+            for axis in 0..<rank { index += position[axis] * permutedStrides[axis] }
+            source[i] = index
+            var axis = rank - 1
+            while axis >= 0 {
+                position[axis] += 1
+                if position[axis] < newShape[axis] { break }
+                position[axis] = 0
+                axis -= 1
+            }
+        }
+        let out = source.map { data[$0] }
+        return Tensor(shape: newShape, data: out, parents: [self]) { result in
+            let g = result.grad!
+            var gx = [Float](repeating: 0, count: self.count)
+            for i in 0..<g.count { gx[source[i]] += g[i] }
+            self.accumulate(gx)
+        }
+    }
+
+    /// Swaps the last two axes.
+    public func transposed() -> Tensor {
+        var axes = Array(0..<rank)
+        axes.swapAt(rank - 1, rank - 2)
+        return permuted(axes)
+    }
+
+    /// Elements `range` along `axis`.
+    public func slice(axis: Int, _ range: Range<Int>) -> Tensor {
+        let outer = shape[..<axis].reduce(1, *), inner = shape[(axis + 1)...].reduce(1, *)
+        let length = shape[axis], width = range.count
+        var newShape = shape
+        newShape[axis] = width
+        var out = [Float](repeating: 0, count: outer * width * inner)
+        for o in 0..<outer {
+            for (k, j) in range.enumerated() {
+                for i in 0..<inner { out[(o * width + k) * inner + i] = data[(o * length + j) * inner + i] }
+            }
+        }
+        return Tensor(shape: newShape, data: out, parents: [self]) { result in
+            let g = result.grad!
+            var gx = [Float](repeating: 0, count: self.count)
+            for o in 0..<outer {
+                for (k, j) in range.enumerated() {
+                    for i in 0..<inner { gx[(o * length + j) * inner + i] += g[(o * width + k) * inner + i] }
+                }
+            }
+            self.accumulate(gx)
+        }
+    }
+
+    /// Joins tensors along `axis`; the other axes must agree.
+    public static func concat(_ parts: [Tensor], axis: Int) -> Tensor {
+        let first = parts[0].shape
+        let outer = first[..<axis].reduce(1, *), inner = first[(axis + 1)...].reduce(1, *)
+        let lengths = parts.map { $0.shape[axis] }
+        let total = lengths.reduce(0, +)
+        var newShape = first
+        newShape[axis] = total
+        var out = [Float](repeating: 0, count: outer * total * inner)
+        var offset = 0
+        for (part, length) in zip(parts, lengths) {
+            precondition(part.rank == first.count, "concat needs equal ranks")
+            for o in 0..<outer {
+                for j in 0..<(length * inner) { out[(o * total + offset) * inner + j] = part.data[o * length * inner + j] }
+            }
+            offset += length
+        }
+        let offsets = lengths.reduce(into: [0]) { $0.append($0.last! + $1) }
+        return Tensor(shape: newShape, data: out, parents: parts) { result in
+            let g = result.grad!
+            for (index, part) in parts.enumerated() where part.requiresGrad {
+                let length = lengths[index]
+                var gx = [Float](repeating: 0, count: part.count)
+                for o in 0..<outer {
+                    for j in 0..<(length * inner) { gx[o * length * inner + j] = g[(o * total + offsets[index]) * inner + j] }
+                }
+                part.accumulate(gx)
+            }
+        }
+    }
+
+    /// Rows of a matrix-like tensor: `indices` select along axis 0; the result has shape
+    /// `[indices.count] + shape[1...]`. The gradient touches only the selected rows, so an
+    /// embedding table's gradient stays sparse (`touchedRows`).
+    public func gather(rows indices: [Int32]) -> Tensor {
+        let width = count / shape[0]
+        var out = [Float](repeating: 0, count: indices.count * width)
+        data.withUnsafeBufferPointer { table in
+            out.withUnsafeMutableBufferPointer { o in
+                for (r, index) in indices.enumerated() {
+                    let source = Int(index) * width
+                    for j in 0..<width { o[r * width + j] = table[source + j] }
+                }
+            }
+        }
+        return Tensor(shape: [indices.count] + shape.dropFirst(), data: out, parents: [self]) { result in
+            let g = result.grad!
+            if self.grad == nil { self.grad = [Float](repeating: 0, count: self.count) }
+            self.grad!.withUnsafeMutableBufferPointer { gx in
+                for (r, index) in indices.enumerated() {
+                    let target = Int(index) * width
+                    for j in 0..<width { gx[target + j] += g[r * width + j] }
+                }
+            }
+            if !self.denseGradient { self.touchedRows = (self.touchedRows ?? []).union(indices.map(Int.init)) }
+        }
+    }
+}

@@ -1,0 +1,114 @@
+import Foundation
+import RecCore
+
+/// A Float32 tensor, row-major and contiguous, that records how it was computed so that
+/// `backward()` can run reverse-mode differentiation.
+///
+/// Every op writes its result into a new tensor and, when an input requires a gradient, attaches
+/// a hand-written derivative that adds the output's gradient into the inputs' gradients. The
+/// tape is the graph's reverse topological order, built when `backward()` is called.
+public final class Tensor: @unchecked Sendable {
+    public let shape: [Int]
+    public var data: [Float]
+    /// The gradient, allocated on first accumulation; same layout as `data`.
+    public var grad: [Float]?
+    public let requiresGrad: Bool
+    /// Rows of `grad` written by sparse (embedding) accumulation; nil when nothing sparse was
+    /// written or when a dense gradient was added as well (then every row may be non-zero).
+    public var touchedRows: Set<Int>?
+    @usableFromInline var denseGradient = false
+
+    let parents: [Tensor]
+    let derivative: ((Tensor) -> Void)?
+
+    /// Whether ops record derivatives (off inside `Tensor.noGrad`).
+    @TaskLocal public static var recording = true
+
+    public init(shape: [Int], data: [Float], requiresGrad: Bool = false) {
+        precondition(shape.reduce(1, *) == data.count, "shape \(shape) does not match \(data.count) values")
+        self.shape = shape
+        self.data = data
+        self.requiresGrad = requiresGrad
+        parents = []
+        derivative = nil
+    }
+
+    /// An op's result: records `derivative` only when some parent needs a gradient.
+    init(shape: [Int], data: [Float], parents: [Tensor], derivative: @escaping (Tensor) -> Void) {
+        precondition(shape.reduce(1, *) == data.count, "shape \(shape) does not match \(data.count) values")
+        self.shape = shape
+        self.data = data
+        let needs = Tensor.recording && parents.contains { $0.requiresGrad }
+        requiresGrad = needs
+        self.parents = needs ? parents : []
+        self.derivative = needs ? derivative : nil
+    }
+
+    public static func zeros(_ shape: [Int], requiresGrad: Bool = false) -> Tensor {
+        Tensor(shape: shape, data: [Float](repeating: 0, count: shape.reduce(1, *)), requiresGrad: requiresGrad)
+    }
+
+    public static func scalar(_ value: Float) -> Tensor { Tensor(shape: [], data: [value]) }
+
+    public var count: Int { data.count }
+    public var rank: Int { shape.count }
+    /// Row-major strides (the layout is always contiguous).
+    public var strides: [Int] {
+        var result = [Int](repeating: 1, count: shape.count)
+        for axis in stride(from: shape.count - 2, through: 0, by: -1) { result[axis] = result[axis + 1] * shape[axis + 1] }
+        return result
+    }
+
+    public var item: Float {
+        precondition(count == 1, "item needs a one-element tensor, shape is \(shape)")
+        return data[0]
+    }
+
+    /// Runs `body` without recording derivatives (evaluation, scoring).
+    public static func noGrad<T>(_ body: () throws -> T) rethrows -> T {
+        try $recording.withValue(false) { try body() }
+    }
+
+    /// Adds `values` into the gradient.
+    @inlinable
+    public func accumulate(_ values: UnsafeBufferPointer<Float>) {
+        if grad == nil { grad = [Float](repeating: 0, count: count) }
+        denseGradient = true
+        touchedRows = nil
+        grad!.withUnsafeMutableBufferPointer { g in
+            for i in 0..<g.count { g[i] += values[i] }
+        }
+    }
+
+    public func accumulate(_ values: [Float]) { values.withUnsafeBufferPointer { accumulate($0) } }
+
+    public func zeroGrad() {
+        grad = nil
+        touchedRows = nil
+        denseGradient = false
+    }
+
+    /// Reverse-mode differentiation from this scalar: every tensor it depends on that requires a
+    /// gradient receives d(self)/d(tensor) in `grad`.
+    public func backward() {
+        precondition(count == 1, "backward() starts from a scalar, shape is \(shape)")
+        var order: [Tensor] = []
+        var visited = Set<ObjectIdentifier>()
+        // Iterative depth-first post-order (graphs can be deep).
+        var stack: [(Tensor, Bool)] = [(self, false)]
+        while let (node, expanded) = stack.popLast() {
+            if expanded { order.append(node); continue }
+            guard visited.insert(ObjectIdentifier(node)).inserted else { continue }
+            stack.append((node, true))
+            for parent in node.parents where parent.requiresGrad { stack.append((parent, false)) }
+        }
+        grad = [1]
+        for node in order.reversed() where node.grad != nil {
+            node.derivative?(node)
+        }
+    }
+}
+
+extension Tensor: CustomStringConvertible {
+    public var description: String { "Tensor(\(shape), \(data.prefix(8))\(count > 8 ? "…" : ""))" }
+}

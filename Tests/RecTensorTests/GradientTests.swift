@@ -1,0 +1,161 @@
+import Foundation
+import RecCore
+import Testing
+
+@testable import RecTensor
+
+/// Checks the hand-written derivatives of `f` against central finite differences.
+///
+/// The scalar checked is `sum(f(inputs) * R)` with fixed random weights R, so every output
+/// element contributes. The loss is summed in Float64; the finite difference is Richardson-
+/// extrapolated from steps h and h/2 (error O(h⁴)), because Float32 forward passes rule out
+/// tiny steps. The tolerance is what that leaves: about 1e-3.
+func checkGradients(_ shapes: [[Int]], seed: UInt64 = 1, positive: Bool = false, tolerance: Float = 3e-3,
+                    file: String = #fileID, line: Int = #line, _ f: ([Tensor]) -> Tensor) {
+    var rng = SplitMix64(seed: seed)
+    let values: [[Float]] = shapes.map { shape in
+        (0..<shape.reduce(1, *)).map { _ in
+            let x = Float(rng.nextGaussian())
+            return positive ? abs(x) + 0.5 : x
+        }
+    }
+    let probe = f(values.enumerated().map { Tensor(shape: shapes[$0.offset], data: $0.element) })
+    let weights = (0..<probe.count).map { _ in Float(rng.nextGaussian()) }
+    func loss(_ inputs: [[Float]]) -> Double {
+        let out = Tensor.noGrad { f(inputs.enumerated().map { Tensor(shape: shapes[$0.offset], data: $0.element) }) }
+        return zip(out.data, weights).reduce(0.0) { $0 + Double($1.0) * Double($1.1) }
+    }
+    let inputs = values.enumerated().map { Tensor(shape: shapes[$0.offset], data: $0.element, requiresGrad: true) }
+    let output = f(inputs)
+    (output * Tensor(shape: output.shape, data: weights)).sum().backward()
+    func difference(_ index: Int, _ i: Int, _ h: Float) -> Double {
+        var plus = values, minus = values
+        plus[index][i] += h
+        minus[index][i] -= h
+        return (loss(plus) - loss(minus)) / Double(2 * h)
+    }
+    for (index, input) in inputs.enumerated() {
+        let analytic = input.grad ?? [Float](repeating: 0, count: input.count)
+        for i in 0..<input.count {
+            let numeric = Float((4 * difference(index, i, 1e-2) - difference(index, i, 2e-2)) / 3)
+            let error = abs(numeric - analytic[i])
+            #expect(error <= tolerance * max(1, abs(numeric)), "input \(index)[\(i)]: numeric \(numeric), analytic \(analytic[i]) (\(file):\(line))")
+        }
+    }
+}
+
+struct GradientTests {
+    @Test func broadcastingArithmetic() {
+        checkGradients([[2, 3], [3]]) { $0[0] + $0[1] }
+        checkGradients([[2, 3], [2, 1]]) { $0[0] - $0[1] }
+        checkGradients([[2, 1, 3], [4, 1]]) { $0[0] * $0[1] }
+        checkGradients([[2, 3], [3]], positive: true) { $0[0] / $0[1] }
+        checkGradients([[3, 2]]) { $0[0] * 2.5 + 1 }
+        checkGradients([[2, 3], [2, 3]]) { $0[0] + $0[1] }
+    }
+
+    @Test func activations() {
+        checkGradients([[3, 4]]) { $0[0].tanh() }
+        checkGradients([[3, 4]]) { $0[0].sigmoid() }
+        checkGradients([[3, 4]]) { $0[0].silu() }
+        checkGradients([[3, 4]]) { $0[0].gelu() }
+        checkGradients([[3, 4]], seed: 5) { $0[0].relu() }
+    }
+
+    @Test func matrixProducts() {
+        checkGradients([[2, 3, 4], [4, 5]]) { $0[0].matmul($0[1]) }
+        checkGradients([[3, 4], [5, 4]]) { $0[0].matmul($0[1], transposeB: true) }
+        checkGradients([[2, 3, 4], [2, 4, 2]]) { $0[0].bmm($0[1]) }
+        checkGradients([[2, 2, 3, 4], [2, 2, 5, 4]]) { $0[0].bmm($0[1], transposeB: true) }
+    }
+
+    @Test func reductionsAndShapes() {
+        checkGradients([[2, 3, 4]]) { $0[0].sum(axes: [1]) }
+        checkGradients([[2, 3, 4]]) { $0[0].mean(axes: [0, 2], keepDims: true) }
+        checkGradients([[2, 3, 4]]) { $0[0].sum() }
+        checkGradients([[2, 6]]) { $0[0].reshaped([3, -1]) }
+        checkGradients([[2, 3, 4]]) { $0[0].permuted([2, 0, 1]) }
+        checkGradients([[2, 3, 4]]) { $0[0].transposed() }
+        checkGradients([[2, 5, 3]]) { $0[0].slice(axis: 1, 1..<4) }
+        checkGradients([[2, 2, 3], [2, 1, 3]]) { Tensor.concat([$0[0], $0[1]], axis: 1) }
+        checkGradients([[5, 3]]) { $0[0].gather(rows: [4, 0, 4, 2]) }
+    }
+
+    @Test func normalisationAndSoftmax() {
+        checkGradients([[3, 5], [5], [5]]) { $0[0].layerNorm(gamma: $0[1], beta: $0[2], eps: 1e-5) }
+        checkGradients([[3, 5], [5]]) { $0[0].rmsNorm(gamma: $0[1]) }
+        checkGradients([[3, 5]]) { $0[0].softmax() }
+        checkGradients([[3, 5]]) { $0[0].logSoftmax() }
+    }
+
+    @Test func losses() {
+        checkGradients([[4, 6]]) { Loss.crossEntropy($0[0], targets: [1, 5, -1, 0]) }
+        checkGradients([[2, 5]]) { Loss.binaryCrossEntropyWithLogits($0[0], labels: [1, 0, 1, 1, 0, 0, 1, 0, 1, 0], weights: [1, 1, 0, 1, 2, 1, 1, 1, 1, 0]) }
+    }
+
+    @Test func attentionWithCausalAndPaddingMasks() {
+        // No query row here has every key masked: such a row's scores all sit at -10000 + s,
+        // where float32 keeps only about 1e-3 of s, so finite differences cannot see it.
+        checkGradients([[2, 2, 4, 3], [2, 2, 4, 3], [2, 2, 4, 3]]) { t in
+            var rng = SplitMix64(seed: 0)
+            return Tensor.attention(q: t[0], k: t[1], v: t[2], causal: true,
+                                    keyPadding: [[false, false, true, false], [false, true, false, false]], rng: &rng)
+        }
+        checkGradients([[1, 1, 3, 2], [1, 1, 3, 2], [1, 1, 3, 2]]) { t in
+            var rng = SplitMix64(seed: 7)  // same mask on every call
+            return Tensor.attention(q: t[0], k: t[1], v: t[2], causal: false, dropout: 0.3, training: true, rng: &rng)
+        }
+    }
+
+    @Test func fullyMaskedQueriesStayFinite() {
+        // Left padding: query 0 sees only key 0, which is padding; it averages the values.
+        var rng = SplitMix64(seed: 0)
+        let v = Tensor(shape: [1, 1, 2, 1], data: [2, 4])
+        let zero = Tensor.zeros([1, 1, 2, 1])
+        let out = Tensor.attention(q: zero, k: zero, v: v, causal: true, keyPadding: [[true, false]], rng: &rng)
+        #expect(out.data == [3, 4])
+    }
+
+    @Test func dropoutUsesOneSeededMask() {
+        checkGradients([[4, 5]]) { t in
+            var rng = SplitMix64(seed: 3)
+            return t[0].dropout(0.5, training: true, rng: &rng)
+        }
+        var a = SplitMix64(seed: 3), b = SplitMix64(seed: 3)
+        let x = Tensor(shape: [100], data: [Float](repeating: 1, count: 100))
+        let y = x.dropout(0.5, training: true, rng: &a)
+        #expect(y.data == x.dropout(0.5, training: true, rng: &b).data)
+        #expect(Set(y.data) == [0, 2])
+        #expect(x.dropout(0.5, training: false, rng: &a) === x)
+    }
+
+    @Test func attentionMatchesTheUnfusedComposition() {
+        var rng = SplitMix64(seed: 2)
+        let shape = [1, 2, 3, 4]
+        let q = Initializer.normal(shape, std: 1, rng: &rng), k = Initializer.normal(shape, std: 1, rng: &rng)
+        let v = Initializer.normal(shape, std: 1, rng: &rng)
+        var unused = SplitMix64(seed: 0)
+        let fused = Tensor.attention(q: q, k: k, v: v, causal: true, rng: &unused)
+        let mask = Tensor(shape: [3, 3], data: [0, -10_000, -10_000, 0, 0, -10_000, 0, 0, 0])
+        let composed = ((q.bmm(k, transposeB: true) * 0.5) + mask).softmax().bmm(v)
+        for (a, b) in zip(fused.data, composed.data) { #expect(abs(a - b) < 1e-5) }
+    }
+
+    @Test func embeddingGradientIsSparse() {
+        let table = Tensor(shape: [6, 2], data: (0..<12).map(Float.init), requiresGrad: true)
+        table.gather(rows: [1, 4, 1]).sum().backward()
+        #expect(table.touchedRows == [1, 4])
+        #expect(table.grad! == [0, 0, 2, 2, 0, 0, 0, 0, 1, 1, 0, 0])
+        // A dense use of the same table makes the gradient dense.
+        table.zeroGrad()
+        (table.gather(rows: [0]).sum() + table.sum()).backward()
+        #expect(table.touchedRows == nil)
+    }
+
+    @Test func noGradRecordsNothing() {
+        let w = Tensor(shape: [2], data: [1, 2], requiresGrad: true)
+        let y = Tensor.noGrad { w * w }
+        #expect(!y.requiresGrad)
+        #expect((w * w).requiresGrad)
+    }
+}
