@@ -30,11 +30,14 @@ let package = Package(
         .target(
             name: "Baselines", dependencies: ["RecCore", "RecEval", "COpenBLAS"],
             path: "Plugins/Baselines"),
-        .target(name: "AllPlugins", dependencies: ["RecCore", "Baselines"], path: "Plugins/AllPlugins"),
+        .target(
+            name: "SASRec", dependencies: ["RecCore", "RecEval", "RecTensor"], path: "Plugins/SASRec",
+            exclude: ["README.md"]),
+        .target(name: "AllPlugins", dependencies: ["RecCore", "Baselines", "SASRec"], path: "Plugins/AllPlugins"),
 
         // MARK: - CLI
         .executableTarget(
-            name: "reclab", dependencies: ["RecRunner", "RecReport", "AllPlugins", "COpenBLAS"]),
+            name: "reclab", dependencies: ["RecRunner", "RecReport", "AllPlugins", "SASRec", "RecTensor", "COpenBLAS"]),
 
         // MARK: - Tests
         .target(name: "RecTesting", dependencies: ["RecCore", "RecData"], path: "Sources/RecTesting"),
@@ -43,6 +46,7 @@ let package = Package(
         .testTarget(name: "RecDataTests", dependencies: ["RecData", "RecTesting"]),
         .testTarget(name: "RecEvalTests", dependencies: ["RecEval", "RecData", "RecTesting"]),
         .testTarget(name: "RecTensorTests", dependencies: ["RecTensor"]),
+        .testTarget(name: "SASRecTests", dependencies: ["SASRec", "RecData", "RecEval", "RecTesting"]),
         .testTarget(name: "RecStoreTests", dependencies: ["RecStore", "RecTesting"]),
         .testTarget(name: "BaselinesTests", dependencies: ["Baselines", "AllPlugins", "RecData", "RecEval", "RecTesting"]),
         .testTarget(name: "RecLabCLITests", dependencies: ["reclab", "RecStore", "RecTesting"]),

@@ -1,5 +1,6 @@
 import Baselines
 import RecCore
+import SASRec
 
 /// The one list of plugins this build knows. Adding a plugin means adding one line here.
 public func makeRegistry() throws -> Registry {
@@ -8,5 +9,6 @@ public func makeRegistry() throws -> Registry {
     try registry.register(ItemKNN.self)
     try registry.register(EASE.self)
     try registry.register(BPRMF.self)
+    try registry.register(SASRec.self)
     return registry
 }

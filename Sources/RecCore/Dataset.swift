@@ -96,11 +96,20 @@ public struct SplitData: Sendable {
         self.trainHistory = history
     }
 
-    /// What a plugin sees while it trains: the training interactions only.
+    /// Each user's training items followed by their validation items, in time order: what a
+    /// sequential model reads before the test item.
+    public var historyBeforeTest: [[Int32]] {
+        var history = trainHistory
+        for event in validation.sorted(by: { ($0.user, $0.time) < ($1.user, $1.time) }) { history[Int(event.user)].append(event.item) }
+        return history
+    }
+
+    /// What a plugin sees while it trains: the training interactions, and the validation
+    /// interactions for early stopping.
     public var trainingSet: TrainingSet {
         TrainingSet(
             userCount: dataset.userCount, itemCount: dataset.itemCount, interactions: train,
-            history: trainHistory, itemText: dataset.itemText, hasRatings: dataset.hasRatings)
+            history: trainHistory, itemText: dataset.itemText, hasRatings: dataset.hasRatings, validation: validation)
     }
 }
 
@@ -113,10 +122,12 @@ public struct TrainingSet: Sendable {
     public var history: [[Int32]]
     public var itemText: [ItemText]
     public var hasRatings: Bool
+    /// Held-out validation interactions, for early stopping (never trained on).
+    public var validation: [Interaction]
 
     public init(
         userCount: Int, itemCount: Int, interactions: [Interaction], history: [[Int32]],
-        itemText: [ItemText] = [], hasRatings: Bool = false
+        itemText: [ItemText] = [], hasRatings: Bool = false, validation: [Interaction] = []
     ) {
         self.userCount = userCount
         self.itemCount = itemCount
@@ -124,6 +135,7 @@ public struct TrainingSet: Sendable {
         self.history = history
         self.itemText = itemText
         self.hasRatings = hasRatings
+        self.validation = validation
     }
 
     /// Number of training interactions per item.

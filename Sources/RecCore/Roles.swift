@@ -45,6 +45,11 @@ public protocol Checkpointable {
     mutating func restore(from bytes: [UInt8]) throws
 }
 
+/// Capability: the model reads a user's sequence up to the predicted item. At test time the
+/// runner hands it training plus validation items (as RecBole does for sequential models);
+/// other retrievers read the training items only.
+public protocol SequenceAware {}
+
 /// Role: scores the whole catalogue for a user; top-K of that is retrieval.
 public protocol Retriever: Component {
     /// Writes the score of every item for each user into `scores`, row-major

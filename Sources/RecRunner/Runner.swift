@@ -136,7 +136,7 @@ public final class Runner: @unchecked Sendable {
             metrics: evaluation.metrics, cutoffs: evaluation.cutoffs,
             protocol: ExperimentPlan.evaluationProtocol(evaluation), batchUsers: evaluation.batchUsers)
         let task = EvaluationTask.test(split)
-        let history = split.trainHistory
+        let history = retriever is any SequenceAware ? split.historyBeforeTest : split.trainHistory
         let scorer = retriever
         let evaluationStart = Date()
         let result = try evaluator.evaluate(

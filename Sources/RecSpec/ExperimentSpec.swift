@@ -12,7 +12,11 @@ public struct ExperimentSpec: Sendable {
 }
 
 extension ExperimentSpec: Decodable {
-    enum CodingKeys: String, CodingKey, CaseIterable { case name, description, data, evaluation, pipelines, seeds, sweep, extends }
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case name, description, data, evaluation, pipelines, seeds, sweep, extends
+        /// A free mapping that holds YAML anchors for reuse (`definitions: { bpr: &bpr {...} }`).
+        case definitions
+    }
 
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
@@ -41,6 +45,7 @@ extension ExperimentSpec: Decodable {
         // `sweep` and `extends` are applied before decoding; mark them as known keys.
         _ = c.contains(.sweep)
         _ = c.contains(.extends)
+        _ = c.contains(.definitions)
         if let baseline = evaluation.baseline, !pipelines.contains(where: { $0.name == baseline }) {
             throw DecodingError.dataCorruptedError(
                 forKey: .evaluation, in: c,

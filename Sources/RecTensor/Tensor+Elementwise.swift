@@ -51,6 +51,7 @@ extension Tensor {
         _ other: Tensor, _ forward: (Float, Float) -> Float,
         dx: @escaping (Float, Float, Float) -> Float, dy: @escaping (Float, Float, Float) -> Float
     ) -> Tensor {
+        if self.shape == other.shape { return sameShape(other, forward, dx: dx, dy: dy) }
         let shape = broadcastShape(self.shape, other.shape)
         let ia = broadcastIndices(self.shape, to: shape), ib = broadcastIndices(other.shape, to: shape)
         let n = ia.count
@@ -75,13 +76,33 @@ extension Tensor {
         }
     }
 
+    /// `binary` for equal shapes: no index arrays.
+    private func sameShape(
+        _ other: Tensor, _ forward: (Float, Float) -> Float,
+        dx: @escaping (Float, Float, Float) -> Float, dy: @escaping (Float, Float, Float) -> Float
+    ) -> Tensor {
+        let n = count
+        let out = data.withUnsafeBufferPointer { a in other.data.withUnsafeBufferPointer { b in
+            makeArray(n) { o in for i in 0..<n { o[i] = forward(a[i], b[i]) } }
+        } }
+        return Tensor(shape: shape, data: out, parents: [self, other]) { result in
+            result.grad!.withUnsafeBufferPointer { g in self.data.withUnsafeBufferPointer { a in
+                other.data.withUnsafeBufferPointer { b in result.data.withUnsafeBufferPointer { y in
+                    if self.requiresGrad { self.accumulate(makeArray(n) { o in for i in 0..<n { o[i] = g[i] * dx(a[i], b[i], y[i]) } }) }
+                    if other.requiresGrad { other.accumulate(makeArray(n) { o in for i in 0..<n { o[i] = g[i] * dy(a[i], b[i], y[i]) } }) }
+                } }
+            } }
+        }
+    }
+
     /// An element-wise op with derivative `d(x, y)` (y the output).
     func unary(_ forward: (Float) -> Float, _ d: @escaping (Float, Float) -> Float) -> Tensor {
-        let out = data.map(forward)
+        let n = count
+        let out = data.withUnsafeBufferPointer { x in makeArray(n) { o in for i in 0..<n { o[i] = forward(x[i]) } } }
         return Tensor(shape: shape, data: out, parents: [self]) { result in
-            let g = result.grad!
-            var gx = [Float](repeating: 0, count: self.count)
-            for i in 0..<gx.count { gx[i] = g[i] * d(self.data[i], result.data[i]) }
+            let gx = result.grad!.withUnsafeBufferPointer { g in self.data.withUnsafeBufferPointer { x in
+                result.data.withUnsafeBufferPointer { y in makeArray(n) { o in for i in 0..<n { o[i] = g[i] * d(x[i], y[i]) } } }
+            } }
             self.accumulate(gx)
         }
     }
@@ -96,6 +117,7 @@ extension Tensor {
                 if b.requiresGrad { b.accumulate(result.grad!) }
             }
         }
+        if b.rank == 1 && a.shape.last == b.count { return a.addingRowVector(b) }
         return a.binary(b, +, dx: { _, _, _ in 1 }, dy: { _, _, _ in 1 })
     }
 
@@ -120,24 +142,38 @@ extension Tensor {
 
     /// GELU with the exact erf form, as BERT and RecBole's SASRec use.
     public func gelu() -> Tensor {
-        unary({ 0.5 * $0 * (1 + erf($0 / Float(2).squareRoot())) }, { x, _ in
-            let cdf = 0.5 * (1 + erf(x / Float(2).squareRoot()))
-            let pdf = exp(-0.5 * x * x) / Float(2 * Double.pi).squareRoot()
-            return cdf + x * pdf
-        })
+        let n = count
+        let invSqrt2 = 1 / Float(2).squareRoot(), invSqrt2Pi = 1 / Float(2 * Double.pi).squareRoot()
+        // Keep Φ(x) from the forward pass for the derivative Φ(x) + x φ(x).
+        var cdf = [Float]()
+        let out = data.withUnsafeBufferPointer { x in
+            makeArray(n) { o in
+                cdf = makeArray(n) { c in
+                    for i in 0..<n {
+                        c[i] = 0.5 * (1 + erf(x[i] * invSqrt2))
+                        o[i] = x[i] * c[i]
+                    }
+                }
+            }
+        }
+        return Tensor(shape: shape, data: out, parents: [self]) { result in
+            let gx = result.grad!.withUnsafeBufferPointer { g in self.data.withUnsafeBufferPointer { x in cdf.withUnsafeBufferPointer { c in
+                makeArray(n) { o in for i in 0..<n { o[i] = g[i] * (c[i] + x[i] * exp(-0.5 * x[i] * x[i]) * invSqrt2Pi) } }
+            } } }
+            self.accumulate(gx)
+        }
     }
 
     /// Inverted dropout: in training, zeroes each value with probability `p` and scales the rest
     /// by 1/(1-p); the mask comes from `rng`, so runs repeat under a seed.
     public func dropout(_ p: Float, training: Bool, rng: inout SplitMix64) -> Tensor {
         guard training, p > 0 else { return self }
-        let keep = 1 - p
-        let mask = (0..<count).map { _ in rng.nextFloat() < keep ? 1 / keep : Float(0) }
-        var out = data
-        for i in 0..<count { out[i] *= mask[i] }
+        let keep = 1 - p, scale = 1 / keep, n = count
+        let mask = makeArray(n) { m in for i in 0..<n { m[i] = rng.nextFloat() < keep ? scale : 0 } }
+        let out = data.withUnsafeBufferPointer { x in mask.withUnsafeBufferPointer { m in makeArray(n) { o in for i in 0..<n { o[i] = x[i] * m[i] } } } }
         return Tensor(shape: shape, data: out, parents: [self]) { result in
-            let g = result.grad!
-            self.accumulate((0..<g.count).map { g[$0] * mask[$0] })
+            let gx = result.grad!.withUnsafeBufferPointer { g in mask.withUnsafeBufferPointer { m in makeArray(n) { o in for i in 0..<n { o[i] = g[i] * m[i] } } } }
+            self.accumulate(gx)
         }
     }
 }

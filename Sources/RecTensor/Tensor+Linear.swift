@@ -94,3 +94,41 @@ extension Tensor {
         }
     }
 }
+
+extension Tensor {
+    /// `x W + b` for `x` of shape `[..., in]`, `W` `[in, out]`, `b` `[out]`: one sgemm with the
+    /// bias folded in, and its gradients.
+    public func linear(_ weight: Tensor, _ bias: Tensor) -> Tensor {
+        let product = matmul(weight)
+        return product.addingRowVector(bias)
+    }
+
+    /// `self + v` where `v` has the shape of the last axis (a bias), without broadcast index
+    /// arrays.
+    public func addingRowVector(_ vector: Tensor) -> Tensor {
+        let n = vector.count, rows = count / max(1, n)
+        precondition(shape.last == n, "row vector of \(n) against \(shape)")
+        let out = data.withUnsafeBufferPointer { x in vector.data.withUnsafeBufferPointer { v in
+            makeArray(count) { o in
+                for r in 0..<rows {
+                    let base = r * n
+                    for j in 0..<n { o[base + j] = x[base + j] + v[j] }
+                }
+            }
+        } }
+        return Tensor(shape: shape, data: out, parents: [self, vector]) { result in
+            let g = result.grad!
+            if self.requiresGrad { self.accumulate(g) }
+            if vector.requiresGrad {
+                var gv = [Float](repeating: 0, count: n)
+                g.withUnsafeBufferPointer { g in gv.withUnsafeMutableBufferPointer { gv in
+                    for r in 0..<rows {
+                        let base = r * n
+                        for j in 0..<n { gv[j] += g[base + j] }
+                    }
+                } }
+                vector.accumulate(gv)
+            }
+        }
+    }
+}

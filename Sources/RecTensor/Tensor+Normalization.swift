@@ -4,45 +4,54 @@ extension Tensor {
     /// Layer normalisation over the last axis: `(x - mean) / sqrt(var + eps) * gamma + beta`.
     public func layerNorm(gamma: Tensor, beta: Tensor, eps: Float = 1e-12) -> Tensor {
         let n = shape[rank - 1], rows = count / n
-        var out = [Float](repeating: 0, count: count)
         var normalised = [Float](repeating: 0, count: count)
         var rstd = [Float](repeating: 0, count: rows)
-        for r in 0..<rows {
-            let base = r * n
-            var mean: Float = 0
-            for j in 0..<n { mean += data[base + j] }
-            mean /= Float(n)
-            var variance: Float = 0
-            for j in 0..<n { let d = data[base + j] - mean; variance += d * d }
-            variance /= Float(n)
-            let s = 1 / (variance + eps).squareRoot()
-            rstd[r] = s
-            for j in 0..<n {
-                let xhat = (data[base + j] - mean) * s
-                normalised[base + j] = xhat
-                out[base + j] = xhat * gamma.data[j] + beta.data[j]
-            }
-        }
+        let out = data.withUnsafeBufferPointer { x in gamma.data.withUnsafeBufferPointer { w in beta.data.withUnsafeBufferPointer { b in
+            normalised.withUnsafeMutableBufferPointer { xhat in rstd.withUnsafeMutableBufferPointer { rstd in
+                makeArray(count) { out in
+                    for r in 0..<rows {
+                        let base = r * n
+                        var mean: Float = 0
+                        for j in 0..<n { mean += x[base + j] }
+                        mean /= Float(n)
+                        var variance: Float = 0
+                        for j in 0..<n { let d = x[base + j] - mean; variance += d * d }
+                        let s = 1 / (variance / Float(n) + eps).squareRoot()
+                        rstd[r] = s
+                        for j in 0..<n {
+                            let value = (x[base + j] - mean) * s
+                            xhat[base + j] = value
+                            out[base + j] = value * w[j] + b[j]
+                        }
+                    }
+                }
+            } }
+        } } }
         return Tensor(shape: shape, data: out, parents: [self, gamma, beta]) { result in
-            let g = result.grad!
             var dgamma = [Float](repeating: 0, count: n), dbeta = [Float](repeating: 0, count: n)
-            var dx = [Float](repeating: 0, count: self.count)
-            for r in 0..<rows {
-                let base = r * n
-                var sumD: Float = 0, sumDX: Float = 0
-                for j in 0..<n {
-                    let d = g[base + j] * gamma.data[j]
-                    sumD += d
-                    sumDX += d * normalised[base + j]
-                    dgamma[j] += g[base + j] * normalised[base + j]
-                    dbeta[j] += g[base + j]
-                }
-                let scale = rstd[r] / Float(n)
-                for j in 0..<n {
-                    let d = g[base + j] * gamma.data[j]
-                    dx[base + j] = scale * (Float(n) * d - sumD - normalised[base + j] * sumDX)
-                }
-            }
+            let dx = result.grad!.withUnsafeBufferPointer { g in gamma.data.withUnsafeBufferPointer { w in
+                normalised.withUnsafeBufferPointer { xhat in dgamma.withUnsafeMutableBufferPointer { dgamma in
+                    dbeta.withUnsafeMutableBufferPointer { dbeta in
+                        makeArray(self.count) { dx in
+                            for r in 0..<rows {
+                                let base = r * n
+                                var sumD: Float = 0, sumDX: Float = 0
+                                for j in 0..<n {
+                                    let d = g[base + j] * w[j]
+                                    sumD += d
+                                    sumDX += d * xhat[base + j]
+                                    dgamma[j] += g[base + j] * xhat[base + j]
+                                    dbeta[j] += g[base + j]
+                                }
+                                let scale = rstd[r] / Float(n)
+                                for j in 0..<n {
+                                    dx[base + j] = scale * (Float(n) * g[base + j] * w[j] - sumD - xhat[base + j] * sumDX)
+                                }
+                            }
+                        }
+                    }
+                } }
+            } }
             if self.requiresGrad { self.accumulate(dx) }
             if gamma.requiresGrad { gamma.accumulate(dgamma) }
             if beta.requiresGrad { beta.accumulate(dbeta) }

@@ -12,6 +12,7 @@ extension Tensor {
     /// Permutes axes: `permuted([0, 2, 1, 3])` turns [B, T, h, d] into [B, h, T, d].
     public func permuted(_ axes: [Int]) -> Tensor {
         precondition(axes.sorted() == Array(0..<rank), "\(axes) is not a permutation of \(rank) axes")
+        if axes == [0, 2, 1, 3] { return swappingMiddleAxes() }
         let newShape = axes.map { shape[$0] }
         let inStrides = strides
         let permutedStrides = axes.map { inStrides[$0] }
@@ -36,6 +37,29 @@ extension Tensor {
             var gx = [Float](repeating: 0, count: self.count)
             for i in 0..<g.count { gx[source[i]] += g[i] }
             self.accumulate(gx)
+        }
+    }
+
+    /// `[A, B, C, D] -> [A, C, B, D]` (splitting and merging attention heads) with direct loops.
+    private func swappingMiddleAxes() -> Tensor {
+        let (a, b, c, d) = (shape[0], shape[1], shape[2], shape[3])
+        func swap(_ source: UnsafeBufferPointer<Float>, rows: Int, columns: Int) -> [Float] {
+            // Within each leading block, [rows, columns, d] -> [columns, rows, d].
+            makeArray(source.count) { out in
+                for block in 0..<a {
+                    let base = block * rows * columns * d
+                    for r in 0..<rows {
+                        for col in 0..<columns {
+                            let from = base + (r * columns + col) * d, to = base + (col * rows + r) * d
+                            for k in 0..<d { out[to + k] = source[from + k] }
+                        }
+                    }
+                }
+            }
+        }
+        let out = data.withUnsafeBufferPointer { swap($0, rows: b, columns: c) }
+        return Tensor(shape: [a, c, b, d], data: out, parents: [self]) { result in
+            self.accumulate(result.grad!.withUnsafeBufferPointer { swap($0, rows: c, columns: b) })
         }
     }
 

@@ -72,15 +72,27 @@ public final class Tensor: @unchecked Sendable {
     /// Adds `values` into the gradient.
     @inlinable
     public func accumulate(_ values: UnsafeBufferPointer<Float>) {
-        if grad == nil { grad = [Float](repeating: 0, count: count) }
         denseGradient = true
         touchedRows = nil
+        if grad == nil {
+            grad = Array(values)
+            return
+        }
         grad!.withUnsafeMutableBufferPointer { g in
             for i in 0..<g.count { g[i] += values[i] }
         }
     }
 
-    public func accumulate(_ values: [Float]) { values.withUnsafeBufferPointer { accumulate($0) } }
+    public func accumulate(_ values: [Float]) {
+        if grad == nil {
+            // The first gradient is taken as it is (no zero-fill and add).
+            grad = values
+            denseGradient = true
+            touchedRows = nil
+            return
+        }
+        values.withUnsafeBufferPointer { accumulate($0) }
+    }
 
     public func zeroGrad() {
         grad = nil
@@ -111,4 +123,25 @@ public final class Tensor: @unchecked Sendable {
 
 extension Tensor: CustomStringConvertible {
     public var description: String { "Tensor(\(shape), \(data.prefix(8))\(count > 8 ? "…" : ""))" }
+}
+
+/// An array of `count` floats filled by `body` (no zero-fill first).
+@inlinable
+func makeArray(_ count: Int, _ body: (UnsafeMutableBufferPointer<Float>) -> Void) -> [Float] {
+    [Float](unsafeUninitializedCapacity: count) { buffer, initialized in
+        body(buffer)
+        initialized = count
+    }
+}
+
+import COpenBLAS
+
+extension Tensor {
+    /// Keeps freed buffers in the heap instead of returning them to the kernel: training
+    /// allocates and frees the same large arrays every step, and fresh pages cost a page fault
+    /// and a zero-fill each. Call once, early, in processes that train.
+    public static func retainFreedMemory() {
+        _ = mallopt(M_MMAP_THRESHOLD, 1 << 30)
+        _ = mallopt(M_TRIM_THRESHOLD, 1 << 30)
+    }
 }

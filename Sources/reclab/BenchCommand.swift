@@ -1,13 +1,22 @@
 import COpenBLAS
 import Foundation
 import RecCore
+import RecData
 import RecEval
+import RecSpec
+import SASRec
 
 enum BenchCommand: Command {
     static let name = "bench"
-    static let summary = "benchmarks (build with -c release): bench eval"
+    static let summary = "benchmarks (build with -c release): bench eval, bench sasrec"
     static let usage = """
         Usage: reclab bench eval [--users N] [--items N] [--dim D] [--history H] [--batch B] [--k K]
+               reclab bench sasrec [--dataset NAME] [--epochs E] [--users N] [--set KEY=VALUE]... [--data-root DIR]
+
+        bench sasrec trains SASRec (default: RecBole's ML-100K settings, hidden 64, 2 layers,
+        2 heads, length 50, dropout 0.2, CE, batch 256) on the leave-one-out training split of
+        NAME (default ml-100k; --users keeps the first N users) and prints seconds per epoch
+        and peak resident memory. --set changes SASRec keys, e.g. --set max_length=200.
 
         Full-ranking evaluation of a random D-dimension factor model: every user's scores over all
         items through cblas_sgemm in batches, H training items excluded per user, top-K and
@@ -17,8 +26,47 @@ enum BenchCommand: Command {
         """
 
     static func run(_ raw: ArraySlice<String>) throws -> Int32 {
-        let args = try Arguments(raw, options: ["--users", "--items", "--dim", "--history", "--batch", "--k"], flags: [])
-        guard args.positionals == ["eval"] else { throw RecError.usage("expected 'bench eval'") }
+        let args = try Arguments(raw, options: ["--users", "--items", "--dim", "--history", "--batch", "--k", "--dataset", "--epochs", "--set", "--data-root"], flags: [])
+        switch args.positionals {
+        case ["eval"]: return try evaluation(args)
+        case ["sasrec"]: return try sasrec(args)
+        default: throw RecError.usage("expected 'bench eval' or 'bench sasrec'")
+        }
+    }
+
+    static func peakMiB() -> Double {
+        var usage = rusage()
+        getrusage(RUSAGE_SELF.rawValue, &usage)
+        return Double(usage.ru_maxrss) / 1024
+    }
+
+    static func sasrec(_ args: Arguments) throws -> Int32 {
+        var dataset = try DataCatalog(root: args.value("--data-root")).load(dataset: args.value("--dataset") ?? "ml-100k")
+        if let limit = args.value("--users").flatMap(Int.init) {
+            dataset.interactions = dataset.interactions.filter { $0.user < limit }
+            dataset = dataset.compacted()
+        }
+        let split = try dataset.split(.leaveOneOut)
+        var yaml = "type: sasrec\nepochs: \(try args.int("--epochs", default: 2))\n"
+        for assignment in args.values("--set") {
+            guard let equals = assignment.firstIndex(of: "=") else { throw RecError.usage("--set expects key=value") }
+            yaml += "\(assignment[..<equals]): \(assignment[assignment.index(after: equals)...])\n"
+        }
+        let node = try YAMLParser.parse(yaml, file: "bench sasrec")
+        let configuration = try NodeDecoder().decode(SASRec.Configuration.self, from: node, ignoring: ["type"])
+        var model = try SASRec(configuration: configuration, context: ComponentContext(seed: 1))
+        print("bench sasrec: \(dataset.name), \(dataset.userCount) users, \(dataset.itemCount) items, \(split.train.count) training interactions; \(try canonicalJSON(configuration))")
+        let times = EpochTimes()
+        try model.fit(split.trainingSet, context: TrainingContext(seed: 1) { event in
+            if case .epochEnd(let epoch, _, let loss) = event { times.lap(epoch: epoch, loss: loss) }
+        })
+        let seconds = times.seconds
+        print(String(format: "seconds per epoch: %@ (mean %.1f)", seconds.map { String(format: "%.1f", $0) }.joined(separator: ", "), seconds.reduce(0, +) / Double(max(1, seconds.count))))
+        print(String(format: "peak resident memory: %.0f MiB", peakMiB()))
+        return 0
+    }
+
+    static func evaluation(_ args: Arguments) throws -> Int32 {
         let users = try args.int("--users", default: 100_000), items = try args.int("--items", default: 50_000)
         let d = try args.int("--dim", default: 64), h = try args.int("--history", default: 20)
         let batch = try args.int("--batch", default: 512), k = try args.int("--k", default: 10)
@@ -52,12 +100,22 @@ enum BenchCommand: Command {
                         1, rows, Int32(d), itemFactors, Int32(d), 0, out.baseAddress, Int32(items))
         })
         let seconds = Date().timeIntervalSince(start)
-        var usage = rusage()
-        getrusage(RUSAGE_SELF.rawValue, &usage)
-        let peakMiB = Double(usage.ru_maxrss) / 1024
         print(String(format: "evaluated %d users in %.2f s: %.0f users/s", users, seconds, Double(users) / seconds))
         print(String(format: "hr@%d %.5f (random model; chance is about %.5f)", k, result.aggregate[MetricKey("hr", k)] ?? .nan, Double(k) / Double(items - h)))
-        print(String(format: "peak resident memory: %.0f MiB (limit in the issue: 2048 MiB)", peakMiB))
+        print(String(format: "peak resident memory: %.0f MiB (limit in the issue: 2048 MiB)", peakMiB()))
         return 0
+    }
+}
+
+/// Wall-clock seconds of each training epoch, from the training events.
+final class EpochTimes: @unchecked Sendable {
+    private var last = Date()
+    private(set) var seconds: [Double] = []
+
+    func lap(epoch: Int, loss: Double) {
+        let now = Date()
+        seconds.append(now.timeIntervalSince(last))
+        print(String(format: "epoch %d: %.1f s, loss %.4f", epoch, now.timeIntervalSince(last), loss))
+        last = now
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import RecCore
+import RecTensor
 
 /// `reclab`: run, inspect and report RecLab experiments. One command per file.
 protocol Command {
@@ -37,6 +38,7 @@ func printError(_ text: String) {
     FileHandle.standardError.write(Data(("error: " + text + "\n").utf8))
 }
 
+Tensor.retainFreedMemory()
 let argv = CommandLine.arguments
 var status: Int32 = 0
 if argv.count < 2 || ["--help", "-h", "help"].contains(argv[1]) {

@@ -1,0 +1,111 @@
+import RecCore
+import RecTensor
+
+/// The SASRec network: item and position embeddings, post-norm Transformer blocks with causal
+/// self-attention and a GELU feed-forward layer, and dot-product scores against the item table.
+/// Pure tensor math; `SASRec` wraps it as a plugin.
+final class SASRecModel: @unchecked Sendable {
+    struct Shape {
+        var items: Int        // catalogue size; token 0 is padding, item i is token i + 1
+        var hidden: Int
+        var inner: Int
+        var layers: Int
+        var heads: Int
+        var maxLength: Int
+        var dropout: Float
+        var attentionDropout: Float
+        var layerNormEps: Float
+    }
+
+    let shape: Shape
+    /// Every parameter by a stable name (the safetensors keys).
+    private(set) var parameters: [String: Tensor] = [:]
+
+    init(_ shape: Shape, initStd: Float, rng: inout SplitMix64) {
+        self.shape = shape
+        let h = shape.hidden
+        func add(_ name: String, _ tensor: Tensor) { parameters[name] = tensor }
+        let items = Initializer.normal([shape.items + 1, h], std: initStd, rng: &rng)
+        for j in 0..<h { items.data[j] = 0 }  // the padding token's row
+        add("item_embedding", items)
+        add("position_embedding", Initializer.normal([shape.maxLength, h], std: initStd, rng: &rng))
+        add("input_norm.weight", Initializer.constant([h], 1))
+        add("input_norm.bias", Initializer.constant([h], 0))
+        for layer in 0..<shape.layers {
+            let p = "layers.\(layer)."
+            for projection in ["query", "key", "value", "output"] {
+                add(p + projection + ".weight", Initializer.normal([h, h], std: initStd, rng: &rng))
+                add(p + projection + ".bias", Initializer.constant([h], 0))
+            }
+            add(p + "attention_norm.weight", Initializer.constant([h], 1))
+            add(p + "attention_norm.bias", Initializer.constant([h], 0))
+            add(p + "ffn_in.weight", Initializer.normal([h, shape.inner], std: initStd, rng: &rng))
+            add(p + "ffn_in.bias", Initializer.constant([shape.inner], 0))
+            add(p + "ffn_out.weight", Initializer.normal([shape.inner, h], std: initStd, rng: &rng))
+            add(p + "ffn_out.bias", Initializer.constant([h], 0))
+            add(p + "ffn_norm.weight", Initializer.constant([h], 1))
+            add(p + "ffn_norm.bias", Initializer.constant([h], 0))
+        }
+    }
+
+    /// Parameters in a fixed order (for the optimizer).
+    var orderedParameters: [Tensor] { parameters.keys.sorted().map { parameters[$0]! } }
+
+    func replace(with loaded: [String: Tensor]) throws {
+        for (name, tensor) in parameters {
+            guard let new = loaded[name], new.shape == tensor.shape else {
+                throw RecError(.plugin, "SASRec checkpoint: parameter '\(name)' is missing or has another shape")
+            }
+            tensor.data = new.data
+        }
+    }
+
+    private func p(_ name: String) -> Tensor { parameters[name]! }
+
+    /// Hidden states `[B, L, H]` for token sequences `[B][L]` (right-padded with 0).
+    func encode(_ tokens: [[Int32]], training: Bool, rng: inout SplitMix64) -> Tensor {
+        let b = tokens.count, l = shape.maxLength, h = shape.hidden, heads = shape.heads
+        let flat = tokens.flatMap { $0 }
+        let positions = (0..<b).flatMap { _ in (0..<Int32(l)).map { $0 } }
+        // [B·L, H] -> [B, L, H]
+        var x = (p("item_embedding").gather(rows: flat) + p("position_embedding").gather(rows: positions)).reshaped([b, l, h])
+        x = x.layerNorm(gamma: p("input_norm.weight"), beta: p("input_norm.bias"), eps: shape.layerNormEps)
+        x = x.dropout(shape.dropout, training: training, rng: &rng)
+        let padding = tokens.map { $0.map { $0 == 0 } }
+        for layer in 0..<shape.layers {
+            let pre = "layers.\(layer)."
+            // [B, L, H] -> [B, L, heads, H/heads] -> [B, heads, L, H/heads]
+            func split(_ t: Tensor) -> Tensor { t.reshaped([b, l, heads, h / heads]).permuted([0, 2, 1, 3]) }
+            let q = split(x.linear(p(pre + "query.weight"), p(pre + "query.bias")))
+            let k = split(x.linear(p(pre + "key.weight"), p(pre + "key.bias")))
+            let v = split(x.linear(p(pre + "value.weight"), p(pre + "value.bias")))
+            let context = Tensor.attention(q: q, k: k, v: v, causal: true, keyPadding: padding,
+                                           dropout: shape.attentionDropout, training: training, rng: &rng)
+            // [B, heads, L, d] -> [B, L, heads, d] -> [B, L, H]
+            let merged = context.permuted([0, 2, 1, 3]).reshaped([b, l, h])
+            let attended = merged.linear(p(pre + "output.weight"), p(pre + "output.bias")).dropout(shape.dropout, training: training, rng: &rng)
+            x = (attended + x).layerNorm(gamma: p(pre + "attention_norm.weight"), beta: p(pre + "attention_norm.bias"), eps: shape.layerNormEps)
+            let inner = x.linear(p(pre + "ffn_in.weight"), p(pre + "ffn_in.bias")).gelu()
+            let out = inner.linear(p(pre + "ffn_out.weight"), p(pre + "ffn_out.bias")).dropout(shape.dropout, training: training, rng: &rng)
+            x = (out + x).layerNorm(gamma: p(pre + "ffn_norm.weight"), beta: p(pre + "ffn_norm.bias"), eps: shape.layerNormEps)
+        }
+        return x
+    }
+
+    /// The hidden state at each sequence's last real position: `[B, H]`.
+    func lastHidden(_ tokens: [[Int32]], lengths: [Int], training: Bool, rng: inout SplitMix64) -> Tensor {
+        let states = encode(tokens, training: training, rng: &rng)
+        let l = shape.maxLength
+        // [B, L, H] -> [B·L, H], then one row per sequence
+        return states.reshaped([-1, shape.hidden]).gather(rows: lengths.enumerated().map { Int32($0.offset * l + $0.element - 1) })
+    }
+
+    /// Right-padded token sequence of the last `maxLength` items, and its length.
+    func tokens(for items: ArraySlice<Int32>) -> ([Int32], Int) {
+        let recent = items.suffix(shape.maxLength)
+        var sequence = recent.map { $0 + 1 }
+        let length = sequence.count
+        sequence += [Int32](repeating: 0, count: shape.maxLength - length)
+        return (sequence, length)
+    }
+}
