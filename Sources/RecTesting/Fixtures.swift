@@ -47,3 +47,19 @@ public enum Fixtures {
             hasRatings: true, hasTimestamps: true)
     }
 }
+
+/// Collects training events for assertions.
+public final class EventLog: @unchecked Sendable {
+    private let lock = NSLock()
+    private var stored: [TrainingEvent] = []
+
+    public init() {}
+
+    public var events: [TrainingEvent] { lock.withLock { stored } }
+    public var losses: [Double] { events.compactMap { if case .epochEnd(_, _, let loss) = $0 { return loss } else { return nil } } }
+    public var messages: [String] { events.compactMap { if case .message(let text) = $0 { return text } else { return nil } } }
+
+    public func context(seed: UInt64) -> TrainingContext {
+        TrainingContext(seed: seed) { event in self.lock.withLock { self.stored.append(event) } }
+    }
+}

@@ -1,0 +1,94 @@
+import Foundation
+import RecCore
+import RecData
+import RecEval
+import RecTesting
+import Testing
+
+@testable import SASRec
+
+func tinyConfiguration(loss: String = "ce", epochs: Int = 6) -> SASRec.Configuration {
+    var c = SASRec.Configuration()
+    c.hiddenSize = 16
+    c.innerSize = 32
+    c.layers = 1
+    c.heads = 2
+    c.maxLength = 12
+    c.dropout = 0.1
+    c.attentionDropout = 0.1
+    c.loss = loss
+    c.learningRate = 0.01
+    c.batchSize = 64
+    c.epochs = epochs
+    return c
+}
+
+/// Test NDCG@10 on the clustered fixture (full ranking) and the per-user values.
+func evaluate(_ model: SASRec, _ split: SplitData) throws -> (Double, [Double]) {
+    let evaluator = RankingEvaluator(metrics: ["ndcg"], cutoffs: [10], protocol: .full)
+    let history = split.historyBeforeTest
+    let result = try evaluator.evaluate(.test(split)) { users, out in try model.score(users: users, history: history, into: out) }
+    return (result.aggregate[MetricKey("ndcg", 10)]!, result.perUser[MetricKey("ndcg", 10)]!)
+}
+
+struct SASRecTests {
+    let split = try! Fixtures.clusteredDataset(users: 120, items: 60).split(.leaveOneOut)
+
+    @Test func learnsTheClustersWithFullSoftmax() throws {
+        var model = try SASRec(configuration: tinyConfiguration(), context: ComponentContext(seed: 3))
+        let log = EventLog()
+        try model.fit(split.trainingSet, context: log.context(seed: 3))
+        let losses = log.losses
+        #expect(losses.count == 6 && losses.last! < losses.first!, "\(losses)")
+        let (ndcg, _) = try evaluate(model, split)
+        var untrained = try SASRec(configuration: tinyConfiguration(epochs: 0), context: ComponentContext(seed: 3))
+        try untrained.fit(split.trainingSet, context: TrainingContext(seed: 3))
+        let (baseline, _) = try evaluate(untrained, split)
+        #expect(ndcg > 0.2 && ndcg > baseline + 0.1, "trained \(ndcg), untrained \(baseline)")
+    }
+
+    @Test func learnsWithSampledNegativesAndBCE() throws {
+        var model = try SASRec(configuration: tinyConfiguration(loss: "bce", epochs: 30), context: ComponentContext(seed: 3))
+        try model.fit(split.trainingSet, context: TrainingContext(seed: 3))
+        #expect(try evaluate(model, split).0 > 0.15)
+    }
+
+    @Test func seededAndCheckpointed() throws {
+        var a = try SASRec(configuration: tinyConfiguration(epochs: 2), context: ComponentContext(seed: 9))
+        var b = try SASRec(configuration: tinyConfiguration(epochs: 2), context: ComponentContext(seed: 9))
+        try a.fit(split.trainingSet, context: TrainingContext(seed: 9))
+        try b.fit(split.trainingSet, context: TrainingContext(seed: 9))
+        let scoresA = try evaluate(a, split).1, scoresB = try evaluate(b, split).1
+        #expect(scoresA == scoresB)
+        var restored = try SASRec(configuration: tinyConfiguration(epochs: 2), context: ComponentContext(seed: 1))
+        try restored.restore(from: try a.checkpoint())
+        let restoredScores = try evaluate(restored, split).1
+        #expect(restoredScores == scoresA)
+        #expect(throws: RecError.self) { try restored.restore(from: [0, 1, 2]) }
+    }
+
+    @Test func earlyStoppingKeepsTheBestEpoch() throws {
+        var c = tinyConfiguration(epochs: 40)
+        c.patience = 2
+        var model = try SASRec(configuration: c, context: ComponentContext(seed: 3))
+        let log = EventLog()
+        try model.fit(split.trainingSet, context: log.context(seed: 3))
+        let messages = log.messages, epochs = log.losses.count
+        #expect(messages.contains { $0.hasPrefix("epoch 1 validation ndcg@10") })
+        if epochs < 40 { #expect(messages.last?.hasPrefix("early stop: best validation ndcg@10") == true) }
+        // The kept weights are the best epoch's: validating again gives the best value reported.
+        let best = messages.filter { $0.hasPrefix("epoch") }.compactMap { $0.split(separator: " ").last.flatMap { Double($0) } }.max()!
+        let again = try model.validationNDCG(split.trainingSet)
+        #expect(abs(again - best) < 1e-4)
+    }
+
+    @Test func emptyHistoriesAndConfigurationChecks() throws {
+        var model = try SASRec(configuration: tinyConfiguration(epochs: 1), context: ComponentContext(seed: 3))
+        try model.fit(split.trainingSet, context: TrainingContext(seed: 3))
+        var scores = [Float](repeating: .nan, count: 60)
+        try scores.withUnsafeMutableBufferPointer { try model.score(users: [0], history: [[]], into: $0) }
+        #expect(scores.allSatisfy { $0.isFinite })
+        let unfitted = try SASRec(configuration: tinyConfiguration(), context: ComponentContext(seed: 3))
+        #expect(throws: RecError.self) { try scores.withUnsafeMutableBufferPointer { try unfitted.score(users: [0], history: [[1]], into: $0) } }
+    }
+}
