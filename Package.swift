@@ -31,7 +31,7 @@ let package = Package(
             name: "Baselines", dependencies: ["RecCore", "RecEval", "COpenBLAS"],
             path: "Plugins/Baselines"),
         .target(
-            name: "SASRec", dependencies: ["RecCore", "RecEval", "RecTensor"], path: "Plugins/SASRec",
+            name: "SASRec", dependencies: ["RecCore", "RecEval", "RecTensor", "COpenBLAS"], path: "Plugins/SASRec",
             exclude: ["README.md"]),
         .target(name: "AllPlugins", dependencies: ["RecCore", "Baselines", "SASRec"], path: "Plugins/AllPlugins"),
 

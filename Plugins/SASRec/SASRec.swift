@@ -1,3 +1,4 @@
+import COpenBLAS
 import Foundation
 import RecCore
 import RecEval
@@ -105,15 +106,15 @@ public struct SASRec: Retriever, Trainable, Checkpointable, SequenceAware {
                 order.shuffle(using: &rng)
                 for start in stride(from: 0, to: order.count, by: c.batchSize) {
                     let batch = order[start..<min(order.count, start + c.batchSize)].map { examples[$0] }
-                    let encoded = batch.map { model.tokens(for: data.history[Int($0.user)][..<$0.end]) }
-                    adam.zeroGrad()
-                    let hidden = model.lastHidden(encoded.map(\.0), lengths: encoded.map(\.1), training: true, rng: &rng)
-                    // [B, H] x [items + 1, H]ᵀ -> [B, items + 1]
-                    let logits = hidden.matmul(model.parameters["item_embedding"]!, transposeB: true)
-                    let loss = Loss.crossEntropy(logits, targets: batch.map { data.history[Int($0.user)][$0.end] + 1 })
-                    loss.backward()
-                    adam.update()
-                    total += Double(loss.item)
+                    let stepSeed = rng.next()
+                    total += dataParallelStep(model: model, adam: adam, count: batch.count, seed: stepSeed) { range, weights, rng in
+                        let part = batch[range]
+                        let encoded = part.map { model.tokens(for: data.history[Int($0.user)][..<$0.end]) }
+                        let hidden = model.lastHidden(encoded.map(\.0), lengths: encoded.map(\.1), training: true, rng: &rng, weights: weights)
+                        // [B, H] x [items + 1, H]ᵀ -> [B, items + 1]
+                        let logits = hidden.matmul(weights["item_embedding"]!, transposeB: true)
+                        return Loss.crossEntropy(logits, targets: part.map { data.history[Int($0.user)][$0.end] + 1 })
+                    }
                     batches += 1
                 }
             } else {
@@ -132,6 +133,40 @@ public struct SASRec: Retriever, Trainable, Checkpointable, SequenceAware {
             }
         }
         if let best { for (parameter, weights) in zip(parameters, best.weights) { parameter.data = weights } }
+    }
+
+    /// One optimiser step on `count` examples, split over the cores: each share builds its own
+    /// graph on parameter replicas (BLAS single-threaded meanwhile), the shares' gradients are
+    /// summed with weights share/count, and Adam updates the parameters once. The random stream
+    /// of each share derives from `seed`, so the result does not depend on thread timing.
+    /// - Returns: the batch's mean loss.
+    private func dataParallelStep(
+        model: SASRecModel, adam: Adam, count: Int, seed: UInt64,
+        _ loss: @escaping @Sendable (Range<Int>, [String: Tensor], inout SplitMix64) -> Tensor
+    ) -> Double {
+        let shares = min(ProcessInfo.processInfo.activeProcessorCount, max(1, count / 16))
+        let bounds = (0...shares).map { $0 * count / shares }
+        let replicas = (0..<shares).map { _ in model.replicas() }
+        let losses = UncheckedSendable(UnsafeMutableBufferPointer<Double>.allocate(capacity: shares))
+        defer { losses.value.deallocate() }
+        let threads = openblas_get_num_threads()
+        if shares > 1 { openblas_set_num_threads(1) }
+        parallelChunks(shares) { share, _ in
+            var rng = SplitMix64(seed: seed).derived("share \(share)")
+            let range = bounds[share]..<bounds[share + 1]
+            let value = loss(range, replicas[share], &rng) * (Float(range.count) / Float(count))
+            value.backward()
+            losses.value[share] = Double(value.item)
+        }
+        if shares > 1 { openblas_set_num_threads(threads) }
+        adam.zeroGrad()
+        for (name, parameter) in model.parameters {
+            for replica in replicas {
+                if let grad = replica[name]!.grad { parameter.accumulate(grad) }
+            }
+        }
+        adam.update()
+        return losses.value.reduce(0, +)
     }
 
     /// Paper-style training: every position of each user's (last `maxLength + 1`) items predicts

@@ -60,15 +60,23 @@ final class SASRecModel: @unchecked Sendable {
         }
     }
 
-    private func p(_ name: String) -> Tensor { parameters[name]! }
+    /// Leaf copies of the parameters that share their values but collect their own gradients,
+    /// so that several threads can run forward and backward passes on one model at once.
+    func replicas() -> [String: Tensor] {
+        parameters.mapValues { Tensor(shape: $0.shape, data: $0.data, requiresGrad: true) }
+    }
 
-    /// Hidden states `[B, L, H]` for token sequences `[B][L]` (right-padded with 0).
-    func encode(_ tokens: [[Int32]], training: Bool, rng: inout SplitMix64) -> Tensor {
+    /// Hidden states `[B, L, H]` for token sequences `[B][L]` (right-padded with 0), computed
+    /// with `weights` (the parameters themselves, or replicas of them).
+    func encode(_ tokens: [[Int32]], training: Bool, rng: inout SplitMix64, weights: [String: Tensor]? = nil) -> Tensor {
+        let w = weights ?? parameters
+        func p(_ name: String) -> Tensor { w[name]! }
         let b = tokens.count, l = shape.maxLength, h = shape.hidden, heads = shape.heads
         let flat = tokens.flatMap { $0 }
         let positions = (0..<b).flatMap { _ in (0..<Int32(l)).map { $0 } }
         // [B·L, H] -> [B, L, H]
-        var x = (p("item_embedding").gather(rows: flat) + p("position_embedding").gather(rows: positions)).reshaped([b, l, h])
+        // The padding token's row gets no gradient from lookups (PyTorch's padding_idx).
+        var x = (p("item_embedding").gather(rows: flat, skipping: 0) + p("position_embedding").gather(rows: positions)).reshaped([b, l, h])
         x = x.layerNorm(gamma: p("input_norm.weight"), beta: p("input_norm.bias"), eps: shape.layerNormEps)
         x = x.dropout(shape.dropout, training: training, rng: &rng)
         let padding = tokens.map { $0.map { $0 == 0 } }
@@ -93,8 +101,8 @@ final class SASRecModel: @unchecked Sendable {
     }
 
     /// The hidden state at each sequence's last real position: `[B, H]`.
-    func lastHidden(_ tokens: [[Int32]], lengths: [Int], training: Bool, rng: inout SplitMix64) -> Tensor {
-        let states = encode(tokens, training: training, rng: &rng)
+    func lastHidden(_ tokens: [[Int32]], lengths: [Int], training: Bool, rng: inout SplitMix64, weights: [String: Tensor]? = nil) -> Tensor {
+        let states = encode(tokens, training: training, rng: &rng, weights: weights)
         let l = shape.maxLength
         // [B, L, H] -> [B·L, H], then one row per sequence
         return states.reshaped([-1, shape.hidden]).gather(rows: lengths.enumerated().map { Int32($0.offset * l + $0.element - 1) })

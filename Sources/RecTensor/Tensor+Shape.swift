@@ -128,7 +128,8 @@ extension Tensor {
     /// Rows of a matrix-like tensor: `indices` select along axis 0; the result has shape
     /// `[indices.count] + shape[1...]`. The gradient touches only the selected rows, so an
     /// embedding table's gradient stays sparse (`touchedRows`).
-    public func gather(rows indices: [Int32]) -> Tensor {
+    /// - Parameter skipping: a row index whose lookups pass no gradient back (a padding token).
+    public func gather(rows indices: [Int32], skipping: Int32? = nil) -> Tensor {
         let width = count / shape[0]
         var out = [Float](repeating: 0, count: indices.count * width)
         data.withUnsafeBufferPointer { table in
@@ -143,12 +144,14 @@ extension Tensor {
             let g = result.grad!
             if self.grad == nil { self.grad = [Float](repeating: 0, count: self.count) }
             self.grad!.withUnsafeMutableBufferPointer { gx in
-                for (r, index) in indices.enumerated() {
+                for (r, index) in indices.enumerated() where index != skipping {
                     let target = Int(index) * width
                     for j in 0..<width { gx[target + j] += g[r * width + j] }
                 }
             }
-            if !self.denseGradient { self.touchedRows = (self.touchedRows ?? []).union(indices.map(Int.init)) }
+            if !self.denseGradient {
+                self.touchedRows = (self.touchedRows ?? []).union(indices.filter { $0 != skipping }.map(Int.init))
+            }
         }
     }
 }
