@@ -146,6 +146,10 @@ struct GradientTests {
         table.gather(rows: [1, 4, 1]).sum().backward()
         #expect(table.touchedRows == [1, 4])
         #expect(table.grad! == [0, 0, 2, 2, 0, 0, 0, 0, 1, 1, 0, 0])
+        // A padding row passes no gradient back through lookups.
+        table.zeroGrad()
+        table.gather(rows: [0, 3, 0], skipping: 0).sum().backward()
+        #expect(table.grad! == [0, 0, 0, 0, 0, 0, 1, 1, 0, 0, 0, 0] && table.touchedRows == [3])
         // A dense use of the same table makes the gradient dense.
         table.zeroGrad()
         (table.gather(rows: [0]).sum() + table.sum()).backward()
