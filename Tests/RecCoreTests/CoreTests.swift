@@ -69,10 +69,10 @@ struct TopKTests {
 struct RegistryTests {
     @Test func duplicateRegistrationIsAnError() throws {
         var registry = try makeRegistry()
-        #expect(registry.retrieverKinds == ["bprmf", "ease", "itemknn", "popularity"])
+        #expect(registry.retrieverKinds == ["bprmf", "ease", "itemknn", "popularity", "sasrec"])
         let error = #expect(throws: RecError.self) { try registry.register(EASE.self) }
         #expect(error?.message == "plugin kind 'ease' is registered twice")
-        #expect(registry.retrieverKinds.count == 4)
+        #expect(registry.retrieverKinds.count == 5)
     }
 
     @Test func unknownKindListsValidKindsAndSuggests() throws {
@@ -80,12 +80,12 @@ struct RegistryTests {
         let error = #expect(throws: RecError.self) {
             _ = try registry.makeRetriever(kind: "eas", configuration: DefaultConfiguration(), context: ComponentContext(seed: 0))
         }
-        #expect(error?.message == "unknown retriever type 'eas'; valid kinds: bprmf, ease, itemknn, popularity (did you mean 'ease'?)")
+        #expect(error?.message == "unknown retriever type 'eas'; valid kinds: bprmf, ease, itemknn, popularity, sasrec (did you mean 'ease'?)")
     }
 
     @Test func everyPluginHasDefaultsForEveryKey() throws {
         let registry = try makeRegistry()
-        #expect(registry.entries.count == 4)
+        #expect(registry.entries.count == 5)
         let ease = try #require(registry.entries.first { $0.kind == "ease" })
         #expect(ease.defaults == "{\"l2\":250}")
         let bpr = try #require(registry.entries.first { $0.kind == "bprmf" })
