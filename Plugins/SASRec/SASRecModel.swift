@@ -66,15 +66,22 @@ final class SASRecModel: @unchecked Sendable {
         parameters.mapValues { Tensor(shape: $0.shape, data: $0.data, requiresGrad: true) }
     }
 
-    /// Hidden states `[B, L, H]` for token sequences `[B][L]` (right-padded with 0), computed
-    /// with `weights` (the parameters themselves, or replicas of them).
-    func encode(_ tokens: [[Int32]], training: Bool, rng: inout SplitMix64, weights: [String: Tensor]? = nil) -> Tensor {
+    /// Hidden states for token sequences `[B][L]` (right-padded with 0), computed with
+    /// `weights` (the parameters themselves, or replicas of them).
+    ///
+    /// With `lastPositions`, the result is `[B, H]`: only each sequence's state at that position.
+    /// The last block then computes attention queries, the feed-forward layer and the norms for
+    /// those rows alone (keys and values still cover every position), which gives the same
+    /// values as slicing the full output, for about a quarter less work. Without it, `[B, L, H]`.
+    func encode(
+        _ tokens: [[Int32]], lastPositions: [Int]? = nil, training: Bool, rng: inout SplitMix64,
+        weights: [String: Tensor]? = nil
+    ) -> Tensor {
         let w = weights ?? parameters
         func p(_ name: String) -> Tensor { w[name]! }
         let b = tokens.count, l = shape.maxLength, h = shape.hidden, heads = shape.heads
         let flat = tokens.flatMap { $0 }
         let positions = (0..<b).flatMap { _ in (0..<Int32(l)).map { $0 } }
-        // [B·L, H] -> [B, L, H]
         // The padding token's row gets no gradient from lookups (PyTorch's padding_idx).
         var x = (p("item_embedding").gather(rows: flat, skipping: 0) + p("position_embedding").gather(rows: positions)).reshaped([b, l, h])
         x = x.layerNorm(gamma: p("input_norm.weight"), beta: p("input_norm.bias"), eps: shape.layerNormEps)
@@ -82,30 +89,39 @@ final class SASRecModel: @unchecked Sendable {
         let padding = tokens.map { $0.map { $0 == 0 } }
         for layer in 0..<shape.layers {
             let pre = "layers.\(layer)."
-            // [B, L, H] -> [B, L, heads, H/heads] -> [B, heads, L, H/heads]
-            func split(_ t: Tensor) -> Tensor { t.reshaped([b, l, heads, h / heads]).permuted([0, 2, 1, 3]) }
-            let q = split(x.linear(p(pre + "query.weight"), p(pre + "query.bias")))
-            let k = split(x.linear(p(pre + "key.weight"), p(pre + "key.bias")))
-            let v = split(x.linear(p(pre + "value.weight"), p(pre + "value.bias")))
-            let context = Tensor.attention(q: q, k: k, v: v, causal: true, keyPadding: padding,
+            let trimmed = layer == shape.layers - 1 ? lastPositions : nil
+            let queries = trimmed.map { rows in
+                // [B, L, H] -> [B·L, H] -> the chosen row of each sequence: [B, 1, H]
+                x.reshaped([-1, h]).gather(rows: rows.enumerated().map { Int32($0.offset * l + $0.element) }).reshaped([b, 1, h])
+            } ?? x
+            let tq = trimmed == nil ? l : 1
+            // [B, T, H] -> [B, T, heads, H/heads] -> [B, heads, T, H/heads]
+            func split(_ t: Tensor, _ length: Int) -> Tensor { t.reshaped([b, length, heads, h / heads]).permuted([0, 2, 1, 3]) }
+            let q = split(queries.linear(p(pre + "query.weight"), p(pre + "query.bias")), tq)
+            let k = split(x.linear(p(pre + "key.weight"), p(pre + "key.bias")), l)
+            let v = split(x.linear(p(pre + "value.weight"), p(pre + "value.bias")), l)
+            // A lone query at the last real position sees every real key: keys after it are padding.
+            let context = Tensor.attention(q: q, k: k, v: v, causal: trimmed == nil, keyPadding: padding,
                                            dropout: shape.attentionDropout, training: training, rng: &rng)
-            // [B, heads, L, d] -> [B, L, heads, d] -> [B, L, H]
-            let merged = context.permuted([0, 2, 1, 3]).reshaped([b, l, h])
+            // [B, heads, T, d] -> [B, T, heads, d] -> [B, T, H]
+            let merged = context.permuted([0, 2, 1, 3]).reshaped([b, tq, h])
             let attended = merged.linear(p(pre + "output.weight"), p(pre + "output.bias")).dropout(shape.dropout, training: training, rng: &rng)
-            x = (attended + x).layerNorm(gamma: p(pre + "attention_norm.weight"), beta: p(pre + "attention_norm.bias"), eps: shape.layerNormEps)
+            x = (attended + queries).layerNorm(gamma: p(pre + "attention_norm.weight"), beta: p(pre + "attention_norm.bias"), eps: shape.layerNormEps)
             let inner = x.linear(p(pre + "ffn_in.weight"), p(pre + "ffn_in.bias")).gelu()
             let out = inner.linear(p(pre + "ffn_out.weight"), p(pre + "ffn_out.bias")).dropout(shape.dropout, training: training, rng: &rng)
             x = (out + x).layerNorm(gamma: p(pre + "ffn_norm.weight"), beta: p(pre + "ffn_norm.bias"), eps: shape.layerNormEps)
+        }
+        if let lastPositions {
+            // [B, 1, H] -> [B, H]; with no blocks, pick the rows from the embeddings.
+            return shape.layers > 0 ? x.reshaped([b, h])
+                : x.reshaped([-1, h]).gather(rows: lastPositions.enumerated().map { Int32($0.offset * l + $0.element) })
         }
         return x
     }
 
     /// The hidden state at each sequence's last real position: `[B, H]`.
     func lastHidden(_ tokens: [[Int32]], lengths: [Int], training: Bool, rng: inout SplitMix64, weights: [String: Tensor]? = nil) -> Tensor {
-        let states = encode(tokens, training: training, rng: &rng, weights: weights)
-        let l = shape.maxLength
-        // [B, L, H] -> [B·L, H], then one row per sequence
-        return states.reshaped([-1, shape.hidden]).gather(rows: lengths.enumerated().map { Int32($0.offset * l + $0.element - 1) })
+        encode(tokens, lastPositions: lengths.map { $0 - 1 }, training: training, rng: &rng, weights: weights)
     }
 
     /// Right-padded token sequence of the last `maxLength` items, and its length.

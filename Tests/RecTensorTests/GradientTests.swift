@@ -101,6 +101,12 @@ struct GradientTests {
             return Tensor.attention(q: t[0], k: t[1], v: t[2], causal: true,
                                     keyPadding: [[false, false, true, false], [false, true, false, false]], rng: &rng)
         }
+        // Fewer queries than keys (a last-position query), with key padding.
+        checkGradients([[2, 1, 1, 3], [2, 1, 4, 3], [2, 1, 4, 3]]) { t in
+            var rng = SplitMix64(seed: 0)
+            return Tensor.attention(q: t[0], k: t[1], v: t[2], causal: false,
+                                    keyPadding: [[false, false, true, true], [false, false, false, false]], rng: &rng)
+        }
         checkGradients([[1, 1, 3, 2], [1, 1, 3, 2], [1, 1, 3, 2]]) { t in
             var rng = SplitMix64(seed: 7)  // same mask on every call
             return Tensor.attention(q: t[0], k: t[1], v: t[2], causal: false, dropout: 0.3, training: true, rng: &rng)

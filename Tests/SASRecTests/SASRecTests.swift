@@ -82,6 +82,20 @@ struct SASRecTests {
         #expect(abs(again - best) < 1e-4)
     }
 
+    @Test func trimmedLastBlockEqualsTheFullOutput() throws {
+        let sasrec = try SASRec(configuration: tinyConfiguration(), context: ComponentContext(seed: 3))
+        let model = sasrec.makeModel(items: 60)
+        var rng = SplitMix64(seed: 0)
+        let encoded = [[Int32]([3, 9, 4]), [7], Array(1...30)].map { model.tokens(for: $0[...]) }
+        let trimmed = model.lastHidden(encoded.map(\.0), lengths: encoded.map(\.1), training: false, rng: &rng)
+        let full = model.encode(encoded.map(\.0), training: false, rng: &rng)
+        let h = 16, l = 12
+        for (row, length) in encoded.map(\.1).enumerated() {
+            let expected = full.data[((row * l + length - 1) * h)..<((row * l + length) * h)]
+            for (a, b) in zip(trimmed.data[(row * h)..<((row + 1) * h)], expected) { #expect(abs(a - b) < 1e-5) }
+        }
+    }
+
     @Test func emptyHistoriesAndConfigurationChecks() throws {
         var model = try SASRec(configuration: tinyConfiguration(epochs: 1), context: ComponentContext(seed: 3))
         try model.fit(split.trainingSet, context: TrainingContext(seed: 3))
