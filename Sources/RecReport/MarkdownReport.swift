@@ -27,7 +27,8 @@ public enum MarkdownReport {
 
         var out = "# \(info.name)\n\n"
         if let description = info.description { out += description.trimmingCharacters(in: .whitespacesAndNewlines) + "\n\n" }
-        out += "Rendered from the results store by `reclab report \(info.name)`; produced by `reclab run \(info.specFile)`.\n\n"
+        let overrides = (info.overrides ?? []).map { " --set \($0)" }.joined()
+        out += "Rendered from the results store by `reclab report \(info.name)`; produced by `reclab run \(info.specFile)\(overrides)`.\n\n"
 
         // MARK: Data and protocol
         out += "## Data and protocol\n\n"

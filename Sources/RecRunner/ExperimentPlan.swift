@@ -66,7 +66,8 @@ public struct ExperimentPlan: Sendable {
             dataset: base.data.path.map { "\(base.data.dataset) (\($0))" } ?? base.data.dataset,
             split: Self.describeSplit(base.data), protocolDescription: Self.evaluationProtocol(base.evaluation).description,
             metrics: base.evaluation.metrics, cutoffs: base.evaluation.cutoffs, baseline: base.evaluation.baseline,
-            seeds: base.seeds, pipelines: base.pipelines.map(\.name), pipelineComponents: components, points: points)
+            seeds: base.seeds, pipelines: base.pipelines.map(\.name), pipelineComponents: components, points: points,
+            overrides: loaded.overrides.isEmpty ? nil : loaded.overrides)
     }
 
     /// The cells of shard `index` of `count` (0-based): every count-th cell, so shards are

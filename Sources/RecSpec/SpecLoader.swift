@@ -18,6 +18,8 @@ public struct LoadedSpec: Sendable {
     public var points: [SweepPoint]
     /// SHA-256 of the resolved tree (before sweep expansion), identifying the experiment.
     public var specHash: String
+    /// The `--set` overrides applied, as given.
+    public var overrides: [String] = []
 }
 
 public enum SpecLoader {
@@ -38,7 +40,7 @@ public enum SpecLoader {
                 points.append(SweepPoint(label: label, assignments: pairs, spec: spec))
             }
         }
-        return LoadedSpec(file: path, base: base, points: points, specHash: SHA256.hex(render(tree)))
+        return LoadedSpec(file: path, base: base, points: points, specHash: SHA256.hex(render(tree)), overrides: overrides)
     }
 
     // MARK: - extends

@@ -37,11 +37,13 @@ public struct ExperimentInfo: Sendable, Codable, Equatable {
     public var pipelineComponents: [String: String]
     /// The base point first, then each sweep point.
     public var points: [Point]
+    /// The `--set` overrides of the run that registered the plan (absent in older stores).
+    public var overrides: [String]?
 
     public init(
         name: String, description: String?, specFile: String, dataset: String, split: String, protocolDescription: String,
         metrics: [String], cutoffs: [Int], baseline: String?, seeds: [UInt64], pipelines: [String],
-        pipelineComponents: [String: String], points: [Point]
+        pipelineComponents: [String: String], points: [Point], overrides: [String]? = nil
     ) {
         self.name = name
         self.description = description
@@ -56,5 +58,6 @@ public struct ExperimentInfo: Sendable, Codable, Equatable {
         self.pipelines = pipelines
         self.pipelineComponents = pipelineComponents
         self.points = points
+        self.overrides = overrides
     }
 }
