@@ -9,10 +9,7 @@ public struct Popularity: Retriever, Trainable {
     public struct Configuration: Codable, Sendable, Equatable {
         public init() {}
         public init(from decoder: any Decoder) throws { _ = try decoder.container(keyedBy: AnyCodingKey.self) }
-        public func encode(to encoder: any Encoder) throws {
-            var container = encoder.container(keyedBy: AnyCodingKey.self)
-            try container.encodeNil(forKey: AnyCodingKey(stringValue: "_"))
-        }
+        public func encode(to encoder: any Encoder) throws { _ = encoder.container(keyedBy: AnyCodingKey.self) }
     }
 
     public static let kind = "popularity"

@@ -22,7 +22,7 @@ enum ListCommand: Command {
         for entry in registry.entries.sorted(by: { ($0.role, $0.kind) < ($1.role, $1.kind) }) {
             print("  \(entry.role) \(entry.kind): \(entry.summary)")
             let object = (try? JSONSerialization.jsonObject(with: Data(entry.defaults.utf8)) as? [String: Any]) ?? [:]
-            for key in object.keys.sorted() where key != "_" {
+            for key in object.keys.sorted() {
                 print("      \(key): \(object[key]!)")
             }
         }
