@@ -43,8 +43,13 @@ public struct EvaluationTask: Sendable {
         self.popularity = popularity
     }
 
-    /// The test task of a split: held-out test items, training and validation items excluded.
-    public static func test(_ split: SplitData) -> EvaluationTask { make(split, heldOut: split.test, excludeValidation: true) }
+    /// The test task of a split: held-out test items, training and validation items excluded
+    /// (none excluded when `excludeKnown` is false).
+    public static func test(_ split: SplitData, excludeKnown: Bool = true) -> EvaluationTask {
+        var task = make(split, heldOut: split.test, excludeValidation: true)
+        if !excludeKnown { task.excluded = task.excluded.map { _ in [] } }
+        return task
+    }
 
     /// The validation task: held-out validation items, training items excluded.
     public static func validation(_ split: SplitData) -> EvaluationTask { make(split, heldOut: split.validation, excludeValidation: false) }

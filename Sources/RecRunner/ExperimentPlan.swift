@@ -64,7 +64,10 @@ public struct ExperimentPlan: Sendable {
         info = ExperimentInfo(
             name: base.name, description: base.description, specFile: loaded.file,
             dataset: base.data.path.map { "\(base.data.dataset) (\($0))" } ?? base.data.dataset,
-            split: Self.describeSplit(base.data), protocolDescription: Self.evaluationProtocol(base.evaluation).description,
+            split: Self.describeSplit(base.data),
+            protocolDescription: base.evaluation.excludeKnown || base.evaluation.protocol != .full
+                ? Self.evaluationProtocol(base.evaluation).description
+                : "full ranking over all items, the user's known items included (exclude_known: false, RecBole's protocol for sequential models)",
             metrics: base.evaluation.metrics, cutoffs: base.evaluation.cutoffs, baseline: base.evaluation.baseline,
             seeds: base.seeds, pipelines: base.pipelines.map(\.name), pipelineComponents: components, points: points,
             overrides: loaded.overrides.isEmpty ? nil : loaded.overrides)

@@ -135,7 +135,7 @@ public final class Runner: @unchecked Sendable {
         let evaluator = RankingEvaluator(
             metrics: evaluation.metrics, cutoffs: evaluation.cutoffs,
             protocol: ExperimentPlan.evaluationProtocol(evaluation), batchUsers: evaluation.batchUsers)
-        let task = EvaluationTask.test(split)
+        let task = EvaluationTask.test(split, excludeKnown: evaluation.excludeKnown)
         let history = retriever is any SequenceAware ? split.historyBeforeTest : split.trainHistory
         let scorer = retriever
         let evaluationStart = Date()

@@ -138,8 +138,29 @@ public struct EvaluationSpec: Sendable, Codable, Equatable {
     public var seed: UInt64
     /// Users scored per batch in full ranking (bounds memory).
     public var batchUsers: Int
+    /// Whether the user's training (and, at test, validation) items are excluded from the
+    /// ranking. RecBole's sequential models rank every item (false).
+    public var excludeKnown: Bool
 
-    enum CodingKeys: String, CodingKey, CaseIterable { case `protocol`, negatives, sampler, candidates, metrics, cutoffs, baseline, seed, batchUsers }
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case `protocol`, negatives, sampler, candidates, metrics, cutoffs, baseline, seed, batchUsers, excludeKnown
+    }
+
+    /// Every key but `exclude_known`, which is written only when false, so that configurations
+    /// (and cell keys) from before the option existed stay the same.
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(`protocol`, forKey: .protocol)
+        try c.encode(negatives, forKey: .negatives)
+        try c.encode(sampler, forKey: .sampler)
+        try c.encode(candidates, forKey: .candidates)
+        try c.encode(metrics, forKey: .metrics)
+        try c.encode(cutoffs, forKey: .cutoffs)
+        try c.encodeIfPresent(baseline, forKey: .baseline)
+        try c.encode(seed, forKey: .seed)
+        try c.encode(batchUsers, forKey: .batchUsers)
+        if !excludeKnown { try c.encode(excludeKnown, forKey: .excludeKnown) }
+    }
 
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
@@ -167,6 +188,7 @@ public struct EvaluationSpec: Sendable, Codable, Equatable {
         baseline = try c.decodeIfPresent(String.self, forKey: .baseline)
         seed = try c.decode(.seed, default: 2020)
         batchUsers = try c.decode(.batchUsers, default: 512, in: 1...1_000_000)
+        excludeKnown = try c.decode(.excludeKnown, default: true)
     }
 }
 

@@ -143,6 +143,7 @@ struct EvaluationTaskTests {
         #expect(test.heldOut[0].map(\.item) == [3] && Set(test.excluded[0]) == [0, 1, 2])
         #expect(validation.heldOut[0].map(\.item) == [2] && Set(validation.excluded[0]) == [0, 1])
         #expect(Set(validation.interacted[0]) == [0, 1, 2, 3], "sampled negatives never include a held-out item")
+        #expect(EvaluationTask.test(split, excludeKnown: false).excluded == [[]], "RecBole's sequential protocol ranks known items too")
     }
 }
 
