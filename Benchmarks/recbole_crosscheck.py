@@ -15,10 +15,7 @@ Variants, to explain differences precisely:
   ItemKNNAll    k = every item, so no neighbour is cut at a tie on the k-th similarity.
 """
 import os, sys, tempfile
-import numpy as np
-for _n, _t in (('float', float), ('int', int), ('bool', bool), ('bool8', np.bool_), ('float_', np.float64),
-               ('complex_', np.complex128), ('unicode_', np.str_)):
-    if not hasattr(np, _n): setattr(np, _n, _t)  # RecBole 1.2.1 and its deps use aliases NumPy 2 removed
+import recbole_common  # NumPy aliases for RecBole 1.2.1; import before recbole
 import torch
 from recbole.quick_start import run_recbole
 from recbole.model.general_recommender import pop
@@ -41,13 +38,8 @@ for variant in sys.argv[2:] or ['Pop', 'PopExact', 'ItemKNN', 'ItemKNNAll']:
         pop.Pop.calculate_loss = exact_count
     if variant == 'ItemKNNAll':
         model, extra = 'ItemKNN', {'k': 1682}
-    config = {
-        'data_path': data_dir, 'dataset': 'ml-100k', 'device': 'cpu', 'use_gpu': False,
-        'load_col': {'inter': ['user_id', 'item_id', 'timestamp']},
-        'eval_args': {'split': {'LS': 'valid_and_test'}, 'order': 'TO', 'mode': 'full', 'group_by': 'user'},
-        'metrics': ['Hit', 'NDCG', 'MRR', 'Recall', 'Precision'], 'topk': [10], 'valid_metric': 'NDCG@10',
-        'epochs': 1, 'seed': 2020, 'show_progress': False,
-        'checkpoint_dir': os.path.join(tempfile.gettempdir(), 'recbole-ckpt'), **extra,
-    }
+    config = recbole_common.ml100k_config(
+        data_dir, metrics=['Hit', 'NDCG', 'MRR', 'Recall', 'Precision'], topk=[10], valid_metric='NDCG@10',
+        epochs=1, show_progress=False, checkpoint_dir=os.path.join(tempfile.gettempdir(), 'recbole-ckpt'), **extra)
     result = run_recbole(model=model, config_dict=config)
     print('CROSSCHECK', variant, {k: round(float(v), 4) for k, v in result['test_result'].items()})

@@ -13,19 +13,13 @@ Ratings are unchanged. Run by a developer with the peer venv:
         /tmp/peer/data ../shared/data/ml-100k /tmp/ml100k-recbole-order
 """
 import collections, os, shutil, sys
-import numpy as np
-for _n, _t in (('float', float), ('int', int), ('bool', bool), ('bool8', np.bool_), ('float_', np.float64),
-               ('complex_', np.complex128), ('unicode_', np.str_)):
-    if not hasattr(np, _n): setattr(np, _n, _t)  # RecBole 1.2.1 and its deps use aliases NumPy 2 removed
+import recbole_common  # NumPy aliases for RecBole 1.2.1; import before recbole
 from recbole.config import Config
 from recbole.data import create_dataset, data_preparation
 
 recbole_data, ml100k, out = sys.argv[1:4]
-config = Config(model='SASRec', config_dict={
-    'data_path': recbole_data, 'dataset': 'ml-100k', 'device': 'cpu', 'use_gpu': False,
-    'load_col': {'inter': ['user_id', 'item_id', 'timestamp']}, 'MAX_ITEM_LIST_LENGTH': 50,
-    'train_neg_sample_args': None, 'loss_type': 'CE',
-    'eval_args': {'split': {'LS': 'valid_and_test'}, 'order': 'TO', 'mode': 'full', 'group_by': 'user'}, 'seed': 2020})
+config = Config(model='SASRec', config_dict=recbole_common.ml100k_config(
+    recbole_data, MAX_ITEM_LIST_LENGTH=50, train_neg_sample_args=None, loss_type='CE'))
 train, valid, test = data_preparation(config, create_dataset(config))
 sequences = collections.OrderedDict()
 for loader in (train, valid, test):

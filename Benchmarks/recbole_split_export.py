@@ -10,19 +10,12 @@ order); everything else is unchanged. Run by a developer with the peer venv:
         /tmp/peer/data ../shared/data/ml-100k /tmp/ml100k-recbole-split
 """
 import os, shutil, sys
-import numpy as np
-for _n, _t in (('float', float), ('int', int), ('bool', bool), ('bool8', np.bool_), ('float_', np.float64),
-               ('complex_', np.complex128), ('unicode_', np.str_)):
-    if not hasattr(np, _n): setattr(np, _n, _t)  # RecBole 1.2.1 and its deps use aliases NumPy 2 removed
+import recbole_common  # NumPy aliases for RecBole 1.2.1; import before recbole
 from recbole.config import Config
 from recbole.data import create_dataset, data_preparation
 
 recbole_data, ml100k, out = sys.argv[1:4]
-config = Config(model='ItemKNN', config_dict={
-    'data_path': recbole_data, 'dataset': 'ml-100k', 'device': 'cpu', 'use_gpu': False,
-    'load_col': {'inter': ['user_id', 'item_id', 'timestamp']},
-    'eval_args': {'split': {'LS': 'valid_and_test'}, 'order': 'TO', 'mode': 'full', 'group_by': 'user'},
-    'seed': 2020})
+config = Config(model='ItemKNN', config_dict=recbole_common.ml100k_config(recbole_data))
 dataset = create_dataset(config)
 _, valid, test = data_preparation(config, dataset)
 
