@@ -224,13 +224,7 @@ public struct SASRec: Retriever, Trainable, Checkpointable, SequenceAware {
 
     /// Full-ranking NDCG@10 on the validation items, training items excluded.
     func validationNDCG(_ data: TrainingSet) throws -> Double {
-        var held = [[Interaction]](repeating: [], count: data.userCount)
-        for event in data.validation { held[Int(event.user)].append(event) }
-        let users = (0..<data.userCount).filter { !held[$0].isEmpty }
-        let task = EvaluationTask(
-            itemCount: data.itemCount, users: users.map { Int32($0) }, heldOut: users.map { held[$0] },
-            excluded: users.map { data.history[$0] }, interacted: users.map { data.history[$0] + held[$0].map(\.item) },
-            popularity: [])
+        let task = EvaluationTask.holdingOut(data.validation, known: data.history, itemCount: data.itemCount, popularity: [])
         let evaluator = RankingEvaluator(metrics: ["ndcg"], cutoffs: [10], protocol: .full, batchUsers: 512)
         let result = try evaluator.evaluate(task) { batch, out in try self.score(users: batch, history: data.history, into: out) }
         return result.aggregate[MetricKey("ndcg", 10)] ?? 0

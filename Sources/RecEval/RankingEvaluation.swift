@@ -55,19 +55,27 @@ public struct EvaluationTask: Sendable {
     public static func validation(_ split: SplitData) -> EvaluationTask { make(split, heldOut: split.validation, excludeValidation: false) }
 
     private static func make(_ split: SplitData, heldOut: [Interaction], excludeValidation: Bool) -> EvaluationTask {
-        let userCount = split.dataset.userCount
-        var held = [[Interaction]](repeating: [], count: userCount)
-        for event in heldOut { held[Int(event.user)].append(event) }
         var known = split.trainHistory
         if excludeValidation { for event in split.validation { known[Int(event.user)].append(event.item) } }
+        return holdingOut(
+            heldOut, known: known, alsoInteracted: excludeValidation ? [] : split.test,
+            itemCount: split.dataset.itemCount, popularity: split.trainingSet.itemPopularity)
+    }
+
+    /// The task of ranking `heldOut` items for their users, with `known[u]` excluded from user
+    /// u's ranking. Sampled negatives avoid the known items, the held-out items and
+    /// `alsoInteracted` (items held out for another phase).
+    public static func holdingOut(
+        _ heldOut: [Interaction], known: [[Int32]], alsoInteracted other: [Interaction] = [], itemCount: Int, popularity: [Int]
+    ) -> EvaluationTask {
+        var held = [[Interaction]](repeating: [], count: known.count)
+        for event in heldOut { held[Int(event.user)].append(event) }
         var all = known
-        for event in split.test { all[Int(event.user)].append(event.item) }
-        for event in split.validation where !excludeValidation { all[Int(event.user)].append(event.item) }
-        let users = (0..<userCount).filter { !held[$0].isEmpty }
+        for event in heldOut + other { all[Int(event.user)].append(event.item) }
+        let users = known.indices.filter { !held[$0].isEmpty }
         return EvaluationTask(
-            itemCount: split.dataset.itemCount, users: users.map { Int32($0) }, heldOut: users.map { held[$0] },
-            excluded: users.map { known[$0] }, interacted: users.map { all[$0] },
-            popularity: split.trainingSet.itemPopularity)
+            itemCount: itemCount, users: users.map { Int32($0) }, heldOut: users.map { held[$0] },
+            excluded: users.map { known[$0] }, interacted: users.map { all[$0] }, popularity: popularity)
     }
 }
 
