@@ -94,17 +94,13 @@ final class SASRecModel: @unchecked Sendable {
                 // [B, L, H] -> [B·L, H] -> the chosen row of each sequence: [B, 1, H]
                 x.reshaped([-1, h]).gather(rows: rows.enumerated().map { Int32($0.offset * l + $0.element) }).reshaped([b, 1, h])
             } ?? x
-            let tq = trimmed == nil ? l : 1
-            // [B, T, H] -> [B, T, heads, H/heads] -> [B, heads, T, H/heads]
-            func split(_ t: Tensor, _ length: Int) -> Tensor { t.reshaped([b, length, heads, h / heads]).permuted([0, 2, 1, 3]) }
-            let q = split(queries.linear(p(pre + "query.weight"), p(pre + "query.bias")), tq)
-            let k = split(x.linear(p(pre + "key.weight"), p(pre + "key.bias")), l)
-            let v = split(x.linear(p(pre + "value.weight"), p(pre + "value.bias")), l)
+            // Heads are strided views of [B, T, H]: no split or merge copies.
+            let q = queries.linear(p(pre + "query.weight"), p(pre + "query.bias"))
+            let k = x.linear(p(pre + "key.weight"), p(pre + "key.bias"))
+            let v = x.linear(p(pre + "value.weight"), p(pre + "value.bias"))
             // A lone query at the last real position sees every real key: keys after it are padding.
-            let context = Tensor.attention(q: q, k: k, v: v, causal: trimmed == nil, keyPadding: padding,
-                                           dropout: shape.attentionDropout, training: training, rng: &rng)
-            // [B, heads, T, d] -> [B, T, heads, d] -> [B, T, H]
-            let merged = context.permuted([0, 2, 1, 3]).reshaped([b, tq, h])
+            let merged = Tensor.attention(q: q, k: k, v: v, heads: heads, causal: trimmed == nil, keyPadding: padding,
+                                          dropout: shape.attentionDropout, training: training, rng: &rng)
             let attended = merged.linear(p(pre + "output.weight"), p(pre + "output.bias")).dropout(shape.dropout, training: training, rng: &rng)
             x = (attended + queries).layerNorm(gamma: p(pre + "attention_norm.weight"), beta: p(pre + "attention_norm.bias"), eps: shape.layerNormEps)
             let inner = x.linear(p(pre + "ffn_in.weight"), p(pre + "ffn_in.bias")).gelu()

@@ -8,27 +8,30 @@ public enum Loss {
     public static func crossEntropy(_ logits: Tensor, targets: [Int32]) -> Tensor {
         let c = logits.shape[logits.rank - 1], n = logits.count / c
         precondition(targets.count == n, "one target per row: \(targets.count) targets for \(n) rows")
-        let probabilities = Tensor.softmaxRows(logits.data, width: c)
         let valid = targets.filter { $0 >= 0 }.count
+        // -log p_t = lse - x_t; the row's log-sum-exp is kept for the backward pass.
+        var lse = [Float](repeating: 0, count: n)
         var total: Double = 0
-        for (r, target) in targets.enumerated() where target >= 0 {
-            precondition(Int(target) < c, "target \(target) outside \(c) classes")
-            // -log p_t from the logits: lse - x_t.
-            let base = r * c
-            var m = -Float.infinity
-            for j in 0..<c { m = max(m, logits.data[base + j]) }
-            var sum: Double = 0
-            for j in 0..<c { sum += Double(exp(logits.data[base + j] - m)) }
-            total += Double(m) + log(sum) - Double(logits.data[base + Int(target)])
+        logits.data.withUnsafeBufferPointer { x in
+            for (r, target) in targets.enumerated() where target >= 0 {
+                precondition(Int(target) < c, "target \(target) outside \(c) classes")
+                lse[r] = logSumExp(x.baseAddress! + r * c, c)
+                total += Double(lse[r]) - Double(x[r * c + Int(target)])
+            }
         }
         let scale = 1 / Float(max(1, valid))
         return Tensor(shape: [], data: [Float(total) * scale], parents: [logits]) { result in
             let g = result.grad![0] * scale
-            var dx = [Float](repeating: 0, count: logits.count)
-            for (r, target) in targets.enumerated() where target >= 0 {
-                let base = r * c
-                for j in 0..<c { dx[base + j] = g * probabilities[base + j] }
-                dx[base + Int(target)] -= g
+            let dx = logits.data.withUnsafeBufferPointer { x in
+                makeArray(logits.count) { dx in
+                    for (r, target) in targets.enumerated() {
+                        let row = x.baseAddress! + r * c, out = dx.baseAddress! + r * c
+                        guard target >= 0 else { out.initialize(repeating: 0, count: c); continue }
+                        // softmax_j = exp(x_j - lse)
+                        forEachLanes(c) { offset, load in store(g * vexp(load(row) - lse[r]), out, offset: offset, count: c) }
+                        out[Int(target)] -= g
+                    }
+                }
             }
             logits.accumulate(dx)
         }

@@ -1,14 +1,17 @@
 import COpenBLAS
 
-/// `C = alpha op(A) op(B) + beta C` on raw row-major buffers.
+/// `C = op(A) op(B) + beta C` on raw row-major buffers; the leading dimensions default to
+/// packed matrices and can be set for strided views (one head inside `[B, T, H]`).
 @inlinable
 func gemm(
     _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ c: UnsafeMutablePointer<Float>,
-    m: Int, n: Int, k: Int, transposeA: Bool = false, transposeB: Bool = false, beta: Float = 0
+    m: Int, n: Int, k: Int, transposeA: Bool = false, transposeB: Bool = false, beta: Float = 0,
+    lda: Int? = nil, ldb: Int? = nil, ldc: Int? = nil
 ) {
     cblas_sgemm(
         CblasRowMajor, transposeA ? CblasTrans : CblasNoTrans, transposeB ? CblasTrans : CblasNoTrans,
-        Int32(m), Int32(n), Int32(k), 1, a, Int32(transposeA ? m : k), b, Int32(transposeB ? k : n), beta, c, Int32(n))
+        Int32(m), Int32(n), Int32(k), 1, a, Int32(lda ?? (transposeA ? m : k)), b, Int32(ldb ?? (transposeB ? k : n)),
+        beta, c, Int32(ldc ?? n))
 }
 
 extension Tensor {
@@ -20,8 +23,7 @@ extension Tensor {
         let n = transposeB ? weight.shape[0] : weight.shape[1]
         precondition((transposeB ? weight.shape[1] : weight.shape[0]) == k, "matmul: \(shape) x \(weight.shape)\(transposeB ? "ᵀ" : "")")
         let m = count / k
-        var out = [Float](repeating: 0, count: m * n)
-        data.withUnsafeBufferPointer { a in weight.data.withUnsafeBufferPointer { b in out.withUnsafeMutableBufferPointer { c in
+        let out = data.withUnsafeBufferPointer { a in weight.data.withUnsafeBufferPointer { b in makeArray(m * n) { c in
             gemm(a.baseAddress!, b.baseAddress!, c.baseAddress!, m: m, n: n, k: k, transposeB: transposeB)
         } } }
         return Tensor(shape: Array(shape.dropLast()) + [n], data: out, parents: [self, weight]) { result in
@@ -29,23 +31,19 @@ extension Tensor {
             g.withUnsafeBufferPointer { g in
                 if self.requiresGrad {
                     // dA = dC Bᵀ (or dC B when B was transposed)
-                    var da = [Float](repeating: 0, count: self.count)
-                    weight.data.withUnsafeBufferPointer { b in da.withUnsafeMutableBufferPointer { d in
+                    self.accumulate(weight.data.withUnsafeBufferPointer { b in makeArray(self.count) { d in
                         gemm(g.baseAddress!, b.baseAddress!, d.baseAddress!, m: m, n: k, k: n, transposeB: !transposeB)
-                    } }
-                    self.accumulate(da)
+                    } })
                 }
                 if weight.requiresGrad {
                     // dB = Aᵀ dC, or (dCᵀ A) for a transposed B
-                    var db = [Float](repeating: 0, count: weight.count)
-                    self.data.withUnsafeBufferPointer { a in db.withUnsafeMutableBufferPointer { d in
+                    weight.accumulate(self.data.withUnsafeBufferPointer { a in makeArray(weight.count) { d in
                         if transposeB {
                             gemm(g.baseAddress!, a.baseAddress!, d.baseAddress!, m: n, n: k, k: m, transposeA: true)
                         } else {
                             gemm(a.baseAddress!, g.baseAddress!, d.baseAddress!, m: k, n: n, k: m, transposeA: true)
                         }
-                    } }
-                    weight.accumulate(db)
+                    } })
                 }
             }
         }
@@ -96,11 +94,38 @@ extension Tensor {
 }
 
 extension Tensor {
-    /// `x W + b` for `x` of shape `[..., in]`, `W` `[in, out]`, `b` `[out]`: one sgemm with the
-    /// bias folded in, and its gradients.
+    /// `x W + b` for `x` of shape `[..., in]`, `W` `[in, out]`, `b` `[out]`: one sgemm onto rows
+    /// prefilled with the bias; the bias gradient is one sgemv (column sums of the output's).
     public func linear(_ weight: Tensor, _ bias: Tensor) -> Tensor {
-        let product = matmul(weight)
-        return product.addingRowVector(bias)
+        precondition(weight.rank == 2 && weight.shape[0] == shape[rank - 1] && bias.count == weight.shape[1],
+                     "linear: \(shape) x \(weight.shape) + \(bias.shape)")
+        let k = weight.shape[0], n = weight.shape[1], m = count / k
+        let out = data.withUnsafeBufferPointer { a in weight.data.withUnsafeBufferPointer { w in bias.data.withUnsafeBufferPointer { b in
+            makeArray(m * n) { c in
+                for r in 0..<m { (c.baseAddress! + r * n).initialize(from: b.baseAddress!, count: n) }
+                gemm(a.baseAddress!, w.baseAddress!, c.baseAddress!, m: m, n: n, k: k, beta: 1)
+            }
+        } } }
+        return Tensor(shape: Array(shape.dropLast()) + [n], data: out, parents: [self, weight, bias]) { result in
+            result.grad!.withUnsafeBufferPointer { g in
+                if self.requiresGrad {
+                    self.accumulate(weight.data.withUnsafeBufferPointer { w in makeArray(self.count) { d in
+                        gemm(g.baseAddress!, w.baseAddress!, d.baseAddress!, m: m, n: k, k: n, transposeB: true)
+                    } })
+                }
+                if weight.requiresGrad {
+                    weight.accumulate(self.data.withUnsafeBufferPointer { a in makeArray(weight.count) { d in
+                        gemm(a.baseAddress!, g.baseAddress!, d.baseAddress!, m: k, n: n, k: m, transposeA: true)
+                    } })
+                }
+                if bias.requiresGrad {
+                    let ones = [Float](repeating: 1, count: m)
+                    bias.accumulate(makeArray(n) { d in
+                        cblas_sgemv(CblasRowMajor, CblasTrans, Int32(m), Int32(n), 1, g.baseAddress!, Int32(n), ones, 1, 0, d.baseAddress!, 1)
+                    })
+                }
+            }
+        }
     }
 
     /// `self + v` where `v` has the shape of the last axis (a bias), without broadcast index

@@ -2,30 +2,35 @@ import Foundation
 
 extension Tensor {
     /// Layer normalisation over the last axis: `(x - mean) / sqrt(var + eps) * gamma + beta`.
+    /// Rows are processed eight lanes at a time.
     public func layerNorm(gamma: Tensor, beta: Tensor, eps: Float = 1e-12) -> Tensor {
         let n = shape[rank - 1], rows = count / n
-        var normalised = [Float](repeating: 0, count: count)
         var rstd = [Float](repeating: 0, count: rows)
+        var normalised = [Float]()
         let out = data.withUnsafeBufferPointer { x in gamma.data.withUnsafeBufferPointer { w in beta.data.withUnsafeBufferPointer { b in
-            normalised.withUnsafeMutableBufferPointer { xhat in rstd.withUnsafeMutableBufferPointer { rstd in
-                makeArray(count) { out in
+            makeArray(count) { out in
+                normalised = makeArray(count) { xhat in
+                    let (w, b) = (w.baseAddress!, b.baseAddress!)
                     for r in 0..<rows {
-                        let base = r * n
-                        var mean: Float = 0
-                        for j in 0..<n { mean += x[base + j] }
-                        mean /= Float(n)
-                        var variance: Float = 0
-                        for j in 0..<n { let d = x[base + j] - mean; variance += d * d }
-                        let s = 1 / (variance / Float(n) + eps).squareRoot()
+                        let row = x.baseAddress! + r * n, xr = xhat.baseAddress! + r * n, o = out.baseAddress! + r * n
+                        var sum = Lanes()
+                        forEachLanes(n) { _, load in sum += load(row) }
+                        let mean = sum.sum() / Float(n)
+                        var squares = Lanes()
+                        forEachLanes(n) { offset, load in
+                            let d = (load(row) - mean).replacing(with: 0, where: Lanes.tail(offset, n))
+                            squares += d * d
+                        }
+                        let s = 1 / (squares.sum() / Float(n) + eps).squareRoot()
                         rstd[r] = s
-                        for j in 0..<n {
-                            let value = (x[base + j] - mean) * s
-                            xhat[base + j] = value
-                            out[base + j] = value * w[j] + b[j]
+                        forEachLanes(n) { offset, load in
+                            let value = (load(row) - mean) * s
+                            store(value, xr, offset: offset, count: n)
+                            store(value * load(w) + load(b), o, offset: offset, count: n)
                         }
                     }
                 }
-            } }
+            }
         } } }
         return Tensor(shape: shape, data: out, parents: [self, gamma, beta]) { result in
             var dgamma = [Float](repeating: 0, count: n), dbeta = [Float](repeating: 0, count: n)
@@ -33,19 +38,22 @@ extension Tensor {
                 normalised.withUnsafeBufferPointer { xhat in dgamma.withUnsafeMutableBufferPointer { dgamma in
                     dbeta.withUnsafeMutableBufferPointer { dbeta in
                         makeArray(self.count) { dx in
+                            let (w, dg, db) = (w.baseAddress!, dgamma.baseAddress!, dbeta.baseAddress!)
                             for r in 0..<rows {
-                                let base = r * n
-                                var sumD: Float = 0, sumDX: Float = 0
-                                for j in 0..<n {
-                                    let d = g[base + j] * w[j]
+                                let gr = g.baseAddress! + r * n, xr = xhat.baseAddress! + r * n, dr = dx.baseAddress! + r * n
+                                var sumD = Lanes(), sumDX = Lanes()
+                                forEachLanes(n) { offset, load in
+                                    let gv = load(gr), xv = load(xr)
+                                    let d = gv * load(w)
                                     sumD += d
-                                    sumDX += d * xhat[base + j]
-                                    dgamma[j] += g[base + j] * xhat[base + j]
-                                    dbeta[j] += g[base + j]
+                                    sumDX += d * xv
+                                    store(load(dg) + gv * xv, dg, offset: offset, count: n)
+                                    store(load(db) + gv, db, offset: offset, count: n)
                                 }
-                                let scale = rstd[r] / Float(n)
-                                for j in 0..<n {
-                                    dx[base + j] = scale * (Float(n) * g[base + j] * w[j] - sumD - xhat[base + j] * sumDX)
+                                let total = sumD.sum(), totalX = sumDX.sum()
+                                let scale = rstd[r] / Float(n), width = Float(n)
+                                forEachLanes(n) { offset, load in
+                                    store(scale * (width * load(gr) * load(w) - total - load(xr) * totalX), dr, offset: offset, count: n)
                                 }
                             }
                         }
@@ -136,23 +144,9 @@ extension Tensor {
     }
 
     static func softmaxRows(_ x: [Float], width n: Int) -> [Float] {
-        var out = [Float](repeating: 0, count: x.count)
-        x.withUnsafeBufferPointer { x in
-            out.withUnsafeMutableBufferPointer { o in
-                for r in 0..<(x.count / n) {
-                    let base = r * n
-                    var m = -Float.infinity
-                    for j in 0..<n { m = max(m, x[base + j]) }
-                    var total: Float = 0
-                    for j in 0..<n {
-                        let e = exp(x[base + j] - m)
-                        o[base + j] = e
-                        total += e
-                    }
-                    let inverse = 1 / total
-                    for j in 0..<n { o[base + j] *= inverse }
-                }
-            }
+        var out = x
+        out.withUnsafeMutableBufferPointer { o in
+            for r in 0..<(x.count / n) { softmaxInPlace(o.baseAddress! + r * n, n) }
         }
         return out
     }

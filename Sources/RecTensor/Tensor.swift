@@ -140,8 +140,18 @@ extension Tensor {
     /// Keeps freed buffers in the heap instead of returning them to the kernel: training
     /// allocates and frees the same large arrays every step, and fresh pages cost a page fault
     /// and a zero-fill each. Call once, early, in processes that train.
-    public static func retainFreedMemory() {
-        _ = mallopt(M_MMAP_THRESHOLD, 1 << 30)
-        _ = mallopt(M_TRIM_THRESHOLD, 1 << 30)
+    ///
+    /// glibc caps the mmap threshold at 32 MiB (a larger value is refused, and setting the trim
+    /// threshold alone would pin the mmap threshold at its 128 KiB default), so arrays up to
+    /// 32 MiB come from the heap and larger ones are still mapped. Worker threads would get
+    /// arenas of their own, whose 64 MiB heaps glibc unmaps as soon as they empty (whatever
+    /// the trim threshold), so every thread shares the main arena.
+    /// - Returns: whether glibc accepted the settings.
+    @discardableResult
+    public static func retainFreedMemory() -> Bool {
+        let mapped = mallopt(M_MMAP_THRESHOLD, 32 << 20)
+        let trimmed = mallopt(M_TRIM_THRESHOLD, 1 << 30)
+        let arenas = mallopt(M_ARENA_MAX, 1)
+        return mapped == 1 && trimmed == 1 && arenas == 1
     }
 }

@@ -59,6 +59,7 @@ struct GradientTests {
         checkGradients([[3, 4]]) { $0[0].sigmoid() }
         checkGradients([[3, 4]]) { $0[0].silu() }
         checkGradients([[3, 4]]) { $0[0].gelu() }
+        checkGradients([[2, 11]]) { $0[0].gelu() }  // a full group of eight lanes and a tail
         checkGradients([[3, 4]], seed: 5) { $0[0].relu() }
     }
 
@@ -67,6 +68,7 @@ struct GradientTests {
         checkGradients([[3, 4], [5, 4]]) { $0[0].matmul($0[1], transposeB: true) }
         checkGradients([[2, 3, 4], [2, 4, 2]]) { $0[0].bmm($0[1]) }
         checkGradients([[2, 2, 3, 4], [2, 2, 5, 4]]) { $0[0].bmm($0[1], transposeB: true) }
+        checkGradients([[2, 3, 4], [4, 5], [5]]) { $0[0].linear($0[1], $0[2]) }
     }
 
     @Test func reductionsAndShapes() {
@@ -83,6 +85,8 @@ struct GradientTests {
 
     @Test func normalisationAndSoftmax() {
         checkGradients([[3, 5], [5], [5]]) { $0[0].layerNorm(gamma: $0[1], beta: $0[2], eps: 1e-5) }
+        checkGradients([[2, 19], [19], [19]]) { $0[0].layerNorm(gamma: $0[1], beta: $0[2], eps: 1e-5) }
+        checkGradients([[3, 11]]) { $0[0].softmax() }
         checkGradients([[3, 5], [5]]) { $0[0].rmsNorm(gamma: $0[1]) }
         checkGradients([[3, 5]]) { $0[0].softmax() }
         checkGradients([[3, 5]]) { $0[0].logSoftmax() }
@@ -90,6 +94,7 @@ struct GradientTests {
 
     @Test func losses() {
         checkGradients([[4, 6]]) { Loss.crossEntropy($0[0], targets: [1, 5, -1, 0]) }
+        checkGradients([[3, 13]]) { Loss.crossEntropy($0[0], targets: [12, 0, 7]) }
         checkGradients([[2, 5]]) { Loss.binaryCrossEntropyWithLogits($0[0], labels: [1, 0, 1, 1, 0, 0, 1, 0, 1, 0], weights: [1, 1, 0, 1, 2, 1, 1, 1, 1, 0]) }
     }
 
@@ -110,6 +115,30 @@ struct GradientTests {
         checkGradients([[1, 1, 3, 2], [1, 1, 3, 2], [1, 1, 3, 2]]) { t in
             var rng = SplitMix64(seed: 7)  // same mask on every call
             return Tensor.attention(q: t[0], k: t[1], v: t[2], causal: false, dropout: 0.3, training: true, rng: &rng)
+        }
+    }
+
+    @Test func tokenMajorAttentionMatchesHeadMajor() {
+        // [B, T, heads·d] with strided heads against [B, heads, T, d] built by permutes.
+        var rng = SplitMix64(seed: 5)
+        let (b, t, heads, d) = (2, 4, 2, 3)
+        let q = Initializer.normal([b, t, heads * d], std: 1, rng: &rng), k = Initializer.normal([b, t, heads * d], std: 1, rng: &rng)
+        let v = Initializer.normal([b, t, heads * d], std: 1, rng: &rng)
+        func split(_ x: Tensor) -> Tensor { x.reshaped([b, t, heads, d]).permuted([0, 2, 1, 3]) }
+        let padding = [[false, false, true, false], [false, true, false, false]]
+        var r1 = SplitMix64(seed: 9), r2 = SplitMix64(seed: 9)
+        let tokenMajor = Tensor.attention(q: q, k: k, v: v, heads: heads, causal: true, keyPadding: padding,
+                                          dropout: 0.25, training: true, rng: &r1)
+        let headMajor = Tensor.attention(q: split(q), k: split(k), v: split(v), causal: true, keyPadding: padding,
+                                         dropout: 0.25, training: true, rng: &r2).permuted([0, 2, 1, 3])
+        for (x, y) in zip(tokenMajor.data, headMajor.data) { #expect(abs(x - y) < 1e-6) }
+        checkGradients([[b, t, heads * d], [b, t, heads * d], [b, t, heads * d]]) { t in
+            var rng = SplitMix64(seed: 0)
+            return Tensor.attention(q: t[0], k: t[1], v: t[2], heads: heads, causal: true, keyPadding: padding, rng: &rng)
+        }
+        checkGradients([[b, 1, heads * d], [b, t, heads * d], [b, t, heads * d]]) { t in
+            var rng = SplitMix64(seed: 0)
+            return Tensor.attention(q: t[0], k: t[1], v: t[2], heads: heads, causal: false, keyPadding: padding, rng: &rng)
         }
     }
 
