@@ -113,7 +113,9 @@ public struct SASRec: Retriever, Trainable, Checkpointable, SequenceAware {
                         let hidden = model.lastHidden(encoded.map(\.0), lengths: encoded.map(\.1), training: true, rng: &rng, weights: weights)
                         // [B, H] x [items + 1, H]ᵀ -> [B, items + 1]
                         let logits = hidden.matmul(weights["item_embedding"]!, transposeB: true)
+                        // The share's mean, weighted by its part of the batch.
                         return Loss.crossEntropy(logits, targets: part.map { data.history[Int($0.user)][$0.end] + 1 })
+                            * (Float(range.count) / Float(batch.count))
                     }
                     batches += 1
                 }
@@ -137,8 +139,10 @@ public struct SASRec: Retriever, Trainable, Checkpointable, SequenceAware {
 
     /// One optimiser step on `count` examples, split over the cores: each share builds its own
     /// graph on parameter replicas (BLAS single-threaded meanwhile), the shares' gradients are
-    /// summed with weights share/count, and Adam updates the parameters once. The random stream
-    /// of each share derives from `seed`, so the result does not depend on thread timing.
+    /// summed, and Adam updates the parameters once. `loss` returns a share's part of the batch
+    /// loss (its mean times its weight in the batch), so the parts add up to the batch's mean.
+    /// The random stream of each share derives from `seed`, so the result does not depend on
+    /// thread timing.
     /// - Returns: the batch's mean loss.
     private func dataParallelStep(
         model: SASRecModel, adam: Adam, count: Int, seed: UInt64,
@@ -154,7 +158,7 @@ public struct SASRec: Retriever, Trainable, Checkpointable, SequenceAware {
         parallelChunks(shares) { share, _ in
             var rng = SplitMix64(seed: seed).derived("share \(share)")
             let range = bounds[share]..<bounds[share + 1]
-            let value = loss(range, replicas[share], &rng) * (Float(range.count) / Float(count))
+            let value = loss(range, replicas[share], &rng)
             value.backward()
             losses.value[share] = Double(value.item)
         }
@@ -179,42 +183,52 @@ public struct SASRec: Retriever, Trainable, Checkpointable, SequenceAware {
         var total = 0.0
         for start in stride(from: 0, to: users.count, by: c.batchSize) {
             let batch = Array(users[start..<min(users.count, start + c.batchSize)])
-            var inputs: [[Int32]] = [], lengths: [Int] = []
-            var positives: [Int32] = [], negatives: [Int32] = [], weights: [Float] = []
-            for user in batch {
-                let items = data.history[user].suffix(c.maxLength + 1)
-                let (tokens, length) = model.tokens(for: items.dropLast())
-                inputs.append(tokens)
-                lengths.append(length)
-                let targets = Array(items.dropFirst())
-                for position in 0..<c.maxLength {
-                    if position < length {
-                        positives.append(targets[position] + 1)
-                        var negative: Int32
-                        repeat { negative = Int32(rng.nextInt(below: data.itemCount)) } while seen[user].contains(negative) && seen[user].count < data.itemCount
-                        negatives.append(negative + 1)
-                        weights.append(1)
-                    } else {
-                        positives.append(0); negatives.append(0); weights.append(0)
-                    }
-                }
+            let (inputs, positives, negatives, weights) = positionBatch(batch, model: model, data: data, seen: seen, rng: &rng)
+            let denominator = weights.reduce(0, +), stepSeed = rng.next(), l = c.maxLength
+            total += dataParallelStep(model: model, adam: adam, count: batch.count, seed: stepSeed) { range, parameters, rng in
+                let positions = (range.lowerBound * l)..<(range.upperBound * l)
+                // [b, L, H] -> [b·L, H]
+                let states = model.encode(Array(inputs[range]), training: true, rng: &rng, weights: parameters).reshaped([-1, c.hiddenSize])
+                let table = parameters["item_embedding"]!
+                let positiveScores = (states * table.gather(rows: Array(positives[positions]))).sum(axes: [1])
+                let negativeScores = (states * table.gather(rows: Array(negatives[positions]))).sum(axes: [1])
+                let logits = Tensor.concat([positiveScores.reshaped([-1, 1]), negativeScores.reshaped([-1, 1])], axis: 1)
+                let labels: [Float] = (0..<(2 * positions.count)).map { $0 % 2 == 0 ? 1 : 0 }
+                let shareWeights = weights[positions].flatMap { w -> [Float] in [w, w] }
+                // The share's mean over its real positions (every sequence has one), weighted by
+                // its part of the batch's.
+                let share = weights[positions].reduce(0, +)
+                return Loss.binaryCrossEntropyWithLogits(logits, labels: labels, weights: shareWeights) * (share / max(denominator, 1))
             }
-            adam.zeroGrad()
-            // [B, L, H] -> [B·L, H]
-            let states = model.encode(inputs, training: true, rng: &rng).reshaped([-1, c.hiddenSize])
-            let table = model.parameters["item_embedding"]!
-            let positiveScores = (states * table.gather(rows: positives)).sum(axes: [1])
-            let negativeScores = (states * table.gather(rows: negatives)).sum(axes: [1])
-            let logits = Tensor.concat([positiveScores.reshaped([-1, 1]), negativeScores.reshaped([-1, 1])], axis: 1)
-            let labels: [Float] = positives.flatMap { _ -> [Float] in [1, 0] }
-            let pairWeights: [Float] = weights.flatMap { w -> [Float] in [w, w] }
-            let loss = Loss.binaryCrossEntropyWithLogits(logits, labels: labels, weights: pairWeights)
-            loss.backward()
-            adam.update()
-            total += Double(loss.item)
             batches += 1
         }
         return total
+    }
+
+    /// Token sequences of `users` (their last `maxLength + 1` items but the last), and for every
+    /// position its next item, one sampled unseen negative and a weight (0 at padding).
+    private func positionBatch(
+        _ users: [Int], model: SASRecModel, data: TrainingSet, seen: [Set<Int32>], rng: inout SplitMix64
+    ) -> (inputs: [[Int32]], positives: [Int32], negatives: [Int32], weights: [Float]) {
+        var inputs: [[Int32]] = [], positives: [Int32] = [], negatives: [Int32] = [], weights: [Float] = []
+        for user in users {
+            let items = data.history[user].suffix(configuration.maxLength + 1)
+            let (tokens, length) = model.tokens(for: items.dropLast())
+            inputs.append(tokens)
+            let targets = Array(items.dropFirst())
+            for position in 0..<configuration.maxLength {
+                if position < length {
+                    positives.append(targets[position] + 1)
+                    var negative: Int32
+                    repeat { negative = Int32(rng.nextInt(below: data.itemCount)) } while seen[user].contains(negative) && seen[user].count < data.itemCount
+                    negatives.append(negative + 1)
+                    weights.append(1)
+                } else {
+                    positives.append(0); negatives.append(0); weights.append(0)
+                }
+            }
+        }
+        return (inputs, positives, negatives, weights)
     }
 
     /// (user, end): the prefix `history[user][..<end]` predicts `history[user][end]`.
