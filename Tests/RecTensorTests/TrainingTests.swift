@@ -105,6 +105,34 @@ struct SafetensorsTests {
         let text = String(decoding: f16[8...], as: UTF8.self).replacingOccurrences(of: "F32", with: "F16")
         f16 = Array(f16[..<8]) + Array(text.utf8)
         let dtype = #expect(throws: RecError.self) { _ = try Safetensors.decode(f16, file: "x") }
-        #expect(dtype?.message.contains("dtype F16") == true)
+        #expect(dtype?.message.contains("F16 shape [4] needs 8 bytes, offsets give 16") == true)
+    }
+
+    /// The memory-mapped reader: F32 and F16 tensors, shape checks, missing names, bad files.
+    @Test func mappedFileReadsConvertsAndRejects() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("st-\(UInt32.random(in: 0...UInt32.max))")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let path = directory.appendingPathComponent("m.safetensors").path
+        try Safetensors.save(["w": Tensor(shape: [2, 2], data: [1, -2, 0.5, 3])], to: path)
+        let file = try SafetensorsFile(path: path)
+        #expect(try file.tensor("w", shape: [2, 2]).data == [1, -2, 0.5, 3])
+        #expect((#expect(throws: RecError.self) { _ = try file.tensor("w", shape: [4]) })?.message.contains("has shape [2, 2], expected [4]") == true)
+        #expect((#expect(throws: RecError.self) { _ = try file.tensor("v") })?.message.contains("no tensor 'v'") == true)
+
+        // The same file rewritten as F16 (half the bytes): values come back as Float32.
+        var bytes = try Safetensors.encode(["w": Tensor(shape: [2, 2], data: [0, 0, 0, 0])])
+        let headerLength = Int(bytes.withUnsafeBytes { $0.loadUnaligned(as: UInt64.self) })
+        let header = String(decoding: bytes[8..<(8 + headerLength)], as: UTF8.self)
+            .replacingOccurrences(of: "F32", with: "F16").replacingOccurrences(of: "[0,16]", with: "[0,8] ")
+        let halves: [Float16] = [1, -2, 0.5, 3]
+        bytes = Array(bytes[..<8]) + Array(header.utf8) + halves.withUnsafeBytes { Array($0) }
+        try Data(bytes).write(to: URL(fileURLWithPath: path))
+        #expect(try SafetensorsFile(path: path).tensor("w").data == [1, -2, 0.5, 3])
+
+        try Data(bytes.dropLast(2)).write(to: URL(fileURLWithPath: path))
+        #expect((#expect(throws: RecError.self) { _ = try SafetensorsFile(path: path) })?.message.contains("\(path): truncated") == true)
+        let missing = directory.appendingPathComponent("none.safetensors").path
+        #expect((#expect(throws: RecError.self) { _ = try SafetensorsFile(path: missing) })?.message.contains("\(missing): cannot open") == true)
     }
 }
