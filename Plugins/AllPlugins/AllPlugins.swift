@@ -1,6 +1,7 @@
 import Baselines
 import RecCore
 import SASRec
+import TextEncoders
 
 /// The one list of plugins this build knows. Adding a plugin means adding one line here.
 public func makeRegistry() throws -> Registry {
@@ -10,5 +11,7 @@ public func makeRegistry() throws -> Registry {
     try registry.register(EASE.self)
     try registry.register(BPRMF.self)
     try registry.register(SASRec.self)
+    try registry.register(MiniLMEncoder.self)
+    try registry.register(HashingTFIDF.self)
     return registry
 }

@@ -13,6 +13,7 @@ public struct Registry: Sendable {
 
     private var retrievers: [String: Factory<any Retriever>] = [:]
     private var rankers: [String: Factory<any Ranker>] = [:]
+    private var encoders: [String: Factory<any TextEncoder>] = [:]
     public private(set) var entries: [Entry] = []
 
     public init() {}
@@ -37,8 +38,19 @@ public struct Registry: Sendable {
         entries.append(try entry(type, role: "ranker"))
     }
 
+    /// Registers a text encoder; a kind registered twice is an error.
+    public mutating func register<E: TextEncoder>(_ type: E.Type) throws {
+        try checkNew(E.kind)
+        encoders[E.kind] = { source, context in
+            let configuration = try source.decode(E.Configuration.self)
+            return (try E(configuration: configuration, context: context), try canonicalJSON(configuration))
+        }
+        entries.append(try entry(type, role: "encoder"))
+    }
+
     public var retrieverKinds: [String] { retrievers.keys.sorted() }
     public var rankerKinds: [String] { rankers.keys.sorted() }
+    public var encoderKinds: [String] { encoders.keys.sorted() }
 
     /// Builds the retriever named `kind`, decoding its configuration from `decoder`.
     /// - Returns: the retriever and its resolved configuration as canonical JSON.
@@ -49,6 +61,11 @@ public struct Registry: Sendable {
 
     public func makeRanker(kind: String, configuration source: any ConfigurationSource, context: ComponentContext) throws -> (any Ranker, String) {
         guard let factory = rankers[kind] else { throw unknown(kind, valid: rankerKinds, role: "ranker") }
+        return try factory(source, context)
+    }
+
+    public func makeEncoder(kind: String, configuration source: any ConfigurationSource, context: ComponentContext) throws -> (any TextEncoder, String) {
+        guard let factory = encoders[kind] else { throw unknown(kind, valid: encoderKinds, role: "encoder") }
         return try factory(source, context)
     }
 

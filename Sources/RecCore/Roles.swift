@@ -96,7 +96,15 @@ public protocol KnowledgeAugmenter: Component {
 /// `Swift.Encoder` in every plugin that writes `encode(to:)`.)
 public protocol TextEncoder: Component {
     var dimension: Int { get }
+    /// Whether a text's vector depends on the other texts encoded with it (corpus statistics
+    /// such as IDF); caches then key on the whole corpus as well as the text.
+    var corpusDependent: Bool { get }
+    /// One vector of `dimension` floats per text, in order.
     func encode(_ texts: [String]) throws -> [[Float]]
+}
+
+extension TextEncoder {
+    public var corpusDependent: Bool { false }
 }
 
 /// What an evaluator may ask the runner to compute once per cell.

@@ -47,6 +47,11 @@ public struct TextFile: Sendable {
         return result
     }
 
+    /// The CSV records of the file (RFC 4180 quoting, one record per line), header included.
+    public func csvRows() throws -> [[String]] {
+        try lines().map { try csvFields($0.text, file: self, number: $0.number) }
+    }
+
     public func location(line: Int, column: Int = 1) -> SourceLocation {
         SourceLocation(file: path, line: line, column: column)
     }

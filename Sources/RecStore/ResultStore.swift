@@ -174,9 +174,17 @@ public final class ResultStore: @unchecked Sendable {
     }
 
     public func putArtifact(_ key: String, kind: String, data: [UInt8]) throws {
+        try putArtifacts([(key, data)], kind: kind)
+    }
+
+    /// Stores many artifacts of one kind in one transaction (all or none); existing keys are kept.
+    public func putArtifacts(_ items: [(key: String, data: [UInt8])], kind: String) throws {
+        let now = Self.now()
         try db.transaction {
-            try db.query("INSERT OR IGNORE INTO artifacts(key, kind, size, created_at, data) VALUES(?,?,?,?,?)",
-                         [.text(key), .text(kind), .int(Int64(data.count)), .text(Self.now()), .blob(data)])
+            for (key, data) in items {
+                try db.query("INSERT OR IGNORE INTO artifacts(key, kind, size, created_at, data) VALUES(?,?,?,?,?)",
+                             [.text(key), .text(kind), .int(Int64(data.count)), .text(now), .blob(data)])
+            }
         }
     }
 }

@@ -4,14 +4,20 @@ import RecCore
 import RecData
 import RecEval
 import RecSpec
+import AllPlugins
 import SASRec
 
 enum BenchCommand: Command {
     static let name = "bench"
-    static let summary = "benchmarks (build with -c release): bench eval, bench sasrec"
+    static let summary = "benchmarks (build with -c release): bench eval, bench sasrec, bench encode"
     static let usage = """
         Usage: reclab bench eval [--users N] [--items N] [--dim D] [--history H] [--batch B] [--k K]
                reclab bench sasrec [--dataset NAME] [--epochs E] [--users N] [--set KEY=VALUE]... [--data-root DIR]
+               reclab bench encode [--encoder KIND] [--movies FILE] [--batch B] [--data-root DIR]
+
+        bench encode embeds every movie of ml-latest-small's movies.csv as "Title. Genres: A, B"
+        (the text ../shared/peers/st_encode.py encodes), batch B (default 64), after a warm-up on
+        the first 256, and prints sentences per second and peak resident memory.
 
         bench sasrec trains SASRec (default: RecBole's ML-100K settings, hidden 64, 2 layers,
         2 heads, length 50, dropout 0.2, CE, batch 256) on the leave-one-out training split of
@@ -26,11 +32,12 @@ enum BenchCommand: Command {
         """
 
     static func run(_ raw: ArraySlice<String>) throws -> Int32 {
-        let args = try Arguments(raw, options: ["--users", "--items", "--dim", "--history", "--batch", "--k", "--dataset", "--epochs", "--set", "--data-root"], flags: [])
+        let args = try Arguments(raw, options: ["--users", "--items", "--dim", "--history", "--batch", "--k", "--dataset", "--epochs", "--set", "--data-root", "--encoder", "--movies"], flags: [])
         switch args.positionals {
         case ["eval"]: return try evaluation(args)
         case ["sasrec"]: return try sasrec(args)
-        default: throw RecError.usage("expected 'bench eval' or 'bench sasrec'")
+        case ["encode"]: return try encode(args)
+        default: throw RecError.usage("expected 'bench eval', 'bench sasrec' or 'bench encode'")
         }
     }
 
@@ -47,13 +54,8 @@ enum BenchCommand: Command {
             dataset = dataset.compacted()
         }
         let split = try dataset.split(.leaveOneOut)
-        var yaml = "type: sasrec\nepochs: \(try args.int("--epochs", default: 2))\n"
-        for assignment in args.values("--set") {
-            guard let equals = assignment.firstIndex(of: "=") else { throw RecError.usage("--set expects key=value") }
-            yaml += "\(assignment[..<equals]): \(assignment[assignment.index(after: equals)...])\n"
-        }
-        let node = try YAMLParser.parse(yaml, file: "bench sasrec")
-        let configuration = try NodeDecoder().decode(SASRec.Configuration.self, from: node, ignoring: ["type"])
+        let configuration = try SetAssignments(["epochs=\(try args.int("--epochs", default: 2))"] + args.values("--set"), label: "--set")
+            .decode(SASRec.Configuration.self)
         var model = try SASRec(configuration: configuration, context: ComponentContext(seed: 1))
         print("bench sasrec: \(dataset.name), \(dataset.userCount) users, \(dataset.itemCount) items, \(split.train.count) training interactions; \(try canonicalJSON(configuration))")
         let times = EpochTimes()
@@ -63,6 +65,29 @@ enum BenchCommand: Command {
         let seconds = times.seconds
         print(String(format: "seconds per epoch: %@ (mean %.1f)", seconds.map { String(format: "%.1f", $0) }.joined(separator: ", "), seconds.reduce(0, +) / Double(max(1, seconds.count))))
         print(String(format: "peak resident memory: %.0f MiB", peakMiB()))
+        return 0
+    }
+
+    static func encode(_ args: Arguments) throws -> Int32 {
+        let path = args.value("--movies") ?? DataCatalog(root: args.value("--data-root")).root + "/ml-latest-small/movies.csv"
+        let rows = try TextFile(path: path).csvRows()
+        guard let header = rows.first, let title = header.firstIndex(of: "title"), let genres = header.firstIndex(of: "genres") else {
+            throw RecError.data("\(path): expected a header with title and genres (MovieLens movies.csv)")
+        }
+        let texts = rows.dropFirst().map { row in
+            "\(row[title]). Genres: \(row[genres].replacingOccurrences(of: "|", with: ", "))"
+        }
+        let kind = args.value("--encoder") ?? "minilm"
+        let (encoder, configuration) = try makeRegistry().makeEncoder(
+            kind: kind, configuration: try SetAssignments(["batch_size=\(try args.int("--batch", default: 64))"].filter { _ in kind == "minilm" } + args.values("--set"), label: "--set"),
+            context: ComponentContext(seed: 0))
+        print("bench encode: \(texts.count) texts from \(path) with \(kind) \(configuration)")
+        _ = try encoder.encode(Array(texts.prefix(256)))  // warm-up, as the peer script does
+        let started = Date()
+        let vectors = try encoder.encode(texts)
+        let seconds = Date().timeIntervalSince(started)
+        precondition(vectors.count == texts.count)
+        print(String(format: "texts %d seconds %.2f sentences_per_s %.1f peak_rss_mib %.0f", texts.count, seconds, Double(texts.count) / seconds, peakMiB()))
         return 0
     }
 

@@ -12,7 +12,7 @@ protocol Command {
 
 let commands: [any Command.Type] = [
     RunCommand.self, ValidateCommand.self, PlanCommand.self, ListCommand.self, ReportCommand.self,
-    DataCommand.self, MergeCommand.self, BenchCommand.self,
+    DataCommand.self, MergeCommand.self, BenchCommand.self, EncodeCommand.self,
 ]
 
 @MainActor func mainHelp() -> String {
@@ -28,7 +28,7 @@ let commands: [any Command.Type] = [
     text += """
 
         Exit codes: 0 success, 64 usage error, 1 any other failure.
-        Environment: RECLAB_DATA (data root, default ../shared/data).
+        Environment: RECLAB_DATA (data root, default ../shared/data), RECLAB_MODELS (model weights, default models).
 
         """
     return text

@@ -85,7 +85,10 @@ struct RegistryTests {
 
     @Test func everyPluginHasDefaultsForEveryKey() throws {
         let registry = try makeRegistry()
-        #expect(registry.entries.count == 5)
+        #expect(registry.entries.count == 7)
+        #expect(registry.encoderKinds == ["hashing-tfidf", "minilm"])
+        let minilm = try #require(registry.entries.first { $0.kind == "minilm" })
+        #expect(minilm.role == "encoder" && minilm.defaults == "{\"batch_size\":64,\"max_length\":256,\"model\":\"all-MiniLM-L6-v2\"}")
         let ease = try #require(registry.entries.first { $0.kind == "ease" })
         #expect(ease.defaults == "{\"l2\":250}")
         let bpr = try #require(registry.entries.first { $0.kind == "bprmf" })

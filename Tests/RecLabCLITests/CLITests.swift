@@ -21,8 +21,10 @@ struct CLI {
     }
 
     @discardableResult
-    static func run(_ arguments: [String], in directory: String = Fixtures.packageRoot) throws -> Output {
-        let process = start(arguments, in: directory)
+    static func run(
+        _ arguments: [String], in directory: String = Fixtures.packageRoot, input: String? = nil, environment: [String: String] = [:]
+    ) throws -> Output {
+        let process = start(arguments, in: directory, input: input, environment: environment)
         let out = process.standardOutput as! Pipe, err = process.standardError as! Pipe
         // Read before waiting, so a full pipe cannot stall the child.
         let stdout = out.fileHandleForReading.readDataToEndOfFile()
@@ -31,10 +33,18 @@ struct CLI {
         return Output(status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self), stderr: String(decoding: stderr, as: UTF8.self))
     }
 
-    static func start(_ arguments: [String], in directory: String = Fixtures.packageRoot, quietOutput: Bool = false) -> Process {
+    static func start(
+        _ arguments: [String], in directory: String = Fixtures.packageRoot, quietOutput: Bool = false,
+        input: String? = nil, environment: [String: String] = [:]
+    ) -> Process {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: binary)
         process.arguments = arguments
+        if !environment.isEmpty {
+            process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        }
+        let stdin = input.map { _ in Pipe() }
+        if let stdin { process.standardInput = stdin }
         process.currentDirectoryURL = URL(fileURLWithPath: directory)
         if quietOutput {
             process.standardOutput = FileHandle.nullDevice
@@ -44,6 +54,10 @@ struct CLI {
             process.standardError = Pipe()
         }
         try! process.run()
+        if let stdin, let input {
+            stdin.fileHandleForWriting.write(Data(input.utf8))
+            try? stdin.fileHandleForWriting.close()
+        }
         return process
     }
 }
@@ -61,7 +75,7 @@ func metricRows(_ db: String, _ name: String = "tiny") throws -> [String: [Strin
 let tinySpec = Fixtures.directory + "/tiny/tiny.yaml"
 
 @Suite(.serialized) struct CLITests {
-    @Test(arguments: ["run", "validate", "plan", "list", "report", "data", "merge", "bench"])
+    @Test(arguments: ["run", "validate", "plan", "list", "report", "data", "merge", "bench", "encode"])
     func everyCommandHasHelp(_ command: String) throws {
         let output = try CLI.run([command, "--help"])
         #expect(output.status == 0)
