@@ -25,6 +25,7 @@ let package = Package(
         // models (MiniLM, SASRec) in seconds rather than minutes.
         .target(name: "RecTensor", dependencies: ["RecCore", "COpenBLAS"], swiftSettings: optimisedInDebug),
         .target(name: "RecText", dependencies: ["RecCore", "RecTensor", "COpenBLAS"], swiftSettings: optimisedInDebug),
+        .target(name: "RecLM", dependencies: ["RecCore", "RecTensor", "COpenBLAS"], swiftSettings: optimisedInDebug),
         .target(name: "RecStore", dependencies: ["RecCore", "CSQLite"]),
         .target(name: "RecReport", dependencies: ["RecCore", "RecStore", "RecEval"]),
         .target(
@@ -43,7 +44,7 @@ let package = Package(
 
         // MARK: - CLI
         .executableTarget(
-            name: "reclab", dependencies: ["RecRunner", "RecReport", "AllPlugins", "SASRec", "TextEncoders", "RecTensor", "COpenBLAS"]),
+            name: "reclab", dependencies: ["RecRunner", "RecReport", "AllPlugins", "SASRec", "TextEncoders", "RecLM", "RecTensor", "COpenBLAS"]),
 
         // MARK: - Tests
         .target(name: "RecTesting", dependencies: ["RecCore", "RecData"], path: "Sources/RecTesting"),
@@ -53,6 +54,7 @@ let package = Package(
         .testTarget(name: "RecEvalTests", dependencies: ["RecEval", "RecData", "RecTesting"]),
         .testTarget(name: "RecTensorTests", dependencies: ["RecTensor"]),
         .testTarget(name: "RecTextTests", dependencies: ["RecText", "TextEncoders", "RecTesting"]),
+        .testTarget(name: "RecLMTests", dependencies: ["RecLM", "RecTesting"]),
         .testTarget(name: "SASRecTests", dependencies: ["SASRec", "RecData", "RecEval", "RecTesting"]),
         .testTarget(name: "RecStoreTests", dependencies: ["RecStore", "RecTesting"]),
         .testTarget(name: "BaselinesTests", dependencies: ["Baselines", "AllPlugins", "RecData", "RecEval", "RecTesting"]),

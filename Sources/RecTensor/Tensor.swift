@@ -127,7 +127,7 @@ extension Tensor: CustomStringConvertible {
 
 /// An array of `count` floats filled by `body` (no zero-fill first).
 @inlinable
-func makeArray(_ count: Int, _ body: (UnsafeMutableBufferPointer<Float>) -> Void) -> [Float] {
+public func makeArray(_ count: Int, _ body: (UnsafeMutableBufferPointer<Float>) -> Void) -> [Float] {
     [Float](unsafeUninitializedCapacity: count) { buffer, initialized in
         body(buffer)
         initialized = count

@@ -51,7 +51,7 @@ public func verf(_ x: Lanes) -> (erf: Lanes, gaussian: Lanes) {
 /// Applies `body` to `count` values eight at a time; the tail is padded with `pad` and only
 /// its real lanes are written back.
 @inlinable
-func forEachLanes(
+public func forEachLanes(
     _ count: Int, pad: Float = 0, _ body: (_ offset: Int, _ load: (UnsafePointer<Float>) -> Lanes) -> Void
 ) {
     var i = 0
@@ -72,14 +72,14 @@ func forEachLanes(
 extension SIMD8 where Scalar == Float {
     /// The lanes at or past `count` in the group of eight starting at `offset` (a padded tail).
     @inlinable
-    static func tail(_ offset: Int, _ count: Int) -> SIMDMask<SIMD8<Int32>> {
+    public static func tail(_ offset: Int, _ count: Int) -> SIMDMask<SIMD8<Int32>> {
         SIMD8<Int32>(0, 1, 2, 3, 4, 5, 6, 7) .>= SIMD8<Int32>(repeating: Int32(count - offset))
     }
 }
 
 /// Stores the first `min(8, count - offset)` lanes at `pointer + offset`.
 @inlinable
-func store(_ lanes: Lanes, _ pointer: UnsafeMutablePointer<Float>, offset: Int, count: Int) {
+public func store(_ lanes: Lanes, _ pointer: UnsafeMutablePointer<Float>, offset: Int, count: Int) {
     let n = min(8, count - offset)
     if n == 8 {
         UnsafeMutableRawPointer(pointer + offset).storeBytes(of: lanes, as: Lanes.self)
@@ -90,7 +90,7 @@ func store(_ lanes: Lanes, _ pointer: UnsafeMutablePointer<Float>, offset: Int, 
 
 /// Softmax of one row in place (max-subtracted; entries at -inf become 0).
 @inlinable
-func softmaxInPlace(_ row: UnsafeMutablePointer<Float>, _ n: Int) {
+public func softmaxInPlace(_ row: UnsafeMutablePointer<Float>, _ n: Int) {
     var m = -Float.infinity
     for j in 0..<n { m = max(m, row[j]) }
     var total: Float = 0
@@ -105,7 +105,7 @@ func softmaxInPlace(_ row: UnsafeMutablePointer<Float>, _ n: Int) {
 
 /// log Σ exp over one row.
 @inlinable
-func logSumExp(_ row: UnsafePointer<Float>, _ n: Int) -> Float {
+public func logSumExp(_ row: UnsafePointer<Float>, _ n: Int) -> Float {
     var m = -Float.infinity
     for j in 0..<n { m = max(m, row[j]) }
     var total: Float = 0

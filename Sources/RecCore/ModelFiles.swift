@@ -1,5 +1,4 @@
 import Foundation
-import RecCore
 
 /// Where model weights live: `$RECLAB_MODELS` if set, else `models` in the working directory
 /// (the folder `scripts/fetch-models.sh` fills). Nothing is ever downloaded at run time.
@@ -20,6 +19,24 @@ public enum ModelFiles {
             }
         }
         return directory
+    }
+
+    /// A model named by a path (`.../x.gguf`, used as it is) or by its folder under the root;
+    /// a folder must hold exactly one file ending in `suffix`.
+    public static func file(_ nameOrPath: String, suffix: String, root explicit: String? = nil) throws -> String {
+        if nameOrPath.hasSuffix(suffix) {
+            guard FileManager.default.fileExists(atPath: nameOrPath) else {
+                throw RecError(.data, "\(nameOrPath) is missing; run `\(setupCommand)` or check the path")
+            }
+            return nameOrPath
+        }
+        let directory = (root(explicit) as NSString).appendingPathComponent(nameOrPath)
+        let matches = ((try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []).filter { $0.hasSuffix(suffix) }.sorted()
+        guard let first = matches.first else {
+            throw RecError(.data, "no \(suffix) file in \(directory); run `\(setupCommand)` to fetch the weights (or set RECLAB_MODELS to the folder holding \(nameOrPath)/)")
+        }
+        guard matches.count == 1 else { throw RecError(.data, "\(directory) holds several \(suffix) files (\(matches.joined(separator: ", "))); name one by its path") }
+        return (directory as NSString).appendingPathComponent(first)
     }
 
     /// `error` from reading a model file, with the setup command that restores it.

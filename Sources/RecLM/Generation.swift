@@ -1,0 +1,135 @@
+import Foundation
+import RecCore
+import RecTensor
+
+/// How to pick tokens: temperature 0 is greedy; otherwise top-k, then top-p (nucleus), then a
+/// draw from the seeded generator.
+public struct SamplingParameters: Codable, Sendable, Hashable {
+    public var maxTokens: Int
+    public var temperature: Double
+    public var topK: Int
+    public var topP: Double
+    public var seed: UInt64
+    /// Generation stops before the first occurrence of any of these strings.
+    public var stop: [String]
+
+    public init(maxTokens: Int = 128, temperature: Double = 0, topK: Int = 0, topP: Double = 1, seed: UInt64 = 0, stop: [String] = []) {
+        self.maxTokens = maxTokens
+        self.temperature = temperature
+        self.topK = topK
+        self.topP = topP
+        self.seed = seed
+        self.stop = stop
+    }
+}
+
+/// A generated continuation: its text, tokens, each token's log-probability under the model
+/// (before temperature) and why it ended.
+public struct Generation: Codable, Sendable, Equatable {
+    public enum Finish: String, Codable, Sendable { case endOfText = "eos", stop, length }
+    public var text: String
+    public var tokens: [Int32]
+    public var logprobs: [Double]
+    public var finish: Finish
+
+    public init(text: String, tokens: [Int32], logprobs: [Double], finish: Finish) {
+        self.text = text
+        self.tokens = tokens
+        self.logprobs = logprobs
+        self.finish = finish
+    }
+}
+
+/// The log-probability of one continuation after a prompt, token by token.
+public struct ContinuationScore: Codable, Sendable, Equatable {
+    public var tokens: [Int32]
+    public var logprobs: [Double]
+    public var total: Double { logprobs.reduce(0, +) }
+
+    public init(tokens: [Int32], logprobs: [Double]) {
+        self.tokens = tokens
+        self.logprobs = logprobs
+    }
+}
+
+/// log-softmax of `logits` at `index`.
+func logProbability(_ logits: UnsafePointer<Float>, count: Int, index: Int) -> Double {
+    Double(logits[index]) - Double(logSumExp(logits, count))
+}
+
+extension LlamaModel {
+    /// Continues `prompt` (token ids) under `parameters`.
+    public func generate(prompt: [Int32], parameters: SamplingParameters) throws -> Generation {
+        guard !prompt.isEmpty else { throw RecError(.plugin, "generate needs a non-empty prompt") }
+        let session = session()
+        var logits = try session.append(prompt)
+        var rng = SplitMix64(seed: parameters.seed)
+        var tokens: [Int32] = [], logprobs: [Double] = [], bytes: [UInt8] = []
+        let v = configuration.vocabulary
+        while tokens.count < parameters.maxTokens {
+            let next = Int32(sample(logits, parameters, rng: &rng))
+            if next == tokenizer.eos || tokenizer.kinds[Int(next)] == .control {
+                return Generation(text: String(decoding: bytes, as: UTF8.self), tokens: tokens, logprobs: logprobs, finish: .endOfText)
+            }
+            logprobs.append(logits.withUnsafeBufferPointer { logProbability($0.baseAddress!, count: v, index: Int(next)) })
+            tokens.append(next)
+            bytes += tokenizer.bytes(of: next)
+            let text = String(decoding: bytes, as: UTF8.self)
+            if let cut = parameters.stop.compactMap({ text.range(of: $0)?.lowerBound }).min() {
+                return Generation(text: String(text[..<cut]), tokens: tokens, logprobs: logprobs, finish: .stop)
+            }
+            guard session.tokens.count < configuration.contextLength else { break }
+            logits = try session.append([next])
+        }
+        return Generation(text: String(decoding: bytes, as: UTF8.self), tokens: tokens, logprobs: logprobs, finish: .length)
+    }
+
+    /// The index drawn from `logits` under `parameters` (the largest when temperature is 0).
+    func sample(_ logits: [Float], _ parameters: SamplingParameters, rng: inout SplitMix64) -> Int {
+        var best = 0
+        for i in logits.indices where logits[i] > logits[best] { best = i }
+        guard parameters.temperature > 0 else { return best }
+        var candidates = logits.indices.sorted { logits[$0] > logits[$1] }
+        if parameters.topK > 0 { candidates = Array(candidates.prefix(parameters.topK)) }
+        let top = Double(logits[candidates[0]])
+        var weights = candidates.map { Foundation.exp((Double(logits[$0]) - top) / parameters.temperature) }
+        let sum = weights.reduce(0, +)
+        weights = weights.map { $0 / sum }
+        if parameters.topP < 1 {
+            var kept = 0, mass = 0.0
+            while kept < weights.count && mass < parameters.topP { mass += weights[kept]; kept += 1 }
+            candidates = Array(candidates.prefix(kept))
+            weights = Array(weights.prefix(kept)).map { $0 / mass }
+        }
+        var draw = Double(rng.nextFloat())
+        for (candidate, weight) in zip(candidates, weights) {
+            draw -= weight
+            if draw < 0 { return candidate }
+        }
+        return candidates.last!
+    }
+
+    /// Log-probabilities of each continuation after `prompt`: the prompt runs once, and each
+    /// continuation reuses its cached keys and values.
+    public func score(prompt: [Int32], continuations: [[Int32]]) throws -> [ContinuationScore] {
+        guard !prompt.isEmpty else { throw RecError(.plugin, "score needs a non-empty prompt") }
+        let session = session()
+        let promptLogits = try session.append(prompt)
+        let v = configuration.vocabulary
+        return try continuations.map { continuation in
+            guard !continuation.isEmpty else { return ContinuationScore(tokens: [], logprobs: []) }
+            session.truncate(to: prompt.count)
+            // Logits before token i: the prompt's last row for i = 0, else row i - 1 of the
+            // continuation's own pass (its last token needs no pass).
+            let rows = continuation.count > 1 ? try session.append(Array(continuation.dropLast()), allLogits: true) : []
+            var logprobs: [Double] = []
+            for (i, token) in continuation.enumerated() {
+                let value = i == 0
+                    ? promptLogits.withUnsafeBufferPointer { logProbability($0.baseAddress!, count: v, index: Int(token)) }
+                    : rows.withUnsafeBufferPointer { logProbability($0.baseAddress! + (i - 1) * v, count: v, index: Int(token)) }
+                logprobs.append(value)
+            }
+            return ContinuationScore(tokens: continuation, logprobs: logprobs)
+        }
+    }
+}

@@ -1,0 +1,91 @@
+import Foundation
+import RecCore
+import RecLM
+
+enum LMCommand: Command {
+    static let name = "lm"
+    static let summary = "the local language model: lm tokenize, lm generate, lm score"
+    static let usage = """
+        Usage: reclab lm tokenize [--model M] [--no-special]
+               reclab lm generate [--model M] [--chat] [--max-tokens N] [--temperature T] [--top-k K]
+                                  [--top-p P] [--seed S] [--stop TEXT]... [--json]
+               reclab lm score [--model M] [--chat] --prompt P --continuation C [--continuation C]...
+
+        tokenize prints the token ids of each line of standard input, one line of ids per line
+        (control tokens such as <|im_start|> are parsed unless --no-special).
+        generate continues the prompt read from standard input; --chat wraps it as one user
+        message in the model's chat template. Temperature 0 (the default) is greedy. --json prints
+        {"text", "tokens", "logprobs", "finish"}.
+        score prints, as JSON, the total and per-token log-probabilities of each continuation
+        after the prompt (the prompt is evaluated once and shared).
+
+        M is a GGUF path or a folder under $RECLAB_MODELS (default models/); the default is
+        SmolLM2-135M-Instruct, fetched by `bash scripts/fetch-models.sh`.
+
+        """
+
+    static let defaultModel = "SmolLM2-135M-Instruct"
+
+    static func run(_ raw: ArraySlice<String>) throws -> Int32 {
+        let args = try Arguments(
+            raw, options: ["--model", "--max-tokens", "--temperature", "--top-k", "--top-p", "--seed", "--stop", "--prompt", "--continuation"],
+            flags: ["--chat", "--json", "--no-special"])
+        guard let action = args.positionals.first, args.positionals.count == 1 else {
+            throw RecError.usage("expected one action: tokenize, generate or score")
+        }
+        guard ["tokenize", "generate", "score"].contains(action) else {
+            throw RecError.usage("unknown action '\(action)'; expected tokenize, generate or score")
+        }
+        let path = try ModelFiles.file(args.value("--model") ?? defaultModel, suffix: ".gguf")
+        let started = Date()
+        let model = try LlamaModel(path: path)
+        printProgress(String(format: "lm: %@ loaded in %.1f s", (path as NSString).lastPathComponent, Date().timeIntervalSince(started)))
+        switch action {
+        case "tokenize":
+            while let line = readLine(strippingNewline: true) {
+                print(model.tokenizer.encode(line, parseSpecial: !args.has("--no-special")).map(String.init).joined(separator: " "))
+            }
+        case "generate":
+            var text = ""
+            while let line = readLine(strippingNewline: false) { text += line }
+            if text.hasSuffix("\n") { text.removeLast() }
+            let prompt = try promptIDs(text, chat: args.has("--chat"), model: model)
+            let parameters = SamplingParameters(
+                maxTokens: try args.int("--max-tokens", default: 128), temperature: try double(args, "--temperature", 0),
+                topK: try args.int("--top-k", default: 0), topP: try double(args, "--top-p", 1),
+                seed: UInt64(try args.int("--seed", default: 0)), stop: args.values("--stop"))
+            let generation = try model.generate(prompt: prompt, parameters: parameters)
+            if args.has("--json") {
+                let encoder = JSONEncoder()
+                encoder.outputFormatting = [.sortedKeys]
+                print(String(decoding: try encoder.encode(generation), as: UTF8.self))
+            } else {
+                print(generation.text)
+            }
+        default:
+            guard let prompt = args.value("--prompt") else { throw RecError.usage("lm score needs --prompt") }
+            let continuations = args.values("--continuation")
+            guard !continuations.isEmpty else { throw RecError.usage("lm score needs at least one --continuation") }
+            let scores = try model.score(
+                prompt: try promptIDs(prompt, chat: args.has("--chat"), model: model),
+                continuations: continuations.map { model.tokenizer.encode($0, parseSpecial: false) })
+            let rows: [[String: Any]] = zip(continuations, scores).map { text, score in
+                ["continuation": text, "tokens": score.tokens.map(Int.init), "logprobs": score.logprobs, "total": score.total]
+            }
+            print(String(decoding: try JSONSerialization.data(withJSONObject: rows, options: [.sortedKeys]), as: UTF8.self))
+        }
+        return 0
+    }
+
+    static func promptIDs(_ text: String, chat: Bool, model: LlamaModel) throws -> [Int32] {
+        guard chat else { return model.tokenizer.encode(text, parseSpecial: true, addSpecial: true) }
+        let template = try ChatTemplate(try model.file.require("tokenizer.chat_template").string ?? "", file: model.file.path)
+        return model.tokenizer.encode(template.apply([ChatMessage(role: "user", content: text)]), parseSpecial: true, addSpecial: true)
+    }
+
+    static func double(_ args: Arguments, _ name: String, _ value: Double) throws -> Double {
+        guard let text = args.value(name) else { return value }
+        guard let parsed = Double(text) else { throw RecError.usage("\(name) expects a number, got '\(text)'") }
+        return parsed
+    }
+}
