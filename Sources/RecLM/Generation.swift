@@ -109,26 +109,27 @@ extension LlamaModel {
         return candidates.last!
     }
 
-    /// Log-probabilities of each continuation after `prompt`: the prompt runs once, and each
-    /// continuation reuses its cached keys and values.
+    /// Log-probabilities of each continuation after `prompt`: the prompt runs once, then every
+    /// continuation in one batched pass over its cached keys and values.
     public func score(prompt: [Int32], continuations: [[Int32]]) throws -> [ContinuationScore] {
         guard !prompt.isEmpty else { throw RecError(.plugin, "score needs a non-empty prompt") }
         let session = session()
         let promptLogits = try session.append(prompt)
         let v = configuration.vocabulary
-        return try continuations.map { continuation in
-            guard !continuation.isEmpty else { return ContinuationScore(tokens: [], logprobs: []) }
-            session.truncate(to: prompt.count)
-            // Logits before token i: the prompt's last row for i = 0, else row i - 1 of the
-            // continuation's own pass (its last token needs no pass).
-            let rows = continuation.count > 1 ? try session.append(Array(continuation.dropLast()), allLogits: true) : []
+        // Logits before token i of a continuation: the prompt's last row for i = 0, else row
+        // i - 1 of that continuation's own pass (its last token needs no pass).
+        let heads = continuations.map { Array($0.dropLast()) }
+        let nonEmpty = heads.filter { !$0.isEmpty }
+        let rows = nonEmpty.isEmpty ? [] : try session.branches(nonEmpty)
+        var offset = 0
+        return continuations.map { continuation in
             var logprobs: [Double] = []
             for (i, token) in continuation.enumerated() {
-                let value = i == 0
+                logprobs.append(i == 0
                     ? promptLogits.withUnsafeBufferPointer { logProbability($0.baseAddress!, count: v, index: Int(token)) }
-                    : rows.withUnsafeBufferPointer { logProbability($0.baseAddress! + (i - 1) * v, count: v, index: Int(token)) }
-                logprobs.append(value)
+                    : rows.withUnsafeBufferPointer { logProbability($0.baseAddress! + (offset + i - 1) * v, count: v, index: Int(token)) })
             }
+            offset += max(0, continuation.count - 1)
             return ContinuationScore(tokens: continuation, logprobs: logprobs)
         }
     }

@@ -115,17 +115,36 @@ public final class LlamaModel: @unchecked Sendable {
         /// - Parameter allLogits: logits for every new token (`[new.count, vocabulary]`);
         ///   otherwise for the last one only.
         public func append(_ new: [Int32], allLogits: Bool = false) throws -> [Float] {
-            guard !new.isEmpty else { return [] }
-            guard tokens.count + new.count <= model.configuration.contextLength else {
+            try run(new, allLogits: allLogits, branches: nil)
+            tokens += new
+            return logits
+        }
+
+        /// Logits `[Σ lengths, vocabulary]` of several continuations of the cached tokens, run in
+        /// one pass (each sees the cache and itself only); the cache is left as it was.
+        public func branches(_ continuations: [[Int32]]) throws -> [Float] {
+            let lengths = continuations.map(\.count)
+            guard lengths.allSatisfy({ $0 > 0 }) else { throw RecError(.plugin, "an empty continuation cannot be scored in a batch") }
+            guard tokens.count + (lengths.max() ?? 0) <= model.configuration.contextLength else {
+                throw RecError(.plugin, "a continuation exceeds the model's context of \(model.configuration.contextLength)")
+            }
+            try run(continuations.flatMap { $0 }, allLogits: true, branches: lengths)
+            return logits
+        }
+
+        private var logits: [Float] = []
+
+        private func run(_ new: [Int32], allLogits: Bool, branches: [Int]?) throws {
+            logits = []
+            guard !new.isEmpty else { return }
+            guard branches != nil || tokens.count + new.count <= model.configuration.contextLength else {
                 throw RecError(.plugin, "\(tokens.count + new.count) tokens exceed the model's context of \(model.configuration.contextLength)")
             }
             if let bad = new.first(where: { $0 < 0 || Int($0) >= model.configuration.vocabulary }) {
                 throw RecError(.plugin, "token id \(bad) is outside the vocabulary of \(model.configuration.vocabulary)")
             }
             reserve(tokens.count + new.count)
-            let logits = model.forward(new, start: tokens.count, session: self, allLogits: allLogits)
-            tokens += new
-            return logits
+            logits = model.forward(new, start: tokens.count, session: self, allLogits: allLogits, branches: branches)
         }
     }
 
@@ -133,10 +152,26 @@ public final class LlamaModel: @unchecked Sendable {
 
     /// The transformer over `ids` at positions `start...`, writing their keys and values into
     /// `session`'s cache; returns logits (all rows or the last).
-    func forward(_ ids: [Int32], start: Int, session: Session, allLogits: Bool) -> [Float] {
+    ///
+    /// With `branches`, the new tokens are several independent continuations of the cached
+    /// tokens, laid out one after another (lengths given): each sees the cache and its own
+    /// earlier tokens only, at positions counted from the end of the cache.
+    func forward(_ ids: [Int32], start: Int, session: Session, allLogits: Bool, branches: [Int]? = nil) -> [Float] {
         let c = configuration
         let (t, h, kv, f, hd) = (ids.count, c.hidden, c.kvDim, c.feedForward, c.headDim)
         let group = c.heads / c.kvHeads, total = start + t
+        // Position of each new row, and the first of its own branch's rows it may see.
+        var positions = Array(start..<total), branchStart = [Int](repeating: start, count: t)
+        if let branches {
+            var row = 0
+            for length in branches {
+                for i in 0..<length {
+                    positions[row + i] = start + i
+                    branchStart[row + i] = start + row
+                }
+                row += length
+            }
+        }
         var x = [Float](repeating: 0, count: t * h)
         for (row, id) in ids.enumerated() {
             for j in 0..<h { x[row * h + j] = embedding[Int(id) * h + j] }
@@ -154,8 +189,8 @@ public final class LlamaModel: @unchecked Sendable {
                 session.values[index].withUnsafeMutableBufferPointer { values in
                     project(normed, layer.key, into: keys.baseAddress! + start * kv, rows: t, out: kv, in: h)
                     project(normed, layer.value, into: values.baseAddress! + start * kv, rows: t, out: kv, in: h)
-                    q.withUnsafeMutableBufferPointer { rope($0.baseAddress!, rows: t, width: h, start: start) }
-                    rope(keys.baseAddress! + start * kv, rows: t, width: kv, start: start)
+                    q.withUnsafeMutableBufferPointer { rope($0.baseAddress!, width: h, positions: positions) }
+                    rope(keys.baseAddress! + start * kv, width: kv, positions: positions)
                     // Per head: scores = q_h K_gᵀ (strided views), causal softmax, out_h = P V_g.
                     q.withUnsafeBufferPointer { qp in scores.withUnsafeMutableBufferPointer { sp in attended.withUnsafeMutableBufferPointer { op in
                         for head in 0..<c.heads {
@@ -163,8 +198,10 @@ public final class LlamaModel: @unchecked Sendable {
                             gemm(qp.baseAddress! + head * hd, keys.baseAddress! + g * hd, sp.baseAddress!, m: t, n: total, k: hd,
                                  transposeB: true, lda: h, ldb: kv, ldc: total)
                             for row in 0..<t {
+                                // Visible: the cache before `start`, then this row's branch up to itself.
                                 let visible = start + row + 1, r = sp.baseAddress! + row * total
                                 for j in 0..<visible { r[j] *= scale }
+                                for j in start..<branchStart[row] { r[j] = -.infinity }
                                 softmaxInPlace(r, visible)
                                 for j in visible..<total { r[j] = 0 }
                             }
@@ -221,10 +258,9 @@ public final class LlamaModel: @unchecked Sendable {
 
     /// Rotates adjacent pairs (ggml's "normal" rope; the GGUF converter permutes Q and K so that
     /// this matches the original model) of every head in `rows` rows of `width` values.
-    func rope(_ x: UnsafeMutablePointer<Float>, rows: Int, width: Int, start: Int) {
+    func rope(_ x: UnsafeMutablePointer<Float>, width: Int, positions: [Int]) {
         let hd = configuration.headDim, half = hd / 2
-        for r in 0..<rows {
-            let position = start + r
+        for (r, position) in positions.enumerated() {
             for head in 0..<(width / hd) {
                 let base = x + r * width + head * hd
                 for i in 0..<half {

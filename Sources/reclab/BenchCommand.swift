@@ -3,6 +3,7 @@ import Foundation
 import RecCore
 import RecData
 import RecEval
+import RecLM
 import RecSpec
 import AllPlugins
 import SASRec
@@ -14,6 +15,12 @@ enum BenchCommand: Command {
         Usage: reclab bench eval [--users N] [--items N] [--dim D] [--history H] [--batch B] [--k K]
                reclab bench sasrec [--dataset NAME] [--epochs E] [--users N] [--set KEY=VALUE]... [--data-root DIR]
                reclab bench encode [--encoder KIND] [--movies FILE] [--batch B] [--data-root DIR]
+               reclab bench lm [--model M] [--movies FILE] [--data-root DIR]
+
+        bench lm runs the local engine on the workload of ../shared/peers/llama_score.py: a prompt
+        listing 40 ML-1M titles (about 450 tokens), then (a) the log-probability of each of 50
+        candidate titles after it (prompt evaluated once), (b) prompt tokens per second, and (c)
+        generated tokens per second over 128 tokens. Titles are drawn with a seeded generator.
 
         bench encode embeds every movie of ml-latest-small's movies.csv as "Title. Genres: A, B"
         (the text ../shared/peers/st_encode.py encodes), batch B (default 64), after a warm-up on
@@ -32,12 +39,13 @@ enum BenchCommand: Command {
         """
 
     static func run(_ raw: ArraySlice<String>) throws -> Int32 {
-        let args = try Arguments(raw, options: ["--users", "--items", "--dim", "--history", "--batch", "--k", "--dataset", "--epochs", "--set", "--data-root", "--encoder", "--movies"], flags: [])
+        let args = try Arguments(raw, options: ["--users", "--items", "--dim", "--history", "--batch", "--k", "--dataset", "--epochs", "--set", "--data-root", "--encoder", "--movies", "--model"], flags: [])
         switch args.positionals {
         case ["eval"]: return try evaluation(args)
         case ["sasrec"]: return try sasrec(args)
         case ["encode"]: return try encode(args)
-        default: throw RecError.usage("expected 'bench eval', 'bench sasrec' or 'bench encode'")
+        case ["lm"]: return try languageModel(args)
+        default: throw RecError.usage("expected 'bench eval', 'bench sasrec', 'bench encode' or 'bench lm'")
         }
     }
 
@@ -88,6 +96,44 @@ enum BenchCommand: Command {
         let seconds = Date().timeIntervalSince(started)
         precondition(vectors.count == texts.count)
         print(String(format: "texts %d seconds %.2f sentences_per_s %.1f peak_rss_mib %.0f", texts.count, seconds, Double(texts.count) / seconds, peakMiB()))
+        return 0
+    }
+
+    static func languageModel(_ args: Arguments) throws -> Int32 {
+        let path = args.value("--movies") ?? DataCatalog(root: args.value("--data-root")).root + "/ml-1m/movies.dat"
+        let titles = try TextFile(path: path).lines(encoding: .latin1).compactMap { line -> String? in
+            let fields = line.text.components(separatedBy: "::")
+            return fields.count >= 2 ? fields[1] : nil
+        }
+        guard titles.count >= 90 else { throw RecError.data("\(path): expected MovieLens movies.dat lines (id::title::genres)") }
+        var rng = SplitMix64(seed: 7)
+        let drawn = Array(titles.shuffled(using: &rng).prefix(90))
+        let prompt = "A user watched these movies in order: " + drawn[..<40].joined(separator: "; ")
+            + ". Their profile: likes dramas and thrillers. The next movie they will watch is:"
+        let modelPath = try ModelFiles.file(args.value("--model") ?? LMCommand.defaultModel, suffix: ".gguf")
+        let model = try LlamaModel(path: modelPath)
+        let promptIDs = model.tokenizer.encode(prompt)
+        let candidates = drawn[40...].map { model.tokenizer.encode(" " + $0) }
+        print("bench lm: \((modelPath as NSString).lastPathComponent), prompt \(promptIDs.count) tokens, \(candidates.count) candidates of \(candidates.map(\.count).reduce(0, +)) tokens")
+        _ = try model.score(prompt: Array(promptIDs.prefix(16)), continuations: [candidates[0]])  // warm-up
+        var started = Date()
+        let scores = try model.score(prompt: promptIDs, continuations: candidates)
+        let scoring = Date().timeIntervalSince(started)
+        precondition(scores.count == candidates.count)
+        started = Date()
+        let session = model.session()
+        var logits = try session.append(promptIDs)
+        let prefill = Date().timeIntervalSince(started)
+        started = Date()
+        for _ in 0..<128 {
+            let next = Int32(logits.indices.max { logits[$0] < logits[$1] }!)
+            logits = try session.append([next])
+        }
+        let decoding = Date().timeIntervalSince(started)
+        print(String(format: "(a) score %d candidates after the shared prompt: %.2f s", candidates.count, scoring))
+        print(String(format: "(b) prompt processing: %.1f tokens/s (%d tokens in %.2f s)", Double(promptIDs.count) / prefill, promptIDs.count, prefill))
+        print(String(format: "(c) generation: %.1f tokens/s (128 tokens in %.2f s)", 128 / decoding, decoding))
+        print(String(format: "peak resident memory: %.0f MiB", peakMiB()))
         return 0
     }
 

@@ -112,6 +112,9 @@ struct SmolLM2ReferenceTests {
         for (a, b) in zip(scores[0].logprobs, generation.logprobs) { #expect(abs(a - b) < 1e-4) }
         #expect(scores[0].logprobs[0] == scores[2].logprobs[0])
         #expect(scores[0].logprobs[0] > scores[1].logprobs[0])  // " Paris" beats " London"
+        // Batched branches give what each continuation gets when scored alone.
+        let alone = try model.score(prompt: prompt, continuations: [model.tokenizer.encode(" London")])
+        for (a, b) in zip(alone[0].logprobs, scores[1].logprobs) { #expect(abs(a - b) < 1e-4) }
     }
 
     @Test func samplingIsSeeded() throws {
