@@ -25,7 +25,7 @@ let package = Package(
         // models (MiniLM, SASRec) in seconds rather than minutes.
         .target(name: "RecTensor", dependencies: ["RecCore", "COpenBLAS"], swiftSettings: optimisedInDebug),
         .target(name: "RecText", dependencies: ["RecCore", "RecTensor", "COpenBLAS"], swiftSettings: optimisedInDebug),
-        .target(name: "RecLM", dependencies: ["RecCore", "RecTensor", "COpenBLAS"], swiftSettings: optimisedInDebug),
+        .target(name: "RecLM", dependencies: ["RecCore", "RecTensor", "RecStore", "COpenBLAS"], swiftSettings: optimisedInDebug),
         .target(name: "RecStore", dependencies: ["RecCore", "CSQLite"]),
         .target(name: "RecReport", dependencies: ["RecCore", "RecStore", "RecEval"]),
         .target(
@@ -54,7 +54,7 @@ let package = Package(
         .testTarget(name: "RecEvalTests", dependencies: ["RecEval", "RecData", "RecTesting"]),
         .testTarget(name: "RecTensorTests", dependencies: ["RecTensor"]),
         .testTarget(name: "RecTextTests", dependencies: ["RecText", "TextEncoders", "RecTesting"]),
-        .testTarget(name: "RecLMTests", dependencies: ["RecLM", "RecTesting"]),
+        .testTarget(name: "RecLMTests", dependencies: ["RecLM", "RecStore", "RecTesting"]),
         .testTarget(name: "SASRecTests", dependencies: ["SASRec", "RecData", "RecEval", "RecTesting"]),
         .testTarget(name: "RecStoreTests", dependencies: ["RecStore", "RecTesting"]),
         .testTarget(name: "BaselinesTests", dependencies: ["Baselines", "AllPlugins", "RecData", "RecEval", "RecTesting"]),

@@ -31,12 +31,15 @@ public struct Generation: Codable, Sendable, Equatable {
     public var tokens: [Int32]
     public var logprobs: [Double]
     public var finish: Finish
+    /// Tokens in the prompt, when the backend reports them.
+    public var promptTokens: Int?
 
-    public init(text: String, tokens: [Int32], logprobs: [Double], finish: Finish) {
+    public init(text: String, tokens: [Int32], logprobs: [Double], finish: Finish, promptTokens: Int? = nil) {
         self.text = text
         self.tokens = tokens
         self.logprobs = logprobs
         self.finish = finish
+        self.promptTokens = promptTokens
     }
 }
 
@@ -69,19 +72,19 @@ extension LlamaModel {
         while tokens.count < parameters.maxTokens {
             let next = Int32(sample(logits, parameters, rng: &rng))
             if next == tokenizer.eos || tokenizer.kinds[Int(next)] == .control {
-                return Generation(text: String(decoding: bytes, as: UTF8.self), tokens: tokens, logprobs: logprobs, finish: .endOfText)
+                return Generation(text: String(decoding: bytes, as: UTF8.self), tokens: tokens, logprobs: logprobs, finish: .endOfText, promptTokens: prompt.count)
             }
             logprobs.append(logits.withUnsafeBufferPointer { logProbability($0.baseAddress!, count: v, index: Int(next)) })
             tokens.append(next)
             bytes += tokenizer.bytes(of: next)
             let text = String(decoding: bytes, as: UTF8.self)
             if let cut = parameters.stop.compactMap({ text.range(of: $0)?.lowerBound }).min() {
-                return Generation(text: String(text[..<cut]), tokens: tokens, logprobs: logprobs, finish: .stop)
+                return Generation(text: String(text[..<cut]), tokens: tokens, logprobs: logprobs, finish: .stop, promptTokens: prompt.count)
             }
             guard session.tokens.count < configuration.contextLength else { break }
             logits = try session.append([next])
         }
-        return Generation(text: String(decoding: bytes, as: UTF8.self), tokens: tokens, logprobs: logprobs, finish: .length)
+        return Generation(text: String(decoding: bytes, as: UTF8.self), tokens: tokens, logprobs: logprobs, finish: .length, promptTokens: prompt.count)
     }
 
     /// The index drawn from `logits` under `parameters` (the largest when temperature is 0).

@@ -40,6 +40,10 @@ public final class ResultStore: @unchecked Sendable {
             PRIMARY KEY(cell_id, stage));
         CREATE TABLE IF NOT EXISTS artifacts(
             key TEXT PRIMARY KEY, kind TEXT NOT NULL, size INTEGER NOT NULL, created_at TEXT NOT NULL, data BLOB NOT NULL);
+        CREATE TABLE IF NOT EXISTS lm_calls(
+            key TEXT PRIMARY KEY, backend TEXT NOT NULL, model TEXT NOT NULL, kind TEXT NOT NULL, request TEXT NOT NULL,
+            response TEXT NOT NULL, prompt_tokens INTEGER NOT NULL, completion_tokens INTEGER NOT NULL, created_at TEXT NOT NULL);
+        CREATE TABLE IF NOT EXISTS lm_cache_counts(name TEXT PRIMARY KEY, value INTEGER NOT NULL);
         """
 
     static func now() -> String {

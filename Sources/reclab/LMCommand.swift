@@ -1,15 +1,20 @@
 import Foundation
 import RecCore
 import RecLM
+import RecStore
 
 enum LMCommand: Command {
     static let name = "lm"
     static let summary = "the local language model: lm tokenize, lm generate, lm score"
     static let usage = """
         Usage: reclab lm tokenize [--model M] [--no-special]
-               reclab lm generate [--model M] [--chat] [--max-tokens N] [--temperature T] [--top-k K]
-                                  [--top-p P] [--seed S] [--stop TEXT]... [--json]
-               reclab lm score [--model M] [--chat] --prompt P --continuation C [--continuation C]...
+               reclab lm generate [BACKEND] [--chat] [--max-tokens N] [--temperature T] [--top-k K]
+                                  [--top-p P] [--seed S] [--stop TEXT]... [--json] [--db FILE]
+               reclab lm score [BACKEND] [--chat] --prompt P --continuation C [--continuation C]... [--db FILE]
+
+        BACKEND is --model M (the local engine, default) or --backend openai --base-url URL
+        --model NAME [--api-key-env VAR] (any OpenAI-compatible server; the key is read from
+        the environment variable VAR and never stored).
 
         tokenize prints the token ids of each line of standard input, one line of ids per line
         (control tokens such as <|im_start|> are parsed unless --no-special).
@@ -21,6 +26,9 @@ enum LMCommand: Command {
 
         M is a GGUF path or a folder under $RECLAB_MODELS (default models/); the default is
         SmolLM2-135M-Instruct, fetched by `bash scripts/fetch-models.sh`.
+        Every generate and score call goes through the call cache in the results store (--db,
+        default reclab.sqlite): asked again, it is answered from there. `reclab cache stats`
+        prints hits, misses and tokens.
 
         """
 
@@ -28,7 +36,8 @@ enum LMCommand: Command {
 
     static func run(_ raw: ArraySlice<String>) throws -> Int32 {
         let args = try Arguments(
-            raw, options: ["--model", "--max-tokens", "--temperature", "--top-k", "--top-p", "--seed", "--stop", "--prompt", "--continuation"],
+            raw, options: ["--model", "--max-tokens", "--temperature", "--top-k", "--top-p", "--seed", "--stop", "--prompt", "--continuation",
+                           "--backend", "--base-url", "--api-key-env", "--db"],
             flags: ["--chat", "--json", "--no-special"])
         guard let action = args.positionals.first, args.positionals.count == 1 else {
             throw RecError.usage("expected one action: tokenize, generate or score")
@@ -36,25 +45,35 @@ enum LMCommand: Command {
         guard ["tokenize", "generate", "score"].contains(action) else {
             throw RecError.usage("unknown action '\(action)'; expected tokenize, generate or score")
         }
-        let path = try ModelFiles.file(args.value("--model") ?? defaultModel, suffix: ".gguf")
-        let started = Date()
-        let model = try LlamaModel(path: path)
-        printProgress(String(format: "lm: %@ loaded in %.1f s", (path as NSString).lastPathComponent, Date().timeIntervalSince(started)))
-        switch action {
-        case "tokenize":
+        if action == "tokenize" {
+            let model = try loadLocal(args.value("--model"))
             while let line = readLine(strippingNewline: true) {
                 print(model.tokenizer.encode(line, parseSpecial: !args.has("--no-special")).map(String.init).joined(separator: " "))
             }
-        case "generate":
+            return 0
+        }
+        let backend: any LanguageModel
+        switch args.value("--backend") ?? "local" {
+        case "local":
+            backend = LocalLanguageModel(engine: try loadLocal(args.value("--model")))
+        case "openai":
+            guard let url = args.value("--base-url"), let name = args.value("--model") else {
+                throw RecError.usage("--backend openai needs --base-url URL and --model NAME")
+            }
+            backend = try OpenAILanguageModel(.init(baseURL: url, model: name, apiKeyEnvironment: args.value("--api-key-env")))
+        case let other:
+            throw RecError.usage("unknown backend '\(other)'; expected local or openai")
+        }
+        let model = CachedLanguageModel(backend, store: try ResultStore(path: args.value("--db") ?? "reclab.sqlite"))
+        if action == "generate" {
             var text = ""
             while let line = readLine(strippingNewline: false) { text += line }
             if text.hasSuffix("\n") { text.removeLast() }
-            let prompt = try promptIDs(text, chat: args.has("--chat"), model: model)
             let parameters = SamplingParameters(
                 maxTokens: try args.int("--max-tokens", default: 128), temperature: try double(args, "--temperature", 0),
                 topK: try args.int("--top-k", default: 0), topP: try double(args, "--top-p", 1),
                 seed: UInt64(try args.int("--seed", default: 0)), stop: args.values("--stop"))
-            let generation = try model.generate(prompt: prompt, parameters: parameters)
+            let generation = try model.generate(prompt(text, chat: args.has("--chat")), parameters)
             if args.has("--json") {
                 let encoder = JSONEncoder()
                 encoder.outputFormatting = [.sortedKeys]
@@ -62,13 +81,11 @@ enum LMCommand: Command {
             } else {
                 print(generation.text)
             }
-        default:
-            guard let prompt = args.value("--prompt") else { throw RecError.usage("lm score needs --prompt") }
+        } else {
+            guard let text = args.value("--prompt") else { throw RecError.usage("lm score needs --prompt") }
             let continuations = args.values("--continuation")
             guard !continuations.isEmpty else { throw RecError.usage("lm score needs at least one --continuation") }
-            let scores = try model.score(
-                prompt: try promptIDs(prompt, chat: args.has("--chat"), model: model),
-                continuations: continuations.map { model.tokenizer.encode($0, parseSpecial: false) })
+            let scores = try model.score(prompt(text, chat: args.has("--chat")), continuations: continuations)
             let rows: [[String: Any]] = zip(continuations, scores).map { text, score in
                 ["continuation": text, "tokens": score.tokens.map(Int.init), "logprobs": score.logprobs, "total": score.total]
             }
@@ -77,10 +94,16 @@ enum LMCommand: Command {
         return 0
     }
 
-    static func promptIDs(_ text: String, chat: Bool, model: LlamaModel) throws -> [Int32] {
-        guard chat else { return model.tokenizer.encode(text, parseSpecial: true, addSpecial: true) }
-        let template = try ChatTemplate(try model.file.require("tokenizer.chat_template").string ?? "", file: model.file.path)
-        return model.tokenizer.encode(template.apply([ChatMessage(role: "user", content: text)]), parseSpecial: true, addSpecial: true)
+    static func loadLocal(_ name: String?) throws -> LlamaModel {
+        let path = try ModelFiles.file(name ?? defaultModel, suffix: ".gguf")
+        let started = Date()
+        let model = try LlamaModel(path: path)
+        printProgress(String(format: "lm: %@ loaded in %.1f s", (path as NSString).lastPathComponent, Date().timeIntervalSince(started)))
+        return model
+    }
+
+    static func prompt(_ text: String, chat: Bool) -> Prompt {
+        chat ? .chat([ChatMessage(role: "user", content: text)]) : .text(text)
     }
 
     static func double(_ args: Arguments, _ name: String, _ value: Double) throws -> Double {

@@ -1,0 +1,115 @@
+import Foundation
+import RecCore
+import RecStore
+
+/// What a language model is asked: plain text, or chat messages the backend formats with the
+/// model's chat template.
+public enum Prompt: Codable, Sendable, Hashable {
+    case text(String)
+    case chat([ChatMessage])
+}
+
+/// The one protocol every backend serves: generation, and log-probabilities of continuations
+/// after a shared prompt.
+public protocol LanguageModel: Sendable {
+    /// `local` or `openai`: part of every cache key.
+    var backend: String { get }
+    /// The model's identity (file name, or the server's model name): part of every cache key.
+    var model: String { get }
+    func generate(_ prompt: Prompt, _ parameters: SamplingParameters) throws -> Generation
+    func score(_ prompt: Prompt, continuations: [String]) throws -> [ContinuationScore]
+}
+
+/// The in-process engine as a `LanguageModel`.
+public final class LocalLanguageModel: LanguageModel, @unchecked Sendable {
+    public let engine: LlamaModel
+    public let template: ChatTemplate?
+    public let backend = "local"
+    public let model: String
+    private let lock = NSLock()
+
+    public init(engine: LlamaModel) {
+        self.engine = engine
+        model = (engine.file.path as NSString).lastPathComponent
+        template = (engine.file.metadata["tokenizer.chat_template"]?.string).flatMap { try? ChatTemplate($0, file: engine.file.path) }
+    }
+
+    public func tokens(_ prompt: Prompt) throws -> [Int32] {
+        switch prompt {
+        case .text(let text): return engine.tokenizer.encode(text, parseSpecial: true, addSpecial: true)
+        case .chat(let messages):
+            guard let template else { throw RecError(.plugin, "\(engine.file.path) has no ChatML chat template; send plain text") }
+            return engine.tokenizer.encode(template.apply(messages), parseSpecial: true, addSpecial: true)
+        }
+    }
+
+    public func generate(_ prompt: Prompt, _ parameters: SamplingParameters) throws -> Generation {
+        let ids = try tokens(prompt)
+        return try lock.withLock { try engine.generate(prompt: ids, parameters: parameters) }
+    }
+
+    public func score(_ prompt: Prompt, continuations: [String]) throws -> [ContinuationScore] {
+        let ids = try tokens(prompt)
+        return try lock.withLock {
+            try engine.score(prompt: ids, continuations: continuations.map { engine.tokenizer.encode($0, parseSpecial: false) })
+        }
+    }
+}
+
+/// Any `LanguageModel` behind the results store's call cache: a call seen before (same backend,
+/// model, prompt, parameters and seed) is answered from the store without reaching the model;
+/// a new call is stored as soon as it returns.
+public final class CachedLanguageModel: LanguageModel, @unchecked Sendable {
+    public let inner: any LanguageModel
+    public let store: ResultStore
+    public var backend: String { inner.backend }
+    public var model: String { inner.model }
+
+    public init(_ inner: any LanguageModel, store: ResultStore) {
+        self.inner = inner
+        self.store = store
+    }
+
+    struct GenerateRequest: Codable { var backend: String, model: String, kind = "generate", prompt: Prompt, parameters: SamplingParameters }
+    struct ScoreRequest: Codable { var backend: String, model: String, kind = "score", prompt: Prompt, continuations: [String] }
+
+    static func canonical<T: Encodable>(_ value: T) throws -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return String(decoding: try encoder.encode(value), as: UTF8.self)
+    }
+
+    func cached<Request: Encodable, Response: Codable>(
+        _ request: Request, kind: String, tokens: (Response) -> (prompt: Int, completion: Int), call: () throws -> Response
+    ) throws -> Response {
+        let text = try Self.canonical(request)
+        let key = SHA256.hex(text)
+        if let stored = try store.cachedLMResponse(key) {
+            do {
+                return try JSONDecoder().decode(Response.self, from: Data(stored.utf8))
+            } catch {
+                throw RecError(.store, "cached \(kind) call \(key.prefix(12)) cannot be read (\(error)); the cache row is damaged")
+            }
+        }
+        let response = try call()
+        let (prompt, completion) = tokens(response)
+        try store.storeLMCall(ResultStore.LMCall(
+            key: key, backend: backend, model: model, kind: kind, request: text, response: try Self.canonical(response),
+            promptTokens: prompt, completionTokens: completion))
+        return response
+    }
+
+    public func generate(_ prompt: Prompt, _ parameters: SamplingParameters) throws -> Generation {
+        try cached(GenerateRequest(backend: backend, model: model, prompt: prompt, parameters: parameters), kind: "generate",
+                   tokens: { ($0.promptTokens ?? 0, max($0.tokens.count, $0.logprobs.count)) }) {
+            try inner.generate(prompt, parameters)
+        }
+    }
+
+    public func score(_ prompt: Prompt, continuations: [String]) throws -> [ContinuationScore] {
+        try cached(ScoreRequest(backend: backend, model: model, prompt: prompt, continuations: continuations), kind: "score",
+                   tokens: { (0, $0.map(\.tokens.count).reduce(0, +)) }) {
+            try inner.score(prompt, continuations: continuations)
+        }
+    }
+}
