@@ -2,8 +2,9 @@ import Foundation
 import RecCore
 
 extension ResultStore {
-    /// Copies experiments, finished cells with their results, datasets and artifacts from
-    /// another results file (a shard's) into this one. Cells finished here already are kept.
+    /// Copies experiments, finished cells with their results, datasets, artifacts and cached
+    /// language-model calls from another results file (a shard's) into this one. Cells finished
+    /// here already are kept.
     /// - Returns: the number of cells copied.
     @discardableResult
     public func merge(from path: String) throws -> Int {
@@ -35,6 +36,13 @@ extension ResultStore {
         }
         for row in try other.db.query("SELECT key, kind, data FROM artifacts") {
             try putArtifact(row[0].text!, kind: row[1].text!, data: row[2].blob ?? [])
+        }
+        // Language-model calls (a file from before the call cache has no such table).
+        if try !other.db.query("SELECT name FROM sqlite_master WHERE type='table' AND name='lm_calls'").isEmpty {
+            for row in try other.db.query("SELECT key, backend, model, kind, request, response, prompt_tokens, completion_tokens FROM lm_calls") {
+                try storeLMCall(LMCall(key: row[0].text!, backend: row[1].text!, model: row[2].text!, kind: row[3].text!, request: row[4].text!,
+                                       response: row[5].text!, promptTokens: Int(row[6].int ?? 0), completionTokens: Int(row[7].int ?? 0)))
+            }
         }
         return copied
     }

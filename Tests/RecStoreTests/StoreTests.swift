@@ -61,6 +61,7 @@ struct StoreTests {
             try store.finish(cell: try store.status(experiment: id, cell: key).id, result: result(value))
         }
         try shardB.putArtifact("model", kind: "test", data: [7])
+        try shardB.storeLMCall(.init(key: "k1", backend: "local", model: "m", kind: "generate", request: "{}", response: "{\"text\":\"x\"}", promptTokens: 3, completionTokens: 1))
         let merged = try ResultStore(path: folder + "/m.sqlite")
         #expect(try merged.merge(from: folder + "/a.sqlite") == 1)
         #expect(try merged.merge(from: folder + "/b.sqlite") == 1)
@@ -71,6 +72,8 @@ struct StoreTests {
         #expect(cells.allSatisfy { $0.status == .done })
         #expect(try merged.metrics(cell: cells[1].id).first { $0.name == "hr" }?.value == 0.2)
         #expect(try merged.artifact("model") == [7])
+        #expect(try merged.cachedLMResponse("k1") == "{\"text\":\"x\"}")
+        #expect(try merged.lmCacheStats().calls == 1)
         let missing = #expect(throws: RecError.self) { _ = try merged.experiment(named: "f") }
         #expect(missing?.message.contains("no experiment named 'f'") == true)
     }
