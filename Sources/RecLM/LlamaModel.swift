@@ -97,11 +97,12 @@ public final class LlamaModel: @unchecked Sendable {
             values = keys
         }
 
-        /// Grows the cache (doubling, up to the context length) to hold `count` tokens.
+        /// Grows the cache to hold `count` rows (doubling up to the context length; batched
+        /// branches may need rows past it, their positions stay within it).
         func reserve(_ count: Int) {
             let kv = model.configuration.kvDim
             guard keys[0].count < count * kv else { return }
-            let capacity = min(model.configuration.contextLength, max(count, 2 * keys[0].count / kv, 256)) * kv
+            let capacity = max(count, min(model.configuration.contextLength, max(2 * keys[0].count / kv, 256))) * kv
             for layer in keys.indices {
                 keys[layer] += [Float](repeating: 0, count: capacity - keys[layer].count)
                 values[layer] += [Float](repeating: 0, count: capacity - values[layer].count)
@@ -257,7 +258,8 @@ public final class LlamaModel: @unchecked Sendable {
     }
 
     /// Rotates adjacent pairs (ggml's "normal" rope; the GGUF converter permutes Q and K so that
-    /// this matches the original model) of every head in `rows` rows of `width` values.
+    /// this matches the original model) of every head in each row of `width` values, row r at
+    /// `positions[r]`.
     func rope(_ x: UnsafeMutablePointer<Float>, width: Int, positions: [Int]) {
         let hd = configuration.headDim, half = hd / 2
         for (r, position) in positions.enumerated() {
