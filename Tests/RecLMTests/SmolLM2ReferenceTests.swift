@@ -150,6 +150,24 @@ struct GGUFErrorTests {
         #expect(truncated?.message.contains("\(path): truncated: needs 40 bytes at offset 32") == true)
     }
 
+    @Test func unsupportedTensorTypesAreNamed() throws {
+        let folder = Fixtures.temporaryDirectory("gguf")
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        func u32(_ v: UInt32) -> [UInt8] { withUnsafeBytes(of: v.littleEndian) { Array($0) } }
+        func u64(_ v: UInt64) -> [UInt8] { withUnsafeBytes(of: v.littleEndian) { Array($0) } }
+        // GGUF v3, one tensor "t" of 256 values stored as Q6_K (type 14), no metadata.
+        var bytes = Array("GGUF".utf8) + u32(3) + u64(1) + u64(0)
+        bytes += u64(1) + Array("t".utf8) + u32(1) + u64(256) + u32(14) + u64(0)
+        while bytes.count % 32 != 0 { bytes.append(0) }
+        bytes += [UInt8](repeating: 0, count: 210)
+        let path = folder + "/q6k.gguf"
+        try Data(bytes).write(to: URL(fileURLWithPath: path))
+        let file = try GGUFFile(path: path)
+        #expect(file.tensors["t"]?.typeName == "Q6_K" && file.tensors["t"]?.dimensions == [256])
+        let error = #expect(throws: RecError.self) { _ = try file.floats("t") }
+        #expect(error?.message == "\(path): tensor 't' has type Q6_K, which RecLab does not read (F32, F16, BF16, Q4_0, Q4_1, Q8_0)")
+    }
+
     @Test(.enabled(if: smolLMRequired)) func truncatedModelNamesTheTensor() throws {
         let folder = Fixtures.temporaryDirectory("gguf")
         defer { try? FileManager.default.removeItem(atPath: folder) }
