@@ -10,7 +10,7 @@ import SASRec
 
 enum BenchCommand: Command {
     static let name = "bench"
-    static let summary = "benchmarks (build with -c release): bench eval, bench sasrec, bench encode"
+    static let summary = "benchmarks (build with -c release): bench eval, sasrec, encode, lm"
     static let usage = """
         Usage: reclab bench eval [--users N] [--items N] [--dim D] [--history H] [--batch B] [--k K]
                reclab bench sasrec [--dataset NAME] [--epochs E] [--users N] [--set KEY=VALUE]... [--data-root DIR]

@@ -5,7 +5,7 @@ import RecStore
 
 enum LMCommand: Command {
     static let name = "lm"
-    static let summary = "the local language model: lm tokenize, lm generate, lm score"
+    static let summary = "language models (local GGUF or OpenAI-compatible): lm tokenize, generate, score"
     static let usage = """
         Usage: reclab lm tokenize [--model M] [--no-special]
                reclab lm generate [BACKEND] [--chat] [--max-tokens N] [--temperature T] [--top-k K]
