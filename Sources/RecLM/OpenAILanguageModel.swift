@@ -22,7 +22,7 @@ public final class OpenAILanguageModel: LanguageModel, @unchecked Sendable {
         /// First back-off in seconds; doubled after each failure, with jitter in [0.5, 1.5).
         public var backoff: Double = 0.5
         public var maxBackoff: Double = 30
-        /// Calls in flight at once in `generateAll`.
+        /// Calls in flight at once in `concurrentMap` (scoring several continuations).
         public var concurrency: Int = 4
 
         public init(baseURL: String, model: String, apiKeyEnvironment: String? = nil) {
@@ -103,13 +103,13 @@ public final class OpenAILanguageModel: LanguageModel, @unchecked Sendable {
         guard case .text(let text) = prompt else {
             throw RecError(.plugin, "the openai backend scores text prompts only (/v1/completions with echo); apply the chat template to the text first")
         }
-        return try generateAll(Array(continuations.indices)) { index in
+        return try concurrentMap(Array(continuations.indices)) { index in
             let json = try self.post("/v1/completions", [
                 "model": self.options.model, "prompt": text + continuations[index], "max_tokens": 0, "echo": true, "logprobs": 1,
                 "temperature": 0,
             ])
             let choice = try self.firstChoice(json, "/v1/completions")
-            let boundary = text.utf16.count
+            let boundary = text.unicodeScalars.count  // offsets count characters (code points)
             let tokens = Self.tokenLogprobs(choice).filter { ($0.offset ?? -1) >= boundary }
             guard !tokens.isEmpty || continuations[index].isEmpty else {
                 throw self.malformed("/v1/completions", "logprobs.text_offset (the server did not echo the prompt with log-probabilities)")
@@ -120,7 +120,7 @@ public final class OpenAILanguageModel: LanguageModel, @unchecked Sendable {
 
     /// `body(i)` for every item with at most `options.concurrency` in flight; the first error
     /// (in item order) is thrown after all have finished.
-    public func generateAll<T>(_ items: [Int], _ body: @escaping @Sendable (Int) throws -> T) throws -> [T] {
+    public func concurrentMap<T>(_ items: [Int], _ body: @escaping @Sendable (Int) throws -> T) throws -> [T] {
         if items.count <= 1 || options.concurrency <= 1 { return try items.map(body) }
         let results = UncheckedSendable(UnsafeMutableBufferPointer<Result<T, Error>?>.allocate(capacity: items.count))
         results.value.initialize(repeating: nil)
