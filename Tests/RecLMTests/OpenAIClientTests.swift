@@ -12,7 +12,7 @@ let chatReply = """
     "usage":{"prompt_tokens":12,"completion_tokens":2}}
     """
 
-func client(_ server: FaultServer, attempts: Int = 6, timeout: Double = 0.5, key: String? = nil) throws -> OpenAILanguageModel {
+func client(_ server: FaultServer, attempts: Int = 6, timeout: Double = 2, key: String? = nil) throws -> OpenAILanguageModel {
     var options = OpenAILanguageModel.Options(baseURL: server.baseURL + "/v1", model: "test-model", apiKeyEnvironment: key)
     options.maxAttempts = attempts
     options.timeout = timeout
@@ -28,7 +28,7 @@ struct OpenAIClientTests {
     @Test func retriesEveryTransientFaultThenSucceeds() throws {
         let server = try FaultServer([
             .reply(status: 429, headers: ["Retry-After": "0.1"], body: "{}"), .reply(status: 500, body: "oops"),
-            .reply(status: 200, body: "<html>not json</html>"), .slow(seconds: 1.5, body: chatReply), .drop,
+            .reply(status: 200, body: "<html>not json</html>"), .slow(seconds: 4, body: chatReply), .drop,
             .reply(status: 200, body: chatReply),
         ])
         defer { server.stop() }
