@@ -20,32 +20,33 @@ public struct Registry: Sendable {
 
     /// Registers a retriever; a kind registered twice is an error.
     public mutating func register<R: Retriever>(_ type: R.Type) throws {
-        try checkNew(R.kind)
-        retrievers[R.kind] = { source, context in
-            let configuration = try source.decode(R.Configuration.self)
-            return (try R(configuration: configuration, context: context), try canonicalJSON(configuration))
-        }
-        entries.append(try entry(type, role: "retriever"))
+        try add(type, role: "retriever")
+        retrievers[R.kind] = { let (made, json) = try Self.build(R.self, $0, $1); return (made, json) }
     }
 
     /// Registers a ranker; a kind registered twice is an error.
     public mutating func register<R: Ranker>(_ type: R.Type) throws {
-        try checkNew(R.kind)
-        rankers[R.kind] = { source, context in
-            let configuration = try source.decode(R.Configuration.self)
-            return (try R(configuration: configuration, context: context), try canonicalJSON(configuration))
-        }
-        entries.append(try entry(type, role: "ranker"))
+        try add(type, role: "ranker")
+        rankers[R.kind] = { let (made, json) = try Self.build(R.self, $0, $1); return (made, json) }
     }
 
     /// Registers a text encoder; a kind registered twice is an error.
     public mutating func register<E: TextEncoder>(_ type: E.Type) throws {
-        try checkNew(E.kind)
-        encoders[E.kind] = { source, context in
-            let configuration = try source.decode(E.Configuration.self)
-            return (try E(configuration: configuration, context: context), try canonicalJSON(configuration))
-        }
-        entries.append(try entry(type, role: "encoder"))
+        try add(type, role: "encoder")
+        encoders[E.kind] = { let (made, json) = try Self.build(E.self, $0, $1); return (made, json) }
+    }
+
+    /// Checks that `C.kind` is new and lists it under `role`.
+    private mutating func add<C: Component>(_ type: C.Type, role: String) throws {
+        try checkNew(C.kind)
+        entries.append(try entry(type, role: role))
+    }
+
+    /// Every factory's body: decodes the configuration strictly, builds the component, and
+    /// returns it with the resolved configuration as canonical JSON.
+    private static func build<C: Component>(_: C.Type, _ source: any ConfigurationSource, _ context: ComponentContext) throws -> (C, String) {
+        let configuration = try source.decode(C.Configuration.self)
+        return (try C(configuration: configuration, context: context), try canonicalJSON(configuration))
     }
 
     public var retrieverKinds: [String] { retrievers.keys.sorted() }

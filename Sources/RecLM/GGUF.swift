@@ -71,74 +71,59 @@ public final class GGUFFile: @unchecked Sendable {
     public let tensors: [String: TensorInfo]
     /// Tensor names in file order.
     public let tensorNames: [String]
-    private let base: UnsafeMutableRawPointer
-    private let size: Int
+    private let file: MappedFile
+    private var base: UnsafeRawPointer { file.bytes.baseAddress! }
 
     public init(path: String) throws {
         self.path = path
-        let fd = open(path, O_RDONLY)
-        guard fd >= 0 else { throw RecError(.data, "\(path): cannot open (\(String(cString: strerror(errno))))") }
-        defer { close(fd) }
-        var info = stat()
-        guard fstat(fd, &info) == 0 else { throw RecError(.data, "\(path): cannot stat") }
-        size = Int(info.st_size)
+        file = try MappedFile(path: path)
+        let size = file.bytes.count
         guard size >= 24 else { throw RecError(.data, "\(path): truncated: \(size) bytes is too short for a GGUF header") }
-        guard let mapped = mmap(nil, size, PROT_READ, MAP_PRIVATE, fd, 0), mapped != MAP_FAILED else {
-            throw RecError(.data, "\(path): cannot map (\(String(cString: strerror(errno))))")
+        var reader = Reader(base: file.bytes, path: path)
+        guard try reader.bytes(4) == Array("GGUF".utf8) else { throw reader.fail("not a GGUF file (the magic is not 'GGUF')") }
+        let version = Int(try reader.scalar(UInt32.self))
+        guard version == 2 || version == 3 else { throw reader.fail("GGUF version \(version) is not supported (2 or 3)") }
+        self.version = version
+        let tensorCount = try reader.count(try reader.scalar(UInt64.self), "tensor count")
+        let metadataCount = try reader.count(try reader.scalar(UInt64.self), "metadata count")
+        var metadata: [String: Value] = [:]
+        for _ in 0..<metadataCount {
+            let key = try reader.string()
+            metadata[key] = try reader.value(type: try reader.scalar(UInt32.self), key: key)
         }
-        base = mapped
-        do {
-            var reader = Reader(base: UnsafeRawBufferPointer(start: mapped, count: size), path: path)
-            guard try reader.bytes(4) == Array("GGUF".utf8) else { throw reader.fail("not a GGUF file (the magic is not 'GGUF')") }
-            let version = Int(try reader.scalar(UInt32.self))
-            guard version == 2 || version == 3 else { throw reader.fail("GGUF version \(version) is not supported (2 or 3)") }
-            self.version = version
-            let tensorCount = try reader.count(try reader.scalar(UInt64.self), "tensor count")
-            let metadataCount = try reader.count(try reader.scalar(UInt64.self), "metadata count")
-            var metadata: [String: Value] = [:]
-            for _ in 0..<metadataCount {
-                let key = try reader.string()
-                metadata[key] = try reader.value(type: try reader.scalar(UInt32.self), key: key)
-            }
-            var infos: [TensorInfo] = [], names: [String] = []
-            for _ in 0..<tensorCount {
-                let name = try reader.string()
-                let rank = Int(try reader.scalar(UInt32.self))
-                guard rank <= 4 else { throw reader.fail("tensor '\(name)' has \(rank) dimensions (at most 4)") }
-                let dimensions = try (0..<rank).map { _ in try reader.count(try reader.scalar(UInt64.self), "dimension of '\(name)'") }
-                let type = try reader.scalar(UInt32.self)
-                let offset = try reader.count(try reader.scalar(UInt64.self), "offset of '\(name)'")
-                infos.append(TensorInfo(name: name, dimensions: dimensions, typeCode: type, offset: offset))
-                names.append(name)
-            }
-            let alignment = metadata["general.alignment"]?.int ?? 32
-            guard alignment > 0 else { throw reader.fail("general.alignment is \(alignment)") }
-            let dataStart = (reader.position + alignment - 1) / alignment * alignment
-            var table: [String: TensorInfo] = [:]
-            for var tensor in infos {
-                tensor.offset += dataStart
-                if let type = TensorType(rawValue: tensor.typeCode) {
-                    let (values, bytes) = type.block
-                    guard tensor.dimensions.first.map({ $0 % values == 0 }) ?? true else {
-                        throw reader.fail("tensor '\(tensor.name)': rows of \(tensor.dimensions[0]) values do not fill \(tensor.typeName) blocks of \(values)")
-                    }
-                    let end = tensor.offset + tensor.count / values * bytes
-                    guard end <= size else {
-                        throw reader.fail("truncated: tensor '\(tensor.name)' ends at byte \(end), the file has \(size)")
-                    }
+        var infos: [TensorInfo] = [], names: [String] = []
+        for _ in 0..<tensorCount {
+            let name = try reader.string()
+            let rank = Int(try reader.scalar(UInt32.self))
+            guard rank <= 4 else { throw reader.fail("tensor '\(name)' has \(rank) dimensions (at most 4)") }
+            let dimensions = try (0..<rank).map { _ in try reader.count(try reader.scalar(UInt64.self), "dimension of '\(name)'") }
+            let type = try reader.scalar(UInt32.self)
+            let offset = try reader.count(try reader.scalar(UInt64.self), "offset of '\(name)'")
+            infos.append(TensorInfo(name: name, dimensions: dimensions, typeCode: type, offset: offset))
+            names.append(name)
+        }
+        let alignment = metadata["general.alignment"]?.int ?? 32
+        guard alignment > 0 else { throw reader.fail("general.alignment is \(alignment)") }
+        let dataStart = (reader.position + alignment - 1) / alignment * alignment
+        var table: [String: TensorInfo] = [:]
+        for var tensor in infos {
+            tensor.offset += dataStart
+            if let type = TensorType(rawValue: tensor.typeCode) {
+                let (values, bytes) = type.block
+                guard tensor.dimensions.first.map({ $0 % values == 0 }) ?? true else {
+                    throw reader.fail("tensor '\(tensor.name)': rows of \(tensor.dimensions[0]) values do not fill \(tensor.typeName) blocks of \(values)")
                 }
-                table[tensor.name] = tensor
+                let end = tensor.offset + tensor.count / values * bytes
+                guard end <= size else {
+                    throw reader.fail("truncated: tensor '\(tensor.name)' ends at byte \(end), the file has \(size)")
+                }
             }
-            self.metadata = metadata
-            self.tensors = table
-            self.tensorNames = names
-        } catch {
-            munmap(mapped, size)
-            throw error
+            table[tensor.name] = tensor
         }
+        self.metadata = metadata
+        self.tensors = table
+        self.tensorNames = names
     }
-
-    deinit { munmap(base, size) }
 
     /// A required metadata value, or an error naming the key.
     public func require(_ key: String) throws -> Value {
@@ -156,13 +141,13 @@ public final class GGUFFile: @unchecked Sendable {
         guard let type = TensorType(rawValue: tensor.typeCode) else {
             throw RecError(.data, "\(path): tensor '\(name)' has type \(tensor.typeName), which RecLab does not read (F32, F16, BF16, Q4_0, Q4_1, Q8_0)")
         }
-        let source = UnsafeRawPointer(base + tensor.offset)
+        let source = base + tensor.offset
         return makeArray(tensor.count) { out in GGUFFile.dequantize(type, source, into: out) }
     }
 
     /// Converts `out.count` values of `type` starting at `source`.
     static func dequantize(_ type: TensorType, _ source: UnsafeRawPointer, into out: UnsafeMutableBufferPointer<Float>) {
-        func half(_ offset: Int) -> Float { Float(Float16(bitPattern: UInt16(littleEndian: source.loadUnaligned(fromByteOffset: offset, as: UInt16.self)))) }
+        func half(_ offset: Int) -> Float { loadHalf(source, at: offset) }
         let n = out.count
         switch type {
         case .f32:
@@ -170,7 +155,7 @@ public final class GGUFFile: @unchecked Sendable {
         case .f16:
             for i in 0..<n { out[i] = half(2 * i) }
         case .bf16:
-            for i in 0..<n { out[i] = Float(bitPattern: UInt32(UInt16(littleEndian: source.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self))) << 16) }
+            for i in 0..<n { out[i] = loadBFloat16(source, at: 2 * i) }
         case .q4_0, .q4_1:
             // d (f16) [, m (f16)], then 16 bytes: value j is the low nibble of byte j, value
             // j + 16 its high nibble; q4_0 is (q - 8) d, q4_1 is q d + m.

@@ -22,14 +22,10 @@ extension ResultStore {
         }
     }
 
-    public struct LMCacheStats: Sendable, Equatable {
+    public struct LMCacheStats: Sendable {
         public var hits: Int, misses: Int, calls: Int, promptTokens: Int, completionTokens: Int
         /// calls, prompt and completion tokens per backend and model
         public var byModel: [(backend: String, model: String, calls: Int, promptTokens: Int, completionTokens: Int)]
-
-        public static func == (a: Self, b: Self) -> Bool {
-            a.hits == b.hits && a.misses == b.misses && a.calls == b.calls && a.promptTokens == b.promptTokens && a.completionTokens == b.completionTokens
-        }
     }
 
     /// The stored response of call `key` (counted as a hit), or nil (counted as a miss).

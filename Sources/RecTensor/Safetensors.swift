@@ -127,34 +127,14 @@ public final class SafetensorsFile: @unchecked Sendable {
     public let path: String
     public let entries: [String: Safetensors.Entry]
     public let metadata: [String: String]
-    private let base: UnsafeMutableRawPointer?
-    private let size: Int
+    private let file: MappedFile
     private let dataStart: Int
 
     public init(path: String) throws {
         self.path = path
-        let fd = open(path, O_RDONLY)
-        guard fd >= 0 else { throw RecError(.data, "\(path): cannot open (\(String(cString: strerror(errno))))") }
-        defer { close(fd) }
-        var info = stat()
-        guard fstat(fd, &info) == 0 else { throw RecError(.data, "\(path): cannot stat (\(String(cString: strerror(errno))))") }
-        size = Int(info.st_size)
-        if size > 0 {
-            let mapped = mmap(nil, size, PROT_READ, MAP_PRIVATE, fd, 0)
-            guard let mapped, mapped != MAP_FAILED else { throw RecError(.data, "\(path): cannot map (\(String(cString: strerror(errno))))") }
-            base = mapped
-        } else {
-            base = nil
-        }
-        do {
-            (entries, metadata, dataStart) = try Safetensors.parseHeader(UnsafeRawBufferPointer(start: base, count: size), file: path)
-        } catch {
-            if let base { munmap(base, size) }
-            throw error
-        }
+        file = try MappedFile(path: path)
+        (entries, metadata, dataStart) = try Safetensors.parseHeader(file.bytes, file: path)
     }
-
-    deinit { if let base { munmap(base, size) } }
 
     /// The tensor `name` as Float32; with `shape`, it must have exactly that shape.
     public func tensor(_ name: String, shape expected: [Int]? = nil) throws -> Tensor {
@@ -162,16 +142,16 @@ public final class SafetensorsFile: @unchecked Sendable {
         if let expected, expected != entry.shape {
             throw RecError(.data, "\(path): tensor '\(name)' has shape \(entry.shape), expected \(expected)")
         }
-        let raw = UnsafeRawBufferPointer(start: base, count: size)
+        let raw = file.bytes
         let offset = dataStart + entry.range.lowerBound, count = entry.shape.reduce(1, *)
         let values: [Float]
         switch entry.dtype {
         case "F32":
             values = Safetensors.floats(raw, from: offset, count: count)
         case "F16":
-            values = (0..<count).map { Float(Float16(bitPattern: UInt16(littleEndian: raw.loadUnaligned(fromByteOffset: offset + 2 * $0, as: UInt16.self)))) }
+            values = (0..<count).map { loadHalf(raw.baseAddress!, at: offset + 2 * $0) }
         case "BF16":
-            values = (0..<count).map { Float(bitPattern: UInt32(UInt16(littleEndian: raw.loadUnaligned(fromByteOffset: offset + 2 * $0, as: UInt16.self))) << 16) }
+            values = (0..<count).map { loadBFloat16(raw.baseAddress!, at: offset + 2 * $0) }
         default:
             throw RecError(.data, "\(path): tensor '\(name)' has dtype \(entry.dtype); F32, F16 or BF16 expected")
         }

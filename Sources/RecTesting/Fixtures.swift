@@ -14,6 +14,13 @@ public enum Fixtures {
         URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
     }
 
+    /// Whether tests of the model file at `path` (relative to `$RECLAB_MODELS`, default
+    /// `models`) should run: when it is there, and always under CI=true, where its absence is a
+    /// failure rather than a skip.
+    public static func modelRequired(_ path: String) -> Bool {
+        FileManager.default.fileExists(atPath: ModelFiles.root() + "/" + path) || ProcessInfo.processInfo.environment["CI"] == "true"
+    }
+
     /// A fresh temporary folder.
     public static func temporaryDirectory(_ label: String = "reclab-test") -> String {
         let path = NSTemporaryDirectory() + "\(label)-\(UUID().uuidString)"

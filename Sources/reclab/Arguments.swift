@@ -47,6 +47,12 @@ struct Arguments {
         return parsed
     }
 
+    func double(_ name: String, default value: Double) throws -> Double {
+        guard let text = self.value(name) else { return value }
+        guard let parsed = Double(text) else { throw RecError.usage("\(name) expects a number, got '\(text)'") }
+        return parsed
+    }
+
     /// Exactly `count` positionals, or a usage error naming what is missing.
     func positionals(_ count: Int, _ what: String) throws -> [String] {
         guard positionals.count == count else {

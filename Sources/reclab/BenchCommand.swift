@@ -87,7 +87,8 @@ enum BenchCommand: Command {
         }
         let kind = args.value("--encoder") ?? "minilm"
         let (encoder, configuration) = try makeRegistry().makeEncoder(
-            kind: kind, configuration: try SetAssignments(["batch_size=\(try args.int("--batch", default: 64))"].filter { _ in kind == "minilm" } + args.values("--set"), label: "--set"),
+            kind: kind, configuration: try SetAssignments(
+                (kind == "minilm" ? ["batch_size=\(try args.int("--batch", default: 64))"] : []) + args.values("--set"), label: "--set"),
             context: ComponentContext(seed: 0))
         print("bench encode: \(texts.count) texts from \(path) with \(kind) \(configuration)")
         _ = try encoder.encode(Array(texts.prefix(256)))  // warm-up, as the peer script does

@@ -70,8 +70,8 @@ enum LMCommand: Command {
             while let line = readLine(strippingNewline: false) { text += line }
             if text.hasSuffix("\n") { text.removeLast() }
             let parameters = SamplingParameters(
-                maxTokens: try args.int("--max-tokens", default: 128), temperature: try double(args, "--temperature", 0),
-                topK: try args.int("--top-k", default: 0), topP: try double(args, "--top-p", 1),
+                maxTokens: try args.int("--max-tokens", default: 128), temperature: try args.double("--temperature", default: 0),
+                topK: try args.int("--top-k", default: 0), topP: try args.double("--top-p", default: 1),
                 seed: UInt64(try args.int("--seed", default: 0)), stop: args.values("--stop"))
             let generation = try model.generate(prompt(text, chat: args.has("--chat")), parameters)
             if args.has("--json") {
@@ -104,11 +104,5 @@ enum LMCommand: Command {
 
     static func prompt(_ text: String, chat: Bool) -> Prompt {
         chat ? .chat([ChatMessage(role: "user", content: text)]) : .text(text)
-    }
-
-    static func double(_ args: Arguments, _ name: String, _ value: Double) throws -> Double {
-        guard let text = args.value(name) else { return value }
-        guard let parsed = Double(text) else { throw RecError.usage("\(name) expects a number, got '\(text)'") }
-        return parsed
     }
 }

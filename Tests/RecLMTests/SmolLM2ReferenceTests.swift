@@ -7,7 +7,7 @@ import Testing
 
 /// The fetched SmolLM2 GGUF; under CI=true its absence fails the tests that need it.
 let smolLMPath = ModelFiles.root() + "/SmolLM2-135M-Instruct/SmolLM2-135M-Instruct.Q4_1.gguf"
-let smolLMRequired = FileManager.default.fileExists(atPath: smolLMPath) || ProcessInfo.processInfo.environment["CI"] == "true"
+let smolLMRequired = Fixtures.modelRequired("SmolLM2-135M-Instruct/SmolLM2-135M-Instruct.Q4_1.gguf")
 
 /// Tests/Fixtures/smollm2/reference.json, written once by Benchmarks/llama_reference.py from
 /// llama-server (flash attention off), with the flash-attention-on run beside it.

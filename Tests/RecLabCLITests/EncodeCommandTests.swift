@@ -5,8 +5,7 @@ import Testing
 /// `reclab encode`: standard input lines to JSON arrays, token ids, the embedding cache, and a
 /// clear error when the weights are missing.
 struct EncodeCommandTests {
-    static let miniLMPresent = FileManager.default.fileExists(atPath: (ProcessInfo.processInfo.environment["RECLAB_MODELS"] ?? "models") + "/all-MiniLM-L6-v2/model.safetensors")
-        || ProcessInfo.processInfo.environment["CI"] == "true"
+    static let miniLMPresent = Fixtures.modelRequired("all-MiniLM-L6-v2/model.safetensors")
 
     func vectors(_ stdout: String) -> [[Double]] {
         stdout.split(separator: "\n").map { line in

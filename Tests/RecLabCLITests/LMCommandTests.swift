@@ -4,9 +4,7 @@ import Testing
 
 /// `reclab lm`: tokenize, generate and score from the command line; a missing model is a clear error.
 struct LMCommandTests {
-    static let smolLMPresent = FileManager.default.fileExists(
-        atPath: (ProcessInfo.processInfo.environment["RECLAB_MODELS"] ?? "models") + "/SmolLM2-135M-Instruct/SmolLM2-135M-Instruct.Q4_1.gguf")
-        || ProcessInfo.processInfo.environment["CI"] == "true"
+    static let smolLMPresent = Fixtures.modelRequired("SmolLM2-135M-Instruct/SmolLM2-135M-Instruct.Q4_1.gguf")
 
     @Test(.enabled(if: smolLMPresent)) func tokenizeGenerateAndScore() throws {
         let tokens = try CLI.run(["lm", "tokenize"], input: "Hello world, it's 2024! Ça va?\n<|im_start|>user\n")

@@ -8,8 +8,7 @@ import Testing
 
 /// The fetched all-MiniLM-L6-v2 folder; under CI=true its absence fails the tests that need it.
 let miniLMDirectory = ModelFiles.root() + "/all-MiniLM-L6-v2"
-let miniLMRequired = FileManager.default.fileExists(atPath: miniLMDirectory + "/model.safetensors")
-    || ProcessInfo.processInfo.environment["CI"] == "true"
+let miniLMRequired = Fixtures.modelRequired("all-MiniLM-L6-v2/model.safetensors")
 
 /// Tests/Fixtures/minilm/reference.json, written once by Benchmarks/minilm_reference.py with
 /// sentence-transformers: for each text, its token ids and its embedding.
