@@ -38,16 +38,17 @@ public struct HashingTFIDF: TextEncoder {
 
     public func encode(_ texts: [String]) throws -> [[Float]] {
         let documents = texts.map(features)
+        // Each document's distinct buckets, sorted so the sums (and the vector) are the same on
+        // every run.
+        let distinct = documents.map { Set($0.map(\.bucket)).sorted() }
         var documentFrequency: [Int: Int] = [:]
-        for document in documents {
-            for bucket in Set(document.map(\.bucket)) { documentFrequency[bucket, default: 0] += 1 }
+        for buckets in distinct {
+            for bucket in buckets { documentFrequency[bucket, default: 0] += 1 }
         }
         let n = Float(texts.count)
-        return documents.map { document in
+        return zip(documents, distinct).map { document, buckets in
             var vector = [Float](repeating: 0, count: dimension)
             for (bucket, sign) in document { vector[bucket] += sign }
-            // Buckets in sorted order, so the sums (and the vector) are the same on every run.
-            let buckets = Set(document.map(\.bucket)).sorted()
             var norm: Float = 0
             for bucket in buckets {
                 vector[bucket] *= log((1 + n) / (1 + Float(documentFrequency[bucket]!))) + 1
