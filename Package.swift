@@ -3,6 +3,14 @@ import PackageDescription
 
 let optimisedInDebug: [SwiftSetting] = [.unsafeFlags(["-O"], .when(configuration: .debug))]
 
+// The block-quantised kernels use AVX2, FMA and F16C (Haswell and later); RecQuant checks the CPU
+// before they run, and only that small module is built for it.
+#if arch(x86_64)
+let quantKernels: [SwiftSetting] = optimisedInDebug + [.unsafeFlags(["-target-cpu", "haswell"])]
+#else
+let quantKernels: [SwiftSetting] = optimisedInDebug
+#endif
+
 let package = Package(
     name: "RecLab",
     products: [
@@ -25,7 +33,8 @@ let package = Package(
         // models (MiniLM, SASRec) in seconds rather than minutes.
         .target(name: "RecTensor", dependencies: ["RecCore", "COpenBLAS"], swiftSettings: optimisedInDebug),
         .target(name: "RecText", dependencies: ["RecCore", "RecTensor", "COpenBLAS"], swiftSettings: optimisedInDebug),
-        .target(name: "RecLM", dependencies: ["RecCore", "RecTensor", "RecStore", "COpenBLAS"], swiftSettings: optimisedInDebug),
+        .target(name: "RecQuant", dependencies: ["RecCore"], swiftSettings: quantKernels),
+        .target(name: "RecLM", dependencies: ["RecCore", "RecTensor", "RecQuant", "RecStore", "COpenBLAS"], swiftSettings: optimisedInDebug),
         .target(name: "RecStore", dependencies: ["RecCore", "CSQLite"]),
         .target(name: "RecReport", dependencies: ["RecCore", "RecStore", "RecEval"]),
         .target(

@@ -145,6 +145,12 @@ public final class GGUFFile: @unchecked Sendable {
         return makeArray(tensor.count) { out in GGUFFile.dequantize(type, source, into: out) }
     }
 
+    /// Calls `body` with the start of `tensor`'s data in the mapped file (its size was checked
+    /// when the file was opened).
+    public func withBytes<T>(of tensor: TensorInfo, _ body: (UnsafeRawPointer) throws -> T) rethrows -> T {
+        try body(base + tensor.offset)
+    }
+
     /// Converts `out.count` values of `type` starting at `source`.
     static func dequantize(_ type: TensorType, _ source: UnsafeRawPointer, into out: UnsafeMutableBufferPointer<Float>) {
         func half(_ offset: Int) -> Float { loadHalf(source, at: offset) }

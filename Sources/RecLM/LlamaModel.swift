@@ -1,14 +1,21 @@
 import COpenBLAS
 import Foundation
 import RecCore
+import RecQuant
 import RecTensor
 
 /// A Llama-architecture decoder read from GGUF (`general.architecture: llama`): RMSNorm,
 /// rotary position embeddings with the file's base, grouped-query attention, SwiGLU
-/// feed-forward layers and a tied or separate output head. Quantised weights are expanded to
-/// Float32 once at load time, so every projection is one `cblas_sgemm` over all new tokens
-/// (`cblas_sgemv` for one), and activations stay Float32 throughout: a prompt scored in one
-/// batch gives the log-probabilities the same tokens get when generated one by one.
+/// feed-forward layers and a tied or separate output head.
+///
+/// It computes what llama.cpp's CPU backend computes, so its log-probabilities and greedy
+/// continuations can be checked against llama.cpp's: block-quantised weights (Q4_0, Q4_1,
+/// Q8_0) stay quantised and multiply 8-bit-quantised activations with ggml's arithmetic
+/// (RecQuant); keys, values, queries and attention weights are rounded through Float16 as in
+/// llama.cpp's default F16 cache; norms, rotary tables and softmax follow ggml's order of
+/// operations. Float weights (F32, F16, BF16) go through `cblas_sgemm`. The same kernels run
+/// one token or a whole prompt, so a prompt scored in one batch gives the log-probabilities
+/// the same tokens get when generated one by one.
 public final class LlamaModel: @unchecked Sendable {
     public struct Configuration: Sendable, Equatable {
         public var layers: Int, hidden: Int, heads: Int, kvHeads: Int, feedForward: Int
@@ -17,17 +24,75 @@ public final class LlamaModel: @unchecked Sendable {
         public var kvDim: Int { kvHeads * headDim }
     }
 
+    /// A weight matrix `[out, in]`: block-quantised, or Float32 for float tensors (and for
+    /// every tensor on a CPU without the quantised kernels).
+    enum Projection {
+        case quantized(BlockQuantizedMatrix)
+        case dense([Float], out: Int, in: Int)
+
+        /// The named tensors (each `[in, out_i]` in ggml order) stacked into one matrix.
+        init(_ file: GGUFFile, _ names: [String], in k: Int, out: [Int]) throws {
+            let tensors = try zip(names, out).map { name, n in
+                guard let tensor = file.tensors[name] else { throw RecError(.data, "\(file.path): no tensor '\(name)'") }
+                guard tensor.dimensions == [k, n] else {
+                    throw RecError(.data, "\(file.path): tensor '\(name)' has dimensions \(tensor.dimensions), expected \([k, n])")
+                }
+                return tensor
+            }
+            let formats = tensors.map { BlockQuantizedMatrix.Format(rawValue: $0.typeName) }
+            if BlockQuantizedMatrix.supported, let format = formats[0], formats.allSatisfy({ $0 == format }) {
+                self = .quantized(BlockQuantizedMatrix(stacking: zip(tensors, out).map { tensor, n in
+                    file.withBytes(of: tensor) { BlockQuantizedMatrix(format: format, rows: n, columns: k, source: $0) }
+                }))
+            } else {
+                self = .dense(try names.flatMap { try file.floats($0) }, out: out.reduce(0, +), in: k)
+            }
+        }
+
+        var rows: Int {
+            switch self {
+            case .quantized(let m): return m.rows
+            case .dense(_, let n, _): return n
+            }
+        }
+
+        /// Row `i` as Float32 (an embedding lookup).
+        func row(_ i: Int) -> [Float] {
+            switch self {
+            case .quantized(let m): return m.row(i)
+            case .dense(let w, _, let k): return Array(w[(i * k)..<((i + 1) * k)])
+            }
+        }
+
+        /// `out[t · stride + j] (+)= Σ_c W[j, c] x[t, c]` for `rows` rows of `x`.
+        func apply(_ x: UnsafePointer<Float>, rows: Int, into out: UnsafeMutablePointer<Float>, stride: Int? = nil, accumulate: Bool = false) {
+            switch self {
+            case .quantized(let m):
+                m.multiply(QuantizedActivations(x, rows: rows, columns: m.columns), into: out, stride: stride ?? m.rows, accumulate: accumulate)
+            case .dense(let w, let n, let k):
+                w.withUnsafeBufferPointer { w in
+                    if rows == 1, stride == nil {
+                        cblas_sgemv(CblasRowMajor, CblasNoTrans, Int32(n), Int32(k), 1, w.baseAddress!, Int32(k), x, 1, accumulate ? 1 : 0, out, 1)
+                    } else {
+                        gemm(x, w.baseAddress!, out, m: rows, n: n, k: k, transposeB: true, beta: accumulate ? 1 : 0, ldc: stride ?? n)
+                    }
+                }
+            }
+        }
+    }
+
     struct Layer {
-        var attentionNorm: [Float], query: [Float], key: [Float], value: [Float], output: [Float]
-        var ffnNorm: [Float], gate: [Float], up: [Float], down: [Float]
+        var attentionNorm: [Float], ffnNorm: [Float]
+        /// Query, key and value stacked (`[hidden + 2 kvDim, hidden]`); gate and up stacked.
+        var qkv: Projection, output: Projection, gateUp: Projection, down: Projection
     }
 
     public let configuration: Configuration
     public let tokenizer: BPETokenizer
     public let file: GGUFFile
-    let embedding: [Float]
+    let embedding: Projection
     /// The output head `[vocabulary, hidden]` (the embedding itself when tied).
-    let outputHead: [Float]
+    let outputHead: Projection
     let outputNorm: [Float]
     let layers: [Layer]
     /// cos and sin of every (position, pair) up to the context length.
@@ -57,28 +122,30 @@ public final class LlamaModel: @unchecked Sendable {
         c.vocabulary = tokenizer.vocabularySize
         configuration = c
         let (h, kv, f, v) = (c.hidden, c.kvDim, c.feedForward, c.vocabulary)
-        func matrix(_ name: String, _ dimensions: [Int]) throws -> [Float] { try file.floats(name, dimensions: dimensions) }
-        embedding = try matrix("token_embd.weight", [h, v])
-        outputHead = file.tensors["output.weight"] == nil ? embedding : try matrix("output.weight", [h, v])
+        embedding = try Projection(file, ["token_embd.weight"], in: h, out: [v])
+        outputHead = file.tensors["output.weight"] == nil ? embedding : try Projection(file, ["output.weight"], in: h, out: [v])
         outputNorm = try file.floats("output_norm.weight", dimensions: [h])
         layers = try (0..<c.layers).map { i in
             let p = "blk.\(i)."
             return Layer(
                 attentionNorm: try file.floats(p + "attn_norm.weight", dimensions: [h]),
-                query: try matrix(p + "attn_q.weight", [h, h]), key: try matrix(p + "attn_k.weight", [h, kv]),
-                value: try matrix(p + "attn_v.weight", [h, kv]), output: try matrix(p + "attn_output.weight", [h, h]),
                 ffnNorm: try file.floats(p + "ffn_norm.weight", dimensions: [h]),
-                gate: try matrix(p + "ffn_gate.weight", [h, f]), up: try matrix(p + "ffn_up.weight", [h, f]),
-                down: try matrix(p + "ffn_down.weight", [f, h]))
+                qkv: try Projection(file, [p + "attn_q.weight", p + "attn_k.weight", p + "attn_v.weight"], in: h, out: [h, kv, kv]),
+                output: try Projection(file, [p + "attn_output.weight"], in: h, out: [h]),
+                gateUp: try Projection(file, [p + "ffn_gate.weight", p + "ffn_up.weight"], in: h, out: [f, f]),
+                down: try Projection(file, [p + "ffn_down.weight"], in: f, out: [h]))
         }
-        // Rotary tables: pair i of a head turns by position · base^(-2i/d).
+        // Rotary tables as ggml builds them: pair i turns by position · θ^i with
+        // θ = base^(-2/d), the power taken by repeated Float32 multiplication.
         let half = c.headDim / 2, positions = c.contextLength
+        let thetaScale = Foundation.pow(c.ropeBase, -2 / Float(c.headDim))
         var cos = [Float](repeating: 0, count: positions * half), sin = cos
         for position in 0..<positions {
+            var theta = Float(position)
             for i in 0..<half {
-                let angle = Double(position) * pow(Double(c.ropeBase), -2 * Double(i) / Double(c.headDim))
-                cos[position * half + i] = Float(Foundation.cos(angle))
-                sin[position * half + i] = Float(Foundation.sin(angle))
+                cos[position * half + i] = Foundation.cos(theta)
+                sin[position * half + i] = Foundation.sin(theta)
+                theta *= thetaScale
             }
         }
         ropeCos = cos
@@ -160,7 +227,7 @@ public final class LlamaModel: @unchecked Sendable {
     func forward(_ ids: [Int32], start: Int, session: Session, allLogits: Bool, branches: [Int]? = nil) -> [Float] {
         let c = configuration
         let (t, h, kv, f, hd) = (ids.count, c.hidden, c.kvDim, c.feedForward, c.headDim)
-        let group = c.heads / c.kvHeads, total = start + t
+        let group = c.heads / c.kvHeads, total = start + t, width = h + 2 * kv
         // Position of each new row, and the first of its own branch's rows it may see.
         var positions = Array(start..<total), branchStart = [Int](repeating: start, count: t)
         if let branches {
@@ -174,24 +241,39 @@ public final class LlamaModel: @unchecked Sendable {
             }
         }
         var x = [Float](repeating: 0, count: t * h)
-        for (row, id) in ids.enumerated() {
-            for j in 0..<h { x[row * h + j] = embedding[Int(id) * h + j] }
-        }
-        var normed = [Float](repeating: 0, count: t * h)
-        var q = [Float](repeating: 0, count: t * h), attended = q
-        var gate = [Float](repeating: 0, count: t * f), up = gate
+        for (row, id) in ids.enumerated() { x.replaceSubrange((row * h)..<((row + 1) * h), with: embedding.row(Int(id))) }
+        var normed = [Float](repeating: 0, count: t * h), q = normed, attended = normed
+        var qkv = [Float](repeating: 0, count: t * width), gateUp = [Float](repeating: 0, count: t * 2 * f)
+        var swiglu = [Float](repeating: 0, count: t * f)
         var scores = [Float](repeating: 0, count: t * total)
         let scale = 1 / Float(hd).squareRoot()
+        let debug = ProcessInfo.processInfo.environment["RECLM_DEBUG"] != nil
+        func dump(_ name: String, _ a: [Float], _ index: Int) { if debug && (name == "l_out" || index == 5) { print(name + "-\(index)", String(format: "%.6f", a.reduce(0.0) { $0 + Double($1) })) } }
         for (index, layer) in layers.enumerated() {
             rmsNorm(x, layer.attentionNorm, into: &normed, rows: t)
-            project(normed, layer.query, into: &q, rows: t, out: h, in: h)
-            // New keys and values go straight into the cache rows start..<total.
+            dump("attn_norm", normed, index)
+            apply(layer.qkv, normed, rows: t, into: &qkv)
+            dump("qkv", qkv, index)
             session.keys[index].withUnsafeMutableBufferPointer { keys in
                 session.values[index].withUnsafeMutableBufferPointer { values in
-                    project(normed, layer.key, into: keys.baseAddress! + start * kv, rows: t, out: kv, in: h)
-                    project(normed, layer.value, into: values.baseAddress! + start * kv, rows: t, out: kv, in: h)
-                    q.withUnsafeMutableBufferPointer { rope($0.baseAddress!, width: h, positions: positions) }
-                    rope(keys.baseAddress! + start * kv, width: kv, positions: positions)
+                    // Queries; keys and values into the cache rows start..<total. Keys are
+                    // rotated, then everything the attention reads is rounded through Float16
+                    // (llama.cpp's F16 cache, and the F16 copy of Q its matrix product makes).
+                    let (k0, v0) = (keys.baseAddress! + start * kv, values.baseAddress! + start * kv)
+                    for row in 0..<t {
+                        for j in 0..<h { q[row * h + j] = qkv[row * width + j] }
+                        for j in 0..<kv {
+                            k0[row * kv + j] = qkv[row * width + h + j]
+                            v0[row * kv + j] = qkv[row * width + h + kv + j]
+                        }
+                    }
+                    q.withUnsafeMutableBufferPointer {
+                        rope($0.baseAddress!, width: h, positions: positions)
+                        roundThroughHalf($0.baseAddress!, count: t * h)
+                    }
+                    rope(k0, width: kv, positions: positions)
+                    roundThroughHalf(k0, count: t * kv)
+                    roundThroughHalf(v0, count: t * kv)
                     // Per head: scores = q_h K_gᵀ (strided views), causal softmax, out_h = P V_g.
                     q.withUnsafeBufferPointer { qp in scores.withUnsafeMutableBufferPointer { sp in attended.withUnsafeMutableBufferPointer { op in
                         for head in 0..<c.heads {
@@ -201,9 +283,9 @@ public final class LlamaModel: @unchecked Sendable {
                             for row in 0..<t {
                                 // Visible: the cache before `start`, then this row's branch up to itself.
                                 let visible = start + row + 1, r = sp.baseAddress! + row * total
-                                for j in 0..<visible { r[j] *= scale }
                                 for j in start..<branchStart[row] { r[j] = -.infinity }
-                                softmaxInPlace(r, visible)
+                                softmax(r, count: visible, scale: scale)
+                                roundThroughHalf(r, count: visible)
                                 for j in visible..<total { r[j] = 0 }
                             }
                             gemm(sp.baseAddress!, values.baseAddress! + g * hd, op.baseAddress! + head * hd, m: t, n: hd, k: total,
@@ -212,49 +294,67 @@ public final class LlamaModel: @unchecked Sendable {
                     } } }
                 }
             }
-            project(attended, layer.output, into: &x, rows: t, out: h, in: h, accumulate: true)
+            dump("Qrope", q, index)
+            dump("kqv_out", attended, index)
+            apply(layer.output, attended, rows: t, into: &x, accumulate: true)
+            dump("ffn_inp", x, index)
             rmsNorm(x, layer.ffnNorm, into: &normed, rows: t)
-            project(normed, layer.gate, into: &gate, rows: t, out: f, in: h)
-            project(normed, layer.up, into: &up, rows: t, out: f, in: h)
-            for i in 0..<(t * f) {
-                let g = gate[i]
-                gate[i] = g / (1 + Foundation.exp(-g)) * up[i]
+            dump("ffn_norm", normed, index)
+            apply(layer.gateUp, normed, rows: t, into: &gateUp)
+            dump("gateup", gateUp, index)
+            for row in 0..<t {
+                for j in 0..<f {
+                    let g = gateUp[row * 2 * f + j]
+                    swiglu[row * f + j] = g / (1 + Foundation.exp(-g)) * gateUp[row * 2 * f + f + j]
+                }
             }
-            project(gate, layer.down, into: &x, rows: t, out: h, in: f, accumulate: true)
+            dump("swiglu", swiglu, index)
+            apply(layer.down, swiglu, rows: t, into: &x, accumulate: true)
+            dump("l_out", x, index)
         }
         let rows = allLogits ? t : 1
         let last = Array(x[((t - rows) * h)...])
         var final = [Float](repeating: 0, count: rows * h)
         rmsNorm(last, outputNorm, into: &final, rows: rows)
         var logits = [Float](repeating: 0, count: rows * c.vocabulary)
-        project(final, outputHead, into: &logits, rows: rows, out: c.vocabulary, in: h)
+        apply(outputHead, final, rows: rows, into: &logits)
         return logits
     }
 
-    /// `out = a Wᵀ` (or `out += a Wᵀ`) for `a` `[rows, in]` and `W` `[out, in]`.
-    func project(_ a: [Float], _ w: [Float], into out: inout [Float], rows: Int, out n: Int, in k: Int, accumulate: Bool = false) {
-        out.withUnsafeMutableBufferPointer { o in project(a, w, into: o.baseAddress!, rows: rows, out: n, in: k, accumulate: accumulate) }
-    }
-
-    func project(_ a: [Float], _ w: [Float], into out: UnsafeMutablePointer<Float>, rows: Int, out n: Int, in k: Int, accumulate: Bool = false) {
-        a.withUnsafeBufferPointer { x in w.withUnsafeBufferPointer { w in
-            if rows == 1 {
-                // One token (generation): a matrix-vector product.
-                cblas_sgemv(CblasRowMajor, CblasNoTrans, Int32(n), Int32(k), 1, w.baseAddress!, Int32(k), x.baseAddress!, 1, accumulate ? 1 : 0, out, 1)
-            } else {
-                gemm(x.baseAddress!, w.baseAddress!, out, m: rows, n: n, k: k, transposeB: true, beta: accumulate ? 1 : 0)
-            }
+    func apply(_ projection: Projection, _ x: [Float], rows: Int, into out: inout [Float], accumulate: Bool = false) {
+        x.withUnsafeBufferPointer { x in out.withUnsafeMutableBufferPointer { o in
+            projection.apply(x.baseAddress!, rows: rows, into: o.baseAddress!, accumulate: accumulate)
         } }
     }
 
+    /// ggml's RMS norm: the mean square summed in Float64, `x · (1 / √(mean + ε))`, then the
+    /// weight.
     func rmsNorm(_ x: [Float], _ weight: [Float], into out: inout [Float], rows: Int) {
         let h = configuration.hidden
         for r in 0..<rows {
-            var sum: Float = 0
-            for j in 0..<h { sum += x[r * h + j] * x[r * h + j] }
-            let scale = 1 / (sum / Float(h) + configuration.normEps).squareRoot()
+            var sum: Double = 0
+            for j in 0..<h { sum += Double(x[r * h + j] * x[r * h + j]) }
+            let mean = Float(sum / Double(h))
+            let scale = 1 / (mean + configuration.normEps).squareRoot()
             for j in 0..<h { out[r * h + j] = x[r * h + j] * scale * weight[j] }
         }
+    }
+
+    /// ggml's `soft_max_ext` on one row: scaled, the maximum subtracted, exponentials summed
+    /// in Float64, then multiplied by the reciprocal of the sum.
+    func softmax(_ row: UnsafeMutablePointer<Float>, count n: Int, scale: Float) {
+        var maximum = -Float.infinity
+        for j in 0..<n {
+            row[j] *= scale
+            maximum = max(maximum, row[j])
+        }
+        var sum: Double = 0
+        for j in 0..<n {
+            row[j] = Foundation.exp(row[j] - maximum)
+            sum += Double(row[j])
+        }
+        let inverse = Float(1 / sum)
+        for j in 0..<n { row[j] *= inverse }
     }
 
     /// Rotates adjacent pairs (ggml's "normal" rope; the GGUF converter permutes Q and K so that
