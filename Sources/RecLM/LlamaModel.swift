@@ -245,15 +245,14 @@ public final class LlamaModel: @unchecked Sendable {
         var normed = [Float](repeating: 0, count: t * h), q = normed, attended = normed
         var qkv = [Float](repeating: 0, count: t * width), gateUp = [Float](repeating: 0, count: t * 2 * f)
         var swiglu = [Float](repeating: 0, count: t * f)
-        var scores = [Float](repeating: 0, count: t * total)
+        let padded = (total + 15) / 16 * 16, oneToken = t == 1 && branches == nil
+        var scores = [Float](repeating: 0, count: t * padded)
+        let scratch = UnsafeMutablePointer<Float>.allocate(capacity: 64 * hd)
+        defer { scratch.deallocate() }
         let scale = 1 / Float(hd).squareRoot()
-        let debug = ProcessInfo.processInfo.environment["RECLM_DEBUG"] != nil
-        func dump(_ name: String, _ a: [Float], _ index: Int) { if debug && (name == "l_out" || index == 5) { print(name + "-\(index)", String(format: "%.6f", a.reduce(0.0) { $0 + Double($1) })) } }
         for (index, layer) in layers.enumerated() {
             rmsNorm(x, layer.attentionNorm, into: &normed, rows: t)
-            dump("attn_norm", normed, index)
             apply(layer.qkv, normed, rows: t, into: &qkv)
-            dump("qkv", qkv, index)
             session.keys[index].withUnsafeMutableBufferPointer { keys in
                 session.values[index].withUnsafeMutableBufferPointer { values in
                     // Queries; keys and values into the cache rows start..<total. Keys are
@@ -269,48 +268,55 @@ public final class LlamaModel: @unchecked Sendable {
                     }
                     q.withUnsafeMutableBufferPointer {
                         rope($0.baseAddress!, width: h, positions: positions)
+                        dump("Qrope", Array($0), index)
                         roundThroughHalf($0.baseAddress!, count: t * h)
                     }
                     rope(k0, width: kv, positions: positions)
                     roundThroughHalf(k0, count: t * kv)
                     roundThroughHalf(v0, count: t * kv)
-                    // Per head: scores = q_h K_gᵀ (strided views), causal softmax, out_h = P V_g.
+                    // Per head: scores = q_h K_gᵀ, causal softmax, out_h = P V_g, in the order
+                    // of operations of llama.cpp (tinyBLAS's F16 products, ggml's softmax).
                     q.withUnsafeBufferPointer { qp in scores.withUnsafeMutableBufferPointer { sp in attended.withUnsafeMutableBufferPointer { op in
                         for head in 0..<c.heads {
                             let g = head / group
-                            gemm(qp.baseAddress! + head * hd, keys.baseAddress! + g * hd, sp.baseAddress!, m: t, n: total, k: hd,
-                                 transposeB: true, lda: h, ldb: kv, ldc: total)
+                            // llama.cpp multiplies with tinyBLAS for two tokens or more, with
+                            // ggml's vec_dot for one; each sums in its own order. Branches
+                            // always take the batched order, so a continuation scores the same
+                            // alone or beside others.
+                            if oneToken {
+                                attentionScoresOneToken(qp.baseAddress! + head * hd, keys.baseAddress! + g * hd, keyStride: kv,
+                                                        columns: total, dim: hd, into: sp.baseAddress!)
+                            } else {
+                                attentionScores(qp.baseAddress! + head * hd, queryStride: h, keys.baseAddress! + g * hd, keyStride: kv,
+                                                rows: t, columns: total, dim: hd, into: sp.baseAddress!, outStride: padded)
+                            }
                             for row in 0..<t {
                                 // Visible: the cache before `start`, then this row's branch up to itself.
-                                let visible = start + row + 1, r = sp.baseAddress! + row * total
+                                let visible = start + row + 1, r = sp.baseAddress! + row * padded
                                 for j in start..<branchStart[row] { r[j] = -.infinity }
-                                softmax(r, count: visible, scale: scale)
+                                ggmlSoftmax(r, count: visible, padded: padded, scale: scale)
                                 roundThroughHalf(r, count: visible)
-                                for j in visible..<total { r[j] = 0 }
+                                if oneToken {
+                                    attentionValuesOneToken(r, count: visible, values.baseAddress! + g * hd, valueStride: kv, dim: hd,
+                                                            into: op.baseAddress! + row * h + head * hd, scratch: scratch)
+                                } else {
+                                    attentionValues(r, count: visible, values.baseAddress! + g * hd, valueStride: kv, dim: hd,
+                                                    into: op.baseAddress! + row * h + head * hd, scratch: scratch)
+                                }
                             }
-                            gemm(sp.baseAddress!, values.baseAddress! + g * hd, op.baseAddress! + head * hd, m: t, n: hd, k: total,
-                                 ldb: kv, ldc: h)
                         }
                     } } }
                 }
             }
-            dump("Qrope", q, index)
-            dump("kqv_out", attended, index)
             apply(layer.output, attended, rows: t, into: &x, accumulate: true)
-            dump("ffn_inp", x, index)
             rmsNorm(x, layer.ffnNorm, into: &normed, rows: t)
-            dump("ffn_norm", normed, index)
             apply(layer.gateUp, normed, rows: t, into: &gateUp)
-            dump("gateup", gateUp, index)
-            for row in 0..<t {
-                for j in 0..<f {
-                    let g = gateUp[row * 2 * f + j]
-                    swiglu[row * f + j] = g / (1 + Foundation.exp(-g)) * gateUp[row * 2 * f + f + j]
+            gateUp.withUnsafeBufferPointer { gu in swiglu.withUnsafeMutableBufferPointer { out in
+                for row in 0..<t {
+                    ggmlSwiGLU(gate: gu.baseAddress! + row * 2 * f, up: gu.baseAddress! + row * 2 * f + f, into: out.baseAddress! + row * f, count: f)
                 }
-            }
-            dump("swiglu", swiglu, index)
+            } }
             apply(layer.down, swiglu, rows: t, into: &x, accumulate: true)
-            dump("l_out", x, index)
         }
         let rows = allLogits ? t : 1
         let last = Array(x[((t - rows) * h)...])
@@ -368,8 +374,9 @@ public final class LlamaModel: @unchecked Sendable {
                 for i in 0..<half {
                     let cos = ropeCos[position * half + i], sin = ropeSin[position * half + i]
                     let a = base[2 * i], b = base[2 * i + 1]
-                    base[2 * i] = a * cos - b * sin
-                    base[2 * i + 1] = a * sin + b * cos
+                    // As GCC contracts ggml's `x0 cos - x1 sin` and `x0 sin + x1 cos`.
+                    base[2 * i] = (-(b * sin)).addingProduct(a, cos)
+                    base[2 * i + 1] = (b * cos).addingProduct(a, sin)
                 }
             }
         }

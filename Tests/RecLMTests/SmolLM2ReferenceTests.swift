@@ -71,36 +71,36 @@ struct SmolLM2ReferenceTests {
         }
     }
 
-    /// Greedy continuations and log-probabilities against llama.cpp (-fa off). This quantised
-    /// 135M model is numerically fragile: llama.cpp's two attention paths (-fa on and off)
-    /// already disagree on most prompts within 32 tokens. So the engine is held to llama.cpp's
-    /// own consistency: at least as many identical continuations, and a mean per-token gap over
-    /// the agreeing tokens no more than 1.5 times llama.cpp's own.
+    /// Greedy continuations and log-probabilities against llama.cpp (-fa off): every prompt's
+    /// continuation is identical over its 32 tokens (llama-server lists the end-of-turn token
+    /// it stopped at; RecLab stops before it), and every log-probability is within 0.02 nats.
+    /// For scale, llama.cpp's own flash-attention path is compared with the same reference.
     @Test func greedyContinuationsAgainstLlamaCpp() throws {
         let reference = try LlamaReference.load(), model = try Self.model.get()
-        var ours = (identical: 0, first: 0, gaps: [Double]()), peer = (identical: 0, first: 0, gaps: [Double]())
-        func tally(_ run: inout (identical: Int, first: Int, gaps: [Double]), _ tokens: [Int32], _ logprobs: [Double], _ prompt: LlamaReference.Prompt) {
-            let (agreeing, _) = agreement(tokens, logprobs, prompt.tokens, prompt.logprobs)
-            if agreeing == prompt.tokens.count { run.identical += 1 }
-            if agreeing > 0 { run.first += 1 }
-            run.gaps += (0..<agreeing).map { abs(logprobs[$0] - prompt.logprobs[$0]) }
-        }
+        var identical = 0, gaps: [Double] = []
+        var peer = (identical: 0, gaps: [Double]())
         for prompt in reference.prompts {
+            var expected = prompt.tokens
+            let endsTurn = expected.last.map { $0 == model.tokenizer.eos || model.tokenizer.kinds[Int($0)] == .control } ?? false
+            if endsTurn { expected.removeLast() }
             let generation = try model.generate(prompt: prompt.promptIDs, parameters: SamplingParameters(maxTokens: prompt.tokens.count))
-            tally(&ours, generation.tokens, generation.logprobs, prompt)
-            tally(&peer, prompt.flashAttentionTokens ?? [], prompt.flashAttentionLogprobs ?? [], prompt)
+            #expect(generation.tokens == expected, "greedy continuation of \(prompt.text.debugDescription)")
+            #expect((generation.finish == .endOfText) == endsTurn, "end of \(prompt.text.debugDescription)")
+            let (agreeing, _) = agreement(generation.tokens, generation.logprobs, expected, prompt.logprobs)
+            if agreeing == expected.count && generation.tokens.count == expected.count { identical += 1 }
+            gaps += (0..<agreeing).map { abs(generation.logprobs[$0] - prompt.logprobs[$0]) }
+            let (peerAgreeing, _) = agreement(prompt.flashAttentionTokens ?? [], prompt.flashAttentionLogprobs ?? [], prompt.tokens, prompt.logprobs)
+            if peerAgreeing == prompt.tokens.count { peer.identical += 1 }
+            peer.gaps += (0..<peerAgreeing).map { abs(prompt.flashAttentionLogprobs![$0] - prompt.logprobs[$0]) }
         }
-        func describe(_ run: (identical: Int, first: Int, gaps: [Double])) -> String {
-            let mean = run.gaps.reduce(0, +) / Double(max(1, run.gaps.count))
-            let within = Double(run.gaps.count { $0 <= 0.02 }) / Double(max(1, run.gaps.count))
-            return String(format: "%d of %d identical over 32 tokens, first token %d; per-token gap over agreeing tokens: mean %.4f, max %.4f, %.0f%% within 0.02",
-                          run.identical, reference.prompts.count, run.first, mean, run.gaps.max() ?? 0, 100 * within)
+        func describe(_ identical: Int, _ gaps: [Double]) -> String {
+            String(format: "%d of %d continuations identical; per-token log-probability gap: mean %.5f, max %.5f over %d tokens",
+                   identical, reference.prompts.count, gaps.reduce(0, +) / Double(max(1, gaps.count)), gaps.max() ?? 0, gaps.count)
         }
-        print("RecLM vs llama.cpp -fa off: " + describe(ours))
-        print("llama.cpp -fa on vs -fa off: " + describe(peer))
-        #expect(ours.identical >= peer.identical)
-        let mean = { (gaps: [Double]) in gaps.reduce(0, +) / Double(max(1, gaps.count)) }
-        #expect(mean(ours.gaps) <= 1.5 * mean(peer.gaps))
+        print("RecLM vs llama.cpp -fa off: " + describe(identical, gaps))
+        print("llama.cpp -fa on vs -fa off: " + describe(peer.identical, peer.gaps))
+        #expect(identical == reference.prompts.count)
+        #expect(gaps.allSatisfy { $0 <= 0.02 })
     }
 
     @Test func scoringSharesThePromptAndMatchesGeneration() throws {
@@ -108,8 +108,11 @@ struct SmolLM2ReferenceTests {
         let prompt = model.tokenizer.encode("The capital of France is")
         let generation = try model.generate(prompt: prompt, parameters: SamplingParameters(maxTokens: 4))
         let scores = try model.score(prompt: prompt, continuations: [generation.tokens, model.tokenizer.encode(" London"), [generation.tokens[0]]])
-        // Scoring the greedy continuation gives the log-probabilities generation reported.
-        for (a, b) in zip(scores[0].logprobs, generation.logprobs) { #expect(abs(a - b) < 1e-4) }
+        // Scoring the greedy continuation gives the log-probabilities generation reported, up to
+        // the order of the attention sums (llama.cpp's batched and one-token paths differ, and
+        // generation follows the one-token path, scoring the batched one).
+        #expect(scores[0].logprobs[0] == generation.logprobs[0])
+        for (a, b) in zip(scores[0].logprobs, generation.logprobs) { #expect(abs(a - b) < 0.05) }
         #expect(scores[0].logprobs[0] == scores[2].logprobs[0])
         #expect(scores[0].logprobs[0] > scores[1].logprobs[0])  // " Paris" beats " London"
         // Batched branches give what each continuation gets when scored alone.

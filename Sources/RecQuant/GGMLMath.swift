@@ -1,0 +1,188 @@
+import Foundation
+
+// The element-wise functions and attention products of ggml's CPU backend (built with AVX-512,
+// as llama.cpp builds itself for the machine it runs on), in the same order of operations, so
+// that the Float32 values entering each 8-bit quantisation are the same bits.
+
+/// ggml's `ggml_v_expf` (AVX-512): a degree-5 polynomial on the reduced argument, scaled by
+/// 2ⁿ; |n| > 192 flushes to 0 or +∞.
+@inline(__always) func ggmlExp(_ x: SIMD16<Float>) -> SIMD16<Float> {
+    let r = SIMD16<Float>(repeating: 0x1.8p23)
+    let z = r.addingProduct(x, SIMD16(repeating: 0x1.715476p+0))
+    let n = z - r
+    // fnmadd(a, b, c) = c - a b, fused.
+    let b = x.addingProduct(-n, SIMD16(repeating: 0x1.62e4p-1)).addingProduct(-n, SIMD16(repeating: 0x1.7f7d1cp-20))
+    let u = b * b
+    let inner = SIMD16<Float>(repeating: 0x1.573e2ep-5).addingProduct(SIMD16(repeating: 0x1.0e4020p-7), b)
+    let outer = SIMD16<Float>(repeating: 0x1.fffdb6p-2).addingProduct(SIMD16(repeating: 0x1.555e66p-3), b)
+    let first = SIMD16<Float>(repeating: 1).addingProduct(SIMD16(repeating: 0x1.ffffecp-1), b)
+    let j = first.addingProduct(outer.addingProduct(inner, u), u)
+    // scalef(j, n) = j · 2ⁿ. In the normal range 2ⁿ is exact as a Float; elsewhere per lane.
+    if all(n .>= -126) && all(n .<= 127) {
+        let bits = (SIMD16<Int32>(n, rounding: .towardZero) &+ 127) &<< 23
+        return j * unsafeBitCast(bits, to: SIMD16<Float>.self)
+    }
+    var out = SIMD16<Float>()
+    for i in 0..<16 {
+        if abs(n[i]) > 192 {
+            out[i] = n[i] <= 0 ? 0 : .infinity
+        } else {
+            out[i] = Float(sign: .plus, exponent: Int(n[i]), significand: 1) * j[i]
+        }
+    }
+    return out
+}
+
+/// `_mm512_reduce_add_ps`: halves added (i + 8, then i + 4, i + 2, i + 1).
+@inline(__always) func reduce16(_ a: SIMD16<Float>) -> Float {
+    let eight = a.highHalf + a.lowHalf, four = eight.highHalf + eight.lowHalf
+    let two = SIMD2(four[0] + four[2], four[1] + four[3])
+    return two[0] + two[1]
+}
+
+/// ggml's `soft_max_ext` on one row of `n` scores, `count` of them padded to a multiple of 16
+/// with -∞ (llama.cpp pads its key-value length to 256, and masked columns are -∞): the
+/// scaled scores, exponentials of 16 at a time summed in Float64, then scaled by the reciprocal
+/// of the sum.
+public func ggmlSoftmax(_ row: UnsafeMutablePointer<Float>, count n: Int, padded: Int, scale: Float) {
+    precondition(padded % 16 == 0 && padded >= n)
+    var maximum = -Float.infinity
+    for j in 0..<n {
+        row[j] *= scale
+        maximum = max(maximum, row[j])
+    }
+    for j in n..<padded { row[j] = -.infinity }
+    var sum: Double = 0
+    let raw = UnsafeMutableRawPointer(row)
+    for c in Swift.stride(from: 0, to: padded, by: 16) {
+        let value = ggmlExp(raw.loadUnaligned(fromByteOffset: 4 * c, as: SIMD16<Float>.self) - maximum)
+        raw.storeBytes(of: value, toByteOffset: 4 * c, as: SIMD16<Float>.self)
+        sum += Double(reduce16(value))
+    }
+    let inverse = Float(1 / sum)
+    for j in 0..<padded { row[j] *= inverse }
+}
+
+/// ggml's SwiGLU: `silu(g) · u` with `silu(x) = x / (1 + exp(0 - x))`, 16 lanes at a time.
+public func ggmlSwiGLU(gate: UnsafePointer<Float>, up: UnsafePointer<Float>, into out: UnsafeMutablePointer<Float>, count n: Int) {
+    var i = 0
+    while i + 16 <= n {
+        let g = UnsafeRawPointer(gate + i).loadUnaligned(as: SIMD16<Float>.self)
+        let u = UnsafeRawPointer(up + i).loadUnaligned(as: SIMD16<Float>.self)
+        let silu = g / (1 + ggmlExp(SIMD16<Float>() - g))
+        UnsafeMutableRawPointer(out + i).storeBytes(of: silu * u, as: SIMD16<Float>.self)
+        i += 16
+    }
+    while i < n {
+        let g = gate[i]
+        out[i] = g / (1 + Foundation.exp(-g)) * up[i]
+        i += 1
+    }
+}
+
+/// One score of tinyBLAS's F16 product (AVX-512): sixteen lanes, lane l accumulating
+/// `q[l + 16c] k[l + 16c]` over chunks c with fused multiply-adds, then `reduce16`.
+/// `q` and `k` hold Float16 values widened, so every product is exact.
+@inline(__always) func tinyDot(_ q: UnsafePointer<Float>, _ k: UnsafePointer<Float>, count: Int) -> Float {
+    var acc = SIMD16<Float>()
+    var c = 0
+    while c < count {
+        acc = acc.addingProduct(UnsafeRawPointer(q + c).loadUnaligned(as: SIMD16<Float>.self),
+                                UnsafeRawPointer(k + c).loadUnaligned(as: SIMD16<Float>.self))
+        c += 16
+    }
+    return reduce16(acc)
+}
+
+/// Attention scores of `rows` queries (row stride `queryStride`) against `columns` keys (row
+/// stride `keyStride`), `dim` values each, into `out` (row stride `outStride`), in tinyBLAS's order.
+public func attentionScores(_ q: UnsafePointer<Float>, queryStride: Int, _ k: UnsafePointer<Float>, keyStride: Int,
+                            rows: Int, columns: Int, dim: Int, into out: UnsafeMutablePointer<Float>, outStride: Int) {
+    precondition(dim % 16 == 0)
+    for i in 0..<rows {
+        for j in 0..<columns { out[i * outStride + j] = tinyDot(q + i * queryStride, k + j * keyStride, count: dim) }
+    }
+}
+
+/// `out[d] = Σ_k p[k] v[k, d]` for one row of attention weights in tinyBLAS's order: sixteen
+/// partial sums by `k mod 16`, each accumulated with fused multiply-adds in order of k, then
+/// added as `reduce16` adds its lanes. `scratch` holds 16 · dim floats.
+public func attentionValues(_ p: UnsafePointer<Float>, count n: Int, _ v: UnsafePointer<Float>, valueStride: Int, dim: Int,
+                            into out: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>) {
+    precondition(dim % 16 == 0)
+    scratch.initialize(repeating: 0, count: 16 * dim)
+    let s = UnsafeMutableRawPointer(scratch)
+    for k in 0..<n {
+        let lane = k % 16, weight = SIMD16<Float>(repeating: p[k])
+        for d in Swift.stride(from: 0, to: dim, by: 16) {
+            let at = 4 * (lane * dim + d)
+            let acc = s.loadUnaligned(fromByteOffset: at, as: SIMD16<Float>.self)
+            s.storeBytes(of: acc.addingProduct(weight, UnsafeRawPointer(v + k * valueStride + d).loadUnaligned(as: SIMD16<Float>.self)),
+                         toByteOffset: at, as: SIMD16<Float>.self)
+        }
+    }
+    for d in Swift.stride(from: 0, to: dim, by: 16) {
+        @inline(__always) func lane(_ l: Int) -> SIMD16<Float> { s.loadUnaligned(fromByteOffset: 4 * (l * dim + d), as: SIMD16<Float>.self) }
+        @inline(__always) func eight(_ l: Int) -> SIMD16<Float> { lane(l + 8) + lane(l) }
+        @inline(__always) func four(_ l: Int) -> SIMD16<Float> { eight(l + 4) + eight(l) }
+        let result = (four(0) + four(2)) + (four(1) + four(3))
+        UnsafeMutableRawPointer(out + d).storeBytes(of: result, as: SIMD16<Float>.self)
+    }
+}
+
+/// ggml's `vec_dot_f16` (AVX-512), which llama.cpp uses instead of tinyBLAS when a batch has one
+/// token: four accumulators of sixteen lanes over steps of 64 values (value i goes to
+/// accumulator (i / 16) mod 4, lane i mod 16), reduced as (a0 + a2) + (a1 + a3), then
+/// `reduce16`. `count` is a multiple of 64.
+@inline(__always) func vecDotF16(_ x: UnsafePointer<Float>, _ y: UnsafePointer<Float>, count: Int) -> Float {
+    var a = (SIMD16<Float>(), SIMD16<Float>(), SIMD16<Float>(), SIMD16<Float>())
+    @inline(__always) func chunk(_ i: Int) -> (SIMD16<Float>, SIMD16<Float>) {
+        (UnsafeRawPointer(x + i).loadUnaligned(as: SIMD16<Float>.self), UnsafeRawPointer(y + i).loadUnaligned(as: SIMD16<Float>.self))
+    }
+    var i = 0
+    while i < count {
+        let (x0, y0) = chunk(i), (x1, y1) = chunk(i + 16), (x2, y2) = chunk(i + 32), (x3, y3) = chunk(i + 48)
+        a = (a.0.addingProduct(x0, y0), a.1.addingProduct(x1, y1), a.2.addingProduct(x2, y2), a.3.addingProduct(x3, y3))
+        i += 64
+    }
+    return reduce16((a.0 + a.2) + (a.1 + a.3))
+}
+
+/// One query's attention scores in `vec_dot_f16`'s order (`dim` a multiple of 64).
+public func attentionScoresOneToken(_ q: UnsafePointer<Float>, _ k: UnsafePointer<Float>, keyStride: Int, columns: Int, dim: Int,
+                                    into out: UnsafeMutablePointer<Float>) {
+    precondition(dim % 64 == 0)
+    for j in 0..<columns { out[j] = vecDotF16(q, k + j * keyStride, count: dim) }
+}
+
+/// One row of attention weights times the values in `vec_dot_f16`'s order: for each output
+/// dimension, value k of the sum goes to accumulator (k / 16) mod 4, lane k mod 16. `scratch`
+/// holds 64 · dim floats.
+public func attentionValuesOneToken(_ p: UnsafePointer<Float>, count n: Int, _ v: UnsafePointer<Float>, valueStride: Int, dim: Int,
+                                    into out: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>) {
+    precondition(dim % 16 == 0)
+    // scratch[(slot · dim + d)] for slot = 16 · accumulator + lane.
+    scratch.initialize(repeating: 0, count: 64 * dim)
+    let s = UnsafeMutableRawPointer(scratch)
+    for k in 0..<n {
+        let slot = k % 64, weight = SIMD16<Float>(repeating: p[k])
+        for d in Swift.stride(from: 0, to: dim, by: 16) {
+            let at = 4 * (slot * dim + d)
+            let acc = s.loadUnaligned(fromByteOffset: at, as: SIMD16<Float>.self)
+            s.storeBytes(of: acc.addingProduct(weight, UnsafeRawPointer(v + k * valueStride + d).loadUnaligned(as: SIMD16<Float>.self)),
+                         toByteOffset: at, as: SIMD16<Float>.self)
+        }
+    }
+    // Per output d: lanes of accumulator a are slots 16a..16a+15; x0 = (a0 + a2) + (a1 + a3),
+    // then reduce16 over its lanes.
+    for d in 0..<dim {
+        var x0 = SIMD16<Float>()
+        @inline(__always) func acc(_ a: Int) -> SIMD16<Float> {
+            var lanes = SIMD16<Float>()
+            for l in 0..<16 { lanes[l] = scratch[(16 * a + l) * dim + d] }
+            return lanes
+        }
+        x0 = (acc(0) + acc(2)) + (acc(1) + acc(3))
+        out[d] = reduce16(x0)
+    }
+}
