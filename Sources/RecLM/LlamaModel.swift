@@ -268,7 +268,6 @@ public final class LlamaModel: @unchecked Sendable {
                     }
                     q.withUnsafeMutableBufferPointer {
                         rope($0.baseAddress!, width: h, positions: positions)
-                        dump("Qrope", Array($0), index)
                         roundThroughHalf($0.baseAddress!, count: t * h)
                     }
                     rope(k0, width: kv, positions: positions)
