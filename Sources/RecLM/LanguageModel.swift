@@ -30,7 +30,9 @@ public final class LocalLanguageModel: LanguageModel, @unchecked Sendable {
 
     public init(engine: LlamaModel) {
         self.engine = engine
-        model = (engine.file.path as NSString).lastPathComponent
+        // Fast numerics give other numbers, so they are another model to the cache.
+        let file = (engine.file.path as NSString).lastPathComponent
+        model = engine.numerics == .exact ? file : "\(file) [\(engine.numerics.rawValue)]"
         template = (engine.file.metadata["tokenizer.chat_template"]?.string).flatMap { try? ChatTemplate($0, file: engine.file.path) }
     }
 

@@ -6,17 +6,24 @@ import RecTensor
 
 /// A Llama-architecture decoder read from GGUF (`general.architecture: llama`): RMSNorm,
 /// rotary position embeddings with the file's base, grouped-query attention, SwiGLU
-/// feed-forward layers and a tied or separate output head.
+/// feed-forward layers and a tied or separate output head, in one of two numerics:
 ///
-/// It computes what llama.cpp's CPU backend computes, so its log-probabilities and greedy
-/// continuations can be checked against llama.cpp's: block-quantised weights (Q4_0, Q4_1,
-/// Q8_0) stay quantised and multiply 8-bit-quantised activations with ggml's arithmetic
-/// (RecQuant); keys, values, queries and attention weights are rounded through Float16 as in
-/// llama.cpp's default F16 cache; norms, rotary tables and softmax follow ggml's order of
-/// operations. Float weights (F32, F16, BF16) go through `cblas_sgemm`. The same kernels run
-/// one token or a whole prompt, so a prompt scored in one batch gives the log-probabilities
-/// the same tokens get when generated one by one.
+/// - `exact` (the default) computes what llama.cpp's CPU backend computes, bit for bit, so its
+///   log-probabilities and greedy continuations can be checked against llama.cpp's:
+///   block-quantised weights (Q4_0, Q4_1, Q8_0) stay quantised and multiply 8-bit-quantised
+///   activations with ggml's arithmetic (RecQuant); keys, values, queries and attention weights
+///   are rounded through Float16 as in llama.cpp's default F16 cache; attention sums follow
+///   tinyBLAS's order for batches and `vec_dot_f16`'s for one token, as llama.cpp does; exp,
+///   softmax, SwiGLU, rope and RMS norm follow ggml's order of operations.
+/// - `fast` widens every weight to Float32 once and runs projections and attention through
+///   `cblas_sgemm`: several times faster on prompts, about 4x the memory, and close to
+///   llama.cpp but not identical (its 8-bit activations are not emulated).
+///
+/// Either way, a prompt scored in one batch gives the log-probabilities the same tokens get
+/// when generated one by one, up to the order of the attention sums.
 public final class LlamaModel: @unchecked Sendable {
+    public enum Numerics: String, Sendable, CaseIterable { case exact, fast }
+
     public struct Configuration: Sendable, Equatable {
         public var layers: Int, hidden: Int, heads: Int, kvHeads: Int, feedForward: Int
         public var contextLength: Int, ropeBase: Float, normEps: Float, vocabulary: Int
@@ -31,7 +38,7 @@ public final class LlamaModel: @unchecked Sendable {
         case dense([Float], out: Int, in: Int)
 
         /// The named tensors (each `[in, out_i]` in ggml order) stacked into one matrix.
-        init(_ file: GGUFFile, _ names: [String], in k: Int, out: [Int]) throws {
+        init(_ file: GGUFFile, _ names: [String], in k: Int, out: [Int], numerics: Numerics) throws {
             let tensors = try zip(names, out).map { name, n in
                 guard let tensor = file.tensors[name] else { throw RecError(.data, "\(file.path): no tensor '\(name)'") }
                 guard tensor.dimensions == [k, n] else {
@@ -40,7 +47,7 @@ public final class LlamaModel: @unchecked Sendable {
                 return tensor
             }
             let formats = tensors.map { BlockQuantizedMatrix.Format(rawValue: $0.typeName) }
-            if BlockQuantizedMatrix.supported, let format = formats[0], formats.allSatisfy({ $0 == format }) {
+            if numerics == .exact, let format = formats[0], formats.allSatisfy({ $0 == format }) {
                 self = .quantized(BlockQuantizedMatrix(stacking: zip(tensors, out).map { tensor, n in
                     file.withBytes(of: tensor) { BlockQuantizedMatrix(format: format, rows: n, columns: k, source: $0) }
                 }))
@@ -81,6 +88,10 @@ public final class LlamaModel: @unchecked Sendable {
         }
     }
 
+    /// How attention products are summed: as llama.cpp's batched (tinyBLAS) or one-token
+    /// (`vec_dot_f16`) paths do, or by `cblas_sgemm`.
+    enum AttentionOrder { case tinyBLAS, vecDot, blas }
+
     struct Layer {
         var attentionNorm: [Float], ffnNorm: [Float]
         /// Query, key and value stacked (`[hidden + 2 kvDim, hidden]`); gate and up stacked.
@@ -88,6 +99,7 @@ public final class LlamaModel: @unchecked Sendable {
     }
 
     public let configuration: Configuration
+    public let numerics: Numerics
     public let tokenizer: BPETokenizer
     public let file: GGUFFile
     let embedding: Projection
@@ -98,9 +110,13 @@ public final class LlamaModel: @unchecked Sendable {
     /// cos and sin of every (position, pair) up to the context length.
     let ropeCos: [Float], ropeSin: [Float]
 
-    public init(path: String) throws {
+    public init(path: String, numerics: Numerics = .exact) throws {
+        if numerics == .exact && !BlockQuantizedMatrix.supported {
+            throw RecError(.usage, "exact numerics need a CPU with AVX2, FMA and F16C; use numerics 'fast'")
+        }
         let file = try GGUFFile(path: path)
         self.file = file
+        self.numerics = numerics
         let arch = try file.require("general.architecture").string ?? ""
         guard arch == "llama" else { throw RecError(.data, "\(path): general.architecture is '\(arch)'; RecLab runs llama-architecture models") }
         func int(_ key: String) throws -> Int {
@@ -122,18 +138,18 @@ public final class LlamaModel: @unchecked Sendable {
         c.vocabulary = tokenizer.vocabularySize
         configuration = c
         let (h, kv, f, v) = (c.hidden, c.kvDim, c.feedForward, c.vocabulary)
-        embedding = try Projection(file, ["token_embd.weight"], in: h, out: [v])
-        outputHead = file.tensors["output.weight"] == nil ? embedding : try Projection(file, ["output.weight"], in: h, out: [v])
+        embedding = try Projection(file, ["token_embd.weight"], in: h, out: [v], numerics: numerics)
+        outputHead = file.tensors["output.weight"] == nil ? embedding : try Projection(file, ["output.weight"], in: h, out: [v], numerics: numerics)
         outputNorm = try file.floats("output_norm.weight", dimensions: [h])
         layers = try (0..<c.layers).map { i in
             let p = "blk.\(i)."
             return Layer(
                 attentionNorm: try file.floats(p + "attn_norm.weight", dimensions: [h]),
                 ffnNorm: try file.floats(p + "ffn_norm.weight", dimensions: [h]),
-                qkv: try Projection(file, [p + "attn_q.weight", p + "attn_k.weight", p + "attn_v.weight"], in: h, out: [h, kv, kv]),
-                output: try Projection(file, [p + "attn_output.weight"], in: h, out: [h]),
-                gateUp: try Projection(file, [p + "ffn_gate.weight", p + "ffn_up.weight"], in: h, out: [f, f]),
-                down: try Projection(file, [p + "ffn_down.weight"], in: f, out: [h]))
+                qkv: try Projection(file, [p + "attn_q.weight", p + "attn_k.weight", p + "attn_v.weight"], in: h, out: [h, kv, kv], numerics: numerics),
+                output: try Projection(file, [p + "attn_output.weight"], in: h, out: [h], numerics: numerics),
+                gateUp: try Projection(file, [p + "ffn_gate.weight", p + "ffn_up.weight"], in: h, out: [f, f], numerics: numerics),
+                down: try Projection(file, [p + "ffn_down.weight"], in: f, out: [h], numerics: numerics))
         }
         // Rotary tables as ggml builds them: pair i turns by position · θ^i with
         // θ = base^(-2/d), the power taken by repeated Float32 multiplication.
@@ -245,7 +261,11 @@ public final class LlamaModel: @unchecked Sendable {
         var normed = [Float](repeating: 0, count: t * h), q = normed, attended = normed
         var qkv = [Float](repeating: 0, count: t * width), gateUp = [Float](repeating: 0, count: t * 2 * f)
         var swiglu = [Float](repeating: 0, count: t * f)
-        let padded = (total + 15) / 16 * 16, oneToken = t == 1 && branches == nil
+        let padded = (total + 15) / 16 * 16, exact = numerics == .exact
+        // llama.cpp multiplies with tinyBLAS for two tokens or more and with ggml's vec_dot for
+        // one, each summing in its own order. Branches always take the batched order, so a
+        // continuation scores the same alone or beside others.
+        let order: AttentionOrder = !exact ? .blas : t == 1 && branches == nil ? .vecDot : .tinyBLAS
         var scores = [Float](repeating: 0, count: t * padded)
         let scratch = UnsafeMutablePointer<Float>.allocate(capacity: 64 * hd)
         defer { scratch.deallocate() }
@@ -268,40 +288,43 @@ public final class LlamaModel: @unchecked Sendable {
                     }
                     q.withUnsafeMutableBufferPointer {
                         rope($0.baseAddress!, width: h, positions: positions)
-                        roundThroughHalf($0.baseAddress!, count: t * h)
+                        if exact { roundThroughHalf($0.baseAddress!, count: t * h) }
                     }
                     rope(k0, width: kv, positions: positions)
-                    roundThroughHalf(k0, count: t * kv)
-                    roundThroughHalf(v0, count: t * kv)
-                    // Per head: scores = q_h K_gᵀ, causal softmax, out_h = P V_g, in the order
-                    // of operations of llama.cpp (tinyBLAS's F16 products, ggml's softmax).
+                    if exact {
+                        roundThroughHalf(k0, count: t * kv)
+                        roundThroughHalf(v0, count: t * kv)
+                    }
+                    // Per head: scores = q_h K_gᵀ, causal softmax, out_h = P V_g.
                     q.withUnsafeBufferPointer { qp in scores.withUnsafeMutableBufferPointer { sp in attended.withUnsafeMutableBufferPointer { op in
                         for head in 0..<c.heads {
                             let g = head / group
-                            // llama.cpp multiplies with tinyBLAS for two tokens or more, with
-                            // ggml's vec_dot for one; each sums in its own order. Branches
-                            // always take the batched order, so a continuation scores the same
-                            // alone or beside others.
-                            if oneToken {
-                                attentionScoresOneToken(qp.baseAddress! + head * hd, keys.baseAddress! + g * hd, keyStride: kv,
-                                                        columns: total, dim: hd, into: sp.baseAddress!)
-                            } else {
-                                attentionScores(qp.baseAddress! + head * hd, queryStride: h, keys.baseAddress! + g * hd, keyStride: kv,
-                                                rows: t, columns: total, dim: hd, into: sp.baseAddress!, outStride: padded)
+                            let (qh, kg, vg, out) = (qp.baseAddress! + head * hd, keys.baseAddress! + g * hd, values.baseAddress! + g * hd,
+                                                     op.baseAddress! + head * hd)
+                            switch order {
+                            case .vecDot: attentionScoresOneToken(qh, kg, keyStride: kv, columns: total, dim: hd, into: sp.baseAddress!)
+                            case .tinyBLAS:
+                                attentionScores(qh, queryStride: h, kg, keyStride: kv, rows: t, columns: total, dim: hd,
+                                                into: sp.baseAddress!, outStride: padded)
+                            case .blas: gemm(qh, kg, sp.baseAddress!, m: t, n: total, k: hd, transposeB: true, lda: h, ldb: kv, ldc: padded)
                             }
                             for row in 0..<t {
                                 // Visible: the cache before `start`, then this row's branch up to itself.
                                 let visible = start + row + 1, r = sp.baseAddress! + row * padded
                                 for j in start..<branchStart[row] { r[j] = -.infinity }
                                 ggmlSoftmax(r, count: visible, padded: padded, scale: scale)
-                                roundThroughHalf(r, count: visible)
-                                if oneToken {
-                                    attentionValuesOneToken(r, count: visible, values.baseAddress! + g * hd, valueStride: kv, dim: hd,
-                                                            into: op.baseAddress! + row * h + head * hd, scratch: scratch)
-                                } else {
-                                    attentionValues(r, count: visible, values.baseAddress! + g * hd, valueStride: kv, dim: hd,
-                                                    into: op.baseAddress! + row * h + head * hd, scratch: scratch)
+                                switch order {
+                                case .vecDot:
+                                    roundThroughHalf(r, count: visible)
+                                    attentionValuesOneToken(r, count: visible, vg, valueStride: kv, dim: hd, into: out + row * h, scratch: scratch)
+                                case .tinyBLAS:
+                                    roundThroughHalf(r, count: visible)
+                                    attentionValues(r, count: visible, vg, valueStride: kv, dim: hd, into: out + row * h, scratch: scratch)
+                                case .blas: break
                                 }
+                            }
+                            if order == .blas {
+                                gemm(sp.baseAddress!, vg, out, m: t, n: hd, k: total, lda: padded, ldb: kv, ldc: h)
                             }
                         }
                     } } }

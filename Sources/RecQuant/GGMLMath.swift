@@ -17,10 +17,11 @@ import Foundation
     let outer = SIMD16<Float>(repeating: 0x1.fffdb6p-2).addingProduct(SIMD16(repeating: 0x1.555e66p-3), b)
     let first = SIMD16<Float>(repeating: 1).addingProduct(SIMD16(repeating: 0x1.ffffecp-1), b)
     let j = first.addingProduct(outer.addingProduct(inner, u), u)
-    // scalef(j, n) = j · 2ⁿ. In the normal range 2ⁿ is exact as a Float; elsewhere per lane.
+    // scalef(j, n) = j · 2ⁿ. In the normal range 2ⁿ is exact as a Float, built from n, which
+    // sits in the low bits of z (z = 1.5 · 2²³ + n); elsewhere per lane.
     if all(n .>= -126) && all(n .<= 127) {
-        let bits = (SIMD16<Int32>(n, rounding: .towardZero) &+ 127) &<< 23
-        return j * unsafeBitCast(bits, to: SIMD16<Float>.self)
+        let bits = unsafeBitCast(z, to: SIMD16<Int32>.self) &- unsafeBitCast(r, to: SIMD16<Int32>.self)
+        return j * unsafeBitCast((bits &+ 127) &<< 23, to: SIMD16<Float>.self)
     }
     var out = SIMD16<Float>()
     for i in 0..<16 {

@@ -15,12 +15,13 @@ enum BenchCommand: Command {
         Usage: reclab bench eval [--users N] [--items N] [--dim D] [--history H] [--batch B] [--k K]
                reclab bench sasrec [--dataset NAME] [--epochs E] [--users N] [--set KEY=VALUE]... [--data-root DIR]
                reclab bench encode [--encoder KIND] [--movies FILE] [--batch B] [--data-root DIR]
-               reclab bench lm [--model M] [--movies FILE] [--data-root DIR]
+               reclab bench lm [--model M] [--numerics exact|fast] [--movies FILE] [--data-root DIR]
 
         bench lm runs the local engine on the workload of ../shared/peers/llama_score.py: a prompt
         listing 40 ML-1M titles (about 450 tokens), then (a) the log-probability of each of 50
         candidate titles after it (prompt evaluated once), (b) prompt tokens per second, and (c)
         generated tokens per second over 128 tokens. Titles are drawn with a seeded generator.
+        --numerics picks the engine's numerics (exact, the default, or fast; see `reclab lm --help`).
 
         bench encode embeds every movie of ml-latest-small's movies.csv as "Title. Genres: A, B"
         (the text ../shared/peers/st_encode.py encodes), batch B (default 64), after a warm-up on
@@ -39,7 +40,7 @@ enum BenchCommand: Command {
         """
 
     static func run(_ raw: ArraySlice<String>) throws -> Int32 {
-        let args = try Arguments(raw, options: ["--users", "--items", "--dim", "--history", "--batch", "--k", "--dataset", "--epochs", "--set", "--data-root", "--encoder", "--movies", "--model"], flags: [])
+        let args = try Arguments(raw, options: ["--users", "--items", "--dim", "--history", "--batch", "--k", "--dataset", "--epochs", "--set", "--data-root", "--encoder", "--movies", "--model", "--numerics"], flags: [])
         switch args.positionals {
         case ["eval"]: return try evaluation(args)
         case ["sasrec"]: return try sasrec(args)
@@ -112,10 +113,10 @@ enum BenchCommand: Command {
         let prompt = "A user watched these movies in order: " + drawn[..<40].joined(separator: "; ")
             + ". Their profile: likes dramas and thrillers. The next movie they will watch is:"
         let modelPath = try ModelFiles.file(args.value("--model") ?? LMCommand.defaultModel, suffix: ".gguf")
-        let model = try LlamaModel(path: modelPath)
+        let model = try LlamaModel(path: modelPath, numerics: try LMCommand.numerics(args))
         let promptIDs = model.tokenizer.encode(prompt)
         let candidates = drawn[40...].map { model.tokenizer.encode(" " + $0) }
-        print("bench lm: \((modelPath as NSString).lastPathComponent), prompt \(promptIDs.count) tokens, \(candidates.count) candidates of \(candidates.map(\.count).reduce(0, +)) tokens")
+        print("bench lm: \((modelPath as NSString).lastPathComponent), \(model.numerics) numerics, prompt \(promptIDs.count) tokens, \(candidates.count) candidates of \(candidates.map(\.count).reduce(0, +)) tokens")
         _ = try model.score(prompt: Array(promptIDs.prefix(16)), continuations: [candidates[0]])  // warm-up
         var started = Date()
         let scores = try model.score(prompt: promptIDs, continuations: candidates)

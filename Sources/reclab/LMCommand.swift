@@ -12,7 +12,9 @@ enum LMCommand: Command {
                                   [--top-p P] [--seed S] [--stop TEXT]... [--json] [--db FILE]
                reclab lm score [BACKEND] [--chat] --prompt P --continuation C [--continuation C]... [--db FILE]
 
-        BACKEND is --model M (the local engine, default) or --backend openai --base-url URL
+        BACKEND is --model M [--numerics exact|fast] (the local engine, default; exact, the
+        default, computes what llama.cpp computes bit for bit, fast runs Float32 BLAS: faster on
+        long prompts, close to llama.cpp but not identical) or --backend openai --base-url URL
         --model NAME [--api-key-env VAR] (any OpenAI-compatible server; the key is read from
         the environment variable VAR and never stored).
 
@@ -37,7 +39,7 @@ enum LMCommand: Command {
     static func run(_ raw: ArraySlice<String>) throws -> Int32 {
         let args = try Arguments(
             raw, options: ["--model", "--max-tokens", "--temperature", "--top-k", "--top-p", "--seed", "--stop", "--prompt", "--continuation",
-                           "--backend", "--base-url", "--api-key-env", "--db"],
+                           "--backend", "--base-url", "--api-key-env", "--db", "--numerics"],
             flags: ["--chat", "--json", "--no-special"])
         guard let action = args.positionals.first, args.positionals.count == 1 else {
             throw RecError.usage("expected one action: tokenize, generate or score")
@@ -46,7 +48,7 @@ enum LMCommand: Command {
             throw RecError.usage("unknown action '\(action)'; expected tokenize, generate or score")
         }
         if action == "tokenize" {
-            let model = try loadLocal(args.value("--model"))
+            let model = try loadLocal(args.value("--model"), numerics: try numerics(args))
             while let line = readLine(strippingNewline: true) {
                 print(model.tokenizer.encode(line, parseSpecial: !args.has("--no-special")).map(String.init).joined(separator: " "))
             }
@@ -55,7 +57,7 @@ enum LMCommand: Command {
         let backend: any LanguageModel
         switch args.value("--backend") ?? "local" {
         case "local":
-            backend = LocalLanguageModel(engine: try loadLocal(args.value("--model")))
+            backend = LocalLanguageModel(engine: try loadLocal(args.value("--model"), numerics: try numerics(args)))
         case "openai":
             guard let url = args.value("--base-url"), let name = args.value("--model") else {
                 throw RecError.usage("--backend openai needs --base-url URL and --model NAME")
@@ -94,10 +96,16 @@ enum LMCommand: Command {
         return 0
     }
 
-    static func loadLocal(_ name: String?) throws -> LlamaModel {
+    static func numerics(_ args: Arguments) throws -> LlamaModel.Numerics {
+        guard let value = args.value("--numerics") else { return .exact }
+        guard let numerics = LlamaModel.Numerics(rawValue: value) else { throw RecError.usage("--numerics is exact or fast, not '\(value)'") }
+        return numerics
+    }
+
+    static func loadLocal(_ name: String?, numerics: LlamaModel.Numerics = .exact) throws -> LlamaModel {
         let path = try ModelFiles.file(name ?? defaultModel, suffix: ".gguf")
         let started = Date()
-        let model = try LlamaModel(path: path)
+        let model = try LlamaModel(path: path, numerics: numerics)
         printProgress(String(format: "lm: %@ loaded in %.1f s", (path as NSString).lastPathComponent, Date().timeIntervalSince(started)))
         return model
     }
