@@ -22,9 +22,10 @@ public struct BlockQuantizedMatrix: Sendable {
     public let rows: Int, columns: Int
     /// Blocks per row.
     public var blocks: Int { columns / 32 }
-    /// Q4: four 32-bit words a block, word r holding positions 8r..8r+7 in its nibbles (lowest
-    /// first), so one broadcast, shift and mask gives eight lanes; Q8_0: 32 bytes a block in
-    /// position order (two's-complement values).
+    /// Row by row. Q4: 32 bytes per pair of blocks (2i, 2i + 1), eight little-endian words;
+    /// word k holds value 4k + r of block 2i + h in bits 16h + 4r (a row with an odd number of
+    /// blocks ends in a half-empty pair), so one load, shift and mask gives eight lanes. Q8_0:
+    /// ggml's own 32 bytes a block (word k holds values 4k…4k+3, so two shifts sign-extend).
     let quants: [UInt8]
     /// The scale `d` of every block (widened from Float16, so exact).
     let scales: [Float]
@@ -41,31 +42,41 @@ public struct BlockQuantizedMatrix: Sendable {
         self.rows = rows
         self.columns = columns
         let count = rows * columns / 32
-        let (blockBytes, header, packed) = switch format {
-        case .q4_0: (18, 2, 16)
-        case .q4_1: (20, 4, 16)
-        case .q8_0: (34, 2, 32)
+        let (blockBytes, header) = switch format {
+        case .q4_0: (18, 2)
+        case .q4_1: (20, 4)
+        case .q8_0: (34, 2)
         }
         func half(_ at: Int) -> Float { Float(Float16(bitPattern: source.loadUnaligned(fromByteOffset: at, as: UInt16.self).littleEndian)) }
         scales = (0..<count).map { half($0 * blockBytes) }
         offsets = format == .q4_1 ? (0..<count).map { half($0 * blockBytes + 2) } : []
-        quants = [UInt8](unsafeUninitializedCapacity: count * packed) { out, initialized in
-            initialized = count * packed
+        let blocks = columns / 32, rowBytes = Self.rowBytes(format, blocks: blocks)
+        quants = [UInt8](unsafeUninitializedCapacity: rows * rowBytes) { out, initialized in
+            initialized = rows * rowBytes
+            for i in 0..<initialized { out[i] = 0 }
             for block in 0..<count {
-                let q = source + block * blockBytes + header, o = block * packed
-                if format == .q8_0 {
-                    for j in 0..<32 { out[o + Self.position(j)] = q.load(fromByteOffset: j, as: UInt8.self) }
-                } else {
-                    for j in 0..<16 { out[o + j] = 0 }
-                    for j in 0..<32 {
+                let q = source + block * blockBytes + header, (row, b) = block.quotientAndRemainder(dividingBy: blocks)
+                for j in 0..<32 {
+                    let (at, shift) = Self.location(format, rowBytes: rowBytes, row: row, block: b, value: j)
+                    if format == .q8_0 {
+                        out[at] = q.load(fromByteOffset: j, as: UInt8.self)
+                    } else {
                         let byte = q.load(fromByteOffset: j % 16, as: UInt8.self)
-                        let value = j < 16 ? byte & 0x0F : byte >> 4, p = Self.position(j)
-                        // Word p / 8 (little-endian), nibble p % 8.
-                        out[o + 4 * (p / 8) + (p % 8) / 2] |= p % 2 == 0 ? value : value << 4
+                        out[at] |= (j < 16 ? byte & 0x0F : byte >> 4) << shift
                     }
                 }
             }
         }
+    }
+
+    /// Bytes of one repacked row.
+    static func rowBytes(_ format: Format, blocks: Int) -> Int { format == .q8_0 ? 32 * blocks : 32 * ((blocks + 1) / 2) }
+
+    /// Byte and bit shift of value j of block b in a row (see `quants`).
+    static func location(_ format: Format, rowBytes: Int, row: Int, block b: Int, value j: Int) -> (byte: Int, shift: UInt8) {
+        if format == .q8_0 { return (row * rowBytes + 32 * b + j, 0) }
+        let bit = 16 * (b % 2) + 4 * (j % 4)
+        return (row * rowBytes + 32 * (b / 2) + 4 * (j / 4) + bit / 8, UInt8(bit % 8))
     }
 
     /// Matrices of one format and width stacked row-wise (query, key and value, say).
@@ -82,14 +93,15 @@ public struct BlockQuantizedMatrix: Sendable {
     /// Row `row` widened to Float32 (`d q + m`, or `d (q - 8)`), as ggml's `get_rows` does.
     public func row(_ row: Int) -> [Float] {
         var values = [Float](repeating: 0, count: columns)
+        let rowBytes = Self.rowBytes(format, blocks: blocks)
         for b in 0..<blocks {
             let block = row * blocks + b, d = scales[block]
             for j in 0..<32 {
-                let p = Self.position(j)
+                let (at, shift) = Self.location(format, rowBytes: rowBytes, row: row, block: b, value: j)
                 switch format {
-                case .q8_0: values[b * 32 + j] = Float(Int8(bitPattern: quants[block * 32 + p])) * d
+                case .q8_0: values[b * 32 + j] = Float(Int8(bitPattern: quants[at])) * d
                 case .q4_0, .q4_1:
-                    let byte = quants[block * 16 + 4 * (p / 8) + (p % 8) / 2], q = p % 2 == 0 ? byte & 0x0F : byte >> 4
+                    let q = (quants[at] >> shift) & 0x0F
                     values[b * 32 + j] = format == .q4_1 ? Float(q) * d + offsets[block] : Float(Int(q) - 8) * d
                 }
             }
@@ -157,27 +169,47 @@ public struct QuantizedActivations {
     return two[0] + two[1]
 }
 
-/// Nibble k of each lane's word: shifts 0, 4, …, 28.
-let nibbleShifts = SIMD8<UInt32>(0, 4, 8, 12, 16, 20, 24, 28)
-
-/// Small non-negative integers to Float32 exactly: 2²³ + n has n in its low mantissa bits.
-@inline(__always) func exactFloats(_ n: SIMD8<UInt32>, minus offset: Float) -> SIMD8<Float> {
-    unsafeBitCast(n | 0x4B00_0000, to: SIMD8<Float>.self) - (8_388_608 + offset)
+/// A block format's kernel-side decoding, as a type so each kernel is specialised for it.
+protocol BlockLayout {
+    /// Whether blocks carry an offset `m` (Q4_1), multiplied by the activation block's `s`.
+    static var hasOffsets: Bool { get }
+    /// Block b of the repacked row at `row` as four vectors of eight: vector r lane k is
+    /// value 4k + r, as an exact Float32 integer.
+    static func widen(_ row: UnsafeRawPointer, _ b: Int) -> Block
 }
 
-/// The 32 weights of one block as four vectors of eight: vector r lane k is value 4k + r.
-@inline(__always) func widen(_ format: BlockQuantizedMatrix.Format, _ block: UnsafeRawPointer) -> (SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>) {
-    if format == .q8_0 {
-        @inline(__always) func part(_ r: Int) -> SIMD8<Float> {
-            SIMD8<Float>(SIMD8<Int32>(truncatingIfNeeded: block.loadUnaligned(fromByteOffset: 8 * r, as: SIMD8<Int8>.self)))
-        }
+/// Q4_0 and Q4_1 (see `BlockQuantizedMatrix.quants`): a shift and a mask per vector.
+protocol NibbleLayout: BlockLayout {
+    /// Subtracted from every nibble (8 for Q4_0).
+    static var bias: Float { get }
+}
+
+extension NibbleLayout {
+    @inline(__always) static func widen(_ row: UnsafeRawPointer, _ b: Int) -> Block {
+        let words = row.loadUnaligned(fromByteOffset: 32 * (b >> 1), as: SIMD8<Int32>.self), base = Int32(16 * (b & 1))
+        @inline(__always) func part(_ r: Int32) -> SIMD8<Float> { SIMD8<Float>((words &>> (base + 4 * r)) & 15) - bias }
         return (part(0), part(1), part(2), part(3))
     }
-    let offset: Float = format == .q4_0 ? 8 : 0
-    @inline(__always) func part(_ r: Int) -> SIMD8<Float> {
-        exactFloats((SIMD8(repeating: block.loadUnaligned(fromByteOffset: 4 * r, as: UInt32.self)) &>> nibbleShifts) & 15, minus: offset)
+}
+
+enum Q4_0Layout: NibbleLayout {
+    static var hasOffsets: Bool { false }
+    static var bias: Float { 8 }
+}
+
+enum Q4_1Layout: NibbleLayout {
+    static var hasOffsets: Bool { true }
+    static var bias: Float { 0 }
+}
+
+/// Q8_0: ggml's 32 two's-complement bytes a block; byte r of word k is value 4k + r.
+enum Q8_0Layout: BlockLayout {
+    static var hasOffsets: Bool { false }
+    @inline(__always) static func widen(_ row: UnsafeRawPointer, _ b: Int) -> Block {
+        let words = row.loadUnaligned(fromByteOffset: 32 * b, as: SIMD8<Int32>.self)
+        @inline(__always) func part(_ r: Int32) -> SIMD8<Float> { SIMD8<Float>((words &<< (24 - 8 * r)) &>> 24) }
+        return (part(0), part(1), part(2), part(3))
     }
-    return (part(0), part(1), part(2), part(3))
 }
 
 typealias Block = (SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>)
@@ -195,108 +227,131 @@ typealias Block = (SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>)
     (w.0 * x.0).addingProduct(w.1, x.1) + (w.2 * x.2).addingProduct(w.3, x.3)
 }
 
-/// One output's running state: ggml's eight-lane accumulator and the Q4_1 offset sum.
-struct Accumulator {
-    var lanes = SIMD8<Float>(), offsets: Float = 0
+/// Raw views of one product's operands, shared by the worker threads.
+struct Operands: @unchecked Sendable {
+    var quants: UnsafeRawPointer, scales: UnsafePointer<Float>, offsets: UnsafePointer<Float>?
+    var x: UnsafePointer<Float>, xScales: UnsafePointer<Float>, xSums: UnsafePointer<Float>
+    var out: UnsafeMutablePointer<Float>
+    var rows: Int, blocks: Int, rowBytes: Int, tokens: Int, stride: Int, accumulate: Bool
+}
 
-    /// ggml: `acc = fma(d_w d_x, xy, acc)`, and for Q4_1 `summs += m s` (contracted to a
-    /// fused multiply-add, as GCC does at -O3).
-    @inline(__always) mutating func add(_ xy: SIMD8<Float>, scale: Float, offset: (m: Float, s: Float)?) {
-        lanes = lanes.addingProduct(SIMD8(repeating: scale), xy)
-        if let offset { offsets = offsets.addingProduct(offset.m, offset.s) }
+/// Rows `first..<end` of one product, specialised for a block layout. ggml per output:
+/// `acc = fma(d_w d_x, xy, acc)` over blocks (eight lanes), `summs = fma(m, s, summs)` for
+/// Q4_1 (GCC contracts ggml's `summs += m s` at -O3), then `hsum(acc) + summs`.
+@inline(never)
+func kernel<L: BlockLayout>(_: L.Type, _ o: Operands, rows first: Int, _ end: Int) {
+    let blocks = o.blocks, rowBytes = o.rowBytes
+    @inline(__always) func store(_ r: Int, _ t: Int, _ lanes: SIMD8<Float>, _ summs: Float) {
+        let value = horizontalSum(lanes) + summs, at = o.out + t * o.stride + r
+        at.pointee = o.accumulate ? at.pointee + value : value
     }
-
-    @inline(__always) var value: Float { horizontalSum(lanes) + offsets }
+    if o.tokens == 1 {
+        // One token: four rows at a time share each activation block.
+        var r = first
+        while r + 4 <= end {
+            var a0 = SIMD8<Float>(), a1 = a0, a2 = a0, a3 = a0
+            var s0: Float = 0, s1: Float = 0, s2: Float = 0, s3: Float = 0
+            let w0 = o.quants + r * rowBytes, w1 = w0 + rowBytes, w2 = w1 + rowBytes, w3 = w2 + rowBytes
+            let d0 = o.scales + r * blocks, d1 = d0 + blocks, d2 = d1 + blocks, d3 = d2 + blocks
+            for b in 0..<blocks {
+                let x = load(o.x + b * 32), dx = o.xScales[b]
+                a0 = a0.addingProduct(SIMD8(repeating: d0[b] * dx), blockDot(L.widen(w0, b), x))
+                a1 = a1.addingProduct(SIMD8(repeating: d1[b] * dx), blockDot(L.widen(w1, b), x))
+                a2 = a2.addingProduct(SIMD8(repeating: d2[b] * dx), blockDot(L.widen(w2, b), x))
+                a3 = a3.addingProduct(SIMD8(repeating: d3[b] * dx), blockDot(L.widen(w3, b), x))
+                if L.hasOffsets {
+                    let m = o.offsets.unsafelyUnwrapped + r * blocks + b, s = o.xSums[b]
+                    s0 = s0.addingProduct(m[0], s)
+                    s1 = s1.addingProduct(m[blocks], s)
+                    s2 = s2.addingProduct(m[2 * blocks], s)
+                    s3 = s3.addingProduct(m[3 * blocks], s)
+                }
+            }
+            store(r, 0, a0, s0)
+            store(r + 1, 0, a1, s1)
+            store(r + 2, 0, a2, s2)
+            store(r + 3, 0, a3, s3)
+            r += 4
+        }
+        while r < end {
+            var a = SIMD8<Float>(), s: Float = 0
+            for b in 0..<blocks {
+                a = a.addingProduct(SIMD8(repeating: o.scales[r * blocks + b] * o.xScales[b]),
+                                    blockDot(L.widen(o.quants + r * rowBytes, b), load(o.x + b * 32)))
+                if L.hasOffsets { s = s.addingProduct(o.offsets.unsafelyUnwrapped[r * blocks + b], o.xSums[b]) }
+            }
+            store(r, 0, a, s)
+            r += 1
+        }
+        return
+    }
+    // Several tokens: widen each row once per tile of tokens (a tile's activations stay in
+    // cache), then run the tile over it, four tokens at a time.
+    let widened = UnsafeMutablePointer<Block>.allocate(capacity: blocks)
+    defer { widened.deallocate() }
+    for tile in Swift.stride(from: 0, to: o.tokens, by: 32) {
+        let tileEnd = min(o.tokens, tile + 32)
+        for r in first..<end {
+            for b in 0..<blocks { widened[b] = L.widen(o.quants + r * rowBytes, b) }
+            let d = o.scales + r * blocks
+            var t = tile
+            while t + 4 <= tileEnd {
+                var a0 = SIMD8<Float>(), a1 = a0, a2 = a0, a3 = a0
+                var s0: Float = 0, s1: Float = 0, s2: Float = 0, s3: Float = 0
+                let x0 = o.x + t * blocks * 32, x1 = x0 + blocks * 32, x2 = x1 + blocks * 32, x3 = x2 + blocks * 32
+                let e0 = o.xScales + t * blocks, e1 = e0 + blocks, e2 = e1 + blocks, e3 = e2 + blocks
+                for b in 0..<blocks {
+                    let w = widened[b], db = d[b]
+                    a0 = a0.addingProduct(SIMD8(repeating: db * e0[b]), blockDot(w, load(x0 + b * 32)))
+                    a1 = a1.addingProduct(SIMD8(repeating: db * e1[b]), blockDot(w, load(x1 + b * 32)))
+                    a2 = a2.addingProduct(SIMD8(repeating: db * e2[b]), blockDot(w, load(x2 + b * 32)))
+                    a3 = a3.addingProduct(SIMD8(repeating: db * e3[b]), blockDot(w, load(x3 + b * 32)))
+                    if L.hasOffsets {
+                        let m = o.offsets.unsafelyUnwrapped[r * blocks + b], sums = o.xSums + t * blocks + b
+                        s0 = s0.addingProduct(m, sums[0])
+                        s1 = s1.addingProduct(m, sums[blocks])
+                        s2 = s2.addingProduct(m, sums[2 * blocks])
+                        s3 = s3.addingProduct(m, sums[3 * blocks])
+                    }
+                }
+                store(r, t, a0, s0)
+                store(r, t + 1, a1, s1)
+                store(r, t + 2, a2, s2)
+                store(r, t + 3, a3, s3)
+                t += 4
+            }
+            while t < tileEnd {
+                var a = SIMD8<Float>(), s: Float = 0
+                for b in 0..<blocks {
+                    a = a.addingProduct(SIMD8(repeating: d[b] * o.xScales[t * blocks + b]), blockDot(widened[b], load(o.x + (t * blocks + b) * 32)))
+                    if L.hasOffsets { s = s.addingProduct(o.offsets.unsafelyUnwrapped[r * blocks + b], o.xSums[t * blocks + b]) }
+                }
+                store(r, t, a, s)
+                t += 1
+            }
+        }
+    }
 }
 
 extension BlockQuantizedMatrix {
     /// `out[t · stride + r] (+)= Σ_c W[r, c] x[t, c]` for every row `r` and activation row `t`,
-    /// with ggml's arithmetic, rows split across the cores. Four outputs are computed at once
-    /// (four rows for one token, four tokens for several) so their dependency chains overlap.
+    /// with ggml's arithmetic, rows split across the cores.
     public func multiply(_ x: QuantizedActivations, into out: UnsafeMutablePointer<Float>, stride rowStride: Int, accumulate: Bool = false) {
         precondition(x.columns == columns)
-        let target = UncheckedSendable(out)
-        let (tokens, blocks, format) = (x.rows, self.blocks, self.format)
-        let blockBytes = format == .q8_0 ? 32 : 16
+        let format = self.format
         quants.withUnsafeBytes { q in scales.withUnsafeBufferPointer { ws in offsets.withUnsafeBufferPointer { wm in
             x.values.withUnsafeBufferPointer { xv in x.scales.withUnsafeBufferPointer { xd in x.sums.withUnsafeBufferPointer { xs in
-                let p = UncheckedSendable((q.baseAddress!, ws.baseAddress!, wm.baseAddress, xv.baseAddress!, xd.baseAddress!, xs.baseAddress!))
-                parallelChunks(ProcessInfo.processInfo.environment["RECQUANT_THREADS"].flatMap { Int($0) } ?? rows) { chunk, count in
-                    let (q, ws, wm, xv, xd, xs) = p.value
-                    let first = chunk * rows / count, end = (chunk + 1) * rows / count
-                    let hasOffsets = format == .q4_1
-                    @inline(__always) func weights(_ r: Int, _ b: Int) -> Block { widen(format, q + (r * blocks + b) * blockBytes) }
-                    /// Q4_1's `m s` term for row r and token t at block b (nil for other formats).
-                    @inline(__always) func offset(_ r: Int, _ t: Int, _ b: Int) -> (m: Float, s: Float)? {
-                        hasOffsets ? (wm.unsafelyUnwrapped[r * blocks + b], xs[t * blocks + b]) : nil
-                    }
-                    @inline(__always) func store(_ r: Int, _ t: Int, _ value: Float) {
-                        let o = target.value + t * rowStride + r
-                        o.pointee = accumulate ? o.pointee + value : value
-                    }
-                    if tokens == 1 {
-                        var r = first
-                        while r < end {
-                            let n = min(4, end - r)
-                            var acc = (Accumulator(), Accumulator(), Accumulator(), Accumulator())
-                            for b in 0..<blocks {
-                                let xb = load(xv + b * 32), d = xd[b]
-                                @inline(__always) func step(_ i: Int, _ a: inout Accumulator) {
-                                    a.add(blockDot(weights(r + i, b), xb), scale: ws[(r + i) * blocks + b] * d, offset: offset(r + i, 0, b))
-                                }
-                                step(0, &acc.0)
-                                if n == 4 {
-                                    step(1, &acc.1)
-                                    step(2, &acc.2)
-                                    step(3, &acc.3)
-                                } else {
-                                    if n > 1 { step(1, &acc.1) }
-                                    if n > 2 { step(2, &acc.2) }
-                                }
-                            }
-                            store(r, 0, acc.0.value)
-                            if n > 1 { store(r + 1, 0, acc.1.value) }
-                            if n > 2 { store(r + 2, 0, acc.2.value) }
-                            if n > 3 { store(r + 3, 0, acc.3.value) }
-                            r += n
-                        }
-                        return
-                    }
-                    // Several tokens: widen each row once per tile of tokens (a tile's
-                    // activations stay in cache), then run the tile over it four at a time.
-                    let widened = UnsafeMutablePointer<Block>.allocate(capacity: blocks)
-                    defer { widened.deallocate() }
-                    for tile in Swift.stride(from: 0, to: tokens, by: 32) {
-                        let tileEnd = min(tokens, tile + 32)
-                        for r in first..<end {
-                            for b in 0..<blocks { widened[b] = weights(r, b) }
-                            var t = tile
-                            while t < tileEnd {
-                                let n = min(4, tileEnd - t)
-                                var acc = (Accumulator(), Accumulator(), Accumulator(), Accumulator())
-                                for b in 0..<blocks {
-                                    let w = widened[b], scale = ws[r * blocks + b]
-                                    @inline(__always) func step(_ i: Int, _ a: inout Accumulator) {
-                                        let tb = (t + i) * blocks + b
-                                        a.add(blockDot(w, load(xv + tb * 32)), scale: scale * xd[tb], offset: offset(r, t + i, b))
-                                    }
-                                    step(0, &acc.0)
-                                    if n == 4 {
-                                        step(1, &acc.1)
-                                        step(2, &acc.2)
-                                        step(3, &acc.3)
-                                    } else {
-                                        if n > 1 { step(1, &acc.1) }
-                                        if n > 2 { step(2, &acc.2) }
-                                    }
-                                }
-                                store(r, t, acc.0.value)
-                                if n > 1 { store(r, t + 1, acc.1.value) }
-                                if n > 2 { store(r, t + 2, acc.2.value) }
-                                if n > 3 { store(r, t + 3, acc.3.value) }
-                                t += n
-                            }
-                        }
+                let operands = Operands(
+                    quants: q.baseAddress!, scales: ws.baseAddress!, offsets: format == .q4_1 ? wm.baseAddress! : nil,
+                    x: xv.baseAddress!, xScales: xd.baseAddress!, xSums: xs.baseAddress!, out: out,
+                    rows: rows, blocks: blocks, rowBytes: Self.rowBytes(format, blocks: blocks), tokens: x.rows, stride: rowStride, accumulate: accumulate)
+                // Chunks of rows, four-aligned, one per core.
+                parallelChunks(rows) { chunk, count in
+                    let first = (chunk * rows / count) & ~3, end = chunk + 1 == count ? rows : ((chunk + 1) * rows / count) & ~3
+                    switch format {
+                    case .q4_0: kernel(Q4_0Layout.self, operands, rows: first, end)
+                    case .q4_1: kernel(Q4_1Layout.self, operands, rows: first, end)
+                    case .q8_0: kernel(Q8_0Layout.self, operands, rows: first, end)
                     }
                 }
             } } }
@@ -307,5 +362,14 @@ extension BlockQuantizedMatrix {
 /// Rounds `count` values to the nearest Float16 and back (F16C's round-to-nearest-even, as
 /// ggml's conversions do).
 public func roundThroughHalf(_ x: UnsafeMutablePointer<Float>, count: Int) {
-    for i in 0..<count { x[i] = Float(Float16(x[i])) }
+    var i = 0
+    let raw = UnsafeMutableRawPointer(x)
+    while i + 8 <= count {
+        raw.storeBytes(of: SIMD8<Float>(SIMD8<Float16>(raw.loadUnaligned(fromByteOffset: 4 * i, as: SIMD8<Float>.self))), toByteOffset: 4 * i, as: SIMD8<Float>.self)
+        i += 8
+    }
+    while i < count {
+        x[i] = Float(Float16(x[i]))
+        i += 1
+    }
 }

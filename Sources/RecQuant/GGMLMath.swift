@@ -174,16 +174,13 @@ public func attentionValuesOneToken(_ p: UnsafePointer<Float>, count n: Int, _ v
                          toByteOffset: at, as: SIMD16<Float>.self)
         }
     }
-    // Per output d: lanes of accumulator a are slots 16a..16a+15; x0 = (a0 + a2) + (a1 + a3),
-    // then reduce16 over its lanes.
-    for d in 0..<dim {
-        var x0 = SIMD16<Float>()
-        @inline(__always) func acc(_ a: Int) -> SIMD16<Float> {
-            var lanes = SIMD16<Float>()
-            for l in 0..<16 { lanes[l] = scratch[(16 * a + l) * dim + d] }
-            return lanes
-        }
-        x0 = (acc(0) + acc(2)) + (acc(1) + acc(3))
-        out[d] = reduce16(x0)
+    // Per output d, lane l: x0[l] = (a0 + a2) + (a1 + a3) for accumulators a = slots
+    // 16a + l, then reduce16 over the lanes; all of it vectorised over d.
+    for d in Swift.stride(from: 0, to: dim, by: 16) {
+        @inline(__always) func slot(_ i: Int) -> SIMD16<Float> { s.loadUnaligned(fromByteOffset: 4 * (i * dim + d), as: SIMD16<Float>.self) }
+        @inline(__always) func lane(_ l: Int) -> SIMD16<Float> { (slot(l) + slot(32 + l)) + (slot(16 + l) + slot(48 + l)) }
+        @inline(__always) func eight(_ l: Int) -> SIMD16<Float> { lane(l + 8) + lane(l) }
+        @inline(__always) func four(_ l: Int) -> SIMD16<Float> { eight(l + 4) + eight(l) }
+        UnsafeMutableRawPointer(out + d).storeBytes(of: (four(0) + four(2)) + (four(1) + four(3)), as: SIMD16<Float>.self)
     }
 }
