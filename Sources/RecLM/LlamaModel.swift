@@ -266,8 +266,9 @@ public final class LlamaModel: @unchecked Sendable {
         // one, each summing in its own order. Branches always take the batched order, so a
         // continuation scores the same alone or beside others.
         let order: AttentionOrder = !exact ? .blas : t == 1 && branches == nil ? .vecDot : .tinyBLAS
-        var scores = [Float](repeating: 0, count: t * padded)
-        let scratch = UnsafeMutablePointer<Float>.allocate(capacity: 64 * hd)
+        let parts = attentionParts
+        var scores = [Float](repeating: 0, count: parts * t * padded)
+        let scratch = UnsafeMutablePointer<Float>.allocate(capacity: parts * 64 * hd)
         defer { scratch.deallocate() }
         let scale = 1 / Float(hd).squareRoot()
         for (index, layer) in layers.enumerated() {
@@ -296,36 +297,48 @@ public final class LlamaModel: @unchecked Sendable {
                         roundThroughHalf(v0, count: t * kv)
                     }
                     // Per head: scores = q_h K_gᵀ, causal softmax, out_h = P V_g.
-                    q.withUnsafeBufferPointer { qp in scores.withUnsafeMutableBufferPointer { sp in attended.withUnsafeMutableBufferPointer { op in
-                        for head in 0..<c.heads {
-                            let g = head / group
-                            let (qh, kg, vg, out) = (qp.baseAddress! + head * hd, keys.baseAddress! + g * hd, values.baseAddress! + g * hd,
-                                                     op.baseAddress! + head * hd)
-                            switch order {
-                            case .vecDot: attentionScoresOneToken(qh, kg, keyStride: kv, columns: total, dim: hd, into: sp.baseAddress!)
-                            case .tinyBLAS:
-                                attentionScores(qh, queryStride: h, kg, keyStride: kv, rows: t, columns: total, dim: hd,
-                                                into: sp.baseAddress!, outStride: padded)
-                            case .blas: gemm(qh, kg, sp.baseAddress!, m: t, n: total, k: hd, transposeB: true, lda: h, ldb: kv, ldc: padded)
-                            }
-                            for row in 0..<t {
-                                // Visible: the cache before `start`, then this row's branch up to itself.
-                                let visible = start + row + 1, r = sp.baseAddress! + row * padded
-                                for j in start..<branchStart[row] { r[j] = -.infinity }
-                                ggmlSoftmax(r, count: visible, padded: padded, scale: scale)
+                    // Heads split across the cores, each part with its own scores and scratch.
+                    q.withUnsafeBufferPointer { qp in scores.withUnsafeMutableBufferPointer { allScores in attended.withUnsafeMutableBufferPointer { op in
+                        let views = UncheckedSendable((qp.baseAddress!, allScores.baseAddress!, op.baseAddress!, keys.baseAddress!, values.baseAddress!, scratch))
+                        func attend(_ part: Int, _ parts: Int) {
+                            let (qbase, scoreBase, obase, kbase, vbase, scratchBase) = views.value
+                            let sp = scoreBase + part * t * padded, scratch = scratchBase + part * 64 * hd
+                            for head in Swift.stride(from: part, to: c.heads, by: parts) {
+                                let g = head / group
+                                let (qh, kg, vg, out) = (qbase + head * hd, kbase + g * hd, vbase + g * hd, obase + head * hd)
                                 switch order {
-                                case .vecDot:
-                                    roundThroughHalf(r, count: visible)
-                                    attentionValuesOneToken(r, count: visible, vg, valueStride: kv, dim: hd, into: out + row * h, scratch: scratch)
+                                case .vecDot: attentionScoresOneToken(qh, kg, keyStride: kv, columns: total, dim: hd, into: sp)
                                 case .tinyBLAS:
-                                    roundThroughHalf(r, count: visible)
-                                    attentionValues(r, count: visible, vg, valueStride: kv, dim: hd, into: out + row * h, scratch: scratch)
-                                case .blas: break
+                                    attentionScores(qh, queryStride: h, kg, keyStride: kv, rows: t, start: start, visibleFrom: branchStart,
+                                                    dim: hd, into: sp, outStride: padded)
+                                case .blas: gemm(qh, kg, sp, m: t, n: total, k: hd, transposeB: true, lda: h, ldb: kv, ldc: padded)
+                                }
+                                for row in 0..<t {
+                                    // Visible: the cache before `start`, then this row's branch up to itself.
+                                    let visible = start + row + 1, r = sp + row * padded
+                                    for j in start..<branchStart[row] { r[j] = -.infinity }
+                                    ggmlSoftmax(r, count: visible, padded: padded, scale: scale)
+                                    switch order {
+                                    case .vecDot:
+                                        roundThroughHalf(r, count: visible)
+                                        attentionValuesOneToken(r, count: visible, vg, valueStride: kv, dim: hd, into: out + row * h, scratch: scratch)
+                                    case .tinyBLAS:
+                                        roundThroughHalf(r, count: visible)
+                                        attentionValues(r, count: visible, skipping: start..<branchStart[row], vg, valueStride: kv, dim: hd,
+                                                        into: out + row * h, scratch: scratch)
+                                    case .blas: break
+                                    }
+                                }
+                                if order == .blas {
+                                    gemm(sp, vg, out, m: t, n: hd, k: total, lda: padded, ldb: kv, ldc: h)
                                 }
                             }
-                            if order == .blas {
-                                gemm(sp.baseAddress!, vg, out, m: t, n: hd, k: total, lda: padded, ldb: kv, ldc: h)
-                            }
+                        }
+                        // BLAS is threaded already (fast numerics): its parts run one by one.
+                        if order == .blas {
+                            for part in 0..<parts { attend(part, parts) }
+                        } else {
+                            parallelParts(attend)
                         }
                     } } }
                 }
@@ -348,6 +361,9 @@ public final class LlamaModel: @unchecked Sendable {
         apply(outputHead, final, rows: rows, into: &logits)
         return logits
     }
+
+    /// Parts the attention heads are split into (see `parallelParts`).
+    var attentionParts: Int { ProcessInfo.processInfo.activeProcessorCount }
 
     func apply(_ projection: Projection, _ x: [Float], rows: Int, into out: inout [Float], accumulate: Bool = false) {
         x.withUnsafeBufferPointer { x in out.withUnsafeMutableBufferPointer { o in

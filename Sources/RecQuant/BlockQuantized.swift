@@ -134,6 +134,8 @@ public struct QuantizedActivations {
     var scales: [Float]
     /// `s = d Σq` per block, rounded through Float16 (used against Q4_1).
     var sums: [Float]
+    /// `scales` and `sums` indexed `[block · rows + row]`.
+    var scalesByBlock: [Float], sumsByBlock: [Float]
 
     public init(_ x: UnsafePointer<Float>, rows: Int, columns: Int) {
         precondition(columns % 32 == 0)
@@ -160,6 +162,10 @@ public struct QuantizedActivations {
         }
         self.scales = scales
         self.sums = sums
+        // Block-major copies, so the batched kernel loads four tokens' values at once.
+        let blocks = columns / 32
+        scalesByBlock = (0..<count).map { scales[($0 % rows) * blocks + $0 / rows] }
+        sumsByBlock = (0..<count).map { sums[($0 % rows) * blocks + $0 / rows] }
     }
 }
 
@@ -231,6 +237,7 @@ typealias Block = (SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>)
 struct Operands: @unchecked Sendable {
     var quants: UnsafeRawPointer, scales: UnsafePointer<Float>, offsets: UnsafePointer<Float>?
     var x: UnsafePointer<Float>, xScales: UnsafePointer<Float>, xSums: UnsafePointer<Float>
+    var xScalesByBlock: UnsafePointer<Float>, xSumsByBlock: UnsafePointer<Float>
     var out: UnsafeMutablePointer<Float>
     var rows: Int, blocks: Int, rowBytes: Int, tokens: Int, stride: Int, accumulate: Bool
 }
@@ -296,28 +303,25 @@ func kernel<L: BlockLayout>(_: L.Type, _ o: Operands, rows first: Int, _ end: In
             let d = o.scales + r * blocks
             var t = tile
             while t + 4 <= tileEnd {
-                var a0 = SIMD8<Float>(), a1 = a0, a2 = a0, a3 = a0
-                var s0: Float = 0, s1: Float = 0, s2: Float = 0, s3: Float = 0
+                var a0 = SIMD8<Float>(), a1 = a0, a2 = a0, a3 = a0, summs = SIMD4<Float>()
                 let x0 = o.x + t * blocks * 32, x1 = x0 + blocks * 32, x2 = x1 + blocks * 32, x3 = x2 + blocks * 32
-                let e0 = o.xScales + t * blocks, e1 = e0 + blocks, e2 = e1 + blocks, e3 = e2 + blocks
                 for b in 0..<blocks {
-                    let w = widened[b], db = d[b]
-                    a0 = a0.addingProduct(SIMD8(repeating: db * e0[b]), blockDot(w, load(x0 + b * 32)))
-                    a1 = a1.addingProduct(SIMD8(repeating: db * e1[b]), blockDot(w, load(x1 + b * 32)))
-                    a2 = a2.addingProduct(SIMD8(repeating: db * e2[b]), blockDot(w, load(x2 + b * 32)))
-                    a3 = a3.addingProduct(SIMD8(repeating: db * e3[b]), blockDot(w, load(x3 + b * 32)))
+                    // Four tokens' d_w d_x and m s at once: the same products, lane by lane.
+                    let w = widened[b], at = b * o.tokens + t
+                    let scale = SIMD4(repeating: d[b]) * UnsafeRawPointer(o.xScalesByBlock + at).loadUnaligned(as: SIMD4<Float>.self)
+                    a0 = a0.addingProduct(SIMD8(repeating: scale[0]), blockDot(w, load(x0 + b * 32)))
+                    a1 = a1.addingProduct(SIMD8(repeating: scale[1]), blockDot(w, load(x1 + b * 32)))
+                    a2 = a2.addingProduct(SIMD8(repeating: scale[2]), blockDot(w, load(x2 + b * 32)))
+                    a3 = a3.addingProduct(SIMD8(repeating: scale[3]), blockDot(w, load(x3 + b * 32)))
                     if L.hasOffsets {
-                        let m = o.offsets.unsafelyUnwrapped[r * blocks + b], sums = o.xSums + t * blocks + b
-                        s0 = s0.addingProduct(m, sums[0])
-                        s1 = s1.addingProduct(m, sums[blocks])
-                        s2 = s2.addingProduct(m, sums[2 * blocks])
-                        s3 = s3.addingProduct(m, sums[3 * blocks])
+                        summs = summs.addingProduct(SIMD4(repeating: o.offsets.unsafelyUnwrapped[r * blocks + b]),
+                                                    UnsafeRawPointer(o.xSumsByBlock + at).loadUnaligned(as: SIMD4<Float>.self))
                     }
                 }
-                store(r, t, a0, s0)
-                store(r, t + 1, a1, s1)
-                store(r, t + 2, a2, s2)
-                store(r, t + 3, a3, s3)
+                store(r, t, a0, summs[0])
+                store(r, t + 1, a1, summs[1])
+                store(r, t + 2, a2, summs[2])
+                store(r, t + 3, a3, summs[3])
                 t += 4
             }
             while t < tileEnd {
@@ -341,12 +345,16 @@ extension BlockQuantizedMatrix {
         let format = self.format
         quants.withUnsafeBytes { q in scales.withUnsafeBufferPointer { ws in offsets.withUnsafeBufferPointer { wm in
             x.values.withUnsafeBufferPointer { xv in x.scales.withUnsafeBufferPointer { xd in x.sums.withUnsafeBufferPointer { xs in
+                x.scalesByBlock.withUnsafeBufferPointer { xdb in x.sumsByBlock.withUnsafeBufferPointer { xsb in
                 let operands = Operands(
                     quants: q.baseAddress!, scales: ws.baseAddress!, offsets: format == .q4_1 ? wm.baseAddress! : nil,
-                    x: xv.baseAddress!, xScales: xd.baseAddress!, xSums: xs.baseAddress!, out: out,
+                    x: xv.baseAddress!, xScales: xd.baseAddress!, xSums: xs.baseAddress!,
+                    xScalesByBlock: xdb.baseAddress!, xSumsByBlock: xsb.baseAddress!, out: out,
                     rows: rows, blocks: blocks, rowBytes: Self.rowBytes(format, blocks: blocks), tokens: x.rows, stride: rowStride, accumulate: accumulate)
                 // Chunks of rows, four-aligned, one per core.
-                parallelChunks(rows) { chunk, count in
+                let count = min(ForkJoin.shared.workers + 1, max(1, rows / 4))
+                ForkJoin.shared.run { chunk in
+                    guard chunk < count else { return }
                     let first = (chunk * rows / count) & ~3, end = chunk + 1 == count ? rows : ((chunk + 1) * rows / count) & ~3
                     switch format {
                     case .q4_0: kernel(Q4_0Layout.self, operands, rows: first, end)
@@ -354,7 +362,7 @@ extension BlockQuantizedMatrix {
                     case .q8_0: kernel(Q8_0Layout.self, operands, rows: first, end)
                     }
                 }
-            } } }
+            } } } } }
         } } }
     }
 }

@@ -95,25 +95,31 @@ public func ggmlSwiGLU(gate: UnsafePointer<Float>, up: UnsafePointer<Float>, int
     return reduce16(acc)
 }
 
-/// Attention scores of `rows` queries (row stride `queryStride`) against `columns` keys (row
-/// stride `keyStride`), `dim` values each, into `out` (row stride `outStride`), in tinyBLAS's order.
+/// Attention scores of `rows` queries (row stride `queryStride`) against the keys (row stride
+/// `keyStride`), `dim` values each, into `out` (row stride `outStride`), in tinyBLAS's order.
+/// Row i sees keys `0..<start` and `visibleFrom[i]...start + i` (its own branch, or all new
+/// rows before it); the columns it cannot see are -∞ without being computed.
 public func attentionScores(_ q: UnsafePointer<Float>, queryStride: Int, _ k: UnsafePointer<Float>, keyStride: Int,
-                            rows: Int, columns: Int, dim: Int, into out: UnsafeMutablePointer<Float>, outStride: Int) {
+                            rows: Int, start: Int, visibleFrom: [Int], dim: Int, into out: UnsafeMutablePointer<Float>, outStride: Int) {
     precondition(dim % 16 == 0)
     for i in 0..<rows {
-        for j in 0..<columns { out[i * outStride + j] = tinyDot(q + i * queryStride, k + j * keyStride, count: dim) }
+        let row = out + i * outStride, query = q + i * queryStride
+        for j in 0..<start { row[j] = tinyDot(query, k + j * keyStride, count: dim) }
+        for j in start..<visibleFrom[i] { row[j] = -.infinity }
+        for j in visibleFrom[i]...(start + i) { row[j] = tinyDot(query, k + j * keyStride, count: dim) }
     }
 }
 
 /// `out[d] = Σ_k p[k] v[k, d]` for one row of attention weights in tinyBLAS's order: sixteen
 /// partial sums by `k mod 16`, each accumulated with fused multiply-adds in order of k, then
-/// added as `reduce16` adds its lanes. `scratch` holds 16 · dim floats.
-public func attentionValues(_ p: UnsafePointer<Float>, count n: Int, _ v: UnsafePointer<Float>, valueStride: Int, dim: Int,
-                            into out: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>) {
+/// added as `reduce16` adds its lanes. Weights in `skipping` are zero (masked) and left out,
+/// which changes no sum. `scratch` holds 16 · dim floats.
+public func attentionValues(_ p: UnsafePointer<Float>, count n: Int, skipping masked: Range<Int>, _ v: UnsafePointer<Float>, valueStride: Int,
+                            dim: Int, into out: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>) {
     precondition(dim % 16 == 0)
     scratch.initialize(repeating: 0, count: 16 * dim)
     let s = UnsafeMutableRawPointer(scratch)
-    for k in 0..<n {
+    for k in 0..<n where !masked.contains(k) {
         let lane = k % 16, weight = SIMD16<Float>(repeating: p[k])
         for d in Swift.stride(from: 0, to: dim, by: 16) {
             let at = 4 * (lane * dim + d)
