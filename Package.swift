@@ -63,6 +63,7 @@ let package = Package(
         .testTarget(name: "RecEvalTests", dependencies: ["RecEval", "RecData", "RecTesting"]),
         .testTarget(name: "RecTensorTests", dependencies: ["RecTensor"]),
         .testTarget(name: "RecTextTests", dependencies: ["RecText", "TextEncoders", "RecTesting"]),
+        .testTarget(name: "RecQuantTests", dependencies: ["RecQuant", "RecCore"]),
         .testTarget(name: "RecLMTests", dependencies: ["RecLM", "RecStore", "RecTesting"]),
         .testTarget(name: "SASRecTests", dependencies: ["SASRec", "RecData", "RecEval", "RecTesting"]),
         .testTarget(name: "RecStoreTests", dependencies: ["RecStore", "RecTesting"]),

@@ -1,0 +1,141 @@
+import Foundation
+import Testing
+
+@testable import RecCore
+@testable import RecQuant
+
+/// ggml's raw block bytes for `rows` × `blocks` random blocks of a format.
+func randomBlocks(_ format: BlockQuantizedMatrix.Format, rows: Int, blocks: Int, rng: inout SplitMix64) -> [UInt8] {
+    var bytes: [UInt8] = []
+    func half(_ x: Float) -> [UInt8] { withUnsafeBytes(of: Float16(x).bitPattern.littleEndian) { Array($0) } }
+    for _ in 0..<(rows * blocks) {
+        bytes += half(rng.nextFloat() * 0.1 + 0.001)
+        switch format {
+        case .q4_0: bytes += (0..<16).map { _ in UInt8(truncatingIfNeeded: rng.next()) }
+        case .q4_1: bytes += half(rng.nextFloat() - 0.5) + (0..<16).map { _ in UInt8(truncatingIfNeeded: rng.next()) }
+        case .q8_0: bytes += (0..<32).map { _ in UInt8(truncatingIfNeeded: rng.next()) }
+        }
+    }
+    return bytes
+}
+
+/// ggml's arithmetic written out plainly (quants.c, AVX2 path): the activation row quantised
+/// to Q8 (d and s rounded through Float16), integer dots of four consecutive values per lane,
+/// `acc = fma(d_w d_x, lane, acc)` over blocks, `summs = fma(m, s, summs)`, then hsum + summs.
+func ggmlDot(_ format: BlockQuantizedMatrix.Format, _ raw: [UInt8], row: Int, blocks: Int, _ x: [Float]) -> Float {
+    let bytesPerBlock = format == .q4_0 ? 18 : format == .q4_1 ? 20 : 34
+    func half(_ at: Int) -> Float { Float(Float16(bitPattern: UInt16(raw[at]) | UInt16(raw[at + 1]) << 8)) }
+    var acc = [Float](repeating: 0, count: 8), summs: Float = 0
+    for b in 0..<blocks {
+        let at = (row * blocks + b) * bytesPerBlock, v = Array(x[(32 * b)..<(32 * b + 32)])
+        let amax = v.map(abs).max()!, d = amax / 127, id: Float = amax != 0 ? 127 / amax : 0
+        let q = v.map { Int(($0 * id).rounded(.toNearestOrEven)) }
+        let dx = Float(Float16(d)), sx = Float(Float16(d * Float(q.reduce(0, +))))
+        let w: [Int] = (0..<32).map { j in
+            switch format {
+            case .q8_0: return Int(Int8(bitPattern: raw[at + 2 + j]))
+            case .q4_0, .q4_1:
+                let byte = raw[at + (format == .q4_1 ? 4 : 2) + j % 16], n = Int(j < 16 ? byte & 15 : byte >> 4)
+                return format == .q4_0 ? n - 8 : n
+            }
+        }
+        let scale = half(at) * dx
+        for lane in 0..<8 {
+            let sum = (0..<4).map { w[4 * lane + $0] * q[4 * lane + $0] }.reduce(0, +)
+            acc[lane] = acc[lane].addingProduct(scale, Float(sum))
+        }
+        if format == .q4_1 { summs = summs.addingProduct(half(at + 2), sx) }
+    }
+    let four = (0..<4).map { acc[$0] + acc[$0 + 4] }
+    return ((four[0] + four[2]) + (four[1] + four[3])) + summs
+}
+
+@Suite(.enabled(if: BlockQuantizedMatrix.supported, "this CPU lacks AVX2, FMA or F16C"))
+struct BlockQuantizedTests {
+    @Test(arguments: [BlockQuantizedMatrix.Format.q4_0, .q4_1, .q8_0])
+    func productsAreGGMLsBitForBit(format: BlockQuantizedMatrix.Format) {
+        var rng = SplitMix64(seed: 11)
+        // 9 rows (not a multiple of four), 3 blocks (an odd number: a half-empty pair), and
+        // 1 or 7 tokens (the one-token and the batched kernels, with a remainder).
+        let (rows, blocks) = (9, 3)
+        let raw = randomBlocks(format, rows: rows, blocks: blocks, rng: &rng)
+        let matrix = raw.withUnsafeBytes { BlockQuantizedMatrix(format: format, rows: rows, columns: 32 * blocks, source: $0.baseAddress!) }
+        for tokens in [1, 7] {
+            let x = (0..<(tokens * 32 * blocks)).map { _ in (rng.nextFloat() - 0.5) * 4 }
+            var out = [Float](repeating: .nan, count: tokens * rows)
+            x.withUnsafeBufferPointer { xp in out.withUnsafeMutableBufferPointer { o in
+                matrix.multiply(QuantizedActivations(xp.baseAddress!, rows: tokens, columns: 32 * blocks), into: o.baseAddress!, stride: rows)
+            } }
+            for t in 0..<tokens {
+                for r in 0..<rows {
+                    let expected = ggmlDot(format, raw, row: r, blocks: blocks, Array(x[(t * 32 * blocks)..<((t + 1) * 32 * blocks)]))
+                    #expect(out[t * rows + r].bitPattern == expected.bitPattern, "\(format) token \(t) row \(r): \(out[t * rows + r]) vs \(expected)")
+                }
+            }
+        }
+    }
+
+    @Test(arguments: [BlockQuantizedMatrix.Format.q4_0, .q4_1, .q8_0])
+    func rowsWidenAsGGMLDequantises(format: BlockQuantizedMatrix.Format) {
+        var rng = SplitMix64(seed: 5)
+        let raw = randomBlocks(format, rows: 2, blocks: 3, rng: &rng)
+        let matrix = raw.withUnsafeBytes { BlockQuantizedMatrix(format: format, rows: 2, columns: 96, source: $0.baseAddress!) }
+        let bytesPerBlock = format == .q4_0 ? 18 : format == .q4_1 ? 20 : 34
+        func half(_ at: Int) -> Float { Float(Float16(bitPattern: UInt16(raw[at]) | UInt16(raw[at + 1]) << 8)) }
+        let row = matrix.row(1)
+        for b in 0..<3 {
+            let at = (3 + b) * bytesPerBlock
+            for j in 0..<32 {
+                let expected: Float = switch format {
+                case .q8_0: Float(Int8(bitPattern: raw[at + 2 + j])) * half(at)
+                case .q4_0: Float(Int(j < 16 ? raw[at + 2 + j] & 15 : raw[at + 2 + j - 16] >> 4) - 8) * half(at)
+                case .q4_1: Float(j < 16 ? raw[at + 4 + j] & 15 : raw[at + 4 + j - 16] >> 4) * half(at) + half(at + 2)
+                }
+                #expect(row[32 * b + j] == expected)
+            }
+        }
+    }
+
+    @Test func stackedMatricesMultiplyLikeTheirParts() {
+        var rng = SplitMix64(seed: 3)
+        let a = randomBlocks(.q4_1, rows: 5, blocks: 2, rng: &rng), b = randomBlocks(.q4_1, rows: 3, blocks: 2, rng: &rng)
+        let ma = a.withUnsafeBytes { BlockQuantizedMatrix(format: .q4_1, rows: 5, columns: 64, source: $0.baseAddress!) }
+        let mb = b.withUnsafeBytes { BlockQuantizedMatrix(format: .q4_1, rows: 3, columns: 64, source: $0.baseAddress!) }
+        let stacked = BlockQuantizedMatrix(stacking: [ma, mb])
+        #expect(stacked.rows == 8)
+        for r in 0..<3 { #expect(stacked.row(5 + r) == mb.row(r)) }
+    }
+
+    /// ggml's vectorised exp is within a few ulp of the correctly rounded one, flushes below
+    /// -88 to 0 and overflows to +∞.
+    @Test func ggmlExpTracksExp() {
+        var rng = SplitMix64(seed: 9)
+        for _ in 0..<64 {
+            let x = SIMD16<Float>((0..<16).map { _ in (rng.nextFloat() - 0.5) * 170 })
+            let y = ggmlExp(x)
+            for i in 0..<16 {
+                let exact = Foundation.exp(Double(x[i]))
+                if exact < Double(Float.leastNormalMagnitude) { continue }
+                #expect(abs(Double(y[i]) - exact) <= 4 * Double(Float(exact).ulp), "exp(\(x[i]))")
+            }
+        }
+        let edges = ggmlExp(SIMD16<Float>(repeating: -200))
+        #expect(edges[0] == 0)
+        #expect(ggmlExp(SIMD16<Float>(repeating: 200))[0] == .infinity)
+        #expect(ggmlExp(SIMD16<Float>(repeating: -.infinity))[0] == 0)
+    }
+
+    @Test func forkJoinRunsEveryPartOnce() {
+        let counts = UnsafeMutablePointer<Int>.allocate(capacity: 64)
+        defer { counts.deallocate() }
+        for _ in 0..<200 {
+            counts.initialize(repeating: 0, count: 64)
+            let target = UncheckedSendable(counts)
+            parallelParts { part, parts in
+                #expect(parts == ForkJoin.shared.workers + 1)
+                target.value[part] += 1
+            }
+            for part in 0...ForkJoin.shared.workers { #expect(counts[part] == 1) }
+        }
+    }
+}
