@@ -293,7 +293,7 @@ func kernel<L: BlockLayout>(_: L.Type, _ o: Operands, rows first: Int, _ end: In
         return
     }
     // Several tokens: widen each row once per tile of tokens (a tile's activations stay in
-    // cache), then run the tile over it, four tokens at a time.
+    // cache), then run the tile over it, eight tokens at a time.
     let widened = UnsafeMutablePointer<Block>.allocate(capacity: blocks)
     defer { widened.deallocate() }
     for tile in Swift.stride(from: 0, to: o.tokens, by: 32) {
@@ -302,27 +302,35 @@ func kernel<L: BlockLayout>(_: L.Type, _ o: Operands, rows first: Int, _ end: In
             for b in 0..<blocks { widened[b] = L.widen(o.quants + r * rowBytes, b) }
             let d = o.scales + r * blocks
             var t = tile
-            while t + 4 <= tileEnd {
-                var a0 = SIMD8<Float>(), a1 = a0, a2 = a0, a3 = a0, summs = SIMD4<Float>()
-                let x0 = o.x + t * blocks * 32, x1 = x0 + blocks * 32, x2 = x1 + blocks * 32, x3 = x2 + blocks * 32
+            while t + 8 <= tileEnd {
+                var a0 = SIMD8<Float>(), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0, summs = a0
+                let x0 = o.x + t * blocks * 32, step = blocks * 32
                 for b in 0..<blocks {
-                    // Four tokens' d_w d_x and m s at once: the same products, lane by lane.
-                    let w = widened[b], at = b * o.tokens + t
-                    let scale = SIMD4(repeating: d[b]) * UnsafeRawPointer(o.xScalesByBlock + at).loadUnaligned(as: SIMD4<Float>.self)
-                    a0 = a0.addingProduct(SIMD8(repeating: scale[0]), blockDot(w, load(x0 + b * 32)))
-                    a1 = a1.addingProduct(SIMD8(repeating: scale[1]), blockDot(w, load(x1 + b * 32)))
-                    a2 = a2.addingProduct(SIMD8(repeating: scale[2]), blockDot(w, load(x2 + b * 32)))
-                    a3 = a3.addingProduct(SIMD8(repeating: scale[3]), blockDot(w, load(x3 + b * 32)))
+                    // Eight tokens' d_w d_x and m s at once: the same products, lane by lane.
+                    let w = widened[b], at = b * o.tokens + t, xb = x0 + b * 32
+                    let scale = SIMD8(repeating: d[b]) * UnsafeRawPointer(o.xScalesByBlock + at).loadUnaligned(as: SIMD8<Float>.self)
+                    a0 = a0.addingProduct(SIMD8(repeating: scale[0]), blockDot(w, load(xb)))
+                    a1 = a1.addingProduct(SIMD8(repeating: scale[1]), blockDot(w, load(xb + step)))
+                    a2 = a2.addingProduct(SIMD8(repeating: scale[2]), blockDot(w, load(xb + 2 * step)))
+                    a3 = a3.addingProduct(SIMD8(repeating: scale[3]), blockDot(w, load(xb + 3 * step)))
+                    a4 = a4.addingProduct(SIMD8(repeating: scale[4]), blockDot(w, load(xb + 4 * step)))
+                    a5 = a5.addingProduct(SIMD8(repeating: scale[5]), blockDot(w, load(xb + 5 * step)))
+                    a6 = a6.addingProduct(SIMD8(repeating: scale[6]), blockDot(w, load(xb + 6 * step)))
+                    a7 = a7.addingProduct(SIMD8(repeating: scale[7]), blockDot(w, load(xb + 7 * step)))
                     if L.hasOffsets {
-                        summs = summs.addingProduct(SIMD4(repeating: o.offsets.unsafelyUnwrapped[r * blocks + b]),
-                                                    UnsafeRawPointer(o.xSumsByBlock + at).loadUnaligned(as: SIMD4<Float>.self))
+                        summs = summs.addingProduct(SIMD8(repeating: o.offsets.unsafelyUnwrapped[r * blocks + b]),
+                                                    UnsafeRawPointer(o.xSumsByBlock + at).loadUnaligned(as: SIMD8<Float>.self))
                     }
                 }
                 store(r, t, a0, summs[0])
                 store(r, t + 1, a1, summs[1])
                 store(r, t + 2, a2, summs[2])
                 store(r, t + 3, a3, summs[3])
-                t += 4
+                store(r, t + 4, a4, summs[4])
+                store(r, t + 5, a5, summs[5])
+                store(r, t + 6, a6, summs[6])
+                store(r, t + 7, a7, summs[7])
+                t += 8
             }
             while t < tileEnd {
                 var a = SIMD8<Float>(), s: Float = 0

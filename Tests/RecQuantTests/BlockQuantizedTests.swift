@@ -56,11 +56,12 @@ struct BlockQuantizedTests {
     func productsAreGGMLsBitForBit(format: BlockQuantizedMatrix.Format) {
         var rng = SplitMix64(seed: 11)
         // 9 rows (not a multiple of four), 3 blocks (an odd number: a half-empty pair), and
-        // 1 or 7 tokens (the one-token and the batched kernels, with a remainder).
+        // 1, 7, 13 or 41 tokens (the one-token kernel; the batched one in tiles of 32, eight
+        // tokens at a time, with remainders).
         let (rows, blocks) = (9, 3)
         let raw = randomBlocks(format, rows: rows, blocks: blocks, rng: &rng)
         let matrix = raw.withUnsafeBytes { BlockQuantizedMatrix(format: format, rows: rows, columns: 32 * blocks, source: $0.baseAddress!) }
-        for tokens in [1, 7] {
+        for tokens in [1, 7, 13, 41] {
             let x = (0..<(tokens * 32 * blocks)).map { _ in (rng.nextFloat() - 0.5) * 4 }
             var out = [Float](repeating: .nan, count: tokens * rows)
             x.withUnsafeBufferPointer { xp in out.withUnsafeMutableBufferPointer { o in
