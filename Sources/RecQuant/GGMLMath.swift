@@ -56,7 +56,13 @@ public func ggmlSoftmax(_ row: UnsafeMutablePointer<Float>, count n: Int, padded
     var sum: Double = 0
     let raw = UnsafeMutableRawPointer(row)
     for c in Swift.stride(from: 0, to: padded, by: 16) {
-        let value = ggmlExp(raw.loadUnaligned(fromByteOffset: 4 * c, as: SIMD16<Float>.self) - maximum)
+        let scores = raw.loadUnaligned(fromByteOffset: 4 * c, as: SIMD16<Float>.self)
+        // A chunk that is all masked gives zeros and adds nothing to the sum.
+        if scores.max() == -.infinity {
+            raw.storeBytes(of: SIMD16<Float>(), toByteOffset: 4 * c, as: SIMD16<Float>.self)
+            continue
+        }
+        let value = ggmlExp(scores - maximum)
         raw.storeBytes(of: value, toByteOffset: 4 * c, as: SIMD16<Float>.self)
         sum += Double(reduce16(value))
     }
