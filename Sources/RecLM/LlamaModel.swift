@@ -31,8 +31,9 @@ public final class LlamaModel: @unchecked Sendable {
         public var kvDim: Int { kvHeads * headDim }
     }
 
-    /// A weight matrix `[out, in]`: block-quantised, or Float32 for float tensors (and for
-    /// every tensor on a CPU without the quantised kernels).
+    /// A weight matrix `[out, in]`: block-quantised under exact numerics, Float32 under fast
+    /// numerics and for float tensors (F32, F16, BF16; llama.cpp's bits are matched for
+    /// block-quantised weights only).
     enum Projection {
         case quantized(BlockQuantizedMatrix)
         case dense([Float], out: Int, in: Int)
@@ -53,13 +54,6 @@ public final class LlamaModel: @unchecked Sendable {
                 }))
             } else {
                 self = .dense(try names.flatMap { try file.floats($0) }, out: out.reduce(0, +), in: k)
-            }
-        }
-
-        var rows: Int {
-            switch self {
-            case .quantized(let m): return m.rows
-            case .dense(_, let n, _): return n
             }
         }
 
@@ -266,7 +260,7 @@ public final class LlamaModel: @unchecked Sendable {
         // one, each summing in its own order. Branches always take the batched order, so a
         // continuation scores the same alone or beside others.
         let order: AttentionOrder = !exact ? .blas : t == 1 && branches == nil ? .vecDot : .tinyBLAS
-        let parts = attentionParts
+        let parts = parallelPartCount
         var scores = [Float](repeating: 0, count: parts * t * padded)
         let scratch = UnsafeMutablePointer<Float>.allocate(capacity: parts * 64 * hd)
         defer { scratch.deallocate() }
@@ -361,9 +355,6 @@ public final class LlamaModel: @unchecked Sendable {
         apply(outputHead, final, rows: rows, into: &logits)
         return logits
     }
-
-    /// Parts the attention heads are split into (see `parallelParts`).
-    var attentionParts: Int { ProcessInfo.processInfo.activeProcessorCount }
 
     func apply(_ projection: Projection, _ x: [Float], rows: Int, into out: inout [Float], accumulate: Bool = false) {
         x.withUnsafeBufferPointer { x in out.withUnsafeMutableBufferPointer { o in

@@ -6,16 +6,16 @@ import RecCore
 // Q8_0 against Q4_0 and Q8_0), each block's integer dot product is split into eight partial
 // sums of four consecutive values, and those are scaled and accumulated lane by lane with
 // fused multiply-adds, then summed in ggml's order. Integer sums of at most 32 products of
-// 4-bit or 8-bit values are exact in Float32, so doing them in Float32 changes nothing: the
-// results match llama.cpp's CPU backend up to the order of a few Float32 additions.
+// 4-bit or 8-bit values are exact in Float32, so doing them in Float32 changes nothing, and
+// every rounding step is ggml's: the results are llama.cpp's CPU backend's, bit for bit.
 //
 // This module is compiled for Haswell (AVX2, FMA, F16C, BMI2; see Package.swift) and is kept
 // small on purpose: nothing here is @inlinable, so no caller compiled for the baseline inlines
-// these loops, and `BlockQuantized.supported` tells callers whether this CPU can run them.
+// these loops, and `BlockQuantizedMatrix.supported` tells callers whether this CPU can run them.
 
-/// Weights `[rows, columns]` in one of ggml's block formats, repacked once at load time: in
-/// each block of 32, value `4k + r` sits at position `8r + k`, so that eight SIMD lanes each
-/// collect one group of four consecutive values with vertical operations only.
+/// Weights `[rows, columns]` in one of ggml's block formats, repacked once at load time (see
+/// `quants`) so that eight SIMD lanes each collect one group of four consecutive values with
+/// vertical operations only.
 public struct BlockQuantizedMatrix: Sendable {
     public enum Format: String, Sendable { case q4_0 = "Q4_0", q4_1 = "Q4_1", q8_0 = "Q8_0" }
     public let format: Format
@@ -32,7 +32,8 @@ public struct BlockQuantizedMatrix: Sendable {
     /// Q4_1: the offset `m` of every block; empty otherwise.
     let offsets: [Float]
 
-    /// Position of value `j` of a block in the repacked order.
+    /// Position of value `j` of a block in the activations' order: vector r (positions
+    /// 8r…8r+7) lane k holds value 4k + r.
     @inline(__always) static func position(_ j: Int) -> Int { (j % 4) * 8 + j / 4 }
 
     /// Reads `rows` rows of `columns` values stored in ggml's layout at `source`.
@@ -109,7 +110,8 @@ public struct BlockQuantizedMatrix: Sendable {
         return values
     }
 
-    /// Whether this CPU has the instructions the kernels are compiled for (x86-64-v3).
+    /// Whether this CPU has the instructions the kernels are compiled for (Haswell: AVX2, FMA,
+    /// F16C, BMI2). Elsewhere than x86-64 the module is portable Swift.
     public static let supported: Bool = {
         #if arch(x86_64)
         guard let info = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8),
@@ -125,7 +127,7 @@ public struct BlockQuantizedMatrix: Sendable {
 
 /// Rows of Float32 activations quantised to 8 bits per block of 32 exactly as ggml's
 /// `quantize_row_q8_1` does (`d = max|x| / 127`, `q = round(x · 127 / max|x|)`, `d` and
-/// `s = d Σq` stored as Float16), kept as Float32 integers in the repacked block order.
+/// `s = d Σq` stored as Float16), kept as Float32 integers in the order of `position(_:)`.
 public struct QuantizedActivations {
     public let rows: Int, columns: Int
     var blocks: Int { columns / 32 }
@@ -162,7 +164,7 @@ public struct QuantizedActivations {
         }
         self.scales = scales
         self.sums = sums
-        // Block-major copies, so the batched kernel loads four tokens' values at once.
+        // Block-major copies, so the batched kernel loads eight tokens' values at once.
         let blocks = columns / 32
         scalesByBlock = (0..<count).map { scales[($0 % rows) * blocks + $0 / rows] }
         sumsByBlock = (0..<count).map { sums[($0 % rows) * blocks + $0 / rows] }

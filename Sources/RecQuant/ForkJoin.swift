@@ -78,9 +78,12 @@ final class ForkJoin: @unchecked Sendable {
     #endif
 }
 
-/// Runs `body(part, parts)` for every part at once, one part per core, on RecQuant's
-/// persistent workers (see `ForkJoin`); for short sections repeated many times per second.
+/// How many parts `parallelParts` runs: one per core.
+public var parallelPartCount: Int { ForkJoin.shared.workers + 1 }
+
+/// Runs `body(part, parallelPartCount)` for every part at once on RecQuant's persistent
+/// workers (see `ForkJoin`); for short sections repeated many times per second.
 public func parallelParts(_ body: (_ part: Int, _ parts: Int) -> Void) {
-    let parts = ForkJoin.shared.workers + 1
+    let parts = parallelPartCount
     ForkJoin.shared.run { body($0, parts) }
 }
