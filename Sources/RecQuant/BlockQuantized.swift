@@ -130,7 +130,6 @@ public struct BlockQuantizedMatrix: Sendable {
 /// `s = d Σq` stored as Float16), kept as Float32 integers in the order of `position(_:)`.
 public struct QuantizedActivations {
     public let rows: Int, columns: Int
-    var blocks: Int { columns / 32 }
     var values: [Float]
     /// `d` per block, rounded through Float16.
     var scales: [Float]
@@ -241,7 +240,7 @@ struct Operands: @unchecked Sendable {
     var x: UnsafePointer<Float>, xScales: UnsafePointer<Float>, xSums: UnsafePointer<Float>
     var xScalesByBlock: UnsafePointer<Float>, xSumsByBlock: UnsafePointer<Float>
     var out: UnsafeMutablePointer<Float>
-    var rows: Int, blocks: Int, rowBytes: Int, tokens: Int, stride: Int, accumulate: Bool
+    var blocks: Int, rowBytes: Int, tokens: Int, stride: Int, accumulate: Bool
 }
 
 /// Rows `first..<end` of one product, specialised for a block layout. ggml per output:
@@ -360,7 +359,7 @@ extension BlockQuantizedMatrix {
                     quants: q.baseAddress!, scales: ws.baseAddress!, offsets: format == .q4_1 ? wm.baseAddress! : nil,
                     x: xv.baseAddress!, xScales: xd.baseAddress!, xSums: xs.baseAddress!,
                     xScalesByBlock: xdb.baseAddress!, xSumsByBlock: xsb.baseAddress!, out: out,
-                    rows: rows, blocks: blocks, rowBytes: Self.rowBytes(format, blocks: blocks), tokens: x.rows, stride: rowStride, accumulate: accumulate)
+                    blocks: blocks, rowBytes: Self.rowBytes(format, blocks: blocks), tokens: x.rows, stride: rowStride, accumulate: accumulate)
                 // Chunks of rows, four-aligned, one per core.
                 let count = min(ForkJoin.shared.workers + 1, max(1, rows / 4))
                 ForkJoin.shared.run { chunk in

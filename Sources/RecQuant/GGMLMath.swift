@@ -116,6 +116,24 @@ public func attentionScores(_ q: UnsafePointer<Float>, queryStride: Int, _ k: Un
     }
 }
 
+/// The partial sums both attention-value orders start from: row `k mod slots` of `scratch`
+/// (`slots · dim` floats) accumulates `p[k] v[k, ·]` with fused multiply-adds in order of k,
+/// leaving out the weights in `masked` (zero, so no sum changes).
+@inline(__always) func accumulateWeightedValues(_ p: UnsafePointer<Float>, count n: Int, skipping masked: Range<Int>, _ v: UnsafePointer<Float>,
+                                                valueStride: Int, dim: Int, slots: Int, into scratch: UnsafeMutablePointer<Float>) {
+    scratch.initialize(repeating: 0, count: slots * dim)
+    let s = UnsafeMutableRawPointer(scratch)
+    for k in 0..<n where !masked.contains(k) {
+        let slot = k % slots, weight = SIMD16<Float>(repeating: p[k])
+        for d in Swift.stride(from: 0, to: dim, by: 16) {
+            let at = 4 * (slot * dim + d)
+            let acc = s.loadUnaligned(fromByteOffset: at, as: SIMD16<Float>.self)
+            s.storeBytes(of: acc.addingProduct(weight, UnsafeRawPointer(v + k * valueStride + d).loadUnaligned(as: SIMD16<Float>.self)),
+                         toByteOffset: at, as: SIMD16<Float>.self)
+        }
+    }
+}
+
 /// `out[d] = Σ_k p[k] v[k, d]` for one row of attention weights in tinyBLAS's order: sixteen
 /// partial sums by `k mod 16`, each accumulated with fused multiply-adds in order of k, then
 /// added as `reduce16` adds its lanes. Weights in `skipping` are zero (masked) and left out,
@@ -123,17 +141,8 @@ public func attentionScores(_ q: UnsafePointer<Float>, queryStride: Int, _ k: Un
 public func attentionValues(_ p: UnsafePointer<Float>, count n: Int, skipping masked: Range<Int>, _ v: UnsafePointer<Float>, valueStride: Int,
                             dim: Int, into out: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>) {
     precondition(dim % 16 == 0)
-    scratch.initialize(repeating: 0, count: 16 * dim)
+    accumulateWeightedValues(p, count: n, skipping: masked, v, valueStride: valueStride, dim: dim, slots: 16, into: scratch)
     let s = UnsafeMutableRawPointer(scratch)
-    for k in 0..<n where !masked.contains(k) {
-        let lane = k % 16, weight = SIMD16<Float>(repeating: p[k])
-        for d in Swift.stride(from: 0, to: dim, by: 16) {
-            let at = 4 * (lane * dim + d)
-            let acc = s.loadUnaligned(fromByteOffset: at, as: SIMD16<Float>.self)
-            s.storeBytes(of: acc.addingProduct(weight, UnsafeRawPointer(v + k * valueStride + d).loadUnaligned(as: SIMD16<Float>.self)),
-                         toByteOffset: at, as: SIMD16<Float>.self)
-        }
-    }
     for d in Swift.stride(from: 0, to: dim, by: 16) {
         @inline(__always) func lane(_ l: Int) -> SIMD16<Float> { s.loadUnaligned(fromByteOffset: 4 * (l * dim + d), as: SIMD16<Float>.self) }
         @inline(__always) func eight(_ l: Int) -> SIMD16<Float> { lane(l + 8) + lane(l) }
@@ -174,18 +183,9 @@ public func attentionScoresOneToken(_ q: UnsafePointer<Float>, _ k: UnsafePointe
 public func attentionValuesOneToken(_ p: UnsafePointer<Float>, count n: Int, _ v: UnsafePointer<Float>, valueStride: Int, dim: Int,
                                     into out: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>) {
     precondition(dim % 16 == 0)
-    // scratch[(slot · dim + d)] for slot = 16 · accumulator + lane.
-    scratch.initialize(repeating: 0, count: 64 * dim)
+    // Slot k mod 64 is accumulator (k / 16) mod 4, lane k mod 16.
+    accumulateWeightedValues(p, count: n, skipping: 0..<0, v, valueStride: valueStride, dim: dim, slots: 64, into: scratch)
     let s = UnsafeMutableRawPointer(scratch)
-    for k in 0..<n {
-        let slot = k % 64, weight = SIMD16<Float>(repeating: p[k])
-        for d in Swift.stride(from: 0, to: dim, by: 16) {
-            let at = 4 * (slot * dim + d)
-            let acc = s.loadUnaligned(fromByteOffset: at, as: SIMD16<Float>.self)
-            s.storeBytes(of: acc.addingProduct(weight, UnsafeRawPointer(v + k * valueStride + d).loadUnaligned(as: SIMD16<Float>.self)),
-                         toByteOffset: at, as: SIMD16<Float>.self)
-        }
-    }
     // Per output d, lane l: x0[l] = (a0 + a2) + (a1 + a3) for accumulators a = slots
     // 16a + l, then reduce16 over the lanes; all of it vectorised over d.
     for d in Swift.stride(from: 0, to: dim, by: 16) {
