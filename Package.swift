@@ -49,11 +49,12 @@ let package = Package(
             name: "SASRec", dependencies: ["RecCore", "RecEval", "RecTensor", "COpenBLAS"], path: "Plugins/SASRec",
             exclude: ["README.md"]),
         .target(name: "TextEncoders", dependencies: ["RecCore", "RecText"], path: "Plugins/TextEncoders"),
-        .target(name: "AllPlugins", dependencies: ["RecCore", "Baselines", "SASRec", "TextEncoders"], path: "Plugins/AllPlugins"),
+        .target(name: "PALR", dependencies: ["RecCore", "RecLM", "RecStore"], path: "Plugins/PALR"),
+        .target(name: "AllPlugins", dependencies: ["RecCore", "Baselines", "SASRec", "TextEncoders", "PALR"], path: "Plugins/AllPlugins"),
 
         // MARK: - CLI
         .executableTarget(
-            name: "reclab", dependencies: ["RecRunner", "RecReport", "AllPlugins", "SASRec", "TextEncoders", "RecLM", "RecTensor", "COpenBLAS"]),
+            name: "reclab", dependencies: ["RecRunner", "RecReport", "AllPlugins", "SASRec", "TextEncoders", "PALR", "RecLM", "RecTensor", "COpenBLAS"]),
 
         // MARK: - Tests
         .target(name: "RecTesting", dependencies: ["RecCore", "RecData"], path: "Sources/RecTesting"),
@@ -66,6 +67,7 @@ let package = Package(
         .testTarget(name: "RecQuantTests", dependencies: ["RecQuant", "RecCore"]),
         .testTarget(name: "RecLMTests", dependencies: ["RecLM", "RecStore", "RecTesting"]),
         .testTarget(name: "SASRecTests", dependencies: ["SASRec", "RecData", "RecEval", "RecTesting"]),
+        .testTarget(name: "PALRTests", dependencies: ["PALR", "AllPlugins", "RecRunner", "RecReport", "RecLM", "RecStore", "RecData", "RecTesting"]),
         .testTarget(name: "RecStoreTests", dependencies: ["RecStore", "RecTesting"]),
         .testTarget(name: "BaselinesTests", dependencies: ["Baselines", "AllPlugins", "RecData", "RecEval", "RecTesting"]),
         .testTarget(name: "RecLabCLITests", dependencies: ["reclab", "RecStore", "RecTesting"]),

@@ -1,4 +1,5 @@
 import Baselines
+import PALR
 import RecCore
 import SASRec
 import TextEncoders
@@ -13,5 +14,7 @@ public func makeRegistry() throws -> Registry {
     try registry.register(SASRec.self)
     try registry.register(MiniLMEncoder.self)
     try registry.register(HashingTFIDF.self)
+    try registry.register(PALRProfile.self)
+    try registry.register(PALRRanker.self)
     return registry
 }

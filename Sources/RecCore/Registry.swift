@@ -14,6 +14,7 @@ public struct Registry: Sendable {
     private var retrievers: [String: Factory<any Retriever>] = [:]
     private var rankers: [String: Factory<any Ranker>] = [:]
     private var encoders: [String: Factory<any TextEncoder>] = [:]
+    private var augmenters: [String: Factory<any KnowledgeAugmenter>] = [:]
     public private(set) var entries: [Entry] = []
 
     public init() {}
@@ -36,6 +37,12 @@ public struct Registry: Sendable {
         encoders[E.kind] = { let (made, json) = try Self.build(E.self, $0, $1); return (made, json) }
     }
 
+    /// Registers a knowledge augmenter; a kind registered twice is an error.
+    public mutating func register<A: KnowledgeAugmenter>(_ type: A.Type) throws {
+        try add(type, role: "augmenter")
+        augmenters[A.kind] = { let (made, json) = try Self.build(A.self, $0, $1); return (made, json) }
+    }
+
     /// Checks that `C.kind` is new and lists it under `role`.
     private mutating func add<C: Component>(_ type: C.Type, role: String) throws {
         try checkNew(C.kind)
@@ -52,6 +59,7 @@ public struct Registry: Sendable {
     public var retrieverKinds: [String] { retrievers.keys.sorted() }
     public var rankerKinds: [String] { rankers.keys.sorted() }
     public var encoderKinds: [String] { encoders.keys.sorted() }
+    public var augmenterKinds: [String] { augmenters.keys.sorted() }
 
     /// Builds the retriever named `kind`, decoding its configuration from `decoder`.
     /// - Returns: the retriever and its resolved configuration as canonical JSON.
@@ -67,6 +75,11 @@ public struct Registry: Sendable {
 
     public func makeEncoder(kind: String, configuration source: any ConfigurationSource, context: ComponentContext) throws -> (any TextEncoder, String) {
         guard let factory = encoders[kind] else { throw unknown(kind, valid: encoderKinds, role: "encoder") }
+        return try factory(source, context)
+    }
+
+    public func makeAugmenter(kind: String, configuration source: any ConfigurationSource, context: ComponentContext) throws -> (any KnowledgeAugmenter, String) {
+        guard let factory = augmenters[kind] else { throw unknown(kind, valid: augmenterKinds, role: "augmenter") }
         return try factory(source, context)
     }
 

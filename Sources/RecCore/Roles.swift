@@ -9,11 +9,30 @@ public protocol Component: Sendable {
     init(configuration: Configuration, context: ComponentContext) throws
 }
 
-/// What a component may use while it is built: a seed for its own random stream.
+/// What a component may use while it is built: a seed for its own random stream, and the
+/// services the runner offers (the results store, for a language model's call cache and for
+/// stored artifacts), looked up by type.
 public struct ComponentContext: Sendable {
     public var seed: UInt64
+    public var services: Services
 
-    public init(seed: UInt64) { self.seed = seed }
+    public init(seed: UInt64, services: Services = Services()) {
+        self.seed = seed
+        self.services = services
+    }
+}
+
+/// Shared objects handed to components by type, so that RecCore needs to know none of them:
+/// `context.services[ResultStore.self]`.
+public struct Services: Sendable {
+    private var values: [ObjectIdentifier: any Sendable] = [:]
+
+    public init() {}
+
+    public subscript<T: Sendable>(_ type: T.Type) -> T? {
+        get { values[ObjectIdentifier(type)] as? T }
+        set { values[ObjectIdentifier(type)] = newValue }
+    }
 }
 
 /// Events a training loop reports: epochs, losses, timings. The runner turns them into progress
@@ -73,12 +92,16 @@ public struct ScoredItem: Sendable, Hashable {
 public struct RankRequest: Sendable {
     public var user: Int32
     public var history: [Int32]
+    /// The retriever's candidates, best first.
     public var candidates: [Int32]
+    /// What the pipeline's knowledge augmenter wrote about the user (a profile), if it has one.
+    public var knowledge: String?
 
-    public init(user: Int32, history: [Int32], candidates: [Int32]) {
+    public init(user: Int32, history: [Int32], candidates: [Int32], knowledge: String? = nil) {
         self.user = user
         self.history = history
         self.candidates = candidates
+        self.knowledge = knowledge
     }
 }
 
@@ -87,9 +110,19 @@ public protocol Ranker: Component {
     func rank(_ request: RankRequest) throws -> [ScoredItem]
 }
 
-/// Role: derives text about users or items (profiles, item facts), stored as cached artifacts.
+/// Role: derives text about users (profiles), stored as artifacts. `items` is the catalogue's
+/// text, indexed by item.
 public protocol KnowledgeAugmenter: Component {
     func augment(user: Int32, history: [Int32], items: [ItemText]) throws -> String
+}
+
+/// Capability: the component counts events worth reporting beside the metrics (for LLM
+/// rankers: outputs rejected because they named no candidate) and keeps a few examples of its
+/// work (a prompt and the answer) for the report to quote. The runner stores both with the
+/// cell's results after evaluation.
+public protocol Diagnosing {
+    func diagnostics() -> [String: Int]
+    func examples() -> [String]
 }
 
 /// Role "Encoder": turns text into vectors. (Named `TextEncoder` so that it does not shadow

@@ -51,6 +51,23 @@ public struct EvaluationTask: Sendable {
         return task
     }
 
+    /// A seeded sample of `count` of the users (all of them when `count` is 0 or at least their
+    /// number), kept in ascending order. Every cell given the same seed sees the same users, so
+    /// paired tests still pair.
+    public func sampling(users count: Int, seed: UInt64) -> EvaluationTask {
+        guard count > 0, count < users.count else { return self }
+        var rng = SplitMix64(seed: seed).derived("evaluation.users")
+        var indices = Array(users.indices)
+        indices.shuffle(using: &rng)
+        let kept = indices.prefix(count).sorted()
+        var task = self
+        task.users = kept.map { users[$0] }
+        task.heldOut = kept.map { heldOut[$0] }
+        task.excluded = kept.map { excluded[$0] }
+        task.interacted = kept.map { interacted[$0] }
+        return task
+    }
+
     /// The validation task: held-out validation items, training items excluded.
     public static func validation(_ split: SplitData) -> EvaluationTask { make(split, heldOut: split.validation, excludeValidation: false) }
 

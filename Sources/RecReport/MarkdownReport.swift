@@ -115,10 +115,53 @@ public enum MarkdownReport {
             let e = evaluate.isEmpty ? "–" : String(format: "%.2f", meanStd(evaluate).mean)
             out += "| \(pipeline) | \(f) | \(e) |\n"
         }
+        out += try countsSection(store: store, info: info, base: base, byKey: byKey)
         let failures = cells.filter { $0.status == .failed }
         if !failures.isEmpty {
             out += "\n## Failed cells\n\n"
             for cell in failures { out += "- \(cell.pipeline) seed \(cell.seed) [\(cell.sweepLabel)]: \(cell.error ?? "unknown error")\n" }
+        }
+        return out
+    }
+
+    /// What the pipelines' components counted (LLM outputs rejected, candidates filled in),
+    /// summed over seeds, and the examples they kept, quoted. Empty when nothing counted.
+    static func countsSection(
+        store: ResultStore, info: ExperimentInfo, base: ExperimentInfo.Point, byKey: [String: ResultStore.CellRecord]
+    ) throws -> String {
+        var rows: [(pipeline: String, counts: [String: Int], seeds: Int)] = []
+        var quoted: [(pipeline: String, seed: UInt64, examples: [String])] = []
+        for pipeline in info.pipelines {
+            var sums: [String: Int] = [:], seeds = 0
+            for ref in base.cells where ref.pipeline == pipeline {
+                guard let cell = byKey[ref.key], cell.status == .done else { continue }
+                let counts = try store.counts(cell: cell.id)
+                if !counts.isEmpty { seeds += 1 }
+                for count in counts { sums[count.name, default: 0] += count.value }
+                if let bytes = try store.artifact(ResultStore.examplesKey(cell: ref.key)),
+                   let examples = try? JSONDecoder().decode([String].self, from: Data(bytes)), !examples.isEmpty, quoted.allSatisfy({ $0.pipeline != pipeline }) {
+                    quoted.append((pipeline, ref.seed, examples))
+                }
+            }
+            if !sums.isEmpty { rows.append((pipeline, sums, seeds)) }
+        }
+        guard !rows.isEmpty || !quoted.isEmpty else { return "" }
+        var out = ""
+        if !rows.isEmpty {
+            let names = Set(rows.flatMap(\.counts.keys)).sorted()
+            out += "\n## Counts\n\n"
+            out += "What the components counted, summed over seeds. An LLM output that names no candidate is rejected "
+            out += "and never reaches the metrics; the places it would have filled are filled from the retriever's order.\n\n"
+            out += "| pipeline | seeds | " + names.joined(separator: " | ") + " |\n|---|---:|" + names.map { _ in "---:|" }.joined() + "\n"
+            for row in rows {
+                out += "| \(row.pipeline) | \(row.seeds) | " + names.map { row.counts[$0].map(String.init) ?? "–" }.joined(separator: " | ") + " |\n"
+            }
+        }
+        for entry in quoted {
+            out += "\n## Examples: \(entry.pipeline) (seed \(entry.seed))\n\n"
+            for example in entry.examples {
+                out += example.split(separator: "\n", omittingEmptySubsequences: false).map { "> " + $0 }.joined(separator: "\n") + "\n\n"
+            }
         }
         return out
     }

@@ -38,15 +38,20 @@ public struct ExperimentPlan: Sendable {
             for pipeline in spec.pipelines {
                 let retrieverJSON = try Self.resolve(pipeline.retriever, registry: registry, role: "retriever")
                 let rankerJSON = try pipeline.ranker.map { try Self.resolve($0, registry: registry, role: "ranker") }
+                let augmenterJSON = try pipeline.augmenter.map { try Self.resolve($0, registry: registry, role: "augmenter") }
                 if point.isBase {
                     components[pipeline.name] = Self.describe(pipeline.retriever.kind, retrieverJSON)
+                        + (pipeline.augmenter.map { " + " + Self.describe($0.kind, augmenterJSON ?? "{}") } ?? "")
                         + (pipeline.ranker.map { " → " + Self.describe($0.kind, rankerJSON ?? "{}") } ?? "")
                 }
+                // The augmenter is written only when there is one, so that cells from before
+                // augmenters existed keep their keys.
+                let augmenterPart = augmenterJSON.map { "\"augmenter\":{\"type\":\"\(pipeline.augmenter!.kind)\",\"config\":\($0)}," } ?? ""
                 for seed in spec.seeds {
                     var evaluation = spec.evaluation
                     evaluation.baseline = nil
                     evaluation.batchUsers = 0
-                    let json = "{\"data\":\(try canonicalJSON(spec.data)),\"evaluation\":\(try canonicalJSON(evaluation)),"
+                    let json = "{" + augmenterPart + "\"data\":\(try canonicalJSON(spec.data)),\"evaluation\":\(try canonicalJSON(evaluation)),"
                         + "\"ranker\":\(rankerJSON.map { "{\"type\":\"\(pipeline.ranker!.kind)\",\"config\":\($0)}" } ?? "null"),"
                         + "\"retriever\":{\"type\":\"\(pipeline.retriever.kind)\",\"config\":\(retrieverJSON)},\"seed\":\(seed)}"
                     let key = SHA256.hex(json)
@@ -117,6 +122,9 @@ public struct ExperimentPlan: Sendable {
             if role == "retriever" {
                 return try registry.makeRetriever(kind: component.kind, configuration: component, context: context).1
             }
+            if role == "augmenter" {
+                return try registry.makeAugmenter(kind: component.kind, configuration: component, context: context).1
+            }
             return try registry.makeRanker(kind: component.kind, configuration: component, context: context).1
         } catch var error as RecError where error.kind == .registry {
             error.kind = .spec
@@ -128,6 +136,10 @@ public struct ExperimentPlan: Sendable {
 
     private static func check(_ spec: ExperimentSpec) throws {
         let evaluation = spec.evaluation
+        for pipeline in spec.pipelines where pipeline.augmenter != nil && pipeline.ranker == nil {
+            throw RecError(.spec, "pipeline '\(pipeline.name)' has an augmenter but no ranker to read what it writes",
+                           at: pipeline.augmenter!.node.location, key: "pipelines.\(pipeline.name).augmenter")
+        }
         for pipeline in spec.pipelines where pipeline.ranker != nil && evaluation.protocol != .candidates {
             throw RecError(.spec, "pipeline '\(pipeline.name)' has a ranker, which needs 'protocol: candidates' under evaluation",
                            at: pipeline.ranker!.node.location, key: "pipelines.\(pipeline.name).ranker")

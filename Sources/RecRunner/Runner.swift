@@ -92,7 +92,10 @@ public final class Runner: @unchecked Sendable {
         let prepared = try data.prepare(spec.data, relativeTo: cell.specDirectory)
         lap("data")
         let split = prepared.split
-        let context = ComponentContext(seed: cell.seed)
+        var services = Services()
+        services[ResultStore.self] = store
+        services[ProgressReporter.self] = progress
+        let context = ComponentContext(seed: cell.seed, services: services)
         var (retriever, _) = try registry.makeRetriever(kind: cell.pipeline.retriever.kind, configuration: cell.pipeline.retriever, context: context)
         let trainingStart = Date()
         let reporter = progress
@@ -131,29 +134,65 @@ public final class Runner: @unchecked Sendable {
             }
             ranker = made
         }
+        var augmenter: (any KnowledgeAugmenter)?
+        var augmenterJSON = ""
+        let augmenterKind = cell.pipeline.augmenter?.kind ?? ""
+        if let augmenterSpec = cell.pipeline.augmenter {
+            var (made, json) = try registry.makeAugmenter(kind: augmenterSpec.kind, configuration: augmenterSpec, context: context)
+            if var trainable = made as? any KnowledgeAugmenter & Trainable {
+                try trainable.fit(split.trainingSet, context: training)
+                made = trainable
+            }
+            augmenter = made
+            augmenterJSON = json
+        }
         let evaluation = spec.evaluation
         let evaluator = RankingEvaluator(
             metrics: evaluation.metrics, cutoffs: evaluation.cutoffs,
             protocol: ExperimentPlan.evaluationProtocol(evaluation), batchUsers: evaluation.batchUsers)
-        let task = EvaluationTask.test(split, excludeKnown: evaluation.excludeKnown)
+        let task = EvaluationTask.test(split, excludeKnown: evaluation.excludeKnown).sampling(users: evaluation.users, seed: evaluation.seed)
         let history = retriever is any SequenceAware ? split.historyBeforeTest : split.trainHistory
+        // Rankers and augmenters read everything known before the test item.
+        let known = split.historyBeforeTest
+        let items = split.dataset.itemText
         let scorer = retriever
         let evaluationStart = Date()
+        let store = self.store
         let result = try evaluator.evaluate(
             task,
             score: { users, buffer in try scorer.score(users: users, history: history, into: buffer) },
             rerank: ranker.map { ranker in
                 { user, candidates in
-                    try ranker.rank(RankRequest(user: user, history: history[Int(user)], candidates: candidates)).map(\.item)
+                    let knowledge = try augmenter.map { augmenter in
+                        let text = try augmenter.augment(user: user, history: known[Int(user)], items: items)
+                        // Stored where a reader (or a report) can find it: one artifact per user.
+                        let key = SHA256.hex("knowledge|\(augmenterKind)|\(augmenterJSON)|\(prepared.fingerprint)|\(user)|\(known[Int(user)])")
+                        try store.putArtifact(key, kind: "knowledge:\(augmenterKind)", data: Array(text.utf8))
+                        return text
+                    }
+                    return try ranker.rank(RankRequest(user: user, history: known[Int(user)], candidates: candidates, knowledge: knowledge)).map(\.item)
                 }
             },
             progress: { done, total in reporter.status("  \(name) evaluating users", done: done, total: total, started: evaluationStart, keep: false) })
         lap("evaluate")
+        // What the LLM components counted, and the examples they kept for the report.
+        var counts: [String: Int] = [:]
+        var examples: [String] = []
+        for component in [augmenter as Any?, ranker as Any?] {
+            guard let diagnosing = component as? any Diagnosing else { continue }
+            counts.merge(diagnosing.diagnostics()) { $0 + $1 }
+            examples += diagnosing.examples()
+        }
+        if !examples.isEmpty {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys, .prettyPrinted]
+            try store.putArtifact(ResultStore.examplesKey(cell: cell.key), kind: "examples", data: Array(try encoder.encode(examples)))
+        }
         let keys = result.aggregate.keys.sorted()
         return ResultStore.CellResult(
             dataFingerprint: prepared.fingerprint, datasetStatsJSON: prepared.statisticsJSON,
             metrics: keys.map { ($0.name, $0.k, result.aggregate[$0]!) }, users: result.users,
             perUser: keys.compactMap { key in result.perUser[key].map { (key.name, key.k, $0) } },
-            timings: timings)
+            timings: timings, counts: counts.keys.sorted().map { ($0, counts[$0]!) })
     }
 }

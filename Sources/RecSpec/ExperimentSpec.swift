@@ -141,13 +141,16 @@ public struct EvaluationSpec: Sendable, Codable, Equatable {
     /// Whether the user's training (and, at test, validation) items are excluded from the
     /// ranking. RecBole's sequential models rank every item (false).
     public var excludeKnown: Bool
+    /// Evaluate a sample of this many test users (drawn with `seed`, the same for every cell);
+    /// 0 evaluates all. For rankers that call a language model once per user.
+    public var users: Int
 
     enum CodingKeys: String, CodingKey, CaseIterable {
-        case `protocol`, negatives, sampler, candidates, metrics, cutoffs, baseline, seed, batchUsers, excludeKnown
+        case `protocol`, negatives, sampler, candidates, metrics, cutoffs, baseline, seed, batchUsers, excludeKnown, users
     }
 
-    /// Every key but `exclude_known`, which is written only when false, so that configurations
-    /// (and cell keys) from before the option existed stay the same.
+    /// Every key but `exclude_known` and `users`, which are written only when not at their
+    /// defaults, so that configurations (and cell keys) from before they existed stay the same.
     public func encode(to encoder: any Encoder) throws {
         var c = encoder.container(keyedBy: CodingKeys.self)
         try c.encode(`protocol`, forKey: .protocol)
@@ -160,6 +163,7 @@ public struct EvaluationSpec: Sendable, Codable, Equatable {
         try c.encode(seed, forKey: .seed)
         try c.encode(batchUsers, forKey: .batchUsers)
         if !excludeKnown { try c.encode(excludeKnown, forKey: .excludeKnown) }
+        if users > 0 { try c.encode(users, forKey: .users) }
     }
 
     public init(from decoder: any Decoder) throws {
@@ -189,20 +193,24 @@ public struct EvaluationSpec: Sendable, Codable, Equatable {
         seed = try c.decode(.seed, default: 2020)
         batchUsers = try c.decode(.batchUsers, default: 512, in: 1...1_000_000)
         excludeKnown = try c.decode(.excludeKnown, default: true)
+        users = try c.decode(.users, default: 0, in: 0...100_000_000)
     }
 }
 
-/// A named composition of plugins: a retriever, optionally followed by a ranker.
+/// A named composition of plugins: a retriever, optionally followed by a ranker, which may read
+/// what an augmenter wrote about each user (a profile).
 public struct PipelineSpec: Sendable, Decodable {
     public var name: String = ""
     public var retriever: ComponentSpec
+    public var augmenter: ComponentSpec?
     public var ranker: ComponentSpec?
 
-    enum CodingKeys: String, CodingKey, CaseIterable { case retriever, ranker }
+    enum CodingKeys: String, CodingKey, CaseIterable { case retriever, augmenter, ranker }
 
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         retriever = try c.decode(ComponentSpec.self, forKey: .retriever)
+        augmenter = try c.decodeIfPresent(ComponentSpec.self, forKey: .augmenter)
         ranker = try c.decodeIfPresent(ComponentSpec.self, forKey: .ranker)
     }
 }

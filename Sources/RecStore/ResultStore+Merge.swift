@@ -30,7 +30,7 @@ extension ResultStore {
                 let stats = try cell.dataFingerprint.flatMap { try other.datasetStats(fingerprint: $0) } ?? "{}"
                 let result = CellResult(
                     dataFingerprint: cell.dataFingerprint ?? "", datasetStatsJSON: stats, metrics: metrics, users: users,
-                    perUser: perUser, timings: try other.timings(cell: cell.id))
+                    perUser: perUser, timings: try other.timings(cell: cell.id), counts: try other.counts(cell: cell.id))
                 if try finish(cell: here.id, result: result) { copied += 1 }
             }
         }

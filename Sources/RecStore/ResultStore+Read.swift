@@ -76,6 +76,12 @@ extension ResultStore {
         try db.query("SELECT stage, seconds FROM timings WHERE cell_id=? ORDER BY stage", [.int(id)]).map { ($0[0].text!, $0[1].double ?? 0) }
     }
 
+    /// What the cell's components counted; empty for a file from before counts existed.
+    public func counts(cell id: Int64) throws -> [(name: String, value: Int)] {
+        guard try db.query("SELECT 1 FROM sqlite_master WHERE type='table' AND name='counts'").first != nil else { return [] }
+        return try db.query("SELECT name, value FROM counts WHERE cell_id=? ORDER BY name", [.int(id)]).map { ($0[0].text!, Int($0[1].int ?? 0)) }
+    }
+
     public func datasetStats(fingerprint: String) throws -> String? {
         try db.query("SELECT stats_json FROM datasets WHERE fingerprint=?", [.text(fingerprint)]).first?[0].text
     }

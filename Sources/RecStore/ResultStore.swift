@@ -38,6 +38,9 @@ public final class ResultStore: @unchecked Sendable {
         CREATE TABLE IF NOT EXISTS timings(
             cell_id INTEGER NOT NULL REFERENCES cells(id), stage TEXT NOT NULL, seconds REAL NOT NULL,
             PRIMARY KEY(cell_id, stage));
+        CREATE TABLE IF NOT EXISTS counts(
+            cell_id INTEGER NOT NULL REFERENCES cells(id), name TEXT NOT NULL, value INTEGER NOT NULL,
+            PRIMARY KEY(cell_id, name));
         CREATE TABLE IF NOT EXISTS artifacts(
             key TEXT PRIMARY KEY, kind TEXT NOT NULL, size INTEGER NOT NULL, created_at TEXT NOT NULL, data BLOB NOT NULL);
         CREATE TABLE IF NOT EXISTS lm_calls(
@@ -128,8 +131,11 @@ public final class ResultStore: @unchecked Sendable {
         public var users: [Int32]
         public var perUser: [(name: String, k: Int, values: [Double])]
         public var timings: [(stage: String, seconds: Double)]
+        /// What the cell's components counted (a ranker's rejected LLM outputs, its calls).
+        public var counts: [(name: String, value: Int)]
 
-        public init(dataFingerprint: String, datasetStatsJSON: String, metrics: [(name: String, k: Int, value: Double)], users: [Int32], perUser: [(name: String, k: Int, values: [Double])], timings: [(stage: String, seconds: Double)]) {
+        public init(dataFingerprint: String, datasetStatsJSON: String, metrics: [(name: String, k: Int, value: Double)], users: [Int32], perUser: [(name: String, k: Int, values: [Double])], timings: [(stage: String, seconds: Double)], counts: [(name: String, value: Int)] = []) {
+            self.counts = counts
             self.dataFingerprint = dataFingerprint
             self.datasetStatsJSON = datasetStatsJSON
             self.metrics = metrics
@@ -148,7 +154,7 @@ public final class ResultStore: @unchecked Sendable {
             let status = try db.query("SELECT status FROM cells WHERE id=?", [.int(id)]).first?[0].text
             if status == CellStatus.done.rawValue { return false }
             try db.query("INSERT OR IGNORE INTO datasets(fingerprint, stats_json) VALUES(?,?)", [.text(result.dataFingerprint), .text(result.datasetStatsJSON)])
-            for table in ["metrics", "user_metrics", "timings"] {
+            for table in ["metrics", "user_metrics", "timings", "counts"] {
                 try db.query("DELETE FROM \(table) WHERE cell_id=?", [.int(id)])
             }
             for metric in result.metrics {
@@ -164,6 +170,9 @@ public final class ResultStore: @unchecked Sendable {
             for timing in result.timings {
                 try db.query("INSERT INTO timings(cell_id, stage, seconds) VALUES(?,?,?)", [.int(id), .text(timing.stage), .double(timing.seconds)])
             }
+            for count in result.counts {
+                try db.query("INSERT INTO counts(cell_id, name, value) VALUES(?,?,?)", [.int(id), .text(count.name), .int(Int64(count.value))])
+            }
             try db.query(
                 "UPDATE cells SET status='done', data_fingerprint=?, finished_at=?, code_version=?, error=NULL WHERE id=?",
                 [.text(result.dataFingerprint), .text(Self.now()), .text(Self.codeVersion), .int(id)])
@@ -172,6 +181,10 @@ public final class ResultStore: @unchecked Sendable {
     }
 
     // MARK: - Artifacts (the stage cache)
+
+    /// The artifact key under which a cell's quoted examples (a JSON array of strings: prompts
+    /// and answers a report quotes) are stored.
+    public static func examplesKey(cell key: String) -> String { "examples|" + key }
 
     public func artifact(_ key: String) throws -> [UInt8]? {
         try db.query("SELECT data FROM artifacts WHERE key=?", [.text(key)]).first?[0].blob

@@ -1,0 +1,252 @@
+import Foundation
+import RecCore
+import RecLM
+import RecStore
+
+/// PALR's profile writer: a language model describes the user's taste from their history.
+///
+/// **Paper:** Yang et al., "PALR: Personalization Aware LLMs for Recommendation", 2023. The
+/// profile is the "natural language user profile" the ranking prompt carries beside the history
+/// and the candidates.
+///
+/// Greedy decoding, so a profile is a function of the history: the call cache answers a
+/// repeated request (another seed, another pipeline) without calling the model, and the runner
+/// stores each profile as an artifact.
+///
+/// ```yaml
+/// augmenter: { type: palr.profile, lm: { model: SmolLM2-135M-Instruct }, max_tokens: 96 }
+/// ```
+public struct PALRProfile: KnowledgeAugmenter, Diagnosing {
+    public struct Configuration: Codable, Sendable, Equatable {
+        public var lm = LanguageModelSpec()
+        public var noun = "movie", verb = "watch", verbPast = "watched"
+        /// History items shown (the most recent).
+        public var history = 20
+        public var maxTokens = 96
+
+        enum CodingKeys: String, CodingKey, CaseIterable { case lm, noun, verb, verbPast, history, maxTokens }
+
+        public init(from decoder: any Decoder) throws {
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            lm = try c.decode(.lm, default: LanguageModelSpec())
+            noun = try c.decode(.noun, default: "movie")
+            verb = try c.decode(.verb, default: "watch")
+            verbPast = try c.decode(.verbPast, default: "watched")
+            history = try c.decode(.history, default: 20, in: 1...1000)
+            maxTokens = try c.decode(.maxTokens, default: 96, in: 1...4096)
+        }
+    }
+
+    public static let kind = "palr.profile"
+    public static let summary = "PALR user profile: an LLM describes the user's taste from their history (Yang et al., 2023)"
+    public let configuration: Configuration
+    let model: LazyLanguageModel
+    let tally = Tally()
+
+    public init(configuration: Configuration, context: ComponentContext) throws {
+        self.configuration = configuration
+        model = LazyLanguageModel(configuration.lm, store: context.services[ResultStore.self])
+    }
+
+    var prompts: PALRPrompts {
+        PALRPrompts(noun: configuration.noun, verb: configuration.verb, verbPast: configuration.verbPast, historyLength: configuration.history)
+    }
+
+    public func augment(user: Int32, history: [Int32], items: [ItemText]) throws -> String {
+        let request = prompts.profile(history: history, items: items)
+        let generation = try model.get().generate(.chat([ChatMessage(role: "user", content: request)]),
+                                                  SamplingParameters(maxTokens: configuration.maxTokens))
+        let profile = Self.withoutRepeats(generation.text)
+        tally.count("profiles")
+        if profile.isEmpty { tally.count("profiles_empty") }
+        if generation.finish == .length { tally.count("profiles_cut_at_max_tokens") }
+        tally.example("Profile request (user \(user)):\n\(request)\n\nProfile:\n\(profile)")
+        return profile
+    }
+
+    public func diagnostics() -> [String: Int] { tally.counts }
+    public func examples() -> [String] { tally.kept }
+
+    /// The text with every sentence that repeats an earlier one dropped, and an unfinished last
+    /// sentence (cut at the token limit) dropped when a finished one precedes it. Small models
+    /// decoding greedily loop on one sentence; the loop is noise in the ranking prompt.
+    static func withoutRepeats(_ text: String) -> String {
+        var sentences: [String] = [], seen = Set<String>()
+        var current = ""
+        for character in text {
+            current.append(character)
+            if ".!?".contains(character) {
+                let sentence = current.trimmingCharacters(in: .whitespacesAndNewlines)
+                if !sentence.isEmpty, seen.insert(sentence.lowercased()).inserted { sentences.append(sentence) }
+                current = ""
+            }
+        }
+        let rest = current.trimmingCharacters(in: .whitespacesAndNewlines)
+        if !rest.isEmpty, sentences.isEmpty, seen.insert(rest.lowercased()).inserted { sentences.append(rest) }
+        return sentences.joined(separator: " ")
+    }
+}
+
+/// PALR's ranker: a language model orders the retriever's candidates, reading the user's
+/// history, the profile (from the pipeline's augmenter, when there is one) and the candidates.
+///
+/// - `generate`: the model lists its picks; each listed line is matched to a candidate title
+///   (`CandidateSelection.parse`). Lines naming no candidate are rejected and counted, never
+///   ranked; the picks come first in the model's order, the rest follow in the retriever's.
+/// - `likelihood`: candidates ordered by the model's log-probability of each title as the
+///   answer (`sum` over its tokens, or the `mean`, which favours long titles less).
+///
+/// **Deviations:** the paper fine-tunes LLaMA-7B and generates; this ranker runs any
+/// `LanguageModel` (by default the local SmolLM2-135M-Instruct) zero-shot, or with a LoRA
+/// adapter trained on the exported instructions.
+///
+/// ```yaml
+/// ranker: { type: palr.rank, mode: generate, pick: 10, lm: { model: SmolLM2-135M-Instruct } }
+/// ```
+public struct PALRRanker: Ranker, Trainable, Diagnosing {
+    public struct Configuration: Codable, Sendable, Equatable {
+        public var lm = LanguageModelSpec()
+        public var mode = "generate"
+        public var noun = "movie", verb = "watch", verbPast = "watched"
+        public var history = 20
+        /// Generate mode: how many candidates the model is asked to pick.
+        public var pick = 10
+        public var maxTokens = 160
+        /// Likelihood mode: `sum` or `mean` of the title's token log-probabilities.
+        public var normalise = "sum"
+
+        enum CodingKeys: String, CodingKey, CaseIterable { case lm, mode, noun, verb, verbPast, history, pick, maxTokens, normalise }
+
+        public init(from decoder: any Decoder) throws {
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            lm = try c.decode(.lm, default: LanguageModelSpec())
+            mode = try c.decode(.mode, default: "generate")
+            guard ["generate", "likelihood"].contains(mode) else {
+                throw DecodingError.dataCorruptedError(forKey: .mode, in: c, debugDescription: "unknown mode '\(mode)'; valid: generate, likelihood")
+            }
+            noun = try c.decode(.noun, default: "movie")
+            verb = try c.decode(.verb, default: "watch")
+            verbPast = try c.decode(.verbPast, default: "watched")
+            history = try c.decode(.history, default: 20, in: 1...1000)
+            pick = try c.decode(.pick, default: 10, in: 1...1000)
+            maxTokens = try c.decode(.maxTokens, default: 160, in: 1...4096)
+            normalise = try c.decode(.normalise, default: "sum")
+            guard ["sum", "mean"].contains(normalise) else {
+                throw DecodingError.dataCorruptedError(forKey: .normalise, in: c, debugDescription: "unknown value '\(normalise)'; valid: sum, mean")
+            }
+        }
+    }
+
+    public static let kind = "palr.rank"
+    public static let summary = "PALR ranker: an LLM picks from the retriever's candidates by generation or likelihood (Yang et al., 2023)"
+    public let configuration: Configuration
+    let model: LazyLanguageModel
+    let tally = Tally()
+    private var items: [ItemText] = []
+
+    public init(configuration: Configuration, context: ComponentContext) throws {
+        self.configuration = configuration
+        model = LazyLanguageModel(configuration.lm, store: context.services[ResultStore.self])
+    }
+
+    /// A ranker calling `model` (tests give it a scripted one).
+    init(configuration: Configuration, model: any LanguageModel, items: [ItemText]) {
+        self.configuration = configuration
+        self.model = LazyLanguageModel(configuration.lm, store: nil, preset: model)
+        self.items = items
+    }
+
+    var prompts: PALRPrompts {
+        PALRPrompts(noun: configuration.noun, verb: configuration.verb, verbPast: configuration.verbPast, historyLength: configuration.history)
+    }
+
+    /// Keeps the catalogue's text; the language model itself learns nothing here.
+    public mutating func fit(_ data: TrainingSet, context: TrainingContext) throws {
+        items = data.itemText
+    }
+
+    public func rank(_ request: RankRequest) throws -> [ScoredItem] {
+        let candidates = request.candidates
+        guard !candidates.isEmpty else { return [] }
+        let titles = candidates.map { PALRPrompts.title($0, items) }
+        let lm = try model.get()
+        tally.count("requests")
+        if configuration.mode == "likelihood" {
+            let message = PALRPrompts.message(prompts.retrieval(history: request.history, profile: request.knowledge, candidates: candidates, items: items, count: 1))
+            let order = try CandidateSelection.byLikelihood(
+                lm, prompt: .chat([ChatMessage(role: "user", content: message)]), candidates: titles, prefix: "",
+                meanPerToken: configuration.normalise == "mean")
+            tally.example("Prompt (user \(request.user)):\n\(message)\n\nMost likely answers: "
+                          + order.prefix(5).map { String(format: "%@ (%.2f)", titles[$0.index], $0.score) }.joined(separator: "; "))
+            return order.map { ScoredItem(item: candidates[$0.index], score: Float($0.score)) }
+        }
+        let count = min(configuration.pick, candidates.count)
+        let message = PALRPrompts.message(prompts.retrieval(history: request.history, profile: request.knowledge, candidates: candidates, items: items, count: count))
+        let generation = try lm.generate(.chat([ChatMessage(role: "user", content: message)]), SamplingParameters(maxTokens: configuration.maxTokens))
+        let parsed = CandidateSelection.parse(generation.text, candidates: titles)
+        tally.count("answer_lines_rejected", parsed.rejected.count)
+        tally.count("answer_lines_repeated", parsed.repeats)
+        tally.count("candidates_picked", parsed.chosen.count)
+        if parsed.chosen.isEmpty { tally.count("answers_without_candidate") }
+        tally.example("Prompt (user \(request.user)):\n\(message)\n\nAnswer:\n\(generation.text)\n\nPicked: "
+                      + parsed.chosen.map { titles[$0] }.joined(separator: "; ")
+                      + (parsed.rejected.isEmpty ? "" : "\nRejected: " + parsed.rejected.joined(separator: "; ")))
+        return Self.merge(picked: parsed.chosen, count: candidates.count).map {
+            ScoredItem(item: candidates[$0.index], score: $0.score)
+        }
+    }
+
+    /// The model's picks first, in its order, then every other candidate in the retriever's
+    /// order; scores fall from `count` to 1.
+    static func merge(picked: [Int], count: Int) -> [(index: Int, score: Float)] {
+        let chosen = Set(picked)
+        let order = picked + (0..<count).filter { !chosen.contains($0) }
+        return order.enumerated().map { ($0.element, Float(count - $0.offset)) }
+    }
+
+    public func diagnostics() -> [String: Int] { tally.counts }
+    public func examples() -> [String] { tally.kept }
+}
+
+/// A language model made on first use: plans build components only to check their
+/// configuration, and that must not load weights.
+final class LazyLanguageModel: @unchecked Sendable {
+    private let spec: LanguageModelSpec
+    private let store: ResultStore?
+    private let lock = NSLock()
+    private var made: (any LanguageModel)?
+
+    init(_ spec: LanguageModelSpec, store: ResultStore?, preset: (any LanguageModel)? = nil) {
+        self.spec = spec
+        self.store = store
+        made = preset
+    }
+
+    func get() throws -> any LanguageModel {
+        try lock.withLock {
+            if let made { return made }
+            let model = try spec.make(store: store)
+            made = model
+            return model
+        }
+    }
+}
+
+/// Counts and the first few examples a component keeps for the report.
+final class Tally: @unchecked Sendable {
+    private let lock = NSLock()
+    private var values: [String: Int] = [:]
+    private var examples: [String] = []
+    let keep: Int
+
+    init(keep: Int = 2) { self.keep = keep }
+
+    func count(_ name: String, _ amount: Int = 1) { lock.withLock { values[name, default: 0] += amount } }
+
+    func example(_ text: @autoclosure () -> String) {
+        lock.withLock { if examples.count < keep { examples.append(text()) } }
+    }
+
+    var counts: [String: Int] { lock.withLock { values } }
+    var kept: [String] { lock.withLock { examples } }
+}

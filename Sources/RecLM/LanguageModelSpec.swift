@@ -1,0 +1,76 @@
+import Foundation
+import RecCore
+import RecStore
+
+/// Which language model a plugin calls, as written under its `lm:` key:
+///
+/// ```yaml
+/// lm: { backend: local, model: SmolLM2-135M-Instruct, numerics: exact }
+/// lm: { backend: openai, base_url: http://127.0.0.1:8080, model: smollm2, api_key_env: OPENAI_API_KEY }
+/// ```
+///
+/// The API key itself never appears here: only the name of the environment variable holding it.
+public struct LanguageModelSpec: Codable, Sendable, Equatable {
+    public var backend: String = "local"
+    /// A GGUF path or a folder under $RECLAB_MODELS (local), or the server's model name (openai).
+    public var model: String = "SmolLM2-135M-Instruct"
+    /// Local only: `exact` (llama.cpp's arithmetic) or `fast` (Float32 BLAS).
+    public var numerics: String = "exact"
+    public var baseURL: String?
+    public var apiKeyEnv: String?
+
+    enum CodingKeys: String, CodingKey, CaseIterable { case backend, model, numerics, baseURL = "base_url", apiKeyEnv = "api_key_env" }
+
+    public init() {}
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        backend = try c.decode(.backend, default: "local")
+        guard ["local", "openai"].contains(backend) else {
+            throw DecodingError.dataCorruptedError(forKey: .backend, in: c, debugDescription: "unknown backend '\(backend)'; valid: local, openai")
+        }
+        model = try c.decode(.model, default: "SmolLM2-135M-Instruct")
+        numerics = try c.decode(.numerics, default: "exact")
+        guard LlamaModel.Numerics(rawValue: numerics) != nil else {
+            throw DecodingError.dataCorruptedError(forKey: .numerics, in: c, debugDescription: "unknown numerics '\(numerics)'; valid: exact, fast")
+        }
+        baseURL = try c.decodeIfPresent(String.self, forKey: .baseURL)
+        apiKeyEnv = try c.decodeIfPresent(String.self, forKey: .apiKeyEnv)
+        if backend == "openai" && baseURL == nil {
+            throw DecodingError.keyNotFound(CodingKeys.baseURL, DecodingError.Context(
+                codingPath: c.codingPath, debugDescription: "the openai backend needs base_url"))
+        }
+    }
+
+    /// The model this spec names, behind the call cache in `store` when one is given. Local
+    /// engines are loaded once per process and shared by every component that names them.
+    public func make(store: ResultStore?) throws -> any LanguageModel {
+        let inner: any LanguageModel
+        switch backend {
+        case "openai":
+            inner = try OpenAILanguageModel(.init(baseURL: baseURL ?? "", model: model, apiKeyEnvironment: apiKeyEnv))
+        default:
+            inner = try LocalEngines.shared.model(model, numerics: LlamaModel.Numerics(rawValue: numerics) ?? .exact)
+        }
+        return store.map { CachedLanguageModel(inner, store: $0) } ?? inner
+    }
+}
+
+/// Local engines loaded in this process, by file and numerics: loading reads and repacks the
+/// weights, so components naming the same model share one engine.
+final class LocalEngines: @unchecked Sendable {
+    static let shared = LocalEngines()
+    private let lock = NSLock()
+    private var loaded: [String: LocalLanguageModel] = [:]
+
+    func model(_ name: String, numerics: LlamaModel.Numerics) throws -> LocalLanguageModel {
+        let path = try ModelFiles.file(name, suffix: ".gguf")
+        return try lock.withLock {
+            let key = "\(path)|\(numerics.rawValue)"
+            if let model = loaded[key] { return model }
+            let model = LocalLanguageModel(engine: try LlamaModel(path: path, numerics: numerics))
+            loaded[key] = model
+            return model
+        }
+    }
+}

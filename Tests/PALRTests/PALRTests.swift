@@ -1,0 +1,128 @@
+import Foundation
+import RecCore
+import RecLM
+import Testing
+
+@testable import PALR
+
+/// A language model that answers from a script and records what it was asked.
+final class ScriptedModel: LanguageModel, @unchecked Sendable {
+    let backend = "scripted", model = "script"
+    let answer: String
+    let scores: [String: Double]
+    private let lock = NSLock()
+    private(set) var prompts: [Prompt] = []
+
+    init(answer: String = "", scores: [String: Double] = [:]) {
+        self.answer = answer
+        self.scores = scores
+    }
+
+    func generate(_ prompt: Prompt, _ parameters: SamplingParameters) throws -> Generation {
+        lock.withLock { prompts.append(prompt) }
+        return Generation(text: answer, tokens: [], logprobs: [], finish: .endOfText)
+    }
+
+    func score(_ prompt: Prompt, continuations: [String]) throws -> [ContinuationScore] {
+        lock.withLock { prompts.append(prompt) }
+        // One "token" per word, so sum and mean differ.
+        return continuations.map { text in
+            let words = text.split(separator: " ").count
+            return ContinuationScore(tokens: [Int32](repeating: 0, count: words), logprobs: [Double](repeating: (scores[text] ?? -50) / Double(words), count: words))
+        }
+    }
+}
+
+let catalogue: [ItemText] = [
+    ItemText(title: "Shawshank Redemption, The", genres: ["Drama"], year: 1994),
+    ItemText(title: "Toy Story", genres: ["Animation", "Children's", "Comedy"], year: 1995),
+    ItemText(title: "Heat", genres: ["Action", "Crime"], year: 1995),
+    ItemText(title: "Fargo", genres: ["Crime", "Drama", "unknown"], year: 1996),
+    ItemText(title: "Big Night", genres: [], year: 1996),
+    ItemText(),
+]
+
+func configuration(_ mode: String) throws -> PALRRanker.Configuration {
+    var configuration = try DefaultConfiguration().decode(PALRRanker.Configuration.self)
+    configuration.mode = mode
+    configuration.pick = 3
+    return configuration
+}
+
+@Suite struct PALRPromptTests {
+    @Test func titlesTurnArticlesRoundAndCarryTheYear() {
+        #expect(PALRPrompts.title(0, catalogue) == "The Shawshank Redemption (1994)")
+        #expect(PALRPrompts.title(1, catalogue) == "Toy Story (1995)")
+        #expect(PALRPrompts.title(5, catalogue) == "item 5")
+        #expect(PALRPrompts.title(9, catalogue) == "item 9")
+    }
+
+    @Test func retrievalPromptHasHistoryProfileAndCandidatesInThatOrder() {
+        let prompts = PALRPrompts(historyLength: 2)
+        let parts = prompts.retrieval(history: [0, 1, 3], profile: "Likes crime.", candidates: [2, 4], items: catalogue, count: 1)
+        #expect(parts.instruction.contains("pick the candidate the user is most likely to watch next"))
+        // Only the two most recent history items, oldest first; "unknown" genres left out.
+        #expect(parts.input == "History:\n- Toy Story (1995): Animation, Children's, Comedy\n- Fargo (1996): Crime, Drama\n\nProfile: Likes crime.\n\nCandidates:\n- Heat (1995)\n- Big Night (1996)")
+        let bare = prompts.retrieval(history: [0], profile: nil, candidates: [2], items: catalogue, count: 10)
+        #expect(!bare.input.contains("Profile"))
+        #expect(!bare.instruction.contains("profile"))
+        #expect(bare.instruction.contains("pick the 10 candidates"))
+        let bought = PALRPrompts(noun: "product", verb: "buy", verbPast: "bought").profile(history: [1], items: catalogue)
+        #expect(bought.hasPrefix("A user bought these products, oldest first:"))
+    }
+
+    @Test func profilesLoseRepeatedSentencesAndAnUnfinishedTail() {
+        #expect(PALRProfile.withoutRepeats("Likes drama. Likes crime. likes drama. Likes crime. They enjoy") == "Likes drama. Likes crime.")
+        #expect(PALRProfile.withoutRepeats("  no full stop at all ") == "no full stop at all")
+        #expect(PALRProfile.withoutRepeats("") == "")
+    }
+}
+
+@Suite struct PALRRankerTests {
+    @Test func generatedPicksComeFirstAndNonCandidatesNeverReachTheRanking() throws {
+        let model = ScriptedModel(answer: "1. Fargo (1996)\n2. Casablanca (1942)\n3. The Shawshank Redemption\n- Fargo\n\nnonsense words here")
+        let ranker = PALRRanker(configuration: try configuration("generate"), model: model, items: catalogue)
+        let ranked = try ranker.rank(RankRequest(user: 7, history: [1], candidates: [2, 0, 4, 3], knowledge: "Likes crime."))
+        // Fargo and Shawshank in the model's order, then Heat and Big Night in the retriever's.
+        #expect(ranked.map(\.item) == [3, 0, 2, 4])
+        #expect(ranked.map(\.score) == [4, 3, 2, 1])
+        let counts = ranker.diagnostics()
+        #expect(counts["answer_lines_rejected"] == 2)  // Casablanca, "nonsense words here"
+        #expect(counts["answer_lines_repeated"] == 1)
+        #expect(counts["candidates_picked"] == 2)
+        #expect(counts["requests"] == 1)
+        #expect(counts["answers_without_candidate"] == nil)
+        guard case .chat(let messages) = model.prompts.first else { Issue.record("expected a chat prompt"); return }
+        #expect(messages.count == 1)
+        #expect(messages[0].content.contains("Profile: Likes crime.\n\nCandidates:\n- Heat (1995)\n- The Shawshank Redemption (1994)\n- Big Night (1996)\n- Fargo (1996)"))
+        #expect(ranker.examples().first?.contains("Rejected: Casablanca (1942); nonsense words here") == true)
+    }
+
+    @Test func anAnswerNamingNoCandidateKeepsTheRetrieversOrderAndIsCounted() throws {
+        let ranker = PALRRanker(configuration: try configuration("generate"), model: ScriptedModel(answer: "I cannot help with that."), items: catalogue)
+        let ranked = try ranker.rank(RankRequest(user: 1, history: [1], candidates: [2, 0, 4]))
+        #expect(ranked.map(\.item) == [2, 0, 4])
+        #expect(ranker.diagnostics()["answers_without_candidate"] == 1)
+        #expect(ranker.diagnostics()["answer_lines_rejected"] == 1)
+    }
+
+    @Test func likelihoodOrdersByTheTitlesScoreSumOrMean() throws {
+        // Sum: Heat -3 beats Shawshank -4; mean per word: Shawshank -4/4 beats Heat -3/2.
+        let scores = ["Heat (1995)": -3.0, "The Shawshank Redemption (1994)": -4.0, "Big Night (1996)": -9.0]
+        let sum = PALRRanker(configuration: try configuration("likelihood"), model: ScriptedModel(scores: scores), items: catalogue)
+        #expect(try sum.rank(RankRequest(user: 1, history: [1], candidates: [4, 0, 2])).map(\.item) == [2, 0, 4])
+        var meanConfiguration = try configuration("likelihood")
+        meanConfiguration.normalise = "mean"
+        let mean = PALRRanker(configuration: meanConfiguration, model: ScriptedModel(scores: scores), items: catalogue)
+        #expect(try mean.rank(RankRequest(user: 1, history: [1], candidates: [4, 0, 2])).map(\.item) == [0, 2, 4])
+    }
+
+    @Test func badConfigurationNamesTheKey() {
+        #expect(throws: (any Error).self) { try PALRRankerTests.decode(["mode": "sample"]) }
+        #expect(throws: (any Error).self) { try PALRRankerTests.decode(["normalise": "max"]) }
+    }
+
+    static func decode(_ object: [String: String]) throws {
+        _ = try JSONDecoder().decode(PALRRanker.Configuration.self, from: JSONSerialization.data(withJSONObject: object))
+    }
+}

@@ -1,0 +1,40 @@
+import Foundation
+import RecTesting
+import Testing
+
+@testable import RecStore
+
+@Suite struct PALRCommandTests {
+    static let tinySpec = Fixtures.directory + "/tiny/palr-tiny.yaml"
+
+    /// The whole PALR chain with the real model: profiles, both ranking modes, counts and
+    /// examples in the report, and a second run of the same pipelines (under another experiment
+    /// name, so every cell runs again) answered entirely from the call cache, with equal metrics.
+    @Test(.enabled(if: LMCommandTests.smolLMPresent)) func palrRunsEndToEndAndReRunsFromTheCache() throws {
+        let folder = Fixtures.temporaryDirectory()
+        let db = folder + "/r.sqlite", report = folder + "/palr.md"
+        let run = try CLI.run(["run", Self.tinySpec, "--db", db, "--report", report])
+        #expect(run.status == 0, "\(run.stderr)")
+        let text = try String(contentsOfFile: report, encoding: .utf8)
+        #expect(text.contains("## Counts"))
+        #expect(text.contains("| generate | 1 |"))
+        #expect(text.contains("## Examples: generate (seed 1)"))
+        #expect(text.contains("> Profile request (user"))
+        #expect(text.contains("popularity + palr.profile("))
+        let store = try ResultStore(path: db, readOnly: true)
+        let calls = try store.lmCacheStats()
+        // 3 profiles, 3 generated rankings, 3 likelihood rankings.
+        #expect(calls.calls == 9)
+        let profiles = try store.db.query("SELECT COUNT(*) FROM artifacts WHERE kind='knowledge:palr.profile'").first?[0].int
+        #expect(profiles == 3)
+
+        let again = try CLI.run(["run", Self.tinySpec, "--db", db, "--set", "name=palr-tiny-again", "--no-report"])
+        #expect(again.status == 0, "\(again.stderr)")
+        #expect(again.stderr.contains("ran 3, skipped 0"))
+        let after = try ResultStore(path: db, readOnly: true).lmCacheStats()
+        #expect(after.misses == calls.misses)
+        #expect(after.hits == calls.hits + 9)
+        let first = try metricRows(db, "palr-tiny"), second = try metricRows(db, "palr-tiny-again")
+        #expect(Set(first.values.map { $0.joined() }) == Set(second.values.map { $0.joined() }))
+    }
+}
