@@ -12,7 +12,7 @@ protocol Command {
 
 let commands: [any Command.Type] = [
     RunCommand.self, ValidateCommand.self, PlanCommand.self, ListCommand.self, ReportCommand.self,
-    DataCommand.self, MergeCommand.self, BenchCommand.self, EncodeCommand.self, LMCommand.self, CacheCommand.self,
+    DataCommand.self, MergeCommand.self, BenchCommand.self, EncodeCommand.self, LMCommand.self, CacheCommand.self, PALRCommand.self,
 ]
 
 @MainActor func mainHelp() -> String {

@@ -126,3 +126,61 @@ func configuration(_ mode: String) throws -> PALRRanker.Configuration {
         _ = try JSONDecoder().decode(PALRRanker.Configuration.self, from: JSONSerialization.data(withJSONObject: object))
     }
 }
+
+@Suite struct PALRInstructionTests {
+    /// 100 items in 4 genres of 25; 30 users, each with 12 items mostly from one genre.
+    static let items: [ItemText] = (0..<100).map { ItemText(title: "Film \($0)", genres: ["G\($0 / 25)"], year: 1990 + $0 % 10) }
+    static let histories: [[Int32]] = (0..<30).map { user in
+        var rng = SplitMix64(seed: UInt64(user))
+        var chosen: [Int32] = []
+        while chosen.count < 12 {
+            let item = Int32(rng.nextInt(below: 10) < 8 ? (user % 4) * 25 + rng.nextInt(below: 25) : rng.nextInt(below: 100))
+            if !chosen.contains(item) { chosen.append(item) }
+        }
+        return chosen
+    }
+
+    @Test func recommendCutsTheTrainingSequenceIntoHistoryAndNextItems() {
+        var builder = PALRInstructions()
+        builder.targets = 2
+        builder.perUser = 2
+        builder.prompts.historyLength = 5
+        let examples = builder.recommend(histories: [[1, 2, 3, 4, 5, 6], [7, 8]], items: Self.items)
+        // User 0: (1..4 -> 5, 6), (1, 2 -> 3, 4); user 1 is too short for a history.
+        #expect(examples.count == 2)
+        #expect(examples[0].output == "Film 5 (1995)\nFilm 6 (1996)")
+        #expect(examples[0].input.hasPrefix("History:\n- Film 1 (1991): G0\n"))
+        #expect(!examples[0].input.contains("Film 5"))
+        #expect(examples[0].instruction.contains("name the 2 movies the user will watch next"))
+        #expect(examples[1].output == "Film 3 (1993)\nFilm 4 (1994)")
+    }
+
+    @Test func retrievalCandidatesHoldTheTargetsAndUnseenSimilarNegatives() throws {
+        var builder = PALRInstructions()
+        builder.targets = 2
+        builder.candidates = 10
+        let examples = builder.retrieval(histories: Self.histories, items: Self.items)
+        #expect(examples.count == Self.histories.count)
+        var sharingGenre = 0, negativesTotal = 0
+        for (user, example) in examples.enumerated() {
+            let listed = example.input.components(separatedBy: "Candidates:\n")[1].split(separator: "\n").map { String($0.dropFirst(2)) }
+            let ids = listed.map { title in Int32(title.split(separator: " ")[1])! }
+            #expect(ids.count == 10 && Set(ids).count == 10)
+            let targets = Array(Self.histories[user].suffix(2))
+            #expect(Set(targets).isSubset(of: Set(ids)))
+            let negatives = ids.filter { !targets.contains($0) }
+            // A negative is never an item this user touched.
+            #expect(Set(negatives).isDisjoint(with: Set(Self.histories[user])))
+            let targetGenres = Set(targets.map { $0 / 25 })
+            sharingGenre += negatives.filter { targetGenres.contains($0 / 25) }.count
+            negativesTotal += negatives.count
+        }
+        // Half are drawn from the targets' genres and co-watched items mostly are too: far
+        // above the quarter that uniform sampling would give.
+        #expect(Double(sharingGenre) / Double(negativesTotal) > 0.6)
+        // Seeded: the same call gives the same data, another seed other negatives.
+        #expect(builder.retrieval(histories: Self.histories, items: Self.items) == examples)
+        builder.seed = 7
+        #expect(builder.retrieval(histories: Self.histories, items: Self.items) != examples)
+    }
+}
