@@ -54,6 +54,25 @@ struct GradientTests {
         checkGradients([[2, 3], [2, 3]]) { $0[0] + $0[1] }
     }
 
+    @Test func rotaryAndSharedHeads() {
+        // Two heads of width 4 over three positions, with angles that are not multiples of π/2.
+        let positions = [0, 2, 5]
+        let angles = (0..<6).flatMap { p in (0..<2).map { i in Float(p) * (i == 0 ? 0.7 : 0.13) } }
+        let cos = angles.map { Foundation.cos($0) }, sin = angles.map { Foundation.sin($0) }
+        checkGradients([[2, 3, 8]]) { $0[0].rotary(cos: cos, sin: sin, positions: positions, headDim: 4) }
+        checkGradients([[3, 6]]) { $0[0].repeatingHeads(3, headDim: 2) }
+        // A rotation keeps each pair's length and turns position 0 not at all.
+        let x = Tensor(shape: [3, 4], data: (0..<12).map { Float($0) - 5 })
+        let turned = x.rotary(cos: cos, sin: sin, positions: positions, headDim: 4)
+        #expect(Array(turned.data[0..<4]) == Array(x.data[0..<4]))
+        for pair in stride(from: 4, to: 12, by: 2) {
+            let before = x.data[pair] * x.data[pair] + x.data[pair + 1] * x.data[pair + 1]
+            let after = turned.data[pair] * turned.data[pair] + turned.data[pair + 1] * turned.data[pair + 1]
+            #expect(abs(before - after) < 1e-4)
+        }
+        #expect(Tensor(shape: [1, 4], data: [1, 2, 3, 4]).repeatingHeads(2, headDim: 2).data == [1, 2, 1, 2, 3, 4, 3, 4])
+    }
+
     @Test func activations() {
         checkGradients([[3, 4]]) { $0[0].tanh() }
         checkGradients([[3, 4]]) { $0[0].sigmoid() }

@@ -1,0 +1,162 @@
+import Foundation
+import RecCore
+import RecTensor
+
+/// A llama-architecture model as RecTensor operations, with LoRA adapters (Hu et al., 2021) on
+/// chosen projections: `y = W x + (alpha / rank) · B A x`, `W` frozen, `A` `[rank, in]` drawn
+/// from N(0, 1/in) and `B` `[out, rank]` zero, so training starts from the base model exactly.
+///
+/// The base weights are dequantised to Float32 once (about 4 bytes per parameter); only the
+/// adapters take gradients. The forward pass is the Float32 one of `LlamaModel`'s fast
+/// numerics (same norms, rope and attention), so an adapter trained here applies to the engine.
+public final class LoRAModel: @unchecked Sendable {
+    public struct Options: Sendable, Equatable, Codable {
+        public var rank = 8
+        public var alpha: Float = 16
+        /// Projections that get adapters: any of q, k, v, o, gate, up, down.
+        public var targets = ["q", "v"]
+        public var seed: UInt64 = 1
+
+        public init(rank: Int = 8, alpha: Float = 16, targets: [String] = ["q", "v"], seed: UInt64 = 1) {
+            self.rank = rank
+            self.alpha = alpha
+            self.targets = targets
+            self.seed = seed
+        }
+
+        public static let projections = ["q", "k", "v", "o", "gate", "up", "down"]
+    }
+
+    public let configuration: LlamaModel.Configuration
+    public let options: Options
+    /// GGUF names (`blk.0.attn_q.weight`) to frozen tensors; projections are `[out, in]`.
+    let base: [String: Tensor]
+    /// `blk.{i}.{projection}` to the adapter's A `[rank, in]` and B `[out, rank]`.
+    public let adapters: [String: (a: Tensor, b: Tensor)]
+    let ropeCos: [Float], ropeSin: [Float]
+
+    static let ggufName = ["q": "attn_q", "k": "attn_k", "v": "attn_v", "o": "attn_output", "gate": "ffn_gate", "up": "ffn_up", "down": "ffn_down"]
+
+    /// - Parameter weights: every tensor in GGUF naming and layout, as Float32.
+    public init(configuration c: LlamaModel.Configuration, weights: [String: [Float]], options: Options) throws {
+        for target in options.targets where Self.ggufName[target] == nil {
+            throw RecError(.usage, "unknown LoRA target '\(target)'; valid: \(Options.projections.joined(separator: ", "))")
+        }
+        guard options.rank >= 1 else { throw RecError(.usage, "LoRA rank must be at least 1") }
+        configuration = c
+        self.options = options
+        let (h, kv, f) = (c.hidden, c.kvDim, c.feedForward)
+        var shapes: [String: [Int]] = ["token_embd.weight": [c.vocabulary, h], "output_norm.weight": [h]]
+        if weights["output.weight"] != nil { shapes["output.weight"] = [c.vocabulary, h] }
+        for i in 0..<c.layers {
+            let p = "blk.\(i)."
+            shapes[p + "attn_norm.weight"] = [h]
+            shapes[p + "ffn_norm.weight"] = [h]
+            shapes[p + "attn_q.weight"] = [h, h]
+            shapes[p + "attn_k.weight"] = [kv, h]
+            shapes[p + "attn_v.weight"] = [kv, h]
+            shapes[p + "attn_output.weight"] = [h, h]
+            shapes[p + "ffn_gate.weight"] = [f, h]
+            shapes[p + "ffn_up.weight"] = [f, h]
+            shapes[p + "ffn_down.weight"] = [h, f]
+        }
+        var base: [String: Tensor] = [:]
+        for (name, shape) in shapes {
+            guard let values = weights[name], values.count == shape.reduce(1, *) else {
+                throw RecError(.data, "LoRA base model: tensor '\(name)' is missing or not of shape \(shape)")
+            }
+            base[name] = Tensor(shape: shape, data: values)
+        }
+        self.base = base
+        var rng = SplitMix64(seed: options.seed).derived("lora")
+        var adapters: [String: (a: Tensor, b: Tensor)] = [:]
+        for i in 0..<c.layers {
+            for target in options.targets {
+                let shape = shapes["blk.\(i).\(Self.ggufName[target]!).weight"]!
+                let a = Initializer.normal([options.rank, shape[1]], std: 1 / Float(shape[1]).squareRoot(), rng: &rng)
+                adapters["blk.\(i).\(target)"] = (a, Tensor.zeros([shape[0], options.rank], requiresGrad: true))
+            }
+        }
+        self.adapters = adapters
+        // The engine's rotary tables (angles by repeated multiplication, as ggml).
+        let half = c.headDim / 2
+        let thetaScale = Foundation.pow(c.ropeBase, -2 / Float(c.headDim))
+        var cos = [Float](repeating: 0, count: c.contextLength * half), sin = cos
+        for position in 0..<c.contextLength {
+            var theta = Float(position)
+            for i in 0..<half {
+                cos[position * half + i] = Foundation.cos(theta)
+                sin[position * half + i] = Foundation.sin(theta)
+                theta *= thetaScale
+            }
+        }
+        ropeCos = cos
+        ropeSin = sin
+    }
+
+    /// The base weights of a GGUF model, dequantised.
+    public convenience init(model: LlamaModel, options: Options) throws {
+        var weights: [String: [Float]] = [:]
+        for name in model.file.tensors.keys { weights[name] = try model.file.floats(name) }
+        try self.init(configuration: model.configuration, weights: weights, options: options)
+    }
+
+    /// Adapter tensors in a stable order (for the optimiser and checkpoints).
+    public var parameters: [Tensor] {
+        adapters.keys.sorted().flatMap { [adapters[$0]!.a, adapters[$0]!.b] }
+    }
+
+    /// `x Wᵀ` plus the adapter's `scale · (x Aᵀ) Bᵀ` where there is one.
+    func project(_ x: Tensor, layer: Int, _ projection: String) -> Tensor {
+        let y = x.matmul(base["blk.\(layer).\(Self.ggufName[projection]!).weight"]!, transposeB: true)
+        guard let adapter = adapters["blk.\(layer).\(projection)"] else { return y }
+        return y + x.matmul(adapter.a, transposeB: true).matmul(adapter.b, transposeB: true) * (options.alpha / Float(options.rank))
+    }
+
+    /// Logits `[rows.count, vocabulary]` at the chosen positions of one sequence of `tokens`
+    /// (positions 0...), recording the graph for `backward()`.
+    public func logits(_ tokens: [Int32], rows: [Int]) -> Tensor {
+        let c = configuration
+        let t = tokens.count, positions = Array(0..<t)
+        var x = base["token_embd.weight"]!.gather(rows: tokens).reshaped([1, t, c.hidden])
+        for layer in 0..<c.layers {
+            let p = "blk.\(layer)."
+            let normed = x.rmsNorm(gamma: base[p + "attn_norm.weight"]!, eps: c.normEps)
+            let q = project(normed, layer: layer, "q").rotary(cos: ropeCos, sin: ropeSin, positions: positions, headDim: c.headDim)
+            let k = project(normed, layer: layer, "k").rotary(cos: ropeCos, sin: ropeSin, positions: positions, headDim: c.headDim)
+            let v = project(normed, layer: layer, "v")
+            let groups = c.heads / c.kvHeads
+            var rng = SplitMix64(seed: 0)
+            let attended = Tensor.attention(
+                q: q, k: k.repeatingHeads(groups, headDim: c.headDim), v: v.repeatingHeads(groups, headDim: c.headDim),
+                heads: c.heads, causal: true, rng: &rng)
+            x = x + project(attended, layer: layer, "o")
+            let normed2 = x.rmsNorm(gamma: base[p + "ffn_norm.weight"]!, eps: c.normEps)
+            let gated = project(normed2, layer: layer, "gate").silu() * project(normed2, layer: layer, "up")
+            x = x + project(gated, layer: layer, "down")
+        }
+        let chosen = x.reshaped([t, c.hidden]).gather(rows: rows.map { Int32($0) })
+        let head = base["output.weight"] ?? base["token_embd.weight"]!
+        return chosen.rmsNorm(gamma: base["output_norm.weight"]!, eps: c.normEps).matmul(head, transposeB: true)
+    }
+
+    /// Mean cross-entropy of `answer` after `prompt`: the supervised fine-tuning loss, the
+    /// prompt's own tokens unscored.
+    public func loss(prompt: [Int32], answer: [Int32]) -> Tensor {
+        precondition(!prompt.isEmpty && !answer.isEmpty, "a training example needs a prompt and an answer")
+        let tokens = prompt + answer
+        // The logits at position i predict token i + 1.
+        let rows = Array((prompt.count - 1)..<(tokens.count - 1))
+        return Loss.crossEntropy(logits(Array(tokens.dropLast()), rows: rows), targets: answer)
+    }
+
+    /// The adapters as safetensors tensors: `blk.{i}.{projection}.lora_a` / `.lora_b`.
+    public func adapterTensors() -> [String: Tensor] {
+        var out: [String: Tensor] = [:]
+        for (name, adapter) in adapters {
+            out[name + ".lora_a"] = adapter.a
+            out[name + ".lora_b"] = adapter.b
+        }
+        return out
+    }
+}
