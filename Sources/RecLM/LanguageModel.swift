@@ -32,7 +32,9 @@ public final class LocalLanguageModel: LanguageModel, @unchecked Sendable {
         self.engine = engine
         // Fast numerics give other numbers, so they are another model to the cache.
         let file = (engine.file.path as NSString).lastPathComponent
-        model = engine.numerics == .exact ? file : "\(file) [\(engine.numerics.rawValue)]"
+        // An adapter makes another model too, named by its file's hash.
+        let tags = (engine.numerics == .exact ? [] : [engine.numerics.rawValue]) + (engine.adapterFingerprint.map { ["lora " + $0.prefix(16)] } ?? [])
+        model = tags.isEmpty ? file : "\(file) [\(tags.joined(separator: ", "))]"
         template = (engine.file.metadata["tokenizer.chat_template"]?.string).flatMap { try? ChatTemplate($0, file: engine.file.path) }
     }
 

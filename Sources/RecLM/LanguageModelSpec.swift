@@ -18,8 +18,11 @@ public struct LanguageModelSpec: Codable, Sendable, Equatable {
     public var numerics: String = "exact"
     public var baseURL: String?
     public var apiKeyEnv: String?
+    /// Local only: a LoRA adapter (safetensors, as `LoRAModel.saveAdapter` writes) applied at
+    /// run time.
+    public var adapter: String?
 
-    enum CodingKeys: String, CodingKey, CaseIterable { case backend, model, numerics, baseURL = "base_url", apiKeyEnv = "api_key_env" }
+    enum CodingKeys: String, CodingKey, CaseIterable { case backend, model, numerics, baseURL = "base_url", apiKeyEnv = "api_key_env", adapter }
 
     public init() {}
 
@@ -36,6 +39,10 @@ public struct LanguageModelSpec: Codable, Sendable, Equatable {
         }
         baseURL = try c.decodeIfPresent(String.self, forKey: .baseURL)
         apiKeyEnv = try c.decodeIfPresent(String.self, forKey: .apiKeyEnv)
+        adapter = try c.decodeIfPresent(String.self, forKey: .adapter)
+        if backend == "openai" && adapter != nil {
+            throw DecodingError.dataCorruptedError(forKey: .adapter, in: c, debugDescription: "adapters apply to the local backend only; serve a tuned model through the openai backend by name")
+        }
         if backend == "openai" && baseURL == nil {
             throw DecodingError.keyNotFound(CodingKeys.baseURL, DecodingError.Context(
                 codingPath: c.codingPath, debugDescription: "the openai backend needs base_url"))
@@ -50,7 +57,7 @@ public struct LanguageModelSpec: Codable, Sendable, Equatable {
         case "openai":
             inner = try OpenAILanguageModel(.init(baseURL: baseURL ?? "", model: model, apiKeyEnvironment: apiKeyEnv))
         default:
-            inner = try LocalEngines.shared.model(model, numerics: LlamaModel.Numerics(rawValue: numerics) ?? .exact)
+            inner = try LocalEngines.shared.model(model, numerics: LlamaModel.Numerics(rawValue: numerics) ?? .exact, adapter: adapter)
         }
         return store.map { CachedLanguageModel(inner, store: $0) } ?? inner
     }
@@ -63,12 +70,15 @@ final class LocalEngines: @unchecked Sendable {
     private let lock = NSLock()
     private var loaded: [String: LocalLanguageModel] = [:]
 
-    func model(_ name: String, numerics: LlamaModel.Numerics) throws -> LocalLanguageModel {
+    func model(_ name: String, numerics: LlamaModel.Numerics, adapter: String?) throws -> LocalLanguageModel {
         let path = try ModelFiles.file(name, suffix: ".gguf")
+        if let adapter, !FileManager.default.fileExists(atPath: adapter) {
+            throw RecError(.data, "LoRA adapter '\(adapter)' does not exist")
+        }
         return try lock.withLock {
-            let key = "\(path)|\(numerics.rawValue)"
+            let key = "\(path)|\(numerics.rawValue)|\(adapter ?? "")"
             if let model = loaded[key] { return model }
-            let model = LocalLanguageModel(engine: try LlamaModel(path: path, numerics: numerics))
+            let model = LocalLanguageModel(engine: try LlamaModel(path: path, numerics: numerics, adapter: adapter))
             loaded[key] = model
             return model
         }

@@ -103,8 +103,12 @@ public final class LlamaModel: @unchecked Sendable {
     let layers: [Layer]
     /// cos and sin of every (position, pair) up to the context length.
     let ropeCos: [Float], ropeSin: [Float]
+    /// A LoRA adapter added to the projections at run time, if one was given.
+    let adapter: LoRADeltas?
+    /// SHA-256 of the adapter file (nil without one).
+    public var adapterFingerprint: String? { adapter?.fingerprint }
 
-    public init(path: String, numerics: Numerics = .exact) throws {
+    public init(path: String, numerics: Numerics = .exact, adapter adapterPath: String? = nil) throws {
         if numerics == .exact && !BlockQuantizedMatrix.supported {
             throw RecError(.usage, "exact numerics need a CPU with AVX2, FMA and F16C; use numerics 'fast'")
         }
@@ -160,6 +164,7 @@ public final class LlamaModel: @unchecked Sendable {
         }
         ropeCos = cos
         ropeSin = sin
+        adapter = try adapterPath.map { try LoRADeltas(path: $0, configuration: c) }
     }
 
     /// A conversation with the model: the key/value cache of every token so far.
@@ -267,7 +272,7 @@ public final class LlamaModel: @unchecked Sendable {
         let scale = 1 / Float(hd).squareRoot()
         for (index, layer) in layers.enumerated() {
             rmsNorm(x, layer.attentionNorm, into: &normed, rows: t)
-            apply(layer.qkv, normed, rows: t, into: &qkv)
+            apply(layer.qkv, normed, rows: t, into: &qkv, adapted: (index, "qkv"))
             session.keys[index].withUnsafeMutableBufferPointer { keys in
                 session.values[index].withUnsafeMutableBufferPointer { values in
                     // Queries; keys and values into the cache rows start..<total. Keys are
@@ -337,15 +342,15 @@ public final class LlamaModel: @unchecked Sendable {
                     } } }
                 }
             }
-            apply(layer.output, attended, rows: t, into: &x, accumulate: true)
+            apply(layer.output, attended, rows: t, into: &x, accumulate: true, adapted: (index, "output"))
             rmsNorm(x, layer.ffnNorm, into: &normed, rows: t)
-            apply(layer.gateUp, normed, rows: t, into: &gateUp)
+            apply(layer.gateUp, normed, rows: t, into: &gateUp, adapted: (index, "gateUp"))
             gateUp.withUnsafeBufferPointer { gu in swiglu.withUnsafeMutableBufferPointer { out in
                 for row in 0..<t {
                     ggmlSwiGLU(gate: gu.baseAddress! + row * 2 * f, up: gu.baseAddress! + row * 2 * f + f, into: out.baseAddress! + row * f, count: f)
                 }
             } }
-            apply(layer.down, swiglu, rows: t, into: &x, accumulate: true)
+            apply(layer.down, swiglu, rows: t, into: &x, accumulate: true, adapted: (index, "down"))
         }
         let rows = allLogits ? t : 1
         let last = Array(x[((t - rows) * h)...])
@@ -356,9 +361,13 @@ public final class LlamaModel: @unchecked Sendable {
         return logits
     }
 
-    func apply(_ projection: Projection, _ x: [Float], rows: Int, into out: inout [Float], accumulate: Bool = false) {
+    /// `projection` over `rows` rows of `x`, plus the adapter's update for (layer, group).
+    func apply(_ projection: Projection, _ x: [Float], rows: Int, into out: inout [Float], accumulate: Bool = false, adapted: (Int, String)? = nil) {
         x.withUnsafeBufferPointer { x in out.withUnsafeMutableBufferPointer { o in
             projection.apply(x.baseAddress!, rows: rows, into: o.baseAddress!, accumulate: accumulate)
+            if let adapter, let (layer, group) = adapted {
+                adapter.apply(layer: layer, group, x.baseAddress!, rows: rows, into: o.baseAddress!, stride: o.count / rows)
+            }
         } }
     }
 

@@ -160,3 +160,76 @@ public final class LoRAModel: @unchecked Sendable {
         return out
     }
 }
+
+extension LoRAModel {
+    /// Writes the adapters as a safetensors file, with rank, alpha and targets in its metadata.
+    public func saveAdapter(to path: String, baseModel: String) throws {
+        try Safetensors.save(adapterTensors(), to: path, metadata: [
+            "format": "reclab-lora", "rank": String(options.rank), "alpha": String(options.alpha),
+            "targets": options.targets.joined(separator: ","), "base_model": baseModel,
+        ])
+    }
+}
+
+/// A LoRA adapter as the inference engine applies it: for each adapted projection, the low-rank
+/// update added to the output after the base product, `out += (alpha/rank) · (x Aᵀ) Bᵀ`, in
+/// Float32 (as llama.cpp applies adapters at run time rather than merging them).
+struct LoRADeltas {
+    struct Delta {
+        var a: [Float], b: [Float]
+        var rank: Int, inputs: Int, outputs: Int
+        /// First output column of the adapted projection within its (stacked) projection.
+        var offset: Int
+        var scale: Float
+    }
+
+    /// By layer, then by the engine's stacked projection: qkv, output, gateUp, down.
+    var layers: [[String: [Delta]]]
+    /// SHA-256 of the adapter file: part of the model's identity in the call cache.
+    var fingerprint: String
+
+    init(path: String, configuration c: LlamaModel.Configuration) throws {
+        let file = try SafetensorsFile(path: path)
+        guard file.metadata["format"] == "reclab-lora", let rank = file.metadata["rank"].flatMap(Int.init), rank > 0,
+              let alpha = file.metadata["alpha"].flatMap(Float.init), let targets = file.metadata["targets"]?.split(separator: ",").map(String.init)
+        else { throw RecError(.data, "\(path): not a RecLab LoRA adapter (metadata format, rank, alpha and targets expected)") }
+        let (h, kv, f) = (c.hidden, c.kvDim, c.feedForward)
+        // Where each projection sits: stacked group, column offset, outputs, inputs.
+        let places: [String: (String, Int, Int, Int)] = [
+            "q": ("qkv", 0, h, h), "k": ("qkv", h, kv, h), "v": ("qkv", h + kv, kv, h), "o": ("output", 0, h, h),
+            "gate": ("gateUp", 0, f, h), "up": ("gateUp", f, f, h), "down": ("down", 0, h, f),
+        ]
+        var layers = [[String: [Delta]]](repeating: [:], count: c.layers)
+        for layer in 0..<c.layers {
+            for target in targets {
+                guard let (group, offset, outputs, inputs) = places[target] else {
+                    throw RecError(.data, "\(path): unknown adapter target '\(target)'")
+                }
+                let name = "blk.\(layer).\(target)"
+                let a = try file.tensor(name + ".lora_a", shape: [rank, inputs]), b = try file.tensor(name + ".lora_b", shape: [outputs, rank])
+                layers[layer][group, default: []].append(
+                    Delta(a: a.data, b: b.data, rank: rank, inputs: inputs, outputs: outputs, offset: offset, scale: alpha / Float(rank)))
+            }
+        }
+        self.layers = layers
+        var hasher = SHA256()
+        hasher.update([UInt8](try Data(contentsOf: URL(fileURLWithPath: path))))
+        fingerprint = hasher.finalize().hexString
+    }
+
+    /// Adds the deltas of `group` in `layer` to `out` (rows of `stride` values) for `rows`
+    /// rows of `x` (`inputs` values each).
+    func apply(layer: Int, _ group: String, _ x: UnsafePointer<Float>, rows: Int, into out: UnsafeMutablePointer<Float>, stride: Int) {
+        guard let deltas = layers[layer][group] else { return }
+        for delta in deltas {
+            var low = [Float](repeating: 0, count: rows * delta.rank)
+            delta.a.withUnsafeBufferPointer { a in low.withUnsafeMutableBufferPointer { l in
+                gemm(x, a.baseAddress!, l.baseAddress!, m: rows, n: delta.rank, k: delta.inputs, transposeB: true)
+            } }
+            for i in low.indices { low[i] *= delta.scale }
+            delta.b.withUnsafeBufferPointer { b in low.withUnsafeBufferPointer { l in
+                gemm(l.baseAddress!, b.baseAddress!, out + delta.offset, m: rows, n: delta.outputs, k: delta.rank, transposeB: true, beta: 1, ldc: stride)
+            } }
+        }
+    }
+}

@@ -81,5 +81,30 @@ import Testing
         }
         print("LoRA losses over 4 steps on one example: \(losses)")
         #expect(losses.last! < losses.first! - 0.05)
+
+        // The engine applies the saved adapter: same logits as the trained model, in both
+        // numerics (exact within its quantisation), and a model name of its own for the cache.
+        let path = Fixtures.temporaryDirectory() + "/adapter.safetensors"
+        try model.saveAdapter(to: path, baseModel: "SmolLM2-135M-Instruct")
+        let trained = Tensor.noGrad { model.logits(tokens, rows: Array(tokens.indices)) }
+        // How far exact numerics (8-bit activations) sit from Float32 without any adapter.
+        let exactBase = try LlamaModel(path: smolLMPath, numerics: .exact).session().append(tokens, allLogits: true)
+        let baseGap = zip(exactBase, reference).map { abs($0 - $1) }.max()!
+        for numerics in [LlamaModel.Numerics.fast, .exact] {
+            let adapted = try LlamaModel(path: smolLMPath, numerics: numerics, adapter: path)
+            let logits = try adapted.session().append(tokens, allLogits: true)
+            var gap: Float = 0, moved: Float = 0
+            for i in logits.indices {
+                gap = max(gap, abs(logits[i] - trained.data[i]))
+                moved = max(moved, abs(trained.data[i] - reference[i]))
+            }
+            print("engine with adapter (\(numerics)) vs trained LoRA model: max |Δ logit| = \(gap); training moved logits by up to \(moved)")
+            let bound = numerics == .fast ? 2e-2 : 1.5 * baseGap
+            print("  bound \(bound) (exact vs fast without adapter: \(baseGap))")
+            #expect(gap < bound)
+            #expect(moved > 3 * bound)
+            let name = LocalLanguageModel(engine: adapted).model
+            #expect(name.contains("[") && name.contains("lora "))
+        }
     }
 }
