@@ -26,6 +26,9 @@ public struct PALRInstructions: Sendable {
     /// Examples per user, each ending `targets` items before the previous one.
     public var perUser = 1
     public var seed: UInt64 = 2020
+    /// Users to write examples for (nil: all); every user's history still serves as a source
+    /// of co-watched negatives.
+    public var users: Set<Int>?
 
     public init() {}
 
@@ -43,8 +46,8 @@ public struct PALRInstructions: Sendable {
 
     /// Recommend examples for every user with enough training items, users in order.
     public func recommend(histories: [[Int32]], items: [ItemText]) -> [Example] {
-        histories.flatMap { sequence in
-            cuts(sequence).map { cut in
+        histories.enumerated().flatMap { user, sequence in
+            (users.map { $0.contains(user) } ?? true ? cuts(sequence) : []).map { cut in
                 let parts = prompts.recommend(history: cut.history, profile: nil, items: items, count: cut.targets.count)
                 return Example(instruction: parts.instruction, input: parts.input, output: Self.answer(cut.targets, items))
             }
@@ -63,7 +66,7 @@ public struct PALRInstructions: Sendable {
         for (user, sequence) in histories.enumerated() { for item in Set(sequence) where Int(item) < itemCount { usersOf[Int(item)].append(user) } }
         var rng = SplitMix64(seed: seed).derived("palr.instructions")
         var out: [Example] = []
-        for (user, sequence) in histories.enumerated() {
+        for (user, sequence) in histories.enumerated() where users.map({ $0.contains(user) }) ?? true {
             let touched = Set(sequence)
             for cut in cuts(sequence) {
                 let wanted = max(0, candidates - cut.targets.count)

@@ -114,8 +114,11 @@ public struct PALRRanker: Ranker, Trainable, Diagnosing {
         public var maxTokens = 160
         /// Likelihood mode: `sum` or `mean` of the title's token log-probabilities.
         public var normalise = "sum"
+        /// LoRA fine-tuning of the local model on PALR's instructions before ranking (PALRv1:
+        /// `instructions: [recommend]`; PALRv2: both); none ranks zero-shot.
+        public var finetune: FineTuning?
 
-        enum CodingKeys: String, CodingKey, CaseIterable { case lm, mode, noun, verb, verbPast, history, pick, maxTokens, normalise }
+        enum CodingKeys: String, CodingKey, CaseIterable { case lm, mode, noun, verb, verbPast, history, pick, maxTokens, normalise, finetune }
 
         public init(from decoder: any Decoder) throws {
             let c = try decoder.container(keyedBy: CodingKeys.self)
@@ -134,19 +137,74 @@ public struct PALRRanker: Ranker, Trainable, Diagnosing {
             guard ["sum", "mean"].contains(normalise) else {
                 throw DecodingError.dataCorruptedError(forKey: .normalise, in: c, debugDescription: "unknown value '\(normalise)'; valid: sum, mean")
             }
+            finetune = try c.decodeIfPresent(FineTuning.self, forKey: .finetune)
+            if finetune != nil && lm.backend != "local" {
+                throw DecodingError.dataCorruptedError(forKey: .finetune, in: c, debugDescription: "fine-tuning needs the local backend")
+            }
+        }
+    }
+
+    /// How the ranker's LoRA adapter is trained (`finetune:` in YAML).
+    public struct FineTuning: Codable, Sendable, Equatable {
+        /// `recommend` (PALRv1) and/or `recommend_retrieval` (with it, PALRv2).
+        public var instructions = ["recommend", "recommend_retrieval"]
+        /// Training users sampled (seeded) for the examples; 0 takes every user.
+        public var users = 300
+        /// Next items per example, and candidates per Recommend_Retrieval example.
+        public var targets = 3
+        public var candidates = 20
+        public var epochs = 1
+        public var learningRate = 2e-4
+        public var batch = 8
+        public var rank = 8
+        public var alpha = 16.0
+        public var projections = ["q", "v"]
+
+        enum CodingKeys: String, CodingKey, CaseIterable {
+            case instructions, users, targets, candidates, epochs, learningRate, batch, rank, alpha, projections
+        }
+
+        public init(from decoder: any Decoder) throws {
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            instructions = try c.decode(.instructions, default: ["recommend", "recommend_retrieval"])
+            for name in instructions where !["recommend", "recommend_retrieval"].contains(name) {
+                throw DecodingError.dataCorruptedError(forKey: .instructions, in: c, debugDescription: "unknown instruction set '\(name)'; valid: recommend, recommend_retrieval")
+            }
+            guard !instructions.isEmpty else {
+                throw DecodingError.dataCorruptedError(forKey: .instructions, in: c, debugDescription: "name at least one instruction set")
+            }
+            users = try c.decode(.users, default: 300, in: 0...10_000_000)
+            targets = try c.decode(.targets, default: 3, in: 1...100)
+            candidates = try c.decode(.candidates, default: 20, in: 2...1000)
+            epochs = try c.decode(.epochs, default: 1, in: 1...1000)
+            learningRate = try c.decode(.learningRate, default: 2e-4, in: 1e-9...1)
+            batch = try c.decode(.batch, default: 8, in: 1...4096)
+            rank = try c.decode(.rank, default: 8, in: 1...1024)
+            alpha = try c.decode(.alpha, default: 16, in: 1e-6...1e6)
+            projections = try c.decode(.projections, default: ["q", "v"])
+            for name in projections where !LoRAModel.Options.projections.contains(name) {
+                throw DecodingError.dataCorruptedError(forKey: .projections, in: c, debugDescription: "unknown projection '\(name)'; valid: \(LoRAModel.Options.projections.joined(separator: ", "))")
+            }
+            guard candidates > targets else {
+                throw DecodingError.dataCorruptedError(forKey: .candidates, in: c, debugDescription: "candidates must exceed targets (\(targets))")
+            }
         }
     }
 
     public static let kind = "palr.rank"
     public static let summary = "PALR ranker: an LLM picks from the retriever's candidates by generation or likelihood (Yang et al., 2023)"
     public let configuration: Configuration
-    let model: LazyLanguageModel
+    private(set) var model: LazyLanguageModel
     let tally = Tally()
     private var items: [ItemText] = []
+    private let seed: UInt64
+    private let store: ResultStore?
 
     public init(configuration: Configuration, context: ComponentContext) throws {
         self.configuration = configuration
-        model = LazyLanguageModel(configuration.lm, store: context.services[ResultStore.self])
+        seed = context.seed
+        store = context.services[ResultStore.self]
+        model = LazyLanguageModel(configuration.lm, store: store)
     }
 
     /// A ranker calling `model` (tests give it a scripted one).
@@ -154,15 +212,24 @@ public struct PALRRanker: Ranker, Trainable, Diagnosing {
         self.configuration = configuration
         self.model = LazyLanguageModel(configuration.lm, store: nil, preset: model)
         self.items = items
+        seed = 0
+        store = nil
     }
 
     var prompts: PALRPrompts {
         PALRPrompts(noun: configuration.noun, verb: configuration.verb, verbPast: configuration.verbPast, historyLength: configuration.history)
     }
 
-    /// Keeps the catalogue's text; the language model itself learns nothing here.
+    /// Keeps the catalogue's text and, with `finetune`, trains the LoRA adapter the ranker then
+    /// runs with (see `PALRFineTuning`).
     public mutating func fit(_ data: TrainingSet, context: TrainingContext) throws {
         items = data.itemText
+        guard let finetune = configuration.finetune else { return }
+        let adapter = try PALRFineTuning(settings: finetune, lm: configuration.lm, prompts: prompts, seed: seed)
+            .adapter(histories: data.history, items: items, store: store, context: context)
+        var spec = configuration.lm
+        spec.adapter = adapter
+        model = LazyLanguageModel(spec, store: store)
     }
 
     public func rank(_ request: RankRequest) throws -> [ScoredItem] {

@@ -233,3 +233,71 @@ struct LoRADeltas {
         }
     }
 }
+
+extension LoRAModel {
+    /// One supervised example: the prompt's tokens (unscored) and the answer's.
+    public struct Example: Sendable, Equatable {
+        public var prompt: [Int32], answer: [Int32]
+
+        public init(prompt: [Int32], answer: [Int32]) {
+            self.prompt = prompt
+            self.answer = answer
+        }
+    }
+
+    /// What `train` reports as it goes.
+    public struct Progress: Sendable {
+        public var epoch: Int, examplesDone: Int, examples: Int
+        /// Mean loss over the examples since the last report.
+        public var loss: Double
+        /// Tokens (prompt and answer) processed per second since the last report.
+        public var tokensPerSecond: Double
+    }
+
+    /// Adam over the adapters, one example at a time with the gradient of `batch` examples
+    /// accumulated per step (their mean), clipped to norm 1, the order reshuffled each epoch
+    /// from `seed`. `report` is called every `reportEvery` examples and at each epoch's end.
+    /// - Returns: the mean loss of each epoch.
+    @discardableResult
+    public func train(
+        _ examples: [Example], epochs: Int, learningRate: Float, batch: Int = 8, seed: UInt64,
+        reportEvery: Int = 25, report: (Progress) -> Void = { _ in }
+    ) -> [Double] {
+        let adam = Adam(parameters: parameters, learningRate: learningRate)
+        var rng = SplitMix64(seed: seed).derived("lora.train")
+        var means: [Double] = []
+        for epoch in 1...max(1, epochs) {
+            var order = Array(examples.indices)
+            order.shuffle(using: &rng)
+            var epochLoss = 0.0, windowLoss = 0.0, windowCount = 0, windowTokens = 0
+            var windowStart = Date()
+            adam.zeroGrad()
+            for (done, index) in order.enumerated() {
+                let example = examples[index]
+                let loss = self.loss(prompt: example.prompt, answer: example.answer) * (1 / Float(batch))
+                loss.backward()
+                let value = Double(loss.data[0]) * Double(batch)
+                epochLoss += value
+                windowLoss += value
+                windowCount += 1
+                windowTokens += example.prompt.count + example.answer.count
+                if (done + 1) % batch == 0 || done + 1 == order.count {
+                    _ = clipGradientNorm(parameters, maxNorm: 1)
+                    adam.update()
+                    adam.zeroGrad()
+                }
+                if (done + 1) % reportEvery == 0 || done + 1 == order.count {
+                    let seconds = max(1e-9, Date().timeIntervalSince(windowStart))
+                    report(Progress(epoch: epoch, examplesDone: done + 1, examples: order.count, loss: windowLoss / Double(windowCount),
+                                    tokensPerSecond: Double(windowTokens) / seconds))
+                    windowLoss = 0
+                    windowCount = 0
+                    windowTokens = 0
+                    windowStart = Date()
+                }
+            }
+            means.append(epochLoss / Double(max(1, order.count)))
+        }
+        return means
+    }
+}

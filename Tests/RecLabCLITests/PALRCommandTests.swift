@@ -23,17 +23,22 @@ import Testing
         #expect(text.contains("popularity + palr.profile("))
         let store = try ResultStore(path: db, readOnly: true)
         let calls = try store.lmCacheStats()
-        // 3 profiles, 3 generated rankings, 3 likelihood rankings.
-        #expect(calls.calls == 9)
+        // 3 profiles, 3 generated rankings, 3 likelihood rankings, 3 rankings by the tuned model.
+        #expect(calls.calls == 12)
+        #expect(run.stderr.contains("LoRA fine-tuning on 8 examples (recommend + recommend_retrieval)"))
+        #expect(text.contains("palr.rank(finetune="))
+        let adapters = try store.db.query("SELECT COUNT(*) FROM artifacts WHERE kind='lora:palr'").first?[0].int
+        #expect(adapters == 1)
         let profiles = try store.db.query("SELECT COUNT(*) FROM artifacts WHERE kind='knowledge:palr.profile'").first?[0].int
         #expect(profiles == 3)
 
         let again = try CLI.run(["run", Self.tinySpec, "--db", db, "--set", "name=palr-tiny-again", "--no-report"])
         #expect(again.status == 0, "\(again.stderr)")
-        #expect(again.stderr.contains("ran 3, skipped 0"))
+        #expect(again.stderr.contains("ran 4, skipped 0"))
+        #expect(again.stderr.contains("LoRA adapter restored from the stage cache"))
         let after = try ResultStore(path: db, readOnly: true).lmCacheStats()
         #expect(after.misses == calls.misses)
-        #expect(after.hits == calls.hits + 9)
+        #expect(after.hits == calls.hits + 12)
         let first = try metricRows(db, "palr-tiny"), second = try metricRows(db, "palr-tiny-again")
         #expect(Set(first.values.map { $0.joined() }) == Set(second.values.map { $0.joined() }))
     }
