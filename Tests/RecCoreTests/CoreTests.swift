@@ -85,8 +85,12 @@ struct RegistryTests {
 
     @Test func everyPluginHasDefaultsForEveryKey() throws {
         let registry = try makeRegistry()
-        #expect(registry.entries.count == 7)
+        #expect(registry.entries.count == 9)
         #expect(registry.encoderKinds == ["hashing-tfidf", "minilm"])
+        #expect(registry.augmenterKinds == ["palr.profile"])
+        #expect(registry.rankerKinds == ["palr.rank"])
+        let palr = try #require(registry.entries.first { $0.kind == "palr.rank" })
+        #expect(palr.role == "ranker" && palr.defaults.contains("\"mode\":\"generate\"") && palr.defaults.contains("\"lm\":{\"backend\":\"local\""))
         let minilm = try #require(registry.entries.first { $0.kind == "minilm" })
         #expect(minilm.role == "encoder" && minilm.defaults == "{\"batch_size\":64,\"max_length\":256,\"model\":\"all-MiniLM-L6-v2\"}")
         let ease = try #require(registry.entries.first { $0.kind == "ease" })
