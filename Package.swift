@@ -49,7 +49,7 @@ let package = Package(
             name: "SASRec", dependencies: ["RecCore", "RecEval", "RecTensor", "COpenBLAS"], path: "Plugins/SASRec",
             exclude: ["README.md"]),
         .target(name: "TextEncoders", dependencies: ["RecCore", "RecText"], path: "Plugins/TextEncoders"),
-        .target(name: "PALR", dependencies: ["RecCore", "RecLM", "RecStore", "RecTensor"], path: "Plugins/PALR"),
+        .target(name: "PALR", dependencies: ["RecCore", "RecLM", "RecStore", "RecTensor"], path: "Plugins/PALR", exclude: ["README.md"]),
         .target(name: "AllPlugins", dependencies: ["RecCore", "Baselines", "SASRec", "TextEncoders", "PALR"], path: "Plugins/AllPlugins"),
 
         // MARK: - CLI

@@ -10,12 +10,17 @@ import SASRec
 
 enum BenchCommand: Command {
     static let name = "bench"
-    static let summary = "benchmarks (build with -c release): bench eval, sasrec, encode, lm"
+    static let summary = "benchmarks (build with -c release): bench eval, sasrec, encode, lm, lora"
     static let usage = """
         Usage: reclab bench eval [--users N] [--items N] [--dim D] [--history H] [--batch B] [--k K]
                reclab bench sasrec [--dataset NAME] [--epochs E] [--users N] [--set KEY=VALUE]... [--data-root DIR]
                reclab bench encode [--encoder KIND] [--movies FILE] [--batch B] [--data-root DIR]
                reclab bench lm [--model M] [--numerics exact|fast] [--movies FILE] [--data-root DIR]
+               reclab bench lora [--model M] [--tokens T] [--examples N]
+
+        bench lora trains a rank-8 LoRA adapter on q and v of the local model (LoRAModel, as
+        palr.rank's finetune does) for N examples (default 8) of T tokens (default 512, the last
+        32 scored) and prints seconds per example, tokens per second and peak resident memory.
 
         bench lm runs the local engine on the workload of ../shared/peers/llama_score.py: a prompt
         listing 40 ML-1M titles (about 450 tokens), then (a) the log-probability of each of 50
@@ -40,14 +45,36 @@ enum BenchCommand: Command {
         """
 
     static func run(_ raw: ArraySlice<String>) throws -> Int32 {
-        let args = try Arguments(raw, options: ["--users", "--items", "--dim", "--history", "--batch", "--k", "--dataset", "--epochs", "--set", "--data-root", "--encoder", "--movies", "--model", "--numerics"], flags: [])
+        let args = try Arguments(raw, options: ["--users", "--items", "--dim", "--history", "--batch", "--k", "--dataset", "--epochs", "--set", "--data-root", "--encoder", "--movies", "--model", "--numerics", "--tokens", "--examples"], flags: [])
         switch args.positionals {
         case ["eval"]: return try evaluation(args)
         case ["sasrec"]: return try sasrec(args)
         case ["encode"]: return try encode(args)
         case ["lm"]: return try languageModel(args)
-        default: throw RecError.usage("expected 'bench eval', 'bench sasrec', 'bench encode' or 'bench lm'")
+        case ["lora"]: return try lora(args)
+        default: throw RecError.usage("expected 'bench eval', 'bench sasrec', 'bench encode', 'bench lm' or 'bench lora'")
         }
+    }
+
+    static func lora(_ args: Arguments) throws -> Int32 {
+        let tokens = try args.int("--tokens", default: 512), count = try args.int("--examples", default: 8)
+        guard tokens > 33, count > 0 else { throw RecError.usage("--tokens must exceed 33 and --examples be positive") }
+        let engine = try LMCommand.loadLocal(args.value("--model"))
+        let model = try LoRAModel(model: engine, options: .init())
+        var rng = SplitMix64(seed: 1)
+        let vocabulary = engine.configuration.vocabulary
+        let examples = (0..<count).map { _ in
+            let ids = (0..<tokens).map { _ in Int32(rng.nextInt(below: vocabulary)) }
+            return LoRAModel.Example(prompt: Array(ids.dropLast(32)), answer: Array(ids.suffix(32)))
+        }
+        // One example first, untimed (allocations, BLAS threads).
+        model.train(Array(examples.prefix(1)), epochs: 1, learningRate: 1e-4, batch: 1, seed: 1)
+        let started = Date()
+        model.train(examples, epochs: 1, learningRate: 1e-4, batch: 8, seed: 1)
+        let seconds = Date().timeIntervalSince(started)
+        print(String(format: "lora: %d examples of %d tokens: %.2f s per example, %.0f tokens/s, peak memory %.0f MiB",
+                     count, tokens, seconds / Double(count), Double(count * tokens) / seconds, peakMiB()))
+        return 0
     }
 
     static func peakMiB() -> Double {
