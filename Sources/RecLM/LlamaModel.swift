@@ -149,8 +149,14 @@ public final class LlamaModel: @unchecked Sendable {
                 gateUp: try Projection(file, [p + "ffn_gate.weight", p + "ffn_up.weight"], in: h, out: [f, f], numerics: numerics),
                 down: try Projection(file, [p + "ffn_down.weight"], in: f, out: [h], numerics: numerics))
         }
-        // Rotary tables as ggml builds them: pair i turns by position · θ^i with
-        // θ = base^(-2/d), the power taken by repeated Float32 multiplication.
+        (ropeCos, ropeSin) = Self.rotaryTables(c)
+        adapter = try adapterPath.map { try LoRADeltas(path: $0, configuration: c) }
+    }
+
+    /// Rotary tables as ggml builds them: cos and sin of every (position, pair) up to the
+    /// context length, pair i turning by position · θ^i with θ = base^(-2/d), the power taken by
+    /// repeated Float32 multiplication.
+    static func rotaryTables(_ c: Configuration) -> (cos: [Float], sin: [Float]) {
         let half = c.headDim / 2, positions = c.contextLength
         let thetaScale = Foundation.pow(c.ropeBase, -2 / Float(c.headDim))
         var cos = [Float](repeating: 0, count: positions * half), sin = cos
@@ -162,9 +168,7 @@ public final class LlamaModel: @unchecked Sendable {
                 theta *= thetaScale
             }
         }
-        ropeCos = cos
-        ropeSin = sin
-        adapter = try adapterPath.map { try LoRADeltas(path: $0, configuration: c) }
+        return (cos, sin)
     }
 
     /// A conversation with the model: the key/value cache of every token so far.

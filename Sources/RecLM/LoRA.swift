@@ -78,20 +78,7 @@ public final class LoRAModel: @unchecked Sendable {
             }
         }
         self.adapters = adapters
-        // The engine's rotary tables (angles by repeated multiplication, as ggml).
-        let half = c.headDim / 2
-        let thetaScale = Foundation.pow(c.ropeBase, -2 / Float(c.headDim))
-        var cos = [Float](repeating: 0, count: c.contextLength * half), sin = cos
-        for position in 0..<c.contextLength {
-            var theta = Float(position)
-            for i in 0..<half {
-                cos[position * half + i] = Foundation.cos(theta)
-                sin[position * half + i] = Foundation.sin(theta)
-                theta *= thetaScale
-            }
-        }
-        ropeCos = cos
-        ropeSin = sin
+        (ropeCos, ropeSin) = LlamaModel.rotaryTables(c)
     }
 
     /// The base weights of a GGUF model, dequantised.
