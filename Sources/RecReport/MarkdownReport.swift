@@ -73,7 +73,14 @@ public enum MarkdownReport {
 
         // MARK: Significance
         if let baseline = info.baseline {
-            out += try significanceSection(store: store, info: info, base: base, baseline: baseline, columns: columns, byKey: byKey)
+            out += try significanceSection(
+                store: store, info: info, base: base, title: "Significance against `\(baseline)`",
+                pairs: info.pipelines.filter { $0 != baseline }.map { ($0, baseline) }, columns: columns, byKey: byKey)
+        }
+        if let comparisons = info.comparisons, !comparisons.isEmpty {
+            out += try significanceSection(
+                store: store, info: info, base: base, title: "Paired comparisons",
+                pairs: comparisons.map { ($0[0], $0[1]) }, columns: columns, byKey: byKey)
         }
 
         // MARK: Ablation
@@ -181,14 +188,16 @@ public enum MarkdownReport {
     }
 
     static func significanceSection(
-        store: ResultStore, info: ExperimentInfo, base: ExperimentInfo.Point, baseline: String, columns: [MetricKey],
-        byKey: [String: ResultStore.CellRecord]
+        store: ResultStore, info: ExperimentInfo, base: ExperimentInfo.Point, title: String, pairs: [(String, String)],
+        columns: [MetricKey], byKey: [String: ResultStore.CellRecord]
     ) throws -> String {
-        var out = "## Significance against `\(baseline)`\n\n"
+        var out = "## \(title)\n\n"
         out += "Paired tests on per-user values (each user's value averaged over seeds): two-sided paired t-test and "
         out += "Wilcoxon signed-rank (zero differences dropped, normal approximation with tie correction). "
         out += "† marks p < 0.05 in both.\n\n"
-        out += "| pipeline | metric | mean | \(baseline) | Δ | t-test p | Wilcoxon p |\n|---|---|---:|---:|---:|---:|---:|\n"
+        let against = Set(pairs.map(\.1))
+        let header = against.count == 1 ? "\(against.first!)" : "against (mean)"
+        out += "| pipeline | metric | mean | \(header) | Δ | t-test p | Wilcoxon p |\n|---|---|---:|---:|---:|---:|---:|\n"
         func perUser(_ pipeline: String, _ column: MetricKey) throws -> [Int32: Double]? {
             var sums: [Int32: Double] = [:]
             var seeds = 0
@@ -200,9 +209,10 @@ public enum MarkdownReport {
             }
             return seeds == 0 ? nil : sums.mapValues { $0 / Double(seeds) }
         }
-        for pipeline in info.pipelines where pipeline != baseline {
+        for (pipeline, other) in pairs {
+            let label = against.count == 1 ? pipeline : "\(pipeline) vs \(other)"
             for column in columns {
-                guard let mine = try perUser(pipeline, column), let theirs = try perUser(baseline, column) else { continue }
+                guard let mine = try perUser(pipeline, column), let theirs = try perUser(other, column) else { continue }
                 let users = mine.keys.filter { theirs[$0] != nil && !mine[$0]!.isNaN && !theirs[$0]!.isNaN }.sorted()
                 guard !users.isEmpty else { continue }
                 let a = users.map { mine[$0]! }, b = users.map { theirs[$0]! }
@@ -210,7 +220,7 @@ public enum MarkdownReport {
                 let t = Significance.pairedTTest(a, b)
                 let w = Significance.wilcoxon(a, b)
                 let both = (t?.pValue ?? 1) < 0.05 && (w?.pValue ?? 1) < 0.05
-                out += "| \(pipeline) | \(column) | " + String(format: "%.4f | %.4f | %+.4f", meanA, meanB, meanA - meanB)
+                out += "| \(label) | \(column) | " + String(format: "%.4f | %.4f | %+.4f", meanA, meanB, meanA - meanB)
                 out += " | \(pValue(t?.pValue)) | \(pValue(w?.pValue))\(both ? " †" : "") |\n"
             }
         }

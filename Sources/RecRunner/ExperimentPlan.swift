@@ -50,6 +50,7 @@ public struct ExperimentPlan: Sendable {
                 for seed in spec.seeds {
                     var evaluation = spec.evaluation
                     evaluation.baseline = nil
+                    evaluation.compare = []
                     evaluation.batchUsers = 0
                     let json = "{" + augmenterPart + "\"data\":\(try canonicalJSON(spec.data)),\"evaluation\":\(try canonicalJSON(evaluation)),"
                         + "\"ranker\":\(rankerJSON.map { "{\"type\":\"\(pipeline.ranker!.kind)\",\"config\":\($0)}" } ?? "null"),"
@@ -75,7 +76,8 @@ public struct ExperimentPlan: Sendable {
                 : "full ranking over all items, the user's known items included (exclude_known: false, RecBole's protocol for sequential models)",
             metrics: base.evaluation.metrics, cutoffs: base.evaluation.cutoffs, baseline: base.evaluation.baseline,
             seeds: base.seeds, pipelines: base.pipelines.map(\.name), pipelineComponents: components, points: points,
-            overrides: loaded.overrides.isEmpty ? nil : loaded.overrides)
+            overrides: loaded.overrides.isEmpty ? nil : loaded.overrides,
+            comparisons: base.evaluation.compare.isEmpty ? nil : base.evaluation.compare)
     }
 
     /// The cells of shard `index` of `count` (0-based): every count-th cell, so shards are

@@ -51,6 +51,11 @@ extension ExperimentSpec: Decodable {
                 forKey: .evaluation, in: c,
                 debugDescription: "baseline '\(baseline)' is not a pipeline; pipelines: \(pipelines.map(\.name).joined(separator: ", "))")
         }
+        for name in evaluation.compare.flatMap({ $0 }) where !pipelines.contains(where: { $0.name == name }) {
+            throw DecodingError.dataCorruptedError(
+                forKey: .evaluation, in: c,
+                debugDescription: "compare names '\(name)', which is not a pipeline; pipelines: \(pipelines.map(\.name).joined(separator: ", "))")
+        }
     }
 }
 
@@ -134,6 +139,8 @@ public struct EvaluationSpec: Sendable, Codable, Equatable {
     public var cutoffs: [Int]
     /// The pipeline that significance tests compare against.
     public var baseline: String?
+    /// Further pairs to test against each other, `[pipeline, against]` (report only).
+    public var compare: [[String]]
     /// Seed of the negative sampler (shared by all cells, so they see the same negatives).
     public var seed: UInt64
     /// Users scored per batch in full ranking (bounds memory).
@@ -146,7 +153,7 @@ public struct EvaluationSpec: Sendable, Codable, Equatable {
     public var users: Int
 
     enum CodingKeys: String, CodingKey, CaseIterable {
-        case `protocol`, negatives, sampler, candidates, metrics, cutoffs, baseline, seed, batchUsers, excludeKnown, users
+        case `protocol`, negatives, sampler, candidates, metrics, cutoffs, baseline, compare, seed, batchUsers, excludeKnown, users
     }
 
     /// Every key but `exclude_known` and `users`, which are written only when not at their
@@ -160,6 +167,7 @@ public struct EvaluationSpec: Sendable, Codable, Equatable {
         try c.encode(metrics, forKey: .metrics)
         try c.encode(cutoffs, forKey: .cutoffs)
         try c.encodeIfPresent(baseline, forKey: .baseline)
+        if !compare.isEmpty { try c.encode(compare, forKey: .compare) }
         try c.encode(seed, forKey: .seed)
         try c.encode(batchUsers, forKey: .batchUsers)
         if !excludeKnown { try c.encode(excludeKnown, forKey: .excludeKnown) }
@@ -190,6 +198,10 @@ public struct EvaluationSpec: Sendable, Codable, Equatable {
             throw DecodingError.dataCorruptedError(forKey: .cutoffs, in: c, debugDescription: "expected a non-empty list of cutoffs between 1 and 10000")
         }
         baseline = try c.decodeIfPresent(String.self, forKey: .baseline)
+        compare = try c.decode(.compare, default: [])
+        guard compare.allSatisfy({ $0.count == 2 && $0[0] != $0[1] }) else {
+            throw DecodingError.dataCorruptedError(forKey: .compare, in: c, debugDescription: "expected pairs of two different pipelines, e.g. [[palr-v2, palr-v1]]")
+        }
         seed = try c.decode(.seed, default: 2020)
         batchUsers = try c.decode(.batchUsers, default: 512, in: 1...1_000_000)
         excludeKnown = try c.decode(.excludeKnown, default: true)

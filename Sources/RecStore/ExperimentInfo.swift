@@ -39,12 +39,15 @@ public struct ExperimentInfo: Sendable, Codable, Equatable {
     public var points: [Point]
     /// The `--set` overrides of the run that registered the plan (absent in older stores).
     public var overrides: [String]?
+    /// Pairs `[pipeline, against]` tested beside the baseline (absent in older stores).
+    public var comparisons: [[String]]?
 
     public init(
         name: String, description: String?, specFile: String, dataset: String, split: String, protocolDescription: String,
         metrics: [String], cutoffs: [Int], baseline: String?, seeds: [UInt64], pipelines: [String],
-        pipelineComponents: [String: String], points: [Point], overrides: [String]? = nil
+        pipelineComponents: [String: String], points: [Point], overrides: [String]? = nil, comparisons: [[String]]? = nil
     ) {
+        self.comparisons = comparisons
         self.name = name
         self.description = description
         self.specFile = specFile
