@@ -124,7 +124,6 @@ public final class Runner: @unchecked Sendable {
                 try store.putArtifact(cacheKey, kind: "retriever:\(cell.pipeline.retriever.kind)", data: try checkpointable.checkpoint())
             }
         }
-        lap("fit")
         var ranker: (any Ranker)?
         if let rankerSpec = cell.pipeline.ranker {
             var (made, _) = try registry.makeRanker(kind: rankerSpec.kind, configuration: rankerSpec, context: context)
@@ -146,6 +145,8 @@ public final class Runner: @unchecked Sendable {
             augmenter = made
             augmenterJSON = json
         }
+        // Training time of every component (a ranker may fine-tune a language model).
+        lap("fit")
         let evaluation = spec.evaluation
         let evaluator = RankingEvaluator(
             metrics: evaluation.metrics, cutoffs: evaluation.cutoffs,
