@@ -120,3 +120,13 @@ public struct EmptyDecoder: Decoder {
         func superDecoder(forKey key: Key) throws -> any Decoder { EmptyDecoder() }
     }
 }
+
+/// A JSON value (from `JSONSerialization`) in YAML flow style, as configurations are shown to
+/// people: `{ backend: local, model: X }`, `[q, v]`, `250`.
+public func flowYAML(_ value: Any) -> String {
+    if let object = value as? [String: Any] {
+        return "{ " + object.keys.sorted().map { "\($0): \(flowYAML(object[$0]!))" }.joined(separator: ", ") + " }"
+    }
+    if let array = value as? [Any] { return "[" + array.map(flowYAML).joined(separator: ", ") + "]" }
+    return "\(value)"
+}

@@ -114,7 +114,7 @@ public struct ExperimentPlan: Sendable {
     /// `ease(l2=250)` from a kind and its canonical configuration.
     static func describe(_ kind: String, _ json: String) -> String {
         guard let object = try? JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any], !object.isEmpty else { return kind }
-        let pairs = object.keys.sorted().map { "\($0)=\(object[$0]!)" }
+        let pairs = object.keys.sorted().map { "\($0)=\(flowYAML(object[$0]!))" }
         return pairs.isEmpty ? kind : "\(kind)(\(pairs.joined(separator: ", ")))"
     }
 

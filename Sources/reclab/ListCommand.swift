@@ -23,7 +23,7 @@ enum ListCommand: Command {
             print("  \(entry.role) \(entry.kind): \(entry.summary)")
             let object = (try? JSONSerialization.jsonObject(with: Data(entry.defaults.utf8)) as? [String: Any]) ?? [:]
             for key in object.keys.sorted() {
-                print("      \(key): \(yaml(object[key]!))")
+                print("      \(key): \(flowYAML(object[key]!))")
             }
         }
         print("\nMetrics (evaluation.metrics; @K from evaluation.cutoffs):")
@@ -33,14 +33,5 @@ enum ListCommand: Command {
         print("\nDatasets (data.dataset):")
         for entry in DataCatalog.entries { print("  \(entry.name): \(entry.summary)") }
         return 0
-    }
-
-    /// A default as YAML flow style: `{ backend: local, model: X }`, `[q, v]`.
-    static func yaml(_ value: Any) -> String {
-        if let object = value as? [String: Any] {
-            return "{ " + object.keys.sorted().map { "\($0): \(yaml(object[$0]!))" }.joined(separator: ", ") + " }"
-        }
-        if let array = value as? [Any] { return "[" + array.map(yaml).joined(separator: ", ") + "]" }
-        return "\(value)"
     }
 }
