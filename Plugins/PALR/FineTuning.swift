@@ -54,8 +54,13 @@ struct PALRFineTuning {
             context.report(.message("LoRA adapter restored from the stage cache: \(path)"))
             return path
         }
-        let engine = try LlamaModel(path: try ModelFiles.file(lm.model, suffix: ".gguf"), numerics: .exact)
-        let chat = LocalLanguageModel(engine: engine)
+        // The base model as the rankers load it (shared within the process), without adapter.
+        var base = lm
+        base.adapter = nil
+        guard let chat = try base.make(store: nil) as? LocalLanguageModel else {
+            throw RecError(.plugin, "palr.rank finetune: '\(lm.model)' is not a local model")
+        }
+        let engine = chat.engine
         let encoded = try examples.map { example in
             LoRAModel.Example(
                 prompt: try chat.tokens(.chat([ChatMessage(role: "user", content: PALRPrompts.message((example.instruction, example.input)))])),

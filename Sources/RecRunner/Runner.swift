@@ -124,27 +124,20 @@ public final class Runner: @unchecked Sendable {
                 try store.putArtifact(cacheKey, kind: "retriever:\(cell.pipeline.retriever.kind)", data: try checkpointable.checkpoint())
             }
         }
-        var ranker: (any Ranker)?
-        if let rankerSpec = cell.pipeline.ranker {
-            var (made, _) = try registry.makeRanker(kind: rankerSpec.kind, configuration: rankerSpec, context: context)
-            if var trainable = made as? any Ranker & Trainable {
-                try trainable.fit(split.trainingSet, context: training)
-                made = trainable
-            }
-            ranker = made
+        // Rankers and augmenters that learn do so on the training split (no stage cache).
+        func fitted<C>(_ made: C) throws -> C {
+            guard var trainable = made as? any Trainable else { return made }
+            try trainable.fit(split.trainingSet, context: training)
+            return trainable as! C
         }
-        var augmenter: (any KnowledgeAugmenter)?
-        var augmenterJSON = ""
+        let ranker = try cell.pipeline.ranker.map { spec in
+            try fitted(try registry.makeRanker(kind: spec.kind, configuration: spec, context: context).0)
+        }
         let augmenterKind = cell.pipeline.augmenter?.kind ?? ""
-        if let augmenterSpec = cell.pipeline.augmenter {
-            var (made, json) = try registry.makeAugmenter(kind: augmenterSpec.kind, configuration: augmenterSpec, context: context)
-            if var trainable = made as? any KnowledgeAugmenter & Trainable {
-                try trainable.fit(split.trainingSet, context: training)
-                made = trainable
-            }
-            augmenter = made
-            augmenterJSON = json
-        }
+        let (augmenter, augmenterJSON): ((any KnowledgeAugmenter)?, String) = try cell.pipeline.augmenter.map { spec in
+            let (made, json) = try registry.makeAugmenter(kind: spec.kind, configuration: spec, context: context)
+            return (try fitted(made), json)
+        } ?? (nil, "")
         // Training time of every component (a ranker may fine-tune a language model).
         lap("fit")
         let evaluation = spec.evaluation
