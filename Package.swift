@@ -66,7 +66,7 @@ let package = Package(
         .testTarget(name: "RecTextTests", dependencies: ["RecText", "TextEncoders", "RecTesting"]),
         .testTarget(name: "RecQuantTests", dependencies: ["RecQuant", "RecCore"]),
         .testTarget(name: "RecLMTests", dependencies: ["RecLM", "RecStore", "RecTesting"]),
-        .testTarget(name: "SASRecTests", dependencies: ["SASRec", "RecData", "RecEval", "RecTesting"]),
+        .testTarget(name: "SASRecTests", dependencies: ["SASRec", "RecTensor", "RecData", "RecEval", "RecTesting"]),
         .testTarget(name: "PALRTests", dependencies: ["PALR", "AllPlugins", "RecRunner", "RecReport", "RecLM", "RecStore", "RecData", "RecTesting"]),
         .testTarget(name: "RecStoreTests", dependencies: ["RecStore", "RecTesting"]),
         .testTarget(name: "BaselinesTests", dependencies: ["Baselines", "AllPlugins", "RecData", "RecEval", "RecTesting"]),

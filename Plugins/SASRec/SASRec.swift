@@ -37,10 +37,16 @@ public struct SASRec: Retriever, Trainable, Checkpointable, SequenceAware {
         /// Epochs without a better validation NDCG@10 before stopping; 0 trains every epoch.
         public var patience = 0
         public var initStd = 0.02
+        /// A safetensors file to start from instead of random weights (with `epochs: 0`, the
+        /// model is evaluated as loaded), e.g. a RecBole checkpoint converted by
+        /// Benchmarks/recbole_to_safetensors.py. Its metadata key `item_ids` (a JSON list of
+        /// original item ids, one per item row after the padding row) maps its rows to this
+        /// dataset's items; without it the rows must already be in the dataset's order.
+        public var initialWeights: String?
 
         enum CodingKeys: String, CodingKey, CaseIterable {
             case hiddenSize, innerSize, layers, heads, maxLength, dropout, attentionDropout, loss
-            case learningRate, weightDecay, batchSize, epochs, patience, initStd
+            case learningRate, weightDecay, batchSize, epochs, patience, initStd, initialWeights
         }
 
         public init() {}
@@ -64,6 +70,7 @@ public struct SASRec: Retriever, Trainable, Checkpointable, SequenceAware {
             epochs = try c.decode(.epochs, default: 20, in: 0...100_000)
             patience = try c.decode(.patience, default: 0, in: 0...100_000)
             initStd = try c.decode(.initStd, default: 0.02, in: 0...10)
+            initialWeights = try c.decodeIfPresent(String.self, forKey: .initialWeights)
             guard hiddenSize % heads == 0 else {
                 throw DecodingError.dataCorruptedError(forKey: .heads, in: c, debugDescription: "hidden_size \(hiddenSize) is not divisible by \(heads) heads")
             }
@@ -94,6 +101,10 @@ public struct SASRec: Retriever, Trainable, Checkpointable, SequenceAware {
         let model = makeModel(items: data.itemCount)
         self.model = model
         let c = configuration
+        if let path = c.initialWeights {
+            try model.replace(with: Self.loadWeights(path, itemIDs: data.itemIDs, itemCount: data.itemCount))
+            context.report(.message("SASRec: weights loaded from \(path)"))
+        }
         let parameters = model.orderedParameters
         let adam = Adam(parameters: parameters, learningRate: Float(c.learningRate), weightDecay: Float(c.weightDecay))
         var rng = SplitMix64(seed: seed).derived("sasrec.train")
@@ -229,6 +240,30 @@ public struct SASRec: Retriever, Trainable, Checkpointable, SequenceAware {
             }
         }
         return (inputs, positives, negatives, weights)
+    }
+
+    /// The tensors of a safetensors file, the item table's rows put in the dataset's order by the
+    /// file's `item_ids` metadata (a dataset item the file lacks keeps a zero row).
+    static func loadWeights(_ path: String, itemIDs: [String], itemCount: Int) throws -> [String: Tensor] {
+        let file = try SafetensorsFile(path: path)
+        var tensors = try Dictionary(uniqueKeysWithValues: file.entries.keys.map { ($0, try file.tensor($0)) })
+        guard let ids = file.metadata["item_ids"] else { return tensors }
+        guard let theirs = try? JSONDecoder().decode([String].self, from: Data(ids.utf8)) else {
+            throw RecError(.data, "\(path): metadata 'item_ids' is not a JSON list of strings")
+        }
+        guard let table = tensors["item_embedding"], table.shape.count == 2, table.shape[0] == theirs.count + 1 else {
+            throw RecError(.data, "\(path): 'item_embedding' needs \(theirs.count + 1) rows (padding and one per id in 'item_ids')")
+        }
+        guard itemIDs.count == itemCount else { throw RecError(.plugin, "SASRec: initial_weights needs the dataset's item ids") }
+        let width = table.shape[1]
+        let row = Dictionary(theirs.enumerated().map { ($0.element, $0.offset + 1) }, uniquingKeysWith: { first, _ in first })
+        var data = [Float](repeating: 0, count: (itemCount + 1) * width)
+        for (item, id) in itemIDs.enumerated() {
+            guard let source = row[id] else { continue }
+            for j in 0..<width { data[(item + 1) * width + j] = table.data[source * width + j] }
+        }
+        tensors["item_embedding"] = Tensor(shape: [itemCount + 1, width], data: data)
+        return tensors
     }
 
     /// (user, end): the prefix `history[user][..<end]` predicts `history[user][end]`.

@@ -109,7 +109,8 @@ public struct SplitData: Sendable {
     public var trainingSet: TrainingSet {
         TrainingSet(
             userCount: dataset.userCount, itemCount: dataset.itemCount, interactions: train,
-            history: trainHistory, itemText: dataset.itemText, hasRatings: dataset.hasRatings, validation: validation)
+            history: trainHistory, itemText: dataset.itemText, hasRatings: dataset.hasRatings, validation: validation,
+            itemIDs: dataset.itemIDs)
     }
 }
 
@@ -124,10 +125,13 @@ public struct TrainingSet: Sendable {
     public var hasRatings: Bool
     /// Held-out validation interactions, for early stopping (never trained on).
     public var validation: [Interaction]
+    /// The dataset's original item ids (`itemIDs[i]` names dense item `i`), for plugins that
+    /// match items against outside files; empty when the caller has none.
+    public var itemIDs: [String]
 
     public init(
         userCount: Int, itemCount: Int, interactions: [Interaction], history: [[Int32]],
-        itemText: [ItemText] = [], hasRatings: Bool = false, validation: [Interaction] = []
+        itemText: [ItemText] = [], hasRatings: Bool = false, validation: [Interaction] = [], itemIDs: [String] = []
     ) {
         self.userCount = userCount
         self.itemCount = itemCount
@@ -136,6 +140,7 @@ public struct TrainingSet: Sendable {
         self.itemText = itemText
         self.hasRatings = hasRatings
         self.validation = validation
+        self.itemIDs = itemIDs
     }
 
     /// Number of training interactions per item.

@@ -15,7 +15,7 @@ public enum EvaluationProtocol: Sendable, Equatable {
         switch self {
         case .full: return "full ranking over all items, the user's training and validation items excluded"
         case .sampled(let n, let pop, let seed): return "each held-out item ranked against \(n) sampled negatives (\(pop ? "popularity-weighted" : "uniform"), seed \(seed))"
-        case .candidates(let k): return "the retriever's top \(k) candidates (known items excluded) re-ranked; a held-out item outside them is a miss"
+        case .candidates(let k): return "the retriever's top \(k) candidates (known items excluded) re-ranked; a held-out item outside them is a miss, so metrics at cutoffs up to \(k) equal full ranking's with the rest of the catalogue in the retriever's order"
         }
     }
 }

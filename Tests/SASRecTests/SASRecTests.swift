@@ -2,6 +2,7 @@ import Foundation
 import RecCore
 import RecData
 import RecEval
+import RecTensor
 import RecTesting
 import Testing
 
@@ -65,6 +66,43 @@ struct SASRecTests {
         let restoredScores = try evaluate(restored, split).1
         #expect(restoredScores == scoresA)
         #expect(throws: RecError.self) { try restored.restore(from: [0, 1, 2]) }
+    }
+
+    /// Weights from another tool: the item rows in a foreign order, named by `item_ids`.
+    @Test func initialWeightsAreReorderedByTheirItemIDs() throws {
+        var trained = try SASRec(configuration: tinyConfiguration(epochs: 2), context: ComponentContext(seed: 9))
+        try trained.fit(split.trainingSet, context: TrainingContext(seed: 9))
+        let expected = try evaluate(trained, split).1
+        var tensors = try Safetensors.decode(try trained.checkpoint())
+        let ids = split.trainingSet.itemIDs, width = tensors["item_embedding"]!.shape[1]
+        #expect(ids.count == 60)
+        // The file lists the items in reverse: its row r + 1 holds dataset item 59 - r.
+        let table = tensors["item_embedding"]!.data
+        var reversed = Array(table[0..<width])
+        for item in (0..<60).reversed() { reversed += table[((item + 1) * width)..<((item + 2) * width)] }
+        tensors["item_embedding"] = Tensor(shape: [61, width], data: reversed)
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("sasrec-\(UUID())")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let path = folder.appendingPathComponent("w.safetensors").path
+        let idsJSON = String(decoding: try JSONEncoder().encode(Array(ids.reversed())), as: UTF8.self)
+        try Safetensors.save(tensors, to: path, metadata: ["item_ids": idsJSON])
+
+        var c = tinyConfiguration(epochs: 0)
+        c.initialWeights = path
+        var loaded = try SASRec(configuration: c, context: ComponentContext(seed: 1))
+        try loaded.fit(split.trainingSet, context: TrainingContext(seed: 1))
+        #expect(try evaluate(loaded, split).1 == expected)
+
+        // Read in file order instead, the rows name the wrong items and the scores change.
+        try Safetensors.save(tensors, to: path)
+        var unmapped = try SASRec(configuration: c, context: ComponentContext(seed: 1))
+        try unmapped.fit(split.trainingSet, context: TrainingContext(seed: 1))
+        #expect(try evaluate(unmapped, split).1 != expected)
+
+        try Safetensors.save(tensors, to: path, metadata: ["item_ids": "[\"only-one\"]"])
+        var mismatched = try SASRec(configuration: c, context: ComponentContext(seed: 1))
+        #expect(throws: RecError.self) { try mismatched.fit(split.trainingSet, context: TrainingContext(seed: 1)) }
     }
 
     @Test func earlyStoppingKeepsTheBestEpoch() throws {
