@@ -23,6 +23,20 @@ func parseShard(_ text: String?) throws -> (Int, Int)? {
     return (index, count)
 }
 
+/// The cells of `plan` to run with their plan indexes: one shard of the plan (every count-th
+/// cell) when `shard` is given, and of those the named pipelines' cells (comma-separated, in
+/// the order named) when `pipelines` is.
+func selectCells(_ plan: ExperimentPlan, pipelines: String?, shard: (Int, Int)?) throws -> [(index: Int, cell: ExperimentPlan.Cell)] {
+    let all = plan.cells.enumerated().map { (index: $0.offset, cell: $0.element) }
+    let cells = shard.map { shard in all.filter { $0.index % shard.1 == shard.0 } } ?? all
+    guard let pipelines else { return cells }
+    let names = pipelines.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+    for name in names where !plan.info.pipelines.contains(name) {
+        throw RecError.usage("--pipelines: no pipeline '\(name)' in experiment '\(plan.info.name)'; it has \(plan.info.pipelines.joined(separator: ", "))")
+    }
+    return names.flatMap { name in cells.filter { $0.cell.pipeline.name == name } }
+}
+
 /// Writes the report of `experiment` to `path`, creating its folder.
 func writeReport(store: ResultStore, experiment: String, path: String) throws {
     let text = try MarkdownReport.render(store: store, experiment: experiment)
@@ -49,6 +63,8 @@ enum RunCommand: Command {
           --set KEY=VALUE      override a spec value, e.g. --set pipelines.ease.retriever.l2=500
                                (repeatable; checked like values in the file)
           --shard I/N          run only shard I of N (0-based): cells I, I+N, I+2N, ...
+          --pipelines A,B      run only the cells of these pipelines, in this order (the
+                               report still covers every finished cell of the experiment)
           --data-root DIR      where datasets live (default: $RECLAB_DATA or ../shared/data)
           --report PATH        where to write the report (default: Reports/<name>.md)
           --no-report          do not write a report
@@ -57,7 +73,7 @@ enum RunCommand: Command {
         """
 
     static func run(_ raw: ArraySlice<String>) throws -> Int32 {
-        let args = try Arguments(raw, options: ["--db", "--set", "--shard", "--data-root", "--report"], flags: ["--no-report", "--quiet"])
+        let args = try Arguments(raw, options: ["--db", "--set", "--shard", "--pipelines", "--data-root", "--report"], flags: ["--no-report", "--quiet"])
         let file = try args.positionals(1, "the spec FILE")[0]
         let plan = try loadPlan(file, overrides: args.values("--set"))
         let shard = try parseShard(args.value("--shard"))
@@ -66,7 +82,7 @@ enum RunCommand: Command {
         let runner = Runner(
             registry: try makeRegistry(), store: store, data: DataStage(catalog: DataCatalog(root: args.value("--data-root"))),
             progress: progress)
-        let cells = shard.map { plan.shard($0.0, of: $0.1) } ?? plan.cells
+        let cells = try selectCells(plan, pipelines: args.value("--pipelines"), shard: shard).map(\.cell)
         progress.line("\(plan.info.name): \(cells.count) cell(s)" + (shard.map { " in shard \($0.0)/\($0.1)" } ?? "") + " of \(plan.cells.count)")
         let summary = try runner.run(plan, cells: cells)
         progress.line("ran \(summary.ran), skipped \(summary.skipped) already done, failed \(summary.failed.count)")
@@ -104,19 +120,19 @@ enum PlanCommand: Command {
     static let name = "plan"
     static let summary = "list the cells a spec expands to (for schedulers: one shard per job)"
     static let usage = """
-        Usage: reclab plan FILE [--set KEY=VALUE]... [--shard I/N]
+        Usage: reclab plan FILE [--set KEY=VALUE]... [--shard I/N] [--pipelines A,B]
 
         Prints one line per cell: index, cell key (first 12 hex digits), pipeline, seed, sweep point.
-        With --shard, only the cells of that shard.
+        With --shard, only the cells of that shard; with --pipelines, only those pipelines'.
 
         """
 
     static func run(_ raw: ArraySlice<String>) throws -> Int32 {
-        let args = try Arguments(raw, options: ["--set", "--shard"], flags: [])
+        let args = try Arguments(raw, options: ["--set", "--shard", "--pipelines"], flags: [])
         let file = try args.positionals(1, "the spec FILE")[0]
         let plan = try loadPlan(file, overrides: args.values("--set"))
         let shard = try parseShard(args.value("--shard"))
-        for (index, cell) in plan.cells.enumerated() where shard.map({ index % $0.1 == $0.0 }) ?? true {
+        for (index, cell) in try selectCells(plan, pipelines: args.value("--pipelines"), shard: shard) {
             print("\(index)\t\(cell.key.prefix(12))\t\(cell.pipeline.name)\tseed=\(cell.seed)\t\(cell.sweepLabel)")
         }
         return 0

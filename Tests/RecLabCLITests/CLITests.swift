@@ -209,6 +209,16 @@ let tinySpec = Fixtures.directory + "/tiny/tiny.yaml"
         #expect(lines.count == 12)
         let shard = try CLI.run(["plan", tinySpec, "--shard", "1/4"])
         #expect(shard.stdout.split(separator: "\n").count == 3)
+        // Named pipelines in the order named, with their plan indexes; a shard of them.
+        let chosen = try CLI.run(["plan", tinySpec, "--pipelines", "bprmf,popularity"])
+        let rows = chosen.stdout.split(separator: "\n").map { $0.split(separator: "\t") }
+        #expect(rows.map { String($0[2]) } == ["bprmf", "bprmf", "popularity", "popularity"])
+        let indexes = Dictionary(uniqueKeysWithValues: lines.map { ($0.split(separator: "\t")[1], $0.split(separator: "\t")[0]) })
+        #expect(rows.allSatisfy { indexes[$0[1]] == $0[0] })
+        let both = try CLI.run(["plan", tinySpec, "--pipelines", "bprmf", "--shard", "0/2"])
+        #expect(both.stdout.split(separator: "\n").count == 1)
+        let unknown = try CLI.run(["run", tinySpec, "--pipelines", "bpr"])
+        #expect(unknown.status == 64 && unknown.stderr.contains("no pipeline 'bpr'"))
     }
 
     @Test func dataStatsOfTheEmbeddedDataset() throws {
