@@ -41,7 +41,9 @@ public struct SASRec: Retriever, Trainable, Checkpointable, SequenceAware {
         /// model is evaluated as loaded), e.g. a RecBole checkpoint converted by
         /// Benchmarks/recbole_to_safetensors.py. Its metadata key `item_ids` (a JSON list of
         /// original item ids, one per item row after the padding row) maps its rows to this
-        /// dataset's items; without it the rows must already be in the dataset's order.
+        /// dataset's items; without it the rows must already be in the dataset's order. Cells
+        /// and the stage cache know the file by its path, not its contents: give changed
+        /// weights a new file name.
         public var initialWeights: String?
 
         enum CodingKeys: String, CodingKey, CaseIterable {
