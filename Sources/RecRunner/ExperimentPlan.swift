@@ -80,10 +80,10 @@ public struct ExperimentPlan: Sendable {
             comparisons: base.evaluation.compare.isEmpty ? nil : base.evaluation.compare)
     }
 
-    /// The cells of shard `index` of `count` (0-based): every count-th cell, so shards are
-    /// balanced and deterministic.
-    public func shard(_ index: Int, of count: Int) -> [Cell] {
-        cells.enumerated().filter { $0.offset % count == index }.map(\.element)
+    /// The cells of shard `index` of `count` (0-based) with their plan indexes: every count-th
+    /// cell, so shards are balanced and deterministic.
+    public func shard(_ index: Int, of count: Int) -> [(index: Int, cell: Cell)] {
+        cells.enumerated().filter { $0.offset % count == index }.map { (index: $0.offset, cell: $0.element) }
     }
 
     public var storedCells: [ResultStore.PlannedCell] {

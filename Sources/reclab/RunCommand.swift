@@ -27,8 +27,7 @@ func parseShard(_ text: String?) throws -> (Int, Int)? {
 /// cell) when `shard` is given, and of those the named pipelines' cells (comma-separated, in
 /// the order named) when `pipelines` is.
 func selectCells(_ plan: ExperimentPlan, pipelines: String?, shard: (Int, Int)?) throws -> [(index: Int, cell: ExperimentPlan.Cell)] {
-    let all = plan.cells.enumerated().map { (index: $0.offset, cell: $0.element) }
-    let cells = shard.map { shard in all.filter { $0.index % shard.1 == shard.0 } } ?? all
+    let cells = plan.shard(shard?.0 ?? 0, of: shard?.1 ?? 1)
     guard let pipelines else { return cells }
     let names = pipelines.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
     for name in names where !plan.info.pipelines.contains(name) {

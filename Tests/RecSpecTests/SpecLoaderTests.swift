@@ -81,7 +81,7 @@ struct SpecLoaderTests {
 
     @Test func shardsPartitionThePlan() throws {
         let plan = try ExperimentPlan(try SpecLoader.load(path: try write(Self.base)), registry: try makeRegistry())
-        let shards = (0..<4).map { plan.shard($0, of: 4).map(\.key) }
+        let shards = (0..<4).map { plan.shard($0, of: 4).map(\.cell.key) }
         #expect(shards.flatMap { $0 }.sorted() == plan.cells.map(\.key).sorted())
         #expect(Set(shards.flatMap { $0 }).count == plan.cells.count)
     }
