@@ -54,7 +54,7 @@ let package = Package(
 
         // MARK: - CLI
         .executableTarget(
-            name: "reclab", dependencies: ["RecRunner", "RecReport", "AllPlugins", "SASRec", "TextEncoders", "PALR", "RecLM", "RecTensor", "COpenBLAS"]),
+            name: "reclab", dependencies: ["RecRunner", "RecReport", "AllPlugins", "SASRec", "TextEncoders", "PALR", "RecLM", "RecQuant", "RecTensor", "COpenBLAS"]),
 
         // MARK: - Tests
         .target(name: "RecTesting", dependencies: ["RecCore", "RecData"], path: "Sources/RecTesting"),

@@ -1,40 +1,41 @@
 import Foundation
 import RecCore
+#if arch(x86_64)
+import _Builtin_intrinsics.intel
+#endif
 
 // Matrix-vector and matrix-matrix products on ggml's block-quantised weights, with ggml's own
 // arithmetic: activations are quantised per block of 32 to 8 bits (Q8_1 against Q4_1 weights,
 // Q8_0 against Q4_0 and Q8_0), each block's integer dot product is split into eight partial
-// sums of four consecutive values, and those are scaled and accumulated lane by lane with
-// fused multiply-adds, then summed in ggml's order. Integer sums of at most 32 products of
-// 4-bit or 8-bit values are exact in Float32, so doing them in Float32 changes nothing, and
-// every rounding step is ggml's: the results are llama.cpp's CPU backend's, bit for bit.
+// sums of four consecutive values (`maddubs` then `madd`, as ggml's AVX2 code does), and those
+// are scaled and accumulated lane by lane with fused multiply-adds, then summed in ggml's
+// order. Integer sums are exact whichever instructions compute them, and every rounding step
+// is ggml's: the results are llama.cpp's CPU backend's, bit for bit.
 //
 // This module is compiled for Haswell (AVX2, FMA, F16C, BMI2; see Package.swift) and is kept
 // small on purpose: nothing here is @inlinable, so no caller compiled for the baseline inlines
 // these loops, and `BlockQuantizedMatrix.supported` tells callers whether this CPU can run them.
+// Elsewhere than x86-64 the same kernels run on portable Swift (`Quants`, `lanes`).
 
-/// Weights `[rows, columns]` in one of ggml's block formats, repacked once at load time (see
-/// `quants`) so that eight SIMD lanes each collect one group of four consecutive values with
-/// vertical operations only.
+/// Weights `[rows, columns]` in one of ggml's block formats: the quants of each row in ggml's
+/// own order, scales (and offsets) apart.
 public struct BlockQuantizedMatrix: Sendable {
     public enum Format: String, Sendable { case q4_0 = "Q4_0", q4_1 = "Q4_1", q8_0 = "Q8_0" }
     public let format: Format
     public let rows: Int, columns: Int
     /// Blocks per row.
     public var blocks: Int { columns / 32 }
-    /// Row by row. Q4: 32 bytes per pair of blocks (2i, 2i + 1), eight little-endian words;
-    /// word k holds value 4k + r of block 2i + h in bits 16h + 4r (a row with an odd number of
-    /// blocks ends in a half-empty pair), so one load, shift and mask gives eight lanes. Q8_0:
-    /// ggml's own 32 bytes a block (word k holds values 4k…4k+3, so two shifts sign-extend).
+    /// Row by row, block by block, as ggml stores them without their headers: Q4, 16 bytes a
+    /// block (byte j holds value j in its low nibble and value j + 16 in its high one); Q8_0,
+    /// 32 signed bytes.
     let quants: [UInt8]
     /// The scale `d` of every block (widened from Float16, so exact).
     let scales: [Float]
     /// Q4_1: the offset `m` of every block; empty otherwise.
     let offsets: [Float]
 
-    /// Position of value `j` of a block in the activations' order: vector r (positions
-    /// 8r…8r+7) lane k holds value 4k + r.
-    @inline(__always) static func position(_ j: Int) -> Int { (j % 4) * 8 + j / 4 }
+    /// Quant bytes of one block.
+    static func quantBytes(_ format: Format) -> Int { format == .q8_0 ? 32 : 16 }
 
     /// Reads `rows` rows of `columns` values stored in ggml's layout at `source`.
     public init(format: Format, rows: Int, columns: Int, source: UnsafeRawPointer) {
@@ -51,33 +52,13 @@ public struct BlockQuantizedMatrix: Sendable {
         func half(_ at: Int) -> Float { Float(Float16(bitPattern: source.loadUnaligned(fromByteOffset: at, as: UInt16.self).littleEndian)) }
         scales = (0..<count).map { half($0 * blockBytes) }
         offsets = format == .q4_1 ? (0..<count).map { half($0 * blockBytes + 2) } : []
-        let blocks = columns / 32, rowBytes = Self.rowBytes(format, blocks: blocks)
-        quants = [UInt8](unsafeUninitializedCapacity: rows * rowBytes) { out, initialized in
-            initialized = rows * rowBytes
-            for i in 0..<initialized { out[i] = 0 }
+        let size = Self.quantBytes(format)
+        quants = [UInt8](unsafeUninitializedCapacity: count * size) { out, initialized in
             for block in 0..<count {
-                let q = source + block * blockBytes + header, (row, b) = block.quotientAndRemainder(dividingBy: blocks)
-                for j in 0..<32 {
-                    let (at, shift) = Self.location(format, rowBytes: rowBytes, row: row, block: b, value: j)
-                    if format == .q8_0 {
-                        out[at] = q.load(fromByteOffset: j, as: UInt8.self)
-                    } else {
-                        let byte = q.load(fromByteOffset: j % 16, as: UInt8.self)
-                        out[at] |= (j < 16 ? byte & 0x0F : byte >> 4) << shift
-                    }
-                }
+                (out.baseAddress! + block * size).initialize(from: (source + block * blockBytes + header).assumingMemoryBound(to: UInt8.self), count: size)
             }
+            initialized = count * size
         }
-    }
-
-    /// Bytes of one repacked row.
-    static func rowBytes(_ format: Format, blocks: Int) -> Int { format == .q8_0 ? 32 * blocks : 32 * ((blocks + 1) / 2) }
-
-    /// Byte and bit shift of value j of block b in a row (see `quants`).
-    static func location(_ format: Format, rowBytes: Int, row: Int, block b: Int, value j: Int) -> (byte: Int, shift: UInt8) {
-        if format == .q8_0 { return (row * rowBytes + 32 * b + j, 0) }
-        let bit = 16 * (b % 2) + 4 * (j % 4)
-        return (row * rowBytes + 32 * (b / 2) + 4 * (j / 4) + bit / 8, UInt8(bit % 8))
     }
 
     /// Matrices of one format and width stacked row-wise (query, key and value, say).
@@ -94,16 +75,14 @@ public struct BlockQuantizedMatrix: Sendable {
     /// Row `row` widened to Float32 (`d q + m`, or `d (q - 8)`), as ggml's `get_rows` does.
     public func row(_ row: Int) -> [Float] {
         var values = [Float](repeating: 0, count: columns)
-        let rowBytes = Self.rowBytes(format, blocks: blocks)
+        let size = Self.quantBytes(format)
         for b in 0..<blocks {
-            let block = row * blocks + b, d = scales[block]
+            let block = row * blocks + b, d = scales[block], q = block * size
             for j in 0..<32 {
-                let (at, shift) = Self.location(format, rowBytes: rowBytes, row: row, block: b, value: j)
-                switch format {
-                case .q8_0: values[b * 32 + j] = Float(Int8(bitPattern: quants[at])) * d
-                case .q4_0, .q4_1:
-                    let q = (quants[at] >> shift) & 0x0F
-                    values[b * 32 + j] = format == .q4_1 ? Float(q) * d + offsets[block] : Float(Int(q) - 8) * d
+                values[b * 32 + j] = switch format {
+                case .q8_0: Float(Int8(bitPattern: quants[q + j])) * d
+                case .q4_0: Float(Int(j < 16 ? quants[q + j] & 15 : quants[q + j - 16] >> 4) - 8) * d
+                case .q4_1: Float(j < 16 ? quants[q + j] & 15 : quants[q + j - 16] >> 4) * d + offsets[block]
                 }
             }
         }
@@ -127,10 +106,14 @@ public struct BlockQuantizedMatrix: Sendable {
 
 /// Rows of Float32 activations quantised to 8 bits per block of 32 exactly as ggml's
 /// `quantize_row_q8_1` does (`d = max|x| / 127`, `q = round(x · 127 / max|x|)`, `d` and
-/// `s = d Σq` stored as Float16), kept as Float32 integers in the order of `position(_:)`.
+/// `s = d Σq` stored as Float16).
 public struct QuantizedActivations {
     public let rows: Int, columns: Int
-    var values: [Float]
+    /// The 8-bit values in their natural order.
+    var values: [Int8]
+    /// Per block, lane k: 8 (q[4k] + q[4k+1] + q[4k+2] + q[4k+3]), what Q4_0's `- 8` takes
+    /// from a block's partial sums when its nibbles are multiplied unbiased.
+    var biases: [SIMD8<Int32>]
     /// `d` per block, rounded through Float16.
     var scales: [Float]
     /// `s = d Σq` per block, rounded through Float16 (used against Q4_1).
@@ -144,7 +127,8 @@ public struct QuantizedActivations {
         self.columns = columns
         let count = rows * columns / 32
         var scales = [Float](repeating: 0, count: count), sums = scales
-        values = [Float](unsafeUninitializedCapacity: count * 32) { out, initialized in
+        var biases = [SIMD8<Int32>](repeating: .zero, count: count)
+        values = [Int8](unsafeUninitializedCapacity: count * 32) { out, initialized in
             initialized = count * 32
             for block in 0..<count {
                 let v = x + block * 32
@@ -153,8 +137,9 @@ public struct QuantizedActivations {
                 let d = maximum / 127, inverse = maximum != 0 ? 127 / maximum : 0
                 var sum = 0
                 for j in 0..<32 {
-                    let q = (v[j] * inverse).rounded(.toNearestOrEven)
-                    out[block * 32 + BlockQuantizedMatrix.position(j)] = q
+                    let q = Int8((v[j] * inverse).rounded(.toNearestOrEven))
+                    out[block * 32 + j] = q
+                    biases[block][j / 4] &+= 8 * Int32(q)
                     sum += Int(q)
                 }
                 scales[block] = Float(Float16(d))
@@ -163,6 +148,7 @@ public struct QuantizedActivations {
         }
         self.scales = scales
         self.sums = sums
+        self.biases = biases
         // Block-major copies, so the batched kernel loads eight tokens' values at once.
         let blocks = columns / 32
         scalesByBlock = (0..<count).map { scales[($0 % rows) * blocks + $0 / rows] }
@@ -176,71 +162,114 @@ public struct QuantizedActivations {
     return two[0] + two[1]
 }
 
+#if arch(x86_64)
+/// One block's 32 quants in a register: unsigned nibbles (Q4) or signed bytes (Q8_0).
+typealias Quants = __m256i
+
+/// `maddubs` then `madd` by ones: lane k = Σ_r u[4k+r] s[4k+r] for unsigned bytes `u` and
+/// signed bytes `s` (each pair's sum is at most 2 · 255 · 128 in magnitude, below Int16's
+/// saturation for the values here: nibbles or |q| ≤ 127 against |q| ≤ 127).
+@inline(__always) func pairSums(_ u: __m256i, _ s: __m256i) -> __m256i {
+    _mm256_madd_epi16(_mm256_maddubs_epi16(u, s), _mm256_set1_epi16(1))
+}
+
+/// A block's 32 activation bytes.
+@inline(__always) func loadActivations(_ x: UnsafePointer<Int8>) -> Quants { UnsafeRawPointer(x).loadUnaligned(as: __m256i.self) }
+#else
+typealias Quants = SIMD32<Int8>
+
+@inline(__always) func loadActivations(_ x: UnsafePointer<Int8>) -> Quants { UnsafeRawPointer(x).loadUnaligned(as: SIMD32<Int8>.self) }
+
+/// Lane k = Σ_r a[4k+r] b[4k+r], in integers.
+@inline(__always) func portableSums(_ a: Quants, _ b: Quants) -> SIMD8<Int32> {
+    var lanes = SIMD8<Int32>()
+    for j in 0..<32 { lanes[j / 4] &+= Int32(a[j]) * Int32(b[j]) }
+    return lanes
+}
+#endif
+
 /// A block format's kernel-side decoding, as a type so each kernel is specialised for it.
 protocol BlockLayout {
     /// Whether blocks carry an offset `m` (Q4_1), multiplied by the activation block's `s`.
     static var hasOffsets: Bool { get }
-    /// Block b of the repacked row at `row` as four vectors of eight: vector r lane k is
-    /// value 4k + r, as an exact Float32 integer.
-    static func widen(_ row: UnsafeRawPointer, _ b: Int) -> Block
+    /// The block whose quants start at `at`, in a register.
+    static func unpack(_ at: UnsafeRawPointer) -> Quants
+    /// The eight partial sums Σ_r w[4k+r] x[4k+r] of a block against activations `x` (with
+    /// their Q4_0 `biases`), as exact Float32 integers.
+    static func lanes(_ w: Quants, _ x: Quants, _ bias: SIMD8<Int32>) -> SIMD8<Float>
 }
 
-/// Q4_0 and Q4_1 (see `BlockQuantizedMatrix.quants`): a shift and a mask per vector.
-protocol NibbleLayout: BlockLayout {
-    /// Subtracted from every nibble (8 for Q4_0).
-    static var bias: Float { get }
-}
+/// Q4_0 and Q4_1: nibbles widened to bytes (ggml's `bytes_from_nibbles_32`).
+protocol NibbleLayout: BlockLayout {}
 
 extension NibbleLayout {
-    @inline(__always) static func widen(_ row: UnsafeRawPointer, _ b: Int) -> Block {
-        let words = row.loadUnaligned(fromByteOffset: 32 * (b >> 1), as: SIMD8<Int32>.self), base = Int32(16 * (b & 1))
-        @inline(__always) func part(_ r: Int32) -> SIMD8<Float> { SIMD8<Float>((words &>> (base + 4 * r)) & 15) - bias }
-        return (part(0), part(1), part(2), part(3))
+    @inline(__always) static func unpack(_ at: UnsafeRawPointer) -> Quants {
+        #if arch(x86_64)
+        let bytes = at.loadUnaligned(as: __m128i.self)
+        return _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(bytes, 4), bytes), _mm256_set1_epi8(0x0F))
+        #else
+        var q = Quants()
+        for j in 0..<16 {
+            let byte = at.load(fromByteOffset: j, as: UInt8.self)
+            q[j] = Int8(byte & 15)
+            q[j + 16] = Int8(byte >> 4)
+        }
+        return q
+        #endif
     }
 }
 
 enum Q4_0Layout: NibbleLayout {
     static var hasOffsets: Bool { false }
-    static var bias: Float { 8 }
+    /// Σ (n - 8) x = Σ n x - 8 Σ x, lane by lane.
+    @inline(__always) static func lanes(_ w: Quants, _ x: Quants, _ bias: SIMD8<Int32>) -> SIMD8<Float> {
+        #if arch(x86_64)
+        return _mm256_cvtepi32_ps(_mm256_sub_epi32(pairSums(w, x), unsafeBitCast(bias, to: __m256i.self)))
+        #else
+        return SIMD8<Float>(portableSums(w, x) &- bias)
+        #endif
+    }
 }
 
 enum Q4_1Layout: NibbleLayout {
     static var hasOffsets: Bool { true }
-    static var bias: Float { 0 }
-}
-
-/// Q8_0: ggml's 32 two's-complement bytes a block; byte r of word k is value 4k + r.
-enum Q8_0Layout: BlockLayout {
-    static var hasOffsets: Bool { false }
-    @inline(__always) static func widen(_ row: UnsafeRawPointer, _ b: Int) -> Block {
-        let words = row.loadUnaligned(fromByteOffset: 32 * b, as: SIMD8<Int32>.self)
-        @inline(__always) func part(_ r: Int32) -> SIMD8<Float> { SIMD8<Float>((words &<< (24 - 8 * r)) &>> 24) }
-        return (part(0), part(1), part(2), part(3))
+    @inline(__always) static func lanes(_ w: Quants, _ x: Quants, _ bias: SIMD8<Int32>) -> SIMD8<Float> {
+        #if arch(x86_64)
+        return _mm256_cvtepi32_ps(pairSums(w, x))
+        #else
+        return SIMD8<Float>(portableSums(w, x))
+        #endif
     }
 }
 
-typealias Block = (SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>)
+/// Q8_0: signed bytes against signed bytes; ggml's sign trick (|w| against x with w's sign)
+/// makes the first operand unsigned.
+enum Q8_0Layout: BlockLayout {
+    static var hasOffsets: Bool { false }
+    @inline(__always) static func unpack(_ at: UnsafeRawPointer) -> Quants {
+        #if arch(x86_64)
+        return at.loadUnaligned(as: __m256i.self)
+        #else
+        return at.loadUnaligned(as: SIMD32<Int8>.self)
+        #endif
+    }
 
-/// 32 activations in the repacked order, as four vectors of eight.
-@inline(__always) func load(_ x: UnsafePointer<Float>) -> Block {
-    let raw = UnsafeRawPointer(x)
-    return (raw.loadUnaligned(as: SIMD8<Float>.self), raw.loadUnaligned(fromByteOffset: 32, as: SIMD8<Float>.self),
-            raw.loadUnaligned(fromByteOffset: 64, as: SIMD8<Float>.self), raw.loadUnaligned(fromByteOffset: 96, as: SIMD8<Float>.self))
-}
-
-/// The eight partial sums of one block: lane k holds Σ_r w[4k+r] x[4k+r]. Every product and
-/// sum is an integer below 2²⁴, so any order gives the exact value; a tree keeps the chain short.
-@inline(__always) func blockDot(_ w: Block, _ x: Block) -> SIMD8<Float> {
-    (w.0 * x.0).addingProduct(w.1, x.1) + (w.2 * x.2).addingProduct(w.3, x.3)
+    @inline(__always) static func lanes(_ w: Quants, _ x: Quants, _ bias: SIMD8<Int32>) -> SIMD8<Float> {
+        #if arch(x86_64)
+        return _mm256_cvtepi32_ps(pairSums(_mm256_sign_epi8(w, w), _mm256_sign_epi8(x, w)))
+        #else
+        return SIMD8<Float>(portableSums(w, x))
+        #endif
+    }
 }
 
 /// Raw views of one product's operands, shared by the worker threads.
 struct Operands: @unchecked Sendable {
     var quants: UnsafeRawPointer, scales: UnsafePointer<Float>, offsets: UnsafePointer<Float>?
-    var x: UnsafePointer<Float>, xScales: UnsafePointer<Float>, xSums: UnsafePointer<Float>
+    var x: UnsafePointer<Int8>, biases: UnsafePointer<SIMD8<Int32>>, xScales: UnsafePointer<Float>, xSums: UnsafePointer<Float>
     var xScalesByBlock: UnsafePointer<Float>, xSumsByBlock: UnsafePointer<Float>
     var out: UnsafeMutablePointer<Float>
-    var blocks: Int, rowBytes: Int, tokens: Int, stride: Int, accumulate: Bool
+    var blocks: Int, blockBytes: Int, tokens: Int, stride: Int, accumulate: Bool
 }
 
 /// Rows `first..<end` of one product, specialised for a block layout. ggml per output:
@@ -248,7 +277,7 @@ struct Operands: @unchecked Sendable {
 /// Q4_1 (GCC contracts ggml's `summs += m s` at -O3), then `hsum(acc) + summs`.
 @inline(never)
 func kernel<L: BlockLayout>(_: L.Type, _ o: Operands, rows first: Int, _ end: Int) {
-    let blocks = o.blocks, rowBytes = o.rowBytes
+    let blocks = o.blocks, rowBytes = o.blockBytes * blocks, size = o.blockBytes
     @inline(__always) func store(_ r: Int, _ t: Int, _ lanes: SIMD8<Float>, _ summs: Float) {
         let value = horizontalSum(lanes) + summs, at = o.out + t * o.stride + r
         at.pointee = o.accumulate ? at.pointee + value : value
@@ -262,11 +291,11 @@ func kernel<L: BlockLayout>(_: L.Type, _ o: Operands, rows first: Int, _ end: In
             let w0 = o.quants + r * rowBytes, w1 = w0 + rowBytes, w2 = w1 + rowBytes, w3 = w2 + rowBytes
             let d0 = o.scales + r * blocks, d1 = d0 + blocks, d2 = d1 + blocks, d3 = d2 + blocks
             for b in 0..<blocks {
-                let x = load(o.x + b * 32), dx = o.xScales[b]
-                a0 = a0.addingProduct(SIMD8(repeating: d0[b] * dx), blockDot(L.widen(w0, b), x))
-                a1 = a1.addingProduct(SIMD8(repeating: d1[b] * dx), blockDot(L.widen(w1, b), x))
-                a2 = a2.addingProduct(SIMD8(repeating: d2[b] * dx), blockDot(L.widen(w2, b), x))
-                a3 = a3.addingProduct(SIMD8(repeating: d3[b] * dx), blockDot(L.widen(w3, b), x))
+                let x = loadActivations(o.x + b * 32), bias = o.biases[b], dx = o.xScales[b], at = b * size
+                a0 = a0.addingProduct(SIMD8(repeating: d0[b] * dx), L.lanes(L.unpack(w0 + at), x, bias))
+                a1 = a1.addingProduct(SIMD8(repeating: d1[b] * dx), L.lanes(L.unpack(w1 + at), x, bias))
+                a2 = a2.addingProduct(SIMD8(repeating: d2[b] * dx), L.lanes(L.unpack(w2 + at), x, bias))
+                a3 = a3.addingProduct(SIMD8(repeating: d3[b] * dx), L.lanes(L.unpack(w3 + at), x, bias))
                 if L.hasOffsets {
                     let m = o.offsets.unsafelyUnwrapped + r * blocks + b, s = o.xSums[b]
                     s0 = s0.addingProduct(m[0], s)
@@ -285,7 +314,7 @@ func kernel<L: BlockLayout>(_: L.Type, _ o: Operands, rows first: Int, _ end: In
             var a = SIMD8<Float>(), s: Float = 0
             for b in 0..<blocks {
                 a = a.addingProduct(SIMD8(repeating: o.scales[r * blocks + b] * o.xScales[b]),
-                                    blockDot(L.widen(o.quants + r * rowBytes, b), load(o.x + b * 32)))
+                                    L.lanes(L.unpack(o.quants + r * rowBytes + b * size), loadActivations(o.x + b * 32), o.biases[b]))
                 if L.hasOffsets { s = s.addingProduct(o.offsets.unsafelyUnwrapped[r * blocks + b], o.xSums[b]) }
             }
             store(r, 0, a, s)
@@ -293,31 +322,31 @@ func kernel<L: BlockLayout>(_: L.Type, _ o: Operands, rows first: Int, _ end: In
         }
         return
     }
-    // Several tokens: widen each row once per tile of tokens (a tile's activations stay in
+    // Several tokens: unpack each row once per tile of tokens (a tile's activations stay in
     // cache), then run the tile over it, eight tokens at a time.
-    let widened = UnsafeMutablePointer<Block>.allocate(capacity: blocks)
-    defer { widened.deallocate() }
+    let unpacked = UnsafeMutablePointer<Quants>.allocate(capacity: blocks)
+    defer { unpacked.deallocate() }
     for tile in Swift.stride(from: 0, to: o.tokens, by: 32) {
         let tileEnd = min(o.tokens, tile + 32)
         for r in first..<end {
-            for b in 0..<blocks { widened[b] = L.widen(o.quants + r * rowBytes, b) }
+            for b in 0..<blocks { unpacked[b] = L.unpack(o.quants + r * rowBytes + b * size) }
             let d = o.scales + r * blocks
             var t = tile
             while t + 8 <= tileEnd {
                 var a0 = SIMD8<Float>(), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0, summs = a0
-                let x0 = o.x + t * blocks * 32, step = blocks * 32
+                let x0 = o.x + t * blocks * 32, step = blocks * 32, bias0 = o.biases + t * blocks
                 for b in 0..<blocks {
                     // Eight tokens' d_w d_x and m s at once: the same products, lane by lane.
-                    let w = widened[b], at = b * o.tokens + t, xb = x0 + b * 32
+                    let w = unpacked[b], at = b * o.tokens + t, xb = x0 + b * 32, bias = bias0 + b
                     let scale = SIMD8(repeating: d[b]) * UnsafeRawPointer(o.xScalesByBlock + at).loadUnaligned(as: SIMD8<Float>.self)
-                    a0 = a0.addingProduct(SIMD8(repeating: scale[0]), blockDot(w, load(xb)))
-                    a1 = a1.addingProduct(SIMD8(repeating: scale[1]), blockDot(w, load(xb + step)))
-                    a2 = a2.addingProduct(SIMD8(repeating: scale[2]), blockDot(w, load(xb + 2 * step)))
-                    a3 = a3.addingProduct(SIMD8(repeating: scale[3]), blockDot(w, load(xb + 3 * step)))
-                    a4 = a4.addingProduct(SIMD8(repeating: scale[4]), blockDot(w, load(xb + 4 * step)))
-                    a5 = a5.addingProduct(SIMD8(repeating: scale[5]), blockDot(w, load(xb + 5 * step)))
-                    a6 = a6.addingProduct(SIMD8(repeating: scale[6]), blockDot(w, load(xb + 6 * step)))
-                    a7 = a7.addingProduct(SIMD8(repeating: scale[7]), blockDot(w, load(xb + 7 * step)))
+                    a0 = a0.addingProduct(SIMD8(repeating: scale[0]), L.lanes(w, loadActivations(xb), bias[0]))
+                    a1 = a1.addingProduct(SIMD8(repeating: scale[1]), L.lanes(w, loadActivations(xb + step), bias[blocks]))
+                    a2 = a2.addingProduct(SIMD8(repeating: scale[2]), L.lanes(w, loadActivations(xb + 2 * step), bias[2 * blocks]))
+                    a3 = a3.addingProduct(SIMD8(repeating: scale[3]), L.lanes(w, loadActivations(xb + 3 * step), bias[3 * blocks]))
+                    a4 = a4.addingProduct(SIMD8(repeating: scale[4]), L.lanes(w, loadActivations(xb + 4 * step), bias[4 * blocks]))
+                    a5 = a5.addingProduct(SIMD8(repeating: scale[5]), L.lanes(w, loadActivations(xb + 5 * step), bias[5 * blocks]))
+                    a6 = a6.addingProduct(SIMD8(repeating: scale[6]), L.lanes(w, loadActivations(xb + 6 * step), bias[6 * blocks]))
+                    a7 = a7.addingProduct(SIMD8(repeating: scale[7]), L.lanes(w, loadActivations(xb + 7 * step), bias[7 * blocks]))
                     if L.hasOffsets {
                         summs = summs.addingProduct(SIMD8(repeating: o.offsets.unsafelyUnwrapped[r * blocks + b]),
                                                     UnsafeRawPointer(o.xSumsByBlock + at).loadUnaligned(as: SIMD8<Float>.self))
@@ -336,7 +365,8 @@ func kernel<L: BlockLayout>(_: L.Type, _ o: Operands, rows first: Int, _ end: In
             while t < tileEnd {
                 var a = SIMD8<Float>(), s: Float = 0
                 for b in 0..<blocks {
-                    a = a.addingProduct(SIMD8(repeating: d[b] * o.xScales[t * blocks + b]), blockDot(widened[b], load(o.x + (t * blocks + b) * 32)))
+                    a = a.addingProduct(SIMD8(repeating: d[b] * o.xScales[t * blocks + b]),
+                                        L.lanes(unpacked[b], loadActivations(o.x + (t * blocks + b) * 32), o.biases[t * blocks + b]))
                     if L.hasOffsets { s = s.addingProduct(o.offsets.unsafelyUnwrapped[r * blocks + b], o.xSums[t * blocks + b]) }
                 }
                 store(r, t, a, s)
@@ -353,13 +383,14 @@ extension BlockQuantizedMatrix {
         precondition(x.columns == columns)
         let format = self.format
         quants.withUnsafeBytes { q in scales.withUnsafeBufferPointer { ws in offsets.withUnsafeBufferPointer { wm in
-            x.values.withUnsafeBufferPointer { xv in x.scales.withUnsafeBufferPointer { xd in x.sums.withUnsafeBufferPointer { xs in
+            x.values.withUnsafeBufferPointer { xv in x.biases.withUnsafeBufferPointer { xb in
+            x.scales.withUnsafeBufferPointer { xd in x.sums.withUnsafeBufferPointer { xs in
                 x.scalesByBlock.withUnsafeBufferPointer { xdb in x.sumsByBlock.withUnsafeBufferPointer { xsb in
                 let operands = Operands(
                     quants: q.baseAddress!, scales: ws.baseAddress!, offsets: format == .q4_1 ? wm.baseAddress! : nil,
-                    x: xv.baseAddress!, xScales: xd.baseAddress!, xSums: xs.baseAddress!,
+                    x: xv.baseAddress!, biases: xb.baseAddress!, xScales: xd.baseAddress!, xSums: xs.baseAddress!,
                     xScalesByBlock: xdb.baseAddress!, xSumsByBlock: xsb.baseAddress!, out: out,
-                    blocks: blocks, rowBytes: Self.rowBytes(format, blocks: blocks), tokens: x.rows, stride: rowStride, accumulate: accumulate)
+                    blocks: blocks, blockBytes: Self.quantBytes(format), tokens: x.rows, stride: rowStride, accumulate: accumulate)
                 // Chunks of rows, four-aligned, one per core.
                 let count = min(ForkJoin.shared.workers + 1, max(1, rows / 4))
                 ForkJoin.shared.run { chunk in
@@ -371,7 +402,7 @@ extension BlockQuantizedMatrix {
                     case .q8_0: kernel(Q8_0Layout.self, operands, rows: first, end)
                     }
                 }
-            } } } } }
+            } } } } } }
         } } }
     }
 }

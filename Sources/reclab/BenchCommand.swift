@@ -4,19 +4,26 @@ import RecCore
 import RecData
 import RecEval
 import RecLM
+import RecQuant
 import RecSpec
 import AllPlugins
 import SASRec
 
 enum BenchCommand: Command {
     static let name = "bench"
-    static let summary = "benchmarks (build with -c release): bench eval, sasrec, encode, lm, lora"
+    static let summary = "benchmarks (build with -c release): bench eval, sasrec, encode, lm, lora, quant"
     static let usage = """
         Usage: reclab bench eval [--users N] [--items N] [--dim D] [--history H] [--batch B] [--k K]
                reclab bench sasrec [--dataset NAME] [--epochs E] [--users N] [--set KEY=VALUE]... [--data-root DIR]
                reclab bench encode [--encoder KIND] [--movies FILE] [--batch B] [--data-root DIR]
                reclab bench lm [--model M] [--numerics exact|fast] [--movies FILE] [--data-root DIR]
                reclab bench lora [--model M] [--tokens T] [--examples N]
+               reclab bench quant [--rows R] [--columns C]
+
+        bench quant times the block-quantised products of exact numerics (RecQuant) alone: a
+        random R x C matrix (default 3072 x 576, SmolLM2-135M's stacked gate and up projections)
+        in Q4_0, Q4_1 and Q8_0 times 1 token (generation) and 512 tokens (a prompt), activations
+        quantised included, and prints microseconds per product and integer GOP/s.
 
         bench lora trains a rank-8 LoRA adapter on q and v of the local model (LoRAModel, as
         palr.rank's finetune does) for N examples (default 8) of T tokens (default 512, the last
@@ -45,14 +52,15 @@ enum BenchCommand: Command {
         """
 
     static func run(_ raw: ArraySlice<String>) throws -> Int32 {
-        let args = try Arguments(raw, options: ["--users", "--items", "--dim", "--history", "--batch", "--k", "--dataset", "--epochs", "--set", "--data-root", "--encoder", "--movies", "--model", "--numerics", "--tokens", "--examples"], flags: [])
+        let args = try Arguments(raw, options: ["--users", "--items", "--dim", "--history", "--batch", "--k", "--dataset", "--epochs", "--set", "--data-root", "--encoder", "--movies", "--model", "--numerics", "--tokens", "--examples", "--rows", "--columns"], flags: [])
         switch args.positionals {
         case ["eval"]: return try evaluation(args)
         case ["sasrec"]: return try sasrec(args)
         case ["encode"]: return try encode(args)
         case ["lm"]: return try languageModel(args)
         case ["lora"]: return try lora(args)
-        default: throw RecError.usage("expected 'bench eval', 'bench sasrec', 'bench encode', 'bench lm' or 'bench lora'")
+        case ["quant"]: return try quantized(args)
+        default: throw RecError.usage("expected 'bench eval', 'bench sasrec', 'bench encode', 'bench lm', 'bench lora' or 'bench quant'")
         }
     }
 
@@ -74,6 +82,42 @@ enum BenchCommand: Command {
         let seconds = Date().timeIntervalSince(started)
         print(String(format: "lora: %d examples of %d tokens: %.2f s per example, %.0f tokens/s, peak memory %.0f MiB",
                      count, tokens, seconds / Double(count), Double(count * tokens) / seconds, peakMiB()))
+        return 0
+    }
+
+    static func quantized(_ args: Arguments) throws -> Int32 {
+        let rows = try args.int("--rows", default: 3072), columns = try args.int("--columns", default: 576)
+        guard rows > 0, columns > 0, columns % 32 == 0 else { throw RecError.usage("--rows must be positive and --columns a positive multiple of 32") }
+        guard BlockQuantizedMatrix.supported else { throw RecError(.usage, "the quantised kernels need AVX2, FMA and F16C") }
+        var rng = SplitMix64(seed: 1)
+        for format in [BlockQuantizedMatrix.Format.q4_0, .q4_1, .q8_0] {
+            // Random quants with small positive Float16 scales (and offsets for Q4_1).
+            let blockBytes = format == .q4_0 ? 18 : format == .q4_1 ? 20 : 34
+            var raw = (0..<(rows * columns / 32 * blockBytes)).map { _ in UInt8(truncatingIfNeeded: rng.next()) }
+            for block in 0..<(rows * columns / 32) {
+                for at in [0, 2].prefix(format == .q4_1 ? 2 : 1) {
+                    let half = Float16(rng.nextFloat() * 0.01 + 0.001).bitPattern
+                    raw[block * blockBytes + at] = UInt8(half & 0xFF)
+                    raw[block * blockBytes + at + 1] = UInt8(half >> 8)
+                }
+            }
+            let matrix = raw.withUnsafeBytes { BlockQuantizedMatrix(format: format, rows: rows, columns: columns, source: $0.baseAddress!) }
+            for tokens in [1, 512] {
+                let x = (0..<(tokens * columns)).map { _ in rng.nextFloat() - 0.5 }
+                var out = [Float](repeating: 0, count: tokens * rows)
+                let repeats = max(3, 2_000_000_000 / (2 * rows * columns * tokens))
+                var best = Double.infinity
+                for _ in 0..<repeats {
+                    let started = Date()
+                    x.withUnsafeBufferPointer { x in out.withUnsafeMutableBufferPointer { o in
+                        matrix.multiply(QuantizedActivations(x.baseAddress!, rows: tokens, columns: columns), into: o.baseAddress!, stride: rows)
+                    } }
+                    best = min(best, Date().timeIntervalSince(started))
+                }
+                print(String(format: "quant %@ x %4d token(s): %9.1f us per product, %6.1f GOP/s (best of %d)",
+                             format.rawValue, tokens, best * 1e6, Double(2 * rows * columns * tokens) / best / 1e9, repeats))
+            }
+        }
         return 0
     }
 
