@@ -17,25 +17,26 @@ import _Builtin_intrinsics.intel
 // these loops, and `BlockQuantizedMatrix.supported` tells callers whether this CPU can run them.
 // Elsewhere than x86-64 the same kernels run on portable Swift (`Quants`, `lanes`).
 
-/// Weights `[rows, columns]` in one of ggml's block formats: the quants of each row in ggml's
-/// own order, scales (and offsets) apart.
+/// Weights `[rows, columns]` in one of ggml's block formats, kept in ggml's own bytes: every
+/// block's Float16 scale `d` (and, for Q4_1, offset `m`) beside its quants, so one token's
+/// product streams the weights once, as llama.cpp does (generation is bound by memory).
 public struct BlockQuantizedMatrix: Sendable {
-    public enum Format: String, Sendable { case q4_0 = "Q4_0", q4_1 = "Q4_1", q8_0 = "Q8_0" }
+    public enum Format: String, Sendable {
+        case q4_0 = "Q4_0", q4_1 = "Q4_1", q8_0 = "Q8_0"
+
+        /// Bytes of one block of 32 values.
+        var blockBytes: Int { switch self { case .q4_0: 18; case .q4_1: 20; case .q8_0: 34 } }
+        /// Bytes before a block's quants (`d`, and `m` for Q4_1). Q4 quants are 16 bytes, byte j
+        /// holding value j in its low nibble and value j + 16 in its high one; Q8_0's are 32
+        /// signed bytes.
+        var header: Int { self == .q4_1 ? 4 : 2 }
+    }
     public let format: Format
     public let rows: Int, columns: Int
     /// Blocks per row.
     public var blocks: Int { columns / 32 }
-    /// Row by row, block by block, as ggml stores them without their headers: Q4, 16 bytes a
-    /// block (byte j holds value j in its low nibble and value j + 16 in its high one); Q8_0,
-    /// 32 signed bytes.
-    let quants: [UInt8]
-    /// The scale `d` of every block (widened from Float16, so exact).
-    let scales: [Float]
-    /// Q4_1: the offset `m` of every block; empty otherwise.
-    let offsets: [Float]
-
-    /// Quant bytes of one block.
-    static func quantBytes(_ format: Format) -> Int { format == .q8_0 ? 32 : 16 }
+    /// The blocks, row by row, as ggml stores them.
+    let data: [UInt8]
 
     /// Reads `rows` rows of `columns` values stored in ggml's layout at `source`.
     public init(format: Format, rows: Int, columns: Int, source: UnsafeRawPointer) {
@@ -43,22 +44,7 @@ public struct BlockQuantizedMatrix: Sendable {
         self.format = format
         self.rows = rows
         self.columns = columns
-        let count = rows * columns / 32
-        let (blockBytes, header) = switch format {
-        case .q4_0: (18, 2)
-        case .q4_1: (20, 4)
-        case .q8_0: (34, 2)
-        }
-        func half(_ at: Int) -> Float { Float(Float16(bitPattern: source.loadUnaligned(fromByteOffset: at, as: UInt16.self).littleEndian)) }
-        scales = (0..<count).map { half($0 * blockBytes) }
-        offsets = format == .q4_1 ? (0..<count).map { half($0 * blockBytes + 2) } : []
-        let size = Self.quantBytes(format)
-        quants = [UInt8](unsafeUninitializedCapacity: count * size) { out, initialized in
-            for block in 0..<count {
-                (out.baseAddress! + block * size).initialize(from: (source + block * blockBytes + header).assumingMemoryBound(to: UInt8.self), count: size)
-            }
-            initialized = count * size
-        }
+        data = Array(UnsafeRawBufferPointer(start: source, count: rows * columns / 32 * format.blockBytes))
     }
 
     /// Matrices of one format and width stacked row-wise (query, key and value, say).
@@ -67,22 +53,22 @@ public struct BlockQuantizedMatrix: Sendable {
         format = parts[0].format
         columns = parts[0].columns
         rows = parts.map(\.rows).reduce(0, +)
-        quants = parts.flatMap(\.quants)
-        scales = parts.flatMap(\.scales)
-        offsets = parts.flatMap(\.offsets)
+        data = parts.flatMap(\.data)
     }
 
     /// Row `row` widened to Float32 (`d q + m`, or `d (q - 8)`), as ggml's `get_rows` does.
     public func row(_ row: Int) -> [Float] {
         var values = [Float](repeating: 0, count: columns)
-        let size = Self.quantBytes(format)
-        for b in 0..<blocks {
-            let block = row * blocks + b, d = scales[block], q = block * size
-            for j in 0..<32 {
-                values[b * 32 + j] = switch format {
-                case .q8_0: Float(Int8(bitPattern: quants[q + j])) * d
-                case .q4_0: Float(Int(j < 16 ? quants[q + j] & 15 : quants[q + j - 16] >> 4) - 8) * d
-                case .q4_1: Float(j < 16 ? quants[q + j] & 15 : quants[q + j - 16] >> 4) * d + offsets[block]
+        data.withUnsafeBytes { raw in
+            for b in 0..<blocks {
+                let block = raw.baseAddress! + (row * blocks + b) * format.blockBytes, q = block + format.header
+                let d = half(block), m = format == .q4_1 ? half(block + 2) : 0
+                for j in 0..<32 {
+                    values[b * 32 + j] = switch format {
+                    case .q8_0: Float(q.load(fromByteOffset: j, as: Int8.self)) * d
+                    case .q4_0: Float(Int(j < 16 ? q.load(fromByteOffset: j, as: UInt8.self) & 15 : q.load(fromByteOffset: j - 16, as: UInt8.self) >> 4) - 8) * d
+                    case .q4_1: Float(j < 16 ? q.load(fromByteOffset: j, as: UInt8.self) & 15 : q.load(fromByteOffset: j - 16, as: UInt8.self) >> 4) * d + m
+                    }
                 }
             }
         }
@@ -131,17 +117,7 @@ public struct QuantizedActivations {
         values = [Int8](unsafeUninitializedCapacity: count * 32) { out, initialized in
             initialized = count * 32
             for block in 0..<count {
-                let v = x + block * 32
-                var maximum: Float = 0
-                for j in 0..<32 { maximum = max(maximum, abs(v[j])) }
-                let d = maximum / 127, inverse = maximum != 0 ? 127 / maximum : 0
-                var sum = 0
-                for j in 0..<32 {
-                    let q = Int8((v[j] * inverse).rounded(.toNearestOrEven))
-                    out[block * 32 + j] = q
-                    biases[block][j / 4] &+= 8 * Int32(q)
-                    sum += Int(q)
-                }
+                let (d, sum) = quantizeBlock(x + block * 32, into: out.baseAddress! + block * 32, biases: &biases[block])
                 scales[block] = Float(Float16(d))
                 sums[block] = Float(Float16(d * Float(sum)))
             }
@@ -155,6 +131,49 @@ public struct QuantizedActivations {
         sumsByBlock = (0..<count).map { sums[($0 % rows) * blocks + $0 / rows] }
     }
 }
+
+/// ggml's `quantize_row_q8_1` for one block of 32: `d = max|x| / 127` and `q = round(x / d)`
+/// (as `x · (127 / max|x|)`, rounded to nearest even) into `q`; `biases` lane k gets
+/// 8 (q[4k] + … + q[4k+3]). Returns `d` and `Σ q`.
+@inline(__always) func quantizeBlock(_ x: UnsafePointer<Float>, into q: UnsafeMutablePointer<Int8>, biases: inout SIMD8<Int32>) -> (Float, Int32) {
+    #if arch(x86_64)
+    let v = UnsafeRawPointer(x)
+    let x0 = v.loadUnaligned(as: __m256.self), x1 = v.loadUnaligned(fromByteOffset: 32, as: __m256.self)
+    let x2 = v.loadUnaligned(fromByteOffset: 64, as: __m256.self), x3 = v.loadUnaligned(fromByteOffset: 96, as: __m256.self)
+    let sign = _mm256_set1_ps(-0.0)
+    let m = _mm256_max_ps(_mm256_max_ps(_mm256_andnot_ps(sign, x0), _mm256_andnot_ps(sign, x1)),
+                          _mm256_max_ps(_mm256_andnot_ps(sign, x2), _mm256_andnot_ps(sign, x3)))
+    var maximum = m[0]
+    for i in 1..<8 { maximum = max(maximum, m[i]) }
+    let d = maximum / 127, inverse = _mm256_set1_ps(maximum != 0 ? 127 / maximum : 0)
+    // Rounded to nearest even by the default rounding mode, as ggml's `_mm256_round_ps`.
+    let i0 = _mm256_cvtps_epi32(_mm256_mul_ps(x0, inverse)), i1 = _mm256_cvtps_epi32(_mm256_mul_ps(x1, inverse))
+    let i2 = _mm256_cvtps_epi32(_mm256_mul_ps(x2, inverse)), i3 = _mm256_cvtps_epi32(_mm256_mul_ps(x3, inverse))
+    // Packing interleaves 128-bit halves; the permutation restores the order (as ggml does).
+    let packed = _mm256_packs_epi16(_mm256_packs_epi32(i0, i1), _mm256_packs_epi32(i2, i3))
+    let bytes = _mm256_permutevar8x32_epi32(packed, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7))
+    UnsafeMutableRawPointer(q).storeBytes(of: bytes, as: __m256i.self)
+    let lanes = unsafeBitCast(pairSums(_mm256_set1_epi8(8), bytes), to: SIMD8<Int32>.self)
+    biases = lanes
+    return (d, lanes.wrappedSum() / 8)
+    #else
+    var maximum: Float = 0
+    for j in 0..<32 { maximum = max(maximum, abs(x[j])) }
+    let d = maximum / 127, inverse = maximum != 0 ? 127 / maximum : 0
+    var sum: Int32 = 0
+    biases = .zero
+    for j in 0..<32 {
+        let value = Int8((x[j] * inverse).rounded(.toNearestOrEven))
+        q[j] = value
+        biases[j / 4] &+= 8 * Int32(value)
+        sum += Int32(value)
+    }
+    return (d, sum)
+    #endif
+}
+
+/// The little-endian Float16 at `at`, widened (exactly).
+@inline(__always) func half(_ at: UnsafeRawPointer) -> Float { Float(Float16(bitPattern: UInt16(littleEndian: at.loadUnaligned(as: UInt16.self)))) }
 
 /// ggml's `hsum_float_8`: ((a0+a4) + (a2+a6)) + ((a1+a5) + (a3+a7)).
 @inline(__always) func horizontalSum(_ a: SIMD8<Float>) -> Float {
@@ -265,11 +284,11 @@ enum Q8_0Layout: BlockLayout {
 
 /// Raw views of one product's operands, shared by the worker threads.
 struct Operands: @unchecked Sendable {
-    var quants: UnsafeRawPointer, scales: UnsafePointer<Float>, offsets: UnsafePointer<Float>?
+    var data: UnsafeRawPointer
     var x: UnsafePointer<Int8>, biases: UnsafePointer<SIMD8<Int32>>, xScales: UnsafePointer<Float>, xSums: UnsafePointer<Float>
     var xScalesByBlock: UnsafePointer<Float>, xSumsByBlock: UnsafePointer<Float>
     var out: UnsafeMutablePointer<Float>
-    var blocks: Int, blockBytes: Int, tokens: Int, stride: Int, accumulate: Bool
+    var blocks: Int, blockBytes: Int, header: Int, tokens: Int, stride: Int, accumulate: Bool
 }
 
 /// Rows `first..<end` of one product, specialised for a block layout. ggml per output:
@@ -277,60 +296,43 @@ struct Operands: @unchecked Sendable {
 /// Q4_1 (GCC contracts ggml's `summs += m s` at -O3), then `hsum(acc) + summs`.
 @inline(never)
 func kernel<L: BlockLayout>(_: L.Type, _ o: Operands, rows first: Int, _ end: Int) {
-    let blocks = o.blocks, rowBytes = o.blockBytes * blocks, size = o.blockBytes
+    let blocks = o.blocks, size = o.blockBytes, rowBytes = size * blocks, header = o.header
     @inline(__always) func store(_ r: Int, _ t: Int, _ lanes: SIMD8<Float>, _ summs: Float) {
         let value = horizontalSum(lanes) + summs, at = o.out + t * o.stride + r
         at.pointee = o.accumulate ? at.pointee + value : value
     }
     if o.tokens == 1 {
-        // One token: four rows at a time share each activation block.
-        var r = first
-        while r + 4 <= end {
-            var a0 = SIMD8<Float>(), a1 = a0, a2 = a0, a3 = a0
-            var s0: Float = 0, s1: Float = 0, s2: Float = 0, s3: Float = 0
-            let w0 = o.quants + r * rowBytes, w1 = w0 + rowBytes, w2 = w1 + rowBytes, w3 = w2 + rowBytes
-            let d0 = o.scales + r * blocks, d1 = d0 + blocks, d2 = d1 + blocks, d3 = d2 + blocks
-            for b in 0..<blocks {
-                let x = loadActivations(o.x + b * 32), bias = o.biases[b], dx = o.xScales[b], at = b * size
-                a0 = a0.addingProduct(SIMD8(repeating: d0[b] * dx), L.lanes(L.unpack(w0 + at), x, bias))
-                a1 = a1.addingProduct(SIMD8(repeating: d1[b] * dx), L.lanes(L.unpack(w1 + at), x, bias))
-                a2 = a2.addingProduct(SIMD8(repeating: d2[b] * dx), L.lanes(L.unpack(w2 + at), x, bias))
-                a3 = a3.addingProduct(SIMD8(repeating: d3[b] * dx), L.lanes(L.unpack(w3 + at), x, bias))
-                if L.hasOffsets {
-                    let m = o.offsets.unsafelyUnwrapped + r * blocks + b, s = o.xSums[b]
-                    s0 = s0.addingProduct(m[0], s)
-                    s1 = s1.addingProduct(m[blocks], s)
-                    s2 = s2.addingProduct(m[2 * blocks], s)
-                    s3 = s3.addingProduct(m[3 * blocks], s)
-                }
-            }
-            store(r, 0, a0, s0)
-            store(r + 1, 0, a1, s1)
-            store(r + 2, 0, a2, s2)
-            store(r + 3, 0, a3, s3)
-            r += 4
-        }
-        while r < end {
+        // One token: row after row, so the weights stream through memory in order (four rows
+        // interleaved would share activation loads, but generation is bound by memory, and the
+        // prefetchers follow one stream best: 2-3x faster once the weights exceed the caches).
+        for r in first..<end {
             var a = SIMD8<Float>(), s: Float = 0
             for b in 0..<blocks {
-                a = a.addingProduct(SIMD8(repeating: o.scales[r * blocks + b] * o.xScales[b]),
-                                    L.lanes(L.unpack(o.quants + r * rowBytes + b * size), loadActivations(o.x + b * 32), o.biases[b]))
-                if L.hasOffsets { s = s.addingProduct(o.offsets.unsafelyUnwrapped[r * blocks + b], o.xSums[b]) }
+                let block = o.data + r * rowBytes + b * size
+                a = a.addingProduct(SIMD8(repeating: half(block) * o.xScales[b]), L.lanes(L.unpack(block + header), loadActivations(o.x + b * 32), o.biases[b]))
+                if L.hasOffsets { s = s.addingProduct(half(block + 2), o.xSums[b]) }
             }
             store(r, 0, a, s)
-            r += 1
         }
         return
     }
     // Several tokens: unpack each row once per tile of tokens (a tile's activations stay in
     // cache), then run the tile over it, eight tokens at a time.
     let unpacked = UnsafeMutablePointer<Quants>.allocate(capacity: blocks)
-    defer { unpacked.deallocate() }
+    let d = UnsafeMutablePointer<Float>.allocate(capacity: 2 * blocks), m = d + blocks
+    defer {
+        unpacked.deallocate()
+        d.deallocate()
+    }
     for tile in Swift.stride(from: 0, to: o.tokens, by: 32) {
         let tileEnd = min(o.tokens, tile + 32)
         for r in first..<end {
-            for b in 0..<blocks { unpacked[b] = L.unpack(o.quants + r * rowBytes + b * size) }
-            let d = o.scales + r * blocks
+            for b in 0..<blocks {
+                let block = o.data + r * rowBytes + b * size
+                unpacked[b] = L.unpack(block + header)
+                d[b] = half(block)
+                if L.hasOffsets { m[b] = half(block + 2) }
+            }
             var t = tile
             while t + 8 <= tileEnd {
                 var a0 = SIMD8<Float>(), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0, summs = a0
@@ -348,8 +350,7 @@ func kernel<L: BlockLayout>(_: L.Type, _ o: Operands, rows first: Int, _ end: In
                     a6 = a6.addingProduct(SIMD8(repeating: scale[6]), L.lanes(w, loadActivations(xb + 6 * step), bias[6 * blocks]))
                     a7 = a7.addingProduct(SIMD8(repeating: scale[7]), L.lanes(w, loadActivations(xb + 7 * step), bias[7 * blocks]))
                     if L.hasOffsets {
-                        summs = summs.addingProduct(SIMD8(repeating: o.offsets.unsafelyUnwrapped[r * blocks + b]),
-                                                    UnsafeRawPointer(o.xSumsByBlock + at).loadUnaligned(as: SIMD8<Float>.self))
+                        summs = summs.addingProduct(SIMD8(repeating: m[b]), UnsafeRawPointer(o.xSumsByBlock + at).loadUnaligned(as: SIMD8<Float>.self))
                     }
                 }
                 store(r, t, a0, summs[0])
@@ -367,7 +368,7 @@ func kernel<L: BlockLayout>(_: L.Type, _ o: Operands, rows first: Int, _ end: In
                 for b in 0..<blocks {
                     a = a.addingProduct(SIMD8(repeating: d[b] * o.xScales[t * blocks + b]),
                                         L.lanes(unpacked[b], loadActivations(o.x + (t * blocks + b) * 32), o.biases[t * blocks + b]))
-                    if L.hasOffsets { s = s.addingProduct(o.offsets.unsafelyUnwrapped[r * blocks + b], o.xSums[t * blocks + b]) }
+                    if L.hasOffsets { s = s.addingProduct(m[b], o.xSums[t * blocks + b]) }
                 }
                 store(r, t, a, s)
                 t += 1
@@ -382,15 +383,15 @@ extension BlockQuantizedMatrix {
     public func multiply(_ x: QuantizedActivations, into out: UnsafeMutablePointer<Float>, stride rowStride: Int, accumulate: Bool = false) {
         precondition(x.columns == columns)
         let format = self.format
-        quants.withUnsafeBytes { q in scales.withUnsafeBufferPointer { ws in offsets.withUnsafeBufferPointer { wm in
+        data.withUnsafeBytes { weights in
             x.values.withUnsafeBufferPointer { xv in x.biases.withUnsafeBufferPointer { xb in
             x.scales.withUnsafeBufferPointer { xd in x.sums.withUnsafeBufferPointer { xs in
                 x.scalesByBlock.withUnsafeBufferPointer { xdb in x.sumsByBlock.withUnsafeBufferPointer { xsb in
                 let operands = Operands(
-                    quants: q.baseAddress!, scales: ws.baseAddress!, offsets: format == .q4_1 ? wm.baseAddress! : nil,
+                    data: weights.baseAddress!,
                     x: xv.baseAddress!, biases: xb.baseAddress!, xScales: xd.baseAddress!, xSums: xs.baseAddress!,
                     xScalesByBlock: xdb.baseAddress!, xSumsByBlock: xsb.baseAddress!, out: out,
-                    blocks: blocks, blockBytes: Self.quantBytes(format), tokens: x.rows, stride: rowStride, accumulate: accumulate)
+                    blocks: blocks, blockBytes: format.blockBytes, header: format.header, tokens: x.rows, stride: rowStride, accumulate: accumulate)
                 // Chunks of rows, four-aligned, one per core.
                 let count = min(ForkJoin.shared.workers + 1, max(1, rows / 4))
                 ForkJoin.shared.run { chunk in
@@ -403,7 +404,7 @@ extension BlockQuantizedMatrix {
                     }
                 }
             } } } } } }
-        } } }
+        }
     }
 }
 
