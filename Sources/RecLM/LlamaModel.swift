@@ -317,19 +317,24 @@ public final class LlamaModel: @unchecked Sendable {
                                 case .blas: gemm(qh, kg, sp, m: t, n: total, k: hd, transposeB: true, lda: h, ldb: kv, ldc: padded)
                                 }
                                 for row in 0..<t {
-                                    // Visible: the cache before `start`, then this row's branch up to itself.
-                                    let visible = start + row + 1, r = sp + row * padded
-                                    for j in start..<branchStart[row] { r[j] = -.infinity }
-                                    ggmlSoftmax(r, count: visible, padded: padded, scale: scale)
-                                    switch order {
-                                    case .vecDot:
-                                        roundThroughHalf(r, count: visible)
+                                    let r = sp + row * padded
+                                    if order == .blas {
+                                        // Cache order (the product with V below runs over every row):
+                                        // the columns of other branches are masked.
+                                        for j in start..<branchStart[row] { r[j] = -.infinity }
+                                        ggmlSoftmax(r, count: start + row + 1, padded: padded, scale: scale)
+                                        continue
+                                    }
+                                    // The cache before `start`, then this row's branch up to itself, laid
+                                    // out as if alone (see attentionScores).
+                                    let visible = 2 * start + row + 1 - branchStart[row]
+                                    ggmlSoftmax(r, count: visible, padded: (visible + 15) / 16 * 16, scale: scale)
+                                    roundThroughHalf(r, count: visible)
+                                    if order == .vecDot {
                                         attentionValuesOneToken(r, count: visible, vg, valueStride: kv, dim: hd, into: out + row * h, scratch: scratch)
-                                    case .tinyBLAS:
-                                        roundThroughHalf(r, count: visible)
-                                        attentionValues(r, count: visible, skipping: start..<branchStart[row], vg, valueStride: kv, dim: hd,
-                                                        into: out + row * h, scratch: scratch)
-                                    case .blas: break
+                                    } else {
+                                        attentionValues(r, count: visible, rows: ValueRows(from: start, by: branchStart[row] - start), vg, valueStride: kv,
+                                                        dim: hd, into: out + row * h, scratch: scratch)
                                     }
                                 }
                                 if order == .blas {

@@ -103,32 +103,40 @@ public func ggmlSwiGLU(gate: UnsafePointer<Float>, up: UnsafePointer<Float>, int
 
 /// Attention scores of `rows` queries (row stride `queryStride`) against the keys (row stride
 /// `keyStride`), `dim` values each, into `out` (row stride `outStride`), in tinyBLAS's order.
-/// Row i sees keys `0..<start` and `visibleFrom[i]...start + i` (its own branch, or all new
-/// rows before it); the columns it cannot see are -∞ without being computed.
+/// Row i sees keys `0..<start`, then `visibleFrom[i]...start + i` (its own branch, or all new
+/// rows before it), written as if they followed the first ones (columns `start...`): a branch
+/// is laid out exactly as it would be alone, and nothing it cannot see is computed.
 public func attentionScores(_ q: UnsafePointer<Float>, queryStride: Int, _ k: UnsafePointer<Float>, keyStride: Int,
                             rows: Int, start: Int, visibleFrom: [Int], dim: Int, into out: UnsafeMutablePointer<Float>, outStride: Int) {
     precondition(dim % 16 == 0)
     for i in 0..<rows {
         let row = out + i * outStride, query = q + i * queryStride
         for j in 0..<start { row[j] = tinyDot(query, k + j * keyStride, count: dim) }
-        for j in start..<visibleFrom[i] { row[j] = -.infinity }
-        for j in visibleFrom[i]...(start + i) { row[j] = tinyDot(query, k + j * keyStride, count: dim) }
+        for j in visibleFrom[i]...(start + i) { row[j - visibleFrom[i] + start] = tinyDot(query, k + j * keyStride, count: dim) }
     }
 }
 
+/// Where the value of weight k lives: row k, or row k + `by` from weight `from` on (a branch's
+/// own rows, laid out after the shared ones as `attentionScores` lays out their scores).
+public struct ValueRows: Sendable {
+    public var from: Int, by: Int
+    public static let inPlace = ValueRows(from: 0, by: 0)
+    public init(from: Int, by: Int) { (self.from, self.by) = (from, by) }
+    @inline(__always) func row(_ k: Int) -> Int { k < from ? k : k + by }
+}
+
 /// The partial sums both attention-value orders start from: row `k mod slots` of `scratch`
-/// (`slots · dim` floats) accumulates `p[k] v[k, ·]` with fused multiply-adds in order of k,
-/// leaving out the weights in `masked` (zero, so no sum changes).
-@inline(__always) func accumulateWeightedValues(_ p: UnsafePointer<Float>, count n: Int, skipping masked: Range<Int>, _ v: UnsafePointer<Float>,
+/// (`slots · dim` floats) accumulates `p[k] v[k, ·]` with fused multiply-adds in order of k.
+@inline(__always) func accumulateWeightedValues(_ p: UnsafePointer<Float>, count n: Int, rows: ValueRows, _ v: UnsafePointer<Float>,
                                                 valueStride: Int, dim: Int, slots: Int, into scratch: UnsafeMutablePointer<Float>) {
     scratch.initialize(repeating: 0, count: slots * dim)
     let s = UnsafeMutableRawPointer(scratch)
-    for k in 0..<n where !masked.contains(k) {
-        let slot = k % slots, weight = SIMD16<Float>(repeating: p[k])
+    for k in 0..<n {
+        let slot = k % slots, weight = SIMD16<Float>(repeating: p[k]), value = v + rows.row(k) * valueStride
         for d in Swift.stride(from: 0, to: dim, by: 16) {
             let at = 4 * (slot * dim + d)
             let acc = s.loadUnaligned(fromByteOffset: at, as: SIMD16<Float>.self)
-            s.storeBytes(of: acc.addingProduct(weight, UnsafeRawPointer(v + k * valueStride + d).loadUnaligned(as: SIMD16<Float>.self)),
+            s.storeBytes(of: acc.addingProduct(weight, UnsafeRawPointer(value + d).loadUnaligned(as: SIMD16<Float>.self)),
                          toByteOffset: at, as: SIMD16<Float>.self)
         }
     }
@@ -136,12 +144,12 @@ public func attentionScores(_ q: UnsafePointer<Float>, queryStride: Int, _ k: Un
 
 /// `out[d] = Σ_k p[k] v[k, d]` for one row of attention weights in tinyBLAS's order: sixteen
 /// partial sums by `k mod 16`, each accumulated with fused multiply-adds in order of k, then
-/// added as `reduce16` adds its lanes. Weights in `skipping` are zero (masked) and left out,
-/// which changes no sum. `scratch` holds 16 · dim floats.
-public func attentionValues(_ p: UnsafePointer<Float>, count n: Int, skipping masked: Range<Int>, _ v: UnsafePointer<Float>, valueStride: Int,
+/// added as `reduce16` adds its lanes. `rows` maps weights to value rows. `scratch` holds
+/// 16 · dim floats.
+public func attentionValues(_ p: UnsafePointer<Float>, count n: Int, rows: ValueRows, _ v: UnsafePointer<Float>, valueStride: Int,
                             dim: Int, into out: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>) {
     precondition(dim % 16 == 0)
-    accumulateWeightedValues(p, count: n, skipping: masked, v, valueStride: valueStride, dim: dim, slots: 16, into: scratch)
+    accumulateWeightedValues(p, count: n, rows: rows, v, valueStride: valueStride, dim: dim, slots: 16, into: scratch)
     let s = UnsafeMutableRawPointer(scratch)
     for d in Swift.stride(from: 0, to: dim, by: 16) {
         @inline(__always) func lane(_ l: Int) -> SIMD16<Float> { s.loadUnaligned(fromByteOffset: 4 * (l * dim + d), as: SIMD16<Float>.self) }
@@ -184,7 +192,7 @@ public func attentionValuesOneToken(_ p: UnsafePointer<Float>, count n: Int, _ v
                                     into out: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>) {
     precondition(dim % 16 == 0)
     // Slot k mod 64 is accumulator (k / 16) mod 4, lane k mod 16.
-    accumulateWeightedValues(p, count: n, skipping: 0..<0, v, valueStride: valueStride, dim: dim, slots: 64, into: scratch)
+    accumulateWeightedValues(p, count: n, rows: .inPlace, v, valueStride: valueStride, dim: dim, slots: 64, into: scratch)
     let s = UnsafeMutableRawPointer(scratch)
     // Per output d, lane l: x0[l] = (a0 + a2) + (a1 + a3) for accumulators a = slots
     // 16a + l, then reduce16 over the lanes; all of it vectorised over d.

@@ -132,9 +132,12 @@ struct SmolLM2ReferenceTests {
         for (a, b) in zip(scores[0].logprobs, generation.logprobs) { #expect(abs(a - b) < 0.05) }
         #expect(scores[0].logprobs[0] == scores[2].logprobs[0])
         #expect(scores[0].logprobs[0] > scores[1].logprobs[0])  // " Paris" beats " London"
-        // Batched branches give what each continuation gets when scored alone.
+        // Batched branches give exactly what each continuation gets when scored alone: each
+        // branch's attention is laid out as if the others were not there.
         let alone = try model.score(prompt: prompt, continuations: [model.tokenizer.encode(" London")])
-        for (a, b) in zip(alone[0].logprobs, scores[1].logprobs) { #expect(abs(a - b) < 1e-4) }
+        #expect(alone[0].logprobs == scores[1].logprobs)
+        let reversed = try model.score(prompt: prompt, continuations: scores.reversed().map(\.tokens))
+        #expect(reversed.reversed().map(\.logprobs) == scores.map(\.logprobs))
     }
 
     @Test func samplingIsSeeded() throws {
