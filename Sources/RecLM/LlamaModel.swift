@@ -15,9 +15,10 @@ import RecTensor
 ///   are rounded through Float16 as in llama.cpp's default F16 cache; attention sums follow
 ///   tinyBLAS's order for batches and `vec_dot_f16`'s for one token, as llama.cpp does; exp,
 ///   softmax, SwiGLU, rope and RMS norm follow ggml's order of operations.
-/// - `fast` widens every weight to Float32 once and runs projections and attention through
-///   `cblas_sgemm`: several times faster on prompts, about 4x the memory, and close to
-///   llama.cpp but not identical (its 8-bit activations are not emulated).
+/// - `fast` also widens every weight to Float32 once and runs batches of tokens (prompts,
+///   scored continuations) through `cblas_sgemm`: faster on long prompts, about twice the
+///   memory, close to llama.cpp but not identical (its 8-bit activations are not emulated).
+///   One-token steps (generation) keep the quantised weights, which stream 4x fewer bytes.
 ///
 /// Either way, a prompt scored in one batch gives the log-probabilities the same tokens get
 /// when generated one by one, up to the order of the attention sums.
@@ -31,12 +32,16 @@ public final class LlamaModel: @unchecked Sendable {
         public var kvDim: Int { kvHeads * headDim }
     }
 
-    /// A weight matrix `[out, in]`: block-quantised under exact numerics, Float32 under fast
-    /// numerics and for float tensors (F32, F16, BF16; llama.cpp's bits are matched for
-    /// block-quantised weights only).
-    enum Projection {
-        case quantized(BlockQuantizedMatrix)
-        case dense([Float], out: Int, in: Int)
+    /// A weight matrix `[out, in]`: block-quantised under exact numerics; under fast numerics
+    /// and for float tensors (F32, F16, BF16; llama.cpp's bits are matched for block-quantised
+    /// weights only) also or only as Float32.
+    struct Projection {
+        /// ggml's blocks, multiplied with ggml's arithmetic. Fast numerics keep them too for
+        /// one-token steps, which stream every weight per token: 4x fewer bytes than Float32.
+        let quantized: BlockQuantizedMatrix?
+        /// Float32 `[out, in]`, multiplied by BLAS (fast numerics, float tensors).
+        let dense: [Float]?
+        let out: Int, `in`: Int
 
         /// The named tensors (each `[in, out_i]` in ggml order) stacked into one matrix.
         init(_ file: GGUFFile, _ names: [String], in k: Int, out: [Int], numerics: Numerics) throws {
@@ -47,36 +52,37 @@ public final class LlamaModel: @unchecked Sendable {
                 }
                 return tensor
             }
+            self.out = out.reduce(0, +)
+            self.in = k
             let formats = tensors.map { BlockQuantizedMatrix.Format(rawValue: $0.typeName) }
-            if numerics == .exact, let format = formats[0], formats.allSatisfy({ $0 == format }) {
-                self = .quantized(BlockQuantizedMatrix(stacking: zip(tensors, out).map { tensor, n in
+            if BlockQuantizedMatrix.supported, let format = formats[0], formats.allSatisfy({ $0 == format }) {
+                quantized = BlockQuantizedMatrix(stacking: zip(tensors, out).map { tensor, n in
                     file.withBytes(of: tensor) { BlockQuantizedMatrix(format: format, rows: n, columns: k, source: $0) }
-                }))
+                })
             } else {
-                self = .dense(try names.flatMap { try file.floats($0) }, out: out.reduce(0, +), in: k)
+                quantized = nil
             }
+            dense = numerics == .fast || quantized == nil ? try names.flatMap { try file.floats($0) } : nil
         }
 
         /// Row `i` as Float32 (an embedding lookup).
         func row(_ i: Int) -> [Float] {
-            switch self {
-            case .quantized(let m): return m.row(i)
-            case .dense(let w, _, let k): return Array(w[(i * k)..<((i + 1) * k)])
-            }
+            if let dense { return Array(dense[(i * self.in)..<((i + 1) * self.in)]) }
+            return quantized!.row(i)
         }
 
         /// `out[t · stride + j] (+)= Σ_c W[j, c] x[t, c]` for `rows` rows of `x`.
         func apply(_ x: UnsafePointer<Float>, rows: Int, into out: UnsafeMutablePointer<Float>, stride: Int? = nil, accumulate: Bool = false) {
-            switch self {
-            case .quantized(let m):
-                m.multiply(QuantizedActivations(x, rows: rows, columns: m.columns), into: out, stride: stride ?? m.rows, accumulate: accumulate)
-            case .dense(let w, let n, let k):
-                w.withUnsafeBufferPointer { w in
-                    if rows == 1, stride == nil {
-                        cblas_sgemv(CblasRowMajor, CblasNoTrans, Int32(n), Int32(k), 1, w.baseAddress!, Int32(k), x, 1, accumulate ? 1 : 0, out, 1)
-                    } else {
-                        gemm(x, w.baseAddress!, out, m: rows, n: n, k: k, transposeB: true, beta: accumulate ? 1 : 0, ldc: stride ?? n)
-                    }
+            if let quantized, rows == 1 || dense == nil {
+                quantized.multiply(QuantizedActivations(x, rows: rows, columns: quantized.columns), into: out, stride: stride ?? quantized.rows, accumulate: accumulate)
+                return
+            }
+            let (n, k) = (self.out, self.in)
+            dense!.withUnsafeBufferPointer { w in
+                if rows == 1, stride == nil {
+                    cblas_sgemv(CblasRowMajor, CblasNoTrans, Int32(n), Int32(k), 1, w.baseAddress!, Int32(k), x, 1, accumulate ? 1 : 0, out, 1)
+                } else {
+                    gemm(x, w.baseAddress!, out, m: rows, n: n, k: k, transposeB: true, beta: accumulate ? 1 : 0, ldc: stride ?? n)
                 }
             }
         }
