@@ -186,8 +186,8 @@ public struct QuantizedActivations {
 typealias Quants = __m256i
 
 /// `maddubs` then `madd` by ones: lane k = Σ_r u[4k+r] s[4k+r] for unsigned bytes `u` and
-/// signed bytes `s` (each pair's sum is at most 2 · 255 · 128 in magnitude, below Int16's
-/// saturation for the values here: nibbles or |q| ≤ 127 against |q| ≤ 127).
+/// signed bytes `s`. `maddubs` saturates pairs at Int16, which these operands never reach:
+/// at most 2 · 15 · 127 for nibbles, 2 · 128 · 127 for |Q8_0| against |q| ≤ 127.
 @inline(__always) func pairSums(_ u: __m256i, _ s: __m256i) -> __m256i {
     _mm256_madd_epi16(_mm256_maddubs_epi16(u, s), _mm256_set1_epi16(1))
 }
