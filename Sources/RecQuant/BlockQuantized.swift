@@ -25,7 +25,7 @@ public struct BlockQuantizedMatrix: Sendable {
         case q4_0 = "Q4_0", q4_1 = "Q4_1", q8_0 = "Q8_0"
 
         /// Bytes of one block of 32 values.
-        var blockBytes: Int { switch self { case .q4_0: 18; case .q4_1: 20; case .q8_0: 34 } }
+        public var blockBytes: Int { switch self { case .q4_0: 18; case .q4_1: 20; case .q8_0: 34 } }
         /// Bytes before a block's quants (`d`, and `m` for Q4_1). Q4 quants are 16 bytes, byte j
         /// holding value j in its low nibble and value j + 16 in its high one; Q8_0's are 32
         /// signed bytes.

@@ -94,7 +94,7 @@ enum BenchCommand: Command {
         var rng = SplitMix64(seed: 1)
         for format in [BlockQuantizedMatrix.Format.q4_0, .q4_1, .q8_0] {
             // Random quants with small positive Float16 scales (and offsets for Q4_1).
-            let blockBytes = format == .q4_0 ? 18 : format == .q4_1 ? 20 : 34
+            let blockBytes = format.blockBytes
             var raw = (0..<(rows * columns / 32 * blockBytes)).map { _ in UInt8(truncatingIfNeeded: rng.next()) }
             for block in 0..<(rows * columns / 32) {
                 for at in [0, 2].prefix(format == .q4_1 ? 2 : 1) {
