@@ -55,7 +55,7 @@ public final class Runner: @unchecked Sendable {
                     advance("\(label(cell)) already done")
                     continue
                 }
-                if pass == 0, state.status == .running, let owner = state.owner, owner != getpid(), kill(owner, 0) == 0 {
+                if pass == 0, state.status == .running, let owner = state.owner, owner != getpid(), Self.isAlive(owner) {
                     deferred.append(cell)
                     continue
                 }
@@ -74,6 +74,19 @@ public final class Runner: @unchecked Sendable {
             }
         }
         return summary
+    }
+
+    /// Whether process `pid` still runs on this machine. A zombie (exited, not yet reaped: in a
+    /// container whose first process does not reap, a killed run stays one) counts as dead,
+    /// although `kill(pid, 0)` still answers for it.
+    static func isAlive(_ pid: Int32) -> Bool {
+        guard pid > 0, kill(pid, 0) == 0 || errno == EPERM else { return false }
+        // /proc/PID/stat reads "PID (COMMAND) STATE ..."; the command may hold spaces and
+        // parentheses, so the state follows the last ')'.
+        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+              let close = stat.lastIndex(of: ")") else { return true }
+        let state = stat[stat.index(after: close)...].drop { $0 == " " }.first
+        return state != "Z" && state != "X"
     }
 
     private func label(_ cell: ExperimentPlan.Cell) -> String {
