@@ -117,8 +117,13 @@ public struct PALRRanker: Ranker, Trainable, Diagnosing {
         /// LoRA fine-tuning of the local model on PALR's instructions before ranking (PALRv1:
         /// `instructions: [recommend]`; PALRv2: both); none ranks zero-shot.
         public var finetune: FineTuning?
+        /// Generate mode: the order of the candidates the model did not pick. Unset: the
+        /// retriever's (the protocol). `random`: a seeded shuffle, so the metrics credit
+        /// the model's picks alone, as in the paper, where the LLM's list is the ranking. Unset
+        /// is not written, so the keys of cells from before this option are unchanged.
+        public var fill: String?
 
-        enum CodingKeys: String, CodingKey, CaseIterable { case lm, mode, noun, verb, verbPast, history, pick, maxTokens, normalise, finetune }
+        enum CodingKeys: String, CodingKey, CaseIterable { case lm, mode, noun, verb, verbPast, history, pick, maxTokens, normalise, finetune, fill }
 
         public init(from decoder: any Decoder) throws {
             let c = try decoder.container(keyedBy: CodingKeys.self)
@@ -138,6 +143,11 @@ public struct PALRRanker: Ranker, Trainable, Diagnosing {
                 throw DecodingError.dataCorruptedError(forKey: .normalise, in: c, debugDescription: "unknown value '\(normalise)'; valid: sum, mean")
             }
             finetune = try c.decodeIfPresent(FineTuning.self, forKey: .finetune)
+            fill = try c.decodeIfPresent(String.self, forKey: .fill)
+            guard fill == nil || ["retriever", "random"].contains(fill!) else {
+                throw DecodingError.dataCorruptedError(forKey: .fill, in: c, debugDescription: "unknown fill '\(fill!)'; valid: retriever, random")
+            }
+            if fill == "retriever" { fill = nil }
             if finetune != nil && lm.backend != "local" {
                 throw DecodingError.dataCorruptedError(forKey: .finetune, in: c, debugDescription: "fine-tuning needs the local backend")
             }
@@ -258,17 +268,23 @@ public struct PALRRanker: Ranker, Trainable, Diagnosing {
         tally.example("Prompt (user \(request.user)):\n\(message)\n\nAnswer:\n\(generation.text)\n\nPicked: "
                       + parsed.chosen.map { titles[$0] }.joined(separator: "; ")
                       + (parsed.rejected.isEmpty ? "" : "\nRejected: " + parsed.rejected.joined(separator: "; ")))
-        return Self.merge(picked: parsed.chosen, count: candidates.count).map {
+        var shuffle = configuration.fill == "random"
+            ? SplitMix64(seed: seed).derived("palr.rank fill \(request.user)") : nil
+        return Self.merge(picked: parsed.chosen, count: candidates.count, shuffle: &shuffle).map {
             ScoredItem(item: candidates[$0.index], score: $0.score)
         }
     }
 
     /// The model's picks first, in its order, then every other candidate in the retriever's
-    /// order; scores fall from `count` to 1.
-    static func merge(picked: [Int], count: Int) -> [(index: Int, score: Float)] {
+    /// order (or shuffled by `shuffle`); scores fall from `count` to 1.
+    static func merge(picked: [Int], count: Int, shuffle: inout SplitMix64?) -> [(index: Int, score: Float)] {
         let chosen = Set(picked)
-        let order = picked + (0..<count).filter { !chosen.contains($0) }
-        return order.enumerated().map { ($0.element, Float(count - $0.offset)) }
+        var rest = (0..<count).filter { !chosen.contains($0) }
+        if shuffle != nil {
+            // Fisher-Yates by hand: the standard library's shuffle may change between releases.
+            for i in stride(from: rest.count - 1, to: 0, by: -1) { rest.swapAt(i, shuffle!.nextInt(below: i + 1)) }
+        }
+        return (picked + rest).enumerated().map { ($0.element, Float(count - $0.offset)) }
     }
 
     public func diagnostics() -> [String: Int] { tally.counts }

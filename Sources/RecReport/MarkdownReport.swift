@@ -158,14 +158,20 @@ public enum MarkdownReport {
             let names = Set(rows.flatMap(\.counts.keys)).sorted()
             out += "\n## Counts\n\n"
             out += "What the components counted, summed over seeds. An LLM output that names no candidate is rejected "
-            out += "and never reaches the metrics; the places it would have filled are filled from the retriever's order.\n\n"
+            out += "and never reaches the metrics; the places it would have filled are filled from the retriever's order (or, for a ranker with `fill: random`, in a seeded random order).\n\n"
             out += "| pipeline | seeds | " + names.joined(separator: " | ") + " |\n|---|---:|" + names.map { _ in "---:|" }.joined() + "\n"
             for row in rows {
                 out += "| \(row.pipeline) | \(row.seeds) | " + names.map { row.counts[$0].map(String.init) ?? "–" }.joined(separator: " | ") + " |\n"
             }
         }
-        for entry in quoted {
+        for (index, entry) in quoted.enumerated() {
             out += "\n## Examples: \(entry.pipeline) (seed \(entry.seed))\n\n"
+            // Pipelines that differ only after the model's answer (e.g. how unpicked candidates
+            // are filled) keep the same examples: quote them once.
+            if let same = quoted[..<index].first(where: { $0.examples == entry.examples && $0.seed == entry.seed }) {
+                out += "The same prompts and answers as `\(same.pipeline)` above.\n"
+                continue
+            }
             for example in entry.examples {
                 out += example.split(separator: "\n", omittingEmptySubsequences: false).map { "> " + $0 }.joined(separator: "\n") + "\n\n"
             }

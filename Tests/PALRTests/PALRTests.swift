@@ -106,6 +106,30 @@ func configuration(_ mode: String) throws -> PALRRanker.Configuration {
         #expect(ranker.diagnostics()["answer_lines_rejected"] == 1)
     }
 
+    @Test func randomFillKeepsThePicksFirstAndShufflesTheRestBySeedAndUser() throws {
+        var random = try configuration("generate")
+        random.fill = "random"
+        let answer = "Fargo (1996)"
+        let candidates: [Int32] = Array(0..<40)
+        let items = (0..<40).map { ItemText(title: $0 == 3 ? "Fargo" : "Film \($0)", year: 1996) }
+        func ranking(_ configuration: PALRRanker.Configuration, user: Int32) throws -> [Int32] {
+            try PALRRanker(configuration: configuration, model: ScriptedModel(answer: answer), items: items)
+                .rank(RankRequest(user: user, history: [1], candidates: candidates)).map(\.item)
+        }
+        let first = try ranking(random, user: 1)
+        #expect(first.first == 3)
+        #expect(Set(first) == Set(candidates))
+        #expect(first != [3] + candidates.filter { $0 != 3 })     // not the retriever's order
+        #expect(try ranking(random, user: 1) == first)             // seeded
+        #expect(try ranking(random, user: 2) != first)             // per user
+        // `retriever` is the default and is not written, so cell keys stay as they were.
+        let decoded = try JSONDecoder().decode(PALRRanker.Configuration.self, from: JSONSerialization.data(withJSONObject: ["fill": "retriever"]))
+        #expect(decoded.fill == nil)
+        #expect(String(decoding: try JSONEncoder().encode(decoded), as: UTF8.self).contains("fill") == false)
+        #expect(try ranking(try configuration("generate"), user: 1) == [3] + candidates.filter { $0 != 3 })
+        #expect(throws: (any Error).self) { try PALRRankerTests.decode(["fill": "reverse"]) }
+    }
+
     @Test func likelihoodOrdersByTheTitlesScoreSumOrMean() throws {
         // Sum: Heat -3 beats Shawshank -4; mean per word: Shawshank -4/4 beats Heat -3/2.
         let scores = ["Heat (1995)": -3.0, "The Shawshank Redemption (1994)": -4.0, "Big Night (1996)": -9.0]

@@ -23,10 +23,13 @@ import Testing
         #expect(text.contains("| generate | 1 |"))
         #expect(text.contains("## Examples: generate (seed 1)"))
         #expect(text.contains("> Profile request (user"))
+        // Random fill reuses generate's calls, so its examples are not quoted twice.
+        #expect(text.contains("## Examples: generate-random-fill (seed 1)\n\nThe same prompts and answers as `generate` above."))
         #expect(text.contains("popularity + palr.profile("))
         let store = try ResultStore(path: db, readOnly: true)
         let calls = try store.lmCacheStats()
-        // 3 profiles, 3 generated rankings, 3 likelihood rankings, 3 rankings by the tuned model.
+        // 3 profiles, 3 generated rankings, 3 likelihood rankings, 3 rankings by the tuned model;
+        // generate-random-fill makes the same calls as generate, answered from the cache.
         #expect(calls.calls == 12)
         #expect(run.stderr.contains("LoRA fine-tuning on 8 examples (recommend + recommend_retrieval)"))
         #expect(text.contains("palr.rank(finetune="))
@@ -37,11 +40,11 @@ import Testing
 
         let again = try CLI.run(["run", Self.tinySpec, "--db", db, "--set", "name=palr-tiny-again", "--no-report"])
         #expect(again.status == 0, "\(again.stderr)")
-        #expect(again.stderr.contains("ran 4, skipped 0"))
+        #expect(again.stderr.contains("ran 5, skipped 0"))
         #expect(again.stderr.contains("LoRA adapter restored from the stage cache"))
         let after = try ResultStore(path: db, readOnly: true).lmCacheStats()
         #expect(after.misses == calls.misses)
-        #expect(after.hits == calls.hits + 12)
+        #expect(after.hits == calls.hits + 18)
         let first = try metricRows(db, "palr-tiny"), second = try metricRows(db, "palr-tiny-again")
         #expect(Set(first.values.map { $0.joined() }) == Set(second.values.map { $0.joined() }))
     }
