@@ -4,7 +4,8 @@
 and one slot, so the shared prefix is evaluated by the first request and reused by the others
 (as `reclab bench lm` evaluates it once), and (a') the same with the prefix already cached
 before the clock starts (what ../shared/peers/llama_score.py measures), (b) prompt tokens
-per second on the whole prompt uncached, (c) generated tokens per second over 128 tokens. Each is run ROUNDS times; median and best are printed.
+per second on the whole prompt uncached, (c) generated tokens per second over 128 tokens.
+Each is run ROUNDS times; median and best are printed.
 Usage: python3 llama_speed.py BASE_URL MOVIES_DAT [ROUNDS]   (developer tool; standard library only)"""
 import json, random, statistics, sys, time, urllib.request
 

@@ -268,21 +268,21 @@ public struct PALRRanker: Ranker, Trainable, Diagnosing {
         tally.example("Prompt (user \(request.user)):\n\(message)\n\nAnswer:\n\(generation.text)\n\nPicked: "
                       + parsed.chosen.map { titles[$0] }.joined(separator: "; ")
                       + (parsed.rejected.isEmpty ? "" : "\nRejected: " + parsed.rejected.joined(separator: "; ")))
-        var shuffle = configuration.fill == "random"
+        let shuffle = configuration.fill == "random"
             ? SplitMix64(seed: seed).derived("palr.rank fill \(request.user)") : nil
-        return Self.merge(picked: parsed.chosen, count: candidates.count, shuffle: &shuffle).map {
+        return Self.merge(picked: parsed.chosen, count: candidates.count, shuffle: shuffle).map {
             ScoredItem(item: candidates[$0.index], score: $0.score)
         }
     }
 
     /// The model's picks first, in its order, then every other candidate in the retriever's
     /// order (or shuffled by `shuffle`); scores fall from `count` to 1.
-    static func merge(picked: [Int], count: Int, shuffle: inout SplitMix64?) -> [(index: Int, score: Float)] {
+    static func merge(picked: [Int], count: Int, shuffle: SplitMix64?) -> [(index: Int, score: Float)] {
         let chosen = Set(picked)
         var rest = (0..<count).filter { !chosen.contains($0) }
-        if shuffle != nil {
+        if var rng = shuffle {
             // Fisher-Yates by hand: the standard library's shuffle may change between releases.
-            for i in stride(from: rest.count - 1, to: 0, by: -1) { rest.swapAt(i, shuffle!.nextInt(below: i + 1)) }
+            for i in stride(from: rest.count - 1, to: 0, by: -1) { rest.swapAt(i, rng.nextInt(below: i + 1)) }
         }
         return (picked + rest).enumerated().map { ($0.element, Float(count - $0.offset)) }
     }
