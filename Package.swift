@@ -25,7 +25,8 @@ let package = Package(
         .systemLibrary(name: "CLZMA", path: "Sources/CLZMA", providers: [.apt(["liblzma-dev"])]),
 
         // MARK: - Core
-        .target(name: "RecCore"),
+        // RecCore hashes model files (SHA-256), so it is optimised in debug builds too.
+        .target(name: "RecCore", swiftSettings: optimisedInDebug),
         .target(name: "RecSpec", dependencies: ["RecCore", "RecEval", "CYAML"]),
         .target(name: "RecData", dependencies: ["RecCore", "CLZMA"], resources: [.copy("Embedded")]),
         .target(name: "RecEval", dependencies: ["RecCore", "COpenBLAS"]),

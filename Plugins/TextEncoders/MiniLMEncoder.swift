@@ -40,7 +40,7 @@ public struct MiniLMEncoder: TextEncoder {
     }
 
     public func encode(_ texts: [String]) throws -> [[Float]] {
-        model.embed(texts, batchSize: configuration.batchSize)
+        try model.embed(texts, batchSize: configuration.batchSize)
     }
 
     public func tokenIDs(_ text: String) -> [Int32] { model.tokenizer.encode(text) }

@@ -41,7 +41,7 @@ struct DatasetBuilder {
         guard fields.count == 4 else {
             throw RecError.data("expected 4 \(layout) fields (user, item, rating, \(timeName.split(separator: " ").last!)), found \(fields.count)", at: file.location(line: line))
         }
-        let rating = try parseField(fields[2].0, as: { Float($0) }, what: "a rating", file: file, line: line, column: fields[2].1)
+        let rating = try parseField(fields[2].0, as: parseRating, what: "a rating", file: file, line: line, column: fields[2].1)
         let time = try parseField(fields[3].0, as: { Int64($0) }, what: timeName, file: file, line: line, column: fields[3].1)
         add(user: String(fields[0].0), item: String(fields[1].0), rating: rating, time: time)
     }
@@ -67,12 +67,27 @@ func splitTitleYear(_ raw: String) -> (String, Int?) {
     return (String(title[..<open]).trimmingCharacters(in: .whitespaces), year)
 }
 
+/// A rating: a finite number of modest size (Float would turn 1e300 into infinity, and NaN
+/// compares false with every threshold).
+func parseRating(_ text: Substring) -> Float? {
+    guard let value = Float(text), value.isFinite, abs(value) <= 1e9 else { return nil }
+    return value
+}
+
+/// A timestamp written as a number, possibly with a fraction (RecBole writes floats): its
+/// whole seconds, if finite and within the range of Int64.
+func parseTimestamp(_ text: Substring) -> Int64? {
+    if let whole = Int64(text) { return whole }
+    guard let value = Double(text), value.isFinite else { return nil }
+    return Int64(exactly: value.rounded(.down)) ?? nil
+}
+
 /// Parses a field, or throws an error at its line and column.
 func parseField<T>(
     _ text: Substring, as parse: (Substring) -> T?, what: String, file: TextFile, line: Int, column: Int
 ) throws -> T {
     guard let value = parse(text) else {
-        throw RecError.data("expected \(what), found \"\(text)\"", at: file.location(line: line, column: column))
+        throw RecError.data("expected \(what), found \"\(Excerpt.of(String(text)))\"", at: file.location(line: line, column: column))
     }
     return value
 }

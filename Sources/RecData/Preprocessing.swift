@@ -8,6 +8,31 @@ extension Dataset {
         return copy.compacted()
     }
 
+    /// The dataset with one interaction per (user, item) pair: the latest by time, the later
+    /// in the file on a tie. Leave-one-out with a repeated pair would hold out an item that is
+    /// also in training, and excluding known items would then hide every test item.
+    /// - Returns: the dataset, how many interactions were dropped, and the first repeated pair.
+    public func withoutDuplicates() -> (dataset: Dataset, dropped: Int, example: (user: String, item: String)?) {
+        var kept: [Int64: Int] = [:]
+        kept.reserveCapacity(interactions.count)
+        var example: (String, String)?
+        for (index, event) in interactions.enumerated() {
+            let pair = Int64(event.user) << 32 | Int64(event.item)
+            if let previous = kept[pair] {
+                if example == nil { example = (userIDs[Int(event.user)], itemIDs[Int(event.item)]) }
+                if event.time >= interactions[previous].time { kept[pair] = index }
+            } else {
+                kept[pair] = index
+            }
+        }
+        let dropped = interactions.count - kept.count
+        guard dropped > 0 else { return (self, 0, nil) }
+        let survivors = Set(kept.values)
+        var copy = self
+        copy.interactions = interactions.indices.filter { survivors.contains($0) }.map { interactions[$0] }
+        return (copy, dropped, example)
+    }
+
     /// k-core filtering: removes users with fewer than `minUser` and items with fewer than
     /// `minItem` interactions, repeatedly, until both hold everywhere.
     public func kCore(minUser: Int, minItem: Int) -> Dataset {
@@ -97,6 +122,8 @@ public struct DatasetStatistics: Sendable, Codable, Equatable {
     public var itemsWithTitle: Int
     public var hasRatings: Bool
     public var hasTimestamps: Bool
+    /// Repeated (user, item) interactions dropped on loading (nil: none).
+    public var duplicatesDropped: Int?
 
     public var density: Double { Double(interactions) / Double(max(1, users * items)) }
 }

@@ -10,16 +10,20 @@ public struct TextFile: Sendable {
     public let path: String
     public let bytes: [UInt8]
 
+    /// The largest data file read, compressed or not (MovieLens 1M's ratings are 24 MB).
+    public static let maxBytes = 1 << 30
+
     public init(path: String) throws {
         self.path = path
-        guard let data = FileManager.default.contents(atPath: path) else {
-            let exists = FileManager.default.fileExists(atPath: path)
-            throw RecError.data(exists ? "cannot read '\(path)'" : "data file '\(path)' does not exist")
-        }
-        bytes = path.hasSuffix(".xz") ? try Self.unxz(Array(data), path: path) : Array(data)
+        let raw = try InputFile.read(path, what: "data file", limit: Self.maxBytes)
+        var bytes = path.hasSuffix(".xz") ? try Self.unxz(raw, path: path, limit: Self.maxBytes) : raw
+        // A UTF-8 byte order mark is not part of the first field.
+        if bytes.starts(with: [0xEF, 0xBB, 0xBF]) { bytes.removeFirst(3) }
+        self.bytes = bytes
     }
 
-    /// The file's lines without line endings (`\n` or `\r\n`), each with its line number.
+    /// The file's lines without line endings (`\n`, `\r\n`, or a lone `\r` as old Mac
+    /// files have), each with its line number.
     public func lines(encoding: Encoding = .utf8) throws -> [(number: Int, text: String)] {
         var result: [(Int, String)] = []
         var start = 0
@@ -38,8 +42,11 @@ public struct TextFile: Sendable {
                 result.append((number, text))
             }
         }
-        for (index, byte) in bytes.enumerated() where byte == 0x0A {
-            try emit(index)
+        for (index, byte) in bytes.enumerated() {
+            // A lone CR ends a line; CR LF ends one line at the LF (emit drops the CR).
+            let isLoneCR = byte == 0x0D && (index + 1 == bytes.count || bytes[index + 1] != 0x0A)
+            guard byte == 0x0A || isLoneCR else { continue }
+            try emit(isLoneCR ? index + 1 : index)
             start = index + 1
             number += 1
         }
@@ -56,9 +63,11 @@ public struct TextFile: Sendable {
         SourceLocation(file: path, line: line, column: column)
     }
 
-    static func unxz(_ input: [UInt8], path: String) throws -> [UInt8] {
+    /// Decompresses `input`, refusing to produce more than `limit` bytes (a small file can
+    /// expand to gigabytes) or to use more than 256 MiB for the decoder's dictionary.
+    static func unxz(_ input: [UInt8], path: String, limit: Int) throws -> [UInt8] {
         var stream = lzma_stream()
-        guard lzma_stream_decoder(&stream, UInt64.max, 0) == LZMA_OK else {
+        guard lzma_stream_decoder(&stream, 256 << 20, 0) == LZMA_OK else {
             throw RecError.data("cannot start the xz decoder for '\(path)'")
         }
         defer { lzma_end(&stream) }
@@ -74,7 +83,13 @@ public struct TextFile: Sendable {
                     return lzma_code(&stream, LZMA_FINISH)
                 }
                 output.append(contentsOf: chunk[0..<(chunk.count - stream.avail_out)])
+                guard output.count <= limit else {
+                    throw RecError.data("'\(path)' expands to more than \(limit) bytes; the limit for a data file is \(limit)")
+                }
                 if status == LZMA_STREAM_END { return output }
+                if status == LZMA_MEMLIMIT_ERROR {
+                    throw RecError.data("'\(path)' needs more than 256 MiB of memory to decompress (an xz dictionary that large is not a data file's)")
+                }
                 guard status == LZMA_OK else {
                     throw RecError.data("'\(path)' is not a valid xz file or is truncated (lzma error \(status.rawValue))")
                 }

@@ -135,6 +135,10 @@ public struct RankingEvaluator: Sendable {
         _ task: EvaluationTask, score: Scorer, rerank: Reranker? = nil, progress: (Int, Int) -> Void = { _, _ in }
     ) throws -> EvaluationResult {
         let n = task.itemCount
+        if case .sampled(let negatives, _, _) = protocolKind, negatives >= n {
+            throw RecError(.spec, "\(negatives) sampled negatives per held-out item need a catalogue of more than \(negatives) items; this one has \(n)",
+                           key: "evaluation.negatives")
+        }
         let batch = max(1, min(batchUsers, maxBufferBytes / max(1, n * MemoryLayout<Float>.size)))
         let buffer = UnsafeMutableBufferPointer<Float>.allocate(capacity: batch * n)
         defer { buffer.deallocate() }

@@ -48,8 +48,10 @@ public struct BPETokenizer: Sendable {
         case "gpt-2", "gpt2", "default", "mpt", "olmo", "jais": splitDigits = false
         default: throw fail("tokenizer.ggml.pre '\(pre)' is not supported (smollm, starcoder, gpt-2, ...)")
         }
-        guard let tokens = try file.require("tokenizer.ggml.tokens").array?.compactMap(\.string), !tokens.isEmpty else {
-            throw fail("tokenizer.ggml.tokens is not an array of strings")
+        // Every entry must be a string: dropping one would shift every later token id.
+        guard let values = try file.require("tokenizer.ggml.tokens").array, !values.isEmpty, values.count < Int(Int32.max),
+              case let tokens = values.compactMap(\.string), tokens.count == values.count else {
+            throw fail("tokenizer.ggml.tokens is not a non-empty array of strings")
         }
         let types = file.metadata["tokenizer.ggml.token_type"]?.array?.compactMap(\.int) ?? []
         guard types.isEmpty || types.count == tokens.count else { throw fail("tokenizer.ggml.token_type has \(types.count) entries for \(tokens.count) tokens") }
@@ -74,8 +76,15 @@ public struct BPETokenizer: Sendable {
             .map { (tokens[$0], Int32($0), kinds[$0] == .control) }
             .filter { !$0.0.isEmpty }
             .sorted { $0.0.utf8.count > $1.0.utf8.count }
-        bos = file.metadata["tokenizer.ggml.bos_token_id"]?.int.map(Int32.init)
-        eos = file.metadata["tokenizer.ggml.eos_token_id"]?.int.map(Int32.init)
+        func tokenID(_ key: String) throws -> Int32? {
+            guard let value = file.metadata[key] else { return nil }
+            guard let id = value.int, (0..<tokens.count).contains(id) else {
+                throw fail("\(key) is not a token id below the vocabulary size \(tokens.count)")
+            }
+            return Int32(id)
+        }
+        bos = try tokenID("tokenizer.ggml.bos_token_id")
+        eos = try tokenID("tokenizer.ggml.eos_token_id")
         addBOS = file.metadata["tokenizer.ggml.add_bos_token"]?.bool ?? false
     }
 

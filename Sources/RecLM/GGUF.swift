@@ -84,14 +84,14 @@ public final class GGUFFile: @unchecked Sendable {
         let version = Int(try reader.scalar(UInt32.self))
         guard version == 2 || version == 3 else { throw reader.fail("GGUF version \(version) is not supported (2 or 3)") }
         self.version = version
-        let tensorCount = try reader.count(try reader.scalar(UInt64.self), "tensor count")
-        let metadataCount = try reader.count(try reader.scalar(UInt64.self), "metadata count")
+        let tensorCount = try reader.items(try reader.scalar(UInt64.self), "tensor count")
+        let metadataCount = try reader.items(try reader.scalar(UInt64.self), "metadata count")
         var metadata: [String: Value] = [:]
         for _ in 0..<metadataCount {
             let key = try reader.string()
             metadata[key] = try reader.value(type: try reader.scalar(UInt32.self), key: key)
         }
-        var infos: [TensorInfo] = [], names: [String] = []
+        var infos: [TensorInfo] = [], names: [String] = [], seen = Set<String>()
         for _ in 0..<tensorCount {
             let name = try reader.string()
             let rank = Int(try reader.scalar(UInt32.self))
@@ -99,13 +99,26 @@ public final class GGUFFile: @unchecked Sendable {
             let dimensions = try (0..<rank).map { _ in try reader.count(try reader.scalar(UInt64.self), "dimension of '\(name)'") }
             let type = try reader.scalar(UInt32.self)
             let offset = try reader.count(try reader.scalar(UInt64.self), "offset of '\(name)'")
+            // The element count must not overflow: every dimension is at most the file size,
+            // but their product need not be.
+            var count = 1
+            for dimension in dimensions {
+                let (product, overflow) = count.multipliedReportingOverflow(by: dimension)
+                guard !overflow, product <= size * 8 else {
+                    throw reader.fail("tensor '\(name)' has dimensions \(dimensions): more values than a file of \(size) bytes can hold")
+                }
+                count = product
+            }
+            guard seen.insert(name).inserted else { throw reader.fail("tensor '\(name)' is listed twice") }
             infos.append(TensorInfo(name: name, dimensions: dimensions, typeCode: type, offset: offset))
             names.append(name)
         }
-        let alignment = metadata["general.alignment"]?.int ?? 32
-        guard alignment > 0 else { throw reader.fail("general.alignment is \(alignment)") }
+        guard let alignment = (metadata["general.alignment"] ?? .uint(32)).int, (1...(1 << 16)).contains(alignment) else {
+            throw reader.fail("general.alignment must be an integer from 1 to 65536")
+        }
         let dataStart = (reader.position + alignment - 1) / alignment * alignment
         var table: [String: TensorInfo] = [:]
+        var extents: [(name: String, range: Range<Int>)] = []
         for var tensor in infos {
             tensor.offset += dataStart
             if let type = TensorType(rawValue: tensor.typeCode) {
@@ -117,8 +130,23 @@ public final class GGUFFile: @unchecked Sendable {
                 guard end <= size else {
                     throw reader.fail("truncated: tensor '\(tensor.name)' ends at byte \(end), the file has \(size)")
                 }
+                extents.append((tensor.name, tensor.offset..<end))
             }
             table[tensor.name] = tensor
+        }
+        // llama.cpp's writers lay tensors out back to back, each padded to the alignment. A
+        // tensor whose type claims fewer bytes than its slot holds (an F32 tensor relabelled
+        // Q8_0, say) leaves a gap; one that claims more overlaps its neighbour.
+        if extents.count == infos.count {
+            let ordered = extents.sorted { $0.range.lowerBound < $1.range.lowerBound }
+            for (a, b) in zip(ordered, ordered.dropFirst()) {
+                guard a.range.upperBound <= b.range.lowerBound else {
+                    throw reader.fail("tensors '\(a.name)' and '\(b.name)' overlap")
+                }
+                guard b.range.lowerBound - a.range.upperBound < alignment else {
+                    throw reader.fail("tensor '\(a.name)' (\(table[a.name]!.typeName)) leaves \(b.range.lowerBound - a.range.upperBound) bytes unused before '\(b.name)': its type does not match the data it has")
+                }
+            }
         }
         self.metadata = metadata
         self.tensors = table
@@ -219,15 +247,26 @@ public final class GGUFFile: @unchecked Sendable {
             return Int(value)
         }
 
+        /// A count of items of at least one byte each, which must fit in the bytes left.
+        func items(_ value: UInt64, _ what: String) throws -> Int {
+            guard value <= UInt64(base.count - position) else {
+                throw fail("\(what) \(value) at offset \(position - 8) is more than the \(base.count - position) bytes left")
+            }
+            return Int(value)
+        }
+
         mutating func string() throws -> String {
-            let length = try count(try scalar(UInt64.self), "string length")
+            let length = try items(try scalar(UInt64.self), "string length")
             let at = position
             let raw = try bytes(length)
             guard let text = String(validating: raw, as: UTF8.self) else { throw fail("invalid UTF-8 in a string at offset \(at)") }
             return text
         }
 
-        mutating func value(type: UInt32, key: String) throws -> Value {
+        /// Arrays of arrays are allowed this deep (llama.cpp writes none nested).
+        static let maxNesting = 4
+
+        mutating func value(type: UInt32, key: String, depth: Int = 0) throws -> Value {
             switch type {
             case 0: return .uint(UInt64(try scalar(UInt8.self)))
             case 1: return .int(Int64(try scalar(Int8.self)))
@@ -239,9 +278,12 @@ public final class GGUFFile: @unchecked Sendable {
             case 7: return .bool(try scalar(UInt8.self) != 0)
             case 8: return .string(try string())
             case 9:
+                guard depth < Self.maxNesting else { throw fail("metadata '\(key)' nests arrays deeper than \(Self.maxNesting) levels") }
                 let elementType = try scalar(UInt32.self)
-                let n = try count(try scalar(UInt64.self), "array length of '\(key)'")
-                return .array(try (0..<n).map { _ in try value(type: elementType, key: key) })
+                let n = try items(try scalar(UInt64.self), "array length of '\(key)'")
+                var elements: [Value] = []
+                for _ in 0..<n { elements.append(try value(type: elementType, key: key, depth: depth + 1)) }
+                return .array(elements)
             case 10: return .uint(try scalar(UInt64.self))
             case 11: return .int(Int64(bitPattern: try scalar(UInt64.self)))
             case 12: return .float(Double(bitPattern: try scalar(UInt64.self)))

@@ -21,6 +21,18 @@ public struct SamplingParameters: Codable, Sendable, Hashable {
         self.seed = seed
         self.stop = stop
     }
+
+    /// The parameters, after checking that every one is in its range; the error names the
+    /// parameter as the command line and the server spell it.
+    public func validated() throws -> SamplingParameters {
+        func fail(_ message: String) -> RecError { RecError(.usage, message) }
+        guard (0...1_000_000).contains(maxTokens) else { throw fail("max_tokens must be between 0 and 1000000, got \(maxTokens)") }
+        guard temperature.isFinite, temperature >= 0 else { throw fail("temperature must be a finite number >= 0, got \(temperature)") }
+        guard topK >= 0 else { throw fail("top_k must be >= 0 (0 keeps every token), got \(topK)") }
+        guard topP.isFinite, topP > 0, topP <= 1 else { throw fail("top_p must be in (0, 1], got \(topP)") }
+        guard !stop.contains(where: \.isEmpty) else { throw fail("a stop string must not be empty") }
+        return self
+    }
 }
 
 /// A generated continuation: its text, tokens, each token's log-probability under the model
@@ -64,8 +76,9 @@ extension LlamaModel {
     /// Continues `prompt` (token ids) under `parameters`.
     public func generate(prompt: [Int32], parameters: SamplingParameters) throws -> Generation {
         guard !prompt.isEmpty else { throw RecError(.plugin, "generate needs a non-empty prompt") }
+        let parameters = try parameters.validated()
         let session = session()
-        var logits = try session.append(prompt)
+        var logits = try checkedFinite(try session.append(prompt))
         var rng = SplitMix64(seed: parameters.seed)
         var tokens: [Int32] = [], logprobs: [Double] = [], bytes: [UInt8] = []
         let v = configuration.vocabulary
@@ -82,9 +95,17 @@ extension LlamaModel {
                 return Generation(text: String(text[..<cut]), tokens: tokens, logprobs: logprobs, finish: .stop, promptTokens: prompt.count)
             }
             guard session.tokens.count < configuration.contextLength else { break }
-            logits = try session.append([next])
+            logits = try checkedFinite(try session.append([next]))
         }
         return Generation(text: String(decoding: bytes, as: UTF8.self), tokens: tokens, logprobs: logprobs, finish: .length, promptTokens: prompt.count)
+    }
+
+    /// `logits`, or an error when the weights produced NaN or infinity (a damaged model file).
+    func checkedFinite(_ logits: [Float]) throws -> [Float] {
+        guard logits.allSatisfy(\.isFinite) else {
+            throw ModelFiles.corrupt(RecError(.data, "\(file.path): the model computed non-finite logits"))
+        }
+        return logits
     }
 
     /// The index drawn from `logits` under `parameters` (the largest when temperature is 0).
@@ -101,6 +122,7 @@ extension LlamaModel {
         if parameters.topP < 1 {
             var kept = 0, mass = 0.0
             while kept < weights.count && mass < parameters.topP { mass += weights[kept]; kept += 1 }
+            kept = max(kept, 1)
             candidates = Array(candidates.prefix(kept))
             weights = Array(weights.prefix(kept)).map { $0 / mass }
         }
@@ -117,13 +139,13 @@ extension LlamaModel {
     public func score(prompt: [Int32], continuations: [[Int32]]) throws -> [ContinuationScore] {
         guard !prompt.isEmpty else { throw RecError(.plugin, "score needs a non-empty prompt") }
         let session = session()
-        let promptLogits = try session.append(prompt)
+        let promptLogits = try checkedFinite(try session.append(prompt))
         let v = configuration.vocabulary
         // Logits before token i of a continuation: the prompt's last row for i = 0, else row
         // i - 1 of that continuation's own pass (its last token needs no pass).
         let heads = continuations.map { Array($0.dropLast()) }
         let nonEmpty = heads.filter { !$0.isEmpty }
-        let rows = nonEmpty.isEmpty ? [] : try session.branches(nonEmpty)
+        let rows = nonEmpty.isEmpty ? [] : try checkedFinite(try session.branches(nonEmpty))
         var offset = 0
         return continuations.map { continuation in
             var logprobs: [Double] = []

@@ -11,10 +11,14 @@ import RecCore
 enum HTTPClient {
     struct Response { var status: Int; var headers: [String: String]; var body: Data }
 
+    /// Replies are read whole; a completion with log-probabilities is well under this.
+    static let maxReplyBytes = 64 << 20
+
     enum HTTPFailure: Error, CustomStringConvertible {
-        case timedOut(Double), dropped, cannotConnect(String)
+        case timedOut(Double), dropped, cannotConnect(String), tooLarge(Int)
         var description: String {
             switch self {
+            case .tooLarge(let limit): return "the reply is larger than \(limit) bytes"
             case .timedOut(let seconds): return "no reply within \(seconds) s"
             case .dropped: return "the connection was dropped"
             case .cannotConnect(let reason): return "cannot connect (\(reason))"
@@ -42,7 +46,11 @@ enum HTTPClient {
         }
         var request = "POST \(url.path.isEmpty ? "/" : url.path) HTTP/1.1\r\nHost: \(host):\(port)\r\nConnection: close\r\n"
         request += "Content-Length: \(body.count)\r\n"
-        for (name, value) in headers.sorted(by: { $0.key < $1.key }) { request += "\(name): \(value)\r\n" }
+        for (name, value) in headers.sorted(by: { $0.key < $1.key }) {
+            // CR or LF in a header would let a value inject headers of its own.
+            guard !Excerpt.hasControlCharacters(name + value) else { throw HTTPFailure.cannotConnect("the header \(name) holds a control character") }
+            request += "\(name): \(value)\r\n"
+        }
         let bytes = Array((request + "\r\n").utf8) + Array(body)
         var sent = 0
         while sent < bytes.count {
@@ -55,7 +63,11 @@ enum HTTPClient {
         while true {
             guard Date() < deadline else { throw HTTPFailure.timedOut(timeout) }
             let n = recv(fd, &chunk, chunk.count, 0)
-            if n > 0 { received += chunk[0..<n]; continue }
+            if n > 0 {
+                received += chunk[0..<n]
+                guard received.count <= maxReplyBytes else { throw HTTPFailure.tooLarge(maxReplyBytes) }
+                continue
+            }
             if n == 0 { break }
             if errno == EINTR { continue }
             throw errno == EAGAIN || errno == EWOULDBLOCK ? HTTPFailure.timedOut(timeout) : HTTPFailure.dropped
@@ -80,16 +92,16 @@ enum HTTPClient {
             var decoded = [UInt8](), position = 0
             while let lineEnd = body[position...].indices.first(where: { $0 + 1 < body.count && body[$0] == 13 && body[$0 + 1] == 10 }) {
                 let sizeText = String(decoding: body[position..<lineEnd], as: UTF8.self).split(separator: ";").first ?? ""
-                guard let size = Int(sizeText.trimmingCharacters(in: .whitespaces), radix: 16) else { throw HTTPFailure.dropped }
+                guard let size = Int(sizeText.trimmingCharacters(in: .whitespaces), radix: 16), size >= 0 else { throw HTTPFailure.dropped }
                 if size == 0 { break }
                 let start = lineEnd + 2
-                guard start + size <= body.count else { throw HTTPFailure.dropped }
+                guard size <= body.count - start else { throw HTTPFailure.dropped }
                 decoded += body[start..<(start + size)]
-                position = start + size + 2
+                position = min(body.count, start + size + 2)
             }
             body = decoded
         } else if let length = headers["content-length"].flatMap(Int.init) {
-            guard body.count >= length else { throw HTTPFailure.dropped }
+            guard length >= 0, body.count >= length else { throw HTTPFailure.dropped }
             body = Array(body.prefix(length))
         }
         return Response(status: status, headers: headers, body: Data(body))

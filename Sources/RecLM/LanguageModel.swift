@@ -14,10 +14,19 @@ public enum Prompt: Codable, Sendable, Hashable {
 public protocol LanguageModel: Sendable {
     /// `local` or `openai`: part of every cache key.
     var backend: String { get }
-    /// The model's identity (file name, or the server's model name): part of every cache key.
+    /// The model's name as reports show it (file name, or the server's model name).
     var model: String { get }
+    /// What produces the answers, for the call cache: the weights' SHA-256 for a local model,
+    /// the endpoint and model name for a server. Two models with the same name but other
+    /// weights or another server must never share cached answers.
+    var identity: String { get }
     func generate(_ prompt: Prompt, _ parameters: SamplingParameters) throws -> Generation
     func score(_ prompt: Prompt, continuations: [String]) throws -> [ContinuationScore]
+}
+
+extension LanguageModel {
+    /// Models that have no weights file or endpoint (test doubles) are named by backend and model.
+    public var identity: String { "\(backend) \(model)" }
 }
 
 /// The in-process engine as a `LanguageModel`.
@@ -26,6 +35,7 @@ public final class LocalLanguageModel: LanguageModel, @unchecked Sendable {
     public let template: ChatTemplate?
     public let backend = "local"
     public let model: String
+    public let identity: String
     private let lock = NSLock()
 
     public init(engine: LlamaModel) {
@@ -35,6 +45,8 @@ public final class LocalLanguageModel: LanguageModel, @unchecked Sendable {
         // An adapter makes another model too, named by its file's hash.
         let tags = (engine.numerics == .exact ? [] : [engine.numerics.rawValue]) + (engine.adapterFingerprint.map { ["lora " + $0.prefix(16)] } ?? [])
         model = tags.isEmpty ? file : "\(file) [\(tags.joined(separator: ", "))]"
+        identity = (["local weights sha256:\(engine.weightsHash)", "numerics \(engine.numerics.rawValue)"]
+            + (engine.adapterFingerprint.map { ["adapter sha256:\($0)"] } ?? [])).joined(separator: ", ")
         template = (engine.file.metadata["tokenizer.chat_template"]?.string).flatMap { try? ChatTemplate($0, file: engine.file.path) }
     }
 
@@ -68,14 +80,29 @@ public final class CachedLanguageModel: LanguageModel, @unchecked Sendable {
     public let store: ResultStore
     public var backend: String { inner.backend }
     public var model: String { inner.model }
+    public var identity: String { inner.identity }
 
     public init(_ inner: any LanguageModel, store: ResultStore) {
         self.inner = inner
         self.store = store
     }
 
-    struct GenerateRequest: Codable { var backend: String, model: String, kind = "generate", prompt: Prompt, parameters: SamplingParameters }
-    struct ScoreRequest: Codable { var backend: String, model: String, kind = "score", prompt: Prompt, continuations: [String] }
+    /// The cache key's layout. Version 2 keys on `identity` (weights hash or endpoint) where
+    /// version 1 keyed on the model's name alone; rows under version-1 keys are never read.
+    static let keyVersion = 2
+
+    struct GenerateRequest: Encodable {
+        var version = keyVersion
+        var backend: String, model: String, identity: String
+        var kind = "generate"
+        var prompt: Prompt, parameters: SamplingParameters
+    }
+    struct ScoreRequest: Encodable {
+        var version = keyVersion
+        var backend: String, model: String, identity: String
+        var kind = "score"
+        var prompt: Prompt, continuations: [String]
+    }
 
     static func canonical<T: Encodable>(_ value: T) throws -> String {
         let encoder = JSONEncoder()
@@ -104,14 +131,14 @@ public final class CachedLanguageModel: LanguageModel, @unchecked Sendable {
     }
 
     public func generate(_ prompt: Prompt, _ parameters: SamplingParameters) throws -> Generation {
-        try cached(GenerateRequest(backend: backend, model: model, prompt: prompt, parameters: parameters), kind: "generate",
+        try cached(GenerateRequest(backend: backend, model: model, identity: identity, prompt: prompt, parameters: try parameters.validated()), kind: "generate",
                    tokens: { ($0.promptTokens ?? 0, max($0.tokens.count, $0.logprobs.count)) }) {
             try inner.generate(prompt, parameters)
         }
     }
 
     public func score(_ prompt: Prompt, continuations: [String]) throws -> [ContinuationScore] {
-        try cached(ScoreRequest(backend: backend, model: model, prompt: prompt, continuations: continuations), kind: "score",
+        try cached(ScoreRequest(backend: backend, model: model, identity: identity, prompt: prompt, continuations: continuations), kind: "score",
                    tokens: { (0, $0.map(\.tokens.count).reduce(0, +)) }) {
             try inner.score(prompt, continuations: continuations)
         }

@@ -111,6 +111,8 @@ public final class LlamaModel: @unchecked Sendable {
     let ropeCos: [Float], ropeSin: [Float]
     /// A LoRA adapter added to the projections at run time, if one was given.
     let adapter: LoRADeltas?
+    /// SHA-256 of the GGUF file's bytes.
+    public let weightsHash: String
     /// SHA-256 of the adapter file (nil without one).
     public var adapterFingerprint: String? { adapter?.fingerprint }
 
@@ -118,21 +120,37 @@ public final class LlamaModel: @unchecked Sendable {
         if numerics == .exact && !BlockQuantizedMatrix.supported {
             throw RecError(.usage, "exact numerics need a CPU with AVX2, FMA and F16C; use numerics 'fast'")
         }
+        // The checksum first: a damaged file says so rather than failing somewhere inside.
+        weightsHash = try ContentHash.verify(path)
         let file = try GGUFFile(path: path)
         self.file = file
         self.numerics = numerics
         let arch = try file.require("general.architecture").string ?? ""
         guard arch == "llama" else { throw RecError(.data, "\(path): general.architecture is '\(arch)'; RecLab runs llama-architecture models") }
-        func int(_ key: String) throws -> Int {
-            guard let value = try file.require(key).int, value > 0 else { throw RecError(.data, "\(path): metadata '\(key)' is not a positive integer") }
+        // Hyperparameters size tables before any tensor is read: each must be a positive integer
+        // within what a model of this family can have, and each float finite and positive.
+        func int(_ key: String, default fallback: Int? = nil, max: Int = 1 << 20) throws -> Int {
+            guard let raw = file.metadata[key] ?? fallback.map({ .int(Int64($0)) }) else {
+                throw RecError(.data, "\(path): metadata key '\(key)' is missing")
+            }
+            guard let value = raw.int, (1...max).contains(value) else {
+                throw RecError(.data, "\(path): metadata '\(key)' must be an integer from 1 to \(max)")
+            }
             return value
         }
-        let heads = try int("llama.attention.head_count")
+        func positive(_ key: String, default fallback: Double) throws -> Float {
+            guard let raw = file.metadata[key] else { return Float(fallback) }
+            guard let value = raw.double, value.isFinite, value > 0, Float(value).isFinite, Float(value) > 0 else {
+                throw RecError(.data, "\(path): metadata '\(key)' must be a finite positive number")
+            }
+            return Float(value)
+        }
+        let heads = try int("llama.attention.head_count", max: 1024)
         let config = Configuration(
-            layers: try int("llama.block_count"), hidden: try int("llama.embedding_length"), heads: heads,
-            kvHeads: file.metadata["llama.attention.head_count_kv"]?.int ?? heads, feedForward: try int("llama.feed_forward_length"),
-            contextLength: try int("llama.context_length"), ropeBase: Float(file.metadata["llama.rope.freq_base"]?.double ?? 10_000),
-            normEps: Float(file.metadata["llama.attention.layer_norm_rms_epsilon"]?.double ?? 1e-5),
+            layers: try int("llama.block_count", max: 1024), hidden: try int("llama.embedding_length", max: 1 << 16), heads: heads,
+            kvHeads: try int("llama.attention.head_count_kv", default: heads, max: 1024), feedForward: try int("llama.feed_forward_length", max: 1 << 18),
+            contextLength: try int("llama.context_length", max: 1 << 20), ropeBase: try positive("llama.rope.freq_base", default: 10_000),
+            normEps: try positive("llama.attention.layer_norm_rms_epsilon", default: 1e-5),
             vocabulary: 0)
         guard config.hidden % heads == 0, heads % config.kvHeads == 0, config.headDim % 2 == 0 else {
             throw RecError(.data, "\(path): \(heads) heads, \(config.kvHeads) key-value heads over \(config.hidden) dimensions do not fit")

@@ -35,6 +35,8 @@ public final class OpenAILanguageModel: LanguageModel, @unchecked Sendable {
     public let options: Options
     public let backend = "openai"
     public var model: String { options.model }
+    /// The endpoint without credentials, and the model name.
+    public var identity: String { "openai \(Redaction.url(endpoint.absoluteString)) model \(options.model)" }
     private let apiKey: String?
     private let session: URLSession
     private let endpoint: URL
@@ -47,13 +49,20 @@ public final class OpenAILanguageModel: LanguageModel, @unchecked Sendable {
         var base = options.baseURL
         while base.hasSuffix("/") { base.removeLast() }
         if base.hasSuffix("/v1") { base.removeLast(3) }
-        guard let url = URL(string: base), url.scheme == "http" || url.scheme == "https" else {
-            throw RecError(.usage, "base URL '\(options.baseURL)' is not an http(s) URL")
+        guard !Excerpt.hasControlCharacters(base), let url = URL(string: base), url.scheme == "http" || url.scheme == "https", url.host != nil else {
+            throw RecError(.usage, "base URL '\(Excerpt.of(Redaction.url(options.baseURL)))' is not an http(s) URL")
         }
         endpoint = url
+        guard !Excerpt.hasControlCharacters(options.model) else {
+            throw RecError(.usage, "the model name '\(Excerpt.of(options.model))' holds control characters")
+        }
         if let variable = options.apiKeyEnvironment {
             guard let key = ProcessInfo.processInfo.environment[variable], !key.isEmpty else {
-                throw RecError(.usage, "the API key variable \(variable) is not set in the environment")
+                throw RecError(.usage, "the API key variable \(Excerpt.of(variable)) is not set in the environment")
+            }
+            // A line break in a header value would start a header of its own.
+            guard !Excerpt.hasControlCharacters(key) else {
+                throw RecError(.usage, "the API key in \(variable) holds a line break or another control character; an HTTP header cannot carry it")
             }
             apiKey = key
         } else {
@@ -69,6 +78,7 @@ public final class OpenAILanguageModel: LanguageModel, @unchecked Sendable {
     // MARK: - LanguageModel
 
     public func generate(_ prompt: Prompt, _ parameters: SamplingParameters) throws -> Generation {
+        let parameters = try parameters.validated()
         var body: [String: Any] = [
             "model": options.model, "max_tokens": parameters.maxTokens, "temperature": parameters.temperature,
             "top_p": parameters.topP, "seed": parameters.seed,
@@ -84,7 +94,7 @@ public final class OpenAILanguageModel: LanguageModel, @unchecked Sendable {
             guard let message = choice["message"] as? [String: Any], let text = message["content"] as? String else {
                 throw malformed("/v1/chat/completions", "choices[0].message.content")
             }
-            let tokens = Self.tokenLogprobs(choice)
+            let tokens = try tokenLogprobs(choice, "/v1/chat/completions")
             return Generation(text: text, tokens: tokens.compactMap(\.id), logprobs: tokens.map(\.logprob), finish: finish(choice), promptTokens: usage(json, "prompt_tokens"))
         case .text(let text):
             body["prompt"] = text
@@ -92,7 +102,7 @@ public final class OpenAILanguageModel: LanguageModel, @unchecked Sendable {
             let json = try post("/v1/completions", body)
             let choice = try firstChoice(json, "/v1/completions")
             guard let generated = choice["text"] as? String else { throw malformed("/v1/completions", "choices[0].text") }
-            let tokens = Self.tokenLogprobs(choice)
+            let tokens = try tokenLogprobs(choice, "/v1/completions")
             return Generation(text: generated, tokens: tokens.compactMap(\.id), logprobs: tokens.map(\.logprob), finish: finish(choice), promptTokens: usage(json, "prompt_tokens"))
         }
     }
@@ -110,7 +120,7 @@ public final class OpenAILanguageModel: LanguageModel, @unchecked Sendable {
             ])
             let choice = try self.firstChoice(json, "/v1/completions")
             let boundary = text.unicodeScalars.count  // offsets count characters (code points)
-            let tokens = Self.tokenLogprobs(choice).filter { ($0.offset ?? -1) >= boundary }
+            let tokens = try self.tokenLogprobs(choice, "/v1/completions").filter { ($0.offset ?? -1) >= boundary }
             guard !tokens.isEmpty || continuations[index].isEmpty else {
                 throw self.malformed("/v1/completions", "logprobs.text_offset (the server did not echo the prompt with log-probabilities)")
             }
@@ -164,12 +174,12 @@ public final class OpenAILanguageModel: LanguageModel, @unchecked Sendable {
                 let response = try send(url, headers: headers, body: payload)
                 if response.status == 200 {
                     if let json = (try? JSONSerialization.jsonObject(with: response.body)) as? [String: Any] { return json }
-                    failures.append("the reply is not a JSON object: \(Self.snippet(response.body))")
+                    failures.append("the reply is not a JSON object: \(snippet(response.body))")
                 } else if response.status == 429 || response.status >= 500 {
                     failures.append("HTTP \(response.status)")
-                    if let after = response.headers["retry-after"].flatMap(Double.init) { delay = min(options.maxBackoff, max(0, after)) }
+                    if let after = response.headers["retry-after"].flatMap(Double.init), after.isFinite { delay = min(options.maxBackoff, max(0, after)) }
                 } else {
-                    throw RecError(.plugin, "openai: POST \(url.absoluteString) answered HTTP \(response.status): \(Self.snippet(response.body))")
+                    throw RecError(.plugin, "openai: POST \(Redaction.url(url.absoluteString)) answered HTTP \(response.status): \(snippet(response.body))")
                 }
             } catch let failure as HTTPClient.HTTPFailure {
                 failures.append(failure.description)
@@ -181,7 +191,7 @@ public final class OpenAILanguageModel: LanguageModel, @unchecked Sendable {
                 Thread.sleep(forTimeInterval: delay)
             }
         }
-        throw RecError(.plugin, "openai: POST \(url.absoluteString) failed after \(failures.count) attempts: \(failures.joined(separator: "; "))")
+        throw RecError(.plugin, "openai: POST \(Redaction.url(url.absoluteString)) failed after \(failures.count) attempts: \(failures.joined(separator: "; "))")
     }
 
     /// Plain http goes through `HTTPClient` (one connection per attempt, exact time-outs);
@@ -218,9 +228,12 @@ public final class OpenAILanguageModel: LanguageModel, @unchecked Sendable {
         return "\(error)"
     }
 
-    static func snippet(_ data: Data?) -> String {
-        let text = String(decoding: (data ?? Data()).prefix(120), as: UTF8.self)
-        return text.isEmpty ? "(empty)" : "'\(text)'"
+    /// The start of a reply body for an error message: short, printable, and with the API key
+    /// and URL credentials removed (a server may echo the request).
+    func snippet(_ data: Data?) -> String {
+        let text = String(decoding: (data ?? Data()).prefix(4096), as: UTF8.self)
+        let clean = Redaction.redact(text, secrets: apiKey.map { [$0] } ?? [])
+        return clean.isEmpty ? "(empty)" : "'\(Excerpt.of(clean, limit: 120))'"
     }
 
     // MARK: - Reply layouts
@@ -231,7 +244,7 @@ public final class OpenAILanguageModel: LanguageModel, @unchecked Sendable {
     }
 
     func malformed(_ path: String, _ field: String) -> RecError {
-        RecError(.plugin, "openai: the reply of \(endpoint.absoluteString)\(path) lacks \(field)")
+        RecError(.plugin, "openai: the reply of \(Redaction.url(endpoint.absoluteString))\(path) lacks \(field)")
     }
 
     func finish(_ choice: [String: Any]) -> Generation.Finish {
@@ -248,15 +261,41 @@ public final class OpenAILanguageModel: LanguageModel, @unchecked Sendable {
     /// `logprob` (and `id` where the server gives token ids: llama-server), as chat completions
     /// return them, or `logprobs.token_logprobs[i]` with `text_offset[i]`, as legacy completions
     /// do (an echoed first token has null and is skipped).
-    static func tokenLogprobs(_ choice: [String: Any]) -> [(id: Int32?, offset: Int?, logprob: Double)] {
+    ///
+    /// Every value is checked: a log-probability must be finite and at most 0, a token id a
+    /// non-negative 32-bit integer, and `text_offset` as long as `token_logprobs`.
+    func tokenLogprobs(_ choice: [String: Any], _ path: String) throws -> [(id: Int32?, offset: Int?, logprob: Double)] {
         guard let logprobs = choice["logprobs"] as? [String: Any] else { return [] }
+        func logprob(_ value: Any?, _ field: String) throws -> Double? {
+            guard let value, !(value is NSNull) else { return nil }
+            guard let number = value as? Double, number.isFinite, number <= 1e-6 else {
+                throw malformed(path, "\(field): a finite log-probability <= 0")
+            }
+            return number
+        }
         if let content = logprobs["content"] as? [[String: Any]] {
-            return content.compactMap { item in
-                (item["logprob"] as? Double).map { ((item["id"] as? Int).map(Int32.init), nil, $0) }
+            return try content.enumerated().compactMap { index, item in
+                guard let value = try logprob(item["logprob"], "logprobs.content[\(index)].logprob") else { return nil }
+                var id: Int32?
+                if let raw = item["id"], !(raw is NSNull) {
+                    guard let number = raw as? Int, let exact = Int32(exactly: number), exact >= 0 else {
+                        throw malformed(path, "logprobs.content[\(index)].id: a token id from 0 to \(Int32.max)")
+                    }
+                    id = exact
+                }
+                return (id, nil, value)
             }
         }
         guard let values = logprobs["token_logprobs"] as? [Any] else { return [] }
-        let offsets = logprobs["text_offset"] as? [Int]
-        return values.indices.compactMap { i in (values[i] as? Double).map { (nil, offsets?[i], $0) } }
+        var offsets: [Int]?
+        if let raw = logprobs["text_offset"], !(raw is NSNull) {
+            guard let list = raw as? [Int], list.count == values.count, list.allSatisfy({ $0 >= 0 }) else {
+                throw malformed(path, "logprobs.text_offset: one non-negative offset per entry of token_logprobs (\(values.count))")
+            }
+            offsets = list
+        }
+        return try values.indices.compactMap { i in
+            try logprob(values[i], "logprobs.token_logprobs[\(i)]").map { (nil, offsets?[i], $0) }
+        }
     }
 }

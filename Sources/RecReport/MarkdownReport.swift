@@ -63,12 +63,12 @@ public enum MarkdownReport {
                 let all = info.pipelines.compactMap { summaries[$0]?[column]?.mean }
                 let best = higher ? all.max() : all.min()
                 let text = value.n > 1 ? String(format: "%.4f ± %.4f", value.mean, value.std) : String(format: "%.4f", value.mean)
-                return value.mean == best && all.count > 1 ? "**\(text)**" : text
+                return value.mean == best && Set(all).count > 1 ? "**\(text)**" : text
             }
-            out += "| \(pipeline) | " + cellsText.joined(separator: " | ") + " |\n"
+            out += "| \(Markdown.text(pipeline)) | " + cellsText.joined(separator: " | ") + " |\n"
         }
         out += "\nPipelines:\n\n"
-        for pipeline in info.pipelines { out += "- `\(pipeline)`: \(info.pipelineComponents[pipeline] ?? "?")\n" }
+        for pipeline in info.pipelines { out += "- \(Markdown.code(pipeline)): \(info.pipelineComponents[pipeline] ?? "?")\n" }
         out += "\n"
 
         // MARK: Significance
@@ -99,7 +99,7 @@ public enum MarkdownReport {
                         guard !theirs.isEmpty else { return String(format: "%.4f", mean) }
                         return String(format: "%.4f (%+.4f)", mean, mean - meanStd(theirs).mean)
                     }
-                    out += "| \(point.label) | \(pipeline) | " + values.joined(separator: " | ") + " |\n"
+                    out += "| \(Markdown.text(point.label)) | \(Markdown.text(pipeline)) | " + values.joined(separator: " | ") + " |\n"
                 }
             }
             out += "\n"
@@ -120,13 +120,13 @@ public enum MarkdownReport {
             }
             let f = fit.isEmpty ? "–" : String(format: "%.2f", meanStd(fit).mean)
             let e = evaluate.isEmpty ? "–" : String(format: "%.2f", meanStd(evaluate).mean)
-            out += "| \(pipeline) | \(f) | \(e) |\n"
+            out += "| \(Markdown.text(pipeline)) | \(f) | \(e) |\n"
         }
         out += try countsSection(store: store, info: info, base: base, byKey: byKey)
         let failures = cells.filter { $0.status == .failed }
         if !failures.isEmpty {
             out += "\n## Failed cells\n\n"
-            for cell in failures { out += "- \(cell.pipeline) seed \(cell.seed) [\(cell.sweepLabel)]: \(cell.error ?? "unknown error")\n" }
+            for cell in failures { out += "- \(Markdown.text(cell.pipeline)) seed \(cell.seed) [\(Markdown.text(cell.sweepLabel))]: \(Markdown.text(cell.error ?? "unknown error"))\n" }
         }
         return out
     }
@@ -161,15 +161,15 @@ public enum MarkdownReport {
             out += "and never reaches the metrics; the places it would have filled are filled from the retriever's order (or, for a ranker with `fill: random`, in a seeded random order).\n\n"
             out += "| pipeline | seeds | " + names.joined(separator: " | ") + " |\n|---|---:|" + names.map { _ in "---:|" }.joined() + "\n"
             for row in rows {
-                out += "| \(row.pipeline) | \(row.seeds) | " + names.map { row.counts[$0].map(String.init) ?? "–" }.joined(separator: " | ") + " |\n"
+                out += "| \(Markdown.text(row.pipeline)) | \(row.seeds) | " + names.map { row.counts[$0].map(String.init) ?? "–" }.joined(separator: " | ") + " |\n"
             }
         }
         for (index, entry) in quoted.enumerated() {
-            out += "\n## Examples: \(entry.pipeline) (seed \(entry.seed))\n\n"
+            out += "\n## Examples: \(Markdown.text(entry.pipeline)) (seed \(entry.seed))\n\n"
             // Pipelines that differ only after the model's answer (e.g. how unpicked candidates
             // are filled) keep the same examples: quote them once.
             if let same = quoted[..<index].first(where: { $0.examples == entry.examples && $0.seed == entry.seed }) {
-                out += "The same prompts and answers as `\(same.pipeline)` above.\n"
+                out += "The same prompts and answers as \(Markdown.code(same.pipeline)) above.\n"
                 continue
             }
             for example in entry.examples {
@@ -188,6 +188,9 @@ public enum MarkdownReport {
         var out = "- Dataset: \(dataset["name"] as? String ?? "?"): \(grouped(users)) users, \(grouped(items)) items, "
         out += "\(grouped(interactions)) interactions, density \(String(format: "%.4f%%", density * 100))"
         out += ", \(grouped(dataset["items_with_title"] as? Int ?? 0)) items with a title\n"
+        if let dropped = dataset["duplicates_dropped"] as? Int, dropped > 0 {
+            out += "- Repeated (user, item) interactions: \(grouped(dropped)) dropped, the latest of each kept (data.duplicates: keep_last)\n"
+        }
         out += "- Split sizes: train \(grouped(object["train"] as? Int ?? 0)), validation \(grouped(object["validation"] as? Int ?? 0)), test \(grouped(object["test"] as? Int ?? 0))\n"
         out += "- Data fingerprint (SHA-256): `\(fingerprint.prefix(16))…`\n"
         return out
@@ -202,7 +205,7 @@ public enum MarkdownReport {
         out += "Wilcoxon signed-rank (zero differences dropped, normal approximation with tie correction). "
         out += "† marks p < 0.05 in both.\n\n"
         let against = Set(pairs.map(\.1))
-        let header = against.count == 1 ? "\(against.first!)" : "against (mean)"
+        let header = against.count == 1 ? Markdown.text(against.first!) : "against (mean)"
         out += "| pipeline | metric | mean | \(header) | Δ | t-test p | Wilcoxon p |\n|---|---|---:|---:|---:|---:|---:|\n"
         func perUser(_ pipeline: String, _ column: MetricKey) throws -> [Int32: Double]? {
             var sums: [Int32: Double] = [:]
@@ -216,7 +219,7 @@ public enum MarkdownReport {
             return seeds == 0 ? nil : sums.mapValues { $0 / Double(seeds) }
         }
         for (pipeline, other) in pairs {
-            let label = against.count == 1 ? pipeline : "\(pipeline) vs \(other)"
+            let label = against.count == 1 ? Markdown.text(pipeline) : "\(Markdown.text(pipeline)) vs \(Markdown.text(other))"
             for column in columns {
                 guard let mine = try perUser(pipeline, column), let theirs = try perUser(other, column) else { continue }
                 let users = mine.keys.filter { theirs[$0] != nil && !mine[$0]!.isNaN && !theirs[$0]!.isNaN }.sorted()

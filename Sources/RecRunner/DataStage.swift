@@ -30,6 +30,11 @@ public final class DataStage: @unchecked Sendable {
             error.keyPath = "data"
             throw error
         }
+        let unique = dataset.withoutDuplicates()
+        if let (user, item) = unique.example, spec.duplicates == .refuse {
+            throw RecError(.data, "'\(spec.dataset)' holds \(unique.dropped) repeated (user, item) interactions, the first for user '\(Excerpt.of(user))' and item '\(Excerpt.of(item))' (data.duplicates: refuse; keep_last keeps the latest of each)", key: "data.duplicates")
+        }
+        dataset = unique.dataset
         if let threshold = spec.ratingThreshold { dataset = dataset.filtered(ratingAtLeast: threshold) }
         dataset = dataset.kCore(minUser: spec.minUserInteractions, minItem: spec.minItemInteractions)
         guard !dataset.interactions.isEmpty else {
@@ -38,6 +43,7 @@ public final class DataStage: @unchecked Sendable {
         let split = try dataset.split(spec.split.method, ratios: spec.split.ratios, seed: spec.split.seed)
         var stats = dataset.statistics
         stats.name = spec.dataset
+        stats.duplicatesDropped = unique.dropped > 0 ? unique.dropped : nil
         let statsObject = SplitStatistics(dataset: stats, split: ExperimentPlan.describeSplit(spec), train: split.train.count, validation: split.validation.count, test: split.test.count)
         let prepared = Prepared(split: split, fingerprint: dataset.fingerprint, statisticsJSON: try canonicalJSON(statsObject))
         cache[key] = prepared

@@ -12,6 +12,9 @@ public struct ExperimentSpec: Sendable {
 }
 
 extension ExperimentSpec: Decodable {
+    /// The longest experiment or pipeline name accepted.
+    public static let maxNameLength = 100
+
     enum CodingKeys: String, CodingKey, CaseIterable {
         case name, description, data, evaluation, pipelines, seeds, sweep, extends
         /// A free mapping that holds YAML anchors for reuse (`definitions: { bpr: &bpr {...} }`).
@@ -21,9 +24,11 @@ extension ExperimentSpec: Decodable {
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         name = try c.decode(String.self, forKey: .name)
-        guard !name.isEmpty, name.allSatisfy({ $0.isLetter || $0.isNumber || "-_.".contains($0) }) else {
+        // The name becomes a file name (Reports/<name>.md), so it is short and plain.
+        guard !name.isEmpty, name.count <= Self.maxNameLength, name.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || "-_.".contains($0)) }),
+              name != ".", name != ".." else {
             throw DecodingError.dataCorruptedError(
-                forKey: .name, in: c, debugDescription: "'\(name)' must be a non-empty name of letters, digits, '-', '_' or '.'")
+                forKey: .name, in: c, debugDescription: "'\(Excerpt.of(name))' must be a name of 1 to \(Self.maxNameLength) ASCII letters, digits, '-', '_' or '.'")
         }
         description = try c.decodeIfPresent(String.self, forKey: .description)
         data = try c.decode(DataSpec.self, forKey: .data)
@@ -37,6 +42,10 @@ extension ExperimentSpec: Decodable {
             throw DecodingError.dataCorruptedError(forKey: .pipelines, in: c, debugDescription: "expected a non-empty mapping of pipeline names to pipelines")
         }
         let nested = try c.nestedContainer(keyedBy: AnyKey.self, forKey: .pipelines)
+        for entry in entries where entry.key.isEmpty || entry.key.count > Self.maxNameLength || Excerpt.hasControlCharacters(entry.key) {
+            throw RecError(.spec, "pipeline name '\(Excerpt.of(entry.key))' must be 1 to \(Self.maxNameLength) characters without line breaks or control characters",
+                           at: entry.keyLocation, key: "pipelines")
+        }
         pipelines = try entries.map { entry in
             var pipeline = try nested.decode(PipelineSpec.self, forKey: AnyKey(entry.key))
             pipeline.name = entry.key
@@ -73,9 +82,30 @@ public struct DataSpec: Sendable, Codable, Equatable {
     public var minUserInteractions: Int
     public var minItemInteractions: Int
     public var split: SplitSpec
+    /// What to do with repeated (user, item) interactions: keep the latest (`keep_last`) or
+    /// stop with an error (`refuse`).
+    public var duplicates: DuplicatePolicy
+
+    public enum DuplicatePolicy: String, Sendable, Codable, CaseIterable {
+        case keepLast = "keep_last", refuse
+    }
 
     enum CodingKeys: String, CodingKey, CaseIterable {
-        case dataset, path, format, ratingThreshold, minUserInteractions, minItemInteractions, split
+        case dataset, path, format, ratingThreshold, minUserInteractions, minItemInteractions, split, duplicates
+    }
+
+    /// `duplicates` is written only when it is not the default, so that cells keep the keys
+    /// they had before the policy could be chosen.
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(dataset, forKey: .dataset)
+        try c.encodeIfPresent(path, forKey: .path)
+        try c.encodeIfPresent(format, forKey: .format)
+        try c.encodeIfPresent(ratingThreshold, forKey: .ratingThreshold)
+        try c.encode(minUserInteractions, forKey: .minUserInteractions)
+        try c.encode(minItemInteractions, forKey: .minItemInteractions)
+        try c.encode(split, forKey: .split)
+        if duplicates != .keepLast { try c.encode(duplicates, forKey: .duplicates) }
     }
 
     public init(from decoder: any Decoder) throws {
@@ -87,6 +117,11 @@ public struct DataSpec: Sendable, Codable, Equatable {
         minUserInteractions = try c.decode(.minUserInteractions, default: 0, in: 0...1_000_000)
         minItemInteractions = try c.decode(.minItemInteractions, default: 0, in: 0...1_000_000)
         split = try c.decode(.split, default: SplitSpec())
+        let policy = try c.decode(.duplicates, default: "keep_last")
+        guard let duplicates = DuplicatePolicy(rawValue: policy) else {
+            throw DecodingError.dataCorruptedError(forKey: .duplicates, in: c, debugDescription: unknownChoice(policy, DuplicatePolicy.allCases.map(\.rawValue)))
+        }
+        self.duplicates = duplicates
     }
 }
 
@@ -188,6 +223,12 @@ public struct EvaluationSpec: Sendable, Codable, Equatable {
         }
         candidates = try c.decode(.candidates, default: 50, in: 1...100_000)
         metrics = try c.decode(.metrics, default: ["hr", "ndcg", "mrr", "recall"])
+        guard !metrics.isEmpty else {
+            throw DecodingError.dataCorruptedError(forKey: .metrics, in: c, debugDescription: "expected at least one metric; valid: \(MetricCatalog.all.map(\.kind).joined(separator: ", "))")
+        }
+        if let repeated = metrics.firstRepeat {
+            throw DecodingError.dataCorruptedError(forKey: .metrics, in: c, debugDescription: "metric '\(repeated)' is listed twice")
+        }
         let valid = MetricCatalog.all.map(\.kind)
         for (index, metric) in metrics.enumerated() where !valid.contains(metric) {
             throw DecodingError.dataCorrupted(DecodingError.Context(
@@ -196,6 +237,9 @@ public struct EvaluationSpec: Sendable, Codable, Equatable {
         cutoffs = try c.decode(.cutoffs, default: [10])
         guard !cutoffs.isEmpty, cutoffs.allSatisfy({ $0 > 0 && $0 <= 10_000 }) else {
             throw DecodingError.dataCorruptedError(forKey: .cutoffs, in: c, debugDescription: "expected a non-empty list of cutoffs between 1 and 10000")
+        }
+        if let repeated = cutoffs.firstRepeat {
+            throw DecodingError.dataCorruptedError(forKey: .cutoffs, in: c, debugDescription: "cutoff \(repeated) is listed twice")
         }
         baseline = try c.decodeIfPresent(String.self, forKey: .baseline)
         compare = try c.decode(.compare, default: [])
@@ -250,6 +294,14 @@ public struct ComponentSpec: Sendable, Decodable, ConfigurationSource {
     /// A decoder over this slot's keys (all but `type`), strict about unknown keys.
     public func decode<T: Decodable>(_ type: T.Type) throws -> T {
         try NodeDecoder().decode(type, from: node, path: keyPath, ignoring: ["type"])
+    }
+}
+
+extension Array where Element: Hashable {
+    /// The first element that occurs a second time, if any.
+    var firstRepeat: Element? {
+        var seen = Set<Element>()
+        return first { !seen.insert($0).inserted }
     }
 }
 

@@ -160,7 +160,7 @@ public struct NodeDecoding: Decoder {
             throw error("expected \(typeName(type)), found \(node.shapeName)")
         }
         if type == String.self { return text as! T }
-        guard plain || type == String.self else { throw error("expected \(typeName(type)), found quoted text \"\(text)\"") }
+        guard plain || type == String.self else { throw error("expected \(typeName(type)), found quoted text \"\(Excerpt.of(text))\"") }
         let cleaned = text.replacingOccurrences(of: "_", with: "")
         let value: Any?
         switch type {
@@ -175,7 +175,11 @@ public struct NodeDecoding: Decoder {
         case is Float.Type: value = Self.double(cleaned).map { Float($0) }
         default: value = nil
         }
-        guard let result = value as? T else { throw error("expected \(typeName(type)), found \"\(text)\"") }
+        guard let result = value as? T else { throw error("expected \(typeName(type)), found \"\(Excerpt.of(text))\"") }
+        // Every number in a spec is finite: NaN and infinity have no meaning as a setting, and
+        // they would also break the canonical JSON that identifies a cell.
+        if let number = result as? Double, !number.isFinite { throw error("expected a finite number, found \"\(Excerpt.of(text))\"") }
+        if let number = result as? Float, !number.isFinite { throw error("expected a finite number, found \"\(Excerpt.of(text))\"") }
         return result
     }
 

@@ -23,15 +23,20 @@ public struct LoadedSpec: Sendable {
 }
 
 public enum SpecLoader {
+    /// Cells a plan may hold unless the caller allows more (`--max-cells`): a sweep that
+    /// multiplies out to millions of cells is almost always a mistake, caught before any work.
+    public static let defaultMaxCells = 10_000
+
     /// Reads `path`, applies `extends:` and `overrides` (`a.b=value`), and expands `sweep:`.
-    public static func load(path: String, overrides: [String] = []) throws -> LoadedSpec {
+    public static func load(path: String, overrides: [String] = [], maxCells: Int = defaultMaxCells) throws -> LoadedSpec {
         var tree = try resolveExtends(path: path, seen: [])
         for override in overrides { try apply(override: override, to: &tree) }
         let sweep = tree["sweep"].flatMap { $0.isNull ? nil : $0 }  // `sweep:` left empty means none
         let base = try NodeDecoder().decode(ExperimentSpec.self, from: tree)
         var points = [SweepPoint(label: "base", assignments: [], spec: base)]
         if let sweep {
-            for assignment in try grid(sweep, tree: tree) {
+            let perPoint = base.pipelines.count * base.seeds.count
+            for assignment in try grid(sweep, tree: tree, maxPoints: max(0, maxCells / max(1, perPoint) - 1), cellsPerPoint: perPoint, maxCells: maxCells) {
                 var variant = tree
                 for (path, node) in assignment { _ = variant.set(node, at: path.split(separator: ".").map(String.init)[...]) }
                 let spec = try NodeDecoder().decode(ExperimentSpec.self, from: variant)
@@ -47,7 +52,10 @@ public enum SpecLoader {
 
     static func resolveExtends(path: String, seen: [String]) throws -> YAMLNode {
         let tree = try YAMLParser.parse(file: path)
-        guard tree.entries != nil else { throw RecError(.spec, "a spec must be a mapping, found \(tree.shapeName)", at: tree.location) }
+        // The shape only: a file that is not a spec (`extends: /etc/passwd`) is not quoted.
+        guard tree.entries != nil else {
+            throw RecError(.spec, "a spec must be a mapping of keys to values, found \(tree.items == nil ? "text" : "a list")", at: tree.location)
+        }
         guard let extends = tree["extends"] else { return tree }
         guard let relative = extends.scalar, !relative.isEmpty else {
             throw RecError(.spec, "expected a file name, found \(extends.shapeName)", at: extends.location, key: "extends")
@@ -58,8 +66,10 @@ public enum SpecLoader {
         if seen.contains(standard) || standard == URL(fileURLWithPath: path).standardized.path {
             throw RecError(.spec, "'\(relative)' makes a cycle", at: extends.location, key: "extends")
         }
-        guard FileManager.default.fileExists(atPath: basePath) else {
-            throw RecError(.spec, "base spec '\(basePath)' does not exist", at: extends.location, key: "extends")
+        do {
+            _ = try InputFile.size(basePath, what: "base spec", kind: .spec)
+        } catch let error as RecError {
+            throw RecError(.spec, error.message, at: extends.location, key: "extends")
         }
         let base = try resolveExtends(path: basePath, seen: seen + [URL(fileURLWithPath: path).standardized.path])
         var merged = tree.merged(over: base)
@@ -74,15 +84,21 @@ public enum SpecLoader {
 
     static func apply(override: String, to tree: inout YAMLNode) throws {
         guard let equals = override.firstIndex(of: "="), equals != override.startIndex else {
-            throw RecError(.usage, "--set expects key.path=value, got '\(override)'")
+            throw RecError(.usage, "--set expects key.path=value, got '\(Excerpt.of(override))'")
         }
         let key = String(override[..<equals])
         let text = String(override[override.index(after: equals)...])
-        let origin = "--set \(key)"
-        let value = text.isEmpty
-            ? YAMLNode(.scalar("", plain: true), at: SourceLocation(file: origin, line: 1, column: 1))
-            : try YAMLParser.parse(text, file: origin)
+        let origin = "--set \(Excerpt.of(key))"
+        // `key=` would quietly put the default back; a reset must be said (`key=null`).
+        guard !text.isEmpty else {
+            throw RecError(.usage, "--set \(Excerpt.of(key))= has no value; write \(Excerpt.of(key))=null to reset it to its default")
+        }
         let path = key.split(separator: ".", omittingEmptySubsequences: false).map(String.init)
+        // `extends:` is resolved when the file is read, before any override.
+        guard path.first != "extends" else {
+            throw RecError(.usage, "--set cannot change 'extends' (it is resolved when the file is read); edit the spec instead")
+        }
+        let value = try YAMLParser.parse(text, file: origin)
         try checkPath(path, in: tree, at: value.location, what: "--set")
         _ = tree.set(value, at: path[...])
     }
@@ -113,7 +129,8 @@ public enum SpecLoader {
 
     /// The grid: each plain key is an axis of its own; each group under `zip:` is one axis whose
     /// lists advance together.
-    static func grid(_ sweep: YAMLNode, tree: YAMLNode) throws -> [[(String, YAMLNode)]] {
+    /// Fails before expanding when the grid has more than `maxPoints` points.
+    static func grid(_ sweep: YAMLNode, tree: YAMLNode, maxPoints: Int = .max, cellsPerPoint: Int = 1, maxCells: Int = .max) throws -> [[(String, YAMLNode)]] {
         guard let entries = sweep.entries else {
             throw RecError(.spec, "expected a mapping of key paths to lists, found \(sweep.shapeName)", at: sweep.location, key: "sweep")
         }
@@ -143,6 +160,17 @@ public enum SpecLoader {
             } else {
                 axes.append(try values(entry).map { [(entry.key, $0)] })
             }
+        }
+        var size = 1
+        for axis in axes {
+            let (product, overflow) = size.multipliedReportingOverflow(by: axis.count)
+            size = overflow ? .max : product
+        }
+        if size > maxPoints {
+            let cells = size.multipliedReportingOverflow(by: cellsPerPoint)
+            let count = cells.overflow ? "more than \(Int.max)" : "\(cells.partialValue)"
+            throw RecError(.spec, "the sweep expands to \(size) points and \(count) cells, over the limit of \(maxCells); shrink the grid, or pass --max-cells N to allow more",
+                           at: sweep.location, key: "sweep")
         }
         var points: [[(String, YAMLNode)]] = [[]]
         for axis in axes {

@@ -48,7 +48,7 @@ public struct YAMLNode: Sendable, Equatable {
     /// A short name of the node's shape for error messages.
     public var shapeName: String {
         switch value {
-        case .scalar(let text, _): return "\"\(text)\""
+        case .scalar(let text, _): return "\"\(Excerpt.of(text))\""
         case .sequence: return "a list"
         case .mapping: return "a mapping"
         }

@@ -8,10 +8,8 @@ import RecCore
 /// keys are errors. Every error names `file:line:column`.
 public enum YAMLParser {
     public static func parse(file path: String) throws -> YAMLNode {
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw RecError(.spec, "cannot read spec file '\(path)'")
-        }
-        return try parse(Array(data), file: path)
+        // A spec is a few kilobytes; 16 MiB leaves room for generated grids.
+        try parse(InputFile.read(path, what: "spec file", kind: .spec, limit: 16 << 20), file: path)
     }
 
     public static func parse(_ text: String, file: String) throws -> YAMLNode {
@@ -51,23 +49,48 @@ public enum YAMLParser {
     }
 }
 
-/// Turns the event stream into nodes with a stack of open collections.
+/// Limits that keep a hostile spec from exhausting the stack or the memory: how deep
+/// collections may nest, and how many nodes the tree may hold once aliases are expanded
+/// (a "billion laughs" file is small but expands exponentially).
+public enum YAMLLimits {
+    public static let maxDepth = 200
+    public static let maxNodes = 1_000_000
+}
+
+/// Turns the event stream into nodes with a stack of open collections. Each collection is
+/// extended in place, so building a list of n items takes O(n).
 private struct Builder {
-    enum Open {
-        case sequence([YAMLNode], anchor: String?, at: SourceLocation)
-        case mapping([YAMLEntry], pendingKey: YAMLNode?, merges: [YAMLNode], anchor: String?, at: SourceLocation)
+    struct Frame {
+        var isMapping: Bool
+        var items: [YAMLNode] = []
+        var entries: [YAMLEntry] = []
+        var pendingKey: YAMLNode?
+        var merges: [YAMLNode] = []
+        var keys: [String: SourceLocation] = [:]
+        var anchor: String?
+        var at: SourceLocation
+        /// Nodes in this collection so far, itself included, with aliases expanded.
+        var size = 1
     }
 
     let file: String
-    var stack: [Open] = []
-    var anchors: [String: YAMLNode] = [:]
+    var stack: [Frame] = []
+    var anchors: [String: (node: YAMLNode, size: Int)] = [:]
     var root: YAMLNode?
     var documents = 0
+    var nodes = 0
 
     init(file: String) { self.file = file }
 
     func location(_ mark: yaml_mark_t) -> SourceLocation {
         SourceLocation(file: file, line: Int(mark.line) + 1, column: Int(mark.column) + 1)
+    }
+
+    mutating func open(_ frame: Frame) throws {
+        guard stack.count < YAMLLimits.maxDepth else {
+            throw RecError(.spec, "collections nest deeper than \(YAMLLimits.maxDepth) levels", at: frame.at)
+        }
+        stack.append(frame)
     }
 
     mutating func handle(_ event: inout yaml_event_t) throws {
@@ -81,77 +104,84 @@ private struct Builder {
             let text = String(decoding: UnsafeBufferPointer(start: scalar.value, count: scalar.length), as: UTF8.self)
             let plain = scalar.style == YAML_PLAIN_SCALAR_STYLE
             let node = YAMLNode(.scalar(text, plain: plain), at: at)
-            if let anchor = scalar.anchor { anchors[String(cString: anchor)] = node }
-            try add(node)
+            if let anchor = scalar.anchor { anchors[String(cString: anchor)] = (node, 1) }
+            try add(node, size: 1)
         case YAML_ALIAS_EVENT:
             let name = String(cString: event.data.alias.anchor)
-            guard let target = anchors[name] else { throw RecError(.spec, "unknown alias '*\(name)'", at: at) }
-            var copy = target
+            guard let target = anchors[name] else { throw RecError(.spec, "unknown alias '*\(Excerpt.of(name))'", at: at) }
+            var copy = target.node
             copy.location = at
-            try add(copy, alias: true)
+            try add(copy, size: target.size)
         case YAML_SEQUENCE_START_EVENT:
             let anchor = event.data.sequence_start.anchor.map { String(cString: $0) }
-            stack.append(.sequence([], anchor: anchor, at: at))
+            try open(Frame(isMapping: false, anchor: anchor, at: at))
         case YAML_MAPPING_START_EVENT:
             let anchor = event.data.mapping_start.anchor.map { String(cString: $0) }
-            stack.append(.mapping([], pendingKey: nil, merges: [], anchor: anchor, at: at))
-        case YAML_SEQUENCE_END_EVENT:
-            guard case .sequence(let items, let anchor, let start)? = stack.popLast() else { return }
-            let node = YAMLNode(.sequence(items), at: start)
-            if let anchor { anchors[anchor] = node }
-            try add(node)
-        case YAML_MAPPING_END_EVENT:
-            guard case .mapping(var entries, _, let merges, let anchor, let start)? = stack.popLast() else { return }
-            // `<<` merges: keys from merged mappings fill in only what is not set explicitly;
-            // earlier merge sources win over later ones, as the YAML merge-key spec says.
-            for source in merges {
-                for entry in source.entries ?? [] where !entries.contains(where: { $0.key == entry.key }) {
-                    entries.append(entry)
+            try open(Frame(isMapping: true, anchor: anchor, at: at))
+        case YAML_SEQUENCE_END_EVENT, YAML_MAPPING_END_EVENT:
+            guard var frame = stack.popLast() else { return }
+            let node: YAMLNode
+            if frame.isMapping {
+                // `<<` merges: keys from merged mappings fill in only what is not set explicitly;
+                // earlier merge sources win over later ones, as the YAML merge-key spec says.
+                var keys = Set(frame.entries.map(\.key))
+                for source in frame.merges {
+                    for entry in source.entries ?? [] where keys.insert(entry.key).inserted {
+                        frame.entries.append(entry)
+                    }
                 }
+                node = YAMLNode(.mapping(frame.entries), at: frame.at)
+            } else {
+                node = YAMLNode(.sequence(frame.items), at: frame.at)
             }
-            let node = YAMLNode(.mapping(entries), at: start)
-            if let anchor { anchors[anchor] = node }
-            try add(node)
+            if let anchor = frame.anchor { anchors[anchor] = (node, frame.size) }
+            try add(node, size: frame.size, counted: true)
         default:
             break
         }
     }
 
-    mutating func add(_ node: YAMLNode, alias: Bool = false) throws {
-        guard let top = stack.popLast() else {
+    /// Adds `node` (of `size` nodes once expanded) to the innermost open collection. A closed
+    /// collection's children were counted as they were added, so it adds one (`counted`).
+    mutating func add(_ node: YAMLNode, size: Int, counted: Bool = false) throws {
+        nodes += counted ? 1 : size
+        guard nodes <= YAMLLimits.maxNodes else {
+            throw RecError(.spec, "the document expands to more than \(YAMLLimits.maxNodes) nodes (aliases included); it is too large for a spec", at: node.location)
+        }
+        guard !stack.isEmpty else {
             root = node
             return
         }
-        switch top {
-        case .sequence(var items, let anchor, let at):
-            items.append(node)
-            stack.append(.sequence(items, anchor: anchor, at: at))
-        case .mapping(var entries, let pendingKey, var merges, let anchor, let at):
-            if let key = pendingKey {
-                guard let keyText = key.scalar else {
-                    throw RecError(.spec, "mapping keys must be plain text, found \(key.shapeName)", at: key.location)
-                }
-                if keyText == "<<", case .plain = key.plainness {
-                    switch node.value {
-                    case .mapping: merges.append(node)
-                    case .sequence(let sources) where sources.allSatisfy({ $0.entries != nil }):
-                        merges.append(contentsOf: sources)
-                    default:
-                        throw RecError(.spec, "a '<<' merge key needs a mapping or a list of mappings, found \(node.shapeName)", at: node.location)
-                    }
-                } else {
-                    if let previous = entries.first(where: { $0.key == keyText }) {
-                        throw RecError(
-                            .spec, "duplicate key '\(keyText)' (first defined at line \(previous.keyLocation.line))",
-                            at: key.location)
-                    }
-                    entries.append(YAMLEntry(key: keyText, keyLocation: key.location, value: node))
-                }
-                stack.append(.mapping(entries, pendingKey: nil, merges: merges, anchor: anchor, at: at))
-            } else {
-                stack.append(.mapping(entries, pendingKey: node, merges: merges, anchor: anchor, at: at))
-            }
+        let top = stack.count - 1
+        stack[top].size += size
+        guard stack[top].isMapping else {
+            stack[top].items.append(node)
+            return
         }
+        guard let key = stack[top].pendingKey else {
+            stack[top].pendingKey = node
+            return
+        }
+        stack[top].pendingKey = nil
+        guard let keyText = key.scalar else {
+            throw RecError(.spec, "mapping keys must be plain text, found \(key.shapeName)", at: key.location)
+        }
+        if keyText == "<<", case .plain = key.plainness {
+            switch node.value {
+            case .mapping: stack[top].merges.append(node)
+            case .sequence(let sources) where sources.allSatisfy({ $0.entries != nil }):
+                stack[top].merges.append(contentsOf: sources)
+            default:
+                throw RecError(.spec, "a '<<' merge key needs a mapping or a list of mappings, found \(node.shapeName)", at: node.location)
+            }
+            return
+        }
+        if let previous = stack[top].keys.updateValue(key.location, forKey: keyText) {
+            throw RecError(
+                .spec, "duplicate key '\(Excerpt.of(keyText))' (first defined at line \(previous.line))",
+                at: key.location)
+        }
+        stack[top].entries.append(YAMLEntry(key: keyText, keyLocation: key.location, value: node))
     }
 }
 

@@ -9,12 +9,15 @@ public final class MappedFile: @unchecked Sendable {
 
     public init(path: String) throws {
         self.path = path
-        let fd = open(path, O_RDONLY)
+        // Checked first, so that a FIFO is refused instead of blocking `open`.
+        _ = try InputFile.size(path, what: "model file")
+        let fd = open(path, O_RDONLY | O_NONBLOCK)
         guard fd >= 0 else { throw RecError(.data, "\(path): cannot open (\(String(cString: strerror(errno))))") }
         defer { close(fd) }
         var info = stat()
         guard fstat(fd, &info) == 0 else { throw RecError(.data, "\(path): cannot stat (\(String(cString: strerror(errno))))") }
         let size = Int(info.st_size)
+        guard info.st_mode & S_IFMT == S_IFREG else { throw RecError(.data, "\(path): not a regular file") }
         guard size > 0 else {
             bytes = UnsafeRawBufferPointer(start: nil, count: 0)
             return

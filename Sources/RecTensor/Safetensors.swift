@@ -72,9 +72,17 @@ public enum Safetensors {
             guard shape.allSatisfy({ $0 >= 0 }), offsets[0] >= 0, offsets[1] >= offsets[0] else {
                 throw fail("tensor '\(name)' has a negative dimension or offsets \(offsets)")
             }
-            let count = shape.reduce(1, *)
-            guard offsets[1] - offsets[0] == count * size else {
-                throw fail("tensor '\(name)': \(dtype) shape \(shape) needs \(count * size) bytes, offsets give \(offsets[1] - offsets[0])")
+            // Checked products: a shape from the file may multiply past Int.max.
+            var bytesNeeded = size
+            for dimension in shape {
+                let (product, overflow) = bytesNeeded.multipliedReportingOverflow(by: dimension)
+                guard !overflow, product <= dataSize else {
+                    throw fail("tensor '\(name)': \(dtype) shape \(shape) needs more bytes than the file's \(dataSize)")
+                }
+                bytesNeeded = product
+            }
+            guard offsets[1] - offsets[0] == bytesNeeded else {
+                throw fail("tensor '\(name)': \(dtype) shape \(shape) needs \(bytesNeeded) bytes, offsets give \(offsets[1] - offsets[0])")
             }
             guard offsets[1] <= dataSize else {
                 throw fail("truncated: tensor '\(name)' ends at byte \(dataStart + offsets[1]), the file has \(bytes.count)")
@@ -116,8 +124,7 @@ public enum Safetensors {
     }
 
     public static func load(_ path: String) throws -> [String: Tensor] {
-        guard let data = FileManager.default.contents(atPath: path) else { throw RecError(.data, "cannot read checkpoint '\(path)'") }
-        return try decode(Array(data), file: path)
+        try decode(InputFile.read(path, what: "checkpoint"), file: path)
     }
 }
 

@@ -49,12 +49,16 @@ public final class BertModel: @unchecked Sendable {
         let configPath = (directory as NSString).appendingPathComponent("config.json")
         let weightsPath = (directory as NSString).appendingPathComponent("model.safetensors")
         do {
-            guard let data = FileManager.default.contents(atPath: configPath) else { throw RecError(.data, "\(configPath): cannot read") }
+            for file in Self.requiredFiles { try ContentHash.verify((directory as NSString).appendingPathComponent(file)) }
+            let data = Data(try InputFile.read(configPath, what: "model configuration", limit: 1 << 20))
             do {
                 configuration = try JSONDecoder().decode(Configuration.self, from: data)
+            } catch let error as DecodingError {
+                throw RecError(.data, "\(configPath): not a BERT configuration (\(Self.describe(error)))")
             } catch {
-                throw RecError(.data, "\(configPath): not a BERT configuration (\(error))")
+                throw RecError(.data, "\(configPath): not a BERT configuration (not JSON)")
             }
+            try Self.check(configuration, file: configPath)
             guard configuration.hiddenAct == "gelu", configuration.hiddenSize % configuration.heads == 0 else {
                 throw RecError(.data, "\(configPath): hidden_act \(configuration.hiddenAct) with \(configuration.heads) heads over \(configuration.hiddenSize) is not supported (gelu, heads dividing the hidden size)")
             }
@@ -94,13 +98,45 @@ public final class BertModel: @unchecked Sendable {
         }
     }
 
-    /// Sentence embeddings (unit length) of `texts`, in order. Texts are sorted by token count
-    /// and run `batchSize` at a time, so padding stays small.
-    public func embed(_ texts: [String], batchSize: Int = 64, progress: (@Sendable (Int) -> Void)? = nil) -> [[Float]] {
-        embed(ids: texts.map(tokenizer.encode), batchSize: batchSize, progress: progress)
+    /// Every size positive and bounded (they size buffers before any weight is read), the
+    /// norm epsilon finite and positive; the error names the key.
+    static func check(_ c: Configuration, file: String) throws {
+        let sizes: [(String, Int, Int)] = [
+            ("hidden_size", c.hiddenSize, 1 << 14), ("num_hidden_layers", c.layers, 256), ("num_attention_heads", c.heads, 256),
+            ("intermediate_size", c.intermediateSize, 1 << 16), ("max_position_embeddings", c.maxPositions, 1 << 16),
+            ("vocab_size", c.vocabularySize, 1 << 22),
+        ]
+        for (key, value, limit) in sizes where !(1...limit).contains(value) {
+            throw RecError(.data, "\(file): \(key) is \(value); expected an integer from 1 to \(limit)")
+        }
+        guard c.layerNormEps.isFinite, c.layerNormEps > 0 else {
+            throw RecError(.data, "\(file): layer_norm_eps must be a finite positive number")
+        }
     }
 
-    public func embed(ids: [[Int32]], batchSize: Int = 64, progress: (@Sendable (Int) -> Void)? = nil) -> [[Float]] {
+    /// A decoding error in words: which key was missing or of the wrong type.
+    static func describe(_ error: DecodingError) -> String {
+        switch error {
+        case .keyNotFound(let key, _): return "key '\(key.stringValue)' is missing"
+        case .typeMismatch(_, let context), .valueNotFound(_, let context), .dataCorrupted(let context):
+            let path = context.codingPath.map(\.stringValue).joined(separator: ".")
+            return path.isEmpty ? "not a JSON object" : "key '\(path)' has the wrong type"
+        @unknown default: return "unreadable"
+        }
+    }
+
+    /// Sentence embeddings (unit length) of `texts`, in order. Texts are sorted by token count
+    /// and run `batchSize` at a time, so padding stays small.
+    public func embed(_ texts: [String], batchSize: Int = 64, progress: (@Sendable (Int) -> Void)? = nil) throws -> [[Float]] {
+        try embed(ids: texts.map(tokenizer.encode), batchSize: batchSize, progress: progress)
+    }
+
+    /// Embeddings of token-id sequences; every id must be below the vocabulary size.
+    public func embed(ids: [[Int32]], batchSize: Int = 64, progress: (@Sendable (Int) -> Void)? = nil) throws -> [[Float]] {
+        let v = configuration.vocabularySize
+        if let bad = ids.lazy.flatMap({ $0 }).first(where: { $0 < 0 || Int($0) >= v }) {
+            throw RecError(.plugin, "token id \(bad) is outside the vocabulary of \(v)")
+        }
         let order = ids.indices.sorted { (ids[$0].count, $0) < (ids[$1].count, $1) }
         let batches = stride(from: 0, to: order.count, by: max(1, batchSize)).map { Array(order[$0..<min(order.count, $0 + batchSize)]) }
         let out = UncheckedSendable(UnsafeMutableBufferPointer<[Float]>.allocate(capacity: ids.count))
@@ -119,6 +155,10 @@ public final class BertModel: @unchecked Sendable {
             }
         }
         if batches.count > 1 { openblas_set_num_threads(threads) }
+        // NaN or infinite weights give NaN vectors, which no caller can use.
+        guard out.value.allSatisfy({ $0.allSatisfy(\.isFinite) }) else {
+            throw ModelFiles.corrupt(RecError(.data, "\(directory): the encoder computed non-finite values"))
+        }
         return Array(out.value)
     }
 

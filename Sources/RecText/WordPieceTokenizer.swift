@@ -20,13 +20,19 @@ public struct WordPieceTokenizer: Sendable {
 
     /// Reads `vocab.txt` (one token per line; the line number is the id).
     public init(vocabularyFile path: String, maxLength: Int) throws {
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw RecError(.data, "\(path): cannot read the vocabulary")
-        }
+        let data = try InputFile.read(path, what: "vocabulary", limit: 64 << 20)
+        guard let text = String(validating: data, as: UTF8.self) else { throw RecError(.data, "\(path): the vocabulary is not UTF-8 text") }
+        var lines = text.split(separator: "\n", omittingEmptySubsequences: false)
+        if lines.last == "" { lines.removeLast() }  // the final line break
+        // The line number is the token id, so a blank or repeated line would shift or shadow
+        // every id after it: both are errors, not something to skip.
         var vocabulary: [String: Int32] = [:]
-        for (index, line) in String(decoding: data, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+        for (index, line) in lines.enumerated() {
             let token = line.hasSuffix("\r") ? String(line.dropLast()) : String(line)
-            if !token.isEmpty, vocabulary[token] == nil { vocabulary[token] = Int32(index) }
+            guard !token.isEmpty else { throw RecError(.data, "\(path):\(index + 1): empty line; every line of vocab.txt is one token") }
+            guard index < Int(Int32.max), vocabulary.updateValue(Int32(index), forKey: token) == nil else {
+                throw RecError(.data, "\(path):\(index + 1): token '\(Excerpt.of(token))' is listed a second time")
+            }
         }
         try self.init(vocabulary: vocabulary, maxLength: maxLength, file: path)
     }

@@ -1,3 +1,4 @@
+import Foundation
 import RecCore
 
 /// A small command-line parser: positionals, `--option value` (repeatable), and `--flag`.
@@ -28,6 +29,10 @@ struct Arguments {
                 flags.insert(name)
             } else if known.contains(name) {
                 guard let value = inlineValue ?? iterator.next() else { throw RecError.usage("\(name) needs a value") }
+                // `--db --quiet` means a forgotten value, not a database named "--quiet".
+                if inlineValue == nil, known.contains(value) || knownFlags.contains(value) {
+                    throw RecError.usage("\(name) needs a value, found the option '\(value)'")
+                }
                 options[name, default: []].append(value)
             } else {
                 var message = "unknown option '\(name)'"
@@ -41,16 +46,47 @@ struct Arguments {
     func values(_ name: String) -> [String] { options[name] ?? [] }
     func has(_ flag: String) -> Bool { flags.contains(flag) }
 
-    func int(_ name: String, default value: Int) throws -> Int {
+    /// A whole number in `range` (every count a command takes has one).
+    func int(_ name: String, default value: Int, in range: ClosedRange<Int> = 0...Int(Int32.max)) throws -> Int {
         guard let text = self.value(name) else { return value }
-        guard let parsed = Int(text) else { throw RecError.usage("\(name) expects a whole number, got '\(text)'") }
+        guard let parsed = Int(text) else { throw RecError.usage("\(name) expects a whole number, got '\(Excerpt.of(text))'") }
+        guard range.contains(parsed) else {
+            throw RecError.usage("\(name) must be between \(range.lowerBound) and \(range.upperBound), got \(parsed)")
+        }
         return parsed
     }
 
-    func double(_ name: String, default value: Double) throws -> Double {
+    /// A count of at least 1 (sizes, repeats, epochs).
+    func intPositive(_ name: String, default value: Int) throws -> Int {
+        try int(name, default: value, in: 1...Int(Int32.max))
+    }
+
+    /// A seed: any whole number from 0 to 2^64 - 1.
+    func seed(_ name: String, default value: UInt64 = 0) throws -> UInt64 {
         guard let text = self.value(name) else { return value }
-        guard let parsed = Double(text) else { throw RecError.usage("\(name) expects a number, got '\(text)'") }
+        guard let parsed = UInt64(text) else {
+            throw RecError.usage("\(name) expects a whole number from 0 to \(UInt64.max), got '\(Excerpt.of(text))'")
+        }
         return parsed
+    }
+
+    /// A finite number in `range`.
+    func double(_ name: String, default value: Double, in range: ClosedRange<Double>) throws -> Double {
+        guard let text = self.value(name) else { return value }
+        guard let parsed = Double(text), parsed.isFinite else {
+            throw RecError.usage("\(name) expects a finite number, got '\(Excerpt.of(text))'")
+        }
+        guard range.contains(parsed) else {
+            throw RecError.usage("\(name) must be between \(range.lowerBound) and \(range.upperBound), got \(parsed)")
+        }
+        return parsed
+    }
+
+    /// The option's value, which must not be empty when given.
+    func nonEmpty(_ name: String) throws -> String? {
+        guard let text = value(name) else { return nil }
+        guard !text.trimmingCharacters(in: .whitespaces).isEmpty else { throw RecError.usage("\(name) needs a value, got an empty one") }
+        return text
     }
 
     /// Exactly `count` positionals, or a usage error naming what is missing.

@@ -67,7 +67,7 @@ enum BenchCommand: Command {
     }
 
     static func lora(_ args: Arguments) throws -> Int32 {
-        let tokens = try args.int("--tokens", default: 512), count = try args.int("--examples", default: 8)
+        let tokens = try args.intPositive("--tokens", default: 512), count = try args.intPositive("--examples", default: 8)
         guard tokens > 33, count > 0 else { throw RecError.usage("--tokens must exceed 33 and --examples be positive") }
         let engine = try LMCommand.loadLocal(args.value("--model"))
         let model = try LoRAModel(model: engine, options: .init())
@@ -88,7 +88,7 @@ enum BenchCommand: Command {
     }
 
     static func quantized(_ args: Arguments) throws -> Int32 {
-        let rows = try args.int("--rows", default: 3072), columns = try args.int("--columns", default: 576)
+        let rows = try args.intPositive("--rows", default: 3072), columns = try args.intPositive("--columns", default: 576)
         guard rows > 0, columns > 0, columns % 32 == 0 else { throw RecError.usage("--rows must be positive and --columns a positive multiple of 32") }
         guard BlockQuantizedMatrix.supported else { throw RecError(.usage, "the quantised kernels need AVX2, FMA and F16C") }
         var rng = SplitMix64(seed: 1)
@@ -131,12 +131,13 @@ enum BenchCommand: Command {
 
     static func sasrec(_ args: Arguments) throws -> Int32 {
         var dataset = try DataCatalog(root: args.value("--data-root")).load(dataset: args.value("--dataset") ?? "ml-100k")
-        if let limit = args.value("--users").flatMap(Int.init) {
+        if args.value("--users") != nil {
+            let limit = try args.intPositive("--users", default: 0)
             dataset.interactions = dataset.interactions.filter { $0.user < limit }
             dataset = dataset.compacted()
         }
         let split = try dataset.split(.leaveOneOut)
-        let configuration = try SetAssignments(["epochs=\(try args.int("--epochs", default: 2))"] + args.values("--set"), label: "--set")
+        let configuration = try SetAssignments(["epochs=\(try args.intPositive("--epochs", default: 2))"] + args.values("--set"), label: "--set")
             .decode(SASRec.Configuration.self)
         var model = try SASRec(configuration: configuration, context: ComponentContext(seed: 1))
         print("bench sasrec: \(dataset.name), \(dataset.userCount) users, \(dataset.itemCount) items, \(split.train.count) training interactions; \(try canonicalJSON(configuration))")
@@ -162,7 +163,7 @@ enum BenchCommand: Command {
         let kind = args.value("--encoder") ?? "minilm"
         let (encoder, configuration) = try makeRegistry().makeEncoder(
             kind: kind, configuration: try SetAssignments(
-                (kind == "minilm" ? ["batch_size=\(try args.int("--batch", default: 64))"] : []) + args.values("--set"), label: "--set"),
+                (kind == "minilm" ? ["batch_size=\(try args.intPositive("--batch", default: 64))"] : []) + args.values("--set"), label: "--set"),
             context: ComponentContext(seed: 0))
         print("bench encode: \(texts.count) texts from \(path) with \(kind) \(configuration)")
         _ = try encoder.encode(Array(texts.prefix(256)))  // warm-up, as the peer script does
@@ -193,7 +194,7 @@ enum BenchCommand: Command {
         _ = try model.score(prompt: Array(promptIDs.prefix(16)), continuations: [candidates[0]])  // warm-up
         // Each workload `repeats` times: this machine's neighbours make single runs vary by up
         // to 1.5x, so the median and the best are printed.
-        let repeats = try args.int("--repeat", default: 3)
+        let repeats = try args.intPositive("--repeat", default: 3)
         guard repeats > 0 else { throw RecError.usage("--repeat must be positive") }
         func timed(_ body: () throws -> Void) rethrows -> (median: Double, best: Double) {
             var seconds: [Double] = []
@@ -235,10 +236,15 @@ enum BenchCommand: Command {
     }
 
     static func evaluation(_ args: Arguments) throws -> Int32 {
-        let users = try args.int("--users", default: 100_000), items = try args.int("--items", default: 50_000)
-        let d = try args.int("--dim", default: 64), h = try args.int("--history", default: 20)
-        let batch = try args.int("--batch", default: 512), k = try args.int("--k", default: 10)
-        guard users > 0, items > h + 1, d > 0, batch > 0, k > 0 else { throw RecError.usage("sizes must be positive and items > history + 1") }
+        let users = try args.intPositive("--users", default: 100_000), items = try args.intPositive("--items", default: 50_000)
+        let d = try args.intPositive("--dim", default: 64), h = try args.intPositive("--history", default: 20)
+        let batch = try args.intPositive("--batch", default: 512), k = try args.intPositive("--k", default: 10)
+        guard items > h + 1 else { throw RecError.usage("--items must exceed --history + 1") }
+        // The factors are held in memory: refuse sizes that would not fit in it.
+        guard users.multipliedReportingOverflow(by: d).partialValue <= 1 << 30, !users.multipliedReportingOverflow(by: d).overflow,
+              items.multipliedReportingOverflow(by: d).partialValue <= 1 << 30, !items.multipliedReportingOverflow(by: d).overflow else {
+            throw RecError.usage("--users x --dim and --items x --dim must each be at most 2^30 values")
+        }
         var rng = SplitMix64(seed: 7)
         let userFactors = (0..<(users * d)).map { _ in rng.nextFloat() - 0.5 }
         let itemFactors = (0..<(items * d)).map { _ in rng.nextFloat() - 0.5 }

@@ -34,6 +34,7 @@ enum DataCommand: Command {
             print("with title:    \(stats.itemsWithTitle)")
             print("ratings:       \(stats.hasRatings ? "explicit" : "implicit")")
             print("order:         \(stats.hasTimestamps ? "timestamps" : "sequence positions")")
+            print("repeated:      \(dataset.withoutDuplicates().dropped) (user, item) interactions (a run keeps the latest of each)")
             print("fingerprint:   \(dataset.fingerprint)")
         default:
             throw RecError.usage("unknown action '\(action)'; valid: list, stats")

@@ -44,11 +44,11 @@ enum PALRCommand: Command {
         guard FileManager.default.fileExists(atPath: file) else { throw RecError(.spec, "spec file '\(file)' does not exist") }
         let spec = try SpecLoader.load(path: file, overrides: args.values("--set")).base
         var builder = PALRInstructions()
-        builder.targets = try args.int("--targets", default: 3)
-        builder.candidates = try args.int("--candidates", default: 20)
-        builder.perUser = try args.int("--per-user", default: 1)
-        builder.prompts.historyLength = try args.int("--history", default: 20)
-        builder.seed = UInt64(try args.int("--seed", default: 2020))
+        builder.targets = try args.intPositive("--targets", default: 3)
+        builder.candidates = try args.intPositive("--candidates", default: 20)
+        builder.perUser = try args.intPositive("--per-user", default: 1)
+        builder.prompts.historyLength = try args.intPositive("--history", default: 20)
+        builder.seed = try args.seed("--seed", default: 2020)
         guard builder.targets >= 1, builder.candidates > builder.targets, builder.perUser >= 1, builder.prompts.historyLength >= 1 else {
             throw RecError.usage("--targets, --per-user and --history must be at least 1, and --candidates more than --targets")
         }

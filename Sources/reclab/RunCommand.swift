@@ -8,9 +8,10 @@ import RecSpec
 import RecStore
 
 /// Loads a spec with overrides and expands it against the registry.
-func loadPlan(_ file: String, overrides: [String]) throws -> ExperimentPlan {
-    guard FileManager.default.fileExists(atPath: file) else { throw RecError(.spec, "spec file '\(file)' does not exist") }
-    return try ExperimentPlan(try SpecLoader.load(path: file, overrides: overrides), registry: try makeRegistry())
+func loadPlan(_ file: String, _ args: Arguments) throws -> ExperimentPlan {
+    _ = try InputFile.size(file, what: "spec file", kind: .spec)
+    let maxCells = try args.int("--max-cells", default: SpecLoader.defaultMaxCells, in: 1...100_000_000)
+    return try ExperimentPlan(try SpecLoader.load(path: file, overrides: args.values("--set"), maxCells: maxCells), registry: try makeRegistry())
 }
 
 /// `i/n` with 0 <= i < n.
@@ -29,7 +30,10 @@ func parseShard(_ text: String?) throws -> (Int, Int)? {
 func selectCells(_ plan: ExperimentPlan, pipelines: String?, shard: (Int, Int)?) throws -> [(index: Int, cell: ExperimentPlan.Cell)] {
     let cells = plan.shard(shard?.0 ?? 0, of: shard?.1 ?? 1)
     guard let pipelines else { return cells }
-    let names = pipelines.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+    let names = pipelines.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+    guard !names.isEmpty else {
+        throw RecError.usage("--pipelines needs at least one pipeline name; '\(plan.info.name)' has \(plan.info.pipelines.joined(separator: ", "))")
+    }
     for name in names where !plan.info.pipelines.contains(name) {
         throw RecError.usage("--pipelines: no pipeline '\(name)' in experiment '\(plan.info.name)'; it has \(plan.info.pipelines.joined(separator: ", "))")
     }
@@ -40,11 +44,11 @@ func selectCells(_ plan: ExperimentPlan, pipelines: String?, shard: (Int, Int)?)
 func writeReport(store: ResultStore, experiment: String, path: String) throws {
     let text = try MarkdownReport.render(store: store, experiment: experiment)
     let folder = URL(fileURLWithPath: path).deletingLastPathComponent()
-    try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
     do {
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         try Data(text.utf8).write(to: URL(fileURLWithPath: path), options: .atomic)
     } catch {
-        throw RecError(.io, "cannot write the report '\(path)': \(error.localizedDescription)")
+        throw RecError(.io, "cannot write the report '\(path)': \(describeSystemError(error))")
     }
 }
 
@@ -67,14 +71,15 @@ enum RunCommand: Command {
           --data-root DIR      where datasets live (default: $RECLAB_DATA or ../shared/data)
           --report PATH        where to write the report (default: Reports/<name>.md)
           --no-report          do not write a report
+          --max-cells N        allow plans of more than 10000 cells
           --quiet              no progress output
 
         """
 
     static func run(_ raw: ArraySlice<String>) throws -> Int32 {
-        let args = try Arguments(raw, options: ["--db", "--set", "--shard", "--pipelines", "--data-root", "--report"], flags: ["--no-report", "--quiet"])
+        let args = try Arguments(raw, options: ["--db", "--set", "--shard", "--pipelines", "--data-root", "--report", "--max-cells"], flags: ["--no-report", "--quiet"])
         let file = try args.positionals(1, "the spec FILE")[0]
-        let plan = try loadPlan(file, overrides: args.values("--set"))
+        let plan = try loadPlan(file, args)
         let shard = try parseShard(args.value("--shard"))
         let store = try ResultStore(path: args.value("--db") ?? "reclab.sqlite")
         let progress = ProgressReporter(quiet: args.has("--quiet"))
@@ -99,17 +104,18 @@ enum ValidateCommand: Command {
     static let name = "validate"
     static let summary = "check a spec (YAML, keys, types, plugins, sweep paths) without running it"
     static let usage = """
-        Usage: reclab validate FILE [--set KEY=VALUE]...
+        Usage: reclab validate FILE [--set KEY=VALUE]... [--max-cells N]
 
         Parses FILE, applies extends and overrides, expands the sweep, and decodes every plugin
         configuration strictly. Prints the number of cells, or the first error as file:line:column.
+        A plan of more than 10000 cells is refused unless --max-cells allows it.
 
         """
 
     static func run(_ raw: ArraySlice<String>) throws -> Int32 {
-        let args = try Arguments(raw, options: ["--set"], flags: [])
+        let args = try Arguments(raw, options: ["--set", "--max-cells"], flags: [])
         let file = try args.positionals(1, "the spec FILE")[0]
-        let plan = try loadPlan(file, overrides: args.values("--set"))
+        let plan = try loadPlan(file, args)
         print("\(file): ok, experiment '\(plan.info.name)', \(plan.info.pipelines.count) pipeline(s), \(plan.loaded.points.count - 1) sweep point(s), \(plan.cells.count) cell(s)")
         return 0
     }
@@ -119,7 +125,7 @@ enum PlanCommand: Command {
     static let name = "plan"
     static let summary = "list the cells a spec expands to (for schedulers: one shard per job)"
     static let usage = """
-        Usage: reclab plan FILE [--set KEY=VALUE]... [--shard I/N] [--pipelines A,B]
+        Usage: reclab plan FILE [--set KEY=VALUE]... [--shard I/N] [--pipelines A,B] [--max-cells N]
 
         Prints one line per cell: index, cell key (first 12 hex digits), pipeline, seed, sweep point.
         With --shard, only the cells of that shard; with --pipelines, only those pipelines'.
@@ -127,9 +133,9 @@ enum PlanCommand: Command {
         """
 
     static func run(_ raw: ArraySlice<String>) throws -> Int32 {
-        let args = try Arguments(raw, options: ["--set", "--shard", "--pipelines"], flags: [])
+        let args = try Arguments(raw, options: ["--set", "--shard", "--pipelines", "--max-cells"], flags: [])
         let file = try args.positionals(1, "the spec FILE")[0]
-        let plan = try loadPlan(file, overrides: args.values("--set"))
+        let plan = try loadPlan(file, args)
         let shard = try parseShard(args.value("--shard"))
         for (index, cell) in try selectCells(plan, pipelines: args.value("--pipelines"), shard: shard) {
             print("\(index)\t\(cell.key.prefix(12))\t\(cell.pipeline.name)\tseed=\(cell.seed)\t\(cell.sweepLabel)")

@@ -34,8 +34,23 @@ let commands: [any Command.Type] = [
     return text
 }
 
+/// An error from Foundation or the system in words: the reason and the file it concerns,
+/// rather than "NSCocoaErrorDomain 512".
+func describeSystemError(_ error: Error) -> String {
+    let ns = error as NSError
+    guard ns.domain == NSCocoaErrorDomain || ns.domain == NSPOSIXErrorDomain else { return "\(error)" }
+    var text = ns.localizedFailureReason ?? ns.localizedDescription
+    if let underlying = ns.userInfo[NSUnderlyingErrorKey] as? NSError, underlying.domain == NSPOSIXErrorDomain,
+       let code = POSIXErrorCode(rawValue: Int32(underlying.code)) {
+        text += " (\(String(cString: strerror(code.rawValue))))"
+    }
+    if let path = ns.userInfo[NSFilePathErrorKey] as? String, !text.contains(path) { text += ": \(path)" }
+    return text
+}
+
 func printError(_ text: String) {
-    FileHandle.standardError.write(Data(("error: " + text + "\n").utf8))
+    // URL credentials never reach the terminal, whichever error carried them.
+    FileHandle.standardError.write(Data(("error: " + Redaction.url(text) + "\n").utf8))
 }
 
 Tensor.retainFreedMemory()
@@ -59,7 +74,7 @@ if argv.count < 2 || ["--help", "-h", "help"].contains(argv[1]) {
             if error.kind == .usage { printError("see 'reclab \(command.name) --help'") }
             status = error.kind == .usage ? 64 : 1
         } catch {
-            printError("\(error)")
+            printError(describeSystemError(error))
             status = 1
         }
     }
