@@ -250,13 +250,13 @@ public final class GGUFFile: @unchecked Sendable {
         /// A count of items of at least one byte each, which must fit in the bytes left.
         func items(_ value: UInt64, _ what: String) throws -> Int {
             guard value <= UInt64(base.count - position) else {
-                throw fail("\(what) \(value) at offset \(position - 8) is more than the \(base.count - position) bytes left")
+                throw fail("truncated: \(what) \(value) at offset \(position - 8) needs at least \(value) bytes, the file has \(base.count - position) left")
             }
             return Int(value)
         }
 
         mutating func string() throws -> String {
-            let length = try items(try scalar(UInt64.self), "string length")
+            let length = try count(try scalar(UInt64.self), "string length")
             let at = position
             let raw = try bytes(length)
             guard let text = String(validating: raw, as: UTF8.self) else { throw fail("invalid UTF-8 in a string at offset \(at)") }

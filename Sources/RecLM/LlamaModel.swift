@@ -155,6 +155,11 @@ public final class LlamaModel: @unchecked Sendable {
         guard config.hidden % heads == 0, heads % config.kvHeads == 0, config.headDim % 2 == 0 else {
             throw RecError(.data, "\(path): \(heads) heads, \(config.kvHeads) key-value heads over \(config.hidden) dimensions do not fit")
         }
+        // llama.cpp's CPU kernels, which exact numerics reproduce, work on blocks of 32 values
+        // and attention heads of a multiple of 64.
+        if numerics == .exact, config.headDim % 64 != 0 || config.hidden % 32 != 0 || config.feedForward % 32 != 0 {
+            throw RecError(.usage, "\(path): exact numerics need a head size that is a multiple of 64 and hidden and feed-forward sizes that are multiples of 32; this model has \(config.headDim), \(config.hidden) and \(config.feedForward): use numerics 'fast'")
+        }
         tokenizer = try BPETokenizer(gguf: file)
         var c = config
         c.vocabulary = tokenizer.vocabularySize

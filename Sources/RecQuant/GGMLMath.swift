@@ -25,7 +25,10 @@ import Foundation
     }
     var out = SIMD16<Float>()
     for i in 0..<16 {
-        if abs(n[i]) > 192 {
+        // NaN (from damaged weights) stays NaN, for the caller's finiteness check to report.
+        if n[i].isNaN {
+            out[i] = .nan
+        } else if abs(n[i]) > 192 {
             out[i] = n[i] <= 0 ? 0 : .infinity
         } else {
             out[i] = Float(sign: .plus, exponent: Int(n[i]), significand: 1) * j[i]

@@ -72,6 +72,9 @@ public enum Safetensors {
             guard shape.allSatisfy({ $0 >= 0 }), offsets[0] >= 0, offsets[1] >= offsets[0] else {
                 throw fail("tensor '\(name)' has a negative dimension or offsets \(offsets)")
             }
+            guard offsets[1] <= dataSize else {
+                throw fail("truncated: tensor '\(name)' ends at byte \(dataStart + offsets[1]), the file has \(bytes.count)")
+            }
             // Checked products: a shape from the file may multiply past Int.max.
             var bytesNeeded = size
             for dimension in shape {
@@ -83,9 +86,6 @@ public enum Safetensors {
             }
             guard offsets[1] - offsets[0] == bytesNeeded else {
                 throw fail("tensor '\(name)': \(dtype) shape \(shape) needs \(bytesNeeded) bytes, offsets give \(offsets[1] - offsets[0])")
-            }
-            guard offsets[1] <= dataSize else {
-                throw fail("truncated: tensor '\(name)' ends at byte \(dataStart + offsets[1]), the file has \(bytes.count)")
             }
             entries[name] = Entry(dtype: dtype, shape: shape, range: offsets[0]..<offsets[1])
         }

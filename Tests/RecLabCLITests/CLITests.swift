@@ -187,13 +187,13 @@ let tinySpec = Fixtures.directory + "/tiny/tiny.yaml"
 
     @Test func trainedModelsComeFromTheStageCache() throws {
         let db = Fixtures.temporaryDirectory() + "/r.sqlite"
-        let first = try CLI.run(["run", tinySpec, "--db", db, "--no-report", "--set", "sweep="])
+        let first = try CLI.run(["run", tinySpec, "--db", db, "--no-report", "--set", "sweep=null"])
         #expect(first.status == 0)
         #expect(!first.stderr.contains("restored from the stage cache"))
         func hr5(_ rows: [String: [String]]) -> [String] { rows.values.compactMap { $0.first { $0.hasPrefix("hr@5=") } }.sorted() }
         let before = hr5(try metricRows(db))
         // Other cutoffs make new cells, but BPR-MF's trained factors are the same artifact.
-        let second = try CLI.run(["run", tinySpec, "--db", db, "--no-report", "--set", "sweep=", "--set", "evaluation.cutoffs=[5, 20]"])
+        let second = try CLI.run(["run", tinySpec, "--db", db, "--no-report", "--set", "sweep=null", "--set", "evaluation.cutoffs=[5, 20]"])
         #expect(second.status == 0)
         #expect(second.stderr.components(separatedBy: "bprmf: trained model restored from the stage cache").count - 1 == 2)
         #expect(!second.stderr.contains("bprmf epoch"))

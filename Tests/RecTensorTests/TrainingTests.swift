@@ -133,6 +133,6 @@ struct SafetensorsTests {
         try Data(bytes.dropLast(2)).write(to: URL(fileURLWithPath: path))
         #expect((#expect(throws: RecError.self) { _ = try SafetensorsFile(path: path) })?.message.contains("\(path): truncated") == true)
         let missing = directory.appendingPathComponent("none.safetensors").path
-        #expect((#expect(throws: RecError.self) { _ = try SafetensorsFile(path: missing) })?.message.contains("\(missing): cannot open") == true)
+        #expect((#expect(throws: RecError.self) { _ = try SafetensorsFile(path: missing) })?.message.contains("\(missing)' does not exist") == true)
     }
 }
