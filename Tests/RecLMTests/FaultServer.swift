@@ -10,6 +10,8 @@ final class FaultServer: @unchecked Sendable {
         case reply(status: Int, headers: [String: String] = [:], body: String)
         case slow(seconds: Double, body: String)
         case drop
+        /// These bytes as the whole response, status line and headers included.
+        case raw(String)
     }
 
     struct Request { var path: String; var headers: [String: String]; var body: String }
@@ -73,6 +75,8 @@ final class FaultServer: @unchecked Sendable {
             write(client, status: 200, headers: [:], body: body)
         case .reply(let status, let headers, let body):
             write(client, status: status, headers: headers, body: body)
+        case .raw(let text):
+            send(client, Array(text.utf8))
         }
     }
 
@@ -102,8 +106,11 @@ final class FaultServer: @unchecked Sendable {
     private func write(_ client: Int32, status: Int, headers: [String: String], body: String) {
         var head = "HTTP/1.1 \(status) X\r\nContent-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\nConnection: close\r\n"
         for (name, value) in headers { head += "\(name): \(value)\r\n" }
-        let bytes = Array((head + "\r\n" + body).utf8)
-        _ = bytes.withUnsafeBytes { send(client, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+        send(client, Array((head + "\r\n" + body).utf8))
+    }
+
+    private func send(_ client: Int32, _ bytes: [UInt8]) {
+        _ = bytes.withUnsafeBytes { Glibc.send(client, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
         // A graceful close: no reset that the client could take for a failure.
         shutdown(client, Int32(SHUT_WR))
         var drain = [UInt8](repeating: 0, count: 1024)
