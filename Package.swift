@@ -64,7 +64,7 @@ let package = Package(
         .testTarget(name: "RecDataTests", dependencies: ["RecData", "RecTesting"]),
         .testTarget(name: "RecEvalTests", dependencies: ["RecEval", "RecData", "RecTesting"]),
         .testTarget(name: "RecTensorTests", dependencies: ["RecTensor"]),
-        .testTarget(name: "RecTextTests", dependencies: ["RecText", "TextEncoders", "RecTesting"]),
+        .testTarget(name: "RecTextTests", dependencies: ["RecText", "RecTensor", "TextEncoders", "RecTesting"]),
         .testTarget(name: "RecQuantTests", dependencies: ["RecQuant", "RecCore"]),
         .testTarget(name: "RecLMTests", dependencies: ["RecLM", "RecStore", "RecTesting"]),
         .testTarget(name: "SASRecTests", dependencies: ["SASRec", "RecTensor", "RecData", "RecEval", "RecTesting"]),

@@ -118,6 +118,7 @@ public final class BertModel: @unchecked Sendable {
     static func describe(_ error: DecodingError) -> String {
         switch error {
         case .keyNotFound(let key, _): return "key '\(key.stringValue)' is missing"
+        case .dataCorrupted(let context) where context.codingPath.isEmpty: return "not JSON"
         case .typeMismatch(_, let context), .valueNotFound(_, let context), .dataCorrupted(let context):
             let path = context.codingPath.map(\.stringValue).joined(separator: ".")
             return path.isEmpty ? "not a JSON object" : "key '\(path)' has the wrong type"
