@@ -49,6 +49,13 @@ public enum InputFile {
         }
     }
 
+    /// Whether anything is at `path`, a broken or looping symbolic link included (reading it
+    /// then says what is wrong, where `FileManager.fileExists` would say nothing is there).
+    public static func entryExists(_ path: String) -> Bool {
+        var info = stat()
+        return lstat(path, &info) == 0
+    }
+
     /// Whether `path` names an existing regular file (following symbolic links).
     public static func isRegular(_ path: String) -> Bool {
         var info = stat()

@@ -61,9 +61,9 @@ public struct DataCatalog: Sendable {
                     ratings: "\(root)/ml-1m-ratings/ratings_ordered.tsv.xz", movies: "\(root)/ml-1m/movies.dat", name: dataset)
             }
             let ratings = ["ratings.dat", "ratings_ordered.tsv", "ratings_ordered.tsv.xz"].map { "\(location)/\($0)" }
-                .first { FileManager.default.fileExists(atPath: $0) } ?? "\(location)/ratings.dat"
+                .first { InputFile.entryExists($0) } ?? "\(location)/ratings.dat"
             let movies = "\(location)/movies.dat"
-            return try Loaders.movieLens1M(ratings: ratings, movies: FileManager.default.fileExists(atPath: movies) ? movies : nil, name: dataset)
+            return try Loaders.movieLens1M(ratings: ratings, movies: InputFile.entryExists(movies) ? movies : nil, name: dataset)
         case "movielens-latest":
             return try Loaders.movieLensLatest(directory: location, name: dataset)
         case "recbole":
@@ -73,7 +73,7 @@ public struct DataCatalog: Sendable {
             let file = location.hasSuffix(".txt") ? location : "\(location)/user_sequence.txt"
             let titles = "\(root)/\(dataset)-titles/item_titles.jsonl"
             return try Loaders.amazonSequences(
-                file: file, titles: FileManager.default.fileExists(atPath: titles) ? titles : nil, name: dataset)
+                file: file, titles: InputFile.entryExists(titles) ? titles : nil, name: dataset)
         default:
             let name = dataset == "amazon-scientific" ? "Scientific" : URL(fileURLWithPath: location).lastPathComponent
             return try Loaders.uniSRec(directory: location, name: name)

@@ -63,7 +63,7 @@ public enum Loaders {
     public static func movieLensLatest(directory: String, name: String = "ml-latest-small") throws -> Dataset {
         func find(_ base: String) -> String {
             let plain = directory + "/" + base
-            return FileManager.default.fileExists(atPath: plain) ? plain : plain + ".xz"
+            return InputFile.entryExists(plain) ? plain : plain + ".xz"
         }
         var builder = DatasetBuilder(name: name)
         let ratings = try TextFile(path: find("ratings.csv"))
@@ -88,7 +88,7 @@ public enum Loaders {
             builder.textByItem[fields[0]] = ItemText(title: title, genres: genres, year: year)
         }
         let tagsPath = find("tags.csv")
-        if FileManager.default.fileExists(atPath: tagsPath) {
+        if InputFile.entryExists(tagsPath) {
             let tags = try TextFile(path: tagsPath)
             for (number, text) in try tags.lines().dropFirst() where !text.isEmpty {
                 let fields = try csvFields(text, file: tags, number: number)
@@ -128,7 +128,7 @@ public enum Loaders {
             builder.add(user: String(fields[userColumn].0), item: String(fields[itemColumn].0), rating: rating, time: time)
         }
         let itemPath = "\(directory)/\(name).item"
-        if FileManager.default.fileExists(atPath: itemPath) {
+        if InputFile.entryExists(itemPath) {
             let items = try TextFile(path: itemPath)
             let itemLines = try items.lines()
             let itemColumns = (itemLines.first?.text ?? "").components(separatedBy: "\t").map { $0.components(separatedBy: ":")[0] }
