@@ -60,7 +60,7 @@ let package = Package(
         // MARK: - Tests
         .target(name: "RecTesting", dependencies: ["RecCore", "RecData"], path: "Sources/RecTesting"),
         .testTarget(name: "RecCoreTests", dependencies: ["RecCore", "AllPlugins", "Baselines"]),
-        .testTarget(name: "RecSpecTests", dependencies: ["RecSpec", "RecRunner", "AllPlugins", "RecTesting"]),
+        .testTarget(name: "RecSpecTests", dependencies: ["RecSpec", "RecRunner", "RecStore", "RecData", "AllPlugins", "RecTesting"]),
         .testTarget(name: "RecDataTests", dependencies: ["RecData", "RecTesting"]),
         .testTarget(name: "RecEvalTests", dependencies: ["RecEval", "RecData", "RecTesting"]),
         .testTarget(name: "RecTensorTests", dependencies: ["RecTensor"]),
