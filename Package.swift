@@ -69,6 +69,7 @@ let package = Package(
         .testTarget(name: "RecLMTests", dependencies: ["RecLM", "RecStore", "RecTesting"]),
         .testTarget(name: "SASRecTests", dependencies: ["SASRec", "RecTensor", "RecData", "RecEval", "RecTesting"]),
         .testTarget(name: "PALRTests", dependencies: ["PALR", "AllPlugins", "RecRunner", "RecReport", "RecLM", "RecStore", "RecData", "RecTesting"]),
+        .testTarget(name: "RecReportTests", dependencies: ["RecReport"]),
         .testTarget(name: "RecStoreTests", dependencies: ["RecStore", "RecTesting"]),
         .testTarget(name: "BaselinesTests", dependencies: ["Baselines", "AllPlugins", "RecData", "RecEval", "RecTesting"]),
         .testTarget(name: "RecLabCLITests", dependencies: ["reclab", "RecStore", "RecTesting"]),

@@ -176,6 +176,7 @@ enum BenchCommand: Command {
     }
 
     static func languageModel(_ args: Arguments) throws -> Int32 {
+        let repeats = try args.intPositive("--repeat", default: 3)
         let path = args.value("--movies") ?? DataCatalog(root: args.value("--data-root")).root + "/ml-1m/movies.dat"
         let titles = try TextFile(path: path).lines(encoding: .latin1).compactMap { line -> String? in
             let fields = line.text.components(separatedBy: "::")
@@ -192,10 +193,8 @@ enum BenchCommand: Command {
         let candidates = drawn[40...].map { model.tokenizer.encode(" " + $0) }
         print("bench lm: \((modelPath as NSString).lastPathComponent), \(model.numerics) numerics, prompt \(promptIDs.count) tokens, \(candidates.count) candidates of \(candidates.map(\.count).reduce(0, +)) tokens")
         _ = try model.score(prompt: Array(promptIDs.prefix(16)), continuations: [candidates[0]])  // warm-up
-        // Each workload `repeats` times: this machine's neighbours make single runs vary by up
-        // to 1.5x, so the median and the best are printed.
-        let repeats = try args.intPositive("--repeat", default: 3)
-        guard repeats > 0 else { throw RecError.usage("--repeat must be positive") }
+        // Each workload `repeats` times (--repeat): this machine's neighbours make single runs
+        // vary by up to 1.5x, so the median and the best are printed.
         func timed(_ body: () throws -> Void) rethrows -> (median: Double, best: Double) {
             var seconds: [Double] = []
             for _ in 0..<repeats {

@@ -54,6 +54,11 @@ enum LMCommand: Command {
             }
             return 0
         }
+        // Checked before any model is loaded, so a bad flag fails at once.
+        let parameters = try SamplingParameters(
+            maxTokens: try args.int("--max-tokens", default: 128, in: 0...1_000_000), temperature: try args.double("--temperature", default: 0, in: 0...100),
+            topK: try args.int("--top-k", default: 0), topP: try args.double("--top-p", default: 1, in: 0...1),
+            seed: try args.seed("--seed"), stop: args.values("--stop")).validated()
         let backend: any LanguageModel
         switch args.value("--backend") ?? "local" {
         case "local":
@@ -71,10 +76,6 @@ enum LMCommand: Command {
             var text = ""
             while let line = readLine(strippingNewline: false) { text += line }
             if text.hasSuffix("\n") { text.removeLast() }
-            let parameters = try SamplingParameters(
-                maxTokens: try args.int("--max-tokens", default: 128), temperature: try args.double("--temperature", default: 0, in: 0...100),
-                topK: try args.int("--top-k", default: 0), topP: try args.double("--top-p", default: 1, in: 0...1),
-                seed: try args.seed("--seed"), stop: args.values("--stop")).validated()
             let generation = try model.generate(prompt(text, chat: args.has("--chat")), parameters)
             if args.has("--json") {
                 let encoder = JSONEncoder()
