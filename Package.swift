@@ -1,4 +1,5 @@
 // swift-tools-version:6.0
+import Foundation
 import PackageDescription
 
 let optimisedInDebug: [SwiftSetting] = [.unsafeFlags(["-O"], .when(configuration: .debug))]
@@ -76,3 +77,16 @@ let package = Package(
     ],
     swiftLanguageModes: [.v6]
 )
+
+// MARK: - Fuzzing harnesses (libFuzzer), built only by scripts/fuzz.sh, which sets RECLAB_FUZZ
+// and the sanitizer flags: without libFuzzer's main they would not link.
+if ProcessInfo.processInfo.environment["RECLAB_FUZZ"] != nil {
+    let harnesses: [(String, [Target.Dependency])] = [
+        ("FuzzSpec", ["RecSpec"]), ("FuzzData", ["RecData"]), ("FuzzGGUF", ["RecLM"]), ("FuzzSafetensors", ["RecTensor"]),
+        ("FuzzTokenizers", ["RecLM", "RecText"]), ("FuzzOpenAIReply", ["RecLM"]),
+    ]
+    for (name, dependencies) in harnesses {
+        package.targets.append(.executableTarget(name: name, dependencies: dependencies + ["RecCore", "RecTesting"], path: "Fuzz/\(name)"))
+        package.products.append(.executable(name: name, targets: [name]))
+    }
+}

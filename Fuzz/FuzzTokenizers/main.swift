@@ -1,0 +1,34 @@
+import Foundation
+import RecCore
+import RecLM
+import RecTesting
+import RecText
+
+/// libFuzzer harness: arbitrary bytes as text for both tokenizers (WordPiece with a small
+/// vocabulary, byte-level BPE from a GGUF built in memory), and as a vocab.txt.
+let scratch: String = {
+    let base = FileManager.default.fileExists(atPath: "/dev/shm") ? "/dev/shm" : NSTemporaryDirectory()
+    return base + "/reclab-fuzz-tok-\(getpid())"
+}()
+
+let wordPiece: WordPieceTokenizer = {
+    let tokens = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "the", "toy", "story", "##s", "##ing", "a", "b", "c", "!", ","]
+    return try! WordPieceTokenizer(vocabulary: Dictionary(uniqueKeysWithValues: tokens.enumerated().map { ($1, Int32($0)) }), maxLength: 64)
+}()
+
+let bpe: BPETokenizer = {
+    try! GGUFBuilder.tinyLlama().write(to: scratch + ".gguf")
+    return try! BPETokenizer(gguf: try! GGUFFile(path: scratch + ".gguf"))
+}()
+
+runLibFuzzer { data, size in
+    guard let data else { return 0 }
+    let bytes = Array(UnsafeBufferPointer(start: data, count: size))
+    let text = String(decoding: bytes, as: UTF8.self)
+    _ = wordPiece.encode(text)
+    let ids = bpe.encode(text, parseSpecial: true, addSpecial: true)
+    for id in ids where id >= 0 { _ = bpe.bytes(of: id) }
+    try? Data(bytes).write(to: URL(fileURLWithPath: scratch + ".vocab"))
+    _ = try? WordPieceTokenizer(vocabularyFile: scratch + ".vocab", maxLength: 16)
+    return 0
+}
