@@ -10,7 +10,8 @@ import _Builtin_intrinsics.intel
 // sums of four consecutive values (`maddubs` then `madd`, as ggml's AVX2 code does), and those
 // are scaled and accumulated lane by lane with fused multiply-adds, then summed in ggml's
 // order. Integer sums are exact whichever instructions compute them, and every rounding step
-// is ggml's: the results are llama.cpp's CPU backend's, bit for bit.
+// is ggml's AVX2 path's. The order is fixed here, whatever the CPU or the thread count, so the
+// results are the same on every machine (llama.cpp's vary with the kernels it picks).
 //
 // This module is compiled for Haswell (AVX2, FMA, F16C, BMI2; see Package.swift) and is kept
 // small on purpose: nothing here is @inlinable, so no caller compiled for the baseline inlines

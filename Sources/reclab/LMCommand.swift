@@ -13,8 +13,8 @@ enum LMCommand: Command {
                reclab lm score [BACKEND] [--chat] --prompt P --continuation C [--continuation C]... [--db FILE]
 
         BACKEND is --model M [--numerics exact|fast] (the local engine, default; exact, the
-        default, computes what llama.cpp computes bit for bit, fast runs Float32 BLAS: faster on
-        long prompts, close to llama.cpp but not identical) or --backend openai --base-url URL
+        default, follows llama.cpp's CPU arithmetic and gives the same output on every machine,
+        fast runs Float32 BLAS: faster on long prompts, close to llama.cpp but not identical) or --backend openai --base-url URL
         --model NAME [--api-key-env VAR] (any OpenAI-compatible server; the key is read from
         the environment variable VAR and never stored).
 
