@@ -9,11 +9,9 @@ import Foundation
 /// digest is computed on every load.
 public enum ContentHash {
     public static func of(_ path: String) throws -> String {
+        _ = try InputFile.size(path, what: "model file")
         var info = stat()
-        guard stat(path, &info) == 0, info.st_mode & S_IFMT == S_IFREG else {
-            _ = try InputFile.size(path, what: "model file")
-            throw RecError(.data, "model file '\(path)' cannot be read")
-        }
+        guard stat(path, &info) == 0 else { throw RecError(.data, "model file '\(path)' cannot be read") }
         let stamp = "\(info.st_size) \(info.st_mtim.tv_sec).\(info.st_mtim.tv_nsec) \(info.st_ino)"
         let sidecar = sidecarPath(path)
         if let cached = try? String(contentsOfFile: sidecar, encoding: .utf8) {

@@ -79,7 +79,7 @@ func parseRating(_ text: Substring) -> Float? {
 func parseTimestamp(_ text: Substring) -> Int64? {
     if let whole = Int64(text) { return whole }
     guard let value = Double(text), value.isFinite else { return nil }
-    return Int64(exactly: value.rounded(.down)) ?? nil
+    return Int64(exactly: value.rounded(.down))
 }
 
 /// Parses a field, or throws an error at its line and column.

@@ -122,7 +122,7 @@ public enum Loaders {
             guard fields.count == columns.count else {
                 throw RecError.data("expected \(columns.count) tab-separated fields, found \(fields.count)", at: inter.location(line: number))
             }
-            let rating = try ratingColumn.map { try parseField(fields[$0].0, as: parseRating, what: "a rating (a finite number)", file: inter, line: number, column: fields[$0].1) } ?? 1
+            let rating = try ratingColumn.map { try parseField(fields[$0].0, as: parseRating, what: "a rating", file: inter, line: number, column: fields[$0].1) } ?? 1
             // RecBole timestamps are floats; keep them as integer seconds (sub-second parts are zero in practice).
             let time = try timeColumn.map { try parseField(fields[$0].0, as: parseTimestamp, what: "a timestamp", file: inter, line: number, column: fields[$0].1) } ?? Int64(number)
             builder.add(user: String(fields[userColumn].0), item: String(fields[itemColumn].0), rating: rating, time: time)

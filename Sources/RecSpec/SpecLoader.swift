@@ -34,8 +34,12 @@ public enum SpecLoader {
         let sweep = tree["sweep"].flatMap { $0.isNull ? nil : $0 }  // `sweep:` left empty means none
         let base = try NodeDecoder().decode(ExperimentSpec.self, from: tree)
         var points = [SweepPoint(label: "base", assignments: [], spec: base)]
+        let perPoint = base.pipelines.count * base.seeds.count
+        guard perPoint <= maxCells else {
+            throw RecError(.spec, "the plan has \(perPoint) cells (\(base.pipelines.count) pipelines x \(base.seeds.count) seeds), over the limit of \(maxCells); pass --max-cells N to allow more",
+                           at: tree.location)
+        }
         if let sweep {
-            let perPoint = base.pipelines.count * base.seeds.count
             for assignment in try grid(sweep, tree: tree, maxPoints: max(0, maxCells / max(1, perPoint) - 1), cellsPerPoint: perPoint, maxCells: maxCells) {
                 var variant = tree
                 for (path, node) in assignment { _ = variant.set(node, at: path.split(separator: ".").map(String.init)[...]) }

@@ -52,8 +52,12 @@ struct HostileSpecTests {
         // 40,000 seeds once took 35 s (every append copied the list); the limit here is only
         // that the test finishes, so it asserts the result, not the time.
         let seeds = (1...40_000).map(String.init).joined(separator: ", ")
-        let loaded = try SpecLoader.load(path: try write(Self.head.replacingOccurrences(of: "pipelines:", with: "seeds: [\(seeds)]\npipelines:")))
+        let path = try write(Self.head.replacingOccurrences(of: "pipelines:", with: "seeds: [\(seeds)]\npipelines:"))
+        let loaded = try SpecLoader.load(path: path, maxCells: 40_000)
         #expect(loaded.base.seeds.count == 40_000 && loaded.base.seeds.last == 40_000)
+        // 40,000 cells is over the default limit.
+        let refused = #expect(throws: RecError.self) { _ = try SpecLoader.load(path: path) }
+        #expect(refused?.message.contains("the plan has 40000 cells (1 pipelines x 40000 seeds), over the limit of 10000") == true)
     }
 
     @Test func aMillionCellSweepIsRefusedBeforeExpansionUnlessAllowed() throws {
