@@ -82,13 +82,6 @@ struct Arguments {
         return parsed
     }
 
-    /// The option's value, which must not be empty when given.
-    func nonEmpty(_ name: String) throws -> String? {
-        guard let text = value(name) else { return nil }
-        guard !text.trimmingCharacters(in: .whitespaces).isEmpty else { throw RecError.usage("\(name) needs a value, got an empty one") }
-        return text
-    }
-
     /// Exactly `count` positionals, or a usage error naming what is missing.
     func positionals(_ count: Int, _ what: String) throws -> [String] {
         guard positionals.count == count else {

@@ -240,8 +240,7 @@ enum BenchCommand: Command {
         let batch = try args.intPositive("--batch", default: 512), k = try args.intPositive("--k", default: 10)
         guard items > h + 1 else { throw RecError.usage("--items must exceed --history + 1") }
         // The factors are held in memory: refuse sizes that would not fit in it.
-        guard users.multipliedReportingOverflow(by: d).partialValue <= 1 << 30, !users.multipliedReportingOverflow(by: d).overflow,
-              items.multipliedReportingOverflow(by: d).partialValue <= 1 << 30, !items.multipliedReportingOverflow(by: d).overflow else {
+        guard users <= (1 << 30) / d, items <= (1 << 30) / d else {
             throw RecError.usage("--users x --dim and --items x --dim must each be at most 2^30 values")
         }
         var rng = SplitMix64(seed: 7)

@@ -13,10 +13,10 @@ enum LMCommand: Command {
                reclab lm score [BACKEND] [--chat] --prompt P --continuation C [--continuation C]... [--db FILE]
 
         BACKEND is --model M [--numerics exact|fast] (the local engine, default; exact, the
-        default, follows llama.cpp's CPU arithmetic and gives the same output on every machine,
-        fast runs Float32 BLAS: faster on long prompts, close to llama.cpp but not identical) or --backend openai --base-url URL
-        --model NAME [--api-key-env VAR] (any OpenAI-compatible server; the key is read from
-        the environment variable VAR and never stored).
+        default, follows llama.cpp's CPU arithmetic, with output pinned across machines; fast
+        runs Float32 BLAS: faster on long prompts, close to llama.cpp but not identical) or
+        --backend openai --base-url URL --model NAME [--api-key-env VAR] (any OpenAI-compatible
+        server; the key is read from the environment variable VAR and never stored).
 
         tokenize prints the token ids of each line of standard input, one line of ids per line
         (control tokens such as <|im_start|> are parsed unless --no-special).
