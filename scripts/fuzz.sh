@@ -53,6 +53,6 @@ for harness in "${harnesses[@]}"; do
   fi
 done
 total=${#harnesses[@]}
-echo "fuzz: $((total - failed * 0)) harnesses run"
-[ "$failed" -eq 0 ] && echo "$total passed, 0 failed" || echo "0 passed, $total failed"
+echo "fuzz: $total harnesses run, seconds each: $seconds"
+[ "$failed" -eq 0 ] && echo "fuzz: $total passed, 0 failed" || echo "fuzz: some harness failed, see above"
 exit "$failed"
