@@ -127,41 +127,7 @@ public final class LlamaModel: @unchecked Sendable {
         let file = try GGUFFile(path: path)
         self.file = file
         self.numerics = numerics
-        let arch = try file.require("general.architecture").string ?? ""
-        guard arch == "llama" else { throw RecError(.data, "\(path): general.architecture is '\(arch)'; RecLab runs llama-architecture models") }
-        // Hyperparameters size tables before any tensor is read: each must be a positive integer
-        // within what a model of this family can have, and each float finite and positive.
-        func int(_ key: String, default fallback: Int? = nil, max: Int = 1 << 20) throws -> Int {
-            guard let raw = file.metadata[key] ?? fallback.map({ .int(Int64($0)) }) else {
-                throw RecError(.data, "\(path): metadata key '\(key)' is missing")
-            }
-            guard let value = raw.int, (1...max).contains(value) else {
-                throw RecError(.data, "\(path): metadata '\(key)' must be an integer from 1 to \(max)")
-            }
-            return value
-        }
-        func positive(_ key: String, default fallback: Double) throws -> Float {
-            guard let raw = file.metadata[key] else { return Float(fallback) }
-            guard let value = raw.double, value.isFinite, value > 0, Float(value).isFinite, Float(value) > 0 else {
-                throw RecError(.data, "\(path): metadata '\(key)' must be a finite positive number")
-            }
-            return Float(value)
-        }
-        let heads = try int("llama.attention.head_count", max: 1024)
-        let config = Configuration(
-            layers: try int("llama.block_count", max: 1024), hidden: try int("llama.embedding_length", max: 1 << 16), heads: heads,
-            kvHeads: try int("llama.attention.head_count_kv", default: heads, max: 1024), feedForward: try int("llama.feed_forward_length", max: 1 << 18),
-            contextLength: try int("llama.context_length", max: 1 << 20), ropeBase: try positive("llama.rope.freq_base", default: 10_000),
-            normEps: try positive("llama.attention.layer_norm_rms_epsilon", default: 1e-5),
-            vocabulary: 0)
-        guard config.hidden % heads == 0, heads % config.kvHeads == 0, config.headDim % 2 == 0 else {
-            throw RecError(.data, "\(path): \(heads) heads, \(config.kvHeads) key-value heads over \(config.hidden) dimensions do not fit")
-        }
-        // llama.cpp's CPU kernels, which exact numerics reproduce, work on blocks of 32 values
-        // and attention heads of a multiple of 64.
-        if numerics == .exact, config.headDim % 64 != 0 || config.hidden % 32 != 0 || config.feedForward % 32 != 0 {
-            throw RecError(.usage, "\(path): exact numerics need a head size that is a multiple of 64 and hidden and feed-forward sizes that are multiples of 32; this model has \(config.headDim), \(config.hidden) and \(config.feedForward): use numerics 'fast'")
-        }
+        let config = try Configuration(gguf: file, numerics: numerics)
         tokenizer = try BPETokenizer(gguf: file)
         var c = config
         c.vocabulary = tokenizer.vocabularySize
