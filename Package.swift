@@ -28,7 +28,7 @@ let package = Package(
         // MARK: - Core
         // RecCore hashes model files (SHA-256), so it is optimised in debug builds too.
         .target(name: "RecCore", swiftSettings: optimisedInDebug),
-        .target(name: "RecSpec", dependencies: ["RecCore", "RecEval", "CYAML"]),
+        .target(name: "RecSpec", dependencies: ["RecCore", "CYAML"]),
         .target(name: "RecData", dependencies: ["RecCore", "CLZMA"], resources: [.copy("Embedded")]),
         .target(name: "RecEval", dependencies: ["RecCore", "COpenBLAS"]),
         // The numeric modules are optimised in debug builds too, so `swift test` runs real

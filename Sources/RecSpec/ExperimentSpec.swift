@@ -1,5 +1,4 @@
 import RecCore
-import RecEval
 
 /// A parsed experiment: data, protocol, pipelines and seeds, as one cell of a sweep sees it.
 public struct ExperimentSpec: Sendable {
