@@ -59,7 +59,7 @@ let package = Package(
             name: "reclab", dependencies: ["RecRunner", "RecReport", "AllPlugins", "SASRec", "TextEncoders", "PALR", "RecLM", "RecQuant", "RecTensor", "COpenBLAS"]),
 
         // MARK: - Tests
-        .target(name: "RecTesting", dependencies: ["RecCore", "RecData"], path: "Sources/RecTesting"),
+        .target(name: "RecTesting", dependencies: ["RecCore", "RecData", "RecLM"], path: "Sources/RecTesting"),
         .testTarget(name: "RecCoreTests", dependencies: ["RecCore", "AllPlugins", "Baselines"]),
         .testTarget(name: "RecSpecTests", dependencies: ["RecSpec", "RecRunner", "RecStore", "RecData", "AllPlugins", "RecTesting"]),
         .testTarget(name: "RecDataTests", dependencies: ["RecData", "RecTesting"]),

@@ -1,37 +1,10 @@
 import Foundation
 import RecCore
 import RecLM
+import RecTesting
 import Testing
 
 @testable import PALR
-
-/// A language model that answers from a script and records what it was asked.
-final class ScriptedModel: LanguageModel, @unchecked Sendable {
-    let backend = "scripted", model = "script"
-    let answer: String
-    let scores: [String: Double]
-    private let lock = NSLock()
-    private(set) var prompts: [Prompt] = []
-
-    init(answer: String = "", scores: [String: Double] = [:]) {
-        self.answer = answer
-        self.scores = scores
-    }
-
-    func generate(_ prompt: Prompt, _ parameters: SamplingParameters) throws -> Generation {
-        lock.withLock { prompts.append(prompt) }
-        return Generation(text: answer, tokens: [], logprobs: [], finish: .endOfText)
-    }
-
-    func score(_ prompt: Prompt, continuations: [String]) throws -> [ContinuationScore] {
-        lock.withLock { prompts.append(prompt) }
-        // One "token" per word, so sum and mean differ.
-        return continuations.map { text in
-            let words = text.split(separator: " ").count
-            return ContinuationScore(tokens: [Int32](repeating: 0, count: words), logprobs: [Double](repeating: (scores[text] ?? -50) / Double(words), count: words))
-        }
-    }
-}
 
 let catalogue: [ItemText] = [
     ItemText(title: "Shawshank Redemption, The", genres: ["Drama"], year: 1994),
@@ -80,7 +53,7 @@ func configuration(_ mode: String) throws -> PALRRanker.Configuration {
 
 @Suite struct PALRRankerTests {
     @Test func generatedPicksComeFirstAndNonCandidatesNeverReachTheRanking() throws {
-        let model = ScriptedModel(answer: "1. Fargo (1996)\n2. Casablanca (1942)\n3. The Shawshank Redemption\n- Fargo\n\nnonsense words here")
+        let model = ScriptedLanguageModel(answer: "1. Fargo (1996)\n2. Casablanca (1942)\n3. The Shawshank Redemption\n- Fargo\n\nnonsense words here")
         let ranker = PALRRanker(configuration: try configuration("generate"), model: model, items: catalogue)
         let ranked = try ranker.rank(RankRequest(user: 7, history: [1], candidates: [2, 0, 4, 3], knowledge: "Likes crime."))
         // Fargo and Shawshank in the model's order, then Heat and Big Night in the retriever's.
@@ -99,7 +72,7 @@ func configuration(_ mode: String) throws -> PALRRanker.Configuration {
     }
 
     @Test func anAnswerNamingNoCandidateKeepsTheRetrieversOrderAndIsCounted() throws {
-        let ranker = PALRRanker(configuration: try configuration("generate"), model: ScriptedModel(answer: "I cannot help with that."), items: catalogue)
+        let ranker = PALRRanker(configuration: try configuration("generate"), model: ScriptedLanguageModel(answer: "I cannot help with that."), items: catalogue)
         let ranked = try ranker.rank(RankRequest(user: 1, history: [1], candidates: [2, 0, 4]))
         #expect(ranked.map(\.item) == [2, 0, 4])
         #expect(ranker.diagnostics()["answers_without_candidate"] == 1)
@@ -113,7 +86,7 @@ func configuration(_ mode: String) throws -> PALRRanker.Configuration {
         let candidates: [Int32] = Array(0..<40)
         let items = (0..<40).map { ItemText(title: $0 == 3 ? "Fargo" : "Film \($0)", year: 1996) }
         func ranking(_ configuration: PALRRanker.Configuration, user: Int32) throws -> [Int32] {
-            try PALRRanker(configuration: configuration, model: ScriptedModel(answer: answer), items: items)
+            try PALRRanker(configuration: configuration, model: ScriptedLanguageModel(answer: answer), items: items)
                 .rank(RankRequest(user: user, history: [1], candidates: candidates)).map(\.item)
         }
         let first = try ranking(random, user: 1)
@@ -133,11 +106,11 @@ func configuration(_ mode: String) throws -> PALRRanker.Configuration {
     @Test func likelihoodOrdersByTheTitlesScoreSumOrMean() throws {
         // Sum: Heat -3 beats Shawshank -4; mean per word: Shawshank -4/4 beats Heat -3/2.
         let scores = ["Heat (1995)": -3.0, "The Shawshank Redemption (1994)": -4.0, "Big Night (1996)": -9.0]
-        let sum = PALRRanker(configuration: try configuration("likelihood"), model: ScriptedModel(scores: scores), items: catalogue)
+        let sum = PALRRanker(configuration: try configuration("likelihood"), model: ScriptedLanguageModel(scores: scores), items: catalogue)
         #expect(try sum.rank(RankRequest(user: 1, history: [1], candidates: [4, 0, 2])).map(\.item) == [2, 0, 4])
         var meanConfiguration = try configuration("likelihood")
         meanConfiguration.normalise = "mean"
-        let mean = PALRRanker(configuration: meanConfiguration, model: ScriptedModel(scores: scores), items: catalogue)
+        let mean = PALRRanker(configuration: meanConfiguration, model: ScriptedLanguageModel(scores: scores), items: catalogue)
         #expect(try mean.rank(RankRequest(user: 1, history: [1], candidates: [4, 0, 2])).map(\.item) == [0, 2, 4])
     }
 
