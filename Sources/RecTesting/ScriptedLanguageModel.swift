@@ -4,7 +4,8 @@ import RecLM
 /// A deterministic `LanguageModel` for plugin tests: generation answers from a script (the same
 /// answer, or one per call in order, the last repeated), scoring gives each continuation the
 /// log-probability it was scripted with (-50 when not listed), spread over one "token" per
-/// word so that sums and means differ (an empty continuation has no tokens). It records every prompt it was asked.
+/// word so that sums and means differ (an empty continuation has no tokens). It records every
+/// prompt it was asked.
 public final class ScriptedLanguageModel: LanguageModel, @unchecked Sendable {
     public let backend = "scripted", model = "script"
     public let answers: [String]
