@@ -36,7 +36,7 @@ let package = Package(
         .target(name: "RecTensor", dependencies: ["RecCore", "COpenBLAS"], swiftSettings: optimisedInDebug),
         .target(name: "RecText", dependencies: ["RecCore", "RecTensor", "COpenBLAS"], swiftSettings: optimisedInDebug),
         .target(name: "RecQuant", dependencies: ["RecCore"], swiftSettings: quantKernels),
-        .target(name: "RecLM", dependencies: ["RecCore", "RecTensor", "RecQuant", "RecStore", "COpenBLAS"], swiftSettings: optimisedInDebug),
+        .target(name: "RecLM", dependencies: ["RecCore", "RecTensor", "RecQuant", "COpenBLAS"], swiftSettings: optimisedInDebug),
         .target(name: "RecStore", dependencies: ["RecCore", "CSQLite"]),
         .target(name: "RecReport", dependencies: ["RecCore", "RecStore", "RecEval"]),
         .target(

@@ -57,7 +57,7 @@ struct PALRFineTuning {
         // The base model as the rankers load it (shared within the process), without adapter.
         var base = lm
         base.adapter = nil
-        guard let chat = try base.make(store: nil) as? LocalLanguageModel else {
+        guard let chat = try base.make(cache: nil) as? LocalLanguageModel else {
             throw RecError(.plugin, "palr.rank finetune: '\(lm.model)' is not a local model")
         }
         let engine = chat.engine

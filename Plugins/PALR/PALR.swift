@@ -308,7 +308,7 @@ final class LazyLanguageModel: @unchecked Sendable {
     func get() throws -> any LanguageModel {
         try lock.withLock {
             if let made { return made }
-            let model = try spec.make(store: store)
+            let model = try spec.make(cache: store)
             made = model
             return model
         }

@@ -1,6 +1,5 @@
 import Foundation
 import RecCore
-import RecStore
 
 /// What a language model is asked: plain text, or chat messages the backend formats with the
 /// model's chat template.
@@ -77,14 +76,14 @@ public final class LocalLanguageModel: LanguageModel, @unchecked Sendable {
 /// a new call is stored as soon as it returns.
 public final class CachedLanguageModel: LanguageModel, @unchecked Sendable {
     public let inner: any LanguageModel
-    public let store: ResultStore
+    public let cache: any LanguageModelCallCache
     public var backend: String { inner.backend }
     public var model: String { inner.model }
     public var identity: String { inner.identity }
 
-    public init(_ inner: any LanguageModel, store: ResultStore) {
+    public init(_ inner: any LanguageModel, cache: any LanguageModelCallCache) {
         self.inner = inner
-        self.store = store
+        self.cache = cache
     }
 
     /// The cache key's layout. Version 2 keys on `identity` (weights hash or endpoint) where
@@ -115,7 +114,7 @@ public final class CachedLanguageModel: LanguageModel, @unchecked Sendable {
     ) throws -> Response {
         let text = try Self.canonical(request)
         let key = SHA256.hex(text)
-        if let stored = try store.cachedLMResponse(key) {
+        if let stored = try cache.cachedLMResponse(key) {
             do {
                 return try JSONDecoder().decode(Response.self, from: Data(stored.utf8))
             } catch {
@@ -124,7 +123,7 @@ public final class CachedLanguageModel: LanguageModel, @unchecked Sendable {
         }
         let response = try call()
         let (prompt, completion) = tokens(response)
-        try store.storeLMCall(ResultStore.LMCall(
+        try cache.storeLMCall(LanguageModelCall(
             key: key, backend: backend, model: model, kind: kind, request: text, response: try Self.canonical(response),
             promptTokens: prompt, completionTokens: completion))
         return response

@@ -1,6 +1,5 @@
 import Foundation
 import RecCore
-import RecStore
 
 /// Which language model a plugin calls, as written under its `lm:` key:
 ///
@@ -51,7 +50,7 @@ public struct LanguageModelSpec: Codable, Sendable, Equatable {
 
     /// The model this spec names, behind the call cache in `store` when one is given. Local
     /// engines are loaded once per process and shared by every component that names them.
-    public func make(store: ResultStore?) throws -> any LanguageModel {
+    public func make(cache: (any LanguageModelCallCache)?) throws -> any LanguageModel {
         let inner: any LanguageModel
         switch backend {
         case "openai":
@@ -59,7 +58,7 @@ public struct LanguageModelSpec: Codable, Sendable, Equatable {
         default:
             inner = try LocalEngines.shared.model(model, numerics: LlamaModel.Numerics(rawValue: numerics) ?? .exact, adapter: adapter)
         }
-        return store.map { CachedLanguageModel(inner, store: $0) } ?? inner
+        return cache.map { CachedLanguageModel(inner, cache: $0) } ?? inner
     }
 }
 

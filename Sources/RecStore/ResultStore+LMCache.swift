@@ -4,24 +4,7 @@ import RecCore
 /// that determines its answer (backend, model, prompt, sampling parameters, seed). Each call is
 /// stored in its own transaction as soon as it returns, so a run killed mid-way keeps every
 /// completed call. API keys are never part of a request stored here.
-extension ResultStore {
-    public struct LMCall: Sendable, Equatable {
-        public var key: String, backend: String, model: String, kind: String
-        public var request: String, response: String
-        public var promptTokens: Int, completionTokens: Int
-
-        public init(key: String, backend: String, model: String, kind: String, request: String, response: String, promptTokens: Int, completionTokens: Int) {
-            self.key = key
-            self.backend = backend
-            self.model = model
-            self.kind = kind
-            self.request = request
-            self.response = response
-            self.promptTokens = promptTokens
-            self.completionTokens = completionTokens
-        }
-    }
-
+extension ResultStore: LanguageModelCallCache {
     public struct LMCacheStats: Sendable {
         public var hits: Int, misses: Int, calls: Int, promptTokens: Int, completionTokens: Int
         /// calls, prompt and completion tokens per backend and model
@@ -35,7 +18,7 @@ extension ResultStore {
         return response
     }
 
-    public func storeLMCall(_ call: LMCall) throws {
+    public func storeLMCall(_ call: LanguageModelCall) throws {
         try db.transaction {
             try db.query(
                 "INSERT OR IGNORE INTO lm_calls(key, backend, model, kind, request, response, prompt_tokens, completion_tokens, created_at) VALUES(?,?,?,?,?,?,?,?,?)",

@@ -71,7 +71,7 @@ enum LMCommand: Command {
         case let other:
             throw RecError.usage("unknown backend '\(other)'; expected local or openai")
         }
-        let model = CachedLanguageModel(backend, store: try ResultStore(path: args.value("--db") ?? "reclab.sqlite"))
+        let model = CachedLanguageModel(backend, cache: try ResultStore(path: args.value("--db") ?? "reclab.sqlite"))
         if action == "generate" {
             var text = ""
             while let line = readLine(strippingNewline: false) { text += line }

@@ -171,7 +171,7 @@ struct HostileModelFileTests {
         let prompt = Prompt.text("Hi")
         let parameters = SamplingParameters(maxTokens: 3)
         func cached() throws -> CachedLanguageModel {
-            CachedLanguageModel(LocalLanguageModel(engine: try LlamaModel(path: path, numerics: .fast)), store: store)
+            CachedLanguageModel(LocalLanguageModel(engine: try LlamaModel(path: path, numerics: .fast)), cache: store)
         }
         let first = try cached()
         _ = try first.score(prompt, continuations: [" a"])

@@ -106,8 +106,8 @@ struct HostileReplyTests {
         let first = try FaultServer([.reply(status: 200, body: chatReply)])
         let second = try FaultServer([.reply(status: 200, body: chatReply.replacingOccurrences(of: "Heat", with: "Ronin"))])
         defer { first.stop(); second.stop() }
-        let a = CachedLanguageModel(try client(first), store: store)
-        let b = CachedLanguageModel(try client(second), store: store)
+        let a = CachedLanguageModel(try client(first), cache: store)
+        let b = CachedLanguageModel(try client(second), cache: store)
         #expect(a.model == b.model && a.identity != b.identity)
         #expect(try a.generate(chat, SamplingParameters(maxTokens: 4)).text == "Heat (1995)")
         #expect(try b.generate(chat, SamplingParameters(maxTokens: 4)).text == "Ronin (1995)", "the second server's answer, not the first's from the cache")

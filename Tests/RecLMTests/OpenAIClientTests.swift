@@ -49,7 +49,7 @@ struct OpenAIClientTests {
         let folder = Fixtures.temporaryDirectory("lm-cache")
         defer { try? FileManager.default.removeItem(atPath: folder) }
         let store = try ResultStore(path: folder + "/cache.sqlite")
-        let model = CachedLanguageModel(try client(server, attempts: 3), store: store)
+        let model = CachedLanguageModel(try client(server, attempts: 3), cache: store)
         let first = try model.generate(chat, SamplingParameters(maxTokens: 8))
         let other = Prompt.chat([ChatMessage(role: "user", content: "Another")])
         let error = #expect(throws: RecError.self) { _ = try model.generate(other, SamplingParameters(maxTokens: 8)) }
