@@ -6,8 +6,7 @@ import RecData
 /// libFuzzer harness: arbitrary bytes as the main file of each data format (the first byte
 /// picks the format), read from a scratch folder in memory-backed /dev/shm when there is one.
 let folder: String = {
-    let base = FileManager.default.fileExists(atPath: "/dev/shm") ? "/dev/shm" : NSTemporaryDirectory()
-    let path = base + "/reclab-fuzz-data-\(getpid())"
+    let path = fuzzScratchPath("data")
     try? FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
     try? Data("movieId,title,genres\n1,A (1995),Drama\n".utf8).write(to: URL(fileURLWithPath: path + "/movies.csv"))
     return path

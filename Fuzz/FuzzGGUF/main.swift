@@ -5,10 +5,7 @@ import RecLM
 
 /// libFuzzer harness: arbitrary bytes as a GGUF file: the header, metadata, tensor table, the
 /// tokenizer built from the metadata, and every tensor converted to Float32.
-let path: String = {
-    let base = FileManager.default.fileExists(atPath: "/dev/shm") ? "/dev/shm" : NSTemporaryDirectory()
-    return base + "/reclab-fuzz-\(getpid()).gguf"
-}()
+let path = fuzzScratchPath("model.gguf")
 
 runLibFuzzer { data, size in
     guard let data else { return 0 }

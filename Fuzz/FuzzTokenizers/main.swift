@@ -6,10 +6,7 @@ import RecText
 
 /// libFuzzer harness: arbitrary bytes as text for both tokenizers (WordPiece with a small
 /// vocabulary, byte-level BPE from a GGUF built in memory), and as a vocab.txt.
-let scratch: String = {
-    let base = FileManager.default.fileExists(atPath: "/dev/shm") ? "/dev/shm" : NSTemporaryDirectory()
-    return base + "/reclab-fuzz-tok-\(getpid())"
-}()
+let scratch = fuzzScratchPath("tokenizers")
 
 let wordPiece: WordPieceTokenizer = {
     let tokens = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "the", "toy", "story", "##s", "##ing", "a", "b", "c", "!", ","]

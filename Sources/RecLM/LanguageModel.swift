@@ -130,7 +130,7 @@ public final class CachedLanguageModel: LanguageModel, @unchecked Sendable {
     }
 
     public func generate(_ prompt: Prompt, _ parameters: SamplingParameters) throws -> Generation {
-        try cached(GenerateRequest(backend: backend, model: model, identity: identity, prompt: prompt, parameters: try parameters.validated()), kind: "generate",
+        try cached(GenerateRequest(backend: backend, model: model, identity: identity, prompt: prompt, parameters: parameters), kind: "generate",
                    tokens: { ($0.promptTokens ?? 0, max($0.tokens.count, $0.logprobs.count)) }) {
             try inner.generate(prompt, parameters)
         }

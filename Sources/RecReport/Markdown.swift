@@ -3,7 +3,8 @@
 /// a backtick an inline code span.
 enum Markdown {
     /// `text` as one table cell or heading: `|`, backticks, `*`, angle brackets and backslashes
-    /// escaped (`_` is left alone: GitHub does not read it as emphasis inside a word), line breaks and other control characters shown as spaces.
+    /// escaped (`_` is left alone: GitHub does not read it as emphasis inside a word), line
+    /// breaks and other control characters shown as spaces.
     static func text(_ text: String) -> String {
         var out = ""
         for scalar in text.unicodeScalars {
@@ -16,12 +17,10 @@ enum Markdown {
         return out
     }
 
-    /// `text` as an inline code span: fenced with more backticks than it holds in a row, and
-    /// padded with spaces when it starts or ends with one. Inside a table, `|` is escaped too,
-    /// since tables split rows on it before code spans are read.
-    static func code(_ text: String, inTable: Bool = false) -> String {
-        var body = String(text.unicodeScalars.map { $0.properties.generalCategory == .control ? " " : Character($0) })
-        if inTable { body = body.replacingOccurrences(of: "|", with: "\\|") }
+    /// `text` as an inline code span outside tables: fenced with more backticks than it holds
+    /// in a row, and padded with spaces when it starts or ends with one.
+    static func code(_ text: String) -> String {
+        let body = String(text.unicodeScalars.map { $0.properties.generalCategory == .control ? " " : Character($0) })
         var longest = 0, run = 0
         for ch in body {
             run = ch == "`" ? run + 1 : 0

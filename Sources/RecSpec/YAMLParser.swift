@@ -124,9 +124,8 @@ private struct Builder {
             if frame.isMapping {
                 // `<<` merges: keys from merged mappings fill in only what is not set explicitly;
                 // earlier merge sources win over later ones, as the YAML merge-key spec says.
-                var keys = Set(frame.entries.map(\.key))
                 for source in frame.merges {
-                    for entry in source.entries ?? [] where keys.insert(entry.key).inserted {
+                    for entry in source.entries ?? [] where frame.keys.updateValue(entry.keyLocation, forKey: entry.key) == nil {
                         frame.entries.append(entry)
                     }
                 }

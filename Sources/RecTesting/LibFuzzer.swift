@@ -1,5 +1,12 @@
 import Foundation
 
+/// A scratch path for a harness's files, unique to the process: in memory-backed /dev/shm
+/// where there is one, since a harness writes its input to a file on every run.
+public func fuzzScratchPath(_ name: String) -> String {
+    let base = FileManager.default.fileExists(atPath: "/dev/shm") ? "/dev/shm" : NSTemporaryDirectory()
+    return base + "/reclab-fuzz-\(getpid())-" + name
+}
+
 /// Hands `body` to libFuzzer's driver and exits with its status. The fuzzing harnesses in
 /// Fuzz/ call this from their `main.swift`: SwiftPM gives an executable its own `main`, so
 /// libFuzzer's `main` never runs, and its driver is found by name (the harnesses are linked

@@ -1,20 +1,20 @@
 import Foundation
 import RecLM
 
-/// A deterministic `LanguageModel` for plugin tests: generation answers from a script (the same
-/// answer, or one per call in order, the last repeated), scoring gives each continuation the
+/// A deterministic `LanguageModel` for plugin tests: generation gives the scripted answer,
+/// scoring gives each continuation the
 /// log-probability it was scripted with (-50 when not listed), spread over one "token" per
 /// word so that sums and means differ (an empty continuation has no tokens). It records every
 /// prompt it was asked.
 public final class ScriptedLanguageModel: LanguageModel, @unchecked Sendable {
     public let backend = "scripted", model = "script"
-    public let answers: [String]
+    public let answer: String
     public let scores: [String: Double]
     private let lock = NSLock()
     private var asked: [Prompt] = []
 
-    public init(answer: String = "", answers: [String] = [], scores: [String: Double] = [:]) {
-        self.answers = answers.isEmpty ? [answer] : answers
+    public init(answer: String = "", scores: [String: Double] = [:]) {
+        self.answer = answer
         self.scores = scores
     }
 
@@ -22,8 +22,8 @@ public final class ScriptedLanguageModel: LanguageModel, @unchecked Sendable {
     public var prompts: [Prompt] { lock.withLock { asked } }
 
     public func generate(_ prompt: Prompt, _ parameters: SamplingParameters) throws -> Generation {
-        let call = lock.withLock { asked.append(prompt); return asked.count - 1 }
-        return Generation(text: answers[min(call, answers.count - 1)], tokens: [], logprobs: [], finish: .endOfText)
+        lock.withLock { asked.append(prompt) }
+        return Generation(text: answer, tokens: [], logprobs: [], finish: .endOfText)
     }
 
     public func score(_ prompt: Prompt, continuations: [String]) throws -> [ContinuationScore] {

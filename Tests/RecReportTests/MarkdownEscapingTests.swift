@@ -19,6 +19,5 @@ struct MarkdownEscapingTests {
         #expect(Markdown.code("`tick`") == "`` `tick` ``")
         #expect(Markdown.code("x``y") == "```x``y```")
         #expect(Markdown.code("line\nbreak") == "`line break`")
-        #expect(Markdown.code("a|b", inTable: true) == "`a\\|b`")
     }
 }
