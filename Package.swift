@@ -52,14 +52,16 @@ let package = Package(
             exclude: ["README.md"]),
         .target(name: "TextEncoders", dependencies: ["RecCore", "RecText"], path: "Plugins/TextEncoders"),
         .target(name: "PALR", dependencies: ["RecCore", "RecLM", "RecStore", "RecTensor"], path: "Plugins/PALR", exclude: ["README.md"]),
-        .target(name: "AllPlugins", dependencies: ["RecCore", "Baselines", "SASRec", "TextEncoders", "PALR"], path: "Plugins/AllPlugins"),
+        .target(name: "CTR", dependencies: ["RecCore"], path: "Plugins/CTR", exclude: ["README.md"], swiftSettings: optimisedInDebug),
+        .target(name: "Rating", dependencies: ["RecCore", "COpenBLAS"], path: "Plugins/Rating", exclude: ["README.md"], swiftSettings: optimisedInDebug),
+        .target(name: "AllPlugins", dependencies: ["RecCore", "Baselines", "SASRec", "TextEncoders", "PALR", "CTR", "Rating"], path: "Plugins/AllPlugins"),
 
         // MARK: - CLI
         .executableTarget(
-            name: "reclab", dependencies: ["RecRunner", "RecReport", "AllPlugins", "SASRec", "TextEncoders", "PALR", "RecLM", "RecQuant", "RecTensor", "COpenBLAS"]),
+            name: "reclab", dependencies: ["RecRunner", "RecReport", "AllPlugins", "SASRec", "TextEncoders", "PALR", "RecLM", "RecQuant", "RecTensor", "COpenBLAS", "CTR", "RecData"]),
 
         // MARK: - Tests
-        .target(name: "RecTesting", dependencies: ["RecCore", "RecData", "RecLM"], path: "Sources/RecTesting"),
+        .target(name: "RecTesting", dependencies: ["RecCore", "RecData", "RecLM", "RecSpec"], path: "Sources/RecTesting"),
         .testTarget(name: "RecCoreTests", dependencies: ["RecCore", "AllPlugins", "Baselines"]),
         .testTarget(name: "RecSpecTests", dependencies: ["RecSpec", "RecRunner", "RecStore", "RecData", "AllPlugins", "RecTesting"]),
         .testTarget(name: "RecDataTests", dependencies: ["RecData", "RecTesting"]),
@@ -72,6 +74,8 @@ let package = Package(
         .testTarget(name: "PALRTests", dependencies: ["PALR", "AllPlugins", "RecRunner", "RecReport", "RecLM", "RecStore", "RecData", "RecTesting"]),
         .testTarget(name: "RecReportTests", dependencies: ["RecReport"]),
         .testTarget(name: "RecStoreTests", dependencies: ["RecStore", "RecTesting"]),
+        .testTarget(name: "CTRTests", dependencies: ["CTR", "RecData", "RecEval", "RecTesting"]),
+        .testTarget(name: "RatingTests", dependencies: ["Rating", "RecData", "RecEval", "RecTesting"]),
         .testTarget(name: "BaselinesTests", dependencies: ["Baselines", "AllPlugins", "RecData", "RecEval", "RecTesting"]),
         .testTarget(name: "RecLabCLITests", dependencies: ["reclab", "RecStore", "RecTesting"]),
     ],

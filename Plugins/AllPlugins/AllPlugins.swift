@@ -1,5 +1,7 @@
 import Baselines
+import CTR
 import PALR
+import Rating
 import RecCore
 import SASRec
 import TextEncoders
@@ -11,6 +13,10 @@ public func makeRegistry() throws -> Registry {
     try registry.register(ItemKNN.self)
     try registry.register(EASE.self)
     try registry.register(BPRMF.self)
+    try registry.register(LogisticRegression.self)
+    try registry.register(FactorizationMachine.self)
+    try registry.register(MeanRating.self)
+    try registry.register(BiasedMF.self)
     try registry.register(SASRec.self)
     try registry.register(MiniLMEncoder.self)
     try registry.register(HashingTFIDF.self)

@@ -48,6 +48,12 @@ public struct PALRProfile: KnowledgeAugmenter, Diagnosing {
         model = LazyLanguageModel(configuration.lm, store: context.services[ResultStore.self])
     }
 
+    /// A profile writer over a given model (tests, and callers that already hold one).
+    init(configuration: Configuration, model: any LanguageModel) {
+        self.configuration = configuration
+        self.model = LazyLanguageModel(configuration.lm, store: nil, preset: model)
+    }
+
     var prompts: PALRPrompts {
         PALRPrompts(noun: configuration.noun, verb: configuration.verb, verbPast: configuration.verbPast, historyLength: configuration.history)
     }

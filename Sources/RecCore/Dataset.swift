@@ -58,10 +58,15 @@ public struct Dataset: Sendable {
     public var hasRatings: Bool
     /// Whether `time` is a real timestamp (otherwise a per-user order).
     public var hasTimestamps: Bool
+    /// Typed user fields (gender, age, occupation, ...), indexed by dense user.
+    public var userFeatures: FeatureTable
+    /// Typed item fields (genres, year, tags, ...), indexed by dense item.
+    public var itemFeatures: FeatureTable
 
     public init(
         name: String, userIDs: [String], itemIDs: [String], interactions: [Interaction],
-        itemText: [ItemText], hasRatings: Bool, hasTimestamps: Bool) {
+        itemText: [ItemText], hasRatings: Bool, hasTimestamps: Bool,
+        userFeatures: FeatureTable = FeatureTable(), itemFeatures: FeatureTable = FeatureTable()) {
         self.name = name
         self.userIDs = userIDs
         self.itemIDs = itemIDs
@@ -69,6 +74,8 @@ public struct Dataset: Sendable {
         self.itemText = itemText
         self.hasRatings = hasRatings
         self.hasTimestamps = hasTimestamps
+        self.userFeatures = userFeatures
+        self.itemFeatures = itemFeatures
     }
 
     public var userCount: Int { userIDs.count }
@@ -83,12 +90,15 @@ public struct SplitData: Sendable {
     public var test: [Interaction]
     /// Training items per user, in time order.
     public var trainHistory: [[Int32]]
+    /// How interactions are labelled for pointwise tasks (`rating > 3`), if the data spec says.
+    public var labelRule: LabelRule?
 
-    public init(dataset: Dataset, train: [Interaction], validation: [Interaction], test: [Interaction]) {
+    public init(dataset: Dataset, train: [Interaction], validation: [Interaction], test: [Interaction], labelRule: LabelRule? = nil) {
         self.dataset = dataset
         self.train = train
         self.validation = validation
         self.test = test
+        self.labelRule = labelRule
         var history = [[Int32]](repeating: [], count: dataset.userCount)
         for event in train.sorted(by: { ($0.user, $0.time) < ($1.user, $1.time) }) {
             history[Int(event.user)].append(event.item)
@@ -110,7 +120,7 @@ public struct SplitData: Sendable {
         TrainingSet(
             userCount: dataset.userCount, itemCount: dataset.itemCount, interactions: train,
             history: trainHistory, itemText: dataset.itemText, hasRatings: dataset.hasRatings, validation: validation,
-            itemIDs: dataset.itemIDs)
+            itemIDs: dataset.itemIDs, userFeatures: dataset.userFeatures, itemFeatures: dataset.itemFeatures, labelRule: labelRule)
     }
 }
 
@@ -128,10 +138,15 @@ public struct TrainingSet: Sendable {
     /// The dataset's original item ids (`itemIDs[i]` names dense item `i`), for plugins that
     /// match items against outside files; empty when the caller has none.
     public var itemIDs: [String]
+    public var userFeatures: FeatureTable
+    public var itemFeatures: FeatureTable
+    /// The label of each interaction for pointwise tasks; nil when the data spec gives none.
+    public var labelRule: LabelRule?
 
     public init(
         userCount: Int, itemCount: Int, interactions: [Interaction], history: [[Int32]],
-        itemText: [ItemText] = [], hasRatings: Bool = false, validation: [Interaction] = [], itemIDs: [String] = []
+        itemText: [ItemText] = [], hasRatings: Bool = false, validation: [Interaction] = [], itemIDs: [String] = [],
+        userFeatures: FeatureTable = FeatureTable(), itemFeatures: FeatureTable = FeatureTable(), labelRule: LabelRule? = nil
     ) {
         self.userCount = userCount
         self.itemCount = itemCount
@@ -141,7 +156,14 @@ public struct TrainingSet: Sendable {
         self.hasRatings = hasRatings
         self.validation = validation
         self.itemIDs = itemIDs
+        self.userFeatures = userFeatures
+        self.itemFeatures = itemFeatures
+        self.labelRule = labelRule
     }
+
+    /// The binary label of `interaction` under the label rule (1 when there is none: every
+    /// observed interaction is then a positive).
+    public func label(_ interaction: Interaction) -> Float { labelRule?.label(interaction) ?? 1 }
 
     /// Number of training interactions per item.
     public var itemPopularity: [Int] {

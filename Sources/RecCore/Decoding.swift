@@ -128,5 +128,7 @@ public func flowYAML(_ value: Any) -> String {
         return "{ " + object.keys.sorted().map { "\($0): \(flowYAML(object[$0]!))" }.joined(separator: ", ") + " }"
     }
     if let array = value as? [Any] { return "[" + array.map(flowYAML).joined(separator: ", ") + "]" }
+    // JSONSerialization hands booleans back as NSNumber, which prints them as 1 and 0.
+    if let number = value as? NSNumber, String(describing: type(of: number)).contains("Boolean") { return number.boolValue ? "true" : "false" }
     return "\(value)"
 }

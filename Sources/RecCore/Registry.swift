@@ -15,6 +15,7 @@ public struct Registry: Sendable {
     private var rankers: [String: Factory<any Ranker>] = [:]
     private var encoders: [String: Factory<any TextEncoder>] = [:]
     private var augmenters: [String: Factory<any KnowledgeAugmenter>] = [:]
+    private var scorers: [String: Factory<any Scorer>] = [:]
     public private(set) var entries: [Entry] = []
 
     public init() {}
@@ -43,6 +44,20 @@ public struct Registry: Sendable {
         augmenters[A.kind] = { let (made, json) = try Self.build(A.self, $0, $1); return (made, json) }
     }
 
+    /// Registers a pointwise scorer; a kind registered twice is an error.
+    public mutating func register<S: Scorer>(_ type: S.Type) throws {
+        try add(type, role: "scorer")
+        scorers[S.kind] = { let (made, json) = try Self.build(S.self, $0, $1); return (made, json) }
+    }
+
+    /// Registers a type that is both a retriever and a scorer (biased MF ranks the catalogue by
+    /// its predicted ratings): one entry, both factories.
+    public mutating func register<C: Retriever & Scorer>(_ type: C.Type) throws {
+        try add(type, role: "retriever, scorer")
+        retrievers[C.kind] = { let (made, json) = try Self.build(C.self, $0, $1); return (made, json) }
+        scorers[C.kind] = { let (made, json) = try Self.build(C.self, $0, $1); return (made, json) }
+    }
+
     /// Checks that `C.kind` is new and lists it under `role`.
     private mutating func add<C: Component>(_ type: C.Type, role: String) throws {
         try checkNew(C.kind)
@@ -60,6 +75,12 @@ public struct Registry: Sendable {
     public var rankerKinds: [String] { rankers.keys.sorted() }
     public var encoderKinds: [String] { encoders.keys.sorted() }
     public var augmenterKinds: [String] { augmenters.keys.sorted() }
+    public var scorerKinds: [String] { scorers.keys.sorted() }
+
+    /// The roles a kind serves (empty when it is unknown), for errors that name the slot.
+    public func roles(of kind: String) -> [String] {
+        entries.first { $0.kind == kind }?.role.components(separatedBy: ", ") ?? []
+    }
 
     /// Builds the retriever named `kind`, decoding its configuration from `decoder`.
     /// - Returns: the retriever and its resolved configuration as canonical JSON.
@@ -83,6 +104,11 @@ public struct Registry: Sendable {
         return try factory(source, context)
     }
 
+    public func makeScorer(kind: String, configuration source: any ConfigurationSource, context: ComponentContext) throws -> (any Scorer, String) {
+        guard let factory = scorers[kind] else { throw unknown(kind, valid: scorerKinds, role: "scorer") }
+        return try factory(source, context)
+    }
+
     private func checkNew(_ kind: String) throws {
         if entries.contains(where: { $0.kind == kind }) {
             throw RecError(.registry, "plugin kind '\(kind)' is registered twice")
@@ -95,6 +121,10 @@ public struct Registry: Sendable {
     }
 
     private func unknown(_ kind: String, valid: [String], role: String) -> RecError {
+        let serves = roles(of: kind)
+        if !serves.isEmpty {
+            return RecError(.registry, "'\(kind)' is a \(serves.joined(separator: " and ")), not a \(role); \(role) kinds: \(valid.joined(separator: ", "))")
+        }
         var message = "unknown \(role) type '\(kind)'; valid kinds: \(valid.joined(separator: ", "))"
         if let near = nearest(kind, in: valid) { message += " (did you mean '\(near)'?)" }
         return RecError(.registry, message)

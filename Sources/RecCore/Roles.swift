@@ -77,6 +77,35 @@ public protocol Retriever: Component {
     func score(users: ArraySlice<Int32>, history: [[Int32]], into scores: UnsafeMutableBufferPointer<Float>) throws
 }
 
+/// What a pointwise scorer's numbers mean.
+public enum PredictionKind: String, Sendable, Codable {
+    /// A click (or like) probability in [0, 1]: the `ctr` protocol.
+    case probability
+    /// A predicted rating on the data's scale: the `rating` protocol.
+    case rating
+}
+
+/// Role: predicts one number per (user, item) pair: a probability for CTR tasks, a rating for
+/// rating prediction. It learns from labelled pairs (`TrainingSet.label`) and features
+/// (`TrainingSet.userFeatures`, `itemFeatures`) when it is also `Trainable`.
+public protocol Scorer: Component {
+    /// What `predict` returns; the protocol checks that it fits (`ctr` needs probabilities).
+    var predicts: PredictionKind { get }
+    /// One prediction per pair `(users[i], items[i])`. `history[u]` is what the model may read
+    /// about user `u` (their training items in time order); pairs may name users and items it
+    /// never saw in training.
+    func predict(users: [Int32], items: [Int32], history: [[Int32]]) throws -> [Float]
+}
+
+/// Capability: the component reads named user or item feature fields. The runner calls
+/// `check` with the prepared data before any cell runs, so a field that is missing or of the
+/// wrong type stops the run with the slot's location and nothing stored.
+public protocol ReadsFeatures {
+    /// - Throws: `RecError(.spec)` whose key path is relative to the component's slot
+    ///   (`fields`), naming the field and what is wrong with it.
+    func check(userFeatures: FeatureTable, itemFeatures: FeatureTable) throws
+}
+
 /// An item with a score, as rankers return them.
 public struct ScoredItem: Sendable, Hashable {
     public var item: Int32

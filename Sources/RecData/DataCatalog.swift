@@ -57,13 +57,17 @@ public struct DataCatalog: Sendable {
             return try Loaders.movieLens100K(directory: location, name: dataset)
         case "movielens-1m":
             if path == nil {
+                let users = "\(root)/ml-1m/users.dat"
                 return try Loaders.movieLens1M(
-                    ratings: "\(root)/ml-1m-ratings/ratings_ordered.tsv.xz", movies: "\(root)/ml-1m/movies.dat", name: dataset)
+                    ratings: "\(root)/ml-1m-ratings/ratings_ordered.tsv.xz", movies: "\(root)/ml-1m/movies.dat",
+                    users: InputFile.entryExists(users) ? users : nil, name: dataset)
             }
             let ratings = ["ratings.dat", "ratings_ordered.tsv", "ratings_ordered.tsv.xz"].map { "\(location)/\($0)" }
                 .first { InputFile.entryExists($0) } ?? "\(location)/ratings.dat"
-            let movies = "\(location)/movies.dat"
-            return try Loaders.movieLens1M(ratings: ratings, movies: InputFile.entryExists(movies) ? movies : nil, name: dataset)
+            let movies = "\(location)/movies.dat", users = "\(location)/users.dat"
+            return try Loaders.movieLens1M(
+                ratings: ratings, movies: InputFile.entryExists(movies) ? movies : nil,
+                users: InputFile.entryExists(users) ? users : nil, name: dataset)
         case "movielens-latest":
             return try Loaders.movieLensLatest(directory: location, name: dataset)
         case "recbole":

@@ -10,6 +10,8 @@ struct DatasetBuilder {
     var itemIDs: [String] = []
     var interactions: [Interaction] = []
     var textByItem: [String: ItemText] = [:]
+    var userColumns = FeatureColumns()
+    var itemColumns = FeatureColumns()
 
     init(name: String) { self.name = name }
 
@@ -54,7 +56,49 @@ struct DatasetBuilder {
         return Dataset(
             name: name, userIDs: userIDs, itemIDs: itemIDs, interactions: interactions,
             itemText: itemIDs.map { textByItem[$0] ?? ItemText() },
-            hasRatings: hasRatings, hasTimestamps: hasTimestamps)
+            hasRatings: hasRatings, hasTimestamps: hasTimestamps,
+            userFeatures: userColumns.table(ids: userIDs), itemFeatures: itemColumns.table(ids: itemIDs))
+    }
+}
+
+/// Feature values keyed by original id while a file is read, turned into a `FeatureTable`
+/// over dense ids once the interactions have fixed them. Fields keep their declaration order.
+struct FeatureColumns {
+    private(set) var declared: [(name: String, kind: FeatureKind)] = []
+    private var values: [String: [String: [String]]] = [:]
+
+    /// Declares a field; a repeated name keeps its first kind.
+    mutating func declare(_ name: String, _ kind: FeatureKind) {
+        guard values[name] == nil else { return }
+        declared.append((name, kind))
+        values[name] = [:]
+    }
+
+    /// Sets the field's values for entity `id` (one value unless multi-categorical). Numeric
+    /// values must already have been checked by the loader, which knows the line and column.
+    mutating func set(_ name: String, id: String, _ entries: [String]) {
+        values[name, default: [:]][id] = entries
+    }
+
+    /// Appends to a multi-categorical field (tags gathered from many rows), without repeats.
+    mutating func append(_ name: String, id: String, _ entry: String) {
+        var current = values[name]?[id] ?? []
+        if !current.contains(entry) { current.append(entry) }
+        values[name, default: [:]][id] = current
+    }
+
+    func table(ids: [String]) -> FeatureTable {
+        FeatureTable(declared.map { name, kind in
+            let byID = values[name] ?? [:]
+            switch kind {
+            case .categorical, .multiCategorical:
+                return .categorical(name, multi: kind == .multiCategorical, values: ids.map { byID[$0] ?? [] })
+            case .numeric:
+                return .numeric(name, values: ids.map { byID[$0]?.first.flatMap { Float($0) } ?? .nan })
+            case .text:
+                return .text(name, values: ids.map { byID[$0]?.first ?? "" })
+            }
+        })
     }
 }
 

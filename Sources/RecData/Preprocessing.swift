@@ -76,9 +76,12 @@ extension Dataset {
         let remapped = interactions.map {
             Interaction(user: userMap[Int($0.user)], item: itemMap[Int($0.item)], rating: $0.rating, time: $0.time)
         }
+        let keptUsers = (0..<userCount).filter { userMap[$0] >= 0 }
+        let keptItems = (0..<itemCount).filter { itemMap[$0] >= 0 }
         return Dataset(
             name: name, userIDs: users, itemIDs: items, interactions: remapped, itemText: text,
-            hasRatings: hasRatings, hasTimestamps: hasTimestamps)
+            hasRatings: hasRatings, hasTimestamps: hasTimestamps,
+            userFeatures: userFeatures.selecting(keptUsers), itemFeatures: itemFeatures.selecting(keptItems))
     }
 
     /// A SHA-256 over everything a model can see: ids, interactions in order, and item text.
@@ -102,6 +105,8 @@ extension Dataset {
             hasher.update(text.year.map(String.init) ?? "")
             hasher.update([0])
         }
+        userFeatures.hash(into: &hasher)
+        itemFeatures.hash(into: &hasher)
         return hasher.finalize().hexString
     }
 
@@ -110,7 +115,9 @@ extension Dataset {
         let withText = itemText.filter { $0.title != nil }.count
         return DatasetStatistics(
             name: name, users: userCount, items: itemCount, interactions: interactions.count,
-            itemsWithTitle: withText, hasRatings: hasRatings, hasTimestamps: hasTimestamps)
+            itemsWithTitle: withText, hasRatings: hasRatings, hasTimestamps: hasTimestamps,
+            userFields: userFeatures.isEmpty ? nil : userFeatures.fields.map { "\($0.name):\($0.kind.rawValue)" },
+            itemFields: itemFeatures.isEmpty ? nil : itemFeatures.fields.map { "\($0.name):\($0.kind.rawValue)" })
     }
 }
 
@@ -124,6 +131,24 @@ public struct DatasetStatistics: Sendable, Codable, Equatable {
     public var hasTimestamps: Bool
     /// Repeated (user, item) interactions dropped on loading (nil: none).
     public var duplicatesDropped: Int?
+    /// Feature fields as `name:kind` (nil: none).
+    public var userFields: [String]?
+    public var itemFields: [String]?
+
+    public init(
+        name: String, users: Int, items: Int, interactions: Int, itemsWithTitle: Int, hasRatings: Bool, hasTimestamps: Bool,
+        duplicatesDropped: Int? = nil, userFields: [String]? = nil, itemFields: [String]? = nil) {
+        self.name = name
+        self.users = users
+        self.items = items
+        self.interactions = interactions
+        self.itemsWithTitle = itemsWithTitle
+        self.hasRatings = hasRatings
+        self.hasTimestamps = hasTimestamps
+        self.duplicatesDropped = duplicatesDropped
+        self.userFields = userFields
+        self.itemFields = itemFields
+    }
 
     public var density: Double { Double(interactions) / Double(max(1, users * items)) }
 }

@@ -72,16 +72,18 @@ public enum MarkdownReport {
         out += "\n"
 
         // MARK: Significance
+        var sections: [(title: String, pairs: [(String, String)])] = []
         if let baseline = info.baseline {
-            out += try significanceSection(
-                store: store, info: info, base: base, title: "Significance against `\(baseline)`",
-                pairs: info.pipelines.filter { $0 != baseline }.map { ($0, baseline) }, columns: columns, byKey: byKey)
+            sections.append(("Significance against `\(baseline)`", info.pipelines.filter { $0 != baseline }.map { ($0, baseline) }))
         }
         if let comparisons = info.comparisons, !comparisons.isEmpty {
-            out += try significanceSection(
-                store: store, info: info, base: base, title: "Paired comparisons",
-                pairs: comparisons.map { ($0[0], $0[1]) }, columns: columns, byKey: byKey)
+            sections.append(("Paired comparisons", comparisons.map { ($0[0], $0[1]) }))
         }
+        let values = PerUserValues(store: store, base: base, byKey: byKey)
+        if !sections.isEmpty {
+            out += try significanceSections(sections, info: info, columns: columns, values: values)
+        }
+        out += try intervalSection(info: info, columns: columns, values: values)
 
         // MARK: Ablation
         if info.points.count > 1 {
@@ -196,18 +198,13 @@ public enum MarkdownReport {
         return out
     }
 
-    static func significanceSection(
-        store: ResultStore, info: ExperimentInfo, base: ExperimentInfo.Point, title: String, pairs: [(String, String)],
-        columns: [MetricKey], byKey: [String: ResultStore.CellRecord]
-    ) throws -> String {
-        var out = "## \(title)\n\n"
-        out += "Paired tests on per-user values (each user's value averaged over seeds): two-sided paired t-test and "
-        out += "Wilcoxon signed-rank (zero differences dropped, normal approximation with tie correction). "
-        out += "† marks p < 0.05 in both.\n\n"
-        let against = Set(pairs.map(\.1))
-        let header = against.count == 1 ? Markdown.text(against.first!) : "against (mean)"
-        out += "| pipeline | metric | mean | \(header) | Δ | t-test p | Wilcoxon p |\n|---|---|---:|---:|---:|---:|---:|\n"
-        func perUser(_ pipeline: String, _ column: MetricKey) throws -> [Int32: Double]? {
+    /// Each user's value of a metric for a pipeline, averaged over the seeds of the base point.
+    struct PerUserValues {
+        var store: ResultStore
+        var base: ExperimentInfo.Point
+        var byKey: [String: ResultStore.CellRecord]
+
+        func of(_ pipeline: String, _ column: MetricKey) throws -> [Int32: Double]? {
             var sums: [Int32: Double] = [:]
             var seeds = 0
             for ref in base.cells where ref.pipeline == pipeline {
@@ -218,22 +215,85 @@ public enum MarkdownReport {
             }
             return seeds == 0 ? nil : sums.mapValues { $0 / Double(seeds) }
         }
-        for (pipeline, other) in pairs {
-            let label = against.count == 1 ? Markdown.text(pipeline) : "\(Markdown.text(pipeline)) vs \(Markdown.text(other))"
-            for column in columns {
-                guard let mine = try perUser(pipeline, column), let theirs = try perUser(other, column) else { continue }
-                let users = mine.keys.filter { theirs[$0] != nil && !mine[$0]!.isNaN && !theirs[$0]!.isNaN }.sorted()
-                guard !users.isEmpty else { continue }
-                let a = users.map { mine[$0]! }, b = users.map { theirs[$0]! }
-                let meanA = a.reduce(0, +) / Double(a.count), meanB = b.reduce(0, +) / Double(b.count)
-                let t = Significance.pairedTTest(a, b)
-                let w = Significance.wilcoxon(a, b)
-                let both = (t?.pValue ?? 1) < 0.05 && (w?.pValue ?? 1) < 0.05
-                out += "| \(label) | \(column) | " + String(format: "%.4f | %.4f | %+.4f", meanA, meanB, meanA - meanB)
-                out += " | \(pValue(t?.pValue)) | \(pValue(w?.pValue))\(both ? " †" : "") |\n"
+    }
+
+    /// The significance tables. All their tests form one family, corrected together (Holm by
+    /// default): a row is marked when both of its tests survive the correction at 0.05.
+    static func significanceSections(
+        _ sections: [(title: String, pairs: [(String, String)])], info: ExperimentInfo, columns: [MetricKey], values: PerUserValues
+    ) throws -> String {
+        struct Row { var section: Int; var label: String; var column: MetricKey; var a: Double; var b: Double; var t: Double?; var w: Double? }
+        var rows: [Row] = []
+        for (index, section) in sections.enumerated() {
+            let against = Set(section.pairs.map(\.1))
+            for (pipeline, other) in section.pairs {
+                let label = against.count == 1 ? Markdown.text(pipeline) : "\(Markdown.text(pipeline)) vs \(Markdown.text(other))"
+                for column in columns {
+                    guard let mine = try values.of(pipeline, column), let theirs = try values.of(other, column) else { continue }
+                    let users = mine.keys.filter { theirs[$0] != nil && !mine[$0]!.isNaN && !theirs[$0]!.isNaN }.sorted()
+                    guard !users.isEmpty else { continue }
+                    let a = users.map { mine[$0]! }, b = users.map { theirs[$0]! }
+                    rows.append(Row(
+                        section: index, label: label, column: column, a: a.reduce(0, +) / Double(a.count), b: b.reduce(0, +) / Double(b.count),
+                        t: Significance.pairedTTest(a, b)?.pValue, w: Significance.wilcoxon(a, b)?.pValue))
+                }
             }
         }
-        return out + "\n"
+        let method = MultipleComparisons.Method(rawValue: info.correction ?? "holm") ?? .holm
+        // A test that could not be run (too few pairs) enters the family with p = 1.
+        let adjustedT = MultipleComparisons.adjust(rows.map { $0.t ?? 1 }, method: method)
+        let adjustedW = MultipleComparisons.adjust(rows.map { $0.w ?? 1 }, method: method)
+        let methodName = ["holm": "Holm", "bh": "Benjamini-Hochberg", "none": "no"][method.rawValue]!
+        var out = ""
+        for (index, section) in sections.enumerated() {
+            out += "## \(section.title)\n\n"
+            out += "Paired tests on per-user values (each user's value averaged over seeds): two-sided paired t-test and "
+            out += "Wilcoxon signed-rank (zero differences dropped, normal approximation with tie correction). "
+            if method == .none {
+                out += "No correction for multiple comparisons (evaluation.correction: none); † marks p < 0.05 in both.\n\n"
+            } else {
+                out += "The report's \(rows.count) tests of each kind form one family, adjusted by \(methodName)'s procedure "
+                out += "(evaluation.correction: \(method.rawValue)); † marks an adjusted p < 0.05 in both.\n\n"
+            }
+            let against = Set(section.pairs.map(\.1))
+            let header = against.count == 1 ? Markdown.text(against.first!) : "against (mean)"
+            out += "| pipeline | metric | mean | \(header) | Δ | t-test p | Wilcoxon p |" + (method == .none ? "" : " adjusted t / W |") + "\n"
+            out += "|---|---|---:|---:|---:|---:|---:|" + (method == .none ? "" : "---:|") + "\n"
+            for (row, (t, w)) in zip(rows, zip(adjustedT, adjustedW)) where row.section == index {
+                let survives = t < 0.05 && w < 0.05 && row.t != nil && row.w != nil
+                out += "| \(row.label) | \(row.column) | " + String(format: "%.4f | %.4f | %+.4f", row.a, row.b, row.a - row.b)
+                out += " | \(pValue(row.t)) | \(pValue(row.w))"
+                out += method == .none ? "\(survives ? " †" : "") |\n" : " | \(pValue(row.t.map { _ in t })) / \(pValue(row.w.map { _ in w }))\(survives ? " †" : "") |\n"
+            }
+            out += "\n"
+        }
+        return out
+    }
+
+    /// 95% percentile-bootstrap intervals of each pipeline's mean per-user value (users
+    /// resampled 1,000 times, seeded). For metrics computed over all pairs at once (AUC and
+    /// LogLoss in the ctr protocol, RMSE) the per-user mean differs from the table's figure.
+    static func intervalSection(info: ExperimentInfo, columns: [MetricKey], values: PerUserValues) throws -> String {
+        var lines: [String] = []
+        for pipeline in info.pipelines {
+            var cells: [String] = []
+            var any = false
+            for column in columns {
+                guard let series = try values.of(pipeline, column) else { cells.append("–"); continue }
+                let list = series.keys.sorted().compactMap { series[$0] }.filter { !$0.isNaN }
+                guard let interval = MultipleComparisons.bootstrapMean(list) else { cells.append("–"); continue }
+                any = true
+                cells.append(String(format: "%.4f [%.4f, %.4f]", list.reduce(0, +) / Double(list.count), interval.low, interval.high))
+            }
+            if any { lines.append("| \(Markdown.text(pipeline)) | " + cells.joined(separator: " | ") + " |") }
+        }
+        guard !lines.isEmpty else { return "" }
+        var out = "## Confidence intervals\n\n"
+        out += "Mean per-user value with its 95% bootstrap interval (users resampled 1,000 times, seeded; each user's value averaged over seeds). "
+        out += "Where a metric is computed over all pairs at once (AUC and LogLoss in the ctr protocol, RMSE), the per-user mean differs from the results table.\n\n"
+        out += "| pipeline | " + columns.map(\.description).joined(separator: " | ") + " |\n"
+        out += "|---|" + columns.map { _ in "---:|" }.joined() + "\n"
+        return out + lines.joined(separator: "\n") + "\n\n"
     }
 
     static func pValue(_ p: Double?) -> String {

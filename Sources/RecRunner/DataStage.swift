@@ -17,9 +17,12 @@ public final class DataStage: @unchecked Sendable {
 
     public init(catalog: DataCatalog) { self.catalog = catalog }
 
-    /// - Parameter directory: the spec file's folder; a relative `path:` is resolved against it.
-    public func prepare(_ spec: DataSpec, relativeTo directory: String = ".") throws -> Prepared {
-        let key = try canonicalJSON(spec) + "|" + directory
+    /// - Parameters:
+    ///   - directory: the spec file's folder; a relative `path:` is resolved against it.
+    ///   - runSeed: the cell's seed, which picks the split when the spec draws one per seed.
+    public func prepare(_ spec: DataSpec, relativeTo directory: String = ".", runSeed: UInt64 = 0) throws -> Prepared {
+        let splitSeed = spec.split.seed(forRun: runSeed)
+        let key = try canonicalJSON(spec) + "|" + directory + "|\(splitSeed)"
         lock.lock(); defer { lock.unlock() }
         if let hit = cache[key] { return hit }
         let path = spec.path.map { $0.hasPrefix("/") ? $0 : URL(fileURLWithPath: directory).appendingPathComponent($0).standardized.path }
@@ -40,7 +43,11 @@ public final class DataStage: @unchecked Sendable {
         guard !dataset.interactions.isEmpty else {
             throw RecError(.data, "no interactions are left in '\(spec.dataset)' after filtering (rating_threshold, min_user_interactions, min_item_interactions)", key: "data")
         }
-        let split = try dataset.split(spec.split.method, ratios: spec.split.ratios, seed: spec.split.seed)
+        if spec.label != nil && !dataset.hasRatings {
+            throw RecError(.data, "the label rule '\(spec.label!)' reads ratings, but '\(spec.dataset)' has none (implicit feedback)", key: "data.label")
+        }
+        var split = try dataset.split(spec.split.method, ratios: spec.split.ratios, seed: splitSeed)
+        split.labelRule = spec.label
         var stats = dataset.statistics
         stats.name = spec.dataset
         stats.duplicatesDropped = unique.dropped > 0 ? unique.dropped : nil

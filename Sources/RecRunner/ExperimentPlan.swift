@@ -14,7 +14,8 @@ public struct ExperimentPlan: Sendable {
         public var sweepLabel: String
         public var seed: UInt64
         public var configJSON: String
-        public var retrieverJSON: String
+        /// The resolved configuration of the pipeline's head (its retriever or scorer).
+        public var headJSON: String
         /// The folder of the spec file; relative data paths are resolved against it.
         public var specDirectory: String
     }
@@ -36,11 +37,20 @@ public struct ExperimentPlan: Sendable {
             try Self.check(spec)
             var refs: [ExperimentInfo.CellRef] = []
             for pipeline in spec.pipelines {
-                let retrieverJSON = try Self.resolve(pipeline.retriever, registry: registry, role: "retriever")
+                let headRole = pipeline.retriever != nil ? "retriever" : "scorer"
+                let headJSON = try Self.resolve(pipeline.head, registry: registry, role: headRole)
+                if let scorer = pipeline.scorer {
+                    let predicts = try registry.makeScorer(kind: scorer.kind, configuration: scorer, context: ComponentContext(seed: 0)).0.predicts
+                    let needed: PredictionKind = spec.evaluation.protocol == .ctr ? .probability : .rating
+                    guard predicts == needed else {
+                        throw RecError(.spec, "scorer '\(scorer.kind)' of pipeline '\(pipeline.name)' predicts \(predicts == .rating ? "ratings" : "probabilities"); the \(spec.evaluation.protocol.rawValue) protocol needs \(needed == .rating ? "ratings" : "probabilities")",
+                                       at: scorer.typeLocation, key: "pipelines.\(pipeline.name).scorer.type")
+                    }
+                }
                 let rankerJSON = try pipeline.ranker.map { try Self.resolve($0, registry: registry, role: "ranker") }
                 let augmenterJSON = try pipeline.augmenter.map { try Self.resolve($0, registry: registry, role: "augmenter") }
                 if point.isBase {
-                    components[pipeline.name] = Self.describe(pipeline.retriever.kind, retrieverJSON)
+                    components[pipeline.name] = Self.describe(pipeline.head.kind, headJSON)
                         + (pipeline.augmenter.map { " + " + Self.describe($0.kind, augmenterJSON ?? "{}") } ?? "")
                         + (pipeline.ranker.map { " → " + Self.describe($0.kind, rankerJSON ?? "{}") } ?? "")
                 }
@@ -51,14 +61,17 @@ public struct ExperimentPlan: Sendable {
                     var evaluation = spec.evaluation
                     evaluation.baseline = nil
                     evaluation.compare = []
+                    evaluation.correction = "holm"
                     evaluation.batchUsers = 0
                     let json = "{" + augmenterPart + "\"data\":\(try canonicalJSON(spec.data)),\"evaluation\":\(try canonicalJSON(evaluation)),"
                         + "\"ranker\":\(rankerJSON.map { "{\"type\":\"\(pipeline.ranker!.kind)\",\"config\":\($0)}" } ?? "null"),"
-                        + "\"retriever\":{\"type\":\"\(pipeline.retriever.kind)\",\"config\":\(retrieverJSON)},\"seed\":\(seed)}"
+                        + "\"retriever\":" + (pipeline.retriever.map { "{\"type\":\"\($0.kind)\",\"config\":\(headJSON)}" } ?? "null") + ","
+                        + (pipeline.scorer.map { "\"scorer\":{\"type\":\"\($0.kind)\",\"config\":\(headJSON)}," } ?? "")
+                        + "\"seed\":\(seed)}"
                     let key = SHA256.hex(json)
                     refs.append(ExperimentInfo.CellRef(pipeline: pipeline.name, seed: seed, key: key))
                     if seenKeys.insert(key).inserted {
-                        cells.append(Cell(key: key, pipeline: pipeline, spec: spec, sweepLabel: point.label, seed: seed, configJSON: json, retrieverJSON: retrieverJSON,
+                        cells.append(Cell(key: key, pipeline: pipeline, spec: spec, sweepLabel: point.label, seed: seed, configJSON: json, headJSON: headJSON,
                                           specDirectory: URL(fileURLWithPath: loaded.file).deletingLastPathComponent().path))
                     }
                 }
@@ -71,13 +84,12 @@ public struct ExperimentPlan: Sendable {
             name: base.name, description: base.description, specFile: loaded.file,
             dataset: base.data.path.map { "\(base.data.dataset) (\($0))" } ?? base.data.dataset,
             split: Self.describeSplit(base.data),
-            protocolDescription: base.evaluation.excludeKnown || base.evaluation.protocol != .full
-                ? Self.evaluationProtocol(base.evaluation).description
-                : "full ranking over all items, the user's known items included (exclude_known: false, RecBole's protocol for sequential models)",
+            protocolDescription: Self.describeProtocol(base),
             metrics: base.evaluation.metrics, cutoffs: base.evaluation.cutoffs, baseline: base.evaluation.baseline,
             seeds: base.seeds, pipelines: base.pipelines.map(\.name), pipelineComponents: components, points: points,
             overrides: loaded.overrides.isEmpty ? nil : loaded.overrides,
-            comparisons: base.evaluation.compare.isEmpty ? nil : base.evaluation.compare)
+            comparisons: base.evaluation.compare.isEmpty ? nil : base.evaluation.compare,
+            correction: base.evaluation.correction)
     }
 
     /// The cells of shard `index` of `count` (0-based) with their plan indexes: every count-th
@@ -92,11 +104,29 @@ public struct ExperimentPlan: Sendable {
         }
     }
 
-    static func evaluationProtocol(_ spec: EvaluationSpec) -> EvaluationProtocol {
+    /// The ranking protocol of a ranking spec (nil for `ctr` and `rating`).
+    static func evaluationProtocol(_ spec: EvaluationSpec) -> EvaluationProtocol? {
         switch spec.protocol {
         case .full: return .full
         case .sampled: return .sampled(negatives: spec.negatives, byPopularity: spec.sampler == "popularity", seed: spec.seed)
         case .candidates: return .candidates(k: spec.candidates)
+        case .ctr, .rating: return nil
+        }
+    }
+
+    static func describeProtocol(_ spec: ExperimentSpec) -> String {
+        let evaluation = spec.evaluation
+        switch evaluation.protocol {
+        case .ctr:
+            return "ctr: the scorer's probabilities on every labelled test pair (label \(spec.data.label?.description ?? "?")); AUC over all pairs, GAUC weighted by each user's pairs, LogLoss"
+        case .rating:
+            var text = "rating: the scorer's predicted ratings on every test pair; RMSE and MAE over all pairs"
+            if let label = spec.data.label { text += ", AUC with \(label) as positive" }
+            return text
+        case .full where !evaluation.excludeKnown:
+            return "full ranking over all items, the user's known items included (exclude_known: false, RecBole's protocol for sequential models)"
+        default:
+            return evaluationProtocol(evaluation)!.description
         }
     }
 
@@ -104,7 +134,9 @@ public struct ExperimentPlan: Sendable {
         var parts = [data.split.method.rawValue.replacingOccurrences(of: "_", with: "-")]
         if data.split.method != .leaveOneOut { parts.append("ratios \(data.split.ratios.map { String($0) }.joined(separator: "/"))") }
         if data.split.method == .random || data.split.method == .user { parts.append("seed \(data.split.seed)") }
+        if data.split.perSeed { parts.append("a new split per run seed") }
         if let threshold = data.ratingThreshold { parts.append("ratings >= \(threshold) kept") }
+        if let label = data.label { parts.append("label \(label)") }
         if data.minUserInteractions > 1 || data.minItemInteractions > 1 {
             parts.append("k-core users >= \(data.minUserInteractions), items >= \(data.minItemInteractions)")
         }
@@ -124,6 +156,9 @@ public struct ExperimentPlan: Sendable {
             if role == "retriever" {
                 return try registry.makeRetriever(kind: component.kind, configuration: component, context: context).1
             }
+            if role == "scorer" {
+                return try registry.makeScorer(kind: component.kind, configuration: component, context: context).1
+            }
             if role == "augmenter" {
                 return try registry.makeAugmenter(kind: component.kind, configuration: component, context: context).1
             }
@@ -138,6 +173,28 @@ public struct ExperimentPlan: Sendable {
 
     private static func check(_ spec: ExperimentSpec) throws {
         let evaluation = spec.evaluation
+        let pointwise = evaluation.protocol.isPointwise
+        for pipeline in spec.pipelines {
+            let key = "pipelines.\(pipeline.name)"
+            if pointwise, let retriever = pipeline.retriever {
+                throw RecError(.spec, "pipeline '\(pipeline.name)' has a retriever and no scorer, but the \(evaluation.protocol.rawValue) protocol scores (user, item) pairs; give it a 'scorer:'",
+                               at: retriever.node.location, key: key + ".retriever")
+            }
+            if !pointwise, let scorer = pipeline.scorer {
+                throw RecError(.spec, "pipeline '\(pipeline.name)' has a scorer, which needs 'protocol: ctr' or 'protocol: rating' under evaluation",
+                               at: scorer.node.location, key: key + ".scorer")
+            }
+            if pointwise, let slot = pipeline.ranker ?? pipeline.augmenter {
+                throw RecError(.spec, "pipeline '\(pipeline.name)' has a \(pipeline.ranker != nil ? "ranker" : "augmenter"), which the \(evaluation.protocol.rawValue) protocol does not use",
+                               at: slot.node.location, key: key + (pipeline.ranker != nil ? ".ranker" : ".augmenter"))
+            }
+        }
+        if evaluation.protocol == .ctr && spec.data.label == nil {
+            throw RecError(.spec, "the ctr protocol needs labelled pairs: set a label rule under data, e.g. 'label: rating > 3'", key: "evaluation.protocol")
+        }
+        if evaluation.protocol == .rating, spec.data.label == nil, let metric = evaluation.metrics.first(where: { $0 == "auc" || $0 == "gauc" }) {
+            throw RecError(.spec, "\(metric) in the rating protocol counts ratings under the label rule as positive: set one under data, e.g. 'label: rating >= 4'", key: "evaluation.metrics")
+        }
         for pipeline in spec.pipelines where pipeline.augmenter != nil && pipeline.ranker == nil {
             throw RecError(.spec, "pipeline '\(pipeline.name)' has an augmenter but no ranker to read what it writes",
                            at: pipeline.augmenter!.node.location, key: "pipelines.\(pipeline.name).augmenter")

@@ -27,8 +27,7 @@ public final class Runner: @unchecked Sendable {
 
     /// Runs `cells` (all of the plan, or one shard of it).
     public func run(_ plan: ExperimentPlan, cells: [ExperimentPlan.Cell]) throws -> Summary {
-        // Load every dataset first: a bad data file stops the run before anything is stored.
-        for cell in cells { _ = try data.prepare(cell.spec.data, relativeTo: cell.specDirectory) }
+        try Self.preflight(cells, data: data, registry: registry)
         // Plain keys (no snake_case rule): the info holds pipeline names as dictionary keys.
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
@@ -65,7 +64,7 @@ public final class Runner: @unchecked Sendable {
                     try store.finish(cell: state.id, result: result)
                     summary.ran += 1
                     let headline = result.metrics.first { $0.name == plan.info.metrics.first }
-                    advance("\(label(cell)) done" + (headline.map { String(format: ", %@@%d = %.4f", $0.name, $0.k, $0.value) } ?? ""))
+                    advance("\(label(cell)) done" + (headline.map { String(format: ", %@ = %.4f", $0.k > 0 ? "\($0.name)@\($0.k)" : $0.name, $0.value) } ?? ""))
                 } catch {
                     try store.markFailed(cell: state.id, error: "\(error)")
                     summary.failed.append("\(label(cell)): \(error)")
@@ -74,6 +73,40 @@ public final class Runner: @unchecked Sendable {
             }
         }
         return summary
+    }
+
+    /// Loads every cell's data and checks it against the cell's protocol and components, so
+    /// that bad data, or a component asking for a field the data lacks, stops the run before
+    /// anything is stored.
+    public static func preflight(_ cells: [ExperimentPlan.Cell], data: DataStage, registry: Registry) throws {
+        for cell in cells {
+            let prepared = try data.prepare(cell.spec.data, relativeTo: cell.specDirectory, runSeed: cell.seed)
+            if cell.spec.evaluation.protocol == .rating && !prepared.split.dataset.hasRatings {
+                throw RecError(.spec, "the rating protocol needs explicit ratings, but '\(cell.spec.data.dataset)' is implicit feedback (every rating is 1)", key: "evaluation.protocol")
+            }
+            try checkFeatures(cell, prepared.split.dataset, registry: registry)
+        }
+    }
+
+    /// Asks every component that reads feature fields whether the data has them, and turns a
+    /// complaint into an error located at the component's slot.
+    static func checkFeatures(_ cell: ExperimentPlan.Cell, _ dataset: Dataset, registry: Registry) throws {
+        let context = ComponentContext(seed: cell.seed)
+        let slots: [(ComponentSpec, Any)] = try [
+            cell.pipeline.retriever.map { ($0, try registry.makeRetriever(kind: $0.kind, configuration: $0, context: context).0 as Any) },
+            cell.pipeline.scorer.map { ($0, try registry.makeScorer(kind: $0.kind, configuration: $0, context: context).0 as Any) },
+        ].compactMap { $0 }
+        for (slot, component) in slots {
+            guard let reader = component as? any ReadsFeatures else { continue }
+            do {
+                try reader.check(userFeatures: dataset.userFeatures, itemFeatures: dataset.itemFeatures)
+            } catch var error as RecError where error.location == nil {
+                let relative = error.keyPath.map { $0.components(separatedBy: ".") } ?? []
+                error.location = relative.first.flatMap { slot.node[$0]?.location } ?? slot.node.location
+                error.keyPath = (slot.keyPath + relative).joined(separator: ".")
+                throw error
+            }
+        }
     }
 
     /// Whether process `pid` still runs on this machine. A zombie (exited, not yet reaped: in a
@@ -95,6 +128,7 @@ public final class Runner: @unchecked Sendable {
 
     /// Trains and evaluates one cell.
     func execute(_ cell: ExperimentPlan.Cell) throws -> ResultStore.CellResult {
+        if cell.spec.evaluation.protocol.isPointwise { return try executePointwise(cell) }
         let spec = cell.spec
         var timings: [(stage: String, seconds: Double)] = []
         var clock = Date()
@@ -102,30 +136,21 @@ public final class Runner: @unchecked Sendable {
             timings.append((stage, Date().timeIntervalSince(clock)))
             clock = Date()
         }
-        let prepared = try data.prepare(spec.data, relativeTo: cell.specDirectory)
+        let prepared = try data.prepare(spec.data, relativeTo: cell.specDirectory, runSeed: cell.seed)
         lap("data")
         let split = prepared.split
+        let retrieverSpec = cell.pipeline.retriever!
         var services = Services()
         services[ResultStore.self] = store
         services[ProgressReporter.self] = progress
         let context = ComponentContext(seed: cell.seed, services: services)
-        var (retriever, _) = try registry.makeRetriever(kind: cell.pipeline.retriever.kind, configuration: cell.pipeline.retriever, context: context)
+        var (retriever, _) = try registry.makeRetriever(kind: retrieverSpec.kind, configuration: retrieverSpec, context: context)
         let trainingStart = Date()
         let reporter = progress
         let name = cell.pipeline.name
-        let training = TrainingContext(seed: cell.seed) { event in
-            switch event {
-            case .epochEnd(let epoch, let total, let loss):
-                let elapsed = Date().timeIntervalSince(trainingStart)
-                let eta = elapsed / Double(epoch) * Double(total - epoch)
-                reporter.line(String(format: "  %@ epoch %d/%d loss %.5f  %@ elapsed, ETA %@", name, epoch, total, loss,
-                                     ProgressReporter.clock(elapsed), ProgressReporter.clock(eta)))
-            case .message(let text):
-                reporter.line("  \(name): \(text)")
-            }
-        }
+        let training = trainingContext(cell, started: trainingStart)
         // Stage cache: a trained retriever is stored under its configuration, data and seed.
-        let cacheKey = SHA256.hex("retriever|\(cell.pipeline.retriever.kind)|\(cell.retrieverJSON)|\(prepared.fingerprint)|\(spec.data.split.method.rawValue)|\(spec.data.split.seed)|\(cell.seed)")
+        let cacheKey = SHA256.hex("retriever|\(retrieverSpec.kind)|\(cell.headJSON)|\(prepared.fingerprint)|\(spec.data.split.method.rawValue)|\(spec.data.split.seed(forRun: cell.seed))|\(cell.seed)")
         if var checkpointable = retriever as? any Retriever & Checkpointable, let bytes = try store.artifact(cacheKey) {
             try checkpointable.restore(from: bytes)
             retriever = checkpointable
@@ -134,7 +159,7 @@ public final class Runner: @unchecked Sendable {
             try trainable.fit(split.trainingSet, context: training)
             retriever = trainable
             if let checkpointable = retriever as? any Checkpointable {
-                try store.putArtifact(cacheKey, kind: "retriever:\(cell.pipeline.retriever.kind)", data: try checkpointable.checkpoint())
+                try store.putArtifact(cacheKey, kind: "retriever:\(retrieverSpec.kind)", data: try checkpointable.checkpoint())
             }
         }
         // Rankers and augmenters that learn do so on the training split (no stage cache).
@@ -156,7 +181,7 @@ public final class Runner: @unchecked Sendable {
         let evaluation = spec.evaluation
         let evaluator = RankingEvaluator(
             metrics: evaluation.metrics, cutoffs: evaluation.cutoffs,
-            protocol: ExperimentPlan.evaluationProtocol(evaluation), batchUsers: evaluation.batchUsers)
+            protocol: ExperimentPlan.evaluationProtocol(evaluation)!, batchUsers: evaluation.batchUsers)
         let task = EvaluationTask.test(split, excludeKnown: evaluation.excludeKnown).sampling(users: evaluation.users, seed: evaluation.seed)
         let history = retriever is any SequenceAware ? split.historyBeforeTest : split.trainHistory
         // Rankers and augmenters read everything known before the test item.

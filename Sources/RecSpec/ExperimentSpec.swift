@@ -84,17 +84,20 @@ public struct DataSpec: Sendable, Codable, Equatable {
     /// What to do with repeated (user, item) interactions: keep the latest (`keep_last`) or
     /// stop with an error (`refuse`).
     public var duplicates: DuplicatePolicy
+    /// How interactions are labelled for pointwise tasks (`label: rating > 3`); every
+    /// interaction is kept, unlike `rating_threshold`, which drops the rest.
+    public var label: LabelRule?
 
     public enum DuplicatePolicy: String, Sendable, Codable, CaseIterable {
         case keepLast = "keep_last", refuse
     }
 
     enum CodingKeys: String, CodingKey, CaseIterable {
-        case dataset, path, format, ratingThreshold, minUserInteractions, minItemInteractions, split, duplicates
+        case dataset, path, format, ratingThreshold, minUserInteractions, minItemInteractions, split, duplicates, label
     }
 
-    /// `duplicates` is written only when it is not the default, so that cells keep the keys
-    /// they had before the policy could be chosen.
+    /// `duplicates` and `label` are written only when they are not the default, so that cells
+    /// keep the keys they had before either could be chosen.
     public func encode(to encoder: any Encoder) throws {
         var c = encoder.container(keyedBy: CodingKeys.self)
         try c.encode(dataset, forKey: .dataset)
@@ -105,6 +108,7 @@ public struct DataSpec: Sendable, Codable, Equatable {
         try c.encode(minItemInteractions, forKey: .minItemInteractions)
         try c.encode(split, forKey: .split)
         if duplicates != .keepLast { try c.encode(duplicates, forKey: .duplicates) }
+        if let label { try c.encode(label.description, forKey: .label) }
     }
 
     public init(from decoder: any Decoder) throws {
@@ -121,6 +125,13 @@ public struct DataSpec: Sendable, Codable, Equatable {
             throw DecodingError.dataCorruptedError(forKey: .duplicates, in: c, debugDescription: unknownChoice(policy, DuplicatePolicy.allCases.map(\.rawValue)))
         }
         self.duplicates = duplicates
+        if let rule = try c.decodeIfPresent(String.self, forKey: .label) {
+            do {
+                label = try LabelRule(parsing: rule)
+            } catch let error as RecError {
+                throw DecodingError.dataCorruptedError(forKey: .label, in: c, debugDescription: error.message)
+            }
+        }
     }
 }
 
@@ -133,14 +144,35 @@ public struct SplitSpec: Sendable, Codable, Equatable {
     /// Seed of the split itself, kept apart from the run seeds so every pipeline and seed sees
     /// the same split (paired tests need that).
     public var seed: UInt64
+    /// Whether each run seed draws its own split (`random` and `user`): five seeds then give
+    /// five random train/test folds, as rating-prediction papers report. Cells with the same
+    /// run seed still share one split, so the paired tests pair.
+    public var perSeed: Bool
 
-    public init(method: Method = .leaveOneOut, ratios: [Double] = [0.8, 0.1, 0.1], seed: UInt64 = 2020) {
+    public init(method: Method = .leaveOneOut, ratios: [Double] = [0.8, 0.1, 0.1], seed: UInt64 = 2020, perSeed: Bool = false) {
         self.method = method
         self.ratios = ratios
         self.seed = seed
+        self.perSeed = perSeed
     }
 
-    enum CodingKeys: String, CodingKey, CaseIterable { case method, ratios, seed }
+    /// The seed of the split a cell with run seed `run` sees.
+    public func seed(forRun run: UInt64) -> UInt64 {
+        guard perSeed else { return seed }
+        var mixer = SplitMix64(seed: seed ^ (run &* 0x9E37_79B9_7F4A_7C15))
+        return mixer.next()
+    }
+
+    enum CodingKeys: String, CodingKey, CaseIterable { case method, ratios, seed, perSeed }
+
+    /// `per_seed` is written only when set, so that cells keep their keys.
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(method, forKey: .method)
+        try c.encode(ratios, forKey: .ratios)
+        try c.encode(seed, forKey: .seed)
+        if perSeed { try c.encode(perSeed, forKey: .perSeed) }
+    }
 
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
@@ -154,13 +186,42 @@ public struct SplitSpec: Sendable, Codable, Equatable {
             throw DecodingError.dataCorruptedError(forKey: .ratios, in: c, debugDescription: "expected three non-negative fractions (train, validation, test) summing to 1")
         }
         seed = try c.decode(.seed, default: 2020)
+        perSeed = try c.decode(.perSeed, default: false)
+        if perSeed && (method == .leaveOneOut || method == .temporal) {
+            throw DecodingError.dataCorruptedError(forKey: .perSeed, in: c, debugDescription: "per_seed draws a new split per run seed, which only the random and user splits have; \(method.rawValue) splits are the same for every seed")
+        }
     }
 }
 
 /// The evaluation protocol and metrics, one switch per experiment.
 public struct EvaluationSpec: Sendable, Codable, Equatable {
     public enum ProtocolKind: String, Sendable, Codable, CaseIterable {
+        /// Ranking: the whole catalogue, sampled negatives, or a ranker over K candidates.
         case full, sampled, candidates
+        /// Pointwise: a scorer's probabilities on labelled test pairs (AUC, GAUC, LogLoss).
+        case ctr
+        /// Pointwise: a scorer's predicted ratings on test pairs (RMSE, MAE, AUC by the label rule).
+        case rating
+
+        public var isPointwise: Bool { self == .ctr || self == .rating }
+
+        /// The metrics computed when the spec lists none.
+        public var defaultMetrics: [String] {
+            switch self {
+            case .full, .sampled, .candidates: return ["hr", "ndcg", "mrr", "recall"]
+            case .ctr: return ["auc", "gauc", "logloss"]
+            case .rating: return ["rmse", "mae"]
+            }
+        }
+
+        /// The metrics this protocol can compute.
+        public var validMetrics: [String] {
+            switch self {
+            case .full, .sampled, .candidates: return MetricCatalog.all.filter { !$0.requires.contains(.ratings) }.map(\.kind)
+            case .ctr: return ["auc", "gauc", "logloss"]
+            case .rating: return ["rmse", "mae", "auc", "gauc"]
+            }
+        }
     }
 
     public var `protocol`: ProtocolKind
@@ -175,6 +236,9 @@ public struct EvaluationSpec: Sendable, Codable, Equatable {
     public var baseline: String?
     /// Further pairs to test against each other, `[pipeline, against]` (report only).
     public var compare: [[String]]
+    /// How the report corrects its family of tests for multiple comparisons: `holm` (the
+    /// default), `bh` (Benjamini-Hochberg) or `none` (report only).
+    public var correction: String
     /// Seed of the negative sampler (shared by all cells, so they see the same negatives).
     public var seed: UInt64
     /// Users scored per batch in full ranking (bounds memory).
@@ -187,8 +251,10 @@ public struct EvaluationSpec: Sendable, Codable, Equatable {
     public var users: Int
 
     enum CodingKeys: String, CodingKey, CaseIterable {
-        case `protocol`, negatives, sampler, candidates, metrics, cutoffs, baseline, compare, seed, batchUsers, excludeKnown, users
+        case `protocol`, negatives, sampler, candidates, metrics, cutoffs, baseline, compare, correction, seed, batchUsers, excludeKnown, users
     }
+
+    public static let corrections = ["holm", "bh", "none"]
 
     /// Every key but `exclude_known` and `users`, which are written only when not at their
     /// defaults, so that configurations (and cell keys) from before they existed stay the same.
@@ -202,6 +268,7 @@ public struct EvaluationSpec: Sendable, Codable, Equatable {
         try c.encode(cutoffs, forKey: .cutoffs)
         try c.encodeIfPresent(baseline, forKey: .baseline)
         if !compare.isEmpty { try c.encode(compare, forKey: .compare) }
+        if correction != "holm" { try c.encode(correction, forKey: .correction) }
         try c.encode(seed, forKey: .seed)
         try c.encode(batchUsers, forKey: .batchUsers)
         if !excludeKnown { try c.encode(excludeKnown, forKey: .excludeKnown) }
@@ -221,17 +288,19 @@ public struct EvaluationSpec: Sendable, Codable, Equatable {
             throw DecodingError.dataCorruptedError(forKey: .sampler, in: c, debugDescription: unknownChoice(sampler, ["uniform", "popularity"]))
         }
         candidates = try c.decode(.candidates, default: 50, in: 1...100_000)
-        metrics = try c.decode(.metrics, default: ["hr", "ndcg", "mrr", "recall"])
+        metrics = try c.decode(.metrics, default: parsed.defaultMetrics)
         guard !metrics.isEmpty else {
             throw DecodingError.dataCorruptedError(forKey: .metrics, in: c, debugDescription: "expected at least one metric; valid: \(MetricCatalog.all.map(\.kind).joined(separator: ", "))")
         }
         if let repeated = metrics.firstRepeat {
             throw DecodingError.dataCorruptedError(forKey: .metrics, in: c, debugDescription: "metric '\(repeated)' is listed twice")
         }
-        let valid = MetricCatalog.all.map(\.kind)
+        let valid = parsed.validMetrics
         for (index, metric) in metrics.enumerated() where !valid.contains(metric) {
+            let known = MetricCatalog.definition(metric) != nil
             throw DecodingError.dataCorrupted(DecodingError.Context(
-                codingPath: c.codingPath + [CodingKeys.metrics, AnyKey(intValue: index)!], debugDescription: unknownChoice(metric, valid)))
+                codingPath: c.codingPath + [CodingKeys.metrics, AnyKey(intValue: index)!],
+                debugDescription: known ? "metric '\(metric)' is not computed by the \(kind) protocol; valid: \(valid.joined(separator: ", "))" : unknownChoice(metric, valid)))
         }
         cutoffs = try c.decode(.cutoffs, default: [10])
         guard !cutoffs.isEmpty, cutoffs.allSatisfy({ $0 > 0 && $0 <= 10_000 }) else {
@@ -245,6 +314,10 @@ public struct EvaluationSpec: Sendable, Codable, Equatable {
         guard compare.allSatisfy({ $0.count == 2 && $0[0] != $0[1] }) else {
             throw DecodingError.dataCorruptedError(forKey: .compare, in: c, debugDescription: "expected pairs of two different pipelines, e.g. [[palr-v2, palr-v1]]")
         }
+        correction = try c.decode(.correction, default: "holm")
+        guard Self.corrections.contains(correction) else {
+            throw DecodingError.dataCorruptedError(forKey: .correction, in: c, debugDescription: unknownChoice(correction, Self.corrections))
+        }
         seed = try c.decode(.seed, default: 2020)
         batchUsers = try c.decode(.batchUsers, default: 512, in: 1...1_000_000)
         excludeKnown = try c.decode(.excludeKnown, default: true)
@@ -252,22 +325,34 @@ public struct EvaluationSpec: Sendable, Codable, Equatable {
     }
 }
 
-/// A named composition of plugins: a retriever, optionally followed by a ranker, which may read
-/// what an augmenter wrote about each user (a profile).
+/// A named composition of plugins. A ranking pipeline has a retriever, optionally followed by
+/// a ranker, which may read what an augmenter wrote about each user (a profile). A pointwise
+/// pipeline has a scorer instead (`ctr` and `rating` protocols).
 public struct PipelineSpec: Sendable, Decodable {
     public var name: String = ""
-    public var retriever: ComponentSpec
+    public var retriever: ComponentSpec?
+    public var scorer: ComponentSpec?
     public var augmenter: ComponentSpec?
     public var ranker: ComponentSpec?
 
-    enum CodingKeys: String, CodingKey, CaseIterable { case retriever, augmenter, ranker }
+    enum CodingKeys: String, CodingKey, CaseIterable { case retriever, scorer, augmenter, ranker }
 
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
-        retriever = try c.decode(ComponentSpec.self, forKey: .retriever)
+        retriever = try c.decodeIfPresent(ComponentSpec.self, forKey: .retriever)
+        scorer = try c.decodeIfPresent(ComponentSpec.self, forKey: .scorer)
         augmenter = try c.decodeIfPresent(ComponentSpec.self, forKey: .augmenter)
         ranker = try c.decodeIfPresent(ComponentSpec.self, forKey: .ranker)
+        guard (retriever == nil) != (scorer == nil) else {
+            let message = retriever == nil
+                ? "a pipeline needs a retriever (ranking protocols) or a scorer (ctr and rating protocols)"
+                : "a pipeline has a retriever or a scorer, not both"
+            throw DecodingError.dataCorrupted(DecodingError.Context(codingPath: c.codingPath, debugDescription: message))
+        }
     }
+
+    /// The slot that produces the pipeline's predictions.
+    public var head: ComponentSpec { retriever ?? scorer! }
 }
 
 /// A plugin slot: its `type:` and the rest of its mapping, decoded later by the plugin itself.

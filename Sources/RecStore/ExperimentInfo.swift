@@ -41,13 +41,18 @@ public struct ExperimentInfo: Sendable, Codable, Equatable {
     public var overrides: [String]?
     /// Pairs `[pipeline, against]` tested beside the baseline (absent in older stores).
     public var comparisons: [[String]]?
+    /// The multiple-comparison correction of the report's tests: holm, bh or none (absent in
+    /// older stores, which are read as holm).
+    public var correction: String?
 
     public init(
         name: String, description: String?, specFile: String, dataset: String, split: String, protocolDescription: String,
         metrics: [String], cutoffs: [Int], baseline: String?, seeds: [UInt64], pipelines: [String],
-        pipelineComponents: [String: String], points: [Point], overrides: [String]? = nil, comparisons: [[String]]? = nil
+        pipelineComponents: [String: String], points: [Point], overrides: [String]? = nil, comparisons: [[String]]? = nil,
+        correction: String? = nil
     ) {
         self.comparisons = comparisons
+        self.correction = correction
         self.name = name
         self.description = description
         self.specFile = specFile

@@ -55,6 +55,31 @@ public enum Fixtures {
     }
 }
 
+extension Fixtures {
+    /// The clustered dataset with ratings that follow the clusters (4-5 inside the user's
+    /// cluster and for every third item, 1-3 otherwise), a user field `cluster` and an item field `genres` naming the
+    /// item's cluster, so a scorer that reads features or ids beats chance on `rating > 3`.
+    public static func labelledDataset(users: Int = 120, items: Int = 60, clusters: Int = 4, seed: UInt64 = 1) -> Dataset {
+        var dataset = clusteredDataset(users: users, items: items, clusters: clusters, perUser: 10...20, seed: seed)
+        var rng = SplitMix64(seed: seed).derived("labels")
+        let block = items / clusters
+        func cluster(ofItem item: Int) -> Int { min(clusters - 1, item / block) }
+        dataset.interactions = dataset.interactions.map { event in
+            var event = event
+            // Liked: items of the user's cluster, and every third item by everyone (an item
+            // effect that models without interactions, such as LR or item means, can learn).
+            let liked = Int(event.user) % clusters == cluster(ofItem: Int(event.item)) || event.item % 3 == 0
+            // One rating in ten goes the other way, so the labels are not a function of the ids.
+            let flipped = rng.nextInt(below: 10) == 0
+            event.rating = Float((liked != flipped) ? 4 + rng.nextInt(below: 2) : 1 + rng.nextInt(below: 3))
+            return event
+        }
+        dataset.userFeatures = FeatureTable([.categorical("cluster", values: (0..<users).map { ["c\($0 % clusters)"] })])
+        dataset.itemFeatures = FeatureTable([.categorical("genres", multi: true, values: (0..<items).map { ["c\(cluster(ofItem: $0))"] })])
+        return dataset
+    }
+}
+
 /// Collects training events for assertions.
 public final class EventLog: @unchecked Sendable {
     private let lock = NSLock()

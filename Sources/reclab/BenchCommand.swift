@@ -11,7 +11,7 @@ import SASRec
 
 enum BenchCommand: Command {
     static let name = "bench"
-    static let summary = "benchmarks (build with -c release): bench eval, sasrec, encode, lm, lora, quant"
+    static let summary = "benchmarks (build with -c release): bench eval, sasrec, encode, lm, lora, quant, ctr"
     static let usage = """
         Usage: reclab bench eval [--users N] [--items N] [--dim D] [--history H] [--batch B] [--k K]
                reclab bench sasrec [--dataset NAME] [--epochs E] [--users N] [--set KEY=VALUE]... [--data-root DIR]
@@ -19,6 +19,7 @@ enum BenchCommand: Command {
                reclab bench lm [--model M] [--numerics exact|fast] [--movies FILE] [--data-root DIR] [--repeat R]
                reclab bench lora [--model M] [--tokens T] [--examples N]
                reclab bench quant [--rows R] [--columns C]
+               reclab bench ctr [--spec SPEC] [--pipeline NAME] [--epochs E] [--python PYTHON] [--no-peer] [--data-root DIR]
 
         bench quant times the block-quantised products of exact numerics (RecQuant) alone: a
         random R x C matrix (default 3072 x 576, SmolLM2-135M's stacked gate and up projections)
@@ -51,10 +52,10 @@ enum BenchCommand: Command {
         HR/NDCG/Recall@K. Prints users per second and peak resident memory.
         Defaults: 100000 users, 50000 items, D 64, H 20, B 512, K 10.
 
-        """
+        """ + ctrUsage + "\n"
 
     static func run(_ raw: ArraySlice<String>) throws -> Int32 {
-        let args = try Arguments(raw, options: ["--users", "--items", "--dim", "--history", "--batch", "--k", "--dataset", "--epochs", "--set", "--data-root", "--encoder", "--movies", "--model", "--numerics", "--tokens", "--examples", "--rows", "--columns", "--repeat"], flags: [])
+        let args = try Arguments(raw, options: ["--users", "--items", "--dim", "--history", "--batch", "--k", "--dataset", "--epochs", "--set", "--data-root", "--encoder", "--movies", "--model", "--numerics", "--tokens", "--examples", "--rows", "--columns", "--repeat", "--spec", "--pipeline", "--python"], flags: ["--no-peer"])
         switch args.positionals {
         case ["eval"]: return try evaluation(args)
         case ["sasrec"]: return try sasrec(args)
@@ -62,7 +63,8 @@ enum BenchCommand: Command {
         case ["lm"]: return try languageModel(args)
         case ["lora"]: return try lora(args)
         case ["quant"]: return try quantized(args)
-        default: throw RecError.usage("expected 'bench eval', 'bench sasrec', 'bench encode', 'bench lm', 'bench lora' or 'bench quant'")
+        case ["ctr"]: return try ctr(args)
+        default: throw RecError.usage("expected 'bench eval', 'bench sasrec', 'bench encode', 'bench lm', 'bench lora', 'bench quant' or 'bench ctr'")
         }
     }
 

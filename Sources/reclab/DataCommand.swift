@@ -1,6 +1,8 @@
 import Foundation
 import RecCore
 import RecData
+import RecRunner
+import RecSpec
 
 enum DataCommand: Command {
     static let name = "data"
@@ -8,13 +10,19 @@ enum DataCommand: Command {
     static let usage = """
         Usage: reclab data list
                reclab data stats NAME [--path DIR --format FORMAT] [--data-root DIR]
+               reclab data export SPEC --out DIR [--seed N] [--set KEY=VALUE ...] [--data-root DIR]
+
+        export writes the split a spec's cells see (for run seed N, default the spec's first)
+        as RecBole atomic files (NAME.train.inter, NAME.valid.inter, NAME.test.inter with the
+        label, NAME.user, NAME.item) and as train.tsv / test.tsv (user, item, rating) for
+        scikit-surprise, so that a peer is measured on exactly the same data.
 
         FORMAT is one of: movielens-100k, movielens-1m, movielens-latest, recbole, amazon, unisrec.
 
         """
 
     static func run(_ raw: ArraySlice<String>) throws -> Int32 {
-        let args = try Arguments(raw, options: ["--path", "--format", "--data-root"], flags: [])
+        let args = try Arguments(raw, options: ["--path", "--format", "--data-root", "--out", "--seed", "--set"], flags: [])
         guard let action = args.positionals.first else { throw RecError.usage("missing action: list or stats") }
         switch action {
         case "list":
@@ -35,9 +43,23 @@ enum DataCommand: Command {
             print("ratings:       \(stats.hasRatings ? "explicit" : "implicit")")
             print("order:         \(stats.hasTimestamps ? "timestamps" : "sequence positions")")
             print("repeated:      \(dataset.withoutDuplicates().dropped) (user, item) interactions (a run keeps the latest of each)")
+            for (label, table) in [("user fields:  ", dataset.userFeatures), ("item fields:  ", dataset.itemFeatures)] where !table.isEmpty {
+                print(label + " " + table.fields.map { "\($0.name) (\($0.kind.rawValue))" }.joined(separator: ", "))
+            }
             print("fingerprint:   \(dataset.fingerprint)")
+        case "export":
+            guard args.positionals.count == 2 else { throw RecError.usage("data export needs one SPEC file") }
+            guard let out = args.value("--out") else { throw RecError.usage("data export needs --out DIR") }
+            let loaded = try SpecLoader.load(path: args.positionals[1], overrides: args.values("--set"))
+            let spec = loaded.base
+            let seed = args.value("--seed") == nil ? spec.seeds[0] : try args.seed("--seed")
+            let stage = DataStage(catalog: DataCatalog(root: args.value("--data-root")))
+            let directory = URL(fileURLWithPath: loaded.file).deletingLastPathComponent().path
+            let prepared = try stage.prepare(spec.data, relativeTo: directory, runSeed: seed)
+            try SplitExport.write(prepared.split, name: spec.data.dataset, to: out)
+            print("wrote \(out): train \(prepared.split.train.count), validation \(prepared.split.validation.count), test \(prepared.split.test.count) interactions (split seed \(spec.data.split.seed(forRun: seed)))")
         default:
-            throw RecError.usage("unknown action '\(action)'; valid: list, stats")
+            throw RecError.usage("unknown action '\(action)'; valid: list, stats, export")
         }
         return 0
     }

@@ -179,4 +179,33 @@ struct RegistrySmokeTests {
         try scores.withUnsafeMutableBufferPointer { try retriever.score(users: [0, 1], history: history, into: $0) }
         #expect(scores.allSatisfy { $0.isFinite })
     }
+
+    @Test(arguments: try! makeRegistry().scorerKinds)
+    func everyScorerRunsWithDefaults(_ kind: String) throws {
+        let registry = try makeRegistry()
+        var (scorer, json) = try registry.makeScorer(kind: kind, configuration: OneEpoch(), context: ComponentContext(seed: 1))
+        #expect(json.hasPrefix("{"))
+        var split = try Fixtures.labelledDataset(users: 40, items: 20).split(.user, ratios: [0.7, 0.1, 0.2], seed: 1)
+        split.labelRule = LabelRule(.greater, 3)
+        if let reader = scorer as? any ReadsFeatures {
+            try reader.check(userFeatures: split.dataset.userFeatures, itemFeatures: split.dataset.itemFeatures)
+        }
+        if var trainable = scorer as? any Scorer & Trainable {
+            try trainable.fit(split.trainingSet, context: TrainingContext(seed: 1))
+            scorer = trainable
+        }
+        let predictions = try scorer.predict(users: split.test.map(\.user), items: split.test.map(\.item), history: split.trainHistory)
+        #expect(predictions.count == split.test.count && predictions.allSatisfy { $0.isFinite })
+    }
+
+    /// Every kind of the other roles builds from its defaults (the role suites exercise them).
+    @Test func everyKindOfEveryRoleBuildsFromDefaults() throws {
+        let registry = try makeRegistry()
+        let context = ComponentContext(seed: 1)
+        for kind in registry.rankerKinds { _ = try registry.makeRanker(kind: kind, configuration: DefaultConfiguration(), context: context) }
+        for kind in registry.augmenterKinds { _ = try registry.makeAugmenter(kind: kind, configuration: DefaultConfiguration(), context: context) }
+        for kind in registry.encoderKinds { _ = try registry.makeEncoder(kind: kind, configuration: DefaultConfiguration(), context: context) }
+        let listed = Set(registry.retrieverKinds + registry.scorerKinds + registry.rankerKinds + registry.augmenterKinds + registry.encoderKinds)
+        #expect(listed == Set(registry.entries.map(\.kind)))
+    }
 }

@@ -181,3 +181,14 @@ func configuration(_ mode: String) throws -> PALRRanker.Configuration {
         #expect(builder.retrieval(histories: Self.histories, items: Self.items) != examples)
     }
 }
+
+@Suite struct PALRConformanceTests {
+    @Test func rankerAndProfileConform() throws {
+        try Conformance.ranker(PALRRanker.self) { _ in
+            PALRRanker(configuration: try configuration("generate"), model: ScriptedLanguageModel(answer: "1. item 9\n2. item 3"), items: (0..<10).map { ItemText(title: "item \($0)") })
+        }
+        try Conformance.augmenter(PALRProfile.self) { _ in
+            PALRProfile(configuration: try DefaultConfiguration().decode(PALRProfile.Configuration.self), model: ScriptedLanguageModel(answer: "Likes drama."))
+        }
+    }
+}

@@ -31,7 +31,7 @@ struct BadInputTests {
         do {
             let plan = try ExperimentPlan(try SpecLoader.load(path: path), registry: try makeRegistry())
             let stage = DataStage(catalog: DataCatalog(root: Fixtures.directory))
-            for cell in plan.cells { _ = try stage.prepare(cell.spec.data, relativeTo: cell.specDirectory) }
+            try Runner.preflight(plan.cells, data: stage, registry: try makeRegistry())
             Issue.record("\(name): no error was raised")
         } catch let error as RecError {
             #expect(error.description.contains(message), "\(name): \(error.description)")

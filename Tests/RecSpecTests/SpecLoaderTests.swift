@@ -41,7 +41,7 @@ struct SpecLoaderTests {
         let loaded = try SpecLoader.load(path: path, overrides: ["pipelines.ease.retriever.l2=500", "seeds=[7]"])
         #expect(loaded.base.seeds == [7])
         let plan = try ExperimentPlan(loaded, registry: try makeRegistry())
-        #expect(plan.cells.first { $0.pipeline.name == "ease" }?.retrieverJSON == "{\"l2\":500}")
+        #expect(plan.cells.first { $0.pipeline.name == "ease" }?.headJSON == "{\"l2\":500}")
         let typo = #expect(throws: RecError.self) {
             _ = try ExperimentPlan(try SpecLoader.load(path: path, overrides: ["pipelines.ease.retriever.l3=5"]), registry: try makeRegistry())
         }
@@ -93,7 +93,7 @@ struct SpecLoaderTests {
         let loaded = try SpecLoader.load(path: child)
         #expect(loaded.base.name == "child")
         #expect(loaded.base.pipelines.map(\.name) == ["pop", "ease", "bpr"])
-        #expect(loaded.base.pipelines[1].retriever.node["l2"]?.scalar == "99")
+        #expect(loaded.base.pipelines[1].retriever?.node["l2"]?.scalar == "99")
     }
 
     @Test func cellKeysAreStableAndDependOnConfiguration() throws {

@@ -122,3 +122,10 @@ struct HashingTFIDFTests {
         #expect(encoder.corpusDependent)
     }
 }
+
+@Suite struct EncoderConformanceTests {
+    @Test func hashingTFIDFConforms() throws { try Conformance.encoder(HashingTFIDF.self) }
+
+    @Test(.enabled(if: miniLMRequired, "all-MiniLM-L6-v2 is not in models/ (bash scripts/fetch-models.sh)"))
+    func miniLMConforms() throws { try Conformance.encoder(MiniLMEncoder.self) }
+}

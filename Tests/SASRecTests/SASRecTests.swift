@@ -144,3 +144,9 @@ struct SASRecTests {
         #expect(throws: RecError.self) { try scores.withUnsafeMutableBufferPointer { try unfitted.score(users: [0], history: [[1]], into: $0) } }
     }
 }
+
+@Suite struct SASRecConformanceTests {
+    @Test func sasrecConforms() throws {
+        try Conformance.retriever(SASRec.self) { try SASRec(configuration: tinyConfiguration(), context: ComponentContext(seed: $0)) }
+    }
+}

