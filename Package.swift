@@ -51,7 +51,7 @@ let package = Package(
             name: "SASRec", dependencies: ["RecCore", "RecEval", "RecTensor", "COpenBLAS"], path: "Plugins/SASRec",
             exclude: ["README.md"]),
         .target(name: "TextEncoders", dependencies: ["RecCore", "RecText"], path: "Plugins/TextEncoders"),
-        .target(name: "PALR", dependencies: ["RecCore", "RecLM", "RecStore", "RecTensor"], path: "Plugins/PALR", exclude: ["README.md"]),
+        .target(name: "PALR", dependencies: ["RecCore", "RecLM", "RecTensor"], path: "Plugins/PALR", exclude: ["README.md"]),
         .target(name: "CTR", dependencies: ["RecCore"], path: "Plugins/CTR", exclude: ["README.md"], swiftSettings: optimisedInDebug),
         .target(name: "Rating", dependencies: ["RecCore", "COpenBLAS"], path: "Plugins/Rating", exclude: ["README.md"], swiftSettings: optimisedInDebug),
         .target(name: "AllPlugins", dependencies: ["RecCore", "Baselines", "SASRec", "TextEncoders", "PALR", "CTR", "Rating"], path: "Plugins/AllPlugins"),

@@ -22,5 +22,6 @@ public func makeRegistry() throws -> Registry {
     try registry.register(HashingTFIDF.self)
     try registry.register(PALRProfile.self)
     try registry.register(PALRRanker.self)
+    try registry.register(command: PALRCommand.self)
     return registry
 }

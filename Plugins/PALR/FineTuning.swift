@@ -1,7 +1,6 @@
 import Foundation
 import RecCore
 import RecLM
-import RecStore
 import RecTensor
 
 /// PALR's instruction tuning, scaled to the local model: a LoRA adapter on SmolLM2 trained with
@@ -36,9 +35,9 @@ struct PALRFineTuning {
         return out
     }
 
-    /// The path of the trained adapter, training it first unless the store or the adapters
+    /// The path of the trained adapter, training it first unless the artifact store or the adapters
     /// folder already has it.
-    func adapter(histories: [[Int32]], items: [ItemText], store: ResultStore?, context: TrainingContext) throws -> String {
+    func adapter(histories: [[Int32]], items: [ItemText], artifacts: (any ArtifactStore)?, context: TrainingContext) throws -> String {
         let examples = examples(histories: histories, items: items)
         guard !examples.isEmpty else { throw RecError(.plugin, "palr.rank finetune: no training user has more than \(settings.targets) items") }
         var hasher = SHA256()
@@ -49,7 +48,7 @@ struct PALRFineTuning {
         let path = (folder as NSString).appendingPathComponent("palr-\(key.prefix(16)).safetensors")
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         let artifact = "lora|palr|" + key
-        if let bytes = try store?.artifact(artifact) {
+        if let bytes = try artifacts?.artifact(artifact) {
             if !FileManager.default.fileExists(atPath: path) { try Data(bytes).write(to: URL(fileURLWithPath: path), options: .atomic) }
             context.report(.message("LoRA adapter restored from the stage cache: \(path)"))
             return path
@@ -75,7 +74,7 @@ struct PALRFineTuning {
         }
         for (index, mean) in means.enumerated() { context.report(.epochEnd(epoch: index + 1, of: settings.epochs, loss: mean)) }
         try model.saveAdapter(to: path, baseModel: lm.model)
-        try store?.putArtifact(artifact, kind: "lora:palr", data: [UInt8](try Data(contentsOf: URL(fileURLWithPath: path))))
+        try artifacts?.putArtifact(artifact, kind: "lora:palr", data: [UInt8](try Data(contentsOf: URL(fileURLWithPath: path))))
         return path
     }
 }

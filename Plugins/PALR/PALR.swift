@@ -1,7 +1,6 @@
 import Foundation
 import RecCore
 import RecLM
-import RecStore
 
 /// PALR's profile writer: a language model describes the user's taste from their history.
 ///
@@ -45,13 +44,13 @@ public struct PALRProfile: KnowledgeAugmenter, Diagnosing {
 
     public init(configuration: Configuration, context: ComponentContext) throws {
         self.configuration = configuration
-        model = LazyLanguageModel(configuration.lm, store: context.services[ResultStore.self])
+        model = LazyLanguageModel(configuration.lm, cache: context.languageModelCache)
     }
 
     /// A profile writer over a given model (tests, and callers that already hold one).
     init(configuration: Configuration, model: any LanguageModel) {
         self.configuration = configuration
-        self.model = LazyLanguageModel(configuration.lm, store: nil, preset: model)
+        self.model = LazyLanguageModel(configuration.lm, cache: nil, preset: model)
     }
 
     var prompts: PALRPrompts {
@@ -214,22 +213,25 @@ public struct PALRRanker: Ranker, Trainable, Diagnosing {
     let tally = Tally()
     private var items: [ItemText] = []
     private let seed: UInt64
-    private let store: ResultStore?
+    private let artifacts: (any ArtifactStore)?
+    private let cache: (any LanguageModelCallCache)?
 
     public init(configuration: Configuration, context: ComponentContext) throws {
         self.configuration = configuration
         seed = context.seed
-        store = context.services[ResultStore.self]
-        model = LazyLanguageModel(configuration.lm, store: store)
+        artifacts = context.artifacts
+        cache = context.languageModelCache
+        model = LazyLanguageModel(configuration.lm, cache: cache)
     }
 
     /// A ranker calling `model` (tests give it a scripted one).
     init(configuration: Configuration, model: any LanguageModel, items: [ItemText]) {
         self.configuration = configuration
-        self.model = LazyLanguageModel(configuration.lm, store: nil, preset: model)
+        self.model = LazyLanguageModel(configuration.lm, cache: nil, preset: model)
         self.items = items
         seed = 0
-        store = nil
+        artifacts = nil
+        cache = nil
     }
 
     var prompts: PALRPrompts {
@@ -242,10 +244,10 @@ public struct PALRRanker: Ranker, Trainable, Diagnosing {
         items = data.itemText
         guard let finetune = configuration.finetune else { return }
         let adapter = try PALRFineTuning(settings: finetune, lm: configuration.lm, prompts: prompts, seed: seed)
-            .adapter(histories: data.history, items: items, store: store, context: context)
+            .adapter(histories: data.history, items: items, artifacts: artifacts, context: context)
         var spec = configuration.lm
         spec.adapter = adapter
-        model = LazyLanguageModel(spec, store: store)
+        model = LazyLanguageModel(spec, cache: cache)
     }
 
     public func rank(_ request: RankRequest) throws -> [ScoredItem] {
@@ -295,26 +297,31 @@ public struct PALRRanker: Ranker, Trainable, Diagnosing {
 
     public func diagnostics() -> [String: Int] { tally.counts }
     public func examples() -> [String] { tally.kept }
+
+    public var countsNote: String? {
+        "An LLM output that names no candidate is rejected and never reaches the metrics; the places it would have filled are "
+            + "filled from the retriever's order (or, with `fill: random`, in a seeded random order)."
+    }
 }
 
 /// A language model made on first use: plans build components only to check their
 /// configuration, and that must not load weights.
 final class LazyLanguageModel: @unchecked Sendable {
     private let spec: LanguageModelSpec
-    private let store: ResultStore?
+    private let cache: (any LanguageModelCallCache)?
     private let lock = NSLock()
     private var made: (any LanguageModel)?
 
-    init(_ spec: LanguageModelSpec, store: ResultStore?, preset: (any LanguageModel)? = nil) {
+    init(_ spec: LanguageModelSpec, cache: (any LanguageModelCallCache)?, preset: (any LanguageModel)? = nil) {
         self.spec = spec
-        self.store = store
+        self.cache = cache
         made = preset
     }
 
     func get() throws -> any LanguageModel {
         try lock.withLock {
             if let made { return made }
-            let model = try spec.make(cache: store)
+            let model = try spec.make(cache: cache)
             made = model
             return model
         }

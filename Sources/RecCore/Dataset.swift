@@ -88,19 +88,27 @@ public struct SplitData: Sendable {
     public var train: [Interaction]
     public var validation: [Interaction]
     public var test: [Interaction]
-    /// Training items per user, in time order.
+    /// Training items per user (after any history-only prefix), in time order.
     public var trainHistory: [[Int32]]
     /// How interactions are labelled for pointwise tasks (`rating > 3`), if the data spec says.
     public var labelRule: LabelRule?
 
-    public init(dataset: Dataset, train: [Interaction], validation: [Interaction], test: [Interaction], labelRule: LabelRule? = nil) {
+    /// Interactions that are history only (a pointwise split's per-user prefix): models read
+    /// them in `trainHistory` but they are neither training samples nor held out.
+    public var historyOnly: [Interaction]
+
+    public init(
+        dataset: Dataset, train: [Interaction], validation: [Interaction], test: [Interaction], labelRule: LabelRule? = nil,
+        historyOnly: [Interaction] = []
+    ) {
         self.dataset = dataset
         self.train = train
         self.validation = validation
         self.test = test
         self.labelRule = labelRule
+        self.historyOnly = historyOnly
         var history = [[Int32]](repeating: [], count: dataset.userCount)
-        for event in train.sorted(by: { ($0.user, $0.time) < ($1.user, $1.time) }) {
+        for event in (historyOnly + train).sorted(by: { ($0.user, $0.time) < ($1.user, $1.time) }) {
             history[Int(event.user)].append(event.item)
         }
         self.trainHistory = history
@@ -170,6 +178,18 @@ public struct TrainingSet: Sendable {
         var counts = [Int](repeating: 0, count: itemCount)
         for event in interactions { counts[Int(event.item)] += 1 }
         return counts
+    }
+}
+
+/// A per-user prefix of interactions that is history only: each user's first
+/// min(⌊(n + 1) · fraction⌋, max) interactions in time order (KAR: fraction 0.5, max 30).
+public struct HistoryPrefix: Sendable, Codable, Equatable {
+    public var fraction: Double
+    public var max: Int
+
+    public init(fraction: Double = 0.5, max: Int = 30) {
+        self.fraction = fraction
+        self.max = max
     }
 }
 

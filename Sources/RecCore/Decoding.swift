@@ -36,12 +36,29 @@ public func snakeCase(_ name: String) -> String {
     return out
 }
 
-/// Canonical JSON (sorted keys, snake_case keys) of a value: the input of configuration hashes.
-public func canonicalJSON<T: Encodable>(_ value: T) throws -> String {
+/// How canonical JSON spells keys.
+public enum CanonicalKeys: Sendable {
+    /// snake_case, as YAML configurations are written: the input of configuration hashes.
+    case snakeCase
+    /// As the Swift types declare them (stored records whose keys are data, such as pipeline
+    /// names, and the language-model call keys).
+    case asDeclared
+}
+
+/// Canonical JSON of a value: sorted keys, unescaped slashes, one line. Every hash of a
+/// configuration, a cache key or a stored record goes through this one encoder, so equal
+/// values always give equal bytes.
+public func canonicalJSON<T: Encodable>(_ value: T, keys: CanonicalKeys = .snakeCase, pretty: Bool = false) throws -> String {
     let encoder = JSONEncoder()
-    encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-    encoder.keyEncodingStrategy = .custom { path in SnakeKey(snakeCase(path.last!.stringValue)) }
+    encoder.outputFormatting = pretty ? [.sortedKeys, .withoutEscapingSlashes, .prettyPrinted] : [.sortedKeys, .withoutEscapingSlashes]
+    if keys == .snakeCase { encoder.keyEncodingStrategy = .custom { path in SnakeKey(snakeCase(path.last!.stringValue)) } }
     return String(decoding: try encoder.encode(value), as: UTF8.self)
+}
+
+/// The key of a stage-cache entry: SHA-256 of its parts joined by `|` (kind first, then the
+/// configuration, upstream keys, data fingerprint and seeds that determine the output).
+public func stageKey(_ parts: [String]) -> String {
+    SHA256.hex(parts.joined(separator: "|"))
 }
 
 private struct SnakeKey: CodingKey {

@@ -17,6 +17,8 @@ public struct Registry: Sendable {
     private var augmenters: [String: Factory<any KnowledgeAugmenter>] = [:]
     private var scorers: [String: Factory<any Scorer>] = [:]
     public private(set) var entries: [Entry] = []
+    /// CLI subcommands the plugins contribute.
+    public private(set) var commands: [any PluginCommand.Type] = []
 
     public init() {}
 
@@ -56,6 +58,14 @@ public struct Registry: Sendable {
         try add(type, role: "retriever, scorer")
         retrievers[C.kind] = { let (made, json) = try Self.build(C.self, $0, $1); return (made, json) }
         scorers[C.kind] = { let (made, json) = try Self.build(C.self, $0, $1); return (made, json) }
+    }
+
+    /// Adds a plugin's CLI subcommand; a name registered twice is an error.
+    public mutating func register(command: any PluginCommand.Type) throws {
+        guard !commands.contains(where: { $0.name == command.name }) else {
+            throw RecError(.registry, "plugin command '\(command.name)' is registered twice")
+        }
+        commands.append(command)
     }
 
     /// Checks that `C.kind` is new and lists it under `role`.

@@ -9,30 +9,32 @@ public protocol Component: Sendable {
     init(configuration: Configuration, context: ComponentContext) throws
 }
 
-/// What a component may use while it is built: a seed for its own random stream, and the
-/// services the runner offers (the results store, for a language model's call cache and for
-/// stored artifacts), looked up by type.
+/// What a component may use while it is built, each as a typed field: a seed for its own
+/// random stream, where artifacts are kept (trained adapters, generated text), the call cache
+/// of language models, and the progress reporter. Outside a run (validation, tests) the
+/// services are nil and components work without them.
 public struct ComponentContext: Sendable {
     public var seed: UInt64
-    public var services: Services
+    public var artifacts: (any ArtifactStore)?
+    public var languageModelCache: (any LanguageModelCallCache)?
+    public var progress: ProgressReporter?
 
-    public init(seed: UInt64, services: Services = Services()) {
+    public init(
+        seed: UInt64, artifacts: (any ArtifactStore)? = nil, languageModelCache: (any LanguageModelCallCache)? = nil,
+        progress: ProgressReporter? = nil
+    ) {
         self.seed = seed
-        self.services = services
+        self.artifacts = artifacts
+        self.languageModelCache = languageModelCache
+        self.progress = progress
     }
 }
 
-/// Shared objects handed to components by type, so that RecCore needs to know none of them:
-/// `context.services[ResultStore.self]`.
-public struct Services: Sendable {
-    private var values: [ObjectIdentifier: any Sendable] = [:]
-
-    public init() {}
-
-    public subscript<T: Sendable>(_ type: T.Type) -> T? {
-        get { values[ObjectIdentifier(type)] as? T }
-        set { values[ObjectIdentifier(type)] = newValue }
-    }
+/// Where the runner keeps stage outputs: bytes under a content key, with a kind for listings.
+/// The results store implements it; a component asks for an artifact before it recomputes it.
+public protocol ArtifactStore: Sendable {
+    func artifact(_ key: String) throws -> [UInt8]?
+    func putArtifact(_ key: String, kind: String, data: [UInt8]) throws
 }
 
 /// Events a training loop reports: epochs, losses, timings. The runner turns them into progress
@@ -152,6 +154,12 @@ public protocol KnowledgeAugmenter: Component {
 public protocol Diagnosing {
     func diagnostics() -> [String: Int]
     func examples() -> [String]
+    /// What the counts mean, in a sentence or two for the report (nil: nothing to explain).
+    var countsNote: String? { get }
+}
+
+extension Diagnosing {
+    public var countsNote: String? { nil }
 }
 
 /// Role "Encoder": turns text into vectors. (Named `TextEncoder` so that it does not shadow

@@ -9,7 +9,9 @@ extension Dataset {
     /// - `temporal`: all interactions in global time order, cut by `ratios`.
     /// - `random`: per user, a seeded shuffle cut by `ratios` (RecBole's `RS` grouped by user).
     /// - `user`: users are shuffled and cut by `ratios`; held-out users have no training data.
-    public func split(_ method: SplitMethod, ratios: [Double] = [0.8, 0.1, 0.1], seed: UInt64 = 2020) throws -> SplitData {
+    /// - Parameter historyPrefix: moves each user's first interactions out of every part into
+    ///   `historyOnly` (pointwise protocols: the model reads them as the user's history).
+    public func split(_ method: SplitMethod, ratios: [Double] = [0.8, 0.1, 0.1], seed: UInt64 = 2020, historyPrefix: HistoryPrefix? = nil) throws -> SplitData {
         var train: [Interaction] = [], validation: [Interaction] = [], test: [Interaction] = []
         // Stable order: time, then position in the file.
         let order = interactions.indices.sorted { (interactions[$0].time, $0) < (interactions[$1].time, $1) }
@@ -56,9 +58,29 @@ extension Dataset {
                 }
             }
         }
+        var prefix: [Interaction] = []
+        if let historyPrefix {
+            // Each user's first min(⌊(n + 1) · fraction⌋, max) interactions in time order are
+            // history only (KAR: min((n + 1) / 2, 30)).
+            var byUser = [[Int]](repeating: [], count: userCount)
+            for index in order { byUser[Int(interactions[index].user)].append(index) }
+            var prefixed = Set<Interaction>()
+            for events in byUser {
+                let count = min(Int((Double(events.count + 1) * historyPrefix.fraction).rounded(.down)), historyPrefix.max)
+                for index in events.prefix(count) { prefixed.insert(interactions[index]) }
+            }
+            func keep(_ part: [Interaction]) -> [Interaction] {
+                part.filter { event in
+                    guard prefixed.contains(event) else { return true }
+                    prefix.append(event)
+                    return false
+                }
+            }
+            (train, validation, test) = (keep(train), keep(validation), keep(test))
+        }
         guard !train.isEmpty else { throw RecError.data("the \(method.rawValue) split left no training interactions in '\(name)'") }
         guard !test.isEmpty else { throw RecError.data("the \(method.rawValue) split left no test interactions in '\(name)'") }
-        return SplitData(dataset: self, train: train, validation: validation, test: test)
+        return SplitData(dataset: self, train: train, validation: validation, test: test, historyOnly: prefix)
     }
 }
 

@@ -103,16 +103,10 @@ public final class CachedLanguageModel: LanguageModel, @unchecked Sendable {
         var prompt: Prompt, continuations: [String]
     }
 
-    static func canonical<T: Encodable>(_ value: T) throws -> String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        return String(decoding: try encoder.encode(value), as: UTF8.self)
-    }
-
     func cached<Request: Encodable, Response: Codable>(
         _ request: Request, kind: String, tokens: (Response) -> (prompt: Int, completion: Int), call: () throws -> Response
     ) throws -> Response {
-        let text = try Self.canonical(request)
+        let text = try canonicalJSON(request, keys: .asDeclared)
         let key = SHA256.hex(text)
         if let stored = try cache.cachedLMResponse(key) {
             do {
@@ -124,7 +118,7 @@ public final class CachedLanguageModel: LanguageModel, @unchecked Sendable {
         let response = try call()
         let (prompt, completion) = tokens(response)
         try cache.storeLMCall(LanguageModelCall(
-            key: key, backend: backend, model: model, kind: kind, request: text, response: try Self.canonical(response),
+            key: key, backend: backend, model: model, kind: kind, request: text, response: try canonicalJSON(response, keys: .asDeclared),
             promptTokens: prompt, completionTokens: completion))
         return response
     }

@@ -133,13 +133,14 @@ public enum MarkdownReport {
         return out
     }
 
-    /// What the pipelines' components counted (LLM outputs rejected, candidates filled in),
+    /// What the pipelines' components counted, with the notes in which they explain it,
     /// summed over seeds, and the examples they kept, quoted. Empty when nothing counted.
     static func countsSection(
         store: ResultStore, info: ExperimentInfo, base: ExperimentInfo.Point, byKey: [String: ResultStore.CellRecord]
     ) throws -> String {
         var rows: [(pipeline: String, counts: [String: Int], seeds: Int)] = []
         var quoted: [(pipeline: String, seed: UInt64, examples: [String])] = []
+        var notes: [String] = []
         for pipeline in info.pipelines {
             var sums: [String: Int] = [:], seeds = 0
             for ref in base.cells where ref.pipeline == pipeline {
@@ -147,6 +148,9 @@ public enum MarkdownReport {
                 let counts = try store.counts(cell: cell.id)
                 if !counts.isEmpty { seeds += 1 }
                 for count in counts { sums[count.name, default: 0] += count.value }
+                if let bytes = try store.artifact(ResultStore.notesKey(cell: ref.key)), let stored = try? JSONDecoder().decode([String].self, from: Data(bytes)) {
+                    for note in stored where !notes.contains(note) { notes.append(note) }
+                }
                 if let bytes = try store.artifact(ResultStore.examplesKey(cell: ref.key)),
                    let examples = try? JSONDecoder().decode([String].self, from: Data(bytes)), !examples.isEmpty, quoted.allSatisfy({ $0.pipeline != pipeline }) {
                     quoted.append((pipeline, ref.seed, examples))
@@ -159,8 +163,7 @@ public enum MarkdownReport {
         if !rows.isEmpty {
             let names = Set(rows.flatMap(\.counts.keys)).sorted()
             out += "\n## Counts\n\n"
-            out += "What the components counted, summed over seeds. An LLM output that names no candidate is rejected "
-            out += "and never reaches the metrics; the places it would have filled are filled from the retriever's order (or, for a ranker with `fill: random`, in a seeded random order).\n\n"
+            out += "What the components counted, summed over seeds." + notes.map { " " + $0 }.joined() + "\n\n"
             out += "| pipeline | seeds | " + names.joined(separator: " | ") + " |\n|---|---:|" + names.map { _ in "---:|" }.joined() + "\n"
             for row in rows {
                 out += "| \(Markdown.text(row.pipeline)) | \(row.seeds) | " + names.map { row.counts[$0].map(String.init) ?? "–" }.joined(separator: " | ") + " |\n"
@@ -193,7 +196,9 @@ public enum MarkdownReport {
         if let dropped = dataset["duplicates_dropped"] as? Int, dropped > 0 {
             out += "- Repeated (user, item) interactions: \(grouped(dropped)) dropped, the latest of each kept (data.duplicates: keep_last)\n"
         }
-        out += "- Split sizes: train \(grouped(object["train"] as? Int ?? 0)), validation \(grouped(object["validation"] as? Int ?? 0)), test \(grouped(object["test"] as? Int ?? 0))\n"
+        out += "- Split sizes: train \(grouped(object["train"] as? Int ?? 0)), validation \(grouped(object["validation"] as? Int ?? 0)), test \(grouped(object["test"] as? Int ?? 0))"
+        if let prefix = object["history_only"] as? Int { out += ", history only \(grouped(prefix))" }
+        out += "\n"
         out += "- Data fingerprint (SHA-256): `\(fingerprint.prefix(16))…`\n"
         return out
     }

@@ -46,12 +46,13 @@ public final class DataStage: @unchecked Sendable {
         if spec.label != nil && !dataset.hasRatings {
             throw RecError(.data, "the label rule '\(spec.label!)' reads ratings, but '\(spec.dataset)' has none (implicit feedback)", key: "data.label")
         }
-        var split = try dataset.split(spec.split.method, ratios: spec.split.ratios, seed: splitSeed)
+        var split = try dataset.split(spec.split.method, ratios: spec.split.ratios, seed: splitSeed, historyPrefix: spec.split.historyPrefix)
         split.labelRule = spec.label
         var stats = dataset.statistics
         stats.name = spec.dataset
         stats.duplicatesDropped = unique.dropped > 0 ? unique.dropped : nil
-        let statsObject = SplitStatistics(dataset: stats, split: ExperimentPlan.describeSplit(spec), train: split.train.count, validation: split.validation.count, test: split.test.count)
+        let statsObject = SplitStatistics(dataset: stats, split: ExperimentPlan.describeSplit(spec), train: split.train.count, validation: split.validation.count, test: split.test.count,
+            historyOnly: split.historyOnly.isEmpty ? nil : split.historyOnly.count)
         let prepared = Prepared(split: split, fingerprint: dataset.fingerprint, statisticsJSON: try canonicalJSON(statsObject))
         cache[key] = prepared
         return prepared
@@ -65,4 +66,6 @@ public struct SplitStatistics: Sendable, Codable, Equatable {
     public var train: Int
     public var validation: Int
     public var test: Int
+    /// Interactions kept as history only (a split's per-user prefix; nil: none).
+    public var historyOnly: Int?
 }

@@ -135,6 +135,9 @@ public struct ExperimentPlan: Sendable {
         if data.split.method != .leaveOneOut { parts.append("ratios \(data.split.ratios.map { String($0) }.joined(separator: "/"))") }
         if data.split.method == .random || data.split.method == .user { parts.append("seed \(data.split.seed)") }
         if data.split.perSeed { parts.append("a new split per run seed") }
+        if let prefix = data.split.historyPrefix {
+            parts.append("each user's first min(⌊(n + 1) × \(prefix.fraction)⌋, \(prefix.max)) interactions history only")
+        }
         if let threshold = data.ratingThreshold { parts.append("ratings >= \(threshold) kept") }
         if let label = data.label { parts.append("label \(label)") }
         if data.minUserInteractions > 1 || data.minItemInteractions > 1 {

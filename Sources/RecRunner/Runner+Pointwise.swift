@@ -23,12 +23,13 @@ extension Runner {
         let prepared = try data.prepare(spec.data, relativeTo: cell.specDirectory, runSeed: cell.seed)
         lap("data")
         let split = prepared.split
-        var services = Services()
-        services[ResultStore.self] = store
-        services[ProgressReporter.self] = progress
-        var (scorer, _) = try registry.makeScorer(kind: scorerSpec.kind, configuration: scorerSpec, context: ComponentContext(seed: cell.seed, services: services))
+        let context = ComponentContext(seed: cell.seed, artifacts: store, languageModelCache: store, progress: progress)
+        var (scorer, _) = try registry.makeScorer(kind: scorerSpec.kind, configuration: scorerSpec, context: context)
         let name = cell.pipeline.name
-        let cacheKey = SHA256.hex("scorer|\(scorerSpec.kind)|\(cell.headJSON)|\(prepared.fingerprint)|\(try canonicalJSON(spec.data.split))|\(spec.data.label?.description ?? "")|\(spec.data.split.seed(forRun: cell.seed))|\(cell.seed)")
+        let cacheKey = stageKey([
+            "scorer", scorerSpec.kind, cell.headJSON, prepared.fingerprint, try canonicalJSON(spec.data.split), spec.data.label?.description ?? "",
+            "\(spec.data.split.seed(forRun: cell.seed))", "\(cell.seed)",
+        ])
         if var checkpointable = scorer as? any Scorer & Checkpointable, let bytes = try store.artifact(cacheKey) {
             try checkpointable.restore(from: bytes)
             scorer = checkpointable
@@ -57,8 +58,7 @@ extension Runner {
         }
         let result = try PointwiseEvaluator(metrics: spec.evaluation.metrics, predicts: scorer.predicts).evaluate(task, predictions: predictions)
         lap("evaluate")
-        var counts: [String: Int] = [:]
-        if let diagnosing = scorer as? any Diagnosing { counts = diagnosing.diagnostics() }
+        let counts = try storeDiagnostics([scorer], cell: cell)
         let keys = result.aggregate.keys.sorted()
         return ResultStore.CellResult(
             dataFingerprint: prepared.fingerprint, datasetStatsJSON: prepared.statisticsJSON,

@@ -28,10 +28,8 @@ public final class Runner: @unchecked Sendable {
     /// Runs `cells` (all of the plan, or one shard of it).
     public func run(_ plan: ExperimentPlan, cells: [ExperimentPlan.Cell]) throws -> Summary {
         try Self.preflight(cells, data: data, registry: registry)
-        // Plain keys (no snake_case rule): the info holds pipeline names as dictionary keys.
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
-        let infoJSON = String(decoding: try encoder.encode(plan.info), as: UTF8.self)
+        // Keys as declared (no snake_case rule): the info holds pipeline names as dictionary keys.
+        let infoJSON = try canonicalJSON(plan.info, keys: .asDeclared)
         let experiment = try store.register(
             experiment: plan.info.name, specFile: plan.loaded.file, specHash: plan.loaded.specHash,
             infoJSON: infoJSON, plan: plan.storedCells)
@@ -109,6 +107,26 @@ public final class Runner: @unchecked Sendable {
         }
     }
 
+    /// Sums what the components counted and stores the examples they kept and the notes that
+    /// explain their counts, for the report.
+    func storeDiagnostics(_ components: [Any?], cell: ExperimentPlan.Cell) throws -> [String: Int] {
+        var counts: [String: Int] = [:]
+        var examples: [String] = [], notes: [String] = []
+        for component in components {
+            guard let diagnosing = component as? any Diagnosing else { continue }
+            counts.merge(diagnosing.diagnostics()) { $0 + $1 }
+            examples += diagnosing.examples()
+            if let note = diagnosing.countsNote, !notes.contains(note) { notes.append(note) }
+        }
+        if !examples.isEmpty {
+            try store.putArtifact(ResultStore.examplesKey(cell: cell.key), kind: "examples", data: Array(try canonicalJSON(examples, pretty: true).utf8))
+        }
+        if !notes.isEmpty {
+            try store.putArtifact(ResultStore.notesKey(cell: cell.key), kind: "notes", data: Array(try canonicalJSON(notes, pretty: true).utf8))
+        }
+        return counts
+    }
+
     /// Whether process `pid` still runs on this machine. A zombie (exited, not yet reaped: in a
     /// container whose first process does not reap, a killed run stays one) counts as dead,
     /// although `kill(pid, 0)` still answers for it.
@@ -140,17 +158,17 @@ public final class Runner: @unchecked Sendable {
         lap("data")
         let split = prepared.split
         let retrieverSpec = cell.pipeline.retriever!
-        var services = Services()
-        services[ResultStore.self] = store
-        services[ProgressReporter.self] = progress
-        let context = ComponentContext(seed: cell.seed, services: services)
+        let context = ComponentContext(seed: cell.seed, artifacts: store, languageModelCache: store, progress: progress)
         var (retriever, _) = try registry.makeRetriever(kind: retrieverSpec.kind, configuration: retrieverSpec, context: context)
         let trainingStart = Date()
         let reporter = progress
         let name = cell.pipeline.name
         let training = trainingContext(cell, started: trainingStart)
         // Stage cache: a trained retriever is stored under its configuration, data and seed.
-        let cacheKey = SHA256.hex("retriever|\(retrieverSpec.kind)|\(cell.headJSON)|\(prepared.fingerprint)|\(spec.data.split.method.rawValue)|\(spec.data.split.seed(forRun: cell.seed))|\(cell.seed)")
+        let cacheKey = stageKey([
+            "retriever", retrieverSpec.kind, cell.headJSON, prepared.fingerprint, spec.data.split.method.rawValue,
+            "\(spec.data.split.seed(forRun: cell.seed))", "\(cell.seed)",
+        ])
         if var checkpointable = retriever as? any Retriever & Checkpointable, let bytes = try store.artifact(cacheKey) {
             try checkpointable.restore(from: bytes)
             retriever = checkpointable
@@ -198,7 +216,7 @@ public final class Runner: @unchecked Sendable {
                     let knowledge = try augmenter.map { augmenter in
                         let text = try augmenter.augment(user: user, history: known[Int(user)], items: items)
                         // Stored where a reader (or a report) can find it: one artifact per user.
-                        let key = SHA256.hex("knowledge|\(augmenterKind)|\(augmenterJSON)|\(prepared.fingerprint)|\(user)|\(known[Int(user)])")
+                        let key = stageKey(["knowledge", augmenterKind, augmenterJSON, prepared.fingerprint, "\(user)", "\(known[Int(user)])"])
                         try store.putArtifact(key, kind: "knowledge:\(augmenterKind)", data: Array(text.utf8))
                         return text
                     }
@@ -208,18 +226,7 @@ public final class Runner: @unchecked Sendable {
             progress: { done, total in reporter.status("  \(name) evaluating users", done: done, total: total, started: evaluationStart, keep: false) })
         lap("evaluate")
         // What the LLM components counted, and the examples they kept for the report.
-        var counts: [String: Int] = [:]
-        var examples: [String] = []
-        for component in [augmenter as Any?, ranker as Any?] {
-            guard let diagnosing = component as? any Diagnosing else { continue }
-            counts.merge(diagnosing.diagnostics()) { $0 + $1 }
-            examples += diagnosing.examples()
-        }
-        if !examples.isEmpty {
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.sortedKeys, .prettyPrinted]
-            try store.putArtifact(ResultStore.examplesKey(cell: cell.key), kind: "examples", data: Array(try encoder.encode(examples)))
-        }
+        let counts = try storeDiagnostics([augmenter as Any?, ranker as Any?], cell: cell)
         let keys = result.aggregate.keys.sorted()
         return ResultStore.CellResult(
             dataFingerprint: prepared.fingerprint, datasetStatsJSON: prepared.statisticsJSON,

@@ -148,12 +148,16 @@ public struct SplitSpec: Sendable, Codable, Equatable {
     /// five random train/test folds, as rating-prediction papers report. Cells with the same
     /// run seed still share one split, so the paired tests pair.
     public var perSeed: Bool
+    /// Each user's first interactions are history only (`history_prefix: { fraction: 0.5,
+    /// max: 30 }`, KAR's protocol): models read them as features, metrics never see them.
+    public var historyPrefix: HistoryPrefix?
 
-    public init(method: Method = .leaveOneOut, ratios: [Double] = [0.8, 0.1, 0.1], seed: UInt64 = 2020, perSeed: Bool = false) {
+    public init(method: Method = .leaveOneOut, ratios: [Double] = [0.8, 0.1, 0.1], seed: UInt64 = 2020, perSeed: Bool = false, historyPrefix: HistoryPrefix? = nil) {
         self.method = method
         self.ratios = ratios
         self.seed = seed
         self.perSeed = perSeed
+        self.historyPrefix = historyPrefix
     }
 
     /// The seed of the split a cell with run seed `run` sees.
@@ -163,15 +167,18 @@ public struct SplitSpec: Sendable, Codable, Equatable {
         return mixer.next()
     }
 
-    enum CodingKeys: String, CodingKey, CaseIterable { case method, ratios, seed, perSeed }
+    enum CodingKeys: String, CodingKey, CaseIterable { case method, ratios, seed, perSeed, historyPrefix }
 
-    /// `per_seed` is written only when set, so that cells keep their keys.
+    enum PrefixKeys: String, CodingKey, CaseIterable { case fraction, max }
+
+    /// `per_seed` and `history_prefix` are written only when set, so that cells keep their keys.
     public func encode(to encoder: any Encoder) throws {
         var c = encoder.container(keyedBy: CodingKeys.self)
         try c.encode(method, forKey: .method)
         try c.encode(ratios, forKey: .ratios)
         try c.encode(seed, forKey: .seed)
         if perSeed { try c.encode(perSeed, forKey: .perSeed) }
+        if let historyPrefix { try c.encode(historyPrefix, forKey: .historyPrefix) }
     }
 
     public init(from decoder: any Decoder) throws {
@@ -187,6 +194,11 @@ public struct SplitSpec: Sendable, Codable, Equatable {
         }
         seed = try c.decode(.seed, default: 2020)
         perSeed = try c.decode(.perSeed, default: false)
+        if c.contains(.historyPrefix) {
+            let prefix = try c.nestedContainer(keyedBy: PrefixKeys.self, forKey: .historyPrefix)
+            historyPrefix = HistoryPrefix(
+                fraction: try prefix.decode(.fraction, default: 0.5, in: 0...1), max: try prefix.decode(.max, default: 30, in: 0...1_000_000))
+        }
         if perSeed && (method == .leaveOneOut || method == .temporal) {
             throw DecodingError.dataCorruptedError(forKey: .perSeed, in: c, debugDescription: "per_seed draws a new split per run seed, which only the random and user splits have; \(method.rawValue) splits are the same for every seed")
         }

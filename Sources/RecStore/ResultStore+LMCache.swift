@@ -4,6 +4,9 @@ import RecCore
 /// that determines its answer (backend, model, prompt, sampling parameters, seed). Each call is
 /// stored in its own transaction as soon as it returns, so a run killed mid-way keeps every
 /// completed call. API keys are never part of a request stored here.
+/// The store keeps every stage artifact (`artifacts` table) for the runner and for plugins.
+extension ResultStore: ArtifactStore {}
+
 extension ResultStore: LanguageModelCallCache {
     public struct LMCacheStats: Sendable {
         public var hits: Int, misses: Int, calls: Int, promptTokens: Int, completionTokens: Int

@@ -55,7 +55,7 @@ extension ResultStore {
     /// Keeps this file's plan order and appends keys only the other file planned.
     private func restorePlan(id: Int64, keys: [String], adding others: [String]) throws {
         let merged = keys + others.filter { !keys.contains($0) }
-        let json = String(decoding: try JSONEncoder().encode(merged), as: UTF8.self)
+        let json = try canonicalJSON(merged)
         try db.transaction { try db.query("UPDATE experiments SET plan_json=? WHERE id=?", [.text(json), .int(id)]) }
     }
 }

@@ -79,7 +79,7 @@ public final class ResultStore: @unchecked Sendable {
     /// - Returns: the experiment id.
     @discardableResult
     public func register(experiment name: String, specFile: String, specHash: String, infoJSON: String, plan: [PlannedCell]) throws -> Int64 {
-        let planJSON = String(decoding: try JSONEncoder().encode(plan.map(\.key)), as: UTF8.self)
+        let planJSON = try canonicalJSON(plan.map(\.key))
         return try db.transaction {
             try db.query(
                 """
@@ -185,6 +185,10 @@ public final class ResultStore: @unchecked Sendable {
     /// The artifact key under which a cell's quoted examples (a JSON array of strings: prompts
     /// and answers a report quotes) are stored.
     public static func examplesKey(cell key: String) -> String { "examples|" + key }
+
+    /// The artifact key of the notes (a JSON array of sentences) in which a cell's components
+    /// explain what they counted.
+    public static func notesKey(cell key: String) -> String { "notes|" + key }
 
     public func artifact(_ key: String) throws -> [UInt8]? {
         try db.query("SELECT data FROM artifacts WHERE key=?", [.text(key)]).first?[0].blob

@@ -16,7 +16,7 @@ extension BenchCommand {
         --no-peer skips the peer.
         """
 
-    static func ctr(_ args: Arguments) throws -> Int32 {
+    static func ctr(_ args: CommandArguments) throws -> Int32 {
         let specPath = args.value("--spec") ?? "Experiments/ctr-ml1m.yaml"
         let epochs = try args.intPositive("--epochs", default: 2)
         let loaded = try SpecLoader.load(path: specPath)

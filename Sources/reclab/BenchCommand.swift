@@ -55,7 +55,7 @@ enum BenchCommand: Command {
         """ + ctrUsage + "\n"
 
     static func run(_ raw: ArraySlice<String>) throws -> Int32 {
-        let args = try Arguments(raw, options: ["--users", "--items", "--dim", "--history", "--batch", "--k", "--dataset", "--epochs", "--set", "--data-root", "--encoder", "--movies", "--model", "--numerics", "--tokens", "--examples", "--rows", "--columns", "--repeat", "--spec", "--pipeline", "--python"], flags: ["--no-peer"])
+        let args = try CommandArguments(raw, options: ["--users", "--items", "--dim", "--history", "--batch", "--k", "--dataset", "--epochs", "--set", "--data-root", "--encoder", "--movies", "--model", "--numerics", "--tokens", "--examples", "--rows", "--columns", "--repeat", "--spec", "--pipeline", "--python"], flags: ["--no-peer"])
         switch args.positionals {
         case ["eval"]: return try evaluation(args)
         case ["sasrec"]: return try sasrec(args)
@@ -68,7 +68,7 @@ enum BenchCommand: Command {
         }
     }
 
-    static func lora(_ args: Arguments) throws -> Int32 {
+    static func lora(_ args: CommandArguments) throws -> Int32 {
         let tokens = try args.intPositive("--tokens", default: 512), count = try args.intPositive("--examples", default: 8)
         guard tokens > 33, count > 0 else { throw RecError.usage("--tokens must exceed 33 and --examples be positive") }
         let engine = try LMCommand.loadLocal(args.value("--model"))
@@ -89,7 +89,7 @@ enum BenchCommand: Command {
         return 0
     }
 
-    static func quantized(_ args: Arguments) throws -> Int32 {
+    static func quantized(_ args: CommandArguments) throws -> Int32 {
         let rows = try args.intPositive("--rows", default: 3072), columns = try args.intPositive("--columns", default: 576)
         guard rows > 0, columns > 0, columns % 32 == 0 else { throw RecError.usage("--rows must be positive and --columns a positive multiple of 32") }
         guard BlockQuantizedMatrix.supported else { throw RecError(.usage, "the quantised kernels need AVX2, FMA and F16C") }
@@ -131,7 +131,7 @@ enum BenchCommand: Command {
         return Double(usage.ru_maxrss) / 1024
     }
 
-    static func sasrec(_ args: Arguments) throws -> Int32 {
+    static func sasrec(_ args: CommandArguments) throws -> Int32 {
         var dataset = try DataCatalog(root: args.value("--data-root")).load(dataset: args.value("--dataset") ?? "ml-100k")
         if args.value("--users") != nil {
             let limit = try args.intPositive("--users", default: 0)
@@ -153,7 +153,7 @@ enum BenchCommand: Command {
         return 0
     }
 
-    static func encode(_ args: Arguments) throws -> Int32 {
+    static func encode(_ args: CommandArguments) throws -> Int32 {
         let path = args.value("--movies") ?? DataCatalog(root: args.value("--data-root")).root + "/ml-latest-small/movies.csv"
         let rows = try TextFile(path: path).csvRows()
         guard let header = rows.first, let title = header.firstIndex(of: "title"), let genres = header.firstIndex(of: "genres") else {
@@ -177,7 +177,7 @@ enum BenchCommand: Command {
         return 0
     }
 
-    static func languageModel(_ args: Arguments) throws -> Int32 {
+    static func languageModel(_ args: CommandArguments) throws -> Int32 {
         let repeats = try args.intPositive("--repeat", default: 3)
         let path = args.value("--movies") ?? DataCatalog(root: args.value("--data-root")).root + "/ml-1m/movies.dat"
         let titles = try TextFile(path: path).lines(encoding: .latin1).compactMap { line -> String? in
@@ -236,7 +236,7 @@ enum BenchCommand: Command {
         return 0
     }
 
-    static func evaluation(_ args: Arguments) throws -> Int32 {
+    static func evaluation(_ args: CommandArguments) throws -> Int32 {
         let users = try args.intPositive("--users", default: 100_000), items = try args.intPositive("--items", default: 50_000)
         let d = try args.intPositive("--dim", default: 64), h = try args.intPositive("--history", default: 20)
         let batch = try args.intPositive("--batch", default: 512), k = try args.intPositive("--k", default: 10)

@@ -15,7 +15,7 @@ enum CacheCommand: Command {
         """
 
     static func run(_ raw: ArraySlice<String>) throws -> Int32 {
-        let args = try Arguments(raw, options: ["--db"], flags: [])
+        let args = try CommandArguments(raw, options: ["--db"], flags: [])
         guard args.positionals == ["stats"] else { throw RecError.usage("expected 'cache stats'") }
         let stats = try ResultStore(path: args.value("--db") ?? "reclab.sqlite", readOnly: true).lmCacheStats()
         print("hits: \(stats.hits)\nmisses: \(stats.misses)\nstored calls: \(stats.calls)")

@@ -22,7 +22,7 @@ enum DataCommand: Command {
         """
 
     static func run(_ raw: ArraySlice<String>) throws -> Int32 {
-        let args = try Arguments(raw, options: ["--path", "--format", "--data-root", "--out", "--seed", "--set"], flags: [])
+        let args = try CommandArguments(raw, options: ["--path", "--format", "--data-root", "--out", "--seed", "--set"], flags: [])
         guard let action = args.positionals.first else { throw RecError.usage("missing action: list or stats") }
         switch action {
         case "list":

@@ -29,7 +29,7 @@ enum EncodeCommand: Command {
         """
 
     static func run(_ raw: ArraySlice<String>) throws -> Int32 {
-        let args = try Arguments(raw, options: ["--encoder", "--set", "--db"], flags: ["--tokens"])
+        let args = try CommandArguments(raw, options: ["--encoder", "--set", "--db"], flags: ["--tokens"])
         _ = try args.positionals(0, "")
         let kind = args.value("--encoder") ?? MiniLMEncoder.kind
         let registry = try makeRegistry()

@@ -37,7 +37,7 @@ enum LMCommand: Command {
     static let defaultModel = "SmolLM2-135M-Instruct"
 
     static func run(_ raw: ArraySlice<String>) throws -> Int32 {
-        let args = try Arguments(
+        let args = try CommandArguments(
             raw, options: ["--model", "--max-tokens", "--temperature", "--top-k", "--top-p", "--seed", "--stop", "--prompt", "--continuation",
                            "--backend", "--base-url", "--api-key-env", "--db", "--numerics"],
             flags: ["--chat", "--json", "--no-special"])
@@ -78,9 +78,7 @@ enum LMCommand: Command {
             if text.hasSuffix("\n") { text.removeLast() }
             let generation = try model.generate(prompt(text, chat: args.has("--chat")), parameters)
             if args.has("--json") {
-                let encoder = JSONEncoder()
-                encoder.outputFormatting = [.sortedKeys]
-                print(String(decoding: try encoder.encode(generation), as: UTF8.self))
+                print(try canonicalJSON(generation, keys: .asDeclared))
             } else {
                 print(generation.text)
             }
@@ -97,7 +95,7 @@ enum LMCommand: Command {
         return 0
     }
 
-    static func numerics(_ args: Arguments) throws -> LlamaModel.Numerics {
+    static func numerics(_ args: CommandArguments) throws -> LlamaModel.Numerics {
         guard let value = args.value("--numerics") else { return .exact }
         guard let numerics = LlamaModel.Numerics(rawValue: value) else { throw RecError.usage("--numerics is exact or fast, not '\(value)'") }
         return numerics

@@ -16,7 +16,7 @@ enum ListCommand: Command {
         """
 
     static func run(_ raw: ArraySlice<String>) throws -> Int32 {
-        _ = try Arguments(raw, options: [], flags: []).positionals(0, "")
+        _ = try CommandArguments(raw, options: [], flags: []).positionals(0, "")
         let registry = try makeRegistry()
         print("Plugins:")
         for entry in registry.entries.sorted(by: { ($0.role, $0.kind) < ($1.role, $1.kind) }) {

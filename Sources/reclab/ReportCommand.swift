@@ -15,7 +15,7 @@ enum ReportCommand: Command {
         """
 
     static func run(_ raw: ArraySlice<String>) throws -> Int32 {
-        let args = try Arguments(raw, options: ["--db", "--out"], flags: ["--stdout"])
+        let args = try CommandArguments(raw, options: ["--db", "--out"], flags: ["--stdout"])
         let name = try args.positionals(1, "the experiment NAME")[0]
         let store = try ResultStore(path: args.value("--db") ?? "reclab.sqlite", readOnly: true)
         if args.has("--stdout") {
@@ -41,7 +41,7 @@ enum MergeCommand: Command {
         """
 
     static func run(_ raw: ArraySlice<String>) throws -> Int32 {
-        let args = try Arguments(raw, options: ["--db"], flags: [])
+        let args = try CommandArguments(raw, options: ["--db"], flags: [])
         guard let target = args.value("--db") else { throw RecError.usage("--db TARGET is required") }
         guard !args.positionals.isEmpty else { throw RecError.usage("missing SOURCE database(s)") }
         let store = try ResultStore(path: target)

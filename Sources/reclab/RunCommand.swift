@@ -8,7 +8,7 @@ import RecSpec
 import RecStore
 
 /// Loads a spec with overrides and expands it against the registry.
-func loadPlan(_ file: String, _ args: Arguments) throws -> ExperimentPlan {
+func loadPlan(_ file: String, _ args: CommandArguments) throws -> ExperimentPlan {
     _ = try InputFile.size(file, what: "spec file", kind: .spec)
     let maxCells = try args.int("--max-cells", default: SpecLoader.defaultMaxCells, in: 1...100_000_000)
     return try ExperimentPlan(try SpecLoader.load(path: file, overrides: args.values("--set"), maxCells: maxCells), registry: try makeRegistry())
@@ -77,7 +77,7 @@ enum RunCommand: Command {
         """
 
     static func run(_ raw: ArraySlice<String>) throws -> Int32 {
-        let args = try Arguments(raw, options: ["--db", "--set", "--shard", "--pipelines", "--data-root", "--report", "--max-cells"], flags: ["--no-report", "--quiet"])
+        let args = try CommandArguments(raw, options: ["--db", "--set", "--shard", "--pipelines", "--data-root", "--report", "--max-cells"], flags: ["--no-report", "--quiet"])
         let file = try args.positionals(1, "the spec FILE")[0]
         let plan = try loadPlan(file, args)
         let shard = try parseShard(args.value("--shard"))
@@ -113,7 +113,7 @@ enum ValidateCommand: Command {
         """
 
     static func run(_ raw: ArraySlice<String>) throws -> Int32 {
-        let args = try Arguments(raw, options: ["--set", "--max-cells"], flags: [])
+        let args = try CommandArguments(raw, options: ["--set", "--max-cells"], flags: [])
         let file = try args.positionals(1, "the spec FILE")[0]
         let plan = try loadPlan(file, args)
         print("\(file): ok, experiment '\(plan.info.name)', \(plan.info.pipelines.count) pipeline(s), \(plan.loaded.points.count - 1) sweep point(s), \(plan.cells.count) cell(s)")
@@ -133,7 +133,7 @@ enum PlanCommand: Command {
         """
 
     static func run(_ raw: ArraySlice<String>) throws -> Int32 {
-        let args = try Arguments(raw, options: ["--set", "--shard", "--pipelines", "--max-cells"], flags: [])
+        let args = try CommandArguments(raw, options: ["--set", "--shard", "--pipelines", "--max-cells"], flags: [])
         let file = try args.positionals(1, "the spec FILE")[0]
         let plan = try loadPlan(file, args)
         let shard = try parseShard(args.value("--shard"))

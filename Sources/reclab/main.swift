@@ -1,5 +1,9 @@
+import AllPlugins
 import Foundation
 import RecCore
+import RecData
+import RecRunner
+import RecSpec
 import RecTensor
 
 /// `reclab`: run, inspect and report RecLab experiments. One command per file.
@@ -10,10 +14,37 @@ protocol Command {
     static func run(_ arguments: ArraySlice<String>) throws -> Int32
 }
 
-let commands: [any Command.Type] = [
+let builtins: [any Command.Type] = [
     RunCommand.self, ValidateCommand.self, PlanCommand.self, ListCommand.self, ReportCommand.self,
-    DataCommand.self, MergeCommand.self, BenchCommand.self, EncodeCommand.self, LMCommand.self, CacheCommand.self, PALRCommand.self,
+    DataCommand.self, MergeCommand.self, BenchCommand.self, EncodeCommand.self, LMCommand.self, CacheCommand.self,
 ]
+
+/// A command as the dispatcher sees it: a built-in one, or one a plugin registered.
+struct CommandEntry {
+    var name: String
+    var summary: String
+    var usage: String
+    var run: (ArraySlice<String>) throws -> Int32
+}
+
+/// What plugin commands get from the CLI: the split a spec's cells see for their first seed.
+let pluginContext = CommandContext { file, overrides, dataRoot in
+    let loaded = try SpecLoader.load(path: file, overrides: overrides)
+    let spec = loaded.base
+    let stage = DataStage(catalog: DataCatalog(root: dataRoot))
+    let prepared = try stage.prepare(spec.data, relativeTo: URL(fileURLWithPath: loaded.file).deletingLastPathComponent().path, runSeed: spec.seeds[0])
+    return (spec.name, prepared.split)
+}
+
+/// Built-in commands first; a plugin command may not take a built-in name.
+let commands: [CommandEntry] = {
+    var entries = builtins.map { command in CommandEntry(name: command.name, summary: command.summary, usage: command.usage, run: command.run) }
+    let plugins = (try? makeRegistry().commands) ?? []
+    for command in plugins where !entries.contains(where: { $0.name == command.name }) {
+        entries.append(CommandEntry(name: command.name, summary: command.summary, usage: command.usage) { try command.run($0, context: pluginContext) })
+    }
+    return entries
+}()
 
 @MainActor func mainHelp() -> String {
     var text = """

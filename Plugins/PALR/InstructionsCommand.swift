@@ -1,14 +1,11 @@
 import Foundation
-import PALR
 import RecCore
-import RecData
-import RecRunner
-import RecSpec
 
-enum PALRCommand: Command {
-    static let name = "palr"
-    static let summary = "PALR tools: palr export-instructions (Recommend / Recommend_Retrieval JSONL)"
-    static let usage = """
+/// `reclab palr export-instructions`: PALR's two instruction sets as JSONL.
+public enum PALRCommand: PluginCommand {
+    public static let name = "palr"
+    public static let summary = "PALR tools: palr export-instructions (Recommend / Recommend_Retrieval JSONL)"
+    public static let usage = """
         Usage: reclab palr export-instructions SPEC [--out DIR] [--targets N] [--candidates N]
                                                [--per-user N] [--history N] [--seed S]
                                                [--set KEY=VALUE]... [--data-root DIR]
@@ -33,8 +30,8 @@ enum PALRCommand: Command {
 
         """
 
-    static func run(_ raw: ArraySlice<String>) throws -> Int32 {
-        let args = try Arguments(
+    public static func run(_ raw: CommandArguments.Raw, context: CommandContext) throws -> Int32 {
+        let args = try CommandArguments(
             raw, options: ["--out", "--targets", "--candidates", "--per-user", "--history", "--seed", "--set", "--data-root"], flags: [])
         guard args.positionals.first == "export-instructions" else {
             throw RecError.usage("expected the action export-instructions")
@@ -42,7 +39,6 @@ enum PALRCommand: Command {
         guard args.positionals.count == 2 else { throw RecError.usage("export-instructions needs one SPEC file") }
         let file = args.positionals[1]
         guard FileManager.default.fileExists(atPath: file) else { throw RecError(.spec, "spec file '\(file)' does not exist") }
-        let spec = try SpecLoader.load(path: file, overrides: args.values("--set")).base
         var builder = PALRInstructions()
         builder.targets = try args.intPositive("--targets", default: 3)
         builder.candidates = try args.intPositive("--candidates", default: 20)
@@ -52,17 +48,14 @@ enum PALRCommand: Command {
         guard builder.targets >= 1, builder.candidates > builder.targets, builder.perUser >= 1, builder.prompts.historyLength >= 1 else {
             throw RecError.usage("--targets, --per-user and --history must be at least 1, and --candidates more than --targets")
         }
-        let stage = DataStage(catalog: DataCatalog(root: args.value("--data-root")))
-        let prepared = try stage.prepare(spec.data, relativeTo: URL(fileURLWithPath: file).deletingLastPathComponent().path)
-        let histories = prepared.split.trainHistory, items = prepared.split.dataset.itemText
-        let out = args.value("--out") ?? "instructions/\(spec.name)"
+        let (name, split) = try context.loadSplit(file, args.values("--set"), args.value("--data-root"))
+        let histories = split.trainHistory, items = split.dataset.itemText
+        let out = args.value("--out") ?? "instructions/\(name)"
         try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         for (name, examples) in [("recommend", builder.recommend(histories: histories, items: items)),
                                  ("recommend_retrieval", builder.retrieval(histories: histories, items: items))] {
             var text = ""
-            for example in examples { text += String(decoding: try encoder.encode(example), as: UTF8.self) + "\n" }
+            for example in examples { text += try canonicalJSON(example, keys: .asDeclared) + "\n" }
             let path = (out as NSString).appendingPathComponent(name + ".jsonl")
             do {
                 try Data(text.utf8).write(to: URL(fileURLWithPath: path), options: .atomic)

@@ -1,14 +1,13 @@
 import Foundation
-import RecCore
 
 /// A small command-line parser: positionals, `--option value` (repeatable), and `--flag`.
 /// Unknown options are usage errors that name the nearest known one.
-struct Arguments {
-    var positionals: [String] = []
-    var options: [String: [String]] = [:]
-    var flags: Set<String> = []
+public struct CommandArguments: Sendable {
+    public var positionals: [String] = []
+    public var options: [String: [String]] = [:]
+    public var flags: Set<String> = []
 
-    init(_ raw: ArraySlice<String>, options known: Set<String>, flags knownFlags: Set<String>) throws {
+    public init(_ raw: ArraySlice<String>, options known: Set<String>, flags knownFlags: Set<String>) throws {
         var iterator = raw.makeIterator()
         while let word = iterator.next() {
             if word == "--" {
@@ -42,12 +41,12 @@ struct Arguments {
         }
     }
 
-    func value(_ name: String) -> String? { options[name]?.last }
-    func values(_ name: String) -> [String] { options[name] ?? [] }
-    func has(_ flag: String) -> Bool { flags.contains(flag) }
+    public func value(_ name: String) -> String? { options[name]?.last }
+    public func values(_ name: String) -> [String] { options[name] ?? [] }
+    public func has(_ flag: String) -> Bool { flags.contains(flag) }
 
     /// A whole number in `range` (every count a command takes has one).
-    func int(_ name: String, default value: Int, in range: ClosedRange<Int> = 0...Int(Int32.max)) throws -> Int {
+    public func int(_ name: String, default value: Int, in range: ClosedRange<Int> = 0...Int(Int32.max)) throws -> Int {
         guard let text = self.value(name) else { return value }
         guard let parsed = Int(text) else { throw RecError.usage("\(name) expects a whole number, got '\(Excerpt.of(text))'") }
         guard range.contains(parsed) else {
@@ -57,12 +56,12 @@ struct Arguments {
     }
 
     /// A count of at least 1 (sizes, repeats, epochs).
-    func intPositive(_ name: String, default value: Int) throws -> Int {
+    public func intPositive(_ name: String, default value: Int) throws -> Int {
         try int(name, default: value, in: 1...Int(Int32.max))
     }
 
     /// A seed: any whole number from 0 to 2^64 - 1.
-    func seed(_ name: String, default value: UInt64 = 0) throws -> UInt64 {
+    public func seed(_ name: String, default value: UInt64 = 0) throws -> UInt64 {
         guard let text = self.value(name) else { return value }
         guard let parsed = UInt64(text) else {
             throw RecError.usage("\(name) expects a whole number from 0 to \(UInt64.max), got '\(Excerpt.of(text))'")
@@ -71,7 +70,7 @@ struct Arguments {
     }
 
     /// A finite number in `range`.
-    func double(_ name: String, default value: Double, in range: ClosedRange<Double>) throws -> Double {
+    public func double(_ name: String, default value: Double, in range: ClosedRange<Double>) throws -> Double {
         guard let text = self.value(name) else { return value }
         guard let parsed = Double(text), parsed.isFinite else {
             throw RecError.usage("\(name) expects a finite number, got '\(Excerpt.of(text))'")
@@ -83,10 +82,37 @@ struct Arguments {
     }
 
     /// Exactly `count` positionals, or a usage error naming what is missing.
-    func positionals(_ count: Int, _ what: String) throws -> [String] {
+    public func positionals(_ count: Int, _ what: String) throws -> [String] {
         guard positionals.count == count else {
             throw RecError.usage(positionals.count < count ? "missing \(what)" : "unexpected argument '\(positionals[count])'")
         }
         return positionals
+    }
+}
+
+/// A subcommand a plugin contributes to `reclab` (`reclab palr export-instructions ...`). The
+/// CLI lists it with the built-in commands and hands it the arguments after its name and a
+/// context for what plugins cannot do alone, such as loading a spec's split.
+public protocol PluginCommand {
+    /// The word after `reclab`; it must not be a built-in command's.
+    static var name: String { get }
+    static var summary: String { get }
+    static var usage: String { get }
+    static func run(_ arguments: CommandArguments.Raw, context: CommandContext) throws -> Int32
+}
+
+extension CommandArguments {
+    /// The words after the command's name.
+    public typealias Raw = ArraySlice<String>
+}
+
+/// What the CLI does for a plugin command.
+public struct CommandContext: Sendable {
+    /// Loads SPEC (with `--set` overrides, data under `dataRoot` or the default root) and
+    /// returns the experiment's name and the split its cells see for their first seed.
+    public var loadSplit: @Sendable (_ spec: String, _ overrides: [String], _ dataRoot: String?) throws -> (name: String, split: SplitData)
+
+    public init(loadSplit: @escaping @Sendable (String, [String], String?) throws -> (name: String, split: SplitData)) {
+        self.loadSplit = loadSplit
     }
 }
