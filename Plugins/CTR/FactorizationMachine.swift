@@ -61,7 +61,7 @@ public struct FactorizationMachine: Scorer, Trainable, Checkpointable, ReadsFeat
 
     public func predict(users: [Int32], items: [Int32], history: [[Int32]]) throws -> [Float] {
         guard let layout, let model else { throw RecError(.plugin, "fm predicts before it was trained") }
-        return try CTRTrainer(configuration: configuration.training, layout: layout).predict(model, users: users, items: items)
+        return CTRTrainer(configuration: configuration.training, layout: layout).predict(model, users: users, items: items)
     }
 
     public func checkpoint() throws -> [UInt8] { try CTRTrainer.checkpoint(layout, model, name: Self.kind) }

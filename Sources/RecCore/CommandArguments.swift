@@ -93,7 +93,7 @@ public struct CommandArguments: Sendable {
 /// A subcommand a plugin contributes to `reclab` (`reclab palr export-instructions ...`). The
 /// CLI lists it with the built-in commands and hands it the arguments after its name and a
 /// context for what plugins cannot do alone, such as loading a spec's split.
-public protocol PluginCommand {
+public protocol PluginCommand: SendableMetatype {
     /// The word after `reclab`; it must not be a built-in command's.
     static var name: String { get }
     static var summary: String { get }
