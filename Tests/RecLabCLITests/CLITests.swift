@@ -108,6 +108,32 @@ let tinySpec = Fixtures.directory + "/tiny/tiny.yaml"
         #expect(output.stdout.contains("ndcg@K"))
     }
 
+    /// The pointwise path end to end: features checked before the run, scorers trained and
+    /// scored, AUC/GAUC/LogLoss stored with corrected tests and intervals in the report, and
+    /// the same split exported for peers.
+    @Test func aCTRSpecRunsReportsAndExports() throws {
+        let folder = Fixtures.temporaryDirectory()
+        let spec = Fixtures.directory + "/tiny/tiny-ctr.yaml"
+        let db = folder + "/ctr.sqlite", report = folder + "/tiny-ctr.md"
+        let run = try CLI.run(["run", spec, "--db", db, "--report", report])
+        #expect(run.status == 0, "\(run.stderr)")
+        #expect(run.stderr.contains("[4/4]") && run.stderr.contains("auc = "), "\(run.stderr)")
+        let text = try String(contentsOfFile: report, encoding: .utf8)
+        #expect(text.contains("| pipeline | auc | gauc | logloss |"))
+        #expect(text.contains("history only"))
+        #expect(text.contains("adjusted by Holm's procedure"))
+        #expect(text.contains("## Confidence intervals"))
+        let mistyped = try CLI.run(["run", spec, "--db", db, "--set", "pipelines.fm.scorer.fields=[user_id, genre]"])
+        #expect(mistyped.status == 1)
+        #expect(mistyped.stderr.contains("pipelines.fm.scorer.fields: field 'genre' is not a feature of this dataset"), "\(mistyped.stderr)")
+        let export = try CLI.run(["data", "export", spec, "--out", folder + "/export/tiny", "--seed", "2"])
+        #expect(export.status == 0, "\(export.stderr)")
+        let test = try String(contentsOfFile: folder + "/export/tiny/tiny.test.inter", encoding: .utf8)
+        #expect(test.hasPrefix("user_id:token\titem_id:token\trating:float\tlabel:float\n"))
+        #expect(FileManager.default.fileExists(atPath: folder + "/export/tiny/tiny.user"))
+        #expect(FileManager.default.fileExists(atPath: folder + "/export/tiny/train.tsv"))
+    }
+
     @Test func runWritesAReportThatReRendersByteForByte() throws {
         let folder = Fixtures.temporaryDirectory()
         let db = folder + "/r.sqlite", report = folder + "/tiny.md"
