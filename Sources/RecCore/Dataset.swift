@@ -14,34 +14,69 @@ public struct Interaction: Sendable, Hashable {
     }
 }
 
-/// The text that later LLM and encoder plugins read about an item. Every field is optional
-/// because datasets differ in what they carry.
+/// What is written about an item, as named fields: `title`, `genres`, `year`, `tags`,
+/// `description`, `brand`, `categories` from the loaders, and any field a plugin adds (an
+/// LLM's summary under its own name). Every field holds a list of values: one for a title,
+/// several for genres or tags; a field the source lacks is absent.
 public struct ItemText: Sendable, Hashable, Codable {
-    public var title: String?
-    public var genres: [String]
-    public var year: Int?
-    public var tags: [String]
-    public var description: String?
-    public var brand: String?
-    public var categories: [String]
+    public var fields: [String: [String]]
 
+    public init(fields: [String: [String]] = [:]) {
+        self.fields = fields.filter { !$0.value.isEmpty }
+    }
+
+    /// The loaders' fields by name.
     public init(
         title: String? = nil, genres: [String] = [], year: Int? = nil, tags: [String] = [],
         description: String? = nil, brand: String? = nil, categories: [String] = []
     ) {
-        self.title = title
-        self.genres = genres
-        self.year = year
-        self.tags = tags
-        self.description = description
-        self.brand = brand
-        self.categories = categories
+        self.init(fields: [
+            "title": title.map { [$0] } ?? [], "genres": genres, "year": year.map { [String($0)] } ?? [], "tags": tags,
+            "description": description.map { [$0] } ?? [], "brand": brand.map { [$0] } ?? [], "categories": categories,
+        ])
     }
 
-    public var isEmpty: Bool {
-        title == nil && genres.isEmpty && year == nil && tags.isEmpty && description == nil
-            && brand == nil && categories.isEmpty
+    /// The values of field `name` (empty when the item has none); setting an empty list removes it.
+    public subscript(name: String) -> [String] {
+        get { fields[name] ?? [] }
+        set { fields[name] = newValue.isEmpty ? nil : newValue }
     }
+
+    /// Field `name` as one string, values joined by `separator` (nil when absent).
+    public func text(_ name: String, separator: String = ", ") -> String? {
+        fields[name].map { $0.joined(separator: separator) }
+    }
+
+    public var title: String? {
+        get { self["title"].first }
+        set { self["title"] = newValue.map { [$0] } ?? [] }
+    }
+    public var genres: [String] {
+        get { self["genres"] }
+        set { self["genres"] = newValue }
+    }
+    public var year: Int? {
+        get { self["year"].first.flatMap { Int($0) } }
+        set { self["year"] = newValue.map { [String($0)] } ?? [] }
+    }
+    public var tags: [String] {
+        get { self["tags"] }
+        set { self["tags"] = newValue }
+    }
+    public var description: String? {
+        get { self["description"].first }
+        set { self["description"] = newValue.map { [$0] } ?? [] }
+    }
+    public var brand: String? {
+        get { self["brand"].first }
+        set { self["brand"] = newValue.map { [$0] } ?? [] }
+    }
+    public var categories: [String] {
+        get { self["categories"] }
+        set { self["categories"] = newValue }
+    }
+
+    public var isEmpty: Bool { fields.isEmpty }
 }
 
 /// A loaded dataset: dense user and item ids, the original ids they came from, and item text.

@@ -88,4 +88,18 @@ struct FeatureAndSplitTests {
             #expect(throws: RecError.self) { _ = try LabelRule(parsing: bad) }
         }
     }
+
+    /// Item text is named fields: the loaders' own and any a plugin writes.
+    @Test func itemTextIsNamedFields() throws {
+        var text = ItemText(title: "Heat", genres: ["Action", "Crime"], year: 1995)
+        #expect(text.fields == ["title": ["Heat"], "genres": ["Action", "Crime"], "year": ["1995"]])
+        text["llm.summary"] = ["A cop hunts a thief in Los Angeles."]
+        #expect(text.text("llm.summary") == "A cop hunts a thief in Los Angeles.")
+        #expect(text.text("genres") == "Action, Crime" && text.year == 1995)
+        text.genres = []
+        #expect(text.fields["genres"] == nil && text.text("genres") == nil)
+        #expect(ItemText().isEmpty && !text.isEmpty)
+        let movies = try Loaders.movieLensLatest(directory: DataCatalog.embeddedLatestSmall)
+        #expect(movies.itemText.contains { !$0.tags.isEmpty && $0.title != nil })
+    }
 }
