@@ -21,9 +21,9 @@ public struct DataCatalog: Sendable {
 
     public static let entries: [Entry] = [
         Entry(name: "ml-latest-small", format: "movielens-latest", summary: "MovieLens latest-small (embedded): 610 users, 9,742 movies, 100,836 ratings, titles, genres, tags"),
-        Entry(name: "ml-100k", format: "movielens-100k", summary: "MovieLens 100K: u.data and u.item (titles, genres, years)"),
+        Entry(name: "ml-100k", format: "movielens-100k", summary: "MovieLens 100K: u.data, u.item (titles, genres, years) and u.user (age, gender, occupation, zip)"),
         Entry(name: "ml-100k-recbole", format: "recbole", summary: "MovieLens 100K as RecBole atomic files"),
-        Entry(name: "ml-1m", format: "movielens-1m", summary: "MovieLens 1M: 1,000,209 ratings in per-user time order (no timestamps), movies.dat"),
+        Entry(name: "ml-1m", format: "movielens-1m", summary: "MovieLens 1M: 1,000,209 ratings in per-user time order (no timestamps), movies.dat, users.dat"),
         Entry(name: "amazon-beauty", format: "amazon", summary: "Amazon Beauty 2014 5-core sequences (P5/TIGER), with titles"),
         Entry(name: "amazon-sports", format: "amazon", summary: "Amazon Sports 2014 5-core sequences (P5/TIGER)"),
         Entry(name: "amazon-toys", format: "amazon", summary: "Amazon Toys 2014 5-core sequences (P5/TIGER)"),
