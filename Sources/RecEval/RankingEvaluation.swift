@@ -115,7 +115,9 @@ public struct RankingEvaluator: Sendable {
     public var maxBufferBytes: Int = 256 << 20
 
     public typealias Scorer = (ArraySlice<Int32>, UnsafeMutableBufferPointer<Float>) throws -> Void
-    public typealias Reranker = (Int32, [Int32]) throws -> [Int32]
+    /// Orders a user's candidates, best first, with the ranker's scores (kept: in the
+    /// candidates protocol, score-based metrics such as AUC read them, not the retriever's).
+    public typealias Reranker = (Int32, [Int32]) throws -> [ScoredItem]
 
     /// The inputs the requested metrics declare they need.
     var inputs: Set<EvaluationInput> {
@@ -170,8 +172,15 @@ public struct RankingEvaluator: Sendable {
             if let rerank, case .candidates = protocolKind {
                 for index in start..<end {
                     let candidates = outcomes[index].ranked
-                    let reordered = try rerank(task.users[index], candidates)
-                    outcomes[index].ranked = reordered.filter(Set(candidates).contains)
+                    let allowed = Set(candidates)
+                    var seen = Set<Int32>()
+                    let reordered = try rerank(task.users[index], candidates).filter { allowed.contains($0.item) && seen.insert($0.item).inserted }
+                    outcomes[index].ranked = reordered.map(\.item)
+                    if inputs.contains(.labelledScores) {
+                        let held = Set(task.heldOut[index].map(\.item))
+                        outcomes[index].positives = reordered.filter { held.contains($0.item) }.map(\.score)
+                        outcomes[index].negatives = reordered.filter { !held.contains($0.item) }.map(\.score)
+                    }
                 }
             }
             start = end

@@ -220,7 +220,7 @@ public final class Runner: @unchecked Sendable {
                         try store.putArtifact(key, kind: "knowledge:\(augmenterKind)", data: Array(text.utf8))
                         return text
                     }
-                    return try ranker.rank(RankRequest(user: user, history: known[Int(user)], candidates: candidates, knowledge: knowledge)).map(\.item)
+                    return try ranker.rank(RankRequest(user: user, history: known[Int(user)], candidates: candidates, knowledge: knowledge))
                 }
             },
             progress: { done, total in reporter.status("  \(name) evaluating users", done: done, total: total, started: evaluationStart, keep: false) })
