@@ -28,6 +28,13 @@ public struct Registry: Sendable {
         retrievers[R.kind] = { let (made, json) = try Self.build(R.self, $0, $1); return (made, json) }
     }
 
+    /// Registers a list retriever, evaluated through `ListRetrieverRows` by every ranking
+    /// protocol; a kind registered twice is an error.
+    public mutating func register<L: ListRetriever>(_ type: L.Type) throws {
+        try add(type, role: "retriever")
+        retrievers[L.kind] = { let (made, json) = try Self.build(ListRetrieverRows<L>.self, $0, $1); return (made, json) }
+    }
+
     /// Registers a ranker; a kind registered twice is an error.
     public mutating func register<R: Ranker>(_ type: R.Type) throws {
         try add(type, role: "ranker")

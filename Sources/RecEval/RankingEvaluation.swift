@@ -209,7 +209,8 @@ public struct RankingEvaluator: Sendable {
         case .full, .candidates:
             var mask = [Bool](repeating: false, count: row.count)
             for item in task.excluded[index] { mask[Int(item)] = true }
-            result.ranked = TopK.select(row, k: depth, excluded: { mask[$0] })
+            // -infinity marks an item a list retriever did not retrieve: it is never ranked.
+            result.ranked = TopK.select(row, k: depth, excluded: { mask[$0] || row[$0] == -.infinity })
             if needLabels {
                 var isHeld = [Bool](repeating: false, count: row.count)
                 for event in held { isHeld[Int(event.item)] = true }
@@ -222,7 +223,12 @@ public struct RankingEvaluator: Sendable {
             for (position, event) in held.enumerated() {
                 let negatives = sampler.sample(for: index, user: user, position: position)
                 var list = [event.item] + negatives
-                list.sort { (row[Int($0)], -$0) > (row[Int($1)], -$1) }
+                // Ties break by item id, except among items a list retriever did not retrieve
+                // (-infinity): there the held-out item ranks last, so a miss is never a lucky hit.
+                func key(_ item: Int32) -> (Float, Int, Int32) {
+                    (row[Int(item)], row[Int(item)] == -.infinity && item == event.item ? 0 : 1, -item)
+                }
+                list.sort { key($0) > key($1) }
                 result.sampledLists.append(list)
                 result.positives.append(row[Int(event.item)])
                 result.negatives += negatives.map { row[Int($0)] }

@@ -160,6 +160,14 @@ public final class Runner: @unchecked Sendable {
         let retrieverSpec = cell.pipeline.retriever!
         let context = ComponentContext(seed: cell.seed, artifacts: store, languageModelCache: store, progress: progress)
         var (retriever, _) = try registry.makeRetriever(kind: retrieverSpec.kind, configuration: retrieverSpec, context: context)
+        if var lists = retriever as? any Retriever & RetrievesLists {
+            switch spec.evaluation.protocol {
+            case .candidates: lists.depth = spec.evaluation.candidates
+            case .sampled: lists.depth = split.dataset.itemCount
+            default: lists.depth = spec.evaluation.cutoffs.max() ?? 10
+            }
+            retriever = lists
+        }
         let trainingStart = Date()
         let reporter = progress
         let name = cell.pipeline.name
