@@ -185,6 +185,8 @@ public struct TrainingSet: Sendable {
     public var itemFeatures: FeatureTable
     /// The label of each interaction for pointwise tasks; nil when the data spec gives none.
     public var labelRule: LabelRule?
+    /// One vector per item from the pipeline's encoder (empty when it has none).
+    public var itemVectors: [[Float]] = []
 
     public init(
         userCount: Int, itemCount: Int, interactions: [Interaction], history: [[Int32]],

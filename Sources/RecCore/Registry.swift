@@ -140,7 +140,8 @@ public struct Registry: Sendable {
     private func unknown(_ kind: String, valid: [String], role: String) -> RecError {
         let serves = roles(of: kind)
         if !serves.isEmpty {
-            return RecError(.registry, "'\(kind)' is a \(serves.joined(separator: " and ")), not a \(role); \(role) kinds: \(valid.joined(separator: ", "))")
+            let article = "aeiou".contains(role.first ?? "x") ? "an" : "a"
+            return RecError(.registry, "'\(kind)' is a \(serves.joined(separator: " and ")), not \(article) \(role); \(role) kinds: \(valid.joined(separator: ", "))")
         }
         var message = "unknown \(role) type '\(kind)'; valid kinds: \(valid.joined(separator: ", "))"
         if let near = nearest(kind, in: valid) { message += " (did you mean '\(near)'?)" }

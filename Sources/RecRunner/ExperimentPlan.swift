@@ -49,10 +49,12 @@ public struct ExperimentPlan: Sendable {
                 }
                 let rankerJSON = try pipeline.ranker.map { try Self.resolve($0, registry: registry, role: "ranker") }
                 let augmenterJSON = try pipeline.augmenter.map { try Self.resolve($0, registry: registry, role: "augmenter") }
+                let encoderJSON = try pipeline.encoder.map { try Self.resolve($0, registry: registry, role: "encoder") }
                 if point.isBase {
                     components[pipeline.name] = Self.describe(pipeline.head.kind, headJSON)
                         + (pipeline.augmenter.map { " + " + Self.describe($0.kind, augmenterJSON ?? "{}") } ?? "")
                         + (pipeline.ranker.map { " → " + Self.describe($0.kind, rankerJSON ?? "{}") } ?? "")
+                        + (pipeline.encoder.map { ", items encoded by " + Self.describe($0.kind, encoderJSON ?? "{}") + " from " + pipeline.encodeFields.joined(separator: ", ") } ?? "")
                 }
                 // The augmenter is written only when there is one, so that cells from before
                 // augmenters existed keep their keys.
@@ -63,7 +65,11 @@ public struct ExperimentPlan: Sendable {
                     evaluation.compare = []
                     evaluation.correction = "holm"
                     evaluation.batchUsers = 0
-                    let json = "{" + augmenterPart + "\"data\":\(try canonicalJSON(spec.data)),\"evaluation\":\(try canonicalJSON(evaluation)),"
+                    // The encoder, too, is written only when there is one.
+                    let encoderPart = try encoderJSON.map {
+                        "\"encoder\":{\"type\":\"\(pipeline.encoder!.kind)\",\"config\":\($0),\"fields\":\(try canonicalJSON(pipeline.encodeFields))},"
+                    } ?? ""
+                    let json = "{" + augmenterPart + "\"data\":\(try canonicalJSON(spec.data))," + encoderPart + "\"evaluation\":\(try canonicalJSON(evaluation)),"
                         + "\"ranker\":\(rankerJSON.map { "{\"type\":\"\(pipeline.ranker!.kind)\",\"config\":\($0)}" } ?? "null"),"
                         + "\"retriever\":" + (pipeline.retriever.map { "{\"type\":\"\($0.kind)\",\"config\":\(headJSON)}" } ?? "null") + ","
                         + (pipeline.scorer.map { "\"scorer\":{\"type\":\"\($0.kind)\",\"config\":\(headJSON)}," } ?? "")
@@ -161,6 +167,9 @@ public struct ExperimentPlan: Sendable {
             }
             if role == "scorer" {
                 return try registry.makeScorer(kind: component.kind, configuration: component, context: context).1
+            }
+            if role == "encoder" {
+                return try registry.makeEncoder(kind: component.kind, configuration: component, context: context).1
             }
             if role == "augmenter" {
                 return try registry.makeAugmenter(kind: component.kind, configuration: component, context: context).1

@@ -29,13 +29,13 @@ extension Runner {
         let cacheKey = stageKey([
             "scorer", scorerSpec.kind, cell.headJSON, prepared.fingerprint, try canonicalJSON(spec.data.split), spec.data.label?.description ?? "",
             "\(spec.data.split.seed(forRun: cell.seed))", "\(cell.seed)",
-        ])
+        ] + (cell.pipeline.encoder.map { ["encoder", $0.kind, cell.configJSON] } ?? []))
         if var checkpointable = scorer as? any Scorer & Checkpointable, let bytes = try store.artifact(cacheKey) {
             try checkpointable.restore(from: bytes)
             scorer = checkpointable
             progress.line("  \(name): trained model restored from the stage cache")
         } else if var trainable = scorer as? any Scorer & Trainable {
-            try trainable.fit(split.trainingSet, context: trainingContext(cell, started: Date()))
+            try trainable.fit(try trainingSet(cell, split), context: trainingContext(cell, started: Date()))
             scorer = trainable
             if let checkpointable = scorer as? any Checkpointable {
                 try store.putArtifact(cacheKey, kind: "scorer:\(scorerSpec.kind)", data: try checkpointable.checkpoint())

@@ -171,18 +171,20 @@ public final class Runner: @unchecked Sendable {
         let trainingStart = Date()
         let reporter = progress
         let name = cell.pipeline.name
-        let training = trainingContext(cell, started: trainingStart)
+        let trainingEvents = trainingContext(cell, started: trainingStart)
         // Stage cache: a trained retriever is stored under its configuration, data and seed.
+        let training = try trainingSet(cell, split)
+        // The encoder's part of the cell key changes the stage key only when there is one.
         let cacheKey = stageKey([
             "retriever", retrieverSpec.kind, cell.headJSON, prepared.fingerprint, spec.data.split.method.rawValue,
             "\(spec.data.split.seed(forRun: cell.seed))", "\(cell.seed)",
-        ])
+        ] + (cell.pipeline.encoder.map { ["encoder", $0.kind, cell.configJSON] } ?? []))
         if var checkpointable = retriever as? any Retriever & Checkpointable, let bytes = try store.artifact(cacheKey) {
             try checkpointable.restore(from: bytes)
             retriever = checkpointable
             progress.line("  \(name): trained model restored from the stage cache")
         } else if var trainable = retriever as? any Retriever & Trainable {
-            try trainable.fit(split.trainingSet, context: training)
+            try trainable.fit(training, context: trainingEvents)
             retriever = trainable
             if let checkpointable = retriever as? any Checkpointable {
                 try store.putArtifact(cacheKey, kind: "retriever:\(retrieverSpec.kind)", data: try checkpointable.checkpoint())
@@ -191,7 +193,7 @@ public final class Runner: @unchecked Sendable {
         // Rankers and augmenters that learn do so on the training split (no stage cache).
         func fitted<C>(_ made: C) throws -> C {
             guard var trainable = made as? any Trainable else { return made }
-            try trainable.fit(split.trainingSet, context: training)
+            try trainable.fit(training, context: trainingEvents)
             return trainable as! C
         }
         let ranker = try cell.pipeline.ranker.map { spec in

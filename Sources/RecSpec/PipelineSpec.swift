@@ -9,8 +9,13 @@ public struct PipelineSpec: Sendable, Decodable {
     public var scorer: ComponentSpec?
     public var augmenter: ComponentSpec?
     public var ranker: ComponentSpec?
+    /// A text encoder run over every item's text before training; the vectors reach the
+    /// retriever or scorer as `TrainingSet.itemVectors` and are cached by text.
+    public var encoder: ComponentSpec?
+    /// The item text fields the encoder reads, joined in this order (`title. genres`).
+    public var encodeFields: [String]
 
-    enum CodingKeys: String, CodingKey, CaseIterable { case retriever, scorer, augmenter, ranker }
+    enum CodingKeys: String, CodingKey, CaseIterable { case retriever, scorer, augmenter, ranker, encoder, encodeFields }
 
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
@@ -18,6 +23,14 @@ public struct PipelineSpec: Sendable, Decodable {
         scorer = try c.decodeIfPresent(ComponentSpec.self, forKey: .scorer)
         augmenter = try c.decodeIfPresent(ComponentSpec.self, forKey: .augmenter)
         ranker = try c.decodeIfPresent(ComponentSpec.self, forKey: .ranker)
+        encoder = try c.decodeIfPresent(ComponentSpec.self, forKey: .encoder)
+        encodeFields = try c.decode(.encodeFields, default: ["title", "genres"])
+        if encodeFields.isEmpty {
+            throw DecodingError.dataCorruptedError(forKey: .encodeFields, in: c, debugDescription: "expected at least one item text field, e.g. [title, genres]")
+        }
+        if encoder == nil && c.contains(.encodeFields) {
+            throw DecodingError.dataCorruptedError(forKey: .encodeFields, in: c, debugDescription: "encode_fields needs an encoder: slot to read them")
+        }
         guard (retriever == nil) != (scorer == nil) else {
             let message = retriever == nil
                 ? "a pipeline needs a retriever (ranking protocols) or a scorer (ctr and rating protocols)"
