@@ -7,9 +7,9 @@ let optimisedInDebug: [SwiftSetting] = [.unsafeFlags(["-O"], .when(configuration
 // The block-quantised kernels use AVX2, FMA and F16C (Haswell and later); RecQuant checks the CPU
 // before they run, and only that small module is built for it.
 #if arch(x86_64)
-let quantKernels: [SwiftSetting] = optimisedInDebug + [.unsafeFlags(["-target-cpu", "haswell"])]
+    let quantKernels: [SwiftSetting] = optimisedInDebug + [.unsafeFlags(["-target-cpu", "haswell"])]
 #else
-let quantKernels: [SwiftSetting] = optimisedInDebug
+    let quantKernels: [SwiftSetting] = optimisedInDebug
 #endif
 
 let package = Package(

@@ -16,13 +16,14 @@ runLibFuzzer { data, size in
     guard let data else { return 0 }
     guard size > 0 else { return 0 }
     let body = Data(UnsafeBufferPointer(start: data + 1, count: size - 1))
-    let (file, load): (String, () throws -> Dataset) = switch data[0] % 5 {
-    case 0: ("ratings.csv", { try Loaders.movieLensLatest(directory: folder) })
-    case 1: ("u.data", { try Loaders.movieLens100K(directory: folder) })
-    case 2: ("fuzz.inter", { try Loaders.recBole(directory: folder, name: "fuzz") })
-    case 3: ("user_sequence.txt", { try Loaders.amazonSequences(file: folder + "/user_sequence.txt", titles: nil, name: "fuzz") })
-    default: ("ratings.dat", { try Loaders.movieLens1M(ratings: folder + "/ratings.dat", movies: nil, name: "fuzz") })
-    }
+    let (file, load): (String, () throws -> Dataset) =
+        switch data[0] % 5 {
+        case 0: ("ratings.csv", { try Loaders.movieLensLatest(directory: folder) })
+        case 1: ("u.data", { try Loaders.movieLens100K(directory: folder) })
+        case 2: ("fuzz.inter", { try Loaders.recBole(directory: folder, name: "fuzz") })
+        case 3: ("user_sequence.txt", { try Loaders.amazonSequences(file: folder + "/user_sequence.txt", titles: nil, name: "fuzz") })
+        default: ("ratings.dat", { try Loaders.movieLens1M(ratings: folder + "/ratings.dat", movies: nil, name: "fuzz") })
+        }
     try? body.write(to: URL(fileURLWithPath: folder + "/" + file))
     if let dataset = try? load() {
         _ = dataset.withoutDuplicates()

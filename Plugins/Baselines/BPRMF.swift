@@ -78,8 +78,9 @@ public struct BPRMF: Retriever, Trainable, Checkpointable {
                 let (user, item) = positives[rng.nextInt(below: positives.count)]
                 var negative: Int32
                 repeat { negative = Int32(rng.nextInt(below: data.itemCount)) } while seen[Int(user)].contains(negative) && seen[Int(user)].count < data.itemCount
-                loss += BPRMF.step(user: Int(user), positive: Int(item), negative: Int(negative), d: d, lr: lr, reg: reg,
-                                   users: &userFactors, items: &itemFactors)
+                loss += BPRMF.step(
+                    user: Int(user), positive: Int(item), negative: Int(negative), d: d, lr: lr, reg: reg,
+                    users: &userFactors, items: &itemFactors)
             }
             context.report(.epochEnd(epoch: epoch, of: configuration.epochs, loss: loss / Double(positives.count)))
         }
@@ -106,9 +107,11 @@ public struct BPRMF: Retriever, Trainable, Checkpointable {
         var x: Float = 0
         for f in pu.indices { x += pu[f] * (qi[f] - qj[f]) }
         let g = 1 / (1 + exp(x))
-        return (pu.indices.map { -g * (qi[$0] - qj[$0]) + reg * pu[$0] },
-                pu.indices.map { -g * pu[$0] + reg * qi[$0] },
-                pu.indices.map { g * pu[$0] + reg * qj[$0] })
+        return (
+            pu.indices.map { -g * (qi[$0] - qj[$0]) + reg * pu[$0] },
+            pu.indices.map { -g * pu[$0] + reg * qi[$0] },
+            pu.indices.map { g * pu[$0] + reg * qj[$0] }
+        )
     }
 
     /// Item count, then user factors, then item factors, as little-endian Int64 and Float32.
@@ -140,7 +143,8 @@ public struct BPRMF: Retriever, Trainable, Checkpointable {
             for f in 0..<d { rows[row * d + f] = userFactors[Int(user) * d + f] }
         }
         // [users, d] x [items, d]ᵀ -> [users, items]
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(users.count), Int32(itemCount), Int32(d),
-                    1, rows, Int32(d), itemFactors, Int32(d), 0, scores.baseAddress, Int32(itemCount))
+        cblas_sgemm(
+            CblasRowMajor, CblasNoTrans, CblasTrans, Int32(users.count), Int32(itemCount), Int32(d),
+            1, rows, Int32(d), itemFactors, Int32(d), 0, scores.baseAddress, Int32(itemCount))
     }
 }

@@ -81,7 +81,8 @@ public struct EASE: Retriever, Trainable {
         var rows = [Float](repeating: 0, count: users.count * n)
         for (row, user) in users.enumerated() { for item in history[Int(user)] { rows[row * n + Int(item)] = 1 } }
         // [users, n] x [n, n] -> [users, n]
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(users.count), Int32(n), Int32(n),
-                    1, rows, Int32(n), weights, Int32(n), 0, scores.baseAddress, Int32(n))
+        cblas_sgemm(
+            CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(users.count), Int32(n), Int32(n),
+            1, rows, Int32(n), weights, Int32(n), 0, scores.baseAddress, Int32(n))
     }
 }

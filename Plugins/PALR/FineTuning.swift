@@ -69,8 +69,11 @@ struct PALRFineTuning {
         let tokens = encoded.map { $0.prompt.count + $0.answer.count }.reduce(0, +)
         context.report(.message("LoRA fine-tuning on \(encoded.count) examples (\(settings.instructions.joined(separator: " + "))), \(tokens) tokens per epoch"))
         let means = model.train(encoded, epochs: settings.epochs, learningRate: Float(settings.learningRate), batch: settings.batch, seed: seed) { progress in
-            context.report(.message(String(format: "LoRA epoch %d: %d/%d examples, loss %.4f, %.0f tokens/s",
-                                           progress.epoch, progress.examplesDone, progress.examples, progress.loss, progress.tokensPerSecond)))
+            context.report(
+                .message(
+                    String(
+                        format: "LoRA epoch %d: %d/%d examples, loss %.4f, %.0f tokens/s",
+                        progress.epoch, progress.examplesDone, progress.examples, progress.loss, progress.tokensPerSecond)))
         }
         for (index, mean) in means.enumerated() { context.report(.epochEnd(epoch: index + 1, of: settings.epochs, loss: mean)) }
         try model.saveAdapter(to: path, baseModel: lm.model)

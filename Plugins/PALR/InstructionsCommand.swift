@@ -52,8 +52,10 @@ public enum PALRCommand: PluginCommand {
         let histories = split.trainHistory, items = split.dataset.itemText
         let out = args.value("--out") ?? "instructions/\(name)"
         try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
-        for (name, examples) in [("recommend", builder.recommend(histories: histories, items: items)),
-                                 ("recommend_retrieval", builder.retrieval(histories: histories, items: items))] {
+        for (name, examples) in [
+            ("recommend", builder.recommend(histories: histories, items: items)),
+            ("recommend_retrieval", builder.retrieval(histories: histories, items: items)),
+        ] {
             var text = ""
             for example in examples { text += try canonicalJSON(example, keys: .asDeclared) + "\n" }
             let path = (out as NSString).appendingPathComponent(name + ".jsonl")

@@ -59,8 +59,9 @@ public struct PALRProfile: KnowledgeAugmenter, Diagnosing {
 
     public func augment(user: Int32, history: [Int32], items: [ItemText]) throws -> String {
         let request = prompts.profile(history: history, items: items)
-        let generation = try model.get().generate(.chat([ChatMessage(role: "user", content: request)]),
-                                                  SamplingParameters(maxTokens: configuration.maxTokens))
+        let generation = try model.get().generate(
+            .chat([ChatMessage(role: "user", content: request)]),
+            SamplingParameters(maxTokens: configuration.maxTokens))
         let profile = Self.withoutRepeats(generation.text)
         tally.count("profiles")
         if profile.isEmpty { tally.count("profiles_empty") }
@@ -261,8 +262,9 @@ public struct PALRRanker: Ranker, Trainable, Diagnosing {
             let order = try CandidateSelection.byLikelihood(
                 lm, prompt: .chat([ChatMessage(role: "user", content: message)]), candidates: titles, prefix: "",
                 meanPerToken: configuration.normalise == "mean")
-            tally.example("Prompt (user \(request.user)):\n\(message)\n\nMost likely answers: "
-                          + order.prefix(5).map { String(format: "%@ (%.2f)", titles[$0.index], $0.score) }.joined(separator: "; "))
+            tally.example(
+                "Prompt (user \(request.user)):\n\(message)\n\nMost likely answers: "
+                    + order.prefix(5).map { String(format: "%@ (%.2f)", titles[$0.index], $0.score) }.joined(separator: "; "))
             return order.map { ScoredItem(item: candidates[$0.index], score: Float($0.score)) }
         }
         let count = min(configuration.pick, candidates.count)
@@ -273,10 +275,12 @@ public struct PALRRanker: Ranker, Trainable, Diagnosing {
         tally.count("answer_lines_repeated", parsed.repeats)
         tally.count("candidates_picked", parsed.chosen.count)
         if parsed.chosen.isEmpty { tally.count("answers_without_candidate") }
-        tally.example("Prompt (user \(request.user)):\n\(message)\n\nAnswer:\n\(generation.text)\n\nPicked: "
-                      + parsed.chosen.map { titles[$0] }.joined(separator: "; ")
-                      + (parsed.rejected.isEmpty ? "" : "\nRejected: " + parsed.rejected.joined(separator: "; ")))
-        let shuffle = configuration.fill == "random"
+        tally.example(
+            "Prompt (user \(request.user)):\n\(message)\n\nAnswer:\n\(generation.text)\n\nPicked: "
+                + parsed.chosen.map { titles[$0] }.joined(separator: "; ")
+                + (parsed.rejected.isEmpty ? "" : "\nRejected: " + parsed.rejected.joined(separator: "; ")))
+        let shuffle =
+            configuration.fill == "random"
             ? SplitMix64(seed: seed).derived("palr.rank fill \(request.user)") : nil
         return Self.merge(picked: parsed.chosen, count: candidates.count, shuffle: shuffle).map {
             ScoredItem(item: candidates[$0.index], score: $0.score)

@@ -60,7 +60,8 @@ public struct PALRPrompts: Sendable, Equatable {
 
     /// Recommend: history (and profile) only; the answer lists the next items.
     public func recommend(history: [Int32], profile: String?, items: [ItemText], count: Int) -> (instruction: String, input: String) {
-        let instruction = "Given a user's \(noun) history (oldest first)\(profile == nil ? "" : " and profile"), "
+        let instruction =
+            "Given a user's \(noun) history (oldest first)\(profile == nil ? "" : " and profile"), "
             + "name the \(count == 1 ? noun : "\(count) \(noun)s") the user will \(verb) next\(count == 1 ? "" : ", most likely first, one per line")."
         var input = "History:\n" + historyBlock(history, items)
         if let profile { input += "\n\nProfile: " + profile }
@@ -70,7 +71,8 @@ public struct PALRPrompts: Sendable, Equatable {
     /// Recommend_Retrieval: history, profile and candidates; the answer picks `count`
     /// candidates, best first, one title per line.
     public func retrieval(history: [Int32], profile: String?, candidates: [Int32], items: [ItemText], count: Int) -> (instruction: String, input: String) {
-        let instruction = "Given a user's \(noun) history (oldest first)\(profile == nil ? "" : ", profile") and a list of candidate \(noun)s, "
+        let instruction =
+            "Given a user's \(noun) history (oldest first)\(profile == nil ? "" : ", profile") and a list of candidate \(noun)s, "
             + "pick the \(count == 1 ? "candidate" : "\(count) candidates") the user is most likely to \(verb) next"
             + "\(count == 1 ? "" : ", best first"). Answer with titles from the candidate list only, one per line."
         var input = "History:\n" + historyBlock(history, items)

@@ -170,7 +170,8 @@ public struct BiasedMF: Scorer, Retriever, Trainable, Checkpointable {
         try reader.finish()
         let k = configuration.factors
         guard head.count == 3, head[1] <= head[2], arrays[2].count == arrays[0].count * k, arrays[3].count == arrays[1].count * k,
-              arrays[4].count == arrays[0].count, arrays[5].count == arrays[1].count else {
+            arrays[4].count == arrays[0].count, arrays[5].count == arrays[1].count
+        else {
             throw RecError(.plugin, "biased_mf checkpoint does not match \(k) factors")
         }
         mean = head[0]

@@ -94,8 +94,9 @@ public struct SASRec: Retriever, Trainable, Checkpointable, SequenceAware {
         var rng = SplitMix64(seed: seed).derived("sasrec.init")
         let c = configuration
         return SASRecModel(
-            .init(items: items, hidden: c.hiddenSize, inner: c.innerSize, layers: c.layers, heads: c.heads, maxLength: c.maxLength,
-                  dropout: Float(c.dropout), attentionDropout: Float(c.attentionDropout), layerNormEps: 1e-12),
+            .init(
+                items: items, hidden: c.hiddenSize, inner: c.innerSize, layers: c.layers, heads: c.heads, maxLength: c.maxLength,
+                dropout: Float(c.dropout), attentionDropout: Float(c.attentionDropout), layerNormEps: 1e-12),
             initStd: Float(c.initStd), rng: &rng)
     }
 

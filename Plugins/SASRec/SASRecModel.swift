@@ -6,7 +6,7 @@ import RecTensor
 /// Pure tensor math; `SASRec` wraps it as a plugin.
 final class SASRecModel: @unchecked Sendable {
     struct Shape {
-        var items: Int        // catalogue size; token 0 is padding, item i is token i + 1
+        var items: Int  // catalogue size; token 0 is padding, item i is token i + 1
         var hidden: Int
         var inner: Int
         var layers: Int
@@ -90,17 +90,19 @@ final class SASRecModel: @unchecked Sendable {
         for layer in 0..<shape.layers {
             let pre = "layers.\(layer)."
             let trimmed = layer == shape.layers - 1 ? lastPositions : nil
-            let queries = trimmed.map { rows in
-                // [B, L, H] -> [B·L, H] -> the chosen row of each sequence: [B, 1, H]
-                x.reshaped([-1, h]).gather(rows: rows.enumerated().map { Int32($0.offset * l + $0.element) }).reshaped([b, 1, h])
-            } ?? x
+            let queries =
+                trimmed.map { rows in
+                    // [B, L, H] -> [B·L, H] -> the chosen row of each sequence: [B, 1, H]
+                    x.reshaped([-1, h]).gather(rows: rows.enumerated().map { Int32($0.offset * l + $0.element) }).reshaped([b, 1, h])
+                } ?? x
             // Heads are strided views of [B, T, H]: no split or merge copies.
             let q = queries.linear(p(pre + "query.weight"), p(pre + "query.bias"))
             let k = x.linear(p(pre + "key.weight"), p(pre + "key.bias"))
             let v = x.linear(p(pre + "value.weight"), p(pre + "value.bias"))
             // A lone query at the last real position sees every real key: keys after it are padding.
-            let merged = Tensor.attention(q: q, k: k, v: v, heads: heads, causal: trimmed == nil, keyPadding: padding,
-                                          dropout: shape.attentionDropout, training: training, rng: &rng)
+            let merged = Tensor.attention(
+                q: q, k: k, v: v, heads: heads, causal: trimmed == nil, keyPadding: padding,
+                dropout: shape.attentionDropout, training: training, rng: &rng)
             let attended = merged.linear(p(pre + "output.weight"), p(pre + "output.bias")).dropout(shape.dropout, training: training, rng: &rng)
             x = (attended + queries).layerNorm(gamma: p(pre + "attention_norm.weight"), beta: p(pre + "attention_norm.bias"), eps: shape.layerNormEps)
             let inner = x.linear(p(pre + "ffn_in.weight"), p(pre + "ffn_in.bias")).gelu()
@@ -109,7 +111,8 @@ final class SASRecModel: @unchecked Sendable {
         }
         if let lastPositions {
             // [B, 1, H] -> [B, H]; with no blocks, pick the rows from the embeddings.
-            return shape.layers > 0 ? x.reshaped([b, h])
+            return shape.layers > 0
+                ? x.reshaped([b, h])
                 : x.reshaped([-1, h]).gather(rows: lastPositions.enumerated().map { Int32($0.offset * l + $0.element) })
         }
         return x

@@ -57,7 +57,10 @@ public enum ContentHash {
             if name.hasPrefix("*") { name.removeFirst() }
             guard name == url.lastPathComponent else { continue }
             guard parts[0].lowercased() == digest else {
-                throw RecError(.data, "\(path) does not match its checksum in \(list) (expected \(parts[0].prefix(16))…, found \(digest.prefix(16))…); the file was changed or damaged: run `\(ModelFiles.setupCommand)` to fetch it again")
+                throw RecError(
+                    .data,
+                    "\(path) does not match its checksum in \(list) (expected \(parts[0].prefix(16))…, found \(digest.prefix(16))…); the file was changed or damaged: run `\(ModelFiles.setupCommand)` to fetch it again"
+                )
             }
             return digest
         }

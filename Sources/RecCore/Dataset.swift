@@ -101,7 +101,8 @@ public struct Dataset: Sendable {
     public init(
         name: String, userIDs: [String], itemIDs: [String], interactions: [Interaction],
         itemText: [ItemText], hasRatings: Bool, hasTimestamps: Bool,
-        userFeatures: FeatureTable = FeatureTable(), itemFeatures: FeatureTable = FeatureTable()) {
+        userFeatures: FeatureTable = FeatureTable(), itemFeatures: FeatureTable = FeatureTable()
+    ) {
         self.name = name
         self.userIDs = userIDs
         self.itemIDs = itemIDs

@@ -18,9 +18,13 @@ public enum MetricCatalog {
         Definition(kind: "map", requires: [.topK], higherIsBetter: true, usesCutoff: true, summary: "average precision at the hits / min(held-out, K)"),
         Definition(kind: "coverage", requires: [.topK], higherIsBetter: true, usesCutoff: true, summary: "share of the catalogue appearing in any top-K list (aggregate only)"),
         Definition(kind: "avgpop", requires: [.topK, .itemPopularity], higherIsBetter: false, usesCutoff: true, summary: "mean training popularity of the top-K items"),
-        Definition(kind: "auc", requires: [.labelledScores], higherIsBetter: true, usesCutoff: false, summary: "area under the ROC curve: per user and averaged in ranking protocols, over all test pairs in ctr and rating"),
+        Definition(
+            kind: "auc", requires: [.labelledScores], higherIsBetter: true, usesCutoff: false,
+            summary: "area under the ROC curve: per user and averaged in ranking protocols, over all test pairs in ctr and rating"),
         Definition(kind: "gauc", requires: [.labelledScores], higherIsBetter: true, usesCutoff: false, summary: "per-user AUC weighted by the user's number of scored items"),
-        Definition(kind: "logloss", requires: [.labelledScores], higherIsBetter: false, usesCutoff: false, summary: "binary cross-entropy against the labels: of sigmoid(score) when ranking, of the probability in ctr"),
+        Definition(
+            kind: "logloss", requires: [.labelledScores], higherIsBetter: false, usesCutoff: false,
+            summary: "binary cross-entropy against the labels: of sigmoid(score) when ranking, of the probability in ctr"),
         Definition(kind: "rmse", requires: [.ratings], higherIsBetter: false, usesCutoff: false, summary: "root mean squared error of predicted ratings"),
         Definition(kind: "mae", requires: [.ratings], higherIsBetter: false, usesCutoff: false, summary: "mean absolute error of predicted ratings"),
     ]

@@ -17,7 +17,7 @@ public final class ProgressReporter: @unchecked Sendable {
     public func line(_ text: String) {
         guard !quiet else { return }
         lock.lock(); defer { lock.unlock() }
-        if liveLine { write("\r\u{1B}[2K") ; liveLine = false }
+        if liveLine { write("\r\u{1B}[2K"); liveLine = false }
         write(text + "\n")
     }
 
@@ -43,7 +43,8 @@ public final class ProgressReporter: @unchecked Sendable {
 
     public static func clock(_ seconds: Double) -> String {
         let s = Int(seconds.rounded())
-        return s >= 3600 ? String(format: "%d:%02d:%02d", s / 3600, s / 60 % 60, s % 60)
+        return s >= 3600
+            ? String(format: "%d:%02d:%02d", s / 3600, s / 60 % 60, s % 60)
             : String(format: "%d:%02d", s / 60, s % 60)
     }
 

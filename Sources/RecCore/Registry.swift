@@ -25,46 +25,62 @@ public struct Registry: Sendable {
     /// Registers a retriever; a kind registered twice is an error.
     public mutating func register<R: Retriever>(_ type: R.Type) throws {
         try add(type, role: "retriever")
-        retrievers[R.kind] = { let (made, json) = try Self.build(R.self, $0, $1); return (made, json) }
+        retrievers[R.kind] = {
+            let (made, json) = try Self.build(R.self, $0, $1); return (made, json)
+        }
     }
 
     /// Registers a list retriever, evaluated through `ListRetrieverRows` by every ranking
     /// protocol; a kind registered twice is an error.
     public mutating func register<L: ListRetriever>(_ type: L.Type) throws {
         try add(type, role: "retriever")
-        retrievers[L.kind] = { let (made, json) = try Self.build(ListRetrieverRows<L>.self, $0, $1); return (made, json) }
+        retrievers[L.kind] = {
+            let (made, json) = try Self.build(ListRetrieverRows<L>.self, $0, $1); return (made, json)
+        }
     }
 
     /// Registers a ranker; a kind registered twice is an error.
     public mutating func register<R: Ranker>(_ type: R.Type) throws {
         try add(type, role: "ranker")
-        rankers[R.kind] = { let (made, json) = try Self.build(R.self, $0, $1); return (made, json) }
+        rankers[R.kind] = {
+            let (made, json) = try Self.build(R.self, $0, $1); return (made, json)
+        }
     }
 
     /// Registers a text encoder; a kind registered twice is an error.
     public mutating func register<E: TextEncoder>(_ type: E.Type) throws {
         try add(type, role: "encoder")
-        encoders[E.kind] = { let (made, json) = try Self.build(E.self, $0, $1); return (made, json) }
+        encoders[E.kind] = {
+            let (made, json) = try Self.build(E.self, $0, $1); return (made, json)
+        }
     }
 
     /// Registers a knowledge augmenter; a kind registered twice is an error.
     public mutating func register<A: KnowledgeAugmenter>(_ type: A.Type) throws {
         try add(type, role: "augmenter")
-        augmenters[A.kind] = { let (made, json) = try Self.build(A.self, $0, $1); return (made, json) }
+        augmenters[A.kind] = {
+            let (made, json) = try Self.build(A.self, $0, $1); return (made, json)
+        }
     }
 
     /// Registers a pointwise scorer; a kind registered twice is an error.
     public mutating func register<S: Scorer>(_ type: S.Type) throws {
         try add(type, role: "scorer")
-        scorers[S.kind] = { let (made, json) = try Self.build(S.self, $0, $1); return (made, json) }
+        scorers[S.kind] = {
+            let (made, json) = try Self.build(S.self, $0, $1); return (made, json)
+        }
     }
 
     /// Registers a type that is both a retriever and a scorer (biased MF ranks the catalogue by
     /// its predicted ratings): one entry, both factories.
     public mutating func register<C: Retriever & Scorer>(_ type: C.Type) throws {
         try add(type, role: "retriever, scorer")
-        retrievers[C.kind] = { let (made, json) = try Self.build(C.self, $0, $1); return (made, json) }
-        scorers[C.kind] = { let (made, json) = try Self.build(C.self, $0, $1); return (made, json) }
+        retrievers[C.kind] = {
+            let (made, json) = try Self.build(C.self, $0, $1); return (made, json)
+        }
+        scorers[C.kind] = {
+            let (made, json) = try Self.build(C.self, $0, $1); return (made, json)
+        }
     }
 
     /// Adds a plugin's CLI subcommand; a name registered twice is an error.

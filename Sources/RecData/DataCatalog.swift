@@ -62,7 +62,8 @@ public struct DataCatalog: Sendable {
                     ratings: "\(root)/ml-1m-ratings/ratings_ordered.tsv.xz", movies: "\(root)/ml-1m/movies.dat",
                     users: InputFile.entryExists(users) ? users : nil, name: dataset)
             }
-            let ratings = ["ratings.dat", "ratings_ordered.tsv", "ratings_ordered.tsv.xz"].map { "\(location)/\($0)" }
+            let ratings =
+                ["ratings.dat", "ratings_ordered.tsv", "ratings_ordered.tsv.xz"].map { "\(location)/\($0)" }
                 .first { InputFile.entryExists($0) } ?? "\(location)/ratings.dat"
             let movies = "\(location)/movies.dat", users = "\(location)/users.dat"
             return try Loaders.movieLens1M(

@@ -88,17 +88,18 @@ struct FeatureColumns {
     }
 
     func table(ids: [String]) -> FeatureTable {
-        FeatureTable(declared.map { name, kind in
-            let byID = values[name] ?? [:]
-            switch kind {
-            case .categorical, .multiCategorical:
-                return .categorical(name, multi: kind == .multiCategorical, values: ids.map { byID[$0] ?? [] })
-            case .numeric:
-                return .numeric(name, values: ids.map { byID[$0]?.first.flatMap { Float($0) } ?? .nan })
-            case .text:
-                return .text(name, values: ids.map { byID[$0]?.first ?? "" })
-            }
-        })
+        FeatureTable(
+            declared.map { name, kind in
+                let byID = values[name] ?? [:]
+                switch kind {
+                case .categorical, .multiCategorical:
+                    return .categorical(name, multi: kind == .multiCategorical, values: ids.map { byID[$0] ?? [] })
+                case .numeric:
+                    return .numeric(name, values: ids.map { byID[$0]?.first.flatMap { Float($0) } ?? .nan })
+                case .text:
+                    return .text(name, values: ids.map { byID[$0]?.first ?? "" })
+                }
+            })
     }
 }
 

@@ -12,7 +12,10 @@ public enum Loaders {
         for (number, text) in try data.lines() where !text.isEmpty {
             try builder.addRow(fieldsWithColumns(text, separator: "\t"), layout: "tab-separated", timeName: "a timestamp", file: data, line: number)
         }
-        let genres = ["unknown", "Action", "Adventure", "Animation", "Children's", "Comedy", "Crime", "Documentary", "Drama", "Fantasy", "Film-Noir", "Horror", "Musical", "Mystery", "Romance", "Sci-Fi", "Thriller", "War", "Western"]
+        let genres = [
+            "unknown", "Action", "Adventure", "Animation", "Children's", "Comedy", "Crime", "Documentary", "Drama", "Fantasy", "Film-Noir", "Horror", "Musical", "Mystery", "Romance", "Sci-Fi",
+            "Thriller", "War", "Western",
+        ]
         let items = try TextFile(path: directory + "/u.item")
         for (number, text) in try items.lines(encoding: .latin1) where !text.isEmpty {
             let fields = text.components(separatedBy: "|")
@@ -212,7 +215,8 @@ public enum Loaders {
             let titleFile = try TextFile(path: titles)
             for (number, text) in try titleFile.lines() where !text.isEmpty {
                 guard let object = try? JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any],
-                      let asin = object["asin"] as? String, let title = object["title"] as? String else {
+                    let asin = object["asin"] as? String, let title = object["title"] as? String
+                else {
                     throw RecError.data("expected a JSON object with string fields \"asin\" and \"title\"", at: titleFile.location(line: number))
                 }
                 builder.textByItem[asin] = ItemText(title: title)
@@ -287,7 +291,8 @@ public enum Loaders {
             case "token_seq": kind = textNames.contains(parts[0]) ? .text : .multiCategorical
             case "float": kind = .numeric
             default:
-                throw RecError.data("column '\(Excerpt.of(declared[index].joined(separator: ":")))' must declare its type as token, token_seq or float (float_seq fields are not read)", at: file.location(line: 1))
+                throw RecError.data(
+                    "column '\(Excerpt.of(declared[index].joined(separator: ":")))' must declare its type as token, token_seq or float (float_seq fields are not read)", at: file.location(line: 1))
             }
             kinds.append(kind)
             columns.declare(parts[0], kind)

@@ -137,7 +137,8 @@ public struct DatasetStatistics: Sendable, Codable, Equatable {
 
     public init(
         name: String, users: Int, items: Int, interactions: Int, itemsWithTitle: Int, hasRatings: Bool, hasTimestamps: Bool,
-        duplicatesDropped: Int? = nil, userFields: [String]? = nil, itemFields: [String]? = nil) {
+        duplicatesDropped: Int? = nil, userFields: [String]? = nil, itemFields: [String]? = nil
+    ) {
         self.name = name
         self.users = users
         self.items = items

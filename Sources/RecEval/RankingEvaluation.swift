@@ -15,7 +15,9 @@ public enum EvaluationProtocol: Sendable, Equatable {
         switch self {
         case .full: return "full ranking over all items, the user's training and validation items excluded"
         case .sampled(let n, let pop, let seed): return "each held-out item ranked against \(n) sampled negatives (\(pop ? "popularity-weighted" : "uniform"), seed \(seed))"
-        case .candidates(let k): return "the retriever's top \(k) candidates (known items excluded) re-ranked; a held-out item outside them is a miss, so metrics at cutoffs up to \(k) equal full ranking's with the rest of the catalogue in the retriever's order"
+        case .candidates(let k):
+            return
+                "the retriever's top \(k) candidates (known items excluded) re-ranked; a held-out item outside them is a miss, so metrics at cutoffs up to \(k) equal full ranking's with the rest of the catalogue in the retriever's order"
         }
     }
 }
@@ -138,8 +140,9 @@ public struct RankingEvaluator: Sendable {
     ) throws -> EvaluationResult {
         let n = task.itemCount
         if case .sampled(let negatives, _, _) = protocolKind, negatives >= n {
-            throw RecError(.spec, "\(negatives) sampled negatives per held-out item need a catalogue of more than \(negatives) items; this one has \(n)",
-                           key: "evaluation.negatives")
+            throw RecError(
+                .spec, "\(negatives) sampled negatives per held-out item need a catalogue of more than \(negatives) items; this one has \(n)",
+                key: "evaluation.negatives")
         }
         let batch = max(1, min(batchUsers, maxBufferBytes / max(1, n * MemoryLayout<Float>.size)))
         let buffer = UnsafeMutableBufferPointer<Float>.allocate(capacity: batch * n)
@@ -340,7 +343,11 @@ struct NegativeSampler: @unchecked Sendable {
             count = n
             self.seed = seed
             var running = 0.0
-            cumulative = byPopularity ? task.popularity.map { running += Double($0 + 1); return running } : []
+            cumulative =
+                byPopularity
+                ? task.popularity.map {
+                    running += Double($0 + 1); return running
+                } : []
         } else {
             count = 0
             seed = 0

@@ -50,7 +50,8 @@ public struct BPETokenizer: Sendable {
         }
         // Every entry must be a string: dropping one would shift every later token id.
         guard let values = try file.require("tokenizer.ggml.tokens").array, !values.isEmpty, values.count < Int(Int32.max),
-              case let tokens = values.compactMap(\.string), tokens.count == values.count else {
+            case let tokens = values.compactMap(\.string), tokens.count == values.count
+        else {
             throw fail("tokenizer.ggml.tokens is not a non-empty array of strings")
         }
         let types = file.metadata["tokenizer.ggml.token_type"]?.array?.compactMap(\.int) ?? []

@@ -40,9 +40,12 @@ public enum CandidateSelection {
             var best: (index: Int, score: Double)?
             for (index, names) in aliases.enumerated() {
                 for title in names where !title.isEmpty {
-                    let score = key == title ? 1
-                        : key.contains(title) && title.count >= 4 ? 0.9 + 0.09 * Double(title.count) / Double(key.count)
-                        : similarity(key, title)
+                    let score =
+                        key == title
+                        ? 1
+                        : key.contains(title) && title.count >= 4
+                            ? 0.9 + 0.09 * Double(title.count) / Double(key.count)
+                            : similarity(key, title)
                     if score > (best?.score ?? 0) { best = (index, score) }
                 }
             }

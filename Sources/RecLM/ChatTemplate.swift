@@ -20,13 +20,16 @@ public struct ChatTemplate: Sendable {
     public let defaultSystem: String?
 
     public init(_ template: String, file: String) throws {
-        guard template.contains("'<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>' + '\n'")
-            || template.contains("'<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>' + '\\n'") else {
+        guard
+            template.contains("'<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>' + '\n'")
+                || template.contains("'<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>' + '\\n'")
+        else {
             throw RecError(.data, "\(file): tokenizer.chat_template is not a ChatML template; RecLab applies ChatML templates only")
         }
         // {% if loop.first and messages[0]['role'] != 'system' %}{{ '<|im_start|>system\n...<|im_end|>\n' }}{% endif %}
         if let condition = template.range(of: "messages[0]['role'] != 'system' %}{{ '"),
-           let end = template.range(of: "' }}{% endif %}", range: condition.upperBound..<template.endIndex) {
+            let end = template.range(of: "' }}{% endif %}", range: condition.upperBound..<template.endIndex)
+        {
             defaultSystem = String(template[condition.upperBound..<end.lowerBound]).replacingOccurrences(of: "\\n", with: "\n")
         } else {
             defaultSystem = nil

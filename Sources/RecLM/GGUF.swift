@@ -144,7 +144,8 @@ public final class GGUFFile: @unchecked Sendable {
                     throw reader.fail("tensors '\(a.name)' and '\(b.name)' overlap")
                 }
                 guard b.range.lowerBound - a.range.upperBound < alignment else {
-                    throw reader.fail("tensor '\(a.name)' (\(table[a.name]!.typeName)) leaves \(b.range.lowerBound - a.range.upperBound) bytes unused before '\(b.name)': its type does not match the data it has")
+                    throw reader.fail(
+                        "tensor '\(a.name)' (\(table[a.name]!.typeName)) leaves \(b.range.lowerBound - a.range.upperBound) bytes unused before '\(b.name)': its type does not match the data it has")
                 }
             }
         }

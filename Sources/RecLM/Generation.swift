@@ -150,9 +150,10 @@ extension LlamaModel {
         return continuations.map { continuation in
             var logprobs: [Double] = []
             for (i, token) in continuation.enumerated() {
-                logprobs.append(i == 0
-                    ? promptLogits.withUnsafeBufferPointer { logProbability($0.baseAddress!, count: v, index: Int(token)) }
-                    : rows.withUnsafeBufferPointer { logProbability($0.baseAddress! + (offset + i - 1) * v, count: v, index: Int(token)) })
+                logprobs.append(
+                    i == 0
+                        ? promptLogits.withUnsafeBufferPointer { logProbability($0.baseAddress!, count: v, index: Int(token)) }
+                        : rows.withUnsafeBufferPointer { logProbability($0.baseAddress! + (offset + i - 1) * v, count: v, index: Int(token)) })
             }
             offset += max(0, continuation.count - 1)
             return ContinuationScore(tokens: continuation, logprobs: logprobs)

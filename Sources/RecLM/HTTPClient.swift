@@ -1,6 +1,6 @@
 import Foundation
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 import RecCore
 
@@ -29,8 +29,9 @@ enum HTTPClient {
     static func post(_ url: URL, headers: [String: String], body: Data, timeout: Double) throws -> Response {
         guard let host = url.host else { throw HTTPFailure.cannotConnect("no host in \(url)") }
         let port = url.port ?? 80
-        var hints = addrinfo(ai_flags: 0, ai_family: AF_UNSPEC, ai_socktype: Int32(SOCK_STREAM.rawValue), ai_protocol: 0,
-                             ai_addrlen: 0, ai_addr: nil, ai_canonname: nil, ai_next: nil)
+        var hints = addrinfo(
+            ai_flags: 0, ai_family: AF_UNSPEC, ai_socktype: Int32(SOCK_STREAM.rawValue), ai_protocol: 0,
+            ai_addrlen: 0, ai_addr: nil, ai_canonname: nil, ai_next: nil)
         var found: UnsafeMutablePointer<addrinfo>?
         guard getaddrinfo(host, String(port), &hints, &found) == 0, let info = found else { throw HTTPFailure.cannotConnect("unknown host \(host)") }
         defer { freeaddrinfo(found) }

@@ -44,7 +44,8 @@ public final class LocalLanguageModel: LanguageModel, @unchecked Sendable {
         // An adapter makes another model too, named by its file's hash.
         let tags = (engine.numerics == .exact ? [] : [engine.numerics.rawValue]) + (engine.adapterFingerprint.map { ["lora " + $0.prefix(16)] } ?? [])
         model = tags.isEmpty ? file : "\(file) [\(tags.joined(separator: ", "))]"
-        identity = (["local weights sha256:\(engine.weightsHash)", "numerics \(engine.numerics.rawValue)"]
+        identity =
+            (["local weights sha256:\(engine.weightsHash)", "numerics \(engine.numerics.rawValue)"]
             + (engine.adapterFingerprint.map { ["adapter sha256:\($0)"] } ?? [])).joined(separator: ", ")
         template = (engine.file.metadata["tokenizer.chat_template"]?.string).flatMap { try? ChatTemplate($0, file: engine.file.path) }
     }
@@ -117,22 +118,27 @@ public final class CachedLanguageModel: LanguageModel, @unchecked Sendable {
         }
         let response = try call()
         let (prompt, completion) = tokens(response)
-        try cache.storeLMCall(LanguageModelCall(
-            key: key, backend: backend, model: model, kind: kind, request: text, response: try canonicalJSON(response, keys: .asDeclared),
-            promptTokens: prompt, completionTokens: completion))
+        try cache.storeLMCall(
+            LanguageModelCall(
+                key: key, backend: backend, model: model, kind: kind, request: text, response: try canonicalJSON(response, keys: .asDeclared),
+                promptTokens: prompt, completionTokens: completion))
         return response
     }
 
     public func generate(_ prompt: Prompt, _ parameters: SamplingParameters) throws -> Generation {
-        try cached(GenerateRequest(backend: backend, model: model, identity: identity, prompt: prompt, parameters: parameters), kind: "generate",
-                   tokens: { ($0.promptTokens ?? 0, max($0.tokens.count, $0.logprobs.count)) }) {
+        try cached(
+            GenerateRequest(backend: backend, model: model, identity: identity, prompt: prompt, parameters: parameters), kind: "generate",
+            tokens: { ($0.promptTokens ?? 0, max($0.tokens.count, $0.logprobs.count)) }
+        ) {
             try inner.generate(prompt, parameters)
         }
     }
 
     public func score(_ prompt: Prompt, continuations: [String]) throws -> [ContinuationScore] {
-        try cached(ScoreRequest(backend: backend, model: model, identity: identity, prompt: prompt, continuations: continuations), kind: "score",
-                   tokens: { (0, $0.map(\.tokens.count).reduce(0, +)) }) {
+        try cached(
+            ScoreRequest(backend: backend, model: model, identity: identity, prompt: prompt, continuations: continuations), kind: "score",
+            tokens: { (0, $0.map(\.tokens.count).reduce(0, +)) }
+        ) {
             try inner.score(prompt, continuations: continuations)
         }
     }

@@ -43,8 +43,10 @@ public struct LanguageModelSpec: Codable, Sendable, Equatable {
             throw DecodingError.dataCorruptedError(forKey: .adapter, in: c, debugDescription: "adapters apply to the local backend only; serve a tuned model through the openai backend by name")
         }
         if backend == "openai" && baseURL == nil {
-            throw DecodingError.keyNotFound(CodingKeys.baseURL, DecodingError.Context(
-                codingPath: c.codingPath, debugDescription: "the openai backend needs base_url"))
+            throw DecodingError.keyNotFound(
+                CodingKeys.baseURL,
+                DecodingError.Context(
+                    codingPath: c.codingPath, debugDescription: "the openai backend needs base_url"))
         }
     }
 

@@ -38,7 +38,10 @@ extension LlamaModel.Configuration {
         // llama.cpp's CPU kernels, which exact numerics reproduce, work on blocks of 32 values
         // and attention heads of a multiple of 64.
         if numerics == .exact, headDim % 64 != 0 || hidden % 32 != 0 || feedForward % 32 != 0 {
-            throw RecError(.usage, "\(path): exact numerics need a head size that is a multiple of 64 and hidden and feed-forward sizes that are multiples of 32; this model has \(headDim), \(hidden) and \(feedForward): use numerics 'fast'")
+            throw RecError(
+                .usage,
+                "\(path): exact numerics need a head size that is a multiple of 64 and hidden and feed-forward sizes that are multiples of 32; this model has \(headDim), \(hidden) and \(feedForward): use numerics 'fast'"
+            )
         }
     }
 }

@@ -58,9 +58,10 @@ public final class LlamaModel: @unchecked Sendable {
             self.in = k
             let formats = tensors.map { BlockQuantizedMatrix.Format(rawValue: $0.typeName) }
             if BlockQuantizedMatrix.supported, let format = formats[0], formats.allSatisfy({ $0 == format }) {
-                quantized = BlockQuantizedMatrix(stacking: zip(tensors, out).map { tensor, n in
-                    file.withBytes(of: tensor) { BlockQuantizedMatrix(format: format, rows: n, columns: k, source: $0) }
-                })
+                quantized = BlockQuantizedMatrix(
+                    stacking: zip(tensors, out).map { tensor, n in
+                        file.withBytes(of: tensor) { BlockQuantizedMatrix(format: format, rows: n, columns: k, source: $0) }
+                    })
             } else {
                 quantized = nil
             }
@@ -298,64 +299,72 @@ public final class LlamaModel: @unchecked Sendable {
                     }
                     // Per head: scores = q_h K_gᵀ, causal softmax, out_h = P V_g.
                     // Heads split across the cores, each part with its own scores and scratch.
-                    q.withUnsafeBufferPointer { qp in scores.withUnsafeMutableBufferPointer { allScores in attended.withUnsafeMutableBufferPointer { op in
-                        let views = UncheckedSendable((qp.baseAddress!, allScores.baseAddress!, op.baseAddress!, keys.baseAddress!, values.baseAddress!, scratch))
-                        func attend(_ part: Int, _ parts: Int) {
-                            let (qbase, scoreBase, obase, kbase, vbase, scratchBase) = views.value
-                            let sp = scoreBase + part * t * padded, scratch = scratchBase + part * 64 * hd
-                            for head in Swift.stride(from: part, to: c.heads, by: parts) {
-                                let g = head / group
-                                let (qh, kg, vg, out) = (qbase + head * hd, kbase + g * hd, vbase + g * hd, obase + head * hd)
-                                switch order {
-                                case .vecDot: attentionScoresOneToken(qh, kg, keyStride: kv, columns: total, dim: hd, into: sp)
-                                case .tinyBLAS:
-                                    attentionScores(qh, queryStride: h, kg, keyStride: kv, rows: t, start: start, visibleFrom: branchStart,
-                                                    dim: hd, into: sp, outStride: padded)
-                                case .blas: gemm(qh, kg, sp, m: t, n: total, k: hd, transposeB: true, lda: h, ldb: kv, ldc: padded)
-                                }
-                                for row in 0..<t {
-                                    let r = sp + row * padded
-                                    if order == .blas {
-                                        // Cache order (the product with V below runs over every row):
-                                        // the columns of other branches are masked.
-                                        for j in start..<branchStart[row] { r[j] = -.infinity }
-                                        ggmlSoftmax(r, count: start + row + 1, padded: padded, scale: scale)
-                                        continue
+                    q.withUnsafeBufferPointer { qp in
+                        scores.withUnsafeMutableBufferPointer { allScores in
+                            attended.withUnsafeMutableBufferPointer { op in
+                                let views = UncheckedSendable((qp.baseAddress!, allScores.baseAddress!, op.baseAddress!, keys.baseAddress!, values.baseAddress!, scratch))
+                                func attend(_ part: Int, _ parts: Int) {
+                                    let (qbase, scoreBase, obase, kbase, vbase, scratchBase) = views.value
+                                    let sp = scoreBase + part * t * padded, scratch = scratchBase + part * 64 * hd
+                                    for head in Swift.stride(from: part, to: c.heads, by: parts) {
+                                        let g = head / group
+                                        let (qh, kg, vg, out) = (qbase + head * hd, kbase + g * hd, vbase + g * hd, obase + head * hd)
+                                        switch order {
+                                        case .vecDot: attentionScoresOneToken(qh, kg, keyStride: kv, columns: total, dim: hd, into: sp)
+                                        case .tinyBLAS:
+                                            attentionScores(
+                                                qh, queryStride: h, kg, keyStride: kv, rows: t, start: start, visibleFrom: branchStart,
+                                                dim: hd, into: sp, outStride: padded)
+                                        case .blas: gemm(qh, kg, sp, m: t, n: total, k: hd, transposeB: true, lda: h, ldb: kv, ldc: padded)
+                                        }
+                                        for row in 0..<t {
+                                            let r = sp + row * padded
+                                            if order == .blas {
+                                                // Cache order (the product with V below runs over every row):
+                                                // the columns of other branches are masked.
+                                                for j in start..<branchStart[row] { r[j] = -.infinity }
+                                                ggmlSoftmax(r, count: start + row + 1, padded: padded, scale: scale)
+                                                continue
+                                            }
+                                            // The cache before `start`, then this row's branch up to itself, laid
+                                            // out as if alone (see attentionScores).
+                                            let visible = 2 * start + row + 1 - branchStart[row]
+                                            ggmlSoftmax(r, count: visible, padded: (visible + 15) / 16 * 16, scale: scale)
+                                            roundThroughHalf(r, count: visible)
+                                            if order == .vecDot {
+                                                attentionValuesOneToken(r, count: visible, vg, valueStride: kv, dim: hd, into: out + row * h, scratch: scratch)
+                                            } else {
+                                                attentionValues(
+                                                    r, count: visible, rows: ValueRows(from: start, by: branchStart[row] - start), vg, valueStride: kv,
+                                                    dim: hd, into: out + row * h, scratch: scratch)
+                                            }
+                                        }
+                                        if order == .blas {
+                                            gemm(sp, vg, out, m: t, n: hd, k: total, lda: padded, ldb: kv, ldc: h)
+                                        }
                                     }
-                                    // The cache before `start`, then this row's branch up to itself, laid
-                                    // out as if alone (see attentionScores).
-                                    let visible = 2 * start + row + 1 - branchStart[row]
-                                    ggmlSoftmax(r, count: visible, padded: (visible + 15) / 16 * 16, scale: scale)
-                                    roundThroughHalf(r, count: visible)
-                                    if order == .vecDot {
-                                        attentionValuesOneToken(r, count: visible, vg, valueStride: kv, dim: hd, into: out + row * h, scratch: scratch)
-                                    } else {
-                                        attentionValues(r, count: visible, rows: ValueRows(from: start, by: branchStart[row] - start), vg, valueStride: kv,
-                                                        dim: hd, into: out + row * h, scratch: scratch)
-                                    }
                                 }
+                                // BLAS is threaded already (fast numerics): its parts run one by one.
                                 if order == .blas {
-                                    gemm(sp, vg, out, m: t, n: hd, k: total, lda: padded, ldb: kv, ldc: h)
+                                    for part in 0..<parts { attend(part, parts) }
+                                } else {
+                                    parallelParts(attend)
                                 }
                             }
                         }
-                        // BLAS is threaded already (fast numerics): its parts run one by one.
-                        if order == .blas {
-                            for part in 0..<parts { attend(part, parts) }
-                        } else {
-                            parallelParts(attend)
-                        }
-                    } } }
+                    }
                 }
             }
             apply(layer.output, attended, rows: t, into: &x, accumulate: true, adapted: (index, "output"))
             rmsNorm(x, layer.ffnNorm, into: &normed, rows: t)
             apply(layer.gateUp, normed, rows: t, into: &gateUp, adapted: (index, "gateUp"))
-            gateUp.withUnsafeBufferPointer { gu in swiglu.withUnsafeMutableBufferPointer { out in
-                for row in 0..<t {
-                    ggmlSwiGLU(gate: gu.baseAddress! + row * 2 * f, up: gu.baseAddress! + row * 2 * f + f, into: out.baseAddress! + row * f, count: f)
+            gateUp.withUnsafeBufferPointer { gu in
+                swiglu.withUnsafeMutableBufferPointer { out in
+                    for row in 0..<t {
+                        ggmlSwiGLU(gate: gu.baseAddress! + row * 2 * f, up: gu.baseAddress! + row * 2 * f + f, into: out.baseAddress! + row * f, count: f)
+                    }
                 }
-            } }
+            }
             apply(layer.down, swiglu, rows: t, into: &x, accumulate: true, adapted: (index, "down"))
         }
         let rows = allLogits ? t : 1
@@ -369,12 +378,14 @@ public final class LlamaModel: @unchecked Sendable {
 
     /// `projection` over `rows` rows of `x`, plus the adapter's update for (layer, group).
     func apply(_ projection: Projection, _ x: [Float], rows: Int, into out: inout [Float], accumulate: Bool = false, adapted: (Int, String)? = nil) {
-        x.withUnsafeBufferPointer { x in out.withUnsafeMutableBufferPointer { o in
-            projection.apply(x.baseAddress!, rows: rows, into: o.baseAddress!, accumulate: accumulate)
-            if let adapter, let (layer, group) = adapted {
-                adapter.apply(layer: layer, group, x.baseAddress!, rows: rows, into: o.baseAddress!, stride: o.count / rows)
+        x.withUnsafeBufferPointer { x in
+            out.withUnsafeMutableBufferPointer { o in
+                projection.apply(x.baseAddress!, rows: rows, into: o.baseAddress!, accumulate: accumulate)
+                if let adapter, let (layer, group) = adapted {
+                    adapter.apply(layer: layer, group, x.baseAddress!, rows: rows, into: o.baseAddress!, stride: o.count / rows)
+                }
             }
-        } }
+        }
     }
 
     /// ggml's RMS norm: the mean square summed in Float64, `x · (1 / √(mean + ε))`, then the

@@ -151,10 +151,12 @@ public final class LoRAModel: @unchecked Sendable {
 extension LoRAModel {
     /// Writes the adapters as a safetensors file, with rank, alpha and targets in its metadata.
     public func saveAdapter(to path: String, baseModel: String) throws {
-        try Safetensors.save(adapterTensors(), to: path, metadata: [
-            "format": "reclab-lora", "rank": String(options.rank), "alpha": String(options.alpha),
-            "targets": options.targets.joined(separator: ","), "base_model": baseModel,
-        ])
+        try Safetensors.save(
+            adapterTensors(), to: path,
+            metadata: [
+                "format": "reclab-lora", "rank": String(options.rank), "alpha": String(options.alpha),
+                "targets": options.targets.joined(separator: ","), "base_model": baseModel,
+            ])
     }
 }
 
@@ -178,7 +180,7 @@ struct LoRADeltas {
     init(path: String, configuration c: LlamaModel.Configuration) throws {
         let file = try SafetensorsFile(path: path)
         guard file.metadata["format"] == "reclab-lora", let rank = file.metadata["rank"].flatMap(Int.init), rank > 0,
-              let alpha = file.metadata["alpha"].flatMap(Float.init), let targets = file.metadata["targets"]?.split(separator: ",").map(String.init)
+            let alpha = file.metadata["alpha"].flatMap(Float.init), let targets = file.metadata["targets"]?.split(separator: ",").map(String.init)
         else { throw RecError(.data, "\(path): not a RecLab LoRA adapter (metadata format, rank, alpha and targets expected)") }
         let (h, kv, f) = (c.hidden, c.kvDim, c.feedForward)
         // Where each projection sits: stacked group, column offset, outputs, inputs.
@@ -210,13 +212,17 @@ struct LoRADeltas {
         guard let deltas = layers[layer][group] else { return }
         for delta in deltas {
             var low = [Float](repeating: 0, count: rows * delta.rank)
-            delta.a.withUnsafeBufferPointer { a in low.withUnsafeMutableBufferPointer { l in
-                gemm(x, a.baseAddress!, l.baseAddress!, m: rows, n: delta.rank, k: delta.inputs, transposeB: true)
-            } }
+            delta.a.withUnsafeBufferPointer { a in
+                low.withUnsafeMutableBufferPointer { l in
+                    gemm(x, a.baseAddress!, l.baseAddress!, m: rows, n: delta.rank, k: delta.inputs, transposeB: true)
+                }
+            }
             for i in low.indices { low[i] *= delta.scale }
-            delta.b.withUnsafeBufferPointer { b in low.withUnsafeBufferPointer { l in
-                gemm(l.baseAddress!, b.baseAddress!, out + delta.offset, m: rows, n: delta.outputs, k: delta.rank, transposeB: true, beta: 1, ldc: stride)
-            } }
+            delta.b.withUnsafeBufferPointer { b in
+                low.withUnsafeBufferPointer { l in
+                    gemm(l.baseAddress!, b.baseAddress!, out + delta.offset, m: rows, n: delta.outputs, k: delta.rank, transposeB: true, beta: 1, ldc: stride)
+                }
+            }
         }
     }
 }
@@ -275,8 +281,10 @@ extension LoRAModel {
                 }
                 if (done + 1) % reportEvery == 0 || done + 1 == order.count {
                     let seconds = max(1e-9, Date().timeIntervalSince(windowStart))
-                    report(Progress(epoch: epoch, examplesDone: done + 1, examples: order.count, loss: windowLoss / Double(windowCount),
-                                    tokensPerSecond: Double(windowTokens) / seconds))
+                    report(
+                        Progress(
+                            epoch: epoch, examplesDone: done + 1, examples: order.count, loss: windowLoss / Double(windowCount),
+                            tokensPerSecond: Double(windowTokens) / seconds))
                     windowLoss = 0
                     windowCount = 0
                     windowTokens = 0

@@ -1,6 +1,6 @@
 import Foundation
 #if canImport(FoundationNetworking)
-import FoundationNetworking
+    import FoundationNetworking
 #endif
 import RecCore
 
@@ -114,10 +114,12 @@ public final class OpenAILanguageModel: LanguageModel, @unchecked Sendable {
             throw RecError(.plugin, "the openai backend scores text prompts only (/v1/completions with echo); apply the chat template to the text first")
         }
         return try concurrentMap(Array(continuations.indices)) { index in
-            let json = try self.post("/v1/completions", [
-                "model": self.options.model, "prompt": text + continuations[index], "max_tokens": 0, "echo": true, "logprobs": 1,
-                "temperature": 0,
-            ])
+            let json = try self.post(
+                "/v1/completions",
+                [
+                    "model": self.options.model, "prompt": text + continuations[index], "max_tokens": 0, "echo": true, "logprobs": 1,
+                    "temperature": 0,
+                ])
             let choice = try self.firstChoice(json, "/v1/completions")
             let boundary = text.unicodeScalars.count  // offsets count characters (code points)
             let tokens = try self.tokenLogprobs(choice, "/v1/completions").filter { ($0.offset ?? -1) >= boundary }

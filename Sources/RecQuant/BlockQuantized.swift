@@ -1,7 +1,7 @@
 import Foundation
 import RecCore
 #if arch(x86_64)
-import _Builtin_intrinsics.intel
+    import _Builtin_intrinsics.intel
 #endif
 
 // Matrix-vector and matrix-matrix products on ggml's block-quantised weights, with ggml's own
@@ -26,7 +26,13 @@ public struct BlockQuantizedMatrix: Sendable {
         case q4_0 = "Q4_0", q4_1 = "Q4_1", q8_0 = "Q8_0"
 
         /// Bytes of one block of 32 values.
-        public var blockBytes: Int { switch self { case .q4_0: 18; case .q4_1: 20; case .q8_0: 34 } }
+        public var blockBytes: Int {
+            switch self {
+            case .q4_0: 18;
+            case .q4_1: 20;
+            case .q8_0: 34
+            }
+        }
         /// Bytes before a block's quants (`d`, and `m` for Q4_1). Q4 quants are 16 bytes, byte j
         /// holding value j in its low nibble and value j + 16 in its high one; Q8_0's are 32
         /// signed bytes.
@@ -65,11 +71,12 @@ public struct BlockQuantizedMatrix: Sendable {
                 let block = raw.baseAddress! + (row * blocks + b) * format.blockBytes, q = block + format.header
                 let d = half(block), m = format == .q4_1 ? half(block + 2) : 0
                 for j in 0..<32 {
-                    values[b * 32 + j] = switch format {
-                    case .q8_0: Float(q.load(fromByteOffset: j, as: Int8.self)) * d
-                    case .q4_0: Float(Int(j < 16 ? q.load(fromByteOffset: j, as: UInt8.self) & 15 : q.load(fromByteOffset: j - 16, as: UInt8.self) >> 4) - 8) * d
-                    case .q4_1: Float(j < 16 ? q.load(fromByteOffset: j, as: UInt8.self) & 15 : q.load(fromByteOffset: j - 16, as: UInt8.self) >> 4) * d + m
-                    }
+                    values[b * 32 + j] =
+                        switch format {
+                        case .q8_0: Float(q.load(fromByteOffset: j, as: Int8.self)) * d
+                        case .q4_0: Float(Int(j < 16 ? q.load(fromByteOffset: j, as: UInt8.self) & 15 : q.load(fromByteOffset: j - 16, as: UInt8.self) >> 4) - 8) * d
+                        case .q4_1: Float(j < 16 ? q.load(fromByteOffset: j, as: UInt8.self) & 15 : q.load(fromByteOffset: j - 16, as: UInt8.self) >> 4) * d + m
+                        }
                 }
             }
         }
@@ -80,13 +87,13 @@ public struct BlockQuantizedMatrix: Sendable {
     /// F16C, BMI2). Elsewhere than x86-64 the module is portable Swift.
     public static let supported: Bool = {
         #if arch(x86_64)
-        guard let info = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8),
-              let flags = info.split(separator: "\n").first(where: { $0.hasPrefix("flags") })
-        else { return false }
-        let have = Set(flags.split(separator: " ").map(String.init))
-        return ["avx2", "fma", "f16c", "bmi2"].allSatisfy(have.contains)
+            guard let info = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8),
+                let flags = info.split(separator: "\n").first(where: { $0.hasPrefix("flags") })
+            else { return false }
+            let have = Set(flags.split(separator: " ").map(String.init))
+            return ["avx2", "fma", "f16c", "bmi2"].allSatisfy(have.contains)
         #else
-        return true
+            return true
         #endif
     }()
 }
@@ -138,38 +145,39 @@ public struct QuantizedActivations {
 /// 8 (q[4k] + … + q[4k+3]). Returns `d` and `Σ q`.
 @inline(__always) func quantizeBlock(_ x: UnsafePointer<Float>, into q: UnsafeMutablePointer<Int8>, biases: inout SIMD8<Int32>) -> (Float, Int32) {
     #if arch(x86_64)
-    let v = UnsafeRawPointer(x)
-    let x0 = v.loadUnaligned(as: __m256.self), x1 = v.loadUnaligned(fromByteOffset: 32, as: __m256.self)
-    let x2 = v.loadUnaligned(fromByteOffset: 64, as: __m256.self), x3 = v.loadUnaligned(fromByteOffset: 96, as: __m256.self)
-    let sign = _mm256_set1_ps(-0.0)
-    let m = _mm256_max_ps(_mm256_max_ps(_mm256_andnot_ps(sign, x0), _mm256_andnot_ps(sign, x1)),
-                          _mm256_max_ps(_mm256_andnot_ps(sign, x2), _mm256_andnot_ps(sign, x3)))
-    var maximum = m[0]
-    for i in 1..<8 { maximum = max(maximum, m[i]) }
-    let d = maximum / 127, inverse = _mm256_set1_ps(maximum != 0 ? 127 / maximum : 0)
-    // Rounded to nearest even by the default rounding mode, as ggml's `_mm256_round_ps`.
-    let i0 = _mm256_cvtps_epi32(_mm256_mul_ps(x0, inverse)), i1 = _mm256_cvtps_epi32(_mm256_mul_ps(x1, inverse))
-    let i2 = _mm256_cvtps_epi32(_mm256_mul_ps(x2, inverse)), i3 = _mm256_cvtps_epi32(_mm256_mul_ps(x3, inverse))
-    // Packing interleaves 128-bit halves; the permutation restores the order (as ggml does).
-    let packed = _mm256_packs_epi16(_mm256_packs_epi32(i0, i1), _mm256_packs_epi32(i2, i3))
-    let bytes = _mm256_permutevar8x32_epi32(packed, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7))
-    UnsafeMutableRawPointer(q).storeBytes(of: bytes, as: __m256i.self)
-    let lanes = unsafeBitCast(pairSums(_mm256_set1_epi8(8), bytes), to: SIMD8<Int32>.self)
-    biases = lanes
-    return (d, lanes.wrappedSum() / 8)
+        let v = UnsafeRawPointer(x)
+        let x0 = v.loadUnaligned(as: __m256.self), x1 = v.loadUnaligned(fromByteOffset: 32, as: __m256.self)
+        let x2 = v.loadUnaligned(fromByteOffset: 64, as: __m256.self), x3 = v.loadUnaligned(fromByteOffset: 96, as: __m256.self)
+        let sign = _mm256_set1_ps(-0.0)
+        let m = _mm256_max_ps(
+            _mm256_max_ps(_mm256_andnot_ps(sign, x0), _mm256_andnot_ps(sign, x1)),
+            _mm256_max_ps(_mm256_andnot_ps(sign, x2), _mm256_andnot_ps(sign, x3)))
+        var maximum = m[0]
+        for i in 1..<8 { maximum = max(maximum, m[i]) }
+        let d = maximum / 127, inverse = _mm256_set1_ps(maximum != 0 ? 127 / maximum : 0)
+        // Rounded to nearest even by the default rounding mode, as ggml's `_mm256_round_ps`.
+        let i0 = _mm256_cvtps_epi32(_mm256_mul_ps(x0, inverse)), i1 = _mm256_cvtps_epi32(_mm256_mul_ps(x1, inverse))
+        let i2 = _mm256_cvtps_epi32(_mm256_mul_ps(x2, inverse)), i3 = _mm256_cvtps_epi32(_mm256_mul_ps(x3, inverse))
+        // Packing interleaves 128-bit halves; the permutation restores the order (as ggml does).
+        let packed = _mm256_packs_epi16(_mm256_packs_epi32(i0, i1), _mm256_packs_epi32(i2, i3))
+        let bytes = _mm256_permutevar8x32_epi32(packed, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7))
+        UnsafeMutableRawPointer(q).storeBytes(of: bytes, as: __m256i.self)
+        let lanes = unsafeBitCast(pairSums(_mm256_set1_epi8(8), bytes), to: SIMD8<Int32>.self)
+        biases = lanes
+        return (d, lanes.wrappedSum() / 8)
     #else
-    var maximum: Float = 0
-    for j in 0..<32 { maximum = max(maximum, abs(x[j])) }
-    let d = maximum / 127, inverse = maximum != 0 ? 127 / maximum : 0
-    var sum: Int32 = 0
-    biases = .zero
-    for j in 0..<32 {
-        let value = Int8((x[j] * inverse).rounded(.toNearestOrEven))
-        q[j] = value
-        biases[j / 4] &+= 8 * Int32(value)
-        sum += Int32(value)
-    }
-    return (d, sum)
+        var maximum: Float = 0
+        for j in 0..<32 { maximum = max(maximum, abs(x[j])) }
+        let d = maximum / 127, inverse = maximum != 0 ? 127 / maximum : 0
+        var sum: Int32 = 0
+        biases = .zero
+        for j in 0..<32 {
+            let value = Int8((x[j] * inverse).rounded(.toNearestOrEven))
+            q[j] = value
+            biases[j / 4] &+= 8 * Int32(value)
+            sum += Int32(value)
+        }
+        return (d, sum)
     #endif
 }
 
@@ -183,29 +191,29 @@ public struct QuantizedActivations {
 }
 
 #if arch(x86_64)
-/// One block's 32 quants in a register: unsigned nibbles (Q4) or signed bytes (Q8_0).
-typealias Quants = __m256i
+    /// One block's 32 quants in a register: unsigned nibbles (Q4) or signed bytes (Q8_0).
+    typealias Quants = __m256i
 
-/// `maddubs` then `madd` by ones: lane k = Σ_r u[4k+r] s[4k+r] for unsigned bytes `u` and
-/// signed bytes `s`. `maddubs` saturates pairs at Int16, which these operands never reach:
-/// at most 2 · 15 · 127 for nibbles, 2 · 128 · 127 for |Q8_0| against |q| ≤ 127.
-@inline(__always) func pairSums(_ u: __m256i, _ s: __m256i) -> __m256i {
-    _mm256_madd_epi16(_mm256_maddubs_epi16(u, s), _mm256_set1_epi16(1))
-}
+    /// `maddubs` then `madd` by ones: lane k = Σ_r u[4k+r] s[4k+r] for unsigned bytes `u` and
+    /// signed bytes `s`. `maddubs` saturates pairs at Int16, which these operands never reach:
+    /// at most 2 · 15 · 127 for nibbles, 2 · 128 · 127 for |Q8_0| against |q| ≤ 127.
+    @inline(__always) func pairSums(_ u: __m256i, _ s: __m256i) -> __m256i {
+        _mm256_madd_epi16(_mm256_maddubs_epi16(u, s), _mm256_set1_epi16(1))
+    }
 
-/// A block's 32 activation bytes.
-@inline(__always) func loadActivations(_ x: UnsafePointer<Int8>) -> Quants { UnsafeRawPointer(x).loadUnaligned(as: __m256i.self) }
+    /// A block's 32 activation bytes.
+    @inline(__always) func loadActivations(_ x: UnsafePointer<Int8>) -> Quants { UnsafeRawPointer(x).loadUnaligned(as: __m256i.self) }
 #else
-typealias Quants = SIMD32<Int8>
+    typealias Quants = SIMD32<Int8>
 
-@inline(__always) func loadActivations(_ x: UnsafePointer<Int8>) -> Quants { UnsafeRawPointer(x).loadUnaligned(as: SIMD32<Int8>.self) }
+    @inline(__always) func loadActivations(_ x: UnsafePointer<Int8>) -> Quants { UnsafeRawPointer(x).loadUnaligned(as: SIMD32<Int8>.self) }
 
-/// Lane k = Σ_r a[4k+r] b[4k+r], in integers.
-@inline(__always) func portableSums(_ a: Quants, _ b: Quants) -> SIMD8<Int32> {
-    var lanes = SIMD8<Int32>()
-    for j in 0..<32 { lanes[j / 4] &+= Int32(a[j]) * Int32(b[j]) }
-    return lanes
-}
+    /// Lane k = Σ_r a[4k+r] b[4k+r], in integers.
+    @inline(__always) func portableSums(_ a: Quants, _ b: Quants) -> SIMD8<Int32> {
+        var lanes = SIMD8<Int32>()
+        for j in 0..<32 { lanes[j / 4] &+= Int32(a[j]) * Int32(b[j]) }
+        return lanes
+    }
 #endif
 
 /// A block format's kernel-side decoding, as a type so each kernel is specialised for it.
@@ -225,16 +233,16 @@ protocol NibbleLayout: BlockLayout {}
 extension NibbleLayout {
     @inline(__always) static func unpack(_ at: UnsafeRawPointer) -> Quants {
         #if arch(x86_64)
-        let bytes = at.loadUnaligned(as: __m128i.self)
-        return _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(bytes, 4), bytes), _mm256_set1_epi8(0x0F))
+            let bytes = at.loadUnaligned(as: __m128i.self)
+            return _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(bytes, 4), bytes), _mm256_set1_epi8(0x0F))
         #else
-        var q = Quants()
-        for j in 0..<16 {
-            let byte = at.load(fromByteOffset: j, as: UInt8.self)
-            q[j] = Int8(byte & 15)
-            q[j + 16] = Int8(byte >> 4)
-        }
-        return q
+            var q = Quants()
+            for j in 0..<16 {
+                let byte = at.load(fromByteOffset: j, as: UInt8.self)
+                q[j] = Int8(byte & 15)
+                q[j + 16] = Int8(byte >> 4)
+            }
+            return q
         #endif
     }
 }
@@ -244,9 +252,9 @@ enum Q4_0Layout: NibbleLayout {
     /// Σ (n - 8) x = Σ n x - 8 Σ x, lane by lane.
     @inline(__always) static func lanes(_ w: Quants, _ x: Quants, _ bias: SIMD8<Int32>) -> SIMD8<Float> {
         #if arch(x86_64)
-        return _mm256_cvtepi32_ps(_mm256_sub_epi32(pairSums(w, x), unsafeBitCast(bias, to: __m256i.self)))
+            return _mm256_cvtepi32_ps(_mm256_sub_epi32(pairSums(w, x), unsafeBitCast(bias, to: __m256i.self)))
         #else
-        return SIMD8<Float>(portableSums(w, x) &- bias)
+            return SIMD8<Float>(portableSums(w, x) &- bias)
         #endif
     }
 }
@@ -255,9 +263,9 @@ enum Q4_1Layout: NibbleLayout {
     static var hasOffsets: Bool { true }
     @inline(__always) static func lanes(_ w: Quants, _ x: Quants, _ bias: SIMD8<Int32>) -> SIMD8<Float> {
         #if arch(x86_64)
-        return _mm256_cvtepi32_ps(pairSums(w, x))
+            return _mm256_cvtepi32_ps(pairSums(w, x))
         #else
-        return SIMD8<Float>(portableSums(w, x))
+            return SIMD8<Float>(portableSums(w, x))
         #endif
     }
 }
@@ -268,17 +276,17 @@ enum Q8_0Layout: BlockLayout {
     static var hasOffsets: Bool { false }
     @inline(__always) static func unpack(_ at: UnsafeRawPointer) -> Quants {
         #if arch(x86_64)
-        return at.loadUnaligned(as: __m256i.self)
+            return at.loadUnaligned(as: __m256i.self)
         #else
-        return at.loadUnaligned(as: SIMD32<Int8>.self)
+            return at.loadUnaligned(as: SIMD32<Int8>.self)
         #endif
     }
 
     @inline(__always) static func lanes(_ w: Quants, _ x: Quants, _ bias: SIMD8<Int32>) -> SIMD8<Float> {
         #if arch(x86_64)
-        return _mm256_cvtepi32_ps(pairSums(_mm256_sign_epi8(w, w), _mm256_sign_epi8(x, w)))
+            return _mm256_cvtepi32_ps(pairSums(_mm256_sign_epi8(w, w), _mm256_sign_epi8(x, w)))
         #else
-        return SIMD8<Float>(portableSums(w, x))
+            return SIMD8<Float>(portableSums(w, x))
         #endif
     }
 }
@@ -367,8 +375,9 @@ func kernel<L: BlockLayout>(_: L.Type, _ o: Operands, rows first: Int, _ end: In
             while t < tileEnd {
                 var a = SIMD8<Float>(), s: Float = 0
                 for b in 0..<blocks {
-                    a = a.addingProduct(SIMD8(repeating: d[b] * o.xScales[t * blocks + b]),
-                                        L.lanes(unpacked[b], loadActivations(o.x + (t * blocks + b) * 32), o.biases[t * blocks + b]))
+                    a = a.addingProduct(
+                        SIMD8(repeating: d[b] * o.xScales[t * blocks + b]),
+                        L.lanes(unpacked[b], loadActivations(o.x + (t * blocks + b) * 32), o.biases[t * blocks + b]))
                     if L.hasOffsets { s = s.addingProduct(m[b], o.xSums[t * blocks + b]) }
                 }
                 store(r, t, a, s)
@@ -385,26 +394,34 @@ extension BlockQuantizedMatrix {
         precondition(x.columns == columns)
         let format = self.format
         data.withUnsafeBytes { weights in
-            x.values.withUnsafeBufferPointer { xv in x.biases.withUnsafeBufferPointer { xb in
-            x.scales.withUnsafeBufferPointer { xd in x.sums.withUnsafeBufferPointer { xs in
-                x.scalesByBlock.withUnsafeBufferPointer { xdb in x.sumsByBlock.withUnsafeBufferPointer { xsb in
-                let operands = Operands(
-                    data: weights.baseAddress!,
-                    x: xv.baseAddress!, biases: xb.baseAddress!, xScales: xd.baseAddress!, xSums: xs.baseAddress!,
-                    xScalesByBlock: xdb.baseAddress!, xSumsByBlock: xsb.baseAddress!, out: out,
-                    blocks: blocks, blockBytes: format.blockBytes, header: format.header, tokens: x.rows, stride: rowStride, accumulate: accumulate)
-                // Chunks of rows, four-aligned, one per core.
-                let count = min(ForkJoin.shared.workers + 1, max(1, rows / 4))
-                ForkJoin.shared.run { chunk in
-                    guard chunk < count else { return }
-                    let first = (chunk * rows / count) & ~3, end = chunk + 1 == count ? rows : ((chunk + 1) * rows / count) & ~3
-                    switch format {
-                    case .q4_0: kernel(Q4_0Layout.self, operands, rows: first, end)
-                    case .q4_1: kernel(Q4_1Layout.self, operands, rows: first, end)
-                    case .q8_0: kernel(Q8_0Layout.self, operands, rows: first, end)
+            x.values.withUnsafeBufferPointer { xv in
+                x.biases.withUnsafeBufferPointer { xb in
+                    x.scales.withUnsafeBufferPointer { xd in
+                        x.sums.withUnsafeBufferPointer { xs in
+                            x.scalesByBlock.withUnsafeBufferPointer { xdb in
+                                x.sumsByBlock.withUnsafeBufferPointer { xsb in
+                                    let operands = Operands(
+                                        data: weights.baseAddress!,
+                                        x: xv.baseAddress!, biases: xb.baseAddress!, xScales: xd.baseAddress!, xSums: xs.baseAddress!,
+                                        xScalesByBlock: xdb.baseAddress!, xSumsByBlock: xsb.baseAddress!, out: out,
+                                        blocks: blocks, blockBytes: format.blockBytes, header: format.header, tokens: x.rows, stride: rowStride, accumulate: accumulate)
+                                    // Chunks of rows, four-aligned, one per core.
+                                    let count = min(ForkJoin.shared.workers + 1, max(1, rows / 4))
+                                    ForkJoin.shared.run { chunk in
+                                        guard chunk < count else { return }
+                                        let first = (chunk * rows / count) & ~3, end = chunk + 1 == count ? rows : ((chunk + 1) * rows / count) & ~3
+                                        switch format {
+                                        case .q4_0: kernel(Q4_0Layout.self, operands, rows: first, end)
+                                        case .q4_1: kernel(Q4_1Layout.self, operands, rows: first, end)
+                                        case .q8_0: kernel(Q8_0Layout.self, operands, rows: first, end)
+                                        }
+                                    }
+                                }
+                            }
+                        }
                     }
                 }
-            } } } } } }
+            }
         }
     }
 }

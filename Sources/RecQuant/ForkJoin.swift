@@ -71,10 +71,10 @@ final class ForkJoin: @unchecked Sendable {
 
 @inline(__always) func spinPause() {
     #if arch(x86_64)
-    // _mm_pause has no Swift spelling; a short dependent loop stands in for it.
-    var x = 0
-    for i in 0..<8 { x &+= i }
-    _ = x
+        // _mm_pause has no Swift spelling; a short dependent loop stands in for it.
+        var x = 0
+        for i in 0..<8 { x &+= i }
+        _ = x
     #endif
 }
 

@@ -97,8 +97,9 @@ public func ggmlSwiGLU(gate: UnsafePointer<Float>, up: UnsafePointer<Float>, int
     var acc = SIMD16<Float>()
     var c = 0
     while c < count {
-        acc = acc.addingProduct(UnsafeRawPointer(q + c).loadUnaligned(as: SIMD16<Float>.self),
-                                UnsafeRawPointer(k + c).loadUnaligned(as: SIMD16<Float>.self))
+        acc = acc.addingProduct(
+            UnsafeRawPointer(q + c).loadUnaligned(as: SIMD16<Float>.self),
+            UnsafeRawPointer(k + c).loadUnaligned(as: SIMD16<Float>.self))
         c += 16
     }
     return reduce16(acc)
@@ -109,8 +110,10 @@ public func ggmlSwiGLU(gate: UnsafePointer<Float>, up: UnsafePointer<Float>, int
 /// Row i sees keys `0..<start`, then `visibleFrom[i]...start + i` (its own branch, or all new
 /// rows before it), written as if they followed the first ones (columns `start...`): a branch
 /// is laid out exactly as it would be alone, and nothing it cannot see is computed.
-public func attentionScores(_ q: UnsafePointer<Float>, queryStride: Int, _ k: UnsafePointer<Float>, keyStride: Int,
-                            rows: Int, start: Int, visibleFrom: [Int], dim: Int, into out: UnsafeMutablePointer<Float>, outStride: Int) {
+public func attentionScores(
+    _ q: UnsafePointer<Float>, queryStride: Int, _ k: UnsafePointer<Float>, keyStride: Int,
+    rows: Int, start: Int, visibleFrom: [Int], dim: Int, into out: UnsafeMutablePointer<Float>, outStride: Int
+) {
     precondition(dim % 16 == 0)
     for i in 0..<rows {
         let row = out + i * outStride, query = q + i * queryStride
@@ -130,8 +133,10 @@ public struct ValueRows: Sendable {
 
 /// The partial sums both attention-value orders start from: row `k mod slots` of `scratch`
 /// (`slots · dim` floats) accumulates `p[k] v[k, ·]` with fused multiply-adds in order of k.
-@inline(__always) func accumulateWeightedValues(_ p: UnsafePointer<Float>, count n: Int, rows: ValueRows, _ v: UnsafePointer<Float>,
-                                                valueStride: Int, dim: Int, slots: Int, into scratch: UnsafeMutablePointer<Float>) {
+@inline(__always) func accumulateWeightedValues(
+    _ p: UnsafePointer<Float>, count n: Int, rows: ValueRows, _ v: UnsafePointer<Float>,
+    valueStride: Int, dim: Int, slots: Int, into scratch: UnsafeMutablePointer<Float>
+) {
     scratch.initialize(repeating: 0, count: slots * dim)
     let s = UnsafeMutableRawPointer(scratch)
     for k in 0..<n {
@@ -139,8 +144,9 @@ public struct ValueRows: Sendable {
         for d in Swift.stride(from: 0, to: dim, by: 16) {
             let at = 4 * (slot * dim + d)
             let acc = s.loadUnaligned(fromByteOffset: at, as: SIMD16<Float>.self)
-            s.storeBytes(of: acc.addingProduct(weight, UnsafeRawPointer(value + d).loadUnaligned(as: SIMD16<Float>.self)),
-                         toByteOffset: at, as: SIMD16<Float>.self)
+            s.storeBytes(
+                of: acc.addingProduct(weight, UnsafeRawPointer(value + d).loadUnaligned(as: SIMD16<Float>.self)),
+                toByteOffset: at, as: SIMD16<Float>.self)
         }
     }
 }
@@ -149,8 +155,10 @@ public struct ValueRows: Sendable {
 /// partial sums by `k mod 16`, each accumulated with fused multiply-adds in order of k, then
 /// added as `reduce16` adds its lanes. `rows` maps weights to value rows. `scratch` holds
 /// 16 · dim floats.
-public func attentionValues(_ p: UnsafePointer<Float>, count n: Int, rows: ValueRows, _ v: UnsafePointer<Float>, valueStride: Int,
-                            dim: Int, into out: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>) {
+public func attentionValues(
+    _ p: UnsafePointer<Float>, count n: Int, rows: ValueRows, _ v: UnsafePointer<Float>, valueStride: Int,
+    dim: Int, into out: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>
+) {
     precondition(dim % 16 == 0)
     accumulateWeightedValues(p, count: n, rows: rows, v, valueStride: valueStride, dim: dim, slots: 16, into: scratch)
     let s = UnsafeMutableRawPointer(scratch)
@@ -182,8 +190,10 @@ public func attentionValues(_ p: UnsafePointer<Float>, count n: Int, rows: Value
 }
 
 /// One query's attention scores in `vec_dot_f16`'s order (`dim` a multiple of 64).
-public func attentionScoresOneToken(_ q: UnsafePointer<Float>, _ k: UnsafePointer<Float>, keyStride: Int, columns: Int, dim: Int,
-                                    into out: UnsafeMutablePointer<Float>) {
+public func attentionScoresOneToken(
+    _ q: UnsafePointer<Float>, _ k: UnsafePointer<Float>, keyStride: Int, columns: Int, dim: Int,
+    into out: UnsafeMutablePointer<Float>
+) {
     precondition(dim % 64 == 0)
     for j in 0..<columns { out[j] = vecDotF16(q, k + j * keyStride, count: dim) }
 }
@@ -191,8 +201,10 @@ public func attentionScoresOneToken(_ q: UnsafePointer<Float>, _ k: UnsafePointe
 /// One row of attention weights times the values in `vec_dot_f16`'s order: for each output
 /// dimension, value k of the sum goes to accumulator (k / 16) mod 4, lane k mod 16. `scratch`
 /// holds 64 · dim floats.
-public func attentionValuesOneToken(_ p: UnsafePointer<Float>, count n: Int, _ v: UnsafePointer<Float>, valueStride: Int, dim: Int,
-                                    into out: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>) {
+public func attentionValuesOneToken(
+    _ p: UnsafePointer<Float>, count n: Int, _ v: UnsafePointer<Float>, valueStride: Int, dim: Int,
+    into out: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>
+) {
     precondition(dim % 16 == 0)
     // Slot k mod 64 is accumulator (k / 16) mod 4, lane k mod 16.
     accumulateWeightedValues(p, count: n, rows: .inPlace, v, valueStride: valueStride, dim: dim, slots: 64, into: scratch)

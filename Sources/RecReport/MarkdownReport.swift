@@ -152,7 +152,8 @@ public enum MarkdownReport {
                     for note in stored where !notes.contains(note) { notes.append(note) }
                 }
                 if let bytes = try store.artifact(ResultStore.examplesKey(cell: ref.key)),
-                   let examples = try? JSONDecoder().decode([String].self, from: Data(bytes)), !examples.isEmpty, quoted.allSatisfy({ $0.pipeline != pipeline }) {
+                    let examples = try? JSONDecoder().decode([String].self, from: Data(bytes)), !examples.isEmpty, quoted.allSatisfy({ $0.pipeline != pipeline })
+                {
                     quoted.append((pipeline, ref.seed, examples))
                 }
             }
@@ -186,7 +187,8 @@ public enum MarkdownReport {
 
     static func datasetSection(_ json: String, fingerprint: String) -> String {
         guard let object = try? JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any],
-              let dataset = object["dataset"] as? [String: Any] else { return "- Dataset fingerprint: `\(fingerprint.prefix(16))`\n" }
+            let dataset = object["dataset"] as? [String: Any]
+        else { return "- Dataset fingerprint: `\(fingerprint.prefix(16))`\n" }
         let users = dataset["users"] as? Int ?? 0, items = dataset["items"] as? Int ?? 0
         let interactions = dataset["interactions"] as? Int ?? 0
         let density = Double(interactions) / Double(max(1, users * items))
@@ -214,7 +216,8 @@ public enum MarkdownReport {
             var seeds = 0
             for ref in base.cells where ref.pipeline == pipeline {
                 guard let cell = byKey[ref.key], cell.status == .done,
-                      let series = try store.perUser(cell: cell.id, name: column.name, k: column.k) else { return nil }
+                    let series = try store.perUser(cell: cell.id, name: column.name, k: column.k)
+                else { return nil }
                 seeds += 1
                 for (user, value) in zip(series.users, series.values) { sums[user, default: 0] += value }
             }
@@ -238,9 +241,10 @@ public enum MarkdownReport {
                     let users = mine.keys.filter { theirs[$0] != nil && !mine[$0]!.isNaN && !theirs[$0]!.isNaN }.sorted()
                     guard !users.isEmpty else { continue }
                     let a = users.map { mine[$0]! }, b = users.map { theirs[$0]! }
-                    rows.append(Row(
-                        section: index, label: label, column: column, a: a.reduce(0, +) / Double(a.count), b: b.reduce(0, +) / Double(b.count),
-                        t: Significance.pairedTTest(a, b)?.pValue, w: Significance.wilcoxon(a, b)?.pValue))
+                    rows.append(
+                        Row(
+                            section: index, label: label, column: column, a: a.reduce(0, +) / Double(a.count), b: b.reduce(0, +) / Double(b.count),
+                            t: Significance.pairedTTest(a, b)?.pValue, w: Significance.wilcoxon(a, b)?.pValue))
                 }
             }
         }

@@ -35,7 +35,10 @@ public final class DataStage: @unchecked Sendable {
         }
         let unique = dataset.withoutDuplicates()
         if let (user, item) = unique.example, spec.duplicates == .refuse {
-            throw RecError(.data, "'\(spec.dataset)' holds \(unique.dropped) repeated (user, item) interactions, the first for user '\(Excerpt.of(user))' and item '\(Excerpt.of(item))' (data.duplicates: refuse; keep_last keeps the latest of each)", key: "data.duplicates")
+            throw RecError(
+                .data,
+                "'\(spec.dataset)' holds \(unique.dropped) repeated (user, item) interactions, the first for user '\(Excerpt.of(user))' and item '\(Excerpt.of(item))' (data.duplicates: refuse; keep_last keeps the latest of each)",
+                key: "data.duplicates")
         }
         dataset = unique.dataset
         if let threshold = spec.ratingThreshold { dataset = dataset.filtered(ratingAtLeast: threshold) }
@@ -51,7 +54,8 @@ public final class DataStage: @unchecked Sendable {
         var stats = dataset.statistics
         stats.name = spec.dataset
         stats.duplicatesDropped = unique.dropped > 0 ? unique.dropped : nil
-        let statsObject = SplitStatistics(dataset: stats, split: ExperimentPlan.describeSplit(spec), train: split.train.count, validation: split.validation.count, test: split.test.count,
+        let statsObject = SplitStatistics(
+            dataset: stats, split: ExperimentPlan.describeSplit(spec), train: split.train.count, validation: split.validation.count, test: split.test.count,
             historyOnly: split.historyOnly.isEmpty ? nil : split.historyOnly.count)
         let prepared = Prepared(split: split, fingerprint: dataset.fingerprint, statisticsJSON: try canonicalJSON(statsObject))
         cache[key] = prepared

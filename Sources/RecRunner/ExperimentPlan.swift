@@ -43,15 +43,18 @@ public struct ExperimentPlan: Sendable {
                     let predicts = try registry.makeScorer(kind: scorer.kind, configuration: scorer, context: ComponentContext(seed: 0)).0.predicts
                     let needed: PredictionKind = spec.evaluation.protocol == .ctr ? .probability : .rating
                     guard predicts == needed else {
-                        throw RecError(.spec, "scorer '\(scorer.kind)' of pipeline '\(pipeline.name)' predicts \(predicts == .rating ? "ratings" : "probabilities"); the \(spec.evaluation.protocol.rawValue) protocol needs \(needed == .rating ? "ratings" : "probabilities")",
-                                       at: scorer.typeLocation, key: "pipelines.\(pipeline.name).scorer.type")
+                        throw RecError(
+                            .spec,
+                            "scorer '\(scorer.kind)' of pipeline '\(pipeline.name)' predicts \(predicts == .rating ? "ratings" : "probabilities"); the \(spec.evaluation.protocol.rawValue) protocol needs \(needed == .rating ? "ratings" : "probabilities")",
+                            at: scorer.typeLocation, key: "pipelines.\(pipeline.name).scorer.type")
                     }
                 }
                 let rankerJSON = try pipeline.ranker.map { try Self.resolve($0, registry: registry, role: "ranker") }
                 let augmenterJSON = try pipeline.augmenter.map { try Self.resolve($0, registry: registry, role: "augmenter") }
                 let encoderJSON = try pipeline.encoder.map { try Self.resolve($0, registry: registry, role: "encoder") }
                 if point.isBase {
-                    components[pipeline.name] = Self.describe(pipeline.head.kind, headJSON)
+                    components[pipeline.name] =
+                        Self.describe(pipeline.head.kind, headJSON)
                         + (pipeline.augmenter.map { " + " + Self.describe($0.kind, augmenterJSON ?? "{}") } ?? "")
                         + (pipeline.ranker.map { " → " + Self.describe($0.kind, rankerJSON ?? "{}") } ?? "")
                         + (pipeline.encoder.map { ", items encoded by " + Self.describe($0.kind, encoderJSON ?? "{}") + " from " + pipeline.encodeFields.joined(separator: ", ") } ?? "")
@@ -66,10 +69,12 @@ public struct ExperimentPlan: Sendable {
                     evaluation.correction = "holm"
                     evaluation.batchUsers = 0
                     // The encoder, too, is written only when there is one.
-                    let encoderPart = try encoderJSON.map {
-                        "\"encoder\":{\"type\":\"\(pipeline.encoder!.kind)\",\"config\":\($0),\"fields\":\(try canonicalJSON(pipeline.encodeFields))},"
-                    } ?? ""
-                    let json = "{" + augmenterPart + "\"data\":\(try canonicalJSON(spec.data))," + encoderPart + "\"evaluation\":\(try canonicalJSON(evaluation)),"
+                    let encoderPart =
+                        try encoderJSON.map {
+                            "\"encoder\":{\"type\":\"\(pipeline.encoder!.kind)\",\"config\":\($0),\"fields\":\(try canonicalJSON(pipeline.encodeFields))},"
+                        } ?? ""
+                    let json =
+                        "{" + augmenterPart + "\"data\":\(try canonicalJSON(spec.data))," + encoderPart + "\"evaluation\":\(try canonicalJSON(evaluation)),"
                         + "\"ranker\":\(rankerJSON.map { "{\"type\":\"\(pipeline.ranker!.kind)\",\"config\":\($0)}" } ?? "null"),"
                         + "\"retriever\":" + (pipeline.retriever.map { "{\"type\":\"\($0.kind)\",\"config\":\(headJSON)}" } ?? "null") + ","
                         + (pipeline.scorer.map { "\"scorer\":{\"type\":\"\($0.kind)\",\"config\":\(headJSON)}," } ?? "")
@@ -77,8 +82,10 @@ public struct ExperimentPlan: Sendable {
                     let key = SHA256.hex(json)
                     refs.append(ExperimentInfo.CellRef(pipeline: pipeline.name, seed: seed, key: key))
                     if seenKeys.insert(key).inserted {
-                        cells.append(Cell(key: key, pipeline: pipeline, spec: spec, sweepLabel: point.label, seed: seed, configJSON: json, headJSON: headJSON,
-                                          specDirectory: URL(fileURLWithPath: loaded.file).deletingLastPathComponent().path))
+                        cells.append(
+                            Cell(
+                                key: key, pipeline: pipeline, spec: spec, sweepLabel: point.label, seed: seed, configJSON: json, headJSON: headJSON,
+                                specDirectory: URL(fileURLWithPath: loaded.file).deletingLastPathComponent().path))
                     }
                 }
             }
@@ -189,16 +196,19 @@ public struct ExperimentPlan: Sendable {
         for pipeline in spec.pipelines {
             let key = "pipelines.\(pipeline.name)"
             if pointwise, let retriever = pipeline.retriever {
-                throw RecError(.spec, "pipeline '\(pipeline.name)' has a retriever and no scorer, but the \(evaluation.protocol.rawValue) protocol scores (user, item) pairs; give it a 'scorer:'",
-                               at: retriever.node.location, key: key + ".retriever")
+                throw RecError(
+                    .spec, "pipeline '\(pipeline.name)' has a retriever and no scorer, but the \(evaluation.protocol.rawValue) protocol scores (user, item) pairs; give it a 'scorer:'",
+                    at: retriever.node.location, key: key + ".retriever")
             }
             if !pointwise, let scorer = pipeline.scorer {
-                throw RecError(.spec, "pipeline '\(pipeline.name)' has a scorer, which needs 'protocol: ctr' or 'protocol: rating' under evaluation",
-                               at: scorer.node.location, key: key + ".scorer")
+                throw RecError(
+                    .spec, "pipeline '\(pipeline.name)' has a scorer, which needs 'protocol: ctr' or 'protocol: rating' under evaluation",
+                    at: scorer.node.location, key: key + ".scorer")
             }
             if pointwise, let slot = pipeline.ranker ?? pipeline.augmenter {
-                throw RecError(.spec, "pipeline '\(pipeline.name)' has a \(pipeline.ranker != nil ? "ranker" : "augmenter"), which the \(evaluation.protocol.rawValue) protocol does not use",
-                               at: slot.node.location, key: key + (pipeline.ranker != nil ? ".ranker" : ".augmenter"))
+                throw RecError(
+                    .spec, "pipeline '\(pipeline.name)' has a \(pipeline.ranker != nil ? "ranker" : "augmenter"), which the \(evaluation.protocol.rawValue) protocol does not use",
+                    at: slot.node.location, key: key + (pipeline.ranker != nil ? ".ranker" : ".augmenter"))
             }
         }
         if evaluation.protocol == .ctr && spec.data.label == nil {
@@ -208,12 +218,14 @@ public struct ExperimentPlan: Sendable {
             throw RecError(.spec, "\(metric) in the rating protocol counts ratings under the label rule as positive: set one under data, e.g. 'label: rating >= 4'", key: "evaluation.metrics")
         }
         for pipeline in spec.pipelines where pipeline.augmenter != nil && pipeline.ranker == nil {
-            throw RecError(.spec, "pipeline '\(pipeline.name)' has an augmenter but no ranker to read what it writes",
-                           at: pipeline.augmenter!.node.location, key: "pipelines.\(pipeline.name).augmenter")
+            throw RecError(
+                .spec, "pipeline '\(pipeline.name)' has an augmenter but no ranker to read what it writes",
+                at: pipeline.augmenter!.node.location, key: "pipelines.\(pipeline.name).augmenter")
         }
         for pipeline in spec.pipelines where pipeline.ranker != nil && evaluation.protocol != .candidates {
-            throw RecError(.spec, "pipeline '\(pipeline.name)' has a ranker, which needs 'protocol: candidates' under evaluation",
-                           at: pipeline.ranker!.node.location, key: "pipelines.\(pipeline.name).ranker")
+            throw RecError(
+                .spec, "pipeline '\(pipeline.name)' has a ranker, which needs 'protocol: candidates' under evaluation",
+                at: pipeline.ranker!.node.location, key: "pipelines.\(pipeline.name).ranker")
         }
         if evaluation.protocol == .candidates, let deepest = evaluation.cutoffs.max(), deepest > evaluation.candidates {
             throw RecError(.spec, "cutoff \(deepest) is deeper than the \(evaluation.candidates) candidates", key: "evaluation.cutoffs")

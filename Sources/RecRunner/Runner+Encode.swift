@@ -24,8 +24,10 @@ extension Runner {
         }
         let started = Date()
         let outcome = try EmbeddingCache(store: store).encode(texts, with: encoder, configuration: json)
-        progress.line(String(format: "  %@: %d item texts encoded by %@ (%d from the cache) in %.1f s",
-                             cell.pipeline.name, texts.count, slot.kind, outcome.hits, Date().timeIntervalSince(started)))
+        progress.line(
+            String(
+                format: "  %@: %d item texts encoded by %@ (%d from the cache) in %.1f s",
+                cell.pipeline.name, texts.count, slot.kind, outcome.hits, Date().timeIntervalSince(started)))
         return outcome.vectors
     }
 }

@@ -26,10 +26,11 @@ extension Runner {
         let context = ComponentContext(seed: cell.seed, artifacts: store, languageModelCache: store, progress: progress)
         var (scorer, _) = try registry.makeScorer(kind: scorerSpec.kind, configuration: scorerSpec, context: context)
         let name = cell.pipeline.name
-        let cacheKey = stageKey([
-            "scorer", scorerSpec.kind, cell.headJSON, prepared.fingerprint, try canonicalJSON(spec.data.split), spec.data.label?.description ?? "",
-            "\(spec.data.split.seed(forRun: cell.seed))", "\(cell.seed)",
-        ] + (cell.pipeline.encoder.map { ["encoder", $0.kind, cell.configJSON] } ?? []))
+        let cacheKey = stageKey(
+            [
+                "scorer", scorerSpec.kind, cell.headJSON, prepared.fingerprint, try canonicalJSON(spec.data.split), spec.data.label?.description ?? "",
+                "\(spec.data.split.seed(forRun: cell.seed))", "\(cell.seed)",
+            ] + (cell.pipeline.encoder.map { ["encoder", $0.kind, cell.configJSON] } ?? []))
         if var checkpointable = scorer as? any Scorer & Checkpointable, let bytes = try store.artifact(cacheKey) {
             try checkpointable.restore(from: bytes)
             scorer = checkpointable
@@ -77,8 +78,10 @@ extension Runner {
             case .epochEnd(let epoch, let total, let loss):
                 let elapsed = Date().timeIntervalSince(started)
                 let eta = elapsed / Double(epoch) * Double(total - epoch)
-                reporter.line(String(format: "  %@ epoch %d/%d loss %.5f  %@ elapsed, ETA %@", name, epoch, total, loss,
-                                     ProgressReporter.clock(elapsed), ProgressReporter.clock(eta)))
+                reporter.line(
+                    String(
+                        format: "  %@ epoch %d/%d loss %.5f  %@ elapsed, ETA %@", name, epoch, total, loss,
+                        ProgressReporter.clock(elapsed), ProgressReporter.clock(eta)))
             case .message(let text):
                 reporter.line("  \(name): \(text)")
             }

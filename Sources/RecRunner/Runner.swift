@@ -135,7 +135,8 @@ public final class Runner: @unchecked Sendable {
         // /proc/PID/stat reads "PID (COMMAND) STATE ..."; the command may hold spaces and
         // parentheses, so the state follows the last ')'.
         guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
-              let close = stat.lastIndex(of: ")") else { return true }
+            let close = stat.lastIndex(of: ")")
+        else { return true }
         let state = stat[stat.index(after: close)...].drop { $0 == " " }.first
         return state != "Z" && state != "X"
     }
@@ -175,10 +176,11 @@ public final class Runner: @unchecked Sendable {
         // Stage cache: a trained retriever is stored under its configuration, data and seed.
         let training = try trainingSet(cell, split)
         // The encoder's part of the cell key changes the stage key only when there is one.
-        let cacheKey = stageKey([
-            "retriever", retrieverSpec.kind, cell.headJSON, prepared.fingerprint, spec.data.split.method.rawValue,
-            "\(spec.data.split.seed(forRun: cell.seed))", "\(cell.seed)",
-        ] + (cell.pipeline.encoder.map { ["encoder", $0.kind, cell.configJSON] } ?? []))
+        let cacheKey = stageKey(
+            [
+                "retriever", retrieverSpec.kind, cell.headJSON, prepared.fingerprint, spec.data.split.method.rawValue,
+                "\(spec.data.split.seed(forRun: cell.seed))", "\(cell.seed)",
+            ] + (cell.pipeline.encoder.map { ["encoder", $0.kind, cell.configJSON] } ?? []))
         if var checkpointable = retriever as? any Retriever & Checkpointable, let bytes = try store.artifact(cacheKey) {
             try checkpointable.restore(from: bytes)
             retriever = checkpointable
@@ -200,10 +202,11 @@ public final class Runner: @unchecked Sendable {
             try fitted(try registry.makeRanker(kind: spec.kind, configuration: spec, context: context).0)
         }
         let augmenterKind = cell.pipeline.augmenter?.kind ?? ""
-        let (augmenter, augmenterJSON): ((any KnowledgeAugmenter)?, String) = try cell.pipeline.augmenter.map { spec in
-            let (made, json) = try registry.makeAugmenter(kind: spec.kind, configuration: spec, context: context)
-            return (try fitted(made), json)
-        } ?? (nil, "")
+        let (augmenter, augmenterJSON): ((any KnowledgeAugmenter)?, String) =
+            try cell.pipeline.augmenter.map { spec in
+                let (made, json) = try registry.makeAugmenter(kind: spec.kind, configuration: spec, context: context)
+                return (try fitted(made), json)
+            } ?? (nil, "")
         // Training time of every component (a ranker may fine-tune a language model).
         lap("fit")
         let evaluation = spec.evaluation

@@ -25,7 +25,8 @@ extension ExperimentSpec: Decodable {
         name = try c.decode(String.self, forKey: .name)
         // The name becomes a file name (Reports/<name>.md), so it is short and plain.
         guard !name.isEmpty, name.count <= Self.maxNameLength, name.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || "-_.".contains($0)) }),
-              name != ".", name != ".." else {
+            name != ".", name != ".."
+        else {
             throw DecodingError.dataCorruptedError(
                 forKey: .name, in: c, debugDescription: "'\(Excerpt.of(name))' must be a name of 1 to \(Self.maxNameLength) ASCII letters, digits, '-', '_' or '.'")
         }
@@ -42,8 +43,9 @@ extension ExperimentSpec: Decodable {
         }
         let nested = try c.nestedContainer(keyedBy: AnyKey.self, forKey: .pipelines)
         for entry in entries where entry.key.isEmpty || entry.key.count > Self.maxNameLength || Excerpt.hasControlCharacters(entry.key) {
-            throw RecError(.spec, "pipeline name '\(Excerpt.of(entry.key))' must be 1 to \(Self.maxNameLength) characters without line breaks or control characters",
-                           at: entry.keyLocation, key: "pipelines")
+            throw RecError(
+                .spec, "pipeline name '\(Excerpt.of(entry.key))' must be 1 to \(Self.maxNameLength) characters without line breaks or control characters",
+                at: entry.keyLocation, key: "pipelines")
         }
         pipelines = try entries.map { entry in
             var pipeline = try nested.decode(PipelineSpec.self, forKey: AnyKey(entry.key))
@@ -200,7 +202,8 @@ public struct SplitSpec: Sendable, Codable, Equatable {
                 fraction: try prefix.decode(.fraction, default: 0.5, in: 0...1), max: try prefix.decode(.max, default: 30, in: 0...1_000_000))
         }
         if perSeed && (method == .leaveOneOut || method == .temporal) {
-            throw DecodingError.dataCorruptedError(forKey: .perSeed, in: c, debugDescription: "per_seed draws a new split per run seed, which only the random and user splits have; \(method.rawValue) splits are the same for every seed")
+            throw DecodingError.dataCorruptedError(
+                forKey: .perSeed, in: c, debugDescription: "per_seed draws a new split per run seed, which only the random and user splits have; \(method.rawValue) splits are the same for every seed")
         }
     }
 }
@@ -310,9 +313,10 @@ public struct EvaluationSpec: Sendable, Codable, Equatable {
         let valid = parsed.validMetrics
         for (index, metric) in metrics.enumerated() where !valid.contains(metric) {
             let known = MetricCatalog.definition(metric) != nil
-            throw DecodingError.dataCorrupted(DecodingError.Context(
-                codingPath: c.codingPath + [CodingKeys.metrics, AnyKey(intValue: index)!],
-                debugDescription: known ? "metric '\(metric)' is not computed by the \(kind) protocol; valid: \(valid.joined(separator: ", "))" : unknownChoice(metric, valid)))
+            throw DecodingError.dataCorrupted(
+                DecodingError.Context(
+                    codingPath: c.codingPath + [CodingKeys.metrics, AnyKey(intValue: index)!],
+                    debugDescription: known ? "metric '\(metric)' is not computed by the \(kind) protocol; valid: \(valid.joined(separator: ", "))" : unknownChoice(metric, valid)))
         }
         cutoffs = try c.decode(.cutoffs, default: [10])
         guard !cutoffs.isEmpty, cutoffs.allSatisfy({ $0 > 0 && $0 <= 10_000 }) else {

@@ -46,9 +46,7 @@ public struct NodeDecoder {
         if keys.starts(with: prefix) { keys.removeFirst(prefix.count) }
         var node = root
         for key in keys {
-            if let index = Int(key), let items = node.items, index < items.count { node = items[index] }
-            else if let next = node[key] { node = next }
-            else { break }
+            if let index = Int(key), let items = node.items, index < items.count { node = items[index] } else if let next = node[key] { node = next } else { break }
         }
         return RecError(.spec, message, at: node.location, key: (prefix + keys).joined(separator: "."))
     }

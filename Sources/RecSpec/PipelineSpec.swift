@@ -32,7 +32,8 @@ public struct PipelineSpec: Sendable, Decodable {
             throw DecodingError.dataCorruptedError(forKey: .encodeFields, in: c, debugDescription: "encode_fields needs an encoder: slot to read them")
         }
         guard (retriever == nil) != (scorer == nil) else {
-            let message = retriever == nil
+            let message =
+                retriever == nil
                 ? "a pipeline needs a retriever (ranking protocols) or a scorer (ctr and rating protocols)"
                 : "a pipeline has a retriever or a scorer, not both"
             throw DecodingError.dataCorrupted(DecodingError.Context(codingPath: c.codingPath, debugDescription: message))

@@ -36,8 +36,9 @@ public enum SpecLoader {
         var points = [SweepPoint(label: "base", assignments: [], spec: base)]
         let perPoint = base.pipelines.count * base.seeds.count
         guard perPoint <= maxCells else {
-            throw RecError(.spec, "the plan has \(perPoint) cells (\(base.pipelines.count) pipelines x \(base.seeds.count) seeds), over the limit of \(maxCells); pass --max-cells N to allow more",
-                           at: tree.location)
+            throw RecError(
+                .spec, "the plan has \(perPoint) cells (\(base.pipelines.count) pipelines x \(base.seeds.count) seeds), over the limit of \(maxCells); pass --max-cells N to allow more",
+                at: tree.location)
         }
         if let sweep {
             for assignment in try grid(sweep, tree: tree, maxPoints: max(0, maxCells / max(1, perPoint) - 1), cellsPerPoint: perPoint, maxCells: maxCells) {
@@ -64,7 +65,9 @@ public enum SpecLoader {
         guard let relative = extends.scalar, !relative.isEmpty else {
             throw RecError(.spec, "expected a file name, found \(extends.shapeName)", at: extends.location, key: "extends")
         }
-        let basePath = relative.hasPrefix("/") ? relative
+        let basePath =
+            relative.hasPrefix("/")
+            ? relative
             : URL(fileURLWithPath: path).deletingLastPathComponent().appendingPathComponent(relative).path
         let standard = URL(fileURLWithPath: basePath).standardized.path
         if seen.contains(standard) || standard == URL(fileURLWithPath: path).standardized.path {
@@ -173,8 +176,9 @@ public enum SpecLoader {
         if size > maxPoints {
             let cells = size.multipliedReportingOverflow(by: cellsPerPoint)
             let count = cells.overflow ? "more than \(Int.max)" : "\(cells.partialValue)"
-            throw RecError(.spec, "the sweep expands to \(size) points and \(count) cells, over the limit of \(maxCells); shrink the grid, or pass --max-cells N to allow more",
-                           at: sweep.location, key: "sweep")
+            throw RecError(
+                .spec, "the sweep expands to \(size) points and \(count) cells, over the limit of \(maxCells); shrink the grid, or pass --max-cells N to allow more",
+                at: sweep.location, key: "sweep")
         }
         var points: [[(String, YAMLNode)]] = [[]]
         for axis in axes {

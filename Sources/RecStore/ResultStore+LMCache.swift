@@ -25,8 +25,10 @@ extension ResultStore: LanguageModelCallCache {
         try db.transaction {
             try db.query(
                 "INSERT OR IGNORE INTO lm_calls(key, backend, model, kind, request, response, prompt_tokens, completion_tokens, created_at) VALUES(?,?,?,?,?,?,?,?,?)",
-                [.text(call.key), .text(call.backend), .text(call.model), .text(call.kind), .text(call.request), .text(call.response),
-                 .int(Int64(call.promptTokens)), .int(Int64(call.completionTokens)), .text(Self.now())])
+                [
+                    .text(call.key), .text(call.backend), .text(call.model), .text(call.kind), .text(call.request), .text(call.response),
+                    .int(Int64(call.promptTokens)), .int(Int64(call.completionTokens)), .text(Self.now()),
+                ])
         }
     }
 
@@ -35,14 +37,17 @@ extension ResultStore: LanguageModelCallCache {
     }
 
     public func lmCacheStats() throws -> LMCacheStats {
-        let counts = Dictionary(uniqueKeysWithValues: try db.query("SELECT name, value FROM lm_cache_counts").compactMap { row in
-            row[0].text.map { ($0, Int(row[1].int ?? 0)) }
-        })
+        let counts = Dictionary(
+            uniqueKeysWithValues: try db.query("SELECT name, value FROM lm_cache_counts").compactMap { row in
+                row[0].text.map { ($0, Int(row[1].int ?? 0)) }
+            })
         let rows = try db.query(
             "SELECT backend, model, COUNT(*), SUM(prompt_tokens), SUM(completion_tokens) FROM lm_calls GROUP BY backend, model ORDER BY backend, model")
         let byModel = rows.map { row in
-            (backend: row[0].text ?? "", model: row[1].text ?? "", calls: Int(row[2].int ?? 0),
-             promptTokens: Int(row[3].int ?? 0), completionTokens: Int(row[4].int ?? 0))
+            (
+                backend: row[0].text ?? "", model: row[1].text ?? "", calls: Int(row[2].int ?? 0),
+                promptTokens: Int(row[3].int ?? 0), completionTokens: Int(row[4].int ?? 0)
+            )
         }
         return LMCacheStats(
             hits: counts["hits"] ?? 0, misses: counts["misses"] ?? 0, calls: byModel.map(\.calls).reduce(0, +),

@@ -16,8 +16,9 @@ extension ResultStore {
                 PlannedCell(key: $0.key, pipeline: $0.pipeline, sweepLabel: $0.sweepLabel, seed: $0.seed, configHash: $0.configHash, configJSON: $0.configJSON)
             }
             let mine = try existingPlan(experiment.name)
-            let id = try register(experiment: experiment.name, specFile: experiment.specFile, specHash: experiment.specHash,
-                                  infoJSON: experiment.infoJSON, plan: plan)
+            let id = try register(
+                experiment: experiment.name, specFile: experiment.specFile, specHash: experiment.specHash,
+                infoJSON: experiment.infoJSON, plan: plan)
             // Keep this file's plan order when it has one (shards of one spec share the same plan).
             if let mine { try restorePlan(id: id, keys: mine, adding: plan.map(\.key)) }
             for cell in cells where cell.status == .done {
@@ -40,8 +41,10 @@ extension ResultStore {
         // Language-model calls (a file from before the call cache has no such table).
         if try !other.db.query("SELECT name FROM sqlite_master WHERE type='table' AND name='lm_calls'").isEmpty {
             for row in try other.db.query("SELECT key, backend, model, kind, request, response, prompt_tokens, completion_tokens FROM lm_calls") {
-                try storeLMCall(LanguageModelCall(key: row[0].text!, backend: row[1].text!, model: row[2].text!, kind: row[3].text!, request: row[4].text!,
-                                       response: row[5].text!, promptTokens: Int(row[6].int ?? 0), completionTokens: Int(row[7].int ?? 0)))
+                try storeLMCall(
+                    LanguageModelCall(
+                        key: row[0].text!, backend: row[1].text!, model: row[2].text!, kind: row[3].text!, request: row[4].text!,
+                        response: row[5].text!, promptTokens: Int(row[6].int ?? 0), completionTokens: Int(row[7].int ?? 0)))
             }
         }
         return copied

@@ -36,8 +36,7 @@ extension ResultStore {
         let all = try experiments()
         guard let found = all.first(where: { $0.name == name }) else {
             var message = "no experiment named '\(name)' in \(db.path)"
-            if let near = nearest(name, in: all.map(\.name)) { message += " (did you mean '\(near)'?)" }
-            else if !all.isEmpty { message += "; it holds: \(all.map(\.name).joined(separator: ", "))" }
+            if let near = nearest(name, in: all.map(\.name)) { message += " (did you mean '\(near)'?)" } else if !all.isEmpty { message += "; it holds: \(all.map(\.name).joined(separator: ", "))" }
             throw RecError(.store, message)
         }
         return found

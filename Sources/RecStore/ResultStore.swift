@@ -94,8 +94,10 @@ public final class ResultStore: @unchecked Sendable {
                     INSERT INTO cells(experiment_id, cell_key, pipeline, sweep_label, seed, config_hash, config_json)
                     VALUES(?,?,?,?,?,?,?) ON CONFLICT(experiment_id, cell_key) DO NOTHING
                     """,
-                    [.int(id), .text(cell.key), .text(cell.pipeline), .text(cell.sweepLabel), .int(Int64(bitPattern: cell.seed)),
-                     .text(cell.configHash), .text(cell.configJSON)])
+                    [
+                        .int(id), .text(cell.key), .text(cell.pipeline), .text(cell.sweepLabel), .int(Int64(bitPattern: cell.seed)),
+                        .text(cell.configHash), .text(cell.configJSON),
+                    ])
             }
             return id
         }
@@ -134,7 +136,10 @@ public final class ResultStore: @unchecked Sendable {
         /// What the cell's components counted (a ranker's rejected LLM outputs, its calls).
         public var counts: [(name: String, value: Int)]
 
-        public init(dataFingerprint: String, datasetStatsJSON: String, metrics: [(name: String, k: Int, value: Double)], users: [Int32], perUser: [(name: String, k: Int, values: [Double])], timings: [(stage: String, seconds: Double)], counts: [(name: String, value: Int)] = []) {
+        public init(
+            dataFingerprint: String, datasetStatsJSON: String, metrics: [(name: String, k: Int, value: Double)], users: [Int32], perUser: [(name: String, k: Int, values: [Double])],
+            timings: [(stage: String, seconds: Double)], counts: [(name: String, value: Int)] = []
+        ) {
             self.counts = counts
             self.dataFingerprint = dataFingerprint
             self.datasetStatsJSON = datasetStatsJSON
@@ -158,14 +163,16 @@ public final class ResultStore: @unchecked Sendable {
                 try db.query("DELETE FROM \(table) WHERE cell_id=?", [.int(id)])
             }
             for metric in result.metrics {
-                try db.query("INSERT INTO metrics(cell_id, name, k, value) VALUES(?,?,?,?)",
-                             [.int(id), .text(metric.name), .int(Int64(metric.k)), metric.value.isNaN ? .null : .double(metric.value)])
+                try db.query(
+                    "INSERT INTO metrics(cell_id, name, k, value) VALUES(?,?,?,?)",
+                    [.int(id), .text(metric.name), .int(Int64(metric.k)), metric.value.isNaN ? .null : .double(metric.value)])
             }
             let users = result.users.withUnsafeBytes { Array($0) }
             for series in result.perUser {
                 let values = series.values.withUnsafeBytes { Array($0) }
-                try db.query("INSERT INTO user_metrics(cell_id, name, k, users, vals) VALUES(?,?,?,?,?)",
-                             [.int(id), .text(series.name), .int(Int64(series.k)), .blob(users), .blob(values)])
+                try db.query(
+                    "INSERT INTO user_metrics(cell_id, name, k, users, vals) VALUES(?,?,?,?,?)",
+                    [.int(id), .text(series.name), .int(Int64(series.k)), .blob(users), .blob(values)])
             }
             for timing in result.timings {
                 try db.query("INSERT INTO timings(cell_id, stage, seconds) VALUES(?,?,?)", [.int(id), .text(timing.stage), .double(timing.seconds)])
@@ -203,8 +210,9 @@ public final class ResultStore: @unchecked Sendable {
         let now = Self.now()
         try db.transaction {
             for (key, data) in items {
-                try db.query("INSERT OR IGNORE INTO artifacts(key, kind, size, created_at, data) VALUES(?,?,?,?,?)",
-                             [.text(key), .text(kind), .int(Int64(data.count)), .text(now), .blob(data)])
+                try db.query(
+                    "INSERT OR IGNORE INTO artifacts(key, kind, size, created_at, data) VALUES(?,?,?,?,?)",
+                    [.text(key), .text(kind), .int(Int64(data.count)), .text(now), .blob(data)])
             }
         }
     }

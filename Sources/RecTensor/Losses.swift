@@ -51,9 +51,10 @@ public enum Loss {
         }
         return Tensor(shape: [], data: [Float(total) / denominator], parents: [logits]) { result in
             let g = result.grad![0] / denominator
-            logits.accumulate((0..<logits.count).map { i in
-                w[i] == 0 ? 0 : g * w[i] * (1 / (1 + exp(-logits.data[i])) - labels[i])
-            })
+            logits.accumulate(
+                (0..<logits.count).map { i in
+                    w[i] == 0 ? 0 : g * w[i] * (1 / (1 + exp(-logits.data[i])) - labels[i])
+                })
         }
     }
 }

@@ -35,19 +35,23 @@ public final class Adam {
         for (index, parameter) in parameters.enumerated() {
             guard let grad = parameter.grad else { continue }
             let (b1, b2, lr, eps, wd, decoupled) = (beta1, beta2, learningRate, epsilon, weightDecay, decoupledWeightDecay)
-            m[index].withUnsafeMutableBufferPointer { m in v[index].withUnsafeMutableBufferPointer { v in
-                parameter.data.withUnsafeMutableBufferPointer { theta in grad.withUnsafeBufferPointer { g in
-                    for i in 0..<theta.count {
-                        var gi = g[i]
-                        if wd != 0 {
-                            if decoupled { theta[i] *= 1 - lr * wd } else { gi += wd * theta[i] }
+            m[index].withUnsafeMutableBufferPointer { m in
+                v[index].withUnsafeMutableBufferPointer { v in
+                    parameter.data.withUnsafeMutableBufferPointer { theta in
+                        grad.withUnsafeBufferPointer { g in
+                            for i in 0..<theta.count {
+                                var gi = g[i]
+                                if wd != 0 {
+                                    if decoupled { theta[i] *= 1 - lr * wd } else { gi += wd * theta[i] }
+                                }
+                                m[i] = b1 * m[i] + (1 - b1) * gi
+                                v[i] = b2 * v[i] + (1 - b2) * gi * gi
+                                theta[i] -= lr * (m[i] / correction1) / ((v[i] / correction2).squareRoot() + eps)
+                            }
                         }
-                        m[i] = b1 * m[i] + (1 - b1) * gi
-                        v[i] = b2 * v[i] + (1 - b2) * gi * gi
-                        theta[i] -= lr * (m[i] / correction1) / ((v[i] / correction2).squareRoot() + eps)
                     }
-                } }
-            } }
+                }
+            }
         }
     }
 

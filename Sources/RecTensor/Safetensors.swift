@@ -65,7 +65,8 @@ public enum Safetensors {
                 continue
             }
             guard let entry = value as? [String: Any], let dtype = entry["dtype"] as? String,
-                  let shape = entry["shape"] as? [Int], let offsets = entry["data_offsets"] as? [Int], offsets.count == 2 else {
+                let shape = entry["shape"] as? [Int], let offsets = entry["data_offsets"] as? [Int], offsets.count == 2
+            else {
                 throw fail("tensor '\(name)' lacks dtype, shape or data_offsets")
             }
             guard let size = elementSizes[dtype] else { throw fail("tensor '\(name)' has unknown dtype \(dtype)") }

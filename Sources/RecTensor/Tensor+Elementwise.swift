@@ -82,16 +82,22 @@ extension Tensor {
         dx: @escaping (Float, Float, Float) -> Float, dy: @escaping (Float, Float, Float) -> Float
     ) -> Tensor {
         let n = count
-        let out = data.withUnsafeBufferPointer { a in other.data.withUnsafeBufferPointer { b in
-            makeArray(n) { o in for i in 0..<n { o[i] = forward(a[i], b[i]) } }
-        } }
+        let out = data.withUnsafeBufferPointer { a in
+            other.data.withUnsafeBufferPointer { b in
+                makeArray(n) { o in for i in 0..<n { o[i] = forward(a[i], b[i]) } }
+            }
+        }
         return Tensor(shape: shape, data: out, parents: [self, other]) { result in
-            result.grad!.withUnsafeBufferPointer { g in self.data.withUnsafeBufferPointer { a in
-                other.data.withUnsafeBufferPointer { b in result.data.withUnsafeBufferPointer { y in
-                    if self.requiresGrad { self.accumulate(makeArray(n) { o in for i in 0..<n { o[i] = g[i] * dx(a[i], b[i], y[i]) } }) }
-                    if other.requiresGrad { other.accumulate(makeArray(n) { o in for i in 0..<n { o[i] = g[i] * dy(a[i], b[i], y[i]) } }) }
-                } }
-            } }
+            result.grad!.withUnsafeBufferPointer { g in
+                self.data.withUnsafeBufferPointer { a in
+                    other.data.withUnsafeBufferPointer { b in
+                        result.data.withUnsafeBufferPointer { y in
+                            if self.requiresGrad { self.accumulate(makeArray(n) { o in for i in 0..<n { o[i] = g[i] * dx(a[i], b[i], y[i]) } }) }
+                            if other.requiresGrad { other.accumulate(makeArray(n) { o in for i in 0..<n { o[i] = g[i] * dy(a[i], b[i], y[i]) } }) }
+                        }
+                    }
+                }
+            }
         }
     }
 
@@ -100,9 +106,11 @@ extension Tensor {
         let n = count
         let out = data.withUnsafeBufferPointer { x in makeArray(n) { o in for i in 0..<n { o[i] = forward(x[i]) } } }
         return Tensor(shape: shape, data: out, parents: [self]) { result in
-            let gx = result.grad!.withUnsafeBufferPointer { g in self.data.withUnsafeBufferPointer { x in
-                result.data.withUnsafeBufferPointer { y in makeArray(n) { o in for i in 0..<n { o[i] = g[i] * d(x[i], y[i]) } } }
-            } }
+            let gx = result.grad!.withUnsafeBufferPointer { g in
+                self.data.withUnsafeBufferPointer { x in
+                    result.data.withUnsafeBufferPointer { y in makeArray(n) { o in for i in 0..<n { o[i] = g[i] * d(x[i], y[i]) } } }
+                }
+            }
             self.accumulate(gx)
         }
     }
@@ -134,10 +142,12 @@ extension Tensor {
     public func tanh() -> Tensor { unary({ Foundation.tanh($0) }, { _, y in 1 - y * y }) }
     public func sigmoid() -> Tensor { unary({ 1 / (1 + exp(-$0)) }, { _, y in y * (1 - y) }) }
     public func silu() -> Tensor {
-        unary({ $0 / (1 + exp(-$0)) }, { x, _ in
-            let s = 1 / (1 + exp(-x))
-            return s * (1 + x * (1 - s))
-        })
+        unary(
+            { $0 / (1 + exp(-$0)) },
+            { x, _ in
+                let s = 1 / (1 + exp(-x))
+                return s * (1 + x * (1 - s))
+            })
     }
 
     /// GELU with the erf form, as BERT and RecBole's SASRec use (erf by `verf`, within 6e-7).
@@ -163,11 +173,15 @@ extension Tensor {
             }
         }
         return Tensor(shape: shape, data: out, parents: [self]) { result in
-            let gx = result.grad!.withUnsafeBufferPointer { g in self.data.withUnsafeBufferPointer { x in
-                cdf.withUnsafeBufferPointer { c in density.withUnsafeBufferPointer { d in
-                    makeArray(n) { o in for i in 0..<n { o[i] = g[i] * (c[i] + x[i] * d[i]) } }
-                } }
-            } }
+            let gx = result.grad!.withUnsafeBufferPointer { g in
+                self.data.withUnsafeBufferPointer { x in
+                    cdf.withUnsafeBufferPointer { c in
+                        density.withUnsafeBufferPointer { d in
+                            makeArray(n) { o in for i in 0..<n { o[i] = g[i] * (c[i] + x[i] * d[i]) } }
+                        }
+                    }
+                }
+            }
             self.accumulate(gx)
         }
     }

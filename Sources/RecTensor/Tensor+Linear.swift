@@ -23,27 +23,37 @@ extension Tensor {
         let n = transposeB ? weight.shape[0] : weight.shape[1]
         precondition((transposeB ? weight.shape[1] : weight.shape[0]) == k, "matmul: \(shape) x \(weight.shape)\(transposeB ? "ᵀ" : "")")
         let m = count / k
-        let out = data.withUnsafeBufferPointer { a in weight.data.withUnsafeBufferPointer { b in makeArray(m * n) { c in
-            gemm(a.baseAddress!, b.baseAddress!, c.baseAddress!, m: m, n: n, k: k, transposeB: transposeB)
-        } } }
+        let out = data.withUnsafeBufferPointer { a in
+            weight.data.withUnsafeBufferPointer { b in
+                makeArray(m * n) { c in
+                    gemm(a.baseAddress!, b.baseAddress!, c.baseAddress!, m: m, n: n, k: k, transposeB: transposeB)
+                }
+            }
+        }
         return Tensor(shape: Array(shape.dropLast()) + [n], data: out, parents: [self, weight]) { result in
             let g = result.grad!
             g.withUnsafeBufferPointer { g in
                 if self.requiresGrad {
                     // dA = dC Bᵀ (or dC B when B was transposed)
-                    self.accumulate(weight.data.withUnsafeBufferPointer { b in makeArray(self.count) { d in
-                        gemm(g.baseAddress!, b.baseAddress!, d.baseAddress!, m: m, n: k, k: n, transposeB: !transposeB)
-                    } })
+                    self.accumulate(
+                        weight.data.withUnsafeBufferPointer { b in
+                            makeArray(self.count) { d in
+                                gemm(g.baseAddress!, b.baseAddress!, d.baseAddress!, m: m, n: k, k: n, transposeB: !transposeB)
+                            }
+                        })
                 }
                 if weight.requiresGrad {
                     // dB = Aᵀ dC, or (dCᵀ A) for a transposed B
-                    weight.accumulate(self.data.withUnsafeBufferPointer { a in makeArray(weight.count) { d in
-                        if transposeB {
-                            gemm(g.baseAddress!, a.baseAddress!, d.baseAddress!, m: n, n: k, k: m, transposeA: true)
-                        } else {
-                            gemm(a.baseAddress!, g.baseAddress!, d.baseAddress!, m: k, n: n, k: m, transposeA: true)
-                        }
-                    } })
+                    weight.accumulate(
+                        self.data.withUnsafeBufferPointer { a in
+                            makeArray(weight.count) { d in
+                                if transposeB {
+                                    gemm(g.baseAddress!, a.baseAddress!, d.baseAddress!, m: n, n: k, k: m, transposeA: true)
+                                } else {
+                                    gemm(a.baseAddress!, g.baseAddress!, d.baseAddress!, m: k, n: n, k: m, transposeA: true)
+                                }
+                            }
+                        })
                 }
             }
         }
@@ -59,33 +69,41 @@ extension Tensor {
         let n = transposeB ? other.shape[rank - 2] : other.shape[rank - 1]
         precondition((transposeB ? other.shape[rank - 1] : other.shape[rank - 2]) == k, "bmm: \(shape) x \(other.shape)")
         var out = [Float](repeating: 0, count: batch * m * n)
-        data.withUnsafeBufferPointer { a in other.data.withUnsafeBufferPointer { b in out.withUnsafeMutableBufferPointer { c in
-            for i in 0..<batch {
-                gemm(a.baseAddress! + i * m * k, b.baseAddress! + i * k * n, c.baseAddress! + i * m * n, m: m, n: n, k: k, transposeB: transposeB)
+        data.withUnsafeBufferPointer { a in
+            other.data.withUnsafeBufferPointer { b in
+                out.withUnsafeMutableBufferPointer { c in
+                    for i in 0..<batch {
+                        gemm(a.baseAddress! + i * m * k, b.baseAddress! + i * k * n, c.baseAddress! + i * m * n, m: m, n: n, k: k, transposeB: transposeB)
+                    }
+                }
             }
-        } } }
+        }
         return Tensor(shape: Array(shape.dropLast(2)) + [m, n], data: out, parents: [self, other]) { result in
             result.grad!.withUnsafeBufferPointer { g in
                 if self.requiresGrad {
                     var da = [Float](repeating: 0, count: self.count)
-                    other.data.withUnsafeBufferPointer { b in da.withUnsafeMutableBufferPointer { d in
-                        for i in 0..<batch {
-                            gemm(g.baseAddress! + i * m * n, b.baseAddress! + i * k * n, d.baseAddress! + i * m * k, m: m, n: k, k: n, transposeB: !transposeB)
+                    other.data.withUnsafeBufferPointer { b in
+                        da.withUnsafeMutableBufferPointer { d in
+                            for i in 0..<batch {
+                                gemm(g.baseAddress! + i * m * n, b.baseAddress! + i * k * n, d.baseAddress! + i * m * k, m: m, n: k, k: n, transposeB: !transposeB)
+                            }
                         }
-                    } }
+                    }
                     self.accumulate(da)
                 }
                 if other.requiresGrad {
                     var db = [Float](repeating: 0, count: other.count)
-                    self.data.withUnsafeBufferPointer { a in db.withUnsafeMutableBufferPointer { d in
-                        for i in 0..<batch {
-                            if transposeB {
-                                gemm(g.baseAddress! + i * m * n, a.baseAddress! + i * m * k, d.baseAddress! + i * n * k, m: n, n: k, k: m, transposeA: true)
-                            } else {
-                                gemm(a.baseAddress! + i * m * k, g.baseAddress! + i * m * n, d.baseAddress! + i * k * n, m: k, n: n, k: m, transposeA: true)
+                    self.data.withUnsafeBufferPointer { a in
+                        db.withUnsafeMutableBufferPointer { d in
+                            for i in 0..<batch {
+                                if transposeB {
+                                    gemm(g.baseAddress! + i * m * n, a.baseAddress! + i * m * k, d.baseAddress! + i * n * k, m: n, n: k, k: m, transposeA: true)
+                                } else {
+                                    gemm(a.baseAddress! + i * m * k, g.baseAddress! + i * m * n, d.baseAddress! + i * k * n, m: k, n: n, k: m, transposeA: true)
+                                }
                             }
                         }
-                    } }
+                    }
                     other.accumulate(db)
                 }
             }
@@ -97,32 +115,44 @@ extension Tensor {
     /// `x W + b` for `x` of shape `[..., in]`, `W` `[in, out]`, `b` `[out]`: one sgemm onto rows
     /// prefilled with the bias; the bias gradient is one sgemv (column sums of the output's).
     public func linear(_ weight: Tensor, _ bias: Tensor) -> Tensor {
-        precondition(weight.rank == 2 && weight.shape[0] == shape[rank - 1] && bias.count == weight.shape[1],
-                     "linear: \(shape) x \(weight.shape) + \(bias.shape)")
+        precondition(
+            weight.rank == 2 && weight.shape[0] == shape[rank - 1] && bias.count == weight.shape[1],
+            "linear: \(shape) x \(weight.shape) + \(bias.shape)")
         let k = weight.shape[0], n = weight.shape[1], m = count / k
-        let out = data.withUnsafeBufferPointer { a in weight.data.withUnsafeBufferPointer { w in bias.data.withUnsafeBufferPointer { b in
-            makeArray(m * n) { c in
-                for r in 0..<m { (c.baseAddress! + r * n).initialize(from: b.baseAddress!, count: n) }
-                gemm(a.baseAddress!, w.baseAddress!, c.baseAddress!, m: m, n: n, k: k, beta: 1)
+        let out = data.withUnsafeBufferPointer { a in
+            weight.data.withUnsafeBufferPointer { w in
+                bias.data.withUnsafeBufferPointer { b in
+                    makeArray(m * n) { c in
+                        for r in 0..<m { (c.baseAddress! + r * n).initialize(from: b.baseAddress!, count: n) }
+                        gemm(a.baseAddress!, w.baseAddress!, c.baseAddress!, m: m, n: n, k: k, beta: 1)
+                    }
+                }
             }
-        } } }
+        }
         return Tensor(shape: Array(shape.dropLast()) + [n], data: out, parents: [self, weight, bias]) { result in
             result.grad!.withUnsafeBufferPointer { g in
                 if self.requiresGrad {
-                    self.accumulate(weight.data.withUnsafeBufferPointer { w in makeArray(self.count) { d in
-                        gemm(g.baseAddress!, w.baseAddress!, d.baseAddress!, m: m, n: k, k: n, transposeB: true)
-                    } })
+                    self.accumulate(
+                        weight.data.withUnsafeBufferPointer { w in
+                            makeArray(self.count) { d in
+                                gemm(g.baseAddress!, w.baseAddress!, d.baseAddress!, m: m, n: k, k: n, transposeB: true)
+                            }
+                        })
                 }
                 if weight.requiresGrad {
-                    weight.accumulate(self.data.withUnsafeBufferPointer { a in makeArray(weight.count) { d in
-                        gemm(a.baseAddress!, g.baseAddress!, d.baseAddress!, m: k, n: n, k: m, transposeA: true)
-                    } })
+                    weight.accumulate(
+                        self.data.withUnsafeBufferPointer { a in
+                            makeArray(weight.count) { d in
+                                gemm(a.baseAddress!, g.baseAddress!, d.baseAddress!, m: k, n: n, k: m, transposeA: true)
+                            }
+                        })
                 }
                 if bias.requiresGrad {
                     let ones = [Float](repeating: 1, count: m)
-                    bias.accumulate(makeArray(n) { d in
-                        cblas_sgemv(CblasRowMajor, CblasTrans, Int32(m), Int32(n), 1, g.baseAddress!, Int32(n), ones, 1, 0, d.baseAddress!, 1)
-                    })
+                    bias.accumulate(
+                        makeArray(n) { d in
+                            cblas_sgemv(CblasRowMajor, CblasTrans, Int32(m), Int32(n), 1, g.baseAddress!, Int32(n), ones, 1, 0, d.baseAddress!, 1)
+                        })
                 }
             }
         }
@@ -133,25 +163,29 @@ extension Tensor {
     public func addingRowVector(_ vector: Tensor) -> Tensor {
         let n = vector.count, rows = count / max(1, n)
         precondition(shape.last == n, "row vector of \(n) against \(shape)")
-        let out = data.withUnsafeBufferPointer { x in vector.data.withUnsafeBufferPointer { v in
-            makeArray(count) { o in
-                for r in 0..<rows {
-                    let base = r * n
-                    for j in 0..<n { o[base + j] = x[base + j] + v[j] }
+        let out = data.withUnsafeBufferPointer { x in
+            vector.data.withUnsafeBufferPointer { v in
+                makeArray(count) { o in
+                    for r in 0..<rows {
+                        let base = r * n
+                        for j in 0..<n { o[base + j] = x[base + j] + v[j] }
+                    }
                 }
             }
-        } }
+        }
         return Tensor(shape: shape, data: out, parents: [self, vector]) { result in
             let g = result.grad!
             if self.requiresGrad { self.accumulate(g) }
             if vector.requiresGrad {
                 var gv = [Float](repeating: 0, count: n)
-                g.withUnsafeBufferPointer { g in gv.withUnsafeMutableBufferPointer { gv in
-                    for r in 0..<rows {
-                        let base = r * n
-                        for j in 0..<n { gv[j] += g[base + j] }
+                g.withUnsafeBufferPointer { g in
+                    gv.withUnsafeMutableBufferPointer { gv in
+                        for r in 0..<rows {
+                            let base = r * n
+                            for j in 0..<n { gv[j] += g[base + j] }
+                        }
                     }
-                } }
+                }
                 vector.accumulate(gv)
             }
         }

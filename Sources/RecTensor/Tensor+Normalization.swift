@@ -7,59 +7,67 @@ extension Tensor {
         let n = shape[rank - 1], rows = count / n
         var rstd = [Float](repeating: 0, count: rows)
         var normalised = [Float]()
-        let out = data.withUnsafeBufferPointer { x in gamma.data.withUnsafeBufferPointer { w in beta.data.withUnsafeBufferPointer { b in
-            makeArray(count) { out in
-                normalised = makeArray(count) { xhat in
-                    let (w, b) = (w.baseAddress!, b.baseAddress!)
-                    for r in 0..<rows {
-                        let row = x.baseAddress! + r * n, xr = xhat.baseAddress! + r * n, o = out.baseAddress! + r * n
-                        var sum = Lanes()
-                        forEachLanes(n) { _, load in sum += load(row) }
-                        let mean = sum.sum() / Float(n)
-                        var squares = Lanes()
-                        forEachLanes(n) { offset, load in
-                            let d = (load(row) - mean).replacing(with: 0, where: Lanes.tail(offset, n))
-                            squares += d * d
-                        }
-                        let s = 1 / (squares.sum() / Float(n) + eps).squareRoot()
-                        rstd[r] = s
-                        forEachLanes(n) { offset, load in
-                            let value = (load(row) - mean) * s
-                            store(value, xr, offset: offset, count: n)
-                            store(value * load(w) + load(b), o, offset: offset, count: n)
-                        }
-                    }
-                }
-            }
-        } } }
-        return Tensor(shape: shape, data: out, parents: [self, gamma, beta]) { result in
-            var dgamma = [Float](repeating: 0, count: n), dbeta = [Float](repeating: 0, count: n)
-            let dx = result.grad!.withUnsafeBufferPointer { g in gamma.data.withUnsafeBufferPointer { w in
-                normalised.withUnsafeBufferPointer { xhat in dgamma.withUnsafeMutableBufferPointer { dgamma in
-                    dbeta.withUnsafeMutableBufferPointer { dbeta in
-                        makeArray(self.count) { dx in
-                            let (w, dg, db) = (w.baseAddress!, dgamma.baseAddress!, dbeta.baseAddress!)
+        let out = data.withUnsafeBufferPointer { x in
+            gamma.data.withUnsafeBufferPointer { w in
+                beta.data.withUnsafeBufferPointer { b in
+                    makeArray(count) { out in
+                        normalised = makeArray(count) { xhat in
+                            let (w, b) = (w.baseAddress!, b.baseAddress!)
                             for r in 0..<rows {
-                                let gr = g.baseAddress! + r * n, xr = xhat.baseAddress! + r * n, dr = dx.baseAddress! + r * n
-                                var sumD = Lanes(), sumDX = Lanes()
+                                let row = x.baseAddress! + r * n, xr = xhat.baseAddress! + r * n, o = out.baseAddress! + r * n
+                                var sum = Lanes()
+                                forEachLanes(n) { _, load in sum += load(row) }
+                                let mean = sum.sum() / Float(n)
+                                var squares = Lanes()
                                 forEachLanes(n) { offset, load in
-                                    let gv = load(gr), xv = load(xr)
-                                    let d = gv * load(w)
-                                    sumD += d
-                                    sumDX += d * xv
-                                    store(load(dg) + gv * xv, dg, offset: offset, count: n)
-                                    store(load(db) + gv, db, offset: offset, count: n)
+                                    let d = (load(row) - mean).replacing(with: 0, where: Lanes.tail(offset, n))
+                                    squares += d * d
                                 }
-                                let total = sumD.sum(), totalX = sumDX.sum()
-                                let scale = rstd[r] / Float(n), width = Float(n)
+                                let s = 1 / (squares.sum() / Float(n) + eps).squareRoot()
+                                rstd[r] = s
                                 forEachLanes(n) { offset, load in
-                                    store(scale * (width * load(gr) * load(w) - total - load(xr) * totalX), dr, offset: offset, count: n)
+                                    let value = (load(row) - mean) * s
+                                    store(value, xr, offset: offset, count: n)
+                                    store(value * load(w) + load(b), o, offset: offset, count: n)
                                 }
                             }
                         }
                     }
-                } }
-            } }
+                }
+            }
+        }
+        return Tensor(shape: shape, data: out, parents: [self, gamma, beta]) { result in
+            var dgamma = [Float](repeating: 0, count: n), dbeta = [Float](repeating: 0, count: n)
+            let dx = result.grad!.withUnsafeBufferPointer { g in
+                gamma.data.withUnsafeBufferPointer { w in
+                    normalised.withUnsafeBufferPointer { xhat in
+                        dgamma.withUnsafeMutableBufferPointer { dgamma in
+                            dbeta.withUnsafeMutableBufferPointer { dbeta in
+                                makeArray(self.count) { dx in
+                                    let (w, dg, db) = (w.baseAddress!, dgamma.baseAddress!, dbeta.baseAddress!)
+                                    for r in 0..<rows {
+                                        let gr = g.baseAddress! + r * n, xr = xhat.baseAddress! + r * n, dr = dx.baseAddress! + r * n
+                                        var sumD = Lanes(), sumDX = Lanes()
+                                        forEachLanes(n) { offset, load in
+                                            let gv = load(gr), xv = load(xr)
+                                            let d = gv * load(w)
+                                            sumD += d
+                                            sumDX += d * xv
+                                            store(load(dg) + gv * xv, dg, offset: offset, count: n)
+                                            store(load(db) + gv, db, offset: offset, count: n)
+                                        }
+                                        let total = sumD.sum(), totalX = sumDX.sum()
+                                        let scale = rstd[r] / Float(n), width = Float(n)
+                                        forEachLanes(n) { offset, load in
+                                            store(scale * (width * load(gr) * load(w) - total - load(xr) * totalX), dr, offset: offset, count: n)
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
             if self.requiresGrad { self.accumulate(dx) }
             if gamma.requiresGrad { gamma.accumulate(dgamma) }
             if beta.requiresGrad { beta.accumulate(dbeta) }

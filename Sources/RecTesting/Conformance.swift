@@ -159,7 +159,8 @@ public enum Conformance {
         let drift = zip(again, vectors).flatMap { zip($0, $1).map { abs($0 - $1) } }.max() ?? 0
         if again.count != vectors.count || drift > 1e-5 { problems.append("two instances with seed 7 encode differently (by up to \(drift))") }
         if !encoder.corpusDependent, let alone = try encoder.encode([texts[2]]).first, let batched = vectors.last,
-           zip(alone, batched).contains(where: { abs($0 - $1) > 1e-4 }) {
+            zip(alone, batched).contains(where: { abs($0 - $1) > 1e-4 })
+        {
             problems.append("a text's vector changes with the batch it is encoded in")
         }
         if try !encoder.encode([]).isEmpty { problems.append("no texts should give no vectors") }

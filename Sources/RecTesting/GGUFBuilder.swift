@@ -39,10 +39,12 @@ public struct GGUFBuilder: Sendable {
     public mutating func addF32(_ name: String, _ dimensions: [Int], values: [Float]? = nil, seed: UInt64 = 1) {
         let count = dimensions.reduce(1, *)
         var rng = seed &* 0x9E37_79B9_7F4A_7C15 | 1
-        let floats = values ?? (0..<count).map { _ in
-            rng ^= rng << 13; rng ^= rng >> 7; rng ^= rng << 17
-            return Float(Int64(rng % 2001) - 1000) / 10_000
-        }
+        let floats =
+            values
+            ?? (0..<count).map { _ in
+                rng ^= rng << 13; rng ^= rng >> 7; rng ^= rng << 17
+                return Float(Int64(rng % 2001) - 1000) / 10_000
+            }
         var data = [UInt8]()
         for value in floats { withUnsafeBytes(of: value.bitPattern.littleEndian) { data += $0 } }
         tensors.append(TensorEntry(name: name, dimensions: dimensions.map(UInt64.init), type: 0, data: data))

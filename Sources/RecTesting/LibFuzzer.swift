@@ -12,9 +12,11 @@ public func fuzzScratchPath(_ name: String) -> String {
 /// libFuzzer's `main` never runs, and its driver is found by name (the harnesses are linked
 /// with `-sanitize=fuzzer`, which brings it in; scripts/fuzz.sh builds them).
 public func runLibFuzzer(_ body: @convention(c) (UnsafePointer<UInt8>?, Int) -> CInt) -> Never {
-    typealias Driver = @convention(c) (
-        UnsafeMutablePointer<CInt>, UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>>,
-        @convention(c) (UnsafePointer<UInt8>?, Int) -> CInt) -> CInt
+    typealias Driver =
+        @convention(c) (
+            UnsafeMutablePointer<CInt>, UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>>,
+            @convention(c) (UnsafePointer<UInt8>?, Int) -> CInt
+        ) -> CInt
     guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "LLVMFuzzerRunDriver") else {
         FileHandle.standardError.write(Data("this binary was not linked with -sanitize=fuzzer (build it with scripts/fuzz.sh)\n".utf8))
         exit(2)

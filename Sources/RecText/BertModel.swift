@@ -60,7 +60,9 @@ public final class BertModel: @unchecked Sendable {
             }
             try Self.check(configuration, file: configPath)
             guard configuration.hiddenAct == "gelu", configuration.hiddenSize % configuration.heads == 0 else {
-                throw RecError(.data, "\(configPath): hidden_act \(configuration.hiddenAct) with \(configuration.heads) heads over \(configuration.hiddenSize) is not supported (gelu, heads dividing the hidden size)")
+                throw RecError(
+                    .data,
+                    "\(configPath): hidden_act \(configuration.hiddenAct) with \(configuration.heads) heads over \(configuration.hiddenSize) is not supported (gelu, heads dividing the hidden size)")
             }
             tokenizer = try WordPieceTokenizer(
                 vocabularyFile: (directory as NSString).appendingPathComponent("vocab.txt"),
@@ -151,7 +153,9 @@ public final class BertModel: @unchecked Sendable {
         parallelChunks(batches.count) { chunk, chunks in
             for batch in stride(from: chunk, to: batches.count, by: chunks).map({ batches[$0] }) {
                 for (index, vector) in zip(batch, self.forward(batch.map { ids[$0] })) { out.value[index] = vector }
-                let count = done.withLock { $0 += batch.count; return $0 }
+                let count = done.withLock {
+                    $0 += batch.count; return $0
+                }
                 progress?(count)
             }
         }
@@ -170,17 +174,21 @@ public final class BertModel: @unchecked Sendable {
             guard t > 0 else { return batch.map { _ in [Float](repeating: 0, count: h) } }
             let padding = batch.map { ids in (0..<t).map { $0 >= ids.count } }
             var embedded = [Float](repeating: 0, count: b * t * h)
-            wordEmbeddings.data.withUnsafeBufferPointer { words in positionEmbeddings.data.withUnsafeBufferPointer { positions in
-                tokenType.data.withUnsafeBufferPointer { type in embedded.withUnsafeMutableBufferPointer { x in
-                    for (row, ids) in batch.enumerated() {
-                        for position in 0..<t {
-                            let id = position < ids.count ? Int(ids[position]) : Int(tokenizer.padding)
-                            let target = (row * t + position) * h, word = id * h, place = position * h
-                            for j in 0..<h { x[target + j] = words[word + j] + positions[place + j] + type[j] }
+            wordEmbeddings.data.withUnsafeBufferPointer { words in
+                positionEmbeddings.data.withUnsafeBufferPointer { positions in
+                    tokenType.data.withUnsafeBufferPointer { type in
+                        embedded.withUnsafeMutableBufferPointer { x in
+                            for (row, ids) in batch.enumerated() {
+                                for position in 0..<t {
+                                    let id = position < ids.count ? Int(ids[position]) : Int(tokenizer.padding)
+                                    let target = (row * t + position) * h, word = id * h, place = position * h
+                                    for j in 0..<h { x[target + j] = words[word + j] + positions[place + j] + type[j] }
+                                }
+                            }
                         }
                     }
-                } }
-            } }
+                }
+            }
             var rng = SplitMix64(seed: 0)  // attention takes one; dropout is off in inference
             var x = Tensor(shape: [b, t, h], data: embedded).layerNorm(gamma: embeddingNorm.0, beta: embeddingNorm.1, eps: configuration.layerNormEps)
             for layer in layers {

@@ -34,13 +34,17 @@ extension BenchCommand {
         training.validation = []
         var fm = try FactorizationMachine(configuration: configuration, context: ComponentContext(seed: 1))
         let times = EpochTimes()
-        try fm.fit(training, context: TrainingContext(seed: 1) { event in
-            if case .epochEnd(let epoch, _, let loss) = event { times.lap(epoch: epoch, loss: loss) }
-        })
+        try fm.fit(
+            training,
+            context: TrainingContext(seed: 1) { event in
+                if case .epochEnd(let epoch, _, let loss) = event { times.lap(epoch: epoch, loss: loss) }
+            })
         let ours = times.seconds.min()!
         let pairs = training.interactions.count
-        print(String(format: "reclab fm: %d training pairs, %d epochs, best epoch %.2f s, %.0f pairs/s, peak resident memory %.0f MiB",
-                     pairs, epochs, ours, Double(pairs) / ours, peakMiB()))
+        print(
+            String(
+                format: "reclab fm: %d training pairs, %d epochs, best epoch %.2f s, %.0f pairs/s, peak resident memory %.0f MiB",
+                pairs, epochs, ours, Double(pairs) / ours, peakMiB()))
         guard !args.flags.contains("--no-peer") else { return 0 }
         let python = args.value("--python") ?? "/tmp/peer/venv/bin/python"
         guard FileManager.default.isExecutableFile(atPath: python) else {
@@ -57,8 +61,9 @@ extension BenchCommand {
         let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         process.waitUntilExit()
         guard process.terminationStatus == 0,
-              let line = output.split(separator: "\n").first(where: { $0.hasPrefix("epoch_seconds=") }),
-              let theirs = Double(line.dropFirst("epoch_seconds=".count)) else {
+            let line = output.split(separator: "\n").first(where: { $0.hasPrefix("epoch_seconds=") }),
+            let theirs = Double(line.dropFirst("epoch_seconds=".count))
+        else {
             throw RecError(.io, "Benchmarks/recbole_ctr.py failed (exit \(process.terminationStatus)); its output: \(Excerpt.of(output))")
         }
         print(String(format: "recbole fm: best epoch %.2f s (%.0f pairs/s)", theirs, Double(pairs) / theirs))

@@ -55,7 +55,12 @@ enum BenchCommand: Command {
         """ + ctrUsage + "\n"
 
     static func run(_ raw: ArraySlice<String>) throws -> Int32 {
-        let args = try CommandArguments(raw, options: ["--users", "--items", "--dim", "--history", "--batch", "--k", "--dataset", "--epochs", "--set", "--data-root", "--encoder", "--movies", "--model", "--numerics", "--tokens", "--examples", "--rows", "--columns", "--repeat", "--spec", "--pipeline", "--python"], flags: ["--no-peer"])
+        let args = try CommandArguments(
+            raw,
+            options: [
+                "--users", "--items", "--dim", "--history", "--batch", "--k", "--dataset", "--epochs", "--set", "--data-root", "--encoder", "--movies", "--model", "--numerics", "--tokens",
+                "--examples", "--rows", "--columns", "--repeat", "--spec", "--pipeline", "--python",
+            ], flags: ["--no-peer"])
         switch args.positionals {
         case ["eval"]: return try evaluation(args)
         case ["sasrec"]: return try sasrec(args)
@@ -84,8 +89,10 @@ enum BenchCommand: Command {
         let started = Date()
         model.train(examples, epochs: 1, learningRate: 1e-4, batch: 8, seed: 1)
         let seconds = Date().timeIntervalSince(started)
-        print(String(format: "lora: %d examples of %d tokens: %.2f s per example, %.0f tokens/s, peak memory %.0f MiB",
-                     count, tokens, seconds / Double(count), Double(count * tokens) / seconds, peakMiB()))
+        print(
+            String(
+                format: "lora: %d examples of %d tokens: %.2f s per example, %.0f tokens/s, peak memory %.0f MiB",
+                count, tokens, seconds / Double(count), Double(count * tokens) / seconds, peakMiB()))
         return 0
     }
 
@@ -113,13 +120,17 @@ enum BenchCommand: Command {
                 var best = Double.infinity
                 for _ in 0..<repeats {
                     let started = Date()
-                    x.withUnsafeBufferPointer { x in out.withUnsafeMutableBufferPointer { o in
-                        matrix.multiply(QuantizedActivations(x.baseAddress!, rows: tokens, columns: columns), into: o.baseAddress!, stride: rows)
-                    } }
+                    x.withUnsafeBufferPointer { x in
+                        out.withUnsafeMutableBufferPointer { o in
+                            matrix.multiply(QuantizedActivations(x.baseAddress!, rows: tokens, columns: columns), into: o.baseAddress!, stride: rows)
+                        }
+                    }
                     best = min(best, Date().timeIntervalSince(started))
                 }
-                print(String(format: "quant %@ x %4d token(s): %9.1f us per product, %6.1f GOP/s (best of %d)",
-                             format.rawValue, tokens, best * 1e6, Double(2 * rows * columns * tokens) / best / 1e9, repeats))
+                print(
+                    String(
+                        format: "quant %@ x %4d token(s): %9.1f us per product, %6.1f GOP/s (best of %d)",
+                        format.rawValue, tokens, best * 1e6, Double(2 * rows * columns * tokens) / best / 1e9, repeats))
             }
         }
         return 0
@@ -144,9 +155,11 @@ enum BenchCommand: Command {
         var model = try SASRec(configuration: configuration, context: ComponentContext(seed: 1))
         print("bench sasrec: \(dataset.name), \(dataset.userCount) users, \(dataset.itemCount) items, \(split.train.count) training interactions; \(try canonicalJSON(configuration))")
         let times = EpochTimes()
-        try model.fit(split.trainingSet, context: TrainingContext(seed: 1) { event in
-            if case .epochEnd(let epoch, _, let loss) = event { times.lap(epoch: epoch, loss: loss) }
-        })
+        try model.fit(
+            split.trainingSet,
+            context: TrainingContext(seed: 1) { event in
+                if case .epochEnd(let epoch, _, let loss) = event { times.lap(epoch: epoch, loss: loss) }
+            })
         let seconds = times.seconds
         print(String(format: "seconds per epoch: %@ (mean %.1f)", seconds.map { String(format: "%.1f", $0) }.joined(separator: ", "), seconds.reduce(0, +) / Double(max(1, seconds.count))))
         print(String(format: "peak resident memory: %.0f MiB", peakMiB()))
@@ -164,7 +177,8 @@ enum BenchCommand: Command {
         }
         let kind = args.value("--encoder") ?? "minilm"
         let (encoder, configuration) = try makeRegistry().makeEncoder(
-            kind: kind, configuration: try SetAssignments(
+            kind: kind,
+            configuration: try SetAssignments(
                 (kind == "minilm" ? ["batch_size=\(try args.intPositive("--batch", default: 64))"] : []) + args.values("--set"), label: "--set"),
             context: ComponentContext(seed: 0))
         print("bench encode: \(texts.count) texts from \(path) with \(kind) \(configuration)")
@@ -187,13 +201,16 @@ enum BenchCommand: Command {
         guard titles.count >= 90 else { throw RecError.data("\(path): expected MovieLens movies.dat lines (id::title::genres)") }
         var rng = SplitMix64(seed: 7)
         let drawn = Array(titles.shuffled(using: &rng).prefix(90))
-        let prompt = "A user watched these movies in order: " + drawn[..<40].joined(separator: "; ")
+        let prompt =
+            "A user watched these movies in order: " + drawn[..<40].joined(separator: "; ")
             + ". Their profile: likes dramas and thrillers. The next movie they will watch is:"
         let modelPath = try ModelFiles.file(args.value("--model") ?? LMCommand.defaultModel, suffix: ".gguf")
         let model = try LlamaModel(path: modelPath, numerics: try LMCommand.numerics(args))
         let promptIDs = model.tokenizer.encode(prompt)
         let candidates = drawn[40...].map { model.tokenizer.encode(" " + $0) }
-        print("bench lm: \((modelPath as NSString).lastPathComponent), \(model.numerics) numerics, prompt \(promptIDs.count) tokens, \(candidates.count) candidates of \(candidates.map(\.count).reduce(0, +)) tokens")
+        print(
+            "bench lm: \((modelPath as NSString).lastPathComponent), \(model.numerics) numerics, prompt \(promptIDs.count) tokens, \(candidates.count) candidates of \(candidates.map(\.count).reduce(0, +)) tokens"
+        )
         _ = try model.score(prompt: Array(promptIDs.prefix(16)), continuations: [candidates[0]])  // warm-up
         // Each workload `repeats` times (--repeat): this machine's neighbours make single runs
         // vary by up to 1.5x, so the median and the best are printed.
@@ -229,8 +246,10 @@ enum BenchCommand: Command {
         print("median (best) of \(repeats) runs:")
         print(String(format: "(a) score %d candidates after the shared prompt: %.2f s (%.2f s)", candidates.count, scoring.median, scoring.best))
         print(String(format: "(a') the same, the prompt already evaluated: %.2f s (%.2f s)", continuing.median, continuing.best))
-        print(String(format: "(b) prompt processing: %.1f tokens/s (%.1f), %d tokens", Double(promptIDs.count) / prefill.median,
-                     Double(promptIDs.count) / prefill.best, promptIDs.count))
+        print(
+            String(
+                format: "(b) prompt processing: %.1f tokens/s (%.1f), %d tokens", Double(promptIDs.count) / prefill.median,
+                Double(promptIDs.count) / prefill.best, promptIDs.count))
         print(String(format: "(c) generation: %.1f tokens/s (%.1f) over 128 tokens", 128 / decoding.median, 128 / decoding.best))
         print(String(format: "peak resident memory: %.0f MiB", peakMiB()))
         return 0
@@ -265,14 +284,17 @@ enum BenchCommand: Command {
         let evaluator = RankingEvaluator(metrics: ["hr", "ndcg", "recall"], cutoffs: [k], protocol: .full, batchUsers: batch)
         print("bench eval: \(users) users x \(items) items, dim \(d), batch \(batch), \(ProcessInfo.processInfo.activeProcessorCount) cores, OpenBLAS threads \(openblas_get_num_threads())")
         let start = Date()
-        let result = try evaluator.evaluate(task, score: { batchUsers, out in
-            var rows = [Float](repeating: 0, count: batchUsers.count * d)
-            for (row, user) in batchUsers.enumerated() {
-                for f in 0..<d { rows[row * d + f] = userFactors[Int(user) * d + f] }
-            }
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(batchUsers.count), Int32(items), Int32(d),
-                        1, rows, Int32(d), itemFactors, Int32(d), 0, out.baseAddress, Int32(items))
-        })
+        let result = try evaluator.evaluate(
+            task,
+            score: { batchUsers, out in
+                var rows = [Float](repeating: 0, count: batchUsers.count * d)
+                for (row, user) in batchUsers.enumerated() {
+                    for f in 0..<d { rows[row * d + f] = userFactors[Int(user) * d + f] }
+                }
+                cblas_sgemm(
+                    CblasRowMajor, CblasNoTrans, CblasTrans, Int32(batchUsers.count), Int32(items), Int32(d),
+                    1, rows, Int32(d), itemFactors, Int32(d), 0, out.baseAddress, Int32(items))
+            })
         let seconds = Date().timeIntervalSince(start)
         print(String(format: "evaluated %d users in %.2f s: %.0f users/s", users, seconds, Double(users) / seconds))
         print(String(format: "hr@%d %.5f (random model; chance is about %.5f)", k, result.aggregate[MetricKey("hr", k)] ?? .nan, Double(k) / Double(items - h)))

@@ -57,7 +57,9 @@ enum DataCommand: Command {
             let directory = URL(fileURLWithPath: loaded.file).deletingLastPathComponent().path
             let prepared = try stage.prepare(spec.data, relativeTo: directory, runSeed: seed)
             try SplitExport.write(prepared.split, name: spec.data.dataset, to: out)
-            print("wrote \(out): train \(prepared.split.train.count), validation \(prepared.split.validation.count), test \(prepared.split.test.count) interactions (split seed \(spec.data.split.seed(forRun: seed)))")
+            print(
+                "wrote \(out): train \(prepared.split.train.count), validation \(prepared.split.validation.count), test \(prepared.split.test.count) interactions (split seed \(spec.data.split.seed(forRun: seed)))"
+            )
         default:
             throw RecError.usage("unknown action '\(action)'; valid: list, stats, export")
         }

@@ -38,8 +38,11 @@ enum LMCommand: Command {
 
     static func run(_ raw: ArraySlice<String>) throws -> Int32 {
         let args = try CommandArguments(
-            raw, options: ["--model", "--max-tokens", "--temperature", "--top-k", "--top-p", "--seed", "--stop", "--prompt", "--continuation",
-                           "--backend", "--base-url", "--api-key-env", "--db", "--numerics"],
+            raw,
+            options: [
+                "--model", "--max-tokens", "--temperature", "--top-k", "--top-p", "--seed", "--stop", "--prompt", "--continuation",
+                "--backend", "--base-url", "--api-key-env", "--db", "--numerics",
+            ],
             flags: ["--chat", "--json", "--no-special"])
         guard let action = args.positionals.first, args.positionals.count == 1 else {
             throw RecError.usage("expected one action: tokenize, generate or score")
@@ -58,7 +61,8 @@ enum LMCommand: Command {
         let parameters = try SamplingParameters(
             maxTokens: try args.int("--max-tokens", default: 128, in: 0...1_000_000), temperature: try args.double("--temperature", default: 0, in: 0...100),
             topK: try args.int("--top-k", default: 0), topP: try args.double("--top-p", default: 1, in: 0...1),
-            seed: try args.seed("--seed"), stop: args.values("--stop")).validated()
+            seed: try args.seed("--seed"), stop: args.values("--stop")
+        ).validated()
         let backend: any LanguageModel
         switch args.value("--backend") ?? "local" {
         case "local":

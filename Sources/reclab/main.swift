@@ -72,7 +72,8 @@ func describeSystemError(_ error: Error) -> String {
     guard ns.domain == NSCocoaErrorDomain || ns.domain == NSPOSIXErrorDomain else { return "\(error)" }
     var text = ns.localizedFailureReason ?? ns.localizedDescription
     if let underlying = ns.userInfo[NSUnderlyingErrorKey] as? NSError, underlying.domain == NSPOSIXErrorDomain,
-       let code = POSIXErrorCode(rawValue: Int32(underlying.code)) {
+        let code = POSIXErrorCode(rawValue: Int32(underlying.code))
+    {
         text += " (\(String(cString: strerror(code.rawValue))))"
     }
     if let path = ns.userInfo[NSFilePathErrorKey] as? String, !text.contains(path) { text += ": \(path)" }

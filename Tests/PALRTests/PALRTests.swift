@@ -92,9 +92,9 @@ func configuration(_ mode: String) throws -> PALRRanker.Configuration {
         let first = try ranking(random, user: 1)
         #expect(first.first == 3)
         #expect(Set(first) == Set(candidates))
-        #expect(first != [3] + candidates.filter { $0 != 3 })     // not the retriever's order
-        #expect(try ranking(random, user: 1) == first)             // seeded
-        #expect(try ranking(random, user: 2) != first)             // per user
+        #expect(first != [3] + candidates.filter { $0 != 3 })  // not the retriever's order
+        #expect(try ranking(random, user: 1) == first)  // seeded
+        #expect(try ranking(random, user: 2) != first)  // per user
         // `retriever` is the default and is not written, so cell keys stay as they were.
         let decoded = try JSONDecoder().decode(PALRRanker.Configuration.self, from: JSONSerialization.data(withJSONObject: ["fill": "retriever"]))
         #expect(decoded.fill == nil)

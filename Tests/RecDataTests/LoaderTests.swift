@@ -7,7 +7,8 @@ import Testing
 
 /// Whether ../shared/data is present; under CI=true its absence fails the tests that need it.
 let sharedData = DataCatalog().root
-let sharedDataRequired = FileManager.default.fileExists(atPath: sharedData + "/ml-100k/u.data")
+let sharedDataRequired =
+    FileManager.default.fileExists(atPath: sharedData + "/ml-100k/u.data")
     || ProcessInfo.processInfo.environment["CI"] == "true"
 
 func write(_ files: [String: [UInt8]]) throws -> String {
@@ -99,8 +100,9 @@ struct PreprocessingTests {
         let interactions = [(0, 0), (0, 1), (1, 1), (1, 2), (2, 0), (2, 1), (3, 0), (3, 3)].map {
             Interaction(user: Int32($0.0), item: Int32($0.1))
         }
-        let dataset = Dataset(name: "k", userIDs: ["a", "b", "c", "d"], itemIDs: ["w", "x", "y", "z"], interactions: interactions,
-                              itemText: Array(repeating: ItemText(), count: 4), hasRatings: false, hasTimestamps: false)
+        let dataset = Dataset(
+            name: "k", userIDs: ["a", "b", "c", "d"], itemIDs: ["w", "x", "y", "z"], interactions: interactions,
+            itemText: Array(repeating: ItemText(), count: 4), hasRatings: false, hasTimestamps: false)
         let core = dataset.kCore(minUser: 2, minItem: 2)
         #expect(core.userIDs == ["a", "c"])
         #expect(core.itemIDs == ["w", "x"])
@@ -117,9 +119,10 @@ struct PreprocessingTests {
     @Test func leaveOneOutSemantics() throws {
         // user 0: 1 event; user 1: 2 events; user 2: 4 events with a time tie (file order wins).
         let events: [(Int32, Int32, Int64)] = [(0, 0, 5), (1, 1, 9), (1, 2, 3), (2, 3, 1), (2, 4, 7), (2, 5, 7), (2, 0, 2)]
-        let dataset = Dataset(name: "l", userIDs: ["a", "b", "c"], itemIDs: (0..<6).map(String.init),
-                              interactions: events.map { Interaction(user: $0.0, item: $0.1, time: $0.2) },
-                              itemText: [], hasRatings: false, hasTimestamps: true)
+        let dataset = Dataset(
+            name: "l", userIDs: ["a", "b", "c"], itemIDs: (0..<6).map(String.init),
+            interactions: events.map { Interaction(user: $0.0, item: $0.1, time: $0.2) },
+            itemText: [], hasRatings: false, hasTimestamps: true)
         let split = try dataset.split(.leaveOneOut)
         #expect(split.trainHistory == [[0], [2], [3, 0]])
         #expect(split.validation.map(\.item) == [4])
@@ -147,8 +150,9 @@ struct PreprocessingTests {
     }
 
     @Test func emptyAfterSplitIsAnError() {
-        let dataset = Dataset(name: "one", userIDs: ["a"], itemIDs: ["x"], interactions: [Interaction(user: 0, item: 0)],
-                              itemText: [], hasRatings: false, hasTimestamps: false)
+        let dataset = Dataset(
+            name: "one", userIDs: ["a"], itemIDs: ["x"], interactions: [Interaction(user: 0, item: 0)],
+            itemText: [], hasRatings: false, hasTimestamps: false)
         let error = #expect(throws: RecError.self) { _ = try dataset.split(.leaveOneOut) }
         #expect(error?.message == "the leave_one_out split left no test interactions in 'one'")
     }

@@ -138,12 +138,16 @@ struct EvaluatorTests {
     /// candidates: reversing a retriever that put the target first turns its AUC from 1 to 0.
     @Test func rankerScoresAreKeptForScoreMetrics() throws {
         let evaluator = RankingEvaluator(metrics: ["hr", "auc"], cutoffs: [1], protocol: .candidates(k: 3))
-        let plain = try evaluator.evaluate(task(), score: score, rerank: { _, candidates in
-            candidates.enumerated().map { ScoredItem(item: $0.element, score: Float(-$0.offset)) }
-        })
-        let flipped = try evaluator.evaluate(task(), score: score, rerank: { _, candidates in
-            candidates.reversed().enumerated().map { ScoredItem(item: $0.element, score: Float(-$0.offset)) }
-        })
+        let plain = try evaluator.evaluate(
+            task(), score: score,
+            rerank: { _, candidates in
+                candidates.enumerated().map { ScoredItem(item: $0.element, score: Float(-$0.offset)) }
+            })
+        let flipped = try evaluator.evaluate(
+            task(), score: score,
+            rerank: { _, candidates in
+                candidates.reversed().enumerated().map { ScoredItem(item: $0.element, score: Float(-$0.offset)) }
+            })
         let hits = try #require(plain.perUser[MetricKey("hr", 1)])
         for (user, hit) in hits.enumerated() where hit == 1 {
             #expect(plain.perUser[MetricKey("auc")]?[user] == 1)
@@ -156,9 +160,10 @@ struct EvaluatorTests {
 struct EvaluationTaskTests {
     @Test func testAndValidationTasksHoldOutTheRightItems() throws {
         // user 0: a, b, c, d in time order -> train a, b; validation c; test d.
-        let dataset = Dataset(name: "t", userIDs: ["u"], itemIDs: ["a", "b", "c", "d", "e"],
-                              interactions: (0..<4).map { Interaction(user: 0, item: Int32($0), time: Int64($0)) },
-                              itemText: [], hasRatings: false, hasTimestamps: true)
+        let dataset = Dataset(
+            name: "t", userIDs: ["u"], itemIDs: ["a", "b", "c", "d", "e"],
+            interactions: (0..<4).map { Interaction(user: 0, item: Int32($0), time: Int64($0)) },
+            itemText: [], hasRatings: false, hasTimestamps: true)
         let split = try dataset.split(.leaveOneOut)
         let test = EvaluationTask.test(split), validation = EvaluationTask.validation(split)
         #expect(test.heldOut[0].map(\.item) == [3] && Set(test.excluded[0]) == [0, 1, 2])

@@ -1,6 +1,6 @@
 import Foundation
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A scripted HTTP/1.1 server on 127.0.0.1 for client tests: each request gets the next action

@@ -94,8 +94,9 @@ struct SmolLM2ReferenceTests {
             peer.gaps += (0..<peerAgreeing).map { abs(prompt.flashAttentionLogprobs![$0] - prompt.logprobs[$0]) }
         }
         func describe(_ identical: Int, _ gaps: [Double]) -> String {
-            String(format: "%d of %d continuations identical; per-token log-probability gap: mean %.5f, max %.5f over %d tokens",
-                   identical, reference.prompts.count, gaps.reduce(0, +) / Double(max(1, gaps.count)), gaps.max() ?? 0, gaps.count)
+            String(
+                format: "%d of %d continuations identical; per-token log-probability gap: mean %.5f, max %.5f over %d tokens",
+                identical, reference.prompts.count, gaps.reduce(0, +) / Double(max(1, gaps.count)), gaps.max() ?? 0, gaps.count)
         }
         print("RecLM vs llama.cpp -fa off: " + describe(identical, gaps))
         print("llama.cpp -fa on vs -fa off: " + describe(peer.identical, peer.gaps))
@@ -115,8 +116,10 @@ struct SmolLM2ReferenceTests {
             if agreeing > 0 { firstTokens += 1 }
             gaps += (0..<agreeing).map { abs(generation.logprobs[$0] - prompt.logprobs[$0]) }
         }
-        print(String(format: "fast numerics vs llama.cpp: first token identical for %d of %d prompts, mean gap %.4f over %d tokens",
-                     firstTokens, reference.prompts.count, gaps.reduce(0, +) / Double(max(1, gaps.count)), gaps.count))
+        print(
+            String(
+                format: "fast numerics vs llama.cpp: first token identical for %d of %d prompts, mean gap %.4f over %d tokens",
+                firstTokens, reference.prompts.count, gaps.reduce(0, +) / Double(max(1, gaps.count)), gaps.count))
         #expect(firstTokens >= reference.prompts.count - 2)
         #expect(gaps.reduce(0, +) / Double(max(1, gaps.count)) < 0.06)
     }

@@ -58,16 +58,21 @@ struct HostileFlagTests {
     @Test func anUnwritableReportIsNamedInWords() throws {
         let folder = Fixtures.temporaryDirectory("hostile-report")
         try "".write(toFile: folder + "/file", atomically: true, encoding: .utf8)
-        let output = try CLI.run(["run", tinySpec, "--db", folder + "/r.sqlite", "--pipelines", "popularity", "--set", "sweep=null", "--set", "seeds=[1]",
-                                  "--report", folder + "/file/report.md", "--quiet"])
+        let output = try CLI.run([
+            "run", tinySpec, "--db", folder + "/r.sqlite", "--pipelines", "popularity", "--set", "sweep=null", "--set", "seeds=[1]",
+            "--report", folder + "/file/report.md", "--quiet",
+        ])
         #expect(output.status == 1)
         #expect(output.stderr.contains("cannot write the report '\(folder)/file/report.md'"), "\(output.stderr)")
         #expect(!output.stderr.contains("NSCocoaErrorDomain"), "\(output.stderr)")
     }
 
     @Test func credentialsInABaseURLAreNotPrinted() throws {
-        let output = try CLI.run(["lm", "generate", "--backend", "openai", "--base-url", "http://dave:topsecret@127.0.0.1:9", "--model", "m", "--db",
-                                  Fixtures.temporaryDirectory("hostile-cli") + "/c.sqlite"], input: "hi\n")
+        let output = try CLI.run(
+            [
+                "lm", "generate", "--backend", "openai", "--base-url", "http://dave:topsecret@127.0.0.1:9", "--model", "m", "--db",
+                Fixtures.temporaryDirectory("hostile-cli") + "/c.sqlite",
+            ], input: "hi\n")
         #expect(output.status == 1)
         #expect(output.stderr.contains("127.0.0.1:9") && !output.stderr.contains("topsecret"), "\(output.stderr)")
     }

@@ -64,9 +64,11 @@ struct BlockQuantizedTests {
         for tokens in [1, 7, 13, 41] {
             let x = (0..<(tokens * 32 * blocks)).map { _ in (rng.nextFloat() - 0.5) * 4 }
             var out = [Float](repeating: .nan, count: tokens * rows)
-            x.withUnsafeBufferPointer { xp in out.withUnsafeMutableBufferPointer { o in
-                matrix.multiply(QuantizedActivations(xp.baseAddress!, rows: tokens, columns: 32 * blocks), into: o.baseAddress!, stride: rows)
-            } }
+            x.withUnsafeBufferPointer { xp in
+                out.withUnsafeMutableBufferPointer { o in
+                    matrix.multiply(QuantizedActivations(xp.baseAddress!, rows: tokens, columns: 32 * blocks), into: o.baseAddress!, stride: rows)
+                }
+            }
             for t in 0..<tokens {
                 for r in 0..<rows {
                     let expected = ggmlDot(format, raw, row: r, blocks: blocks, Array(x[(t * 32 * blocks)..<((t + 1) * 32 * blocks)]))
@@ -87,11 +89,12 @@ struct BlockQuantizedTests {
         for b in 0..<3 {
             let at = (3 + b) * bytesPerBlock
             for j in 0..<32 {
-                let expected: Float = switch format {
-                case .q8_0: Float(Int8(bitPattern: raw[at + 2 + j])) * half(at)
-                case .q4_0: Float(Int(j < 16 ? raw[at + 2 + j] & 15 : raw[at + 2 + j - 16] >> 4) - 8) * half(at)
-                case .q4_1: Float(j < 16 ? raw[at + 4 + j] & 15 : raw[at + 4 + j - 16] >> 4) * half(at) + half(at + 2)
-                }
+                let expected: Float =
+                    switch format {
+                    case .q8_0: Float(Int8(bitPattern: raw[at + 2 + j])) * half(at)
+                    case .q4_0: Float(Int(j < 16 ? raw[at + 2 + j] & 15 : raw[at + 2 + j - 16] >> 4) - 8) * half(at)
+                    case .q4_1: Float(j < 16 ? raw[at + 4 + j] & 15 : raw[at + 4 + j - 16] >> 4) * half(at) + half(at + 2)
+                    }
                 #expect(row[32 * b + j] == expected)
             }
         }

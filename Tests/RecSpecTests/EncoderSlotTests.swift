@@ -71,7 +71,8 @@ struct VectorScorer: Scorer, Trainable {
         var registry = try makeRegistry()
         try registry.register(VectorScorer.self)
         let error = #expect(throws: RecError.self) { _ = try ExperimentPlan(try SpecLoader.load(path: try write(text)), registry: registry) }
-        #expect(error?.description.contains("pipelines.vectors.encoder.type: 'popularity' is a retriever, not an encoder; encoder kinds: hashing-tfidf, minilm") == true, "\(String(describing: error))")
+        #expect(
+            error?.description.contains("pipelines.vectors.encoder.type: 'popularity' is a retriever, not an encoder; encoder kinds: hashing-tfidf, minilm") == true, "\(String(describing: error))")
         #expect(error?.location?.line == 7)
     }
 }

@@ -18,7 +18,10 @@ import Testing
         try #require(spawned == 0)
         for _ in 0..<500 {
             if let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
-               stat.contains(") Z") { return pid }
+                stat.contains(") Z")
+            {
+                return pid
+            }
             usleep(10_000)
         }
         Issue.record("pid \(pid) did not become a zombie within 5 s")

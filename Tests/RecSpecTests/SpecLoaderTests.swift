@@ -57,14 +57,15 @@ struct SpecLoaderTests {
     }
 
     @Test func sweepIsACartesianGridPlusZippedAxes() throws {
-        let text = Self.base + """
-            sweep:
-              pipelines.ease.retriever.l2: [1, 100]
-              zip:
-                - pipelines.bpr.retriever.factors: [4, 16]
-                  pipelines.bpr.retriever.epochs: [1, 3]
+        let text =
+            Self.base + """
+                sweep:
+                  pipelines.ease.retriever.l2: [1, 100]
+                  zip:
+                    - pipelines.bpr.retriever.factors: [4, 16]
+                      pipelines.bpr.retriever.epochs: [1, 3]
 
-            """
+                """
         let loaded = try SpecLoader.load(path: try write(text))
         #expect(loaded.points.count == 1 + 4)
         #expect(loaded.points[1].label == "ease.retriever.l2=1, bpr.retriever.factors=4, bpr.retriever.epochs=1")

@@ -10,8 +10,10 @@ import Testing
 /// element contributes. The loss is summed in Float64; the finite difference is Richardson-
 /// extrapolated from steps h and h/2 (error O(h⁴)), because Float32 forward passes rule out
 /// tiny steps. The tolerance is what that leaves: about 1e-3.
-func checkGradients(_ shapes: [[Int]], seed: UInt64 = 1, positive: Bool = false, tolerance: Float = 3e-3,
-                    file: String = #fileID, line: Int = #line, _ f: ([Tensor]) -> Tensor) {
+func checkGradients(
+    _ shapes: [[Int]], seed: UInt64 = 1, positive: Bool = false, tolerance: Float = 3e-3,
+    file: String = #fileID, line: Int = #line, _ f: ([Tensor]) -> Tensor
+) {
     var rng = SplitMix64(seed: seed)
     let values: [[Float]] = shapes.map { shape in
         (0..<shape.reduce(1, *)).map { _ in
@@ -122,14 +124,16 @@ struct GradientTests {
         // where float32 keeps only about 1e-3 of s, so finite differences cannot see it.
         checkGradients([[2, 2, 4, 3], [2, 2, 4, 3], [2, 2, 4, 3]]) { t in
             var rng = SplitMix64(seed: 0)
-            return Tensor.attention(q: t[0], k: t[1], v: t[2], causal: true,
-                                    keyPadding: [[false, false, true, false], [false, true, false, false]], rng: &rng)
+            return Tensor.attention(
+                q: t[0], k: t[1], v: t[2], causal: true,
+                keyPadding: [[false, false, true, false], [false, true, false, false]], rng: &rng)
         }
         // Fewer queries than keys (a last-position query), with key padding.
         checkGradients([[2, 1, 1, 3], [2, 1, 4, 3], [2, 1, 4, 3]]) { t in
             var rng = SplitMix64(seed: 0)
-            return Tensor.attention(q: t[0], k: t[1], v: t[2], causal: false,
-                                    keyPadding: [[false, false, true, true], [false, false, false, false]], rng: &rng)
+            return Tensor.attention(
+                q: t[0], k: t[1], v: t[2], causal: false,
+                keyPadding: [[false, false, true, true], [false, false, false, false]], rng: &rng)
         }
         checkGradients([[1, 1, 3, 2], [1, 1, 3, 2], [1, 1, 3, 2]]) { t in
             var rng = SplitMix64(seed: 7)  // same mask on every call
@@ -146,10 +150,13 @@ struct GradientTests {
         func split(_ x: Tensor) -> Tensor { x.reshaped([b, t, heads, d]).permuted([0, 2, 1, 3]) }
         let padding = [[false, false, true, false], [false, true, false, false]]
         var r1 = SplitMix64(seed: 9), r2 = SplitMix64(seed: 9)
-        let tokenMajor = Tensor.attention(q: q, k: k, v: v, heads: heads, causal: true, keyPadding: padding,
-                                          dropout: 0.25, training: true, rng: &r1)
-        let headMajor = Tensor.attention(q: split(q), k: split(k), v: split(v), causal: true, keyPadding: padding,
-                                         dropout: 0.25, training: true, rng: &r2).permuted([0, 2, 1, 3])
+        let tokenMajor = Tensor.attention(
+            q: q, k: k, v: v, heads: heads, causal: true, keyPadding: padding,
+            dropout: 0.25, training: true, rng: &r1)
+        let headMajor = Tensor.attention(
+            q: split(q), k: split(k), v: split(v), causal: true, keyPadding: padding,
+            dropout: 0.25, training: true, rng: &r2
+        ).permuted([0, 2, 1, 3])
         for (x, y) in zip(tokenMajor.data, headMajor.data) { #expect(abs(x - y) < 1e-6) }
         checkGradients([[b, t, heads * d], [b, t, heads * d], [b, t, heads * d]]) { t in
             var rng = SplitMix64(seed: 0)

@@ -17,10 +17,12 @@ import Testing
 
     @Test func expMatchesLibm() {
         var worst: Float = 0
-        sweep(-87, 88, count: 200_000, { x, y in
-            let reference = Foundation.exp(Double(x))
-            worst = max(worst, Float(abs(Double(y) - reference) / reference))
-        }, vexp)
+        sweep(
+            -87, 88, count: 200_000,
+            { x, y in
+                let reference = Foundation.exp(Double(x))
+                worst = max(worst, Float(abs(Double(y) - reference) / reference))
+            }, vexp)
         #expect(worst < 3e-7)  // about 2 ulp
         let edges = vexp(Lanes(0, 1, -1, -87.4, -100, -.infinity, 89, 10))
         #expect(edges[0] == 1)

@@ -11,10 +11,12 @@ import Testing
 @Suite(.serialized)
 struct HostileBertTests {
     static let tokens = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "toy", "story", "heat", "the"]
-    static var config: [String: Any] { [
-        "hidden_size": 4, "num_hidden_layers": 1, "num_attention_heads": 2, "intermediate_size": 8,
-        "max_position_embeddings": 16, "layer_norm_eps": 1e-12, "vocab_size": tokens.count, "hidden_act": "gelu",
-    ] }
+    static var config: [String: Any] {
+        [
+            "hidden_size": 4, "num_hidden_layers": 1, "num_attention_heads": 2, "intermediate_size": 8,
+            "max_position_embeddings": 16, "layer_norm_eps": 1e-12, "vocab_size": tokens.count, "hidden_act": "gelu",
+        ]
+    }
 
     /// A complete tiny BERT in a fresh folder; `fill` gives every weight its value.
     static func folder(config: [String: Any] = config, vocabulary: String? = nil, fill: Float? = nil) throws -> String {
@@ -30,8 +32,10 @@ struct HostileBertTests {
             "embeddings.LayerNorm.weight": tensor([h]), "embeddings.LayerNorm.bias": tensor([h]),
         ]
         let p = "encoder.layer.0."
-        for (name, out, width) in [("attention.self.query", h, h), ("attention.self.key", h, h), ("attention.self.value", h, h),
-                                   ("attention.output.dense", h, h), ("intermediate.dense", inner, h), ("output.dense", h, inner)] {
+        for (name, out, width) in [
+            ("attention.self.query", h, h), ("attention.self.key", h, h), ("attention.self.value", h, h),
+            ("attention.output.dense", h, h), ("intermediate.dense", inner, h), ("output.dense", h, inner),
+        ] {
             weights[p + name + ".weight"] = tensor([out, width])
             weights[p + name + ".bias"] = tensor([out])
         }

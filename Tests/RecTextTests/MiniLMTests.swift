@@ -44,7 +44,8 @@ struct MiniLMReferenceTests {
         var worst: Float = 1
         for (text, vector) in zip(reference.texts, vectors) {
             #expect(vector.count == 384 && text.embedding.count == 384)
-            let cosine = zip(vector, text.embedding).map(*).reduce(0, +)
+            let cosine =
+                zip(vector, text.embedding).map(*).reduce(0, +)
                 / (norm(vector) * norm(text.embedding))
             worst = min(worst, cosine)
             #expect(cosine >= 0.9999, "\(text.text.debugDescription): cosine \(cosine)")
