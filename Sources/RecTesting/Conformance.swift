@@ -92,10 +92,13 @@ public enum Conformance {
         }
         if !first.allSatisfy(\.isFinite) { problems.append("some predictions are not finite") }
         if model.predicts == .probability && !first.allSatisfy({ (0...1).contains($0) }) { problems.append("a probability outside [0, 1]") }
-        // Test users are absent from training (a user split); an item id past the training
-        // catalogue's end must not crash either, so the cold check uses an unseen user only.
-        let cold = try model.predict(users: [Int32(dataset.userCount - 1)], items: [0], history: Array(repeating: [], count: dataset.userCount))
-        if cold.count != 1 || !cold[0].isFinite { problems.append("a user with no history gets no finite prediction") }
+        // Test users are absent from training (a user split), so `first` covers cold users; a
+        // user with an empty history and an item without training interactions (where the
+        // fixture has one) are scored as well.
+        let trainedItems = Set(split.train.map(\.item))
+        let coldItem = (0..<Int32(dataset.itemCount)).first { !trainedItems.contains($0) } ?? 0
+        let cold = try model.predict(users: [Int32(dataset.userCount - 1)], items: [coldItem], history: Array(repeating: [], count: dataset.userCount))
+        if cold.count != 1 || !cold[0].isFinite { problems.append("a user with no history and a cold item get no finite prediction") }
         if try model.predict(users: [], items: [], history: split.trainHistory).count != 0 { problems.append("no pairs should give no predictions") }
         if first.count == users.count {
             switch model.predicts {
