@@ -31,17 +31,9 @@ extension Runner {
                 "scorer", scorerSpec.kind, cell.headJSON, prepared.fingerprint, try canonicalJSON(spec.data.split), spec.data.label?.description ?? "",
                 "\(spec.data.split.seed(forRun: cell.seed))", "\(cell.seed)",
             ] + (cell.pipeline.encoder.map { ["encoder", $0.kind, cell.configJSON] } ?? []))
-        if var checkpointable = scorer as? any Scorer & Checkpointable, let bytes = try store.artifact(cacheKey) {
-            try checkpointable.restore(from: bytes)
-            scorer = checkpointable
-            progress.line("  \(name): trained model restored from the stage cache")
-        } else if var trainable = scorer as? any Scorer & Trainable {
-            try trainable.fit(try trainingSet(cell, split), context: trainingContext(cell, started: Date()))
-            scorer = trainable
-            if let checkpointable = scorer as? any Checkpointable {
-                try store.putArtifact(cacheKey, kind: "scorer:\(scorerSpec.kind)", data: try checkpointable.checkpoint())
-            }
-        }
+        scorer = try fitOrRestore(
+            scorer, key: cacheKey, kind: "scorer:\(scorerSpec.kind)", name: name, training: { try trainingSet(cell, split) },
+            events: trainingContext(cell, started: Date()))
         lap("fit")
         let task = PointwiseTask.of(split.test, labelRule: split.labelRule)
         var predictions: [Float] = []
@@ -60,6 +52,32 @@ extension Runner {
         let result = try PointwiseEvaluator(metrics: spec.evaluation.metrics, predicts: scorer.predicts).evaluate(task, predictions: predictions)
         lap("evaluate")
         let counts = try storeDiagnostics([scorer], cell: cell)
+        return cellResult(prepared, result, timings: timings, counts: counts)
+    }
+
+    /// `made` restored from the stage cache under `key`, or trained (when it learns) and its
+    /// checkpoint stored there (when it has one). `training` is built only when it trains.
+    func fitOrRestore<C>(
+        _ made: C, key: String, kind: String, name: String, training: () throws -> TrainingSet, events: TrainingContext
+    ) throws -> C {
+        if var checkpointable = made as? any Checkpointable, let bytes = try store.artifact(key) {
+            try checkpointable.restore(from: bytes)
+            progress.line("  \(name): trained model restored from the stage cache")
+            return checkpointable as! C
+        }
+        guard var trainable = made as? any Trainable else { return made }
+        try trainable.fit(try training(), context: events)
+        if let checkpointable = trainable as? any Checkpointable {
+            try store.putArtifact(key, kind: kind, data: try checkpointable.checkpoint())
+        }
+        return trainable as! C
+    }
+
+    /// What the store keeps of a finished cell: its metrics in key order, per-user values,
+    /// timings and counts.
+    func cellResult(
+        _ prepared: DataStage.Prepared, _ result: EvaluationResult, timings: [(stage: String, seconds: Double)], counts: [String: Int]
+    ) -> ResultStore.CellResult {
         let keys = result.aggregate.keys.sorted()
         return ResultStore.CellResult(
             dataFingerprint: prepared.fingerprint, datasetStatsJSON: prepared.statisticsJSON,

@@ -181,17 +181,7 @@ public final class Runner: @unchecked Sendable {
                 "retriever", retrieverSpec.kind, cell.headJSON, prepared.fingerprint, spec.data.split.method.rawValue,
                 "\(spec.data.split.seed(forRun: cell.seed))", "\(cell.seed)",
             ] + (cell.pipeline.encoder.map { ["encoder", $0.kind, cell.configJSON] } ?? []))
-        if var checkpointable = retriever as? any Retriever & Checkpointable, let bytes = try store.artifact(cacheKey) {
-            try checkpointable.restore(from: bytes)
-            retriever = checkpointable
-            progress.line("  \(name): trained model restored from the stage cache")
-        } else if var trainable = retriever as? any Retriever & Trainable {
-            try trainable.fit(training, context: trainingEvents)
-            retriever = trainable
-            if let checkpointable = retriever as? any Checkpointable {
-                try store.putArtifact(cacheKey, kind: "retriever:\(retrieverSpec.kind)", data: try checkpointable.checkpoint())
-            }
-        }
+        retriever = try fitOrRestore(retriever, key: cacheKey, kind: "retriever:\(retrieverSpec.kind)", name: name, training: { training }, events: trainingEvents)
         // Rankers and augmenters that learn do so on the training split (no stage cache).
         func fitted<C>(_ made: C) throws -> C {
             guard var trainable = made as? any Trainable else { return made }
@@ -240,11 +230,6 @@ public final class Runner: @unchecked Sendable {
         lap("evaluate")
         // What the LLM components counted, and the examples they kept for the report.
         let counts = try storeDiagnostics([augmenter as Any?, ranker as Any?], cell: cell)
-        let keys = result.aggregate.keys.sorted()
-        return ResultStore.CellResult(
-            dataFingerprint: prepared.fingerprint, datasetStatsJSON: prepared.statisticsJSON,
-            metrics: keys.map { ($0.name, $0.k, result.aggregate[$0]!) }, users: result.users,
-            perUser: keys.compactMap { key in result.perUser[key].map { (key.name, key.k, $0) } },
-            timings: timings, counts: counts.keys.sorted().map { ($0, counts[$0]!) })
+        return cellResult(prepared, result, timings: timings, counts: counts)
     }
 }
