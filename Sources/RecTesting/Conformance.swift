@@ -29,14 +29,7 @@ public enum Conformance {
         let build = make ?? { try R(configuration: try defaults(R.self), context: ComponentContext(seed: $0)) }
         let dataset = Fixtures.clusteredDataset(users: 80, items: 40)
         let split = try dataset.split(.leaveOneOut)
-        func trained(_ seed: UInt64) throws -> R {
-            var model = try build(seed)
-            if var trainable = model as? any Retriever & Trainable {
-                try trainable.fit(split.trainingSet, context: TrainingContext(seed: seed))
-                model = trainable as! R
-            }
-            return model
-        }
+        func trained(_ seed: UInt64) throws -> R { try fitted(try build(seed), on: split.trainingSet, seed: seed) }
         func scores(_ model: R, users: [Int32], history: [[Int32]]) throws -> [Float] {
             var buffer = [Float](repeating: .nan, count: users.count * dataset.itemCount)
             try buffer.withUnsafeMutableBufferPointer { try model.score(users: users[...], history: history, into: $0) }
@@ -75,14 +68,7 @@ public enum Conformance {
         let dataset = Fixtures.labelledDataset(users: 300)
         var split = try dataset.split(.user, ratios: [0.7, 0.1, 0.2], seed: 3)
         split.labelRule = LabelRule(.greater, 3)
-        func trained(_ seed: UInt64) throws -> S {
-            var model = try build(seed)
-            if var trainable = model as? any Scorer & Trainable {
-                try trainable.fit(split.trainingSet, context: TrainingContext(seed: seed))
-                model = trainable as! S
-            }
-            return model
-        }
+        func trained(_ seed: UInt64) throws -> S { try fitted(try build(seed), on: split.trainingSet, seed: seed) }
         let users = split.test.map(\.user), items = split.test.map(\.item)
         let model = try trained(7)
         let first = try model.predict(users: users, items: items, history: split.trainHistory)
@@ -168,6 +154,13 @@ public enum Conformance {
         }
         if try !encoder.encode([]).isEmpty { problems.append("no texts should give no vectors") }
         if !problems.isEmpty { throw ConformanceFailure(plugin: E.kind, problems: problems) }
+    }
+
+    /// `model` trained on `data` with `seed` when it learns, as it is otherwise.
+    static func fitted<C>(_ model: C, on data: TrainingSet, seed: UInt64) throws -> C {
+        guard var trainable = model as? any Trainable else { return model }
+        try trainable.fit(data, context: TrainingContext(seed: seed))
+        return trainable as! C
     }
 
     /// The configuration with every default, and `epochs: 1` where it has epochs.
