@@ -54,7 +54,11 @@ let package = Package(
         .target(name: "PALR", dependencies: ["RecCore", "RecLM", "RecTensor"], path: "Plugins/PALR", exclude: ["README.md"]),
         .target(name: "CTR", dependencies: ["RecCore"], path: "Plugins/CTR", exclude: ["README.md"], swiftSettings: optimisedInDebug),
         .target(name: "Rating", dependencies: ["RecCore", "COpenBLAS"], path: "Plugins/Rating", exclude: ["README.md"], swiftSettings: optimisedInDebug),
-        .target(name: "AllPlugins", dependencies: ["RecCore", "Baselines", "SASRec", "TextEncoders", "PALR", "CTR", "Rating"], path: "Plugins/AllPlugins"),
+        .target(name: "LLMText", dependencies: ["RecCore", "RecLM"], path: "Plugins/LLMText", exclude: ["README.md"]),
+        .target(name: "TextGraph", dependencies: ["RecCore", "COpenBLAS"], path: "Plugins/TextGraph", exclude: ["README.md"], swiftSettings: optimisedInDebug),
+        .target(
+            name: "AllPlugins", dependencies: ["RecCore", "Baselines", "SASRec", "TextEncoders", "PALR", "CTR", "Rating", "LLMText", "TextGraph"],
+            path: "Plugins/AllPlugins"),
 
         // MARK: - CLI
         .executableTarget(
@@ -77,6 +81,7 @@ let package = Package(
         .testTarget(name: "CTRTests", dependencies: ["CTR", "RecData", "RecEval", "RecTesting"]),
         .testTarget(name: "RatingTests", dependencies: ["Rating", "RecData", "RecEval", "RecTesting"]),
         .testTarget(name: "BaselinesTests", dependencies: ["Baselines", "AllPlugins", "RecData", "RecEval", "RecTesting"]),
+        .testTarget(name: "StageGraphTests", dependencies: ["LLMText", "TextGraph", "AllPlugins", "RecRunner", "RecSpec", "RecStore", "RecData", "RecLM", "RecTesting"]),
         .testTarget(name: "RecLabCLITests", dependencies: ["reclab", "RecStore", "RecTesting"]),
     ],
     swiftLanguageModes: [.v6]

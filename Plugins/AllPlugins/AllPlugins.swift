@@ -1,10 +1,12 @@
 import Baselines
 import CTR
+import LLMText
 import PALR
 import Rating
 import RecCore
 import SASRec
 import TextEncoders
+import TextGraph
 
 /// The one list of plugins this build knows. Adding a plugin means adding one line here.
 public func makeRegistry() throws -> Registry {
@@ -22,6 +24,9 @@ public func makeRegistry() throws -> Registry {
     try registry.register(HashingTFIDF.self)
     try registry.register(PALRProfile.self)
     try registry.register(PALRRanker.self)
+    try registry.register(LLMItemText.self)
+    try registry.register(ItemGraphDeriver.self)
+    try registry.register(GraphKNN.self)
     try registry.register(command: PALRCommand.self)
     return registry
 }

@@ -62,7 +62,7 @@ public struct PALRProfile: KnowledgeAugmenter, Diagnosing {
         let generation = try model.get().generate(
             .chat([ChatMessage(role: "user", content: request)]),
             SamplingParameters(maxTokens: configuration.maxTokens))
-        let profile = Self.withoutRepeats(generation.text)
+        let profile = withoutRepeatedSentences(generation.text)
         tally.count("profiles")
         if profile.isEmpty { tally.count("profiles_empty") }
         if generation.finish == .length { tally.count("profiles_cut_at_max_tokens") }
@@ -72,25 +72,6 @@ public struct PALRProfile: KnowledgeAugmenter, Diagnosing {
 
     public func diagnostics() -> [String: Int] { tally.counts }
     public func examples() -> [String] { tally.kept }
-
-    /// The text with every sentence that repeats an earlier one dropped, and an unfinished last
-    /// sentence (cut at the token limit) dropped when a finished one precedes it. Small models
-    /// decoding greedily loop on one sentence; the loop is noise in the ranking prompt.
-    static func withoutRepeats(_ text: String) -> String {
-        var sentences: [String] = [], seen = Set<String>()
-        var current = ""
-        for character in text {
-            current.append(character)
-            if ".!?".contains(character) {
-                let sentence = current.trimmingCharacters(in: .whitespacesAndNewlines)
-                if !sentence.isEmpty, seen.insert(sentence.lowercased()).inserted { sentences.append(sentence) }
-                current = ""
-            }
-        }
-        let rest = current.trimmingCharacters(in: .whitespacesAndNewlines)
-        if !rest.isEmpty, sentences.isEmpty, seen.insert(rest.lowercased()).inserted { sentences.append(rest) }
-        return sentences.joined(separator: " ")
-    }
 }
 
 /// PALR's ranker: a language model orders the retriever's candidates, reading the user's
@@ -306,47 +287,4 @@ public struct PALRRanker: Ranker, Trainable, Diagnosing {
         "An LLM output that names no candidate is rejected and never reaches the metrics; the places it would have filled are "
             + "filled from the retriever's order (or, with `fill: random`, in a seeded random order)."
     }
-}
-
-/// A language model made on first use: plans build components only to check their
-/// configuration, and that must not load weights.
-final class LazyLanguageModel: @unchecked Sendable {
-    private let spec: LanguageModelSpec
-    private let cache: (any LanguageModelCallCache)?
-    private let lock = NSLock()
-    private var made: (any LanguageModel)?
-
-    init(_ spec: LanguageModelSpec, cache: (any LanguageModelCallCache)?, preset: (any LanguageModel)? = nil) {
-        self.spec = spec
-        self.cache = cache
-        made = preset
-    }
-
-    func get() throws -> any LanguageModel {
-        try lock.withLock {
-            if let made { return made }
-            let model = try spec.make(cache: cache)
-            made = model
-            return model
-        }
-    }
-}
-
-/// Counts and the first few examples a component keeps for the report.
-final class Tally: @unchecked Sendable {
-    private let lock = NSLock()
-    private var values: [String: Int] = [:]
-    private var examples: [String] = []
-    let keep: Int
-
-    init(keep: Int = 2) { self.keep = keep }
-
-    func count(_ name: String, _ amount: Int = 1) { lock.withLock { values[name, default: 0] += amount } }
-
-    func example(_ text: @autoclosure () -> String) {
-        lock.withLock { if examples.count < keep { examples.append(text()) } }
-    }
-
-    var counts: [String: Int] { lock.withLock { values } }
-    var kept: [String] { lock.withLock { examples } }
 }

@@ -188,6 +188,14 @@ public struct TrainingSet: Sendable {
     public var labelRule: LabelRule?
     /// One vector per item from the pipeline's encoder (empty when it has none).
     public var itemVectors: [[Float]] = []
+    /// Text the pipeline's user-level augment stages wrote from each user's training history,
+    /// by the field name their `writes:` gives (empty when there are none).
+    public var userText: [[String: String]] = []
+    /// One vector per user from the encoder over `userText` (`encode_user_fields`; empty when
+    /// the pipeline encodes no user text).
+    public var userVectors: [[Float]] = []
+    /// What the pipeline's derive stages built (semantic IDs, graph edges).
+    public var derived = DerivedArtifacts()
 
     public init(
         userCount: Int, itemCount: Int, interactions: [Interaction], history: [[Int32]],

@@ -55,6 +55,16 @@ public func canonicalJSON<T: Encodable>(_ value: T, keys: CanonicalKeys = .snake
     return String(decoding: try encoder.encode(value), as: UTF8.self)
 }
 
+/// Decodes a stored record that `canonicalJSON(_:keys: .asDeclared)` wrote; a record that does
+/// not decode (written by another version, or damaged) is an error naming its type.
+public func decodeJSON<T: Decodable>(_ type: T.Type, from bytes: [UInt8]) throws -> T {
+    do {
+        return try JSONDecoder().decode(type, from: Data(bytes))
+    } catch {
+        throw RecError(.data, "a stored \(T.self) does not decode (\(error)); delete it from the stage cache to rebuild it")
+    }
+}
+
 /// The key of a stage-cache entry: SHA-256 of its parts joined by `|` (kind first, then the
 /// configuration, upstream keys, data fingerprint and seeds that determine the output).
 public func stageKey(_ parts: [String]) -> String {

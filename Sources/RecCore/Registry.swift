@@ -16,6 +16,8 @@ public struct Registry: Sendable {
     private var encoders: [String: Factory<any TextEncoder>] = [:]
     private var augmenters: [String: Factory<any KnowledgeAugmenter>] = [:]
     private var scorers: [String: Factory<any Scorer>] = [:]
+    private var itemAugmenters: [String: Factory<any ItemAugmenter>] = [:]
+    private var derivers: [String: Factory<AnyDeriver>] = [:]
     public private(set) var entries: [Entry] = []
     /// CLI subcommands the plugins contribute.
     public private(set) var commands: [any PluginCommand.Type] = []
@@ -71,6 +73,24 @@ public struct Registry: Sendable {
         }
     }
 
+    /// Registers an item augmenter (a stage under a pipeline's `augment:`); a kind registered
+    /// twice is an error.
+    public mutating func register<A: ItemAugmenter>(_ type: A.Type) throws {
+        try add(type, role: "item augmenter")
+        itemAugmenters[A.kind] = {
+            let (made, json) = try Self.build(A.self, $0, $1); return (made, json)
+        }
+    }
+
+    /// Registers a deriver (a stage under a pipeline's `derive:`); a kind registered twice is
+    /// an error.
+    public mutating func register<D: Deriver>(_ type: D.Type) throws {
+        try add(type, role: "deriver")
+        derivers[D.kind] = {
+            let (made, json) = try Self.build(D.self, $0, $1); return (AnyDeriver(made), json)
+        }
+    }
+
     /// Registers a type that is both a retriever and a scorer (biased MF ranks the catalogue by
     /// its predicted ratings): one entry, both factories.
     public mutating func register<C: Retriever & Scorer>(_ type: C.Type) throws {
@@ -109,6 +129,8 @@ public struct Registry: Sendable {
     public var encoderKinds: [String] { encoders.keys.sorted() }
     public var augmenterKinds: [String] { augmenters.keys.sorted() }
     public var scorerKinds: [String] { scorers.keys.sorted() }
+    public var itemAugmenterKinds: [String] { itemAugmenters.keys.sorted() }
+    public var deriverKinds: [String] { derivers.keys.sorted() }
 
     /// The roles a kind serves (empty when it is unknown), for errors that name the slot.
     public func roles(of kind: String) -> [String] {
@@ -139,6 +161,16 @@ public struct Registry: Sendable {
 
     public func makeScorer(kind: String, configuration source: any ConfigurationSource, context: ComponentContext) throws -> (any Scorer, String) {
         guard let factory = scorers[kind] else { throw unknown(kind, valid: scorerKinds, role: "scorer") }
+        return try factory(source, context)
+    }
+
+    public func makeItemAugmenter(kind: String, configuration source: any ConfigurationSource, context: ComponentContext) throws -> (any ItemAugmenter, String) {
+        guard let factory = itemAugmenters[kind] else { throw unknown(kind, valid: itemAugmenterKinds, role: "item augmenter") }
+        return try factory(source, context)
+    }
+
+    public func makeDeriver(kind: String, configuration source: any ConfigurationSource, context: ComponentContext) throws -> (AnyDeriver, String) {
+        guard let factory = derivers[kind] else { throw unknown(kind, valid: deriverKinds, role: "deriver") }
         return try factory(source, context)
     }
 

@@ -52,12 +52,16 @@ public struct ExperimentPlan: Sendable {
                 let rankerJSON = try pipeline.ranker.map { try Self.resolve($0, registry: registry, role: "ranker") }
                 let augmenterJSON = try pipeline.augmenter.map { try Self.resolve($0, registry: registry, role: "augmenter") }
                 let encoderJSON = try pipeline.encoder.map { try Self.resolve($0, registry: registry, role: "encoder") }
+                let stages = try Self.stages(of: pipeline, registry: registry)
+                let (augmentPart, derivePart) = stages.cellKeyParts
                 if point.isBase {
                     components[pipeline.name] =
                         Self.describe(pipeline.head.kind, headJSON)
                         + (pipeline.augmenter.map { " + " + Self.describe($0.kind, augmenterJSON ?? "{}") } ?? "")
                         + (pipeline.ranker.map { " → " + Self.describe($0.kind, rankerJSON ?? "{}") } ?? "")
                         + (pipeline.encoder.map { ", items encoded by " + Self.describe($0.kind, encoderJSON ?? "{}") + " from " + pipeline.encodeFields.joined(separator: ", ") } ?? "")
+                        + (pipeline.encodeUserFields.isEmpty ? "" : ", users from " + pipeline.encodeUserFields.joined(separator: ", "))
+                        + (stages.description.isEmpty ? "" : "; before training: " + stages.description)
                 }
                 // The augmenter is written only when there is one, so that cells from before
                 // augmenters existed keep their keys.
@@ -68,13 +72,15 @@ public struct ExperimentPlan: Sendable {
                     evaluation.compare = []
                     evaluation.correction = "holm"
                     evaluation.batchUsers = 0
-                    // The encoder, too, is written only when there is one.
+                    // The encoder, too, is written only when there is one (and its user fields
+                    // only when it encodes users).
                     let encoderPart =
                         try encoderJSON.map {
-                            "\"encoder\":{\"type\":\"\(pipeline.encoder!.kind)\",\"config\":\($0),\"fields\":\(try canonicalJSON(pipeline.encodeFields))},"
+                            "\"encoder\":{\"type\":\"\(pipeline.encoder!.kind)\",\"config\":\($0),\"fields\":\(try canonicalJSON(pipeline.encodeFields))"
+                                + (pipeline.encodeUserFields.isEmpty ? "" : ",\"user_fields\":\(try canonicalJSON(pipeline.encodeUserFields))") + "},"
                         } ?? ""
                     let json =
-                        "{" + augmenterPart + "\"data\":\(try canonicalJSON(spec.data))," + encoderPart + "\"evaluation\":\(try canonicalJSON(evaluation)),"
+                        "{" + augmentPart + augmenterPart + "\"data\":\(try canonicalJSON(spec.data))," + derivePart + encoderPart + "\"evaluation\":\(try canonicalJSON(evaluation)),"
                         + "\"ranker\":\(rankerJSON.map { "{\"type\":\"\(pipeline.ranker!.kind)\",\"config\":\($0)}" } ?? "null"),"
                         + "\"retriever\":" + (pipeline.retriever.map { "{\"type\":\"\($0.kind)\",\"config\":\(headJSON)}" } ?? "null") + ","
                         + (pipeline.scorer.map { "\"scorer\":{\"type\":\"\($0.kind)\",\"config\":\(headJSON)}," } ?? "")

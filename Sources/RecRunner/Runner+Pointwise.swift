@@ -26,14 +26,18 @@ extension Runner {
         let context = ComponentContext(seed: cell.seed, artifacts: store, languageModelCache: store, progress: progress)
         var (scorer, _) = try registry.makeScorer(kind: scorerSpec.kind, configuration: scorerSpec, context: context)
         let name = cell.pipeline.name
+        // The stages before training run only when the scorer trains (a restored scorer
+        // carries what it learnt from them in its checkpoint).
+        let stages = try PipelineStages(cell, fingerprint: prepared.fingerprint, registry: registry, context: context)
         let cacheKey = stageKey(
             [
                 "scorer", scorerSpec.kind, cell.headJSON, prepared.fingerprint, try canonicalJSON(spec.data.split), spec.data.label?.description ?? "",
                 "\(spec.data.split.seed(forRun: cell.seed))", "\(cell.seed)",
-            ] + (cell.pipeline.encoder.map { ["encoder", $0.kind, cell.configJSON] } ?? []))
+            ] + stages.upstream)
+        let events = trainingContext(cell, started: Date())
         scorer = try fitOrRestore(
-            scorer, key: cacheKey, kind: "scorer:\(scorerSpec.kind)", name: name, training: { try trainingSet(cell, split) },
-            events: trainingContext(cell, started: Date()))
+            scorer, key: cacheKey, kind: "scorer:\(scorerSpec.kind)", name: name,
+            training: { try stages.run(split, cell: cell, store: store, progress: progress, events: events).1 }, events: events)
         lap("fit")
         let task = PointwiseTask.of(split.test, labelRule: split.labelRule)
         var predictions: [Float] = []
@@ -51,7 +55,7 @@ extension Runner {
         }
         let result = try PointwiseEvaluator(metrics: spec.evaluation.metrics, predicts: scorer.predicts).evaluate(task, predictions: predictions)
         lap("evaluate")
-        let counts = try storeDiagnostics([scorer], cell: cell)
+        let counts = try storeDiagnostics(stages.components + [scorer], cell: cell)
         return cellResult(prepared, result, timings: timings, counts: counts)
     }
 

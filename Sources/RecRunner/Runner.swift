@@ -83,6 +83,28 @@ public final class Runner: @unchecked Sendable {
                 throw RecError(.spec, "the rating protocol needs explicit ratings, but '\(cell.spec.data.dataset)' is implicit feedback (every rating is 1)", key: "evaluation.protocol")
             }
             try checkFeatures(cell, prepared.split.dataset, registry: registry)
+            try checkTextFields(cell, prepared.split.dataset, registry: registry)
+        }
+    }
+
+    /// An augment stage must not write over a field the data has, and every field the encoder
+    /// reads must be in the data or written by an item augment stage.
+    static func checkTextFields(_ cell: ExperimentPlan.Cell, _ dataset: Dataset, registry: Registry) throws {
+        let pipeline = cell.pipeline
+        let present = Set(dataset.itemText.flatMap(\.fields.keys))
+        let itemStages = pipeline.augment.enumerated().filter { registry.itemAugmenterKinds.contains($0.element.component.kind) }
+        for (index, stage) in itemStages where present.contains(stage.writes) {
+            throw RecError(
+                .spec, "augment stage '\(stage.component.kind)' writes '\(stage.writes)', which '\(cell.spec.data.dataset)' already has; name the written field another way",
+                at: stage.writesLocation, key: "pipelines.\(pipeline.name).augment.\(index).writes")
+        }
+        guard pipeline.encoder != nil else { return }
+        let written = Set(itemStages.map(\.element.writes))
+        if let field = pipeline.encodeFields.first(where: { !present.contains($0) && !written.contains($0) }) {
+            let known = present.union(written).sorted().joined(separator: ", ")
+            throw RecError(
+                .spec, "the encoder reads item field '\(field)', which no item of '\(cell.spec.data.dataset)' has and no augment stage writes; fields: \(known.isEmpty ? "none" : known)",
+                at: pipeline.encodeFieldsLocation, key: "pipelines.\(pipeline.name).encode_fields")
         }
     }
 
@@ -127,6 +149,12 @@ public final class Runner: @unchecked Sendable {
         return counts
     }
 
+    /// Where a user-level augmenter's text for one user and history is stored (by the ranking
+    /// path, and by augment stages before training).
+    static func knowledgeKey(kind: String, json: String, fingerprint: String, user: Int32, history: [Int32]) -> String {
+        stageKey(["knowledge", kind, json, fingerprint, "\(user)", "\(history)"])
+    }
+
     /// Whether process `pid` still runs on this machine. A zombie (exited, not yet reaped: in a
     /// container whose first process does not reap, a killed run stays one) counts as dead,
     /// although `kill(pid, 0)` still answers for it.
@@ -157,14 +185,13 @@ public final class Runner: @unchecked Sendable {
         }
         let prepared = try data.prepare(spec.data, relativeTo: cell.specDirectory, runSeed: cell.seed)
         lap("data")
-        let split = prepared.split
         let retrieverSpec = cell.pipeline.retriever!
         let context = ComponentContext(seed: cell.seed, artifacts: store, languageModelCache: store, progress: progress)
         var (retriever, _) = try registry.makeRetriever(kind: retrieverSpec.kind, configuration: retrieverSpec, context: context)
         if var lists = retriever as? any Retriever & RetrievesLists {
             switch spec.evaluation.protocol {
             case .candidates: lists.depth = spec.evaluation.candidates
-            case .sampled: lists.depth = split.dataset.itemCount
+            case .sampled: lists.depth = prepared.split.dataset.itemCount
             default: lists.depth = spec.evaluation.cutoffs.max() ?? 10
             }
             retriever = lists
@@ -173,14 +200,15 @@ public final class Runner: @unchecked Sendable {
         let reporter = progress
         let name = cell.pipeline.name
         let trainingEvents = trainingContext(cell, started: trainingStart)
-        // Stage cache: a trained retriever is stored under its configuration, data and seed.
-        let training = try trainingSet(cell, split)
-        // The encoder's part of the cell key changes the stage key only when there is one.
+        // Stage cache: the stages before training, then the trained retriever, each stored
+        // under its configuration, its upstream stages, the data and the seed.
+        let stages = try PipelineStages(cell, fingerprint: prepared.fingerprint, registry: registry, context: context)
+        let (split, training) = try stages.run(prepared.split, cell: cell, store: store, progress: progress, events: trainingEvents)
         let cacheKey = stageKey(
             [
                 "retriever", retrieverSpec.kind, cell.headJSON, prepared.fingerprint, spec.data.split.method.rawValue,
                 "\(spec.data.split.seed(forRun: cell.seed))", "\(cell.seed)",
-            ] + (cell.pipeline.encoder.map { ["encoder", $0.kind, cell.configJSON] } ?? []))
+            ] + stages.upstream)
         retriever = try fitOrRestore(retriever, key: cacheKey, kind: "retriever:\(retrieverSpec.kind)", name: name, training: { training }, events: trainingEvents)
         // Rankers and augmenters that learn do so on the training split (no stage cache).
         func fitted<C>(_ made: C) throws -> C {
@@ -219,7 +247,7 @@ public final class Runner: @unchecked Sendable {
                     let knowledge = try augmenter.map { augmenter in
                         let text = try augmenter.augment(user: user, history: known[Int(user)], items: items)
                         // Stored where a reader (or a report) can find it: one artifact per user.
-                        let key = stageKey(["knowledge", augmenterKind, augmenterJSON, prepared.fingerprint, "\(user)", "\(known[Int(user)])"])
+                        let key = Self.knowledgeKey(kind: augmenterKind, json: augmenterJSON, fingerprint: prepared.fingerprint, user: user, history: known[Int(user)])
                         try store.putArtifact(key, kind: "knowledge:\(augmenterKind)", data: Array(text.utf8))
                         return text
                     }
@@ -229,7 +257,7 @@ public final class Runner: @unchecked Sendable {
             progress: { done, total in reporter.status("  \(name) evaluating users", done: done, total: total, started: evaluationStart, keep: false) })
         lap("evaluate")
         // What the LLM components counted, and the examples they kept for the report.
-        let counts = try storeDiagnostics([augmenter as Any?, ranker as Any?], cell: cell)
+        let counts = try storeDiagnostics(stages.components + [augmenter as Any?, ranker as Any?], cell: cell)
         return cellResult(prepared, result, timings: timings, counts: counts)
     }
 }

@@ -1,10 +1,17 @@
 import RecCore
 
-/// A named composition of plugins. A ranking pipeline has a retriever, optionally followed by
-/// a ranker, which may read what an augmenter wrote about each user (a profile). A pointwise
-/// pipeline has a scorer instead (`ctr` and `rating` protocols).
+/// A named composition of plugins: a graph of stages, each cached under its configuration and
+/// its inputs. Before anything trains, `augment:` stages write text fields for every item (or
+/// every user), the `encoder:` turns text fields into vectors, and `derive:` stages build
+/// artifacts (an item graph) from all of that. Then the head fits: a retriever (ranking
+/// protocols), optionally followed by a ranker that may read a per-user profile from the
+/// `augmenter:`, or a scorer (`ctr` and `rating` protocols).
 public struct PipelineSpec: Sendable, Decodable {
     public var name: String = ""
+    /// Text stages run before training, in order; a later stage reads the fields earlier ones wrote.
+    public var augment: [AugmentStageSpec]
+    /// Artifact stages run after encoding, before training.
+    public var derive: [ComponentSpec]
     public var retriever: ComponentSpec?
     public var scorer: ComponentSpec?
     public var augmenter: ComponentSpec?
@@ -14,8 +21,13 @@ public struct PipelineSpec: Sendable, Decodable {
     public var encoder: ComponentSpec?
     /// The item text fields the encoder reads, joined in this order (`title. genres`).
     public var encodeFields: [String]
+    /// The user text fields (written by user-level augment stages) the encoder turns into
+    /// `TrainingSet.userVectors`; empty: users are not encoded.
+    public var encodeUserFields: [String]
+    /// Where `encode_fields` is written, for errors about a field the data lacks.
+    public var encodeFieldsLocation: SourceLocation?
 
-    enum CodingKeys: String, CodingKey, CaseIterable { case retriever, scorer, augmenter, ranker, encoder, encodeFields }
+    enum CodingKeys: String, CodingKey, CaseIterable { case augment, derive, retriever, scorer, augmenter, ranker, encoder, encodeFields, encodeUserFields }
 
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
@@ -24,7 +36,26 @@ public struct PipelineSpec: Sendable, Decodable {
         augmenter = try c.decodeIfPresent(ComponentSpec.self, forKey: .augmenter)
         ranker = try c.decodeIfPresent(ComponentSpec.self, forKey: .ranker)
         encoder = try c.decodeIfPresent(ComponentSpec.self, forKey: .encoder)
+        augment = try c.decode(.augment, default: [])
+        derive = try c.decode(.derive, default: [])
         encodeFields = try c.decode(.encodeFields, default: ["title", "genres"])
+        encodeUserFields = try c.decode(.encodeUserFields, default: [])
+        encodeFieldsLocation = (decoder as? NodeDecoding)?.node["encode_fields"]?.location
+        var written = Set<String>()
+        for (index, stage) in augment.enumerated() where !written.insert(stage.writes).inserted {
+            throw RecError(
+                .spec, "two augment stages write '\(stage.writes)'; give each its own field", at: stage.writesLocation,
+                key: (c.codingPath.map(\.stringValue) + ["augment", "\(index)", "writes"]).joined(separator: "."))
+        }
+        if encoder == nil && c.contains(.encodeUserFields) {
+            throw DecodingError.dataCorruptedError(forKey: .encodeUserFields, in: c, debugDescription: "encode_user_fields needs an encoder: slot to read them")
+        }
+        if let field = encodeUserFields.first(where: { !written.contains($0) }) {
+            throw DecodingError.dataCorruptedError(
+                forKey: .encodeUserFields, in: c,
+                debugDescription:
+                    "user field '\(field)' is written by no augment stage; user text comes from augment stages (\(written.isEmpty ? "there are none" : written.sorted().joined(separator: ", ")))")
+        }
         if encodeFields.isEmpty {
             throw DecodingError.dataCorruptedError(forKey: .encodeFields, in: c, debugDescription: "expected at least one item text field, e.g. [title, genres]")
         }
@@ -44,11 +75,40 @@ public struct PipelineSpec: Sendable, Decodable {
     public var head: ComponentSpec { retriever ?? scorer! }
 }
 
+/// An augment stage: a plugin slot (an item augmenter, or a user-level augmenter) and the
+/// name of the text field it writes.
+///
+/// ```yaml
+/// augment:
+///   - { type: llm.item_text, writes: summary, prompt: "Describe {title} ({genres}) in one sentence." }
+/// ```
+public struct AugmentStageSpec: Sendable, Decodable {
+    public var component: ComponentSpec
+    /// The field the stage writes: a lowercase name (`summary`, `llm_description`).
+    public var writes: String
+
+    public init(from decoder: any Decoder) throws {
+        component = try ComponentSpec(from: decoder)
+        component.stageKeys = ["writes"]
+        let c = try decoder.container(keyedBy: AnyKey.self)
+        writes = try c.decode(String.self, forKey: AnyKey("writes"))
+        guard let first = writes.unicodeScalars.first, ("a"..."z").contains(first),
+            writes.unicodeScalars.allSatisfy({ ("a"..."z").contains($0) || ("0"..."9").contains($0) || $0 == "_" })
+        else {
+            throw DecodingError.dataCorruptedError(forKey: AnyKey("writes"), in: c, debugDescription: "a field name is lowercase letters, digits and '_', starting with a letter; got '\(writes)'")
+        }
+    }
+
+    public var writesLocation: SourceLocation { component.node["writes"]?.location ?? component.node.location }
+}
+
 /// A plugin slot: its `type:` and the rest of its mapping, decoded later by the plugin itself.
 public struct ComponentSpec: Sendable, Decodable, ConfigurationSource {
     public var kind: String
     public var node: YAMLNode
     public var keyPath: [String]
+    /// Keys of the slot that belong to the pipeline, not the plugin (an augment stage's `writes`).
+    public var stageKeys: [String] = []
 
     public init(from decoder: any Decoder) throws {
         guard let nodeDecoder = decoder as? NodeDecoding else {
@@ -64,8 +124,9 @@ public struct ComponentSpec: Sendable, Decodable, ConfigurationSource {
     /// Location of the `type:` value, for errors about the kind.
     public var typeLocation: SourceLocation { node["type"]?.location ?? node.location }
 
-    /// A decoder over this slot's keys (all but `type`), strict about unknown keys.
+    /// A decoder over this slot's keys (all but `type` and the stage keys), strict about
+    /// unknown keys.
     public func decode<T: Decodable>(_ type: T.Type) throws -> T {
-        try NodeDecoder().decode(type, from: node, path: keyPath, ignoring: ["type"])
+        try NodeDecoder().decode(type, from: node, path: keyPath, ignoring: Set(["type"] + stageKeys))
     }
 }

@@ -110,7 +110,7 @@ public enum SpecLoader {
         _ = tree.set(value, at: path[...])
     }
 
-    /// Every step but the last must exist as a mapping; the last may be new (strict decoding then
+    /// Every step but the last must exist as a mapping (or a list the step indexes); the last may be new (strict decoding then
     /// judges it). The error names the first missing step and the nearest existing key.
     static func checkPath(_ path: [String], in tree: YAMLNode, at location: SourceLocation, what: String) throws {
         guard !path.isEmpty, !path.contains("") else {
@@ -118,6 +118,15 @@ public enum SpecLoader {
         }
         var node = tree
         for (depth, step) in path.enumerated() {
+            if let items = node.items {
+                guard let index = Int(step), items.indices.contains(index) else {
+                    throw RecError(
+                        .spec, "\(what): '\(path[..<depth].joined(separator: "."))' is a list of \(items.count); step '\(step)' must be an index from 0 to \(items.count - 1)", at: location)
+                }
+                if depth == path.count - 1 { return }
+                node = items[index]
+                continue
+            }
             guard let entries = node.entries else {
                 throw RecError(.spec, "\(what): '\(path[..<depth].joined(separator: "."))' is not a mapping", at: location)
             }

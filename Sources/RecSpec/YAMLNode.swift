@@ -69,20 +69,38 @@ public struct YAMLEntry: Sendable, Equatable {
 }
 
 extension YAMLNode {
-    /// The node at a dotted path such as `pipelines.ease.retriever`, if every step exists.
+    /// The node at a dotted path such as `pipelines.ease.retriever` (a number steps into a
+    /// list: `pipelines.knn.derive.0`), if every step exists.
     public func node(at path: [String]) -> YAMLNode? {
         var node = self
         for step in path {
+            if let items = node.items {
+                guard let index = Int(step), items.indices.contains(index) else { return nil }
+                node = items[index]
+                continue
+            }
             guard let next = node[step] else { return nil }
             node = next
         }
         return node
     }
 
-    /// Replaces (or adds) the value at `path`. Every parent must already be a mapping.
-    /// - Returns: false when a parent is missing or not a mapping.
+    /// Replaces (or adds) the value at `path`. Every parent must already be a mapping, or a
+    /// list that the step indexes.
+    /// - Returns: false when a parent is missing, or is neither.
     public mutating func set(_ newValue: YAMLNode, at path: ArraySlice<String>) -> Bool {
-        guard let first = path.first, case .mapping(var entries) = value else { return false }
+        guard let first = path.first else { return false }
+        if case .sequence(var items) = value {
+            guard let index = Int(first), items.indices.contains(index) else { return false }
+            if path.count == 1 {
+                items[index] = newValue
+            } else if !items[index].set(newValue, at: path.dropFirst()) {
+                return false
+            }
+            value = .sequence(items)
+            return true
+        }
+        guard case .mapping(var entries) = value else { return false }
         if path.count == 1 {
             if let index = entries.firstIndex(where: { $0.key == first }) {
                 entries[index].value = newValue

@@ -201,6 +201,11 @@ public final class ResultStore: @unchecked Sendable {
         try db.query("SELECT data FROM artifacts WHERE key=?", [.text(key)]).first?[0].blob
     }
 
+    /// The keys of every artifact of `kind`, sorted.
+    public func artifactKeys(kind: String) throws -> [String] {
+        try db.query("SELECT key FROM artifacts WHERE kind=? ORDER BY key", [.text(kind)]).compactMap { $0[0].text }
+    }
+
     public func putArtifact(_ key: String, kind: String, data: [UInt8]) throws {
         try putArtifacts([(key, data)], kind: kind)
     }

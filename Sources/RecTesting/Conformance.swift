@@ -22,14 +22,18 @@ public struct ConformanceFailure: Error, CustomStringConvertible {
 /// seed (by default from its default configuration with `epochs: 1` where it has epochs); pass
 /// one to inject a test language model or a smaller configuration.
 public enum Conformance {
-    /// Retrievers: scores finite for every user and item; HR@10 on the clustered fixture above
-    /// what random scores give.
-    public static func retriever<R: Retriever>(_ type: R.Type, make: ((UInt64) throws -> R)? = nil) throws {
+    /// Retrievers: scores finite for every user and item; HR@10 on the clustered fixture (80
+    /// users, four clusters of ten consecutive items) above what random scores give.
+    /// `upstream` adds what a pipeline's stages would (item vectors, derived artifacts) to the
+    /// training set, for retrievers that read them.
+    public static func retriever<R: Retriever>(_ type: R.Type, make: ((UInt64) throws -> R)? = nil, upstream: ((inout TrainingSet) -> Void)? = nil) throws {
         var problems = configurationProblems(type)
         let build = make ?? { try R(configuration: try defaults(R.self), context: ComponentContext(seed: $0)) }
         let dataset = Fixtures.clusteredDataset(users: 80, items: 40)
         let split = try dataset.split(.leaveOneOut)
-        func trained(_ seed: UInt64) throws -> R { try fitted(try build(seed), on: split.trainingSet, seed: seed) }
+        var training = split.trainingSet
+        upstream?(&training)
+        func trained(_ seed: UInt64) throws -> R { try fitted(try build(seed), on: training, seed: seed) }
         func scores(_ model: R, users: [Int32], history: [[Int32]]) throws -> [Float] {
             var buffer = [Float](repeating: .nan, count: users.count * dataset.itemCount)
             try buffer.withUnsafeMutableBufferPointer { try model.score(users: users[...], history: history, into: $0) }
@@ -129,6 +133,49 @@ public enum Conformance {
         if try build(7).augment(user: 0, history: [1, 2, 3], items: items) != first { problems.append("two instances with seed 7 write different text") }
         _ = try build(7).augment(user: 1, history: [], items: items)
         if !problems.isEmpty { throw ConformanceFailure(plugin: A.kind, problems: problems) }
+    }
+
+    /// Item augmenters: one text per item, the same texts from two instances with the same
+    /// seed, an item's text independent of its batch, an item with no fields and an empty
+    /// batch handled.
+    public static func itemAugmenter<A: ItemAugmenter>(_ type: A.Type, make: ((UInt64) throws -> A)? = nil) throws {
+        var problems = configurationProblems(type)
+        let build = make ?? { try A(configuration: try defaults(A.self), context: ComponentContext(seed: $0)) }
+        let items = [ItemText(title: "Toy Story", genres: ["Animation", "Comedy"]), ItemText(), ItemText(title: "Heat", genres: ["Action"])]
+        let first = try build(7).augment(items: items)
+        if first.count != items.count { problems.append("\(items.count) items gave \(first.count) texts") }
+        if try build(7).augment(items: items) != first { problems.append("two instances with seed 7 write different texts") }
+        if let alone = try build(7).augment(items: [items[2]]).first, first.count == items.count, alone != first[2] {
+            problems.append("an item's text changes with the batch it is written in")
+        }
+        if try !build(7).augment(items: []).isEmpty { problems.append("no items should give no texts") }
+        if !problems.isEmpty { throw ConformanceFailure(plugin: A.kind, problems: problems) }
+    }
+
+    /// Derivers: the same artifact (as stored) from two instances with the same seed, on the
+    /// clustered fixture with a vector per item; items without interactions handled.
+    public static func deriver<D: Deriver>(_ type: D.Type, make: ((UInt64) throws -> D)? = nil) throws {
+        var problems = configurationProblems(type)
+        let build = make ?? { try D(configuration: try defaults(D.self), context: ComponentContext(seed: $0)) }
+        let dataset = Fixtures.clusteredDataset(users: 40, items: 30)
+        var training = try dataset.split(.leaveOneOut).trainingSet
+        // Vectors that carry each item's cluster of the fixture (four blocks of consecutive
+        // items), so a deriver over vectors has structure to find; the last item gets no
+        // interactions.
+        let block = training.itemCount / 4
+        training.itemVectors = (0..<training.itemCount).map { item -> [Float] in
+            var vector = [Float](repeating: 0.01, count: 8)
+            vector[min(item / block, 3)] = 1
+            vector[4 + item % 4] += 0.1
+            return vector
+        }
+        training.interactions.removeAll { $0.item == Int32(training.itemCount - 1) }
+        training.history = training.history.map { $0.filter { $0 != Int32(training.itemCount - 1) } }
+        func derived(_ seed: UInt64) throws -> String {
+            try canonicalJSON(try build(seed).derive(from: training, context: TrainingContext(seed: seed)), keys: .asDeclared)
+        }
+        if try derived(7) != derived(7) { problems.append("two instances with seed 7 derive different artifacts") }
+        if !problems.isEmpty { throw ConformanceFailure(plugin: D.kind, problems: problems) }
     }
 
     /// Text encoders: `dimension` finite floats per text, the same vectors twice, empty text

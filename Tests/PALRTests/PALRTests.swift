@@ -45,9 +45,9 @@ func configuration(_ mode: String) throws -> PALRRanker.Configuration {
     }
 
     @Test func profilesLoseRepeatedSentencesAndAnUnfinishedTail() {
-        #expect(PALRProfile.withoutRepeats("Likes drama. Likes crime. likes drama. Likes crime. They enjoy") == "Likes drama. Likes crime.")
-        #expect(PALRProfile.withoutRepeats("  no full stop at all ") == "no full stop at all")
-        #expect(PALRProfile.withoutRepeats("") == "")
+        #expect(withoutRepeatedSentences("Likes drama. Likes crime. likes drama. Likes crime. They enjoy") == "Likes drama. Likes crime.")
+        #expect(withoutRepeatedSentences("  no full stop at all ") == "no full stop at all")
+        #expect(withoutRepeatedSentences("") == "")
     }
 }
 

@@ -48,7 +48,7 @@ struct VectorScorer: Scorer, Trainable {
         pipelines:
           vectors:
             encoder: { type: hashing-tfidf, dimension: 64 }
-            encode_fields: [movie_title, class]
+            encode_fields: [title, genres]
             scorer: { type: test.vectors }
         """
 

@@ -1,0 +1,137 @@
+import Foundation
+import RecCore
+import RecLM
+
+/// An item augmenter: a language model writes one text per item from a prompt template over
+/// the item's fields (LLM-Rec's augmented descriptions, KAR's item facts).
+///
+/// `{name}` in the prompt is replaced by the item's field `name` (values joined by ", "); a
+/// field the item lacks becomes "unknown" and is counted. Greedy decoding, so the text is a
+/// function of the prompt: every seed shares it, and the call cache answers a repeat.
+///
+/// ```yaml
+/// augment:
+///   - type: llm.item_text
+///     writes: summary
+///     prompt: "In one sentence, what is the movie {title} ({genres}) about?"
+///     lm: { model: SmolLM2-135M-Instruct }
+/// ```
+public struct LLMItemText: ItemAugmenter, Diagnosing {
+    public struct Configuration: Codable, Sendable, Equatable {
+        public var lm = LanguageModelSpec()
+        public var prompt = Self.defaultPrompt
+        public var maxTokens = 64
+
+        public static let defaultPrompt = "In one or two sentences, describe the movie {title} ({genres}): what it is about and who would enjoy it."
+
+        enum CodingKeys: String, CodingKey, CaseIterable { case lm, prompt, maxTokens }
+
+        public init(from decoder: any Decoder) throws {
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            lm = try c.decode(.lm, default: LanguageModelSpec())
+            prompt = try c.decode(.prompt, default: Self.defaultPrompt)
+            maxTokens = try c.decode(.maxTokens, default: 64, in: 1...4096)
+            do {
+                _ = try PromptTemplate(prompt)
+            } catch let error as RecError {
+                throw DecodingError.dataCorruptedError(forKey: .prompt, in: c, debugDescription: error.message)
+            }
+        }
+    }
+
+    public static let kind = "llm.item_text"
+    public static let summary = "item augmenter: a language model writes a text field for every item from a prompt over its fields"
+    public let configuration: Configuration
+    let template: PromptTemplate
+    let model: LazyLanguageModel
+    let tally = Tally()
+
+    public init(configuration: Configuration, context: ComponentContext) throws {
+        self.configuration = configuration
+        template = try PromptTemplate(configuration.prompt)
+        model = LazyLanguageModel(configuration.lm, cache: context.languageModelCache)
+    }
+
+    /// An augmenter over a given model (tests, and callers that already hold one).
+    public init(configuration: Configuration, model: any LanguageModel) throws {
+        self.configuration = configuration
+        template = try PromptTemplate(configuration.prompt)
+        self.model = LazyLanguageModel(configuration.lm, cache: nil, preset: model)
+    }
+
+    public func augment(items: [ItemText]) throws -> [String] {
+        let language = items.isEmpty ? nil : try model.get()
+        return try items.map { item in
+            let (request, missing) = template.render(item)
+            if missing > 0 { tally.count("prompts_with_missing_fields") }
+            let generation = try language!.generate(.chat([ChatMessage(role: "user", content: request)]), SamplingParameters(maxTokens: configuration.maxTokens))
+            let text = withoutRepeatedSentences(generation.text)
+            tally.count("texts")
+            if text.isEmpty { tally.count("texts_empty") }
+            if generation.finish == .length { tally.count("texts_cut_at_max_tokens") }
+            tally.example("Item prompt:\n\(request)\n\nText:\n\(text)")
+            return text
+        }
+    }
+
+    public func diagnostics() -> [String: Int] { tally.counts }
+    public func examples() -> [String] { tally.kept }
+}
+
+/// A prompt with `{field}` placeholders, parsed once.
+struct PromptTemplate: Sendable, Equatable {
+    enum Part: Sendable, Equatable {
+        case literal(String)
+        case field(String)
+    }
+
+    let parts: [Part]
+
+    /// Throws on an unclosed `{` or an empty `{}`; `{{` and `}}` stand for literal braces.
+    init(_ text: String) throws {
+        var parts: [Part] = [], literal = "", index = text.startIndex
+        while index < text.endIndex {
+            let character = text[index]
+            let next = text.index(after: index)
+            if character == "{" || character == "}", next < text.endIndex, text[next] == character {
+                literal.append(character)
+                index = text.index(after: next)
+                continue
+            }
+            if character == "{" {
+                guard let close = text[next...].firstIndex(of: "}") else {
+                    throw RecError(.spec, "the prompt has a '{' that no '}' closes (write '{{' for a literal brace)")
+                }
+                let name = text[next..<close].trimmingCharacters(in: .whitespaces)
+                guard !name.isEmpty else { throw RecError(.spec, "the prompt has an empty placeholder '{}'; name an item field, e.g. {title}") }
+                if !literal.isEmpty { parts.append(.literal(literal)) }
+                literal = ""
+                parts.append(.field(name))
+                index = text.index(after: close)
+                continue
+            }
+            literal.append(character)
+            index = next
+        }
+        if !literal.isEmpty { parts.append(.literal(literal)) }
+        self.parts = parts
+    }
+
+    /// The prompt for `item`, and how many placeholders named a field it lacks.
+    func render(_ item: ItemText) -> (String, missing: Int) {
+        var text = "", missing = 0
+        for part in parts {
+            switch part {
+            case .literal(let literal): text += literal
+            case .field(let name):
+                if let value = item.text(name) {
+                    text += value
+                } else {
+                    text += "unknown"
+                    missing += 1
+                }
+            }
+        }
+        return (text, missing)
+    }
+}

@@ -1,0 +1,109 @@
+/// Role: writes one text field for every item before anything trains (LLM-Rec's rewritten
+/// descriptions, KAR's item facts). The runner calls it in batches, stores each item's text as
+/// an artifact as soon as its batch finishes, and adds the text to the item's fields under
+/// the name the pipeline's `writes:` gives, where encoders, scorers and rankers read it.
+public protocol ItemAugmenter: Component {
+    /// Whether the text depends on the seed (sampled decoding). Greedy decoding does not, and
+    /// then every seed of an experiment shares one text per item.
+    var usesSeed: Bool { get }
+    /// One text per item of `items`, in order. An item may have any subset of fields.
+    func augment(items: [ItemText]) throws -> [String]
+}
+
+extension ItemAugmenter {
+    public var usesSeed: Bool { false }
+}
+
+/// An artifact a derive stage produces from the training data (and what earlier stages added
+/// to it: LLM text, item vectors), kept whole in the stage cache and handed to the pipeline's
+/// head as a typed field of `TrainingSet.derived`.
+public protocol DerivedArtifact: Codable, Sendable {
+    /// What the artifact is, for errors and listings ("item graph").
+    static var name: String { get }
+    /// Where the artifact goes in `DerivedArtifacts`.
+    static var slot: WritableKeyPath<DerivedArtifacts, Self?> { get }
+}
+
+/// Every derived artifact a pipeline's head may read, one typed field per kind.
+public struct DerivedArtifacts: Sendable {
+    /// Item-item edges (text-augmented graphs, content kNN).
+    public var itemGraph: ItemGraph?
+
+    public init(itemGraph: ItemGraph? = nil) { self.itemGraph = itemGraph }
+
+    /// The names of the artifacts present.
+    public var names: [String] { itemGraph == nil ? [] : [ItemGraph.name] }
+}
+
+/// Item-item edges: `neighbours[i]` are item `i`'s neighbours, strongest first, with the
+/// edge weights in `weights[i]`.
+public struct ItemGraph: DerivedArtifact, Equatable {
+    public static let name = "item graph"
+    public static var slot: WritableKeyPath<DerivedArtifacts, ItemGraph?> { \.itemGraph }
+    public var neighbours: [[Int32]]
+    public var weights: [[Float]]
+
+    public init(neighbours: [[Int32]], weights: [[Float]]) {
+        self.neighbours = neighbours
+        self.weights = weights
+    }
+
+    public var edgeCount: Int { neighbours.reduce(0) { $0 + $1.count } }
+}
+
+/// Role: builds a derived artifact (semantic IDs, graph edges) from the training set.
+public protocol Deriver: Component {
+    associatedtype Output: DerivedArtifact
+    /// Whether the stage reads `TrainingSet.itemVectors` (so needs an encoder upstream).
+    var readsItemVectors: Bool { get }
+    /// Whether the output depends on the training interactions (then on the split), and on
+    /// the seed. Both default to true; a deriver over item text alone says false to both, and
+    /// one artifact then serves every split and seed.
+    var readsInteractions: Bool { get }
+    var usesSeed: Bool { get }
+    func derive(from data: TrainingSet, context: TrainingContext) throws -> Output
+}
+
+extension Deriver {
+    public var readsInteractions: Bool { true }
+    public var usesSeed: Bool { true }
+}
+
+/// Capability: the component reads derived artifacts, named by `DerivedArtifact.name`; the
+/// plan checks that a derive stage of the same pipeline produces each.
+public protocol ReadsDerived {
+    var readsDerived: [String] { get }
+}
+
+/// A deriver behind its output's encoding, as the registry hands it out: the runner stores
+/// the bytes and installs them into the training set, without knowing the artifact's type.
+public struct AnyDeriver: Sendable {
+    public let kind: String
+    public let output: String
+    public let readsItemVectors: Bool
+    public let readsInteractions: Bool
+    public let usesSeed: Bool
+    private let run: @Sendable (TrainingSet, TrainingContext) throws -> [UInt8]
+    private let place: @Sendable ([UInt8], inout DerivedArtifacts) throws -> Void
+
+    public init<D: Deriver>(_ deriver: D) {
+        kind = D.kind
+        output = D.Output.name
+        readsItemVectors = deriver.readsItemVectors
+        readsInteractions = deriver.readsInteractions
+        usesSeed = deriver.usesSeed
+        run = { data, context in
+            let value = try deriver.derive(from: data, context: context)
+            return Array(try canonicalJSON(value, keys: .asDeclared).utf8)
+        }
+        place = { bytes, artifacts in
+            artifacts[keyPath: D.Output.slot] = try decodeJSON(D.Output.self, from: bytes)
+        }
+    }
+
+    /// The artifact, encoded for the stage cache.
+    public func derive(from data: TrainingSet, context: TrainingContext) throws -> [UInt8] { try run(data, context) }
+
+    /// Decodes `bytes` (from `derive`, or the cache) into its field of `artifacts`.
+    public func install(_ bytes: [UInt8], into artifacts: inout DerivedArtifacts) throws { try place(bytes, &artifacts) }
+}

@@ -1,0 +1,20 @@
+import Foundation
+
+/// The text with every sentence that repeats an earlier one dropped, and an unfinished last
+/// sentence (cut at the token limit) dropped when a finished one precedes it. Small models
+/// decoding greedily loop on one sentence; the loop is noise in whatever reads the text.
+public func withoutRepeatedSentences(_ text: String) -> String {
+    var sentences: [String] = [], seen = Set<String>()
+    var current = ""
+    for character in text {
+        current.append(character)
+        if ".!?".contains(character) {
+            let sentence = current.trimmingCharacters(in: .whitespacesAndNewlines)
+            if !sentence.isEmpty, seen.insert(sentence.lowercased()).inserted { sentences.append(sentence) }
+            current = ""
+        }
+    }
+    let rest = current.trimmingCharacters(in: .whitespacesAndNewlines)
+    if !rest.isEmpty, sentences.isEmpty, seen.insert(rest.lowercased()).inserted { sentences.append(rest) }
+    return sentences.joined(separator: " ")
+}

@@ -1,0 +1,200 @@
+import Foundation
+import RecCore
+import RecSpec
+import RecStore
+
+/// A cell's stages before training (augment, encode, derive), each with its stage-cache key.
+/// A stage's key hashes its kind, resolved configuration, the key of the stage before it, the
+/// data fingerprint and, where the output depends on them, the split and the seed. The keys
+/// are known from configurations alone, so the head's cache key includes them without running
+/// anything; `run` then computes or restores each output in order.
+///
+/// Stage outputs are content-addressed as well: each item's LLM text is stored under its
+/// augmenter, configuration and the item's fields, each user's text under the user's training
+/// history, each vector under its text. A sweep over a later stage reuses all of that, and a
+/// killed run resumes from the last stored item.
+struct PipelineStages {
+    enum Augmenter {
+        case item(any ItemAugmenter)
+        case user(any KnowledgeAugmenter)
+    }
+
+    struct Augment {
+        var augmenter: Augmenter
+        var kind: String
+        var json: String
+        var writes: String
+        var key: String
+    }
+
+    struct Derive {
+        var deriver: AnyDeriver
+        var json: String
+        var key: String
+    }
+
+    var augment: [Augment] = []
+    var encoder: (encoder: any TextEncoder, kind: String, json: String, key: String)?
+    var derive: [Derive] = []
+
+    /// The augmenters, for the counts and examples the report shows.
+    var components: [Any] {
+        augment.map {
+            switch $0.augmenter {
+            case .item(let augmenter): return augmenter as Any
+            case .user(let augmenter): return augmenter as Any
+            }
+        }
+    }
+
+    /// What the head's cache key adds: the last stage's key (empty when the pipeline has no
+    /// stages, so heads without stages keep their keys).
+    var upstream: [String] {
+        guard let last = derive.last?.key ?? encoder?.key ?? augment.last?.key else { return [] }
+        return ["upstream", last]
+    }
+
+    /// Builds the stages of `cell` and their keys.
+    init(_ cell: ExperimentPlan.Cell, fingerprint: String, registry: Registry, context: ComponentContext) throws {
+        let data = cell.spec.data
+        let splitParts = [try canonicalJSON(data.split), "\(data.split.seed(forRun: cell.seed))"]
+        var previous = ""
+        for stage in cell.pipeline.augment {
+            let component = stage.component
+            let made: (Augmenter, String)
+            let key: String
+            if registry.itemAugmenterKinds.contains(component.kind) {
+                let (augmenter, json) = try registry.makeItemAugmenter(kind: component.kind, configuration: component, context: context)
+                made = (.item(augmenter), json)
+                key = stageKey(["augment", "item", component.kind, json, stage.writes, augmenter.usesSeed ? "\(cell.seed)" : "", previous, fingerprint])
+            } else {
+                let (augmenter, json) = try registry.makeAugmenter(kind: component.kind, configuration: component, context: context)
+                made = (.user(augmenter), json)
+                key = stageKey(["augment", "user", component.kind, json, stage.writes, previous, fingerprint] + splitParts)
+            }
+            augment.append(Augment(augmenter: made.0, kind: component.kind, json: made.1, writes: stage.writes, key: key))
+            previous = key
+        }
+        if let slot = cell.pipeline.encoder {
+            let (made, json) = try registry.makeEncoder(kind: slot.kind, configuration: slot, context: context)
+            let key = stageKey(["encode", slot.kind, json, try canonicalJSON(cell.pipeline.encodeFields), try canonicalJSON(cell.pipeline.encodeUserFields), previous, fingerprint])
+            encoder = (made, slot.kind, json, key)
+            previous = key
+        }
+        for slot in cell.pipeline.derive {
+            let (deriver, json) = try registry.makeDeriver(kind: slot.kind, configuration: slot, context: context)
+            let key = stageKey(
+                ["derive", slot.kind, json, previous, fingerprint] + (deriver.readsInteractions ? splitParts : []) + (deriver.usesSeed ? ["\(cell.seed)"] : []))
+            derive.append(Derive(deriver: deriver, json: json, key: key))
+            previous = key
+        }
+    }
+
+    /// Every stage's output, restored from the store or computed and stored: the split with
+    /// the augmented item fields (what rankers read), and the training set with them, the
+    /// user text, the vectors and the derived artifacts.
+    func run(_ split: SplitData, cell: ExperimentPlan.Cell, store: ResultStore, progress: ProgressReporter, events: TrainingContext) throws -> (SplitData, TrainingSet) {
+        var split = split
+        var userText = [[String: String]](repeating: [:], count: split.dataset.userCount)
+        let name = cell.pipeline.name
+        for stage in augment {
+            let started = Date()
+            let texts: [String], fresh: Int
+            switch stage.augmenter {
+            case .item(let augmenter):
+                (texts, fresh) = try Self.augmentItems(split.dataset.itemText, with: augmenter, stage, cell: cell, store: store, progress: progress)
+                for (index, text) in texts.enumerated() { split.dataset.itemText[index][stage.writes] = text.isEmpty ? [] : [text] }
+            case .user(let augmenter):
+                (texts, fresh) = try Self.augmentUsers(split, with: augmenter, stage, cell: cell, store: store, progress: progress)
+                for (user, text) in texts.enumerated() { userText[user][stage.writes] = text }
+            }
+            progress.line(String(format: "  %@: %@ wrote %@ for %d entries (%d new) in %.1f s", name, stage.kind, stage.writes, texts.count, fresh, Date().timeIntervalSince(started)))
+        }
+        var training = split.trainingSet
+        if !augment.isEmpty { training.userText = userText }
+        if let (encoder, kind, json, _) = encoder {
+            let items = split.dataset.itemText.map { text in cell.pipeline.encodeFields.compactMap { text.text($0) }.joined(separator: ". ") }
+            training.itemVectors = try encode(items, encoder, kind: kind, json: json, what: "item", cell: cell, store: store, progress: progress)
+            if !cell.pipeline.encodeUserFields.isEmpty {
+                let users = userText.map { fields in cell.pipeline.encodeUserFields.compactMap { fields[$0] }.joined(separator: ". ") }
+                training.userVectors = try encode(users, encoder, kind: kind, json: json, what: "user", cell: cell, store: store, progress: progress)
+            }
+        }
+        for stage in derive {
+            let started = Date()
+            if let bytes = try store.artifact(stage.key) {
+                try stage.deriver.install(bytes, into: &training.derived)
+                progress.line("  \(name): \(stage.deriver.output) restored from the stage cache")
+                continue
+            }
+            let bytes = try stage.deriver.derive(from: training, context: events)
+            try store.putArtifact(stage.key, kind: "derived:\(stage.deriver.kind)", data: bytes)
+            try stage.deriver.install(bytes, into: &training.derived)
+            progress.line(String(format: "  %@: %@ derived the %@ in %.1f s", name, stage.deriver.kind, stage.deriver.output, Date().timeIntervalSince(started)))
+        }
+        return (split, training)
+    }
+
+    /// Items augmented per batch: each batch's texts are stored in one transaction as soon as
+    /// the batch is done, under the augmenter, its configuration and the item's fields.
+    static let itemBatch = 16
+
+    static func augmentItems(
+        _ items: [ItemText], with augmenter: any ItemAugmenter, _ stage: Augment, cell: ExperimentPlan.Cell, store: ResultStore, progress: ProgressReporter
+    ) throws -> (texts: [String], fresh: Int) {
+        let seedPart = augmenter.usesSeed ? "\(cell.seed)" : ""
+        let keys = try items.map { item in stageKey(["item-text", stage.kind, stage.json, seedPart, try canonicalJSON(item.fields, keys: .asDeclared)]) }
+        var texts = try keys.map { key in try store.artifact(key).map { String(decoding: $0, as: UTF8.self) } }
+        let missing = texts.indices.filter { texts[$0] == nil }
+        let started = Date()
+        for start in stride(from: 0, to: missing.count, by: itemBatch) {
+            let batch = Array(missing[start..<min(missing.count, start + itemBatch)])
+            let written = try augmenter.augment(items: batch.map { items[$0] })
+            guard written.count == batch.count else {
+                throw RecError(.plugin, "item augmenter '\(stage.kind)' returned \(written.count) texts for \(batch.count) items")
+            }
+            try store.putArtifacts(zip(batch, written).map { (keys[$0], Array($1.utf8)) }, kind: "item-text:\(stage.kind)")
+            for (index, text) in zip(batch, written) { texts[index] = text }
+            progress.status("  \(cell.pipeline.name) \(stage.kind) writing \(stage.writes)", done: start + batch.count, total: missing.count, started: started)
+        }
+        return (texts.map { $0! }, missing.count)
+    }
+
+    /// Every user's text from their training history, each stored as soon as it is written
+    /// under the key the ranking path uses for the same augmenter and history.
+    static func augmentUsers(
+        _ split: SplitData, with augmenter: any KnowledgeAugmenter, _ stage: Augment, cell: ExperimentPlan.Cell, store: ResultStore, progress: ProgressReporter
+    ) throws -> (texts: [String], fresh: Int) {
+        let fingerprint = split.dataset.fingerprint
+        var texts: [String] = []
+        var fresh = 0
+        let started = Date()
+        for user in 0..<split.dataset.userCount {
+            let history = split.trainHistory[user]
+            let key = Runner.knowledgeKey(kind: stage.kind, json: stage.json, fingerprint: fingerprint, user: Int32(user), history: history)
+            if let bytes = try store.artifact(key) {
+                texts.append(String(decoding: bytes, as: UTF8.self))
+                continue
+            }
+            let text = try augmenter.augment(user: Int32(user), history: history, items: split.dataset.itemText)
+            try store.putArtifact(key, kind: "knowledge:\(stage.kind)", data: Array(text.utf8))
+            texts.append(text)
+            fresh += 1
+            progress.status("  \(cell.pipeline.name) \(stage.kind) writing \(stage.writes)", done: user + 1, total: split.dataset.userCount, started: started)
+        }
+        return (texts, fresh)
+    }
+
+    /// Texts through the encoder, cached by text (see `EmbeddingCache`).
+    func encode(
+        _ texts: [String], _ encoder: any TextEncoder, kind: String, json: String, what: String, cell: ExperimentPlan.Cell, store: ResultStore, progress: ProgressReporter
+    ) throws -> [[Float]] {
+        let started = Date()
+        let outcome = try EmbeddingCache(store: store).encode(texts, with: encoder, configuration: json)
+        progress.line(
+            String(
+                format: "  %@: %d %@ texts encoded by %@ (%d from the cache) in %.1f s",
+                cell.pipeline.name, texts.count, what, kind, outcome.hits, Date().timeIntervalSince(started)))
+        return outcome.vectors
+    }
+}
