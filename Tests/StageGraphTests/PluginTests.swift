@@ -82,10 +82,12 @@ struct TextStagePluginTests {
         try Conformance.itemAugmenter(LLMItemText.self) { _ in try LLMItemText(configuration: try LLMItemText.Configuration(from: EmptyDecoder()), model: ScriptedLanguageModel(answer: "A film.")) }
         try Conformance.deriver(ItemGraphDeriver.self)
         // The conformance fixture's four clusters of ten consecutive items, as a graph.
-        try Conformance.retriever(GraphKNN.self, upstream: { training in
-            let neighbours = (0..<40).map { item in (0..<40).filter { $0 != item && $0 / 10 == item / 10 }.map(Int32.init) }
-            training.derived.itemGraph = ItemGraph(neighbours: neighbours, weights: neighbours.map { $0.map { _ in 1 } })
-        })
+        try Conformance.retriever(
+            GraphKNN.self,
+            upstream: { training in
+                let neighbours = (0..<40).map { item in (0..<40).filter { $0 != item && $0 / 10 == item / 10 }.map(Int32.init) }
+                training.derived.itemGraph = ItemGraph(neighbours: neighbours, weights: neighbours.map { $0.map { _ in 1 } })
+            })
     }
 
     @Test func anItemAugmenterWhoseTextDependsOnItsBatchFailsTheSuite() throws {
