@@ -168,8 +168,20 @@ struct RegistrySmokeTests {
         var (retriever, json) = try registry.makeRetriever(kind: kind, configuration: OneEpoch(), context: ComponentContext(seed: 1))
         #expect(json.hasPrefix("{"))
         let split = try Fixtures.clusteredDataset(users: 40, items: 30).split(.leaveOneOut)
+        var training = split.trainingSet
+        // A retriever that reads derived artifacts gets them from the registry's derivers
+        // (with its defaults) over seeded random item vectors, as a derive stage would give.
+        if let reader = retriever as? any ReadsDerived {
+            var random = SplitMix64(seed: 3)
+            training.itemVectors = (0..<training.itemCount).map { _ in (0..<8).map { _ in random.nextFloat() - 0.5 } }
+            for name in reader.readsDerived {
+                let builder = try #require(
+                    try registry.deriverKinds.lazy.map { try registry.makeDeriver(kind: $0, configuration: DefaultConfiguration(), context: ComponentContext(seed: 1)).0 }.first { $0.output == name })
+                try builder.install(try builder.derive(from: training, context: TrainingContext(seed: 1)), into: &training.derived)
+            }
+        }
         if var trainable = retriever as? any Retriever & Trainable {
-            try trainable.fit(split.trainingSet, context: TrainingContext(seed: 1))
+            try trainable.fit(training, context: TrainingContext(seed: 1))
             retriever = trainable
         }
         var scores = [Float](repeating: .nan, count: 2 * 30)
@@ -205,7 +217,11 @@ struct RegistrySmokeTests {
         for kind in registry.rankerKinds { _ = try registry.makeRanker(kind: kind, configuration: DefaultConfiguration(), context: context) }
         for kind in registry.augmenterKinds { _ = try registry.makeAugmenter(kind: kind, configuration: DefaultConfiguration(), context: context) }
         for kind in registry.encoderKinds { _ = try registry.makeEncoder(kind: kind, configuration: DefaultConfiguration(), context: context) }
-        let listed = Set(registry.retrieverKinds + registry.scorerKinds + registry.rankerKinds + registry.augmenterKinds + registry.encoderKinds)
+        for kind in registry.itemAugmenterKinds { _ = try registry.makeItemAugmenter(kind: kind, configuration: DefaultConfiguration(), context: context) }
+        for kind in registry.deriverKinds { _ = try registry.makeDeriver(kind: kind, configuration: DefaultConfiguration(), context: context) }
+        let listed = Set(
+            registry.retrieverKinds + registry.scorerKinds + registry.rankerKinds + registry.augmenterKinds + registry.encoderKinds + registry.itemAugmenterKinds
+                + registry.deriverKinds)
         #expect(listed == Set(registry.entries.map(\.kind)))
     }
 }

@@ -134,6 +134,25 @@ let tinySpec = Fixtures.directory + "/tiny/tiny.yaml"
         #expect(FileManager.default.fileExists(atPath: folder + "/export/tiny/train.tsv"))
     }
 
+    /// The stage graph end to end with the real SmolLM2: the model writes a text for every
+    /// item once, and every later cell, sweep point and run reads the stored texts.
+    @Test func aStagedSpecWritesItemTextOnceAndReusesIt() throws {
+        let folder = Fixtures.temporaryDirectory()
+        let spec = Fixtures.directory + "/tiny/tiny-stages.yaml"
+        let db = folder + "/stages.sqlite", report = folder + "/tiny-stages.md"
+        let run = try CLI.run(["run", spec, "--db", db, "--report", report])
+        #expect(run.status == 0, "\(run.stderr)")
+        #expect(run.stderr.contains("llm.item_text wrote summary for 50 entries (50 new)"), "\(run.stderr)")
+        #expect(run.stderr.components(separatedBy: "wrote summary for 50 entries (0 new)").count == 4, "the other three cells of the pipeline reuse the texts")
+        let text = try String(contentsOfFile: report, encoding: .utf8)
+        #expect(text.contains("writes item field summary; item_graph(min_similarity=0, neighbours=5) derives the item graph"), "\(text)")
+        #expect(text.contains("| llm-text-knn.derive.0.neighbours=10 | llm-text-knn |"))
+        let again = try CLI.run(["run", spec, "--db", db, "--no-report", "--set", "name=tiny-stages-again", "--set", "pipelines.llm-text-knn.derive.0.neighbours=7"])
+        #expect(again.status == 0, "\(again.stderr)")
+        #expect(again.stderr.contains("wrote summary for 50 entries (0 new)") && !again.stderr.contains("(50 new)"), "a new experiment over the same items writes nothing again")
+        #expect(again.stderr.contains("derived the item graph"), "the changed derive stage runs")
+    }
+
     @Test func runWritesAReportThatReRendersByteForByte() throws {
         let folder = Fixtures.temporaryDirectory()
         let db = folder + "/r.sqlite", report = folder + "/tiny.md"
