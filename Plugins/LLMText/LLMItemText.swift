@@ -40,7 +40,7 @@ public struct LLMItemText: ItemAugmenter, Diagnosing {
     }
 
     public static let kind = "llm.item_text"
-    public static let summary = "item augmenter: a language model writes a text field for every item from a prompt over its fields"
+    public static let summary = "a language model writes a text field for every item from a prompt over its fields"
     public let configuration: Configuration
     let template: PromptTemplate
     let model: LazyLanguageModel

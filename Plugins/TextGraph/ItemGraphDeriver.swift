@@ -31,7 +31,7 @@ public struct ItemGraphDeriver: Deriver {
     }
 
     public static let kind = "item_graph"
-    public static let summary = "deriver: item-item graph, each item linked to its most cosine-similar items by encoder vectors"
+    public static let summary = "item-item graph: each item linked to its most cosine-similar items by encoder vectors"
     public let configuration: Configuration
     public var readsItemVectors: Bool { true }
     /// The graph is a function of the item vectors alone: one serves every split and seed.

@@ -155,7 +155,15 @@ struct PipelineStages {
             }
             try store.putArtifacts(zip(batch, written).map { (keys[$0], Array($1.utf8)) }, kind: "item-text:\(stage.kind)")
             for (index, text) in zip(batch, written) { texts[index] = text }
-            progress.status("  \(cell.pipeline.name) \(stage.kind) writing \(stage.writes)", done: start + batch.count, total: missing.count, started: started)
+            let done = start + batch.count
+            progress.status("  \(cell.pipeline.name) \(stage.kind) writing \(stage.writes)", done: done, total: missing.count, started: started)
+            // A line every 20 batches too, for logs that are not terminals.
+            if (start / itemBatch) % 20 == 19 {
+                let elapsed = Date().timeIntervalSince(started)
+                progress.line(
+                    "  \(cell.pipeline.name): \(stage.kind) \(done)/\(missing.count) texts written, \(ProgressReporter.clock(elapsed)) elapsed, ETA \(ProgressReporter.clock(elapsed / Double(done) * Double(missing.count - done)))"
+                )
+            }
         }
         return (texts.map { $0! }, missing.count)
     }
@@ -181,6 +189,9 @@ struct PipelineStages {
             texts.append(text)
             fresh += 1
             progress.status("  \(cell.pipeline.name) \(stage.kind) writing \(stage.writes)", done: user + 1, total: split.dataset.userCount, started: started)
+            if fresh % 200 == 0 {
+                progress.line("  \(cell.pipeline.name): \(stage.kind) \(user + 1)/\(split.dataset.userCount) users done, \(ProgressReporter.clock(Date().timeIntervalSince(started))) elapsed")
+            }
         }
         return (texts, fresh)
     }
