@@ -127,6 +127,19 @@ struct UserVectorScorer: Scorer, Trainable {
           pipelines.knn.derive.0.neighbours: [3, 5, 8]
         """
 
+    /// Cell keys are the store's identity of a result: a pipeline without stages keeps the key
+    /// it had before stages existed, and a stage pipeline's key covers its stages. A change
+    /// here must be deliberate (and versioned).
+    @Test func cellKeysArePinned() throws {
+        let registry = try registry()
+        let plain = try ExperimentPlan(try SpecLoader.load(path: Fixtures.directory + "/tiny/tiny.yaml"), registry: registry)
+        #expect(plain.cells.prefix(3).map { String($0.key.prefix(12)) } == ["66cacd01acde", "d796c10fffc2", "a2ad97aa8e15"])
+        #expect(!plain.cells.contains { $0.configJSON.contains("\"augment\"") || $0.configJSON.contains("\"derive\"") })
+        let staged = try ExperimentPlan(try SpecLoader.load(path: Fixtures.directory + "/tiny/tiny-stages.yaml"), registry: registry)
+        #expect(staged.cells.map { String($0.key.prefix(12)) }[2...4] == ["8dae05f4aead", "591fe91123ff", "441c5a62f5d7"])
+        #expect(staged.cells[4].configJSON.hasPrefix("{\"augment\":[{\"config\":{"))
+    }
+
     @Test func aSweepOverTheDeriveStageReusesEveryTextAndVector() throws {
         let registry = try registry()
         let plan = try ExperimentPlan(try SpecLoader.load(path: try write(Self.ranking, "sweep")), registry: registry)
