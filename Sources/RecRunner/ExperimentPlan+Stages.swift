@@ -42,37 +42,24 @@ extension ExperimentPlan {
         let key = "pipelines.\(pipeline.name)"
         for (index, stage) in pipeline.augment.enumerated() {
             let component = stage.component
-            let resolved: (AugmentLevel, String)
-            do {
+            let resolved: (AugmentLevel, String) = try locatingRegistryErrors(at: component, key: "\(key).augment.\(index).type") {
                 if registry.itemAugmenterKinds.contains(component.kind) {
-                    resolved = (.item, try registry.makeItemAugmenter(kind: component.kind, configuration: component, context: context).1)
+                    return (.item, try registry.makeItemAugmenter(kind: component.kind, configuration: component, context: context).1)
                 } else if registry.augmenterKinds.contains(component.kind) {
-                    resolved = (.user, try registry.makeAugmenter(kind: component.kind, configuration: component, context: context).1)
+                    return (.user, try registry.makeAugmenter(kind: component.kind, configuration: component, context: context).1)
                 } else {
                     let valid = (registry.itemAugmenterKinds + registry.augmenterKinds).sorted()
                     var message = "'\(component.kind)' writes no text: an augment stage is an item augmenter or a user-level augmenter; kinds: \(valid.joined(separator: ", "))"
                     if registry.roles(of: component.kind).isEmpty, let near = nearest(component.kind, in: valid) { message += " (did you mean '\(near)'?)" }
                     throw RecError(.spec, message, at: component.typeLocation, key: "\(key).augment.\(index).type")
                 }
-            } catch var error as RecError where error.kind == .registry {
-                error.kind = .spec
-                error.location = component.typeLocation
-                error.keyPath = "\(key).augment.\(index).type"
-                throw error
             }
             stages.augment.append((stage, resolved.0, resolved.1))
         }
         for (index, slot) in pipeline.derive.enumerated() {
-            let made: (AnyDeriver, String)
-            do {
-                made = try registry.makeDeriver(kind: slot.kind, configuration: slot, context: context)
-            } catch var error as RecError where error.kind == .registry {
-                error.kind = .spec
-                error.location = slot.typeLocation
-                error.keyPath = "\(key).derive.\(index).type"
-                throw error
+            let (deriver, json) = try locatingRegistryErrors(at: slot, key: "\(key).derive.\(index).type") {
+                try registry.makeDeriver(kind: slot.kind, configuration: slot, context: context)
             }
-            let (deriver, json) = made
             if deriver.readsItemVectors && pipeline.encoder == nil {
                 throw RecError(
                     .spec, "derive stage '\(slot.kind)' of pipeline '\(pipeline.name)' reads item vectors; give the pipeline an encoder: slot", at: slot.typeLocation,

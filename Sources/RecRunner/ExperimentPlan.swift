@@ -173,7 +173,7 @@ public struct ExperimentPlan: Sendable {
     }
 
     private static func resolve(_ component: ComponentSpec, registry: Registry, role: String) throws -> String {
-        do {
+        try locatingRegistryErrors(at: component, key: (component.keyPath + ["type"]).joined(separator: ".")) {
             let context = ComponentContext(seed: 0)
             if role == "retriever" {
                 return try registry.makeRetriever(kind: component.kind, configuration: component, context: context).1
@@ -188,10 +188,18 @@ public struct ExperimentPlan: Sendable {
                 return try registry.makeAugmenter(kind: component.kind, configuration: component, context: context).1
             }
             return try registry.makeRanker(kind: component.kind, configuration: component, context: context).1
+        }
+    }
+
+    /// Runs `body`, turning a registry error (an unknown kind, a kind of another role) into a
+    /// spec error located at the slot's `type:` under `key`.
+    static func locatingRegistryErrors<T>(at component: ComponentSpec, key: String, _ body: () throws -> T) throws -> T {
+        do {
+            return try body()
         } catch var error as RecError where error.kind == .registry {
             error.kind = .spec
             error.location = component.typeLocation
-            error.keyPath = (component.keyPath + ["type"]).joined(separator: ".")
+            error.keyPath = key
             throw error
         }
     }
