@@ -19,6 +19,17 @@ extension KeyedDecodingContainer {
         }
         return value
     }
+
+    /// Decodes an optional `key` and checks, when present, that it lies in `range`.
+    public func decodeIfPresent<T: Decodable & Comparable>(_ key: Key, in range: ClosedRange<T>) throws -> T? {
+        guard let value = try decodeIfPresent(T.self, forKey: key) else { return nil }
+        guard range.contains(value) else {
+            throw DecodingError.dataCorruptedError(
+                forKey: key, in: self,
+                debugDescription: "\(value) is out of range \(range.lowerBound)...\(range.upperBound)")
+        }
+        return value
+    }
 }
 
 /// The snake_case spelling of a camelCase Swift name: `hiddenSize` -> `hidden_size`.

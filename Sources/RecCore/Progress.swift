@@ -8,6 +8,9 @@ public final class ProgressReporter: @unchecked Sendable {
     private let quiet: Bool
     private var liveLine = false
 
+    /// A reporter for components that have none handed to them.
+    public static let standardError = ProgressReporter()
+
     public init(quiet: Bool = false) {
         self.quiet = quiet
         isTerminal = isatty(STDERR_FILENO) != 0 && ProcessInfo.processInfo.environment["TERM"] != "dumb"
@@ -24,11 +27,12 @@ public final class ProgressReporter: @unchecked Sendable {
     /// A live status (`done/total` with elapsed time and ETA), redrawn in place on a terminal.
     /// Elsewhere it prints nothing: logs get the lines of `line(_:)` only.
     /// - Parameter keep: whether the finished bar stays on screen (false: it is erased).
-    public func status(_ label: String, done: Int, total: Int, started: Date, keep: Bool = true) {
+    /// - Parameter detail: appended to the status (a rate, say).
+    public func status(_ label: String, done: Int, total: Int, started: Date, keep: Bool = true, detail: String = "") {
         guard !quiet, total > 0, isTerminal else { return }
         let elapsed = Date().timeIntervalSince(started)
         let eta = done > 0 ? elapsed / Double(done) * Double(total - done) : 0
-        let text = "\(label) \(done)/\(total) \(Self.clock(elapsed)) elapsed, ETA \(Self.clock(eta))"
+        let text = "\(label) \(done)/\(total) \(Self.clock(elapsed)) elapsed, ETA \(Self.clock(eta))" + (detail.isEmpty ? "" : ", " + detail)
         lock.lock(); defer { lock.unlock() }
         let width = 24
         let filled = width * done / total

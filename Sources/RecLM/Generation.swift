@@ -73,31 +73,11 @@ func logProbability(_ logits: UnsafePointer<Float>, count: Int, index: Int) -> D
 }
 
 extension LlamaModel {
-    /// Continues `prompt` (token ids) under `parameters`.
+    /// Continues `prompt` (token ids) under `parameters`: a batch of one.
     public func generate(prompt: [Int32], parameters: SamplingParameters) throws -> Generation {
-        guard !prompt.isEmpty else { throw RecError(.plugin, "generate needs a non-empty prompt") }
-        let parameters = try parameters.validated()
-        let session = session()
-        var logits = try checkedFinite(try session.append(prompt))
-        var rng = SplitMix64(seed: parameters.seed)
-        var tokens: [Int32] = [], logprobs: [Double] = [], bytes: [UInt8] = []
-        let v = configuration.vocabulary
-        while tokens.count < parameters.maxTokens {
-            let next = Int32(sample(logits, parameters, rng: &rng))
-            if next == tokenizer.eos || tokenizer.kinds[Int(next)] == .control {
-                return Generation(text: String(decoding: bytes, as: UTF8.self), tokens: tokens, logprobs: logprobs, finish: .endOfText, promptTokens: prompt.count)
-            }
-            logprobs.append(logits.withUnsafeBufferPointer { logProbability($0.baseAddress!, count: v, index: Int(next)) })
-            tokens.append(next)
-            bytes += tokenizer.bytes(of: next)
-            let text = String(decoding: bytes, as: UTF8.self)
-            if let cut = parameters.stop.compactMap({ text.range(of: $0)?.lowerBound }).min() {
-                return Generation(text: String(text[..<cut]), tokens: tokens, logprobs: logprobs, finish: .stop, promptTokens: prompt.count)
-            }
-            guard session.tokens.count < configuration.contextLength else { break }
-            logits = try checkedFinite(try session.append([next]))
-        }
-        return Generation(text: String(decoding: bytes, as: UTF8.self), tokens: tokens, logprobs: logprobs, finish: .length, promptTokens: prompt.count)
+        var outcome: Result<Generation, any Error>?
+        try generate(prompts: [prompt], parameters: [parameters]) { outcome = $1 }
+        return try outcome!.get()
     }
 
     /// `logits`, or an error when the weights produced NaN or infinity (a damaged model file).
@@ -137,26 +117,8 @@ extension LlamaModel {
     /// Log-probabilities of each continuation after `prompt`: the prompt runs once, then every
     /// continuation in one batched pass over its cached keys and values.
     public func score(prompt: [Int32], continuations: [[Int32]]) throws -> [ContinuationScore] {
-        guard !prompt.isEmpty else { throw RecError(.plugin, "score needs a non-empty prompt") }
-        let session = session()
-        let promptLogits = try checkedFinite(try session.append(prompt))
-        let v = configuration.vocabulary
-        // Logits before token i of a continuation: the prompt's last row for i = 0, else row
-        // i - 1 of that continuation's own pass (its last token needs no pass).
-        let heads = continuations.map { Array($0.dropLast()) }
-        let nonEmpty = heads.filter { !$0.isEmpty }
-        let rows = nonEmpty.isEmpty ? [] : try checkedFinite(try session.branches(nonEmpty))
-        var offset = 0
-        return continuations.map { continuation in
-            var logprobs: [Double] = []
-            for (i, token) in continuation.enumerated() {
-                logprobs.append(
-                    i == 0
-                        ? promptLogits.withUnsafeBufferPointer { logProbability($0.baseAddress!, count: v, index: Int(token)) }
-                        : rows.withUnsafeBufferPointer { logProbability($0.baseAddress! + (offset + i - 1) * v, count: v, index: Int(token)) })
-            }
-            offset += max(0, continuation.count - 1)
-            return ContinuationScore(tokens: continuation, logprobs: logprobs)
-        }
+        var outcome: Result<[ContinuationScore], any Error>?
+        try score(requests: [(prompt, continuations)]) { outcome = $1 }
+        return try outcome!.get()
     }
 }

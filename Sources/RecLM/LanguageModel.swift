@@ -21,9 +21,17 @@ public protocol LanguageModel: Sendable {
     var identity: String { get }
     func generate(_ prompt: Prompt, _ parameters: SamplingParameters) throws -> Generation
     func score(_ prompt: Prompt, continuations: [String]) throws -> [ContinuationScore]
+    /// Many prompts at once, each reported to `finished` as it ends, in whatever order they
+    /// end. A request that fails does not stop the others; the call throws only when the batch
+    /// as a whole cannot run.
+    func generate(_ requests: [GenerationRequest], finished: Finished<Generation>) throws
+    func score(_ requests: [ScoringRequest], finished: Finished<[ContinuationScore]>) throws
 }
 
 extension LanguageModel {
+    public func generate(_ requests: [GenerationRequest], finished: Finished<Generation>) throws { generateEach(requests, finished: finished) }
+    public func score(_ requests: [ScoringRequest], finished: Finished<[ContinuationScore]>) throws { scoreEach(requests, finished: finished) }
+
     /// Models that have no weights file or endpoint (test doubles) are named by backend and model.
     public var identity: String { "\(backend) \(model)" }
 }
@@ -35,10 +43,17 @@ public final class LocalLanguageModel: LanguageModel, @unchecked Sendable {
     public let backend = "local"
     public let model: String
     public let identity: String
-    private let lock = NSLock()
+    /// Slots and memory budget of batched calls.
+    public let batching: LlamaModel.Batching
+    /// Where the batch plan (slots, cache per slot) is reported, each new plan once.
+    let log: (String) -> Void
+    private let lastPlan = NSLock()
+    private var reported = ""
 
-    public init(engine: LlamaModel) {
+    public init(engine: LlamaModel, batching: LlamaModel.Batching = .init(), log: @escaping (String) -> Void = { ProgressReporter.standardError.line($0) }) {
         self.engine = engine
+        self.batching = batching
+        self.log = log
         // Fast numerics give other numbers, so they are another model to the cache.
         let file = (engine.file.path as NSString).lastPathComponent
         // An adapter makes another model too, named by its file's hash.
@@ -61,14 +76,53 @@ public final class LocalLanguageModel: LanguageModel, @unchecked Sendable {
 
     public func generate(_ prompt: Prompt, _ parameters: SamplingParameters) throws -> Generation {
         let ids = try tokens(prompt)
-        return try lock.withLock { try engine.generate(prompt: ids, parameters: parameters) }
+        return try engine.lock.withLock { try engine.generate(prompt: ids, parameters: parameters) }
     }
 
     public func score(_ prompt: Prompt, continuations: [String]) throws -> [ContinuationScore] {
         let ids = try tokens(prompt)
-        return try lock.withLock {
+        return try engine.lock.withLock {
             try engine.score(prompt: ids, continuations: continuations.map { engine.tokenizer.encode($0, parseSpecial: false) })
         }
+    }
+
+    private func report(_ plan: String) {
+        let fresh = lastPlan.withLock {
+            defer { reported = plan }
+            return reported != plan
+        }
+        if fresh { log("local engine \(model): batched generation with " + plan) }
+    }
+
+    /// The requests that tokenize, through the engine's batched decoding; the others fail alone.
+    public func generate(_ requests: [GenerationRequest], finished: Finished<Generation>) throws {
+        var runnable: [Int] = [], prompts: [[Int32]] = []
+        for (index, request) in requests.enumerated() {
+            do {
+                prompts.append(try tokens(request.prompt))
+                runnable.append(index)
+            } catch {
+                finished(index, .failure(error))
+            }
+        }
+        try engine.lock.withLock {
+            _ = try engine.generate(prompts: prompts, parameters: runnable.map { requests[$0].parameters }, batching: batching, log: report) {
+                finished(runnable[$0], $1)
+            }
+        }
+    }
+
+    public func score(_ requests: [ScoringRequest], finished: Finished<[ContinuationScore]>) throws {
+        var runnable: [Int] = [], encoded: [(prompt: [Int32], continuations: [[Int32]])] = []
+        for (index, request) in requests.enumerated() {
+            do {
+                encoded.append((try tokens(request.prompt), request.continuations.map { engine.tokenizer.encode($0, parseSpecial: false) }))
+                runnable.append(index)
+            } catch {
+                finished(index, .failure(error))
+            }
+        }
+        try engine.lock.withLock { try engine.score(requests: encoded, batching: batching) { finished(runnable[$0], $1) } }
     }
 }
 
@@ -107,28 +161,100 @@ public final class CachedLanguageModel: LanguageModel, @unchecked Sendable {
     func cached<Request: Encodable, Response: Codable>(
         _ request: Request, kind: String, tokens: (Response) -> (prompt: Int, completion: Int), call: () throws -> Response
     ) throws -> Response {
-        let text = try canonicalJSON(request, keys: .asDeclared)
-        let key = SHA256.hex(text)
-        if let stored = try cache.cachedLMResponse(key) {
-            do {
-                return try JSONDecoder().decode(Response.self, from: Data(stored.utf8))
-            } catch {
-                throw RecError(.store, "cached \(kind) call \(key.prefix(12)) cannot be read (\(error)); the cache row is damaged")
-            }
-        }
+        let (text, key) = try keyed(request)
+        if let stored = try lookup(key, kind: kind, as: Response.self) { return stored }
         let response = try call()
+        try store(response, text: text, key: key, kind: kind, tokens: tokens)
+        return response
+    }
+
+    /// The request's canonical text and its cache key.
+    func keyed<Request: Encodable>(_ request: Request) throws -> (text: String, key: String) {
+        let text = try canonicalJSON(request, keys: .asDeclared)
+        return (text, SHA256.hex(text))
+    }
+
+    func lookup<Response: Decodable>(_ key: String, kind: String, as: Response.Type) throws -> Response? {
+        guard let stored = try cache.cachedLMResponse(key) else { return nil }
+        do {
+            let response = try JSONDecoder().decode(Response.self, from: Data(stored.utf8))
+            LanguageModelUsage.shared.recordCached()
+            return response
+        } catch {
+            throw RecError(.store, "cached \(kind) call \(key.prefix(12)) cannot be read (\(error)); the cache row is damaged")
+        }
+    }
+
+    func store<Response: Encodable>(_ response: Response, text: String, key: String, kind: String, tokens: (Response) -> (prompt: Int, completion: Int)) throws {
         let (prompt, completion) = tokens(response)
+        LanguageModelUsage.shared.record(call: prompt, generated: completion)
         try cache.storeLMCall(
             LanguageModelCall(
                 key: key, backend: backend, model: model, kind: kind, request: text, response: try canonicalJSON(response, keys: .asDeclared),
                 promptTokens: prompt, completionTokens: completion))
-        return response
+    }
+
+    /// Requests seen before are answered from the cache at once; the rest go to the inner
+    /// model in one batch, and each is stored as soon as it finishes, so a killed run loses
+    /// only the calls still in flight.
+    func batched<Request: Encodable, Inner, Response: Codable>(
+        _ requests: [Inner], key: (Inner) -> Request, kind: String, tokens: @escaping (Response) -> (prompt: Int, completion: Int), finished: Finished<Response>,
+        call: ([Inner], Finished<Response>) throws -> Void
+    ) throws {
+        var misses: [(index: Int, text: String, key: String)] = []
+        for (index, request) in requests.enumerated() {
+            do {
+                let (text, key) = try keyed(key(request))
+                if let stored = try lookup(key, kind: kind, as: Response.self) {
+                    finished(index, .success(stored))
+                } else {
+                    misses.append((index, text, key))
+                }
+            } catch {
+                finished(index, .failure(error))
+            }
+        }
+        guard !misses.isEmpty else { return }
+        try withoutActuallyEscaping(finished) { finished in
+            try call(misses.map { requests[$0.index] }) { position, result in
+                let miss = misses[position]
+                if case .success(let response) = result {
+                    do {
+                        try store(response, text: miss.text, key: miss.key, kind: kind, tokens: tokens)
+                    } catch {
+                        finished(miss.index, .failure(error))
+                        return
+                    }
+                }
+                finished(miss.index, result)
+            }
+        }
+    }
+
+    static func generationTokens(_ generation: Generation) -> (prompt: Int, completion: Int) {
+        (generation.promptTokens ?? 0, max(generation.tokens.count, generation.logprobs.count))
+    }
+
+    static func scoreTokens(_ scores: [ContinuationScore]) -> (prompt: Int, completion: Int) { (0, scores.map(\.tokens.count).reduce(0, +)) }
+
+    public func generate(_ requests: [GenerationRequest], finished: Finished<Generation>) throws {
+        try batched(
+            requests, key: { GenerateRequest(backend: backend, model: model, identity: identity, prompt: $0.prompt, parameters: $0.parameters) }, kind: "generate",
+            tokens: Self.generationTokens, finished: finished
+        ) { try inner.generate($0, finished: $1) }
+    }
+
+    public func score(_ requests: [ScoringRequest], finished: Finished<[ContinuationScore]>) throws {
+        try batched(
+            requests, key: { ScoreRequest(backend: backend, model: model, identity: identity, prompt: $0.prompt, continuations: $0.continuations) }, kind: "score",
+            tokens: Self.scoreTokens, finished: finished
+        ) { try inner.score($0, finished: $1) }
     }
 
     public func generate(_ prompt: Prompt, _ parameters: SamplingParameters) throws -> Generation {
         try cached(
             GenerateRequest(backend: backend, model: model, identity: identity, prompt: prompt, parameters: parameters), kind: "generate",
-            tokens: { ($0.promptTokens ?? 0, max($0.tokens.count, $0.logprobs.count)) }
+            tokens: Self.generationTokens
         ) {
             try inner.generate(prompt, parameters)
         }
@@ -137,7 +263,7 @@ public final class CachedLanguageModel: LanguageModel, @unchecked Sendable {
     public func score(_ prompt: Prompt, continuations: [String]) throws -> [ContinuationScore] {
         try cached(
             ScoreRequest(backend: backend, model: model, identity: identity, prompt: prompt, continuations: continuations), kind: "score",
-            tokens: { (0, $0.map(\.tokens.count).reduce(0, +)) }
+            tokens: Self.scoreTokens
         ) {
             try inner.score(prompt, continuations: continuations)
         }

@@ -20,8 +20,31 @@ public struct LanguageModelSpec: Codable, Sendable, Equatable {
     /// Local only: a LoRA adapter (safetensors, as `LoRAModel.saveAdapter` writes) applied at
     /// run time.
     public var adapter: String?
+    /// Local only: sequences decoded at once in batched calls, and the memory their key/value
+    /// caches may take (MiB).
+    public var slots = 16
+    public var kvBudgetMiB = 4096
+    /// OpenAI only: requests in flight at once, and optional limits per minute.
+    public var concurrency = 8
+    public var requestsPerMinute: Int?
+    public var tokensPerMinute: Int?
 
-    enum CodingKeys: String, CodingKey, CaseIterable { case backend, model, numerics, baseURL = "base_url", apiKeyEnv = "api_key_env", adapter }
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case backend, model, numerics, baseURL = "base_url", apiKeyEnv = "api_key_env", adapter
+        case slots, kvBudgetMiB = "kv_budget_mib", concurrency, requestsPerMinute = "requests_per_minute", tokensPerMinute = "tokens_per_minute"
+    }
+
+    /// The keys that change answers only. Slots, budgets, concurrency and rate limits change
+    /// how fast the answers come, so they stay out of configurations that key caches.
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(backend, forKey: .backend)
+        try c.encode(model, forKey: .model)
+        try c.encode(numerics, forKey: .numerics)
+        try c.encodeIfPresent(baseURL, forKey: .baseURL)
+        try c.encodeIfPresent(apiKeyEnv, forKey: .apiKeyEnv)
+        try c.encodeIfPresent(adapter, forKey: .adapter)
+    }
 
     public init() {}
 
@@ -39,6 +62,11 @@ public struct LanguageModelSpec: Codable, Sendable, Equatable {
         baseURL = try c.decodeIfPresent(String.self, forKey: .baseURL)
         apiKeyEnv = try c.decodeIfPresent(String.self, forKey: .apiKeyEnv)
         adapter = try c.decodeIfPresent(String.self, forKey: .adapter)
+        slots = try c.decode(.slots, default: 16, in: 1...256)
+        kvBudgetMiB = try c.decode(.kvBudgetMiB, default: 4096, in: 1...1_048_576)
+        concurrency = try c.decode(.concurrency, default: 8, in: 1...256)
+        requestsPerMinute = try c.decodeIfPresent(.requestsPerMinute, in: 1...1_000_000_000)
+        tokensPerMinute = try c.decodeIfPresent(.tokensPerMinute, in: 1...1_000_000_000_000)
         if backend == "openai" && adapter != nil {
             throw DecodingError.dataCorruptedError(forKey: .adapter, in: c, debugDescription: "adapters apply to the local backend only; serve a tuned model through the openai backend by name")
         }
@@ -56,9 +84,14 @@ public struct LanguageModelSpec: Codable, Sendable, Equatable {
         let inner: any LanguageModel
         switch backend {
         case "openai":
-            inner = try OpenAILanguageModel(.init(baseURL: baseURL ?? "", model: model, apiKeyEnvironment: apiKeyEnv))
+            var options = OpenAILanguageModel.Options(baseURL: baseURL ?? "", model: model, apiKeyEnvironment: apiKeyEnv)
+            options.concurrency = concurrency
+            options.requestsPerMinute = requestsPerMinute
+            options.tokensPerMinute = tokensPerMinute
+            inner = try OpenAILanguageModel(options)
         default:
-            inner = try LocalEngines.shared.model(model, numerics: LlamaModel.Numerics(rawValue: numerics) ?? .exact, adapter: adapter)
+            let engine = try LocalEngines.shared.engine(model, numerics: LlamaModel.Numerics(rawValue: numerics) ?? .exact, adapter: adapter)
+            inner = LocalLanguageModel(engine: engine, batching: .init(slots: slots, memoryBudget: kvBudgetMiB << 20))
         }
         return cache.map { CachedLanguageModel(inner, cache: $0) } ?? inner
     }
@@ -69,9 +102,9 @@ public struct LanguageModelSpec: Codable, Sendable, Equatable {
 final class LocalEngines: @unchecked Sendable {
     static let shared = LocalEngines()
     private let lock = NSLock()
-    private var loaded: [String: LocalLanguageModel] = [:]
+    private var loaded: [String: LlamaModel] = [:]
 
-    func model(_ name: String, numerics: LlamaModel.Numerics, adapter: String?) throws -> LocalLanguageModel {
+    func engine(_ name: String, numerics: LlamaModel.Numerics, adapter: String?) throws -> LlamaModel {
         let path = try ModelFiles.file(name, suffix: ".gguf")
         if let adapter, !FileManager.default.fileExists(atPath: adapter) {
             throw RecError(.data, "LoRA adapter '\(adapter)' does not exist")
@@ -79,7 +112,7 @@ final class LocalEngines: @unchecked Sendable {
         return try lock.withLock {
             let key = "\(path)|\(numerics.rawValue)|\(adapter ?? "")"
             if let model = loaded[key] { return model }
-            let model = LocalLanguageModel(engine: try LlamaModel(path: path, numerics: numerics, adapter: adapter))
+            let model = try LlamaModel(path: path, numerics: numerics, adapter: adapter)
             loaded[key] = model
             return model
         }

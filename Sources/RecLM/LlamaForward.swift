@@ -60,6 +60,7 @@ extension LlamaModel {
     /// of that segment alone would take. So a sequence decoded beside others gets the bits it
     /// gets alone.
     func forward(_ segments: [Segment]) -> [[Float]] {
+        guard !segments.isEmpty else { return [] }
         let c = configuration, exact = numerics == .exact
         let (h, kv, f, hd) = (c.hidden, c.kvDim, c.feedForward, c.headDim)
         let group = c.heads / c.kvHeads, width = h + 2 * kv

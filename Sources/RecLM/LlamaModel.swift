@@ -116,6 +116,8 @@ public final class LlamaModel: @unchecked Sendable {
     let adapter: LoRADeltas?
     /// SHA-256 of the GGUF file's bytes.
     public let weightsHash: String
+    /// Held by whoever runs the engine: passes share its worker threads.
+    public let lock = NSLock()
     /// SHA-256 of the adapter file (nil without one).
     public var adapterFingerprint: String? { adapter?.fingerprint }
 

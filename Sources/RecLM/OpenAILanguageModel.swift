@@ -22,8 +22,13 @@ public final class OpenAILanguageModel: LanguageModel, @unchecked Sendable {
         /// First back-off in seconds; doubled after each failure, with jitter in [0.5, 1.5).
         public var backoff: Double = 0.5
         public var maxBackoff: Double = 30
-        /// Calls in flight at once in `concurrentMap` (scoring several continuations).
-        public var concurrency: Int = 4
+        /// Requests in flight at once: across the prompts of a batch, and across the
+        /// continuations of one scoring request.
+        public var concurrency: Int = 8
+        /// Optional limits over any 60 seconds: requests sent, and tokens (prompt characters / 4
+        /// plus max_tokens, an estimate made before sending).
+        public var requestsPerMinute: Int?
+        public var tokensPerMinute: Int?
 
         public init(baseURL: String, model: String, apiKeyEnvironment: String? = nil) {
             self.baseURL = baseURL
@@ -43,6 +48,7 @@ public final class OpenAILanguageModel: LanguageModel, @unchecked Sendable {
     /// Retries made so far (for tests and progress).
     public private(set) var retries = 0
     private let lock = NSLock()
+    let limiter: RateLimiter?
 
     public init(_ options: Options) throws {
         self.options = options
@@ -73,6 +79,7 @@ public final class OpenAILanguageModel: LanguageModel, @unchecked Sendable {
         configuration.timeoutIntervalForResource = options.timeout
         configuration.httpMaximumConnectionsPerHost = max(1, options.concurrency)
         session = URLSession(configuration: configuration)
+        limiter = options.requestsPerMinute == nil && options.tokensPerMinute == nil ? nil : RateLimiter(requests: options.requestsPerMinute, tokens: options.tokensPerMinute)
     }
 
     // MARK: - LanguageModel
@@ -110,24 +117,23 @@ public final class OpenAILanguageModel: LanguageModel, @unchecked Sendable {
     /// Scores by echoing prompt + continuation through `/v1/completions` with `logprobs`: the
     /// continuation's tokens are those whose text offset lies at or past the prompt's end.
     public func score(_ prompt: Prompt, continuations: [String]) throws -> [ContinuationScore] {
+        try concurrentMap(Array(continuations.indices)) { try self.scoreOne(prompt, continuations[$0]) }
+    }
+
+    /// One continuation's log-probabilities after `prompt`.
+    func scoreOne(_ prompt: Prompt, _ continuation: String) throws -> ContinuationScore {
         guard case .text(let text) = prompt else {
             throw RecError(.plugin, "the openai backend scores text prompts only (/v1/completions with echo); apply the chat template to the text first")
         }
-        return try concurrentMap(Array(continuations.indices)) { index in
-            let json = try self.post(
-                "/v1/completions",
-                [
-                    "model": self.options.model, "prompt": text + continuations[index], "max_tokens": 0, "echo": true, "logprobs": 1,
-                    "temperature": 0,
-                ])
-            let choice = try self.firstChoice(json, "/v1/completions")
-            let boundary = text.unicodeScalars.count  // offsets count characters (code points)
-            let tokens = try self.tokenLogprobs(choice, "/v1/completions").filter { ($0.offset ?? -1) >= boundary }
-            guard !tokens.isEmpty || continuations[index].isEmpty else {
-                throw self.malformed("/v1/completions", "logprobs.text_offset (the server did not echo the prompt with log-probabilities)")
-            }
-            return ContinuationScore(tokens: [], logprobs: tokens.map(\.logprob))
+        let json = try post(
+            "/v1/completions", ["model": options.model, "prompt": text + continuation, "max_tokens": 0, "echo": true, "logprobs": 1, "temperature": 0])
+        let choice = try firstChoice(json, "/v1/completions")
+        let boundary = text.unicodeScalars.count  // offsets count characters (code points)
+        let tokens = try tokenLogprobs(choice, "/v1/completions").filter { ($0.offset ?? -1) >= boundary }
+        guard !tokens.isEmpty || continuation.isEmpty else {
+            throw malformed("/v1/completions", "logprobs.text_offset (the server did not echo the prompt with log-probabilities)")
         }
+        return ContinuationScore(tokens: [], logprobs: tokens.map(\.logprob))
     }
 
     /// `body(i)` for every item with at most `options.concurrency` in flight; the first error
@@ -137,27 +143,7 @@ public final class OpenAILanguageModel: LanguageModel, @unchecked Sendable {
         let results = UncheckedSendable(UnsafeMutableBufferPointer<Result<T, Error>?>.allocate(capacity: items.count))
         results.value.initialize(repeating: nil)
         defer { results.value.deinitialize().deallocate() }
-        let next = UncheckedSendable(NSLock()), cursor = UncheckedSendable(UnsafeMutablePointer<Int>.allocate(capacity: 1))
-        cursor.value.initialize(to: 0)
-        defer { cursor.value.deallocate() }
-        // Plain threads: URLSession's completion handlers need Dispatch workers that blocked
-        // callers would otherwise occupy.
-        let group = DispatchGroup()
-        for _ in 0..<min(max(1, options.concurrency), items.count) {
-            group.enter()
-            Thread.detachNewThread {
-                defer { group.leave() }
-                while true {
-                    let index: Int? = next.value.withLock {
-                        defer { cursor.value.pointee += 1 }
-                        return cursor.value.pointee < items.count ? cursor.value.pointee : nil
-                    }
-                    guard let index else { return }
-                    results.value[index] = Result { try body(items[index]) }
-                }
-            }
-        }
-        group.wait()
+        inParallel(items.count, { index in Result { try body(items[index]) } }, each: { results.value[$0] = $1 })
         return try results.value.map { try $0!.get() }
     }
 
@@ -170,7 +156,11 @@ public final class OpenAILanguageModel: LanguageModel, @unchecked Sendable {
         if let apiKey { headers["Authorization"] = "Bearer \(apiKey)" }
         let payload = try JSONSerialization.data(withJSONObject: body, options: [.sortedKeys])
         var failures: [String] = []
+        let estimate =
+            ((body["prompt"] as? String)?.count ?? 0) / 4 + ((body["messages"] as? [[String: String]])?.map { ($0["content"] ?? "").count }.reduce(0, +) ?? 0) / 4
+            + (body["max_tokens"] as? Int ?? 0)
         for attempt in 1...max(1, options.maxAttempts) {
+            limiter?.acquire(estimate)
             var delay = min(options.maxBackoff, options.backoff * pow(2, Double(attempt - 1))) * Double.random(in: 0.5..<1.5)
             do {
                 let response = try send(url, headers: headers, body: payload)
@@ -180,6 +170,11 @@ public final class OpenAILanguageModel: LanguageModel, @unchecked Sendable {
                 } else if response.status == 429 || response.status >= 500 {
                     failures.append("HTTP \(response.status)")
                     if let after = response.headers["retry-after"].flatMap(Double.init), after.isFinite { delay = min(options.maxBackoff, max(0, after)) }
+                } else if Self.exceedsContext(response.body) {
+                    throw RecError(
+                        .plugin,
+                        "openai: the prompt does not fit the context of the model at \(Redaction.url(url.absoluteString)) (HTTP \(response.status): \(snippet(response.body))); shorten the prompt or max_tokens, or start the server with a longer context (llama-server -c, vLLM --max-model-len)"
+                    )
                 } else {
                     throw RecError(.plugin, "openai: POST \(Redaction.url(url.absoluteString)) answered HTTP \(response.status): \(snippet(response.body))")
                 }

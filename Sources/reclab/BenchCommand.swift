@@ -17,6 +17,7 @@ enum BenchCommand: Command {
                reclab bench sasrec [--dataset NAME] [--epochs E] [--users N] [--set KEY=VALUE]... [--data-root DIR]
                reclab bench encode [--encoder KIND] [--movies FILE] [--batch B] [--data-root DIR]
                reclab bench lm [--model M] [--numerics exact|fast] [--movies FILE] [--data-root DIR] [--repeat R]
+               reclab bench lm --batch N[,N...] [--kv-budget-mib MIB] [--model M] [--numerics exact|fast] [--movies FILE] [--repeat R]
                reclab bench lora [--model M] [--tokens T] [--examples N]
                reclab bench quant [--rows R] [--columns C]
                reclab bench ctr [--spec SPEC] [--pipeline NAME] [--epochs E] [--python PYTHON] [--no-peer] [--data-root DIR]
@@ -37,6 +38,8 @@ enum BenchCommand: Command {
         generated tokens per second over 128 tokens. Titles are drawn with a seeded generator. Each
         is run R times (default 3); the median and, in brackets, the best are printed.
         --numerics picks the engine's numerics (exact, the default, or fast; see `reclab lm --help`).
+
+        \(lmBatchUsage)
 
         bench encode embeds every movie of ml-latest-small's movies.csv as "Title. Genres: A, B"
         (the text ../shared/peers/st_encode.py encodes), batch B (default 64), after a warm-up on
@@ -59,7 +62,7 @@ enum BenchCommand: Command {
             raw,
             options: [
                 "--users", "--items", "--dim", "--history", "--batch", "--k", "--dataset", "--epochs", "--set", "--data-root", "--encoder", "--movies", "--model", "--numerics", "--tokens",
-                "--examples", "--rows", "--columns", "--repeat", "--spec", "--pipeline", "--python",
+                "--examples", "--rows", "--columns", "--repeat", "--spec", "--pipeline", "--python", "--kv-budget-mib",
             ], flags: ["--no-peer"])
         switch args.positionals {
         case ["eval"]: return try evaluation(args)
@@ -199,6 +202,10 @@ enum BenchCommand: Command {
             return fields.count >= 2 ? fields[1] : nil
         }
         guard titles.count >= 90 else { throw RecError.data("\(path): expected MovieLens movies.dat lines (id::title::genres)") }
+        if args.value("--batch") != nil {
+            let model = try LlamaModel(path: try ModelFiles.file(args.value("--model") ?? LMCommand.defaultModel, suffix: ".gguf"), numerics: try LMCommand.numerics(args))
+            return try languageModelBatch(args, titles: titles, model: model)
+        }
         var rng = SplitMix64(seed: 7)
         let drawn = Array(titles.shuffled(using: &rng).prefix(90))
         let prompt =

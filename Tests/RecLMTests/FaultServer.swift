@@ -12,6 +12,9 @@ final class FaultServer: @unchecked Sendable {
         case drop
         /// These bytes as the whole response, status line and headers included.
         case raw(String)
+        /// A reply computed from the request (the script's last action then serves every
+        /// later request too).
+        case handler(@Sendable (Request) -> (status: Int, body: String))
     }
 
     struct Request { var path: String; var headers: [String: String]; var body: String }
@@ -65,6 +68,7 @@ final class FaultServer: @unchecked Sendable {
         guard let request = read(client) else { return }
         let action: Action = lock.withLock {
             requests.append(request)
+            if case .handler? = script.first, script.count == 1 { return script[0] }
             return script.isEmpty ? .reply(status: 500, body: "script exhausted") : script.removeFirst()
         }
         switch action {
@@ -77,6 +81,9 @@ final class FaultServer: @unchecked Sendable {
             write(client, status: status, headers: headers, body: body)
         case .raw(let text):
             send(client, Array(text.utf8))
+        case .handler(let answer):
+            let (status, body) = answer(request)
+            write(client, status: status, headers: [:], body: body)
         }
     }
 

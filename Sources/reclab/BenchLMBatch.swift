@@ -1,0 +1,68 @@
+import Foundation
+import RecCore
+import RecData
+import RecLM
+
+extension BenchCommand {
+    static let lmBatchUsage = """
+        bench lm --batch N[,N...] runs N prompts of about 200 tokens at once (N slots), each
+        generating 96 tokens past end-of-text, for each N given (e.g. --batch 1,4,8,16,32), R
+        times each (--repeat, default 3), and prints the medians of:
+          decode      generated tokens per second over the passes that only decode;
+          prompt      prompt tokens per second over the passes that run the prompts;
+          end-to-end  generated tokens per second of wall time, prompts included;
+        and peak resident memory. Prompt i lists the ML-1M titles 20i+1 to 20i+20 of movies.dat
+        in file order (Benchmarks/llama_batch.py sends llama-server the same prompts).
+        --kv-budget-mib bounds the slots' key/value caches (default 4096).
+        """
+
+    /// The prompts `bench lm --batch` and Benchmarks/llama_batch.py share.
+    static func batchPrompts(_ titles: [String], count: Int) -> [String] {
+        (0..<count).map { i in
+            let chosen = (0..<20).map { titles[(20 * i + $0) % titles.count] }
+            return "A user watched these movies in order: " + chosen.joined(separator: "; ") + ". Describe the user's taste in films, then suggest three more movies:"
+        }
+    }
+
+    static func languageModelBatch(_ args: CommandArguments, titles: [String], model: LlamaModel) throws -> Int32 {
+        guard let list = args.value("--batch") else { throw RecError.usage("--batch needs a list of batch sizes") }
+        let sizes = try list.split(separator: ",").map { text -> Int in
+            guard let n = Int(text.trimmingCharacters(in: .whitespaces)), (1...256).contains(n) else {
+                throw RecError.usage("--batch takes batch sizes from 1 to 256 separated by commas, got '\(list)'")
+            }
+            return n
+        }
+        let repeats = try args.intPositive("--repeat", default: 3)
+        let budget = try args.intPositive("--kv-budget-mib", default: 4096) << 20
+        let parameters = SamplingParameters(maxTokens: 96)
+        _ = try model.generate(prompt: model.tokenizer.encode("Hello", addSpecial: true), parameters: SamplingParameters(maxTokens: 2))  // warm-up
+        print("bench lm --batch: \((model.file.path as NSString).lastPathComponent), \(model.numerics) numerics, 96 tokens per prompt; median of \(repeats) runs")
+        for n in sizes {
+            let prompts = batchPrompts(titles, count: n).map { model.tokenizer.encode($0, addSpecial: true) }
+            var decode: [Double] = [], prompt: [Double] = [], endToEnd: [Double] = [], plan: LlamaModel.BatchPlan?
+            for _ in 0..<repeats {
+                let started = Date()
+                var failures = 0
+                let report = try model.generate(
+                    prompts: prompts, parameters: Array(repeating: parameters, count: n),
+                    batching: .init(slots: n, memoryBudget: budget, ignoreEndOfText: true)
+                ) { _, result in
+                    if case .failure = result { failures += 1 }
+                }
+                guard let report, failures == 0 else { throw RecError(.plugin, "\(failures) of \(n) prompts failed") }
+                let wall = Date().timeIntervalSince(started)
+                decode.append(Double(report.decodedTokens) / report.decodeSeconds)
+                prompt.append(Double(report.promptTokens) / report.promptSeconds)
+                endToEnd.append(Double(report.generatedTokens) / wall)
+                plan = report.plan
+            }
+            func median(_ values: [Double]) -> Double { values.sorted()[values.count / 2] }
+            let promptTokens = prompts.map(\.count).reduce(0, +)
+            print(
+                String(
+                    format: "N=%-3d decode %7.1f tokens/s  prompt %7.1f tokens/s  end-to-end %7.1f tokens/s  (%d prompt tokens, %@)  peak %.0f MiB", n, median(decode),
+                    median(prompt), median(endToEnd), promptTokens, plan?.description ?? "", peakMiB()))
+        }
+        return 0
+    }
+}
