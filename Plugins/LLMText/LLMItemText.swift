@@ -59,12 +59,15 @@ public struct LLMItemText: ItemAugmenter, Diagnosing {
         self.model = LazyLanguageModel(configuration.lm, cache: nil, preset: model)
     }
 
+    /// Every item's text through the model's batched path.
     public func augment(items: [ItemText]) throws -> [String] {
-        let language = items.isEmpty ? nil : try model.get()
-        return try items.map { item in
-            let (request, missing) = template.render(item)
+        guard !items.isEmpty else { return [] }
+        let rendered = items.map { template.render($0) }
+        let generations = try model.get().generateAll(
+            rendered.map { GenerationRequest(.chat([ChatMessage(role: "user", content: $0.0)]), SamplingParameters(maxTokens: configuration.maxTokens)) })
+        return zip(rendered, generations).map { prompt, generation in
+            let (request, missing) = prompt
             if missing > 0 { tally.count("prompts_with_missing_fields") }
-            let generation = try language!.generate(.chat([ChatMessage(role: "user", content: request)]), SamplingParameters(maxTokens: configuration.maxTokens))
             let text = withoutRepeatedSentences(generation.text)
             tally.count("texts")
             if text.isEmpty { tally.count("texts_empty") }

@@ -58,16 +58,23 @@ public struct PALRProfile: KnowledgeAugmenter, Diagnosing {
     }
 
     public func augment(user: Int32, history: [Int32], items: [ItemText]) throws -> String {
-        let request = prompts.profile(history: history, items: items)
-        let generation = try model.get().generate(
-            .chat([ChatMessage(role: "user", content: request)]),
-            SamplingParameters(maxTokens: configuration.maxTokens))
-        let profile = withoutRepeatedSentences(generation.text)
-        tally.count("profiles")
-        if profile.isEmpty { tally.count("profiles_empty") }
-        if generation.finish == .length { tally.count("profiles_cut_at_max_tokens") }
-        tally.example("Profile request (user \(user)):\n\(request)\n\nProfile:\n\(profile)")
-        return profile
+        try augment(users: [UserHistory(user: user, history: history)], items: items)[0]
+    }
+
+    /// Every user's profile through the model's batched path.
+    public func augment(users: [UserHistory], items: [ItemText]) throws -> [String] {
+        let requests = users.map { prompts.profile(history: $0.history, items: items) }
+        let generations = try model.get().generateAll(
+            requests.map { GenerationRequest(.chat([ChatMessage(role: "user", content: $0)]), SamplingParameters(maxTokens: configuration.maxTokens)) })
+        return zip(users, zip(requests, generations)).map { user, pair in
+            let (request, generation) = pair
+            let profile = withoutRepeatedSentences(generation.text)
+            tally.count("profiles")
+            if profile.isEmpty { tally.count("profiles_empty") }
+            if generation.finish == .length { tally.count("profiles_cut_at_max_tokens") }
+            tally.example("Profile request (user \(user.user)):\n\(request)\n\nProfile:\n\(profile)")
+            return profile
+        }
     }
 
     public func diagnostics() -> [String: Int] { tally.counts }
@@ -232,39 +239,57 @@ public struct PALRRanker: Ranker, Trainable, Diagnosing {
         model = LazyLanguageModel(spec, cache: cache)
     }
 
-    public func rank(_ request: RankRequest) throws -> [ScoredItem] {
-        let candidates = request.candidates
-        guard !candidates.isEmpty else { return [] }
-        let titles = candidates.map { PALRPrompts.title($0, items) }
+    public func rank(_ request: RankRequest) throws -> [ScoredItem] { try rank([request])[0] }
+
+    /// Every request's order through the model's batched path: one prompt per user with
+    /// candidates, all generated (or scored) together.
+    public func rank(_ requests: [RankRequest]) throws -> [[ScoredItem]] {
+        let asked = requests.indices.filter { !requests[$0].candidates.isEmpty }
+        var answers = [[ScoredItem]](repeating: [], count: requests.count)
+        guard !asked.isEmpty else { return answers }
         let lm = try model.get()
-        tally.count("requests")
-        if configuration.mode == "likelihood" {
-            let message = PALRPrompts.message(prompts.retrieval(history: request.history, profile: request.knowledge, candidates: candidates, items: items, count: 1))
-            let order = try CandidateSelection.byLikelihood(
-                lm, prompt: .chat([ChatMessage(role: "user", content: message)]), candidates: titles, prefix: "",
-                meanPerToken: configuration.normalise == "mean")
-            tally.example(
-                "Prompt (user \(request.user)):\n\(message)\n\nMost likely answers: "
-                    + order.prefix(5).map { String(format: "%@ (%.2f)", titles[$0.index], $0.score) }.joined(separator: "; "))
-            return order.map { ScoredItem(item: candidates[$0.index], score: Float($0.score)) }
+        tally.count("requests", asked.count)
+        let likelihood = configuration.mode == "likelihood"
+        let messages = asked.map { index in
+            let request = requests[index]
+            let count = likelihood ? 1 : min(configuration.pick, request.candidates.count)
+            return PALRPrompts.message(prompts.retrieval(history: request.history, profile: request.knowledge, candidates: request.candidates, items: items, count: count))
         }
-        let count = min(configuration.pick, candidates.count)
-        let message = PALRPrompts.message(prompts.retrieval(history: request.history, profile: request.knowledge, candidates: candidates, items: items, count: count))
-        let generation = try lm.generate(.chat([ChatMessage(role: "user", content: message)]), SamplingParameters(maxTokens: configuration.maxTokens))
-        let parsed = CandidateSelection.parse(generation.text, candidates: titles)
+        let titles = asked.map { requests[$0].candidates.map { PALRPrompts.title($0, items) } }
+        if likelihood {
+            let scores = try lm.scoreAll(zip(messages, titles).map { ScoringRequest(.chat([ChatMessage(role: "user", content: $0)]), continuations: $1) })
+            for (position, index) in asked.enumerated() {
+                let order = CandidateSelection.order(scores[position], meanPerToken: configuration.normalise == "mean")
+                tally.example(
+                    "Prompt (user \(requests[index].user)):\n\(messages[position])\n\nMost likely answers: "
+                        + order.prefix(5).map { String(format: "%@ (%.2f)", titles[position][$0.index], $0.score) }.joined(separator: "; "))
+                answers[index] = order.map { ScoredItem(item: requests[index].candidates[$0.index], score: Float($0.score)) }
+            }
+            return answers
+        }
+        let generations = try lm.generateAll(messages.map { GenerationRequest(.chat([ChatMessage(role: "user", content: $0)]), SamplingParameters(maxTokens: configuration.maxTokens)) })
+        for (position, index) in asked.enumerated() {
+            answers[index] = picks(requests[index], message: messages[position], titles: titles[position], answer: generations[position].text)
+        }
+        return answers
+    }
+
+    /// A generated answer's picks, counted and kept as an example, then merged with the rest.
+    func picks(_ request: RankRequest, message: String, titles: [String], answer: String) -> [ScoredItem] {
+        let parsed = CandidateSelection.parse(answer, candidates: titles)
         tally.count("answer_lines_rejected", parsed.rejected.count)
         tally.count("answer_lines_repeated", parsed.repeats)
         tally.count("candidates_picked", parsed.chosen.count)
         if parsed.chosen.isEmpty { tally.count("answers_without_candidate") }
         tally.example(
-            "Prompt (user \(request.user)):\n\(message)\n\nAnswer:\n\(generation.text)\n\nPicked: "
+            "Prompt (user \(request.user)):\n\(message)\n\nAnswer:\n\(answer)\n\nPicked: "
                 + parsed.chosen.map { titles[$0] }.joined(separator: "; ")
                 + (parsed.rejected.isEmpty ? "" : "\nRejected: " + parsed.rejected.joined(separator: "; ")))
         let shuffle =
             configuration.fill == "random"
             ? SplitMix64(seed: seed).derived("palr.rank fill \(request.user)") : nil
-        return Self.merge(picked: parsed.chosen, count: candidates.count, shuffle: shuffle).map {
-            ScoredItem(item: candidates[$0.index], score: $0.score)
+        return Self.merge(picked: parsed.chosen, count: request.candidates.count, shuffle: shuffle).map {
+            ScoredItem(item: request.candidates[$0.index], score: $0.score)
         }
     }
 

@@ -139,12 +139,37 @@ public struct RankRequest: Sendable {
 /// Role: re-orders a candidate list (an LLM ranker, a CTR model, an MLP over embeddings).
 public protocol Ranker: Component {
     func rank(_ request: RankRequest) throws -> [ScoredItem]
+    /// Many users at once (a language model's batched path); by default one after another.
+    func rank(_ requests: [RankRequest]) throws -> [[ScoredItem]]
+}
+
+extension Ranker {
+    public func rank(_ requests: [RankRequest]) throws -> [[ScoredItem]] { try requests.map { try rank($0) } }
 }
 
 /// Role: derives text about users (profiles), stored as artifacts. `items` is the catalogue's
 /// text, indexed by item.
 public protocol KnowledgeAugmenter: Component {
     func augment(user: Int32, history: [Int32], items: [ItemText]) throws -> String
+    /// Many users at once (a language model's batched path); by default one after another.
+    func augment(users: [UserHistory], items: [ItemText]) throws -> [String]
+}
+
+extension KnowledgeAugmenter {
+    public func augment(users: [UserHistory], items: [ItemText]) throws -> [String] {
+        try users.map { try augment(user: $0.user, history: $0.history, items: items) }
+    }
+}
+
+/// A user and what they interacted with, in order.
+public struct UserHistory: Sendable, Equatable {
+    public var user: Int32
+    public var history: [Int32]
+
+    public init(user: Int32, history: [Int32]) {
+        self.user = user
+        self.history = history
+    }
 }
 
 /// Capability: the component counts events worth reporting beside the metrics (for LLM

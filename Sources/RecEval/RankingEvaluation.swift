@@ -117,9 +117,13 @@ public struct RankingEvaluator: Sendable {
     public var maxBufferBytes: Int = 256 << 20
 
     public typealias Scorer = (ArraySlice<Int32>, UnsafeMutableBufferPointer<Float>) throws -> Void
-    /// Orders a user's candidates, best first, with the ranker's scores (kept: in the
+    /// Orders each user's candidates, best first, with the ranker's scores (kept: in the
     /// candidates protocol, score-based metrics such as AUC read them, not the retriever's).
-    public typealias Reranker = (Int32, [Int32]) throws -> [ScoredItem]
+    /// It is handed many users at once (`rerankUsers`), so an LLM ranker can batch its calls.
+    public typealias Reranker = (_ users: [Int32], _ candidates: [[Int32]]) throws -> [[ScoredItem]]
+    /// Users handed to the reranker at once: enough to fill a local engine's slots or a
+    /// server's requests in flight, few enough for progress to move.
+    public var rerankUsers = 32
 
     /// The inputs the requested metrics declare they need.
     var inputs: Set<EvaluationInput> {
@@ -173,23 +177,34 @@ public struct RankingEvaluator: Sendable {
                 }
             }
             if let rerank, case .candidates = protocolKind {
-                for index in start..<end {
-                    let candidates = outcomes[index].ranked
-                    let allowed = Set(candidates)
-                    var seen = Set<Int32>()
-                    let reordered = try rerank(task.users[index], candidates).filter { allowed.contains($0.item) && seen.insert($0.item).inserted }
-                    outcomes[index].ranked = reordered.map(\.item)
-                    if inputs.contains(.labelledScores) {
-                        let held = Set(task.heldOut[index].map(\.item))
-                        outcomes[index].positives = reordered.filter { held.contains($0.item) }.map(\.score)
-                        outcomes[index].negatives = reordered.filter { !held.contains($0.item) }.map(\.score)
+                for group in stride(from: start, to: end, by: rerankUsers) {
+                    let indices = Array(group..<min(end, group + rerankUsers))
+                    let answers = try rerank(indices.map { task.users[$0] }, indices.map { outcomes[$0].ranked })
+                    guard answers.count == indices.count else {
+                        throw RecError(.plugin, "the ranker returned \(answers.count) lists for \(indices.count) users")
                     }
+                    for (index, answer) in zip(indices, answers) { rerankOutcome(&outcomes[index], answer, heldOut: task.heldOut[index]) }
+                    if indices.last! + 1 < end { progress(indices.last! + 1, task.users.count) }
                 }
             }
             start = end
             progress(start, task.users.count)
         }
         return summarise(task, outcomes)
+    }
+
+    /// A user's outcome after the ranker: its order over the candidates (items it names that
+    /// were not candidates, or names twice, are dropped), and its scores where metrics read them.
+    func rerankOutcome(_ outcome: inout UserOutcome, _ answer: [ScoredItem], heldOut: [Interaction]) {
+        let allowed = Set(outcome.ranked)
+        var seen = Set<Int32>()
+        let reordered = answer.filter { allowed.contains($0.item) && seen.insert($0.item).inserted }
+        outcome.ranked = reordered.map(\.item)
+        if inputs.contains(.labelledScores) {
+            let held = Set(heldOut.map(\.item))
+            outcome.positives = reordered.filter { held.contains($0.item) }.map(\.score)
+            outcome.negatives = reordered.filter { !held.contains($0.item) }.map(\.score)
+        }
     }
 
     struct UserOutcome {

@@ -21,7 +21,11 @@ public enum CandidateSelection {
     public static func byLikelihood(
         _ model: any LanguageModel, prompt: Prompt, candidates: [String], prefix: String = " ", meanPerToken: Bool = false
     ) throws -> [(index: Int, score: Double)] {
-        let scores = try model.score(prompt, continuations: candidates.map { prefix + $0 })
+        order(try model.score(prompt, continuations: candidates.map { prefix + $0 }), meanPerToken: meanPerToken)
+    }
+
+    /// Candidates ordered by their scored continuations, as `byLikelihood` orders them.
+    public static func order(_ scores: [ContinuationScore], meanPerToken: Bool = false) -> [(index: Int, score: Double)] {
         let values = scores.map { meanPerToken ? $0.total / Double(max(1, $0.logprobs.count)) : $0.total }
         return values.indices.sorted { (values[$0], -$0) > (values[$1], -$1) }.map { ($0, values[$0]) }
     }

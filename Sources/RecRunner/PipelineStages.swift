@@ -34,6 +34,8 @@ struct PipelineStages {
     }
 
     var augment: [Augment] = []
+    /// Entries per batched augmenter call (`Runner.augmentChunk`).
+    let chunk: Int
     var encoder: (encoder: any TextEncoder, kind: String, json: String, key: String)?
     var derive: [Derive] = []
 
@@ -55,7 +57,8 @@ struct PipelineStages {
     }
 
     /// Builds the stages of `cell` and their keys.
-    init(_ cell: ExperimentPlan.Cell, fingerprint: String, registry: Registry, context: ComponentContext) throws {
+    init(_ cell: ExperimentPlan.Cell, fingerprint: String, registry: Registry, context: ComponentContext, chunk: Int) throws {
+        self.chunk = chunk
         let data = cell.spec.data
         let splitParts = [try canonicalJSON(data.split), "\(data.split.seed(forRun: cell.seed))"]
         var previous = ""
@@ -102,10 +105,10 @@ struct PipelineStages {
             let texts: [String], fresh: Int
             switch stage.augmenter {
             case .item(let augmenter):
-                (texts, fresh) = try Self.augmentItems(split.dataset.itemText, with: augmenter, stage, cell: cell, store: store, progress: progress)
+                (texts, fresh) = try augmentItems(split.dataset.itemText, with: augmenter, stage, cell: cell, store: store, progress: progress)
                 for (index, text) in texts.enumerated() { split.dataset.itemText[index][stage.writes] = text.isEmpty ? [] : [text] }
             case .user(let augmenter):
-                (texts, fresh) = try Self.augmentUsers(split, with: augmenter, stage, cell: cell, store: store, progress: progress)
+                (texts, fresh) = try augmentUsers(split, with: augmenter, stage, cell: cell, store: store, progress: progress)
                 for (user, text) in texts.enumerated() { userText[user][stage.writes] = text }
             }
             progress.line(String(format: "  %@: %@ wrote %@ for %d entries (%d new) in %.1f s", name, stage.kind, stage.writes, texts.count, fresh, Date().timeIntervalSince(started)))
@@ -135,65 +138,28 @@ struct PipelineStages {
         return (split, training)
     }
 
-    /// Items augmented per batch: each batch's texts are stored in one transaction as soon as
-    /// the batch is done, under the augmenter, its configuration and the item's fields.
-    static let itemBatch = 16
-
-    static func augmentItems(
+    /// Every item's text, stored per item under the augmenter, its configuration and the
+    /// item's fields.
+    func augmentItems(
         _ items: [ItemText], with augmenter: any ItemAugmenter, _ stage: Augment, cell: ExperimentPlan.Cell, store: ResultStore, progress: ProgressReporter
     ) throws -> (texts: [String], fresh: Int) {
         let seedPart = augmenter.usesSeed ? "\(cell.seed)" : ""
         let keys = try items.map { item in stageKey(["item-text", stage.kind, stage.json, seedPart, try canonicalJSON(item.fields, keys: .asDeclared)]) }
-        var texts = try keys.map { key in try store.artifact(key).map { String(decoding: $0, as: UTF8.self) } }
-        let missing = texts.indices.filter { texts[$0] == nil }
-        let started = Date()
-        for start in stride(from: 0, to: missing.count, by: itemBatch) {
-            let batch = Array(missing[start..<min(missing.count, start + itemBatch)])
-            let written = try augmenter.augment(items: batch.map { items[$0] })
-            guard written.count == batch.count else {
-                throw RecError(.plugin, "item augmenter '\(stage.kind)' returned \(written.count) texts for \(batch.count) items")
-            }
-            try store.putArtifacts(zip(batch, written).map { (keys[$0], Array($1.utf8)) }, kind: "item-text:\(stage.kind)")
-            for (index, text) in zip(batch, written) { texts[index] = text }
-            let done = start + batch.count
-            progress.status("  \(cell.pipeline.name) \(stage.kind) writing \(stage.writes)", done: done, total: missing.count, started: started)
-            // A line every 20 batches too, for logs that are not terminals.
-            if (start / itemBatch) % 20 == 19 {
-                let elapsed = Date().timeIntervalSince(started)
-                progress.line(
-                    "  \(cell.pipeline.name): \(stage.kind) \(done)/\(missing.count) texts written, \(ProgressReporter.clock(elapsed)) elapsed, ETA \(ProgressReporter.clock(elapsed / Double(done) * Double(missing.count - done)))"
-                )
-            }
-        }
-        return (texts.map { $0! }, missing.count)
+        let bulk = BulkAugmentation(chunk: chunk, label: "\(cell.pipeline.name) \(stage.kind) writing \(stage.writes) for items", kind: stage.kind, store: store, progress: progress)
+        return try bulk.run(keys: keys, artifactKind: "item-text:\(stage.kind)") { batch in try augmenter.augment(items: batch.map { items[$0] }) }
     }
 
-    /// Every user's text from their training history, each stored as soon as it is written
-    /// under the key the ranking path uses for the same augmenter and history.
-    static func augmentUsers(
+    /// Every user's text from their training history, stored per user under the key the
+    /// ranking path uses for the same augmenter and history.
+    func augmentUsers(
         _ split: SplitData, with augmenter: any KnowledgeAugmenter, _ stage: Augment, cell: ExperimentPlan.Cell, store: ResultStore, progress: ProgressReporter
     ) throws -> (texts: [String], fresh: Int) {
-        let fingerprint = split.dataset.fingerprint
-        var texts: [String] = []
-        var fresh = 0
-        let started = Date()
-        for user in 0..<split.dataset.userCount {
-            let history = split.trainHistory[user]
-            let key = Runner.knowledgeKey(kind: stage.kind, json: stage.json, fingerprint: fingerprint, user: Int32(user), history: history)
-            if let bytes = try store.artifact(key) {
-                texts.append(String(decoding: bytes, as: UTF8.self))
-                continue
-            }
-            let text = try augmenter.augment(user: Int32(user), history: history, items: split.dataset.itemText)
-            try store.putArtifact(key, kind: "knowledge:\(stage.kind)", data: Array(text.utf8))
-            texts.append(text)
-            fresh += 1
-            progress.status("  \(cell.pipeline.name) \(stage.kind) writing \(stage.writes)", done: user + 1, total: split.dataset.userCount, started: started)
-            if fresh % 200 == 0 {
-                progress.line("  \(cell.pipeline.name): \(stage.kind) \(user + 1)/\(split.dataset.userCount) users done, \(ProgressReporter.clock(Date().timeIntervalSince(started))) elapsed")
-            }
+        let fingerprint = split.dataset.fingerprint, histories = split.trainHistory
+        let keys = histories.indices.map { Runner.knowledgeKey(kind: stage.kind, json: stage.json, fingerprint: fingerprint, user: Int32($0), history: histories[$0]) }
+        let bulk = BulkAugmentation(chunk: chunk, label: "\(cell.pipeline.name) \(stage.kind) writing \(stage.writes) for users", kind: stage.kind, store: store, progress: progress)
+        return try bulk.run(keys: keys, artifactKind: "knowledge:\(stage.kind)") { batch in
+            try augmenter.augment(users: batch.map { UserHistory(user: Int32($0), history: histories[$0]) }, items: split.dataset.itemText)
         }
-        return (texts, fresh)
     }
 
     /// Texts through the encoder, cached by text (see `EmbeddingCache`).

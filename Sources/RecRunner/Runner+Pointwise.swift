@@ -28,7 +28,7 @@ extension Runner {
         let name = cell.pipeline.name
         // The stages before training run only when the scorer trains (a restored scorer
         // carries what it learnt from them in its checkpoint).
-        let stages = try PipelineStages(cell, fingerprint: prepared.fingerprint, registry: registry, context: context)
+        let stages = try PipelineStages(cell, fingerprint: prepared.fingerprint, registry: registry, context: context, chunk: augmentChunk)
         let cacheKey = stageKey(
             [
                 "scorer", scorerSpec.kind, cell.headJSON, prepared.fingerprint, try canonicalJSON(spec.data.split), spec.data.label?.description ?? "",

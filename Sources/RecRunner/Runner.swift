@@ -11,6 +11,11 @@ public final class Runner: @unchecked Sendable {
     public let store: ResultStore
     public let data: DataStage
     public let progress: ProgressReporter
+    /// Entries (items or users) an augment stage hands its augmenter at once, stored together
+    /// when the call returns: enough to keep every slot of a local engine (16 by default) or
+    /// every request in flight to a server busy, with a short tail beside the whole.
+    public var augmentChunk = Runner.defaultAugmentChunk
+    public static let defaultAugmentChunk = 64
 
     public struct Summary: Sendable, Equatable {
         public var ran = 0
@@ -155,6 +160,20 @@ public final class Runner: @unchecked Sendable {
         stageKey(["knowledge", kind, json, fingerprint, "\(user)", "\(history)"])
     }
 
+    /// What a user-level augmenter writes for `users` on the ranking path, through its batched
+    /// path (a language model's call cache answers what it has seen), each text stored where a
+    /// reader or a report finds it: one artifact per user and history.
+    static func knowledge(
+        users: [Int32], _ augmenter: any KnowledgeAugmenter, kind: String, json: String, fingerprint: String, known: [[Int32]], items: [ItemText], store: ResultStore
+    ) throws -> [String] {
+        let texts = try augmenter.augment(users: users.map { UserHistory(user: $0, history: known[Int($0)]) }, items: items)
+        guard texts.count == users.count else { throw RecError(.plugin, "augmenter '\(kind)' returned \(texts.count) texts for \(users.count) users") }
+        try store.putArtifacts(
+            zip(users, texts).map { user, text in (knowledgeKey(kind: kind, json: json, fingerprint: fingerprint, user: user, history: known[Int(user)]), Array(text.utf8)) },
+            kind: "knowledge:\(kind)")
+        return texts
+    }
+
     /// Whether process `pid` still runs on this machine. A zombie (exited, not yet reaped: in a
     /// container whose first process does not reap, a killed run stays one) counts as dead,
     /// although `kill(pid, 0)` still answers for it.
@@ -202,7 +221,7 @@ public final class Runner: @unchecked Sendable {
         let trainingEvents = trainingContext(cell, started: trainingStart)
         // Stage cache: the stages before training, then the trained retriever, each stored
         // under its configuration, its upstream stages, the data and the seed.
-        let stages = try PipelineStages(cell, fingerprint: prepared.fingerprint, registry: registry, context: context)
+        let stages = try PipelineStages(cell, fingerprint: prepared.fingerprint, registry: registry, context: context, chunk: augmentChunk)
         let (split, training) = try stages.run(prepared.split, cell: cell, store: store, progress: progress, events: trainingEvents)
         let cacheKey = stageKey(
             [
@@ -243,15 +262,13 @@ public final class Runner: @unchecked Sendable {
             task,
             score: { users, buffer in try scorer.score(users: users, history: history, into: buffer) },
             rerank: ranker.map { ranker in
-                { user, candidates in
+                { users, candidates in
                     let knowledge = try augmenter.map { augmenter in
-                        let text = try augmenter.augment(user: user, history: known[Int(user)], items: items)
-                        // Stored where a reader (or a report) can find it: one artifact per user.
-                        let key = Self.knowledgeKey(kind: augmenterKind, json: augmenterJSON, fingerprint: prepared.fingerprint, user: user, history: known[Int(user)])
-                        try store.putArtifact(key, kind: "knowledge:\(augmenterKind)", data: Array(text.utf8))
-                        return text
+                        try Self.knowledge(
+                            users: users, augmenter, kind: augmenterKind, json: augmenterJSON, fingerprint: prepared.fingerprint, known: known, items: items, store: store)
                     }
-                    return try ranker.rank(RankRequest(user: user, history: known[Int(user)], candidates: candidates, knowledge: knowledge))
+                    return try ranker.rank(
+                        users.indices.map { RankRequest(user: users[$0], history: known[Int(users[$0])], candidates: candidates[$0], knowledge: knowledge?[$0]) })
                 }
             },
             progress: { done, total in reporter.status("  \(name) evaluating users", done: done, total: total, started: evaluationStart, keep: false) })

@@ -127,8 +127,8 @@ struct EvaluatorTests {
     @Test func candidatesProtocolUsesTheReranker() throws {
         let evaluator = RankingEvaluator(metrics: ["hr"], cutoffs: [1], protocol: .candidates(k: 3))
         // Reverse the retriever's order; user 0's candidates are [2, 3, 1] -> [1, 3, 2].
-        let reversed: RankingEvaluator.Reranker = { _, candidates in
-            (candidates.reversed() + [99]).enumerated().map { ScoredItem(item: $0.element, score: Float(10 - $0.offset)) }
+        let reversed: RankingEvaluator.Reranker = { _, lists in
+            lists.map { candidates in (candidates.reversed() + [99]).enumerated().map { ScoredItem(item: $0.element, score: Float(10 - $0.offset)) } }
         }
         let result = try evaluator.evaluate(task(), score: score, rerank: reversed)
         #expect(result.perUser[MetricKey("hr", 1)] == [0, 0, 0], "the re-ranked head is no longer the target; item 99 was not a candidate and is dropped")
@@ -140,13 +140,13 @@ struct EvaluatorTests {
         let evaluator = RankingEvaluator(metrics: ["hr", "auc"], cutoffs: [1], protocol: .candidates(k: 3))
         let plain = try evaluator.evaluate(
             task(), score: score,
-            rerank: { _, candidates in
-                candidates.enumerated().map { ScoredItem(item: $0.element, score: Float(-$0.offset)) }
+            rerank: { _, lists in
+                lists.map { $0.enumerated().map { ScoredItem(item: $0.element, score: Float(-$0.offset)) } }
             })
         let flipped = try evaluator.evaluate(
             task(), score: score,
-            rerank: { _, candidates in
-                candidates.reversed().enumerated().map { ScoredItem(item: $0.element, score: Float(-$0.offset)) }
+            rerank: { _, lists in
+                lists.map { $0.reversed().enumerated().map { ScoredItem(item: $0.element, score: Float(-$0.offset)) } }
             })
         let hits = try #require(plain.perUser[MetricKey("hr", 1)])
         for (user, hit) in hits.enumerated() where hit == 1 {

@@ -164,7 +164,9 @@ struct UserVectorScorer: Scorer, Trainable {
         let plan = try ExperimentPlan(try SpecLoader.load(path: try write(spec, "resume")), registry: registry)
         let store = try ResultStore(path: Fixtures.temporaryDirectory("stage-graph") + "/resume.sqlite")
         StageRecorder.shared.reset(failAfter: 20)
-        let first = try runner(registry, store).run(plan, cells: plan.cells)
+        let chunked = runner(registry, store)
+        chunked.augmentChunk = 16
+        let first = try chunked.run(plan, cells: plan.cells)
         #expect(first.failed.count == 1)
         #expect(try store.artifactKeys(kind: "item-text:test.title_text").count == 16, "the first batch of 16 was stored before the failure")
         StageRecorder.shared.reset()
