@@ -27,7 +27,9 @@ struct BulkAugmentation {
             for (index, text) in zip(batch, written) { texts[index] = text }
             let done = start + batch.count, elapsed = Date().timeIntervalSince(started)
             let now = LanguageModelUsage.shared.current
-            let rate = String(format: "%.1f generated tokens/s, %d calls from the cache", Double(now.generatedTokens - usage.generatedTokens) / max(elapsed, 1e-9), now.cached - usage.cached)
+            let rate = String(
+                format: "%.1f generated tokens/s, %d model calls, %d from the cache", Double(now.generatedTokens - usage.generatedTokens) / max(elapsed, 1e-9),
+                now.calls - usage.calls, now.cached - usage.cached)
             progress.status("  \(label)", done: done, total: missing.count, started: started, detail: rate)
             // A line every 5 chunks too, for logs that are not terminals.
             if (start / chunk) % 5 == 4 || done == missing.count {

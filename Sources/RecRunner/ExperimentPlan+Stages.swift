@@ -19,7 +19,10 @@ extension ExperimentPlan {
                 augment.isEmpty
                 ? ""
                 : "\"augment\":["
-                    + augment.map { "{\"config\":\($0.json),\"level\":\"\($0.level.rawValue)\",\"type\":\"\($0.spec.component.kind)\",\"writes\":\"\($0.spec.writes)\"}" }.joined(separator: ",")
+                    + augment.map { stage in
+                        let imported = (try? stage.spec.importFile.map { ",\"import\":" + (try canonicalJSON($0)) }) ?? nil
+                        return "{\"config\":\(stage.json)\(imported ?? ""),\"level\":\"\(stage.level.rawValue)\",\"type\":\"\(stage.spec.component.kind)\",\"writes\":\"\(stage.spec.writes)\"}"
+                    }.joined(separator: ",")
                     + "],"
             let derivePart = derive.isEmpty ? "" : "\"derive\":[" + derive.map { "{\"config\":\($0.json),\"type\":\"\($0.spec.kind)\"}" }.joined(separator: ",") + "],"
             return (augmentPart, derivePart)
@@ -27,7 +30,10 @@ extension ExperimentPlan {
 
         /// `llm.item_text(...) writes summary; item_graph(...)` for the report's pipeline list.
         var description: String {
-            let augmentText = augment.map { "\(ExperimentPlan.describe($0.spec.component.kind, $0.json)) writes \($0.level.rawValue) field \($0.spec.writes)" }
+            let augmentText = augment.map {
+                "\(ExperimentPlan.describe($0.spec.component.kind, $0.json)) writes \($0.level.rawValue) field \($0.spec.writes)"
+                    + ($0.spec.importFile.map { " (imported from \(($0 as NSString).lastPathComponent))" } ?? "")
+            }
             let deriveText = derive.map { "\(ExperimentPlan.describe($0.spec.kind, $0.json)) derives the \($0.output)" }
             return (augmentText + deriveText).joined(separator: "; ")
         }

@@ -25,6 +25,8 @@ struct PipelineStages {
         var json: String
         var writes: String
         var key: String
+        /// Texts read from the stage's `import:` file, taken instead of the augmenter's.
+        var imported: ImportedTexts?
     }
 
     struct Derive {
@@ -62,20 +64,34 @@ struct PipelineStages {
         let data = cell.spec.data
         let splitParts = [try canonicalJSON(data.split), "\(data.split.seed(forRun: cell.seed))"]
         var previous = ""
-        for stage in cell.pipeline.augment {
+        for (index, stage) in cell.pipeline.augment.enumerated() {
             let component = stage.component
-            let made: (Augmenter, String)
-            let key: String
-            if registry.itemAugmenterKinds.contains(component.kind) {
+            let isItem = registry.itemAugmenterKinds.contains(component.kind)
+            let imported = try stage.importFile.map { file in
+                let path = URL(fileURLWithPath: file, relativeTo: URL(fileURLWithPath: cell.specDirectory + "/")).path
+                do {
+                    return try ImportedTexts(path: path, level: isItem ? "item" : "user", field: stage.writes)
+                } catch let error as RecError {
+                    throw RecError(error.kind, error.message, at: stage.importLocation, key: "pipelines.\(cell.pipeline.name).augment.\(index).import")
+                }
+            }
+            var made: (Augmenter, String)
+            if isItem {
                 let (augmenter, json) = try registry.makeItemAugmenter(kind: component.kind, configuration: component, context: context)
                 made = (.item(augmenter), json)
-                key = stageKey(["augment", "item", component.kind, json, stage.writes, augmenter.usesSeed ? "\(cell.seed)" : "", previous, fingerprint])
             } else {
                 let (augmenter, json) = try registry.makeAugmenter(kind: component.kind, configuration: component, context: context)
                 made = (.user(augmenter), json)
-                key = stageKey(["augment", "user", component.kind, json, stage.writes, previous, fingerprint] + splitParts)
             }
-            augment.append(Augment(augmenter: made.0, kind: component.kind, json: made.1, writes: stage.writes, key: key))
+            // Imported texts are keyed by the file's content, never by the augmenter's settings.
+            if let imported { made.1 = "{\"import\":\"sha256:\(imported.sha256)\"}" }
+            let key: String
+            if case .item(let augmenter) = made.0 {
+                key = stageKey(["augment", "item", component.kind, made.1, stage.writes, augmenter.usesSeed && imported == nil ? "\(cell.seed)" : "", previous, fingerprint])
+            } else {
+                key = stageKey(["augment", "user", component.kind, made.1, stage.writes, previous, fingerprint] + splitParts)
+            }
+            augment.append(Augment(augmenter: made.0, kind: component.kind, json: made.1, writes: stage.writes, key: key, imported: imported))
             previous = key
         }
         if let slot = cell.pipeline.encoder {
@@ -100,18 +116,10 @@ struct PipelineStages {
         var split = split
         var userText = [[String: String]](repeating: [:], count: split.dataset.userCount)
         let name = cell.pipeline.name
-        for stage in augment {
-            let started = Date()
-            let texts: [String], fresh: Int
-            switch stage.augmenter {
-            case .item(let augmenter):
-                (texts, fresh) = try augmentItems(split.dataset.itemText, with: augmenter, stage, cell: cell, store: store, progress: progress)
-                for (index, text) in texts.enumerated() { split.dataset.itemText[index][stage.writes] = text.isEmpty ? [] : [text] }
-            case .user(let augmenter):
-                (texts, fresh) = try augmentUsers(split, with: augmenter, stage, cell: cell, store: store, progress: progress)
+        for (stage, texts) in try augmentAll(&split, cell: cell, store: store, progress: progress) {
+            if case .user = stage.augmenter {
                 for (user, text) in texts.enumerated() { userText[user][stage.writes] = text }
             }
-            progress.line(String(format: "  %@: %@ wrote %@ for %d entries (%d new) in %.1f s", name, stage.kind, stage.writes, texts.count, fresh, Date().timeIntervalSince(started)))
         }
         var training = split.trainingSet
         if !augment.isEmpty { training.userText = userText }
@@ -138,14 +146,40 @@ struct PipelineStages {
         return (split, training)
     }
 
+    /// Every augment stage's texts (per item or per user), restored or written in order; item
+    /// texts are added to `split`'s items as each stage ends, where later stages read them.
+    func augmentAll(_ split: inout SplitData, cell: ExperimentPlan.Cell, store: ResultStore, progress: ProgressReporter) throws -> [(Augment, [String])] {
+        var outputs: [(Augment, [String])] = []
+        for stage in augment {
+            let started = Date()
+            let texts: [String], fresh: Int
+            switch stage.augmenter {
+            case .item(let augmenter):
+                (texts, fresh) = try augmentItems(split.dataset.itemText, ids: split.dataset.itemIDs, with: augmenter, stage, cell: cell, store: store, progress: progress)
+                for (index, text) in texts.enumerated() { split.dataset.itemText[index][stage.writes] = text.isEmpty ? [] : [text] }
+            case .user(let augmenter):
+                (texts, fresh) = try augmentUsers(split, with: augmenter, stage, cell: cell, store: store, progress: progress)
+            }
+            let source = stage.imported.map { " from \(($0.path as NSString).lastPathComponent)" } ?? ""
+            progress.line(
+                String(format: "  %@: %@ wrote %@ for %d entries (%d new%@) in %.1f s", cell.pipeline.name, stage.kind, stage.writes, texts.count, fresh, source, Date().timeIntervalSince(started)))
+            outputs.append((stage, texts))
+        }
+        return outputs
+    }
+
     /// Every item's text, stored per item under the augmenter, its configuration and the
     /// item's fields.
     func augmentItems(
-        _ items: [ItemText], with augmenter: any ItemAugmenter, _ stage: Augment, cell: ExperimentPlan.Cell, store: ResultStore, progress: ProgressReporter
+        _ items: [ItemText], ids itemIDs: [String], with augmenter: any ItemAugmenter, _ stage: Augment, cell: ExperimentPlan.Cell, store: ResultStore, progress: ProgressReporter
     ) throws -> (texts: [String], fresh: Int) {
-        let seedPart = augmenter.usesSeed ? "\(cell.seed)" : ""
+        let seedPart = augmenter.usesSeed && stage.imported == nil ? "\(cell.seed)" : ""
         let keys = try items.map { item in stageKey(["item-text", stage.kind, stage.json, seedPart, try canonicalJSON(item.fields, keys: .asDeclared)]) }
         let bulk = BulkAugmentation(chunk: chunk, label: "\(cell.pipeline.name) \(stage.kind) writing \(stage.writes) for items", kind: stage.kind, store: store, progress: progress)
+        if let imported = stage.imported {
+            let texts = try imported.texts(for: itemIDs, level: "item", field: stage.writes)
+            return try bulk.run(keys: keys, artifactKind: "item-text:\(stage.kind)") { batch in batch.map { texts[$0] } }
+        }
         return try bulk.run(keys: keys, artifactKind: "item-text:\(stage.kind)") { batch in try augmenter.augment(items: batch.map { items[$0] }) }
     }
 
@@ -157,6 +191,10 @@ struct PipelineStages {
         let fingerprint = split.dataset.fingerprint, histories = split.trainHistory
         let keys = histories.indices.map { Runner.knowledgeKey(kind: stage.kind, json: stage.json, fingerprint: fingerprint, user: Int32($0), history: histories[$0]) }
         let bulk = BulkAugmentation(chunk: chunk, label: "\(cell.pipeline.name) \(stage.kind) writing \(stage.writes) for users", kind: stage.kind, store: store, progress: progress)
+        if let imported = stage.imported {
+            let texts = try imported.texts(for: split.dataset.userIDs, level: "user", field: stage.writes)
+            return try bulk.run(keys: keys, artifactKind: "knowledge:\(stage.kind)") { batch in batch.map { texts[$0] } }
+        }
         return try bulk.run(keys: keys, artifactKind: "knowledge:\(stage.kind)") { batch in
             try augmenter.augment(users: batch.map { UserHistory(user: Int32($0), history: histories[$0]) }, items: split.dataset.itemText)
         }

@@ -81,16 +81,21 @@ public struct PipelineSpec: Sendable, Decodable {
 /// ```yaml
 /// augment:
 ///   - { type: llm.item_text, writes: summary, prompt: "Describe {title} ({genres}) in one sentence." }
+///   - { type: palr.profile, writes: profile, import: profiles.jsonl }   # texts written elsewhere
 /// ```
 public struct AugmentStageSpec: Sendable, Decodable {
     public var component: ComponentSpec
     /// The field the stage writes: a lowercase name (`summary`, `llm_description`).
     public var writes: String
+    /// A JSONL file (as `reclab augment --export` writes it, relative to the spec) whose texts
+    /// the stage takes instead of calling its augmenter: knowledge a larger model wrote elsewhere.
+    public var importFile: String?
 
     public init(from decoder: any Decoder) throws {
         component = try ComponentSpec(from: decoder)
-        component.stageKeys = ["writes"]
+        component.stageKeys = ["writes", "import"]
         let c = try decoder.container(keyedBy: AnyKey.self)
+        importFile = try c.decodeIfPresent(String.self, forKey: AnyKey("import"))
         writes = try c.decode(String.self, forKey: AnyKey("writes"))
         guard let first = writes.unicodeScalars.first, ("a"..."z").contains(first),
             writes.unicodeScalars.allSatisfy({ ("a"..."z").contains($0) || ("0"..."9").contains($0) || $0 == "_" })
@@ -100,6 +105,7 @@ public struct AugmentStageSpec: Sendable, Decodable {
     }
 
     public var writesLocation: SourceLocation { component.node["writes"]?.location ?? component.node.location }
+    public var importLocation: SourceLocation { component.node["import"]?.location ?? component.node.location }
 }
 
 /// A plugin slot: its `type:` and the rest of its mapping, decoded later by the plugin itself.

@@ -1,0 +1,69 @@
+import AllPlugins
+import Foundation
+import RecCore
+import RecData
+import RecRunner
+import RecStore
+
+enum AugmentCommand: Command {
+    static let name = "augment"
+    static let summary = "run a spec's augment stages (LLM text per item or user) and export the texts as JSONL"
+    static let usage = """
+        Usage: reclab augment FILE --export OUT.jsonl [options]
+
+        Runs the augment stages of every pipeline in FILE for one run seed, before anything
+        trains: texts already in the database's stage cache are restored, the rest are written
+        through each augmenter's batched path and stored as they finish (a killed run resumes
+        with no finished call repeated). Then every text is written to OUT.jsonl, one line per
+        item or user:
+
+          {"field":"summary","id":"1","level":"item","pipeline":"p","stage":"llm.item_text","text":"..."}
+
+        `id` is the dataset's own user or item id. An augment stage with `import: OUT.jsonl`
+        takes its texts from such a file instead of calling its augmenter, so that knowledge
+        written by a larger model elsewhere can be plugged into any spec.
+
+        Options:
+          --export PATH        where to write the texts (JSON Lines); required
+          --db PATH            results database (default: reclab.sqlite)
+          --seed N             run seed whose split the user-level stages read (default: the spec's first)
+          --set KEY=VALUE      override a spec value (repeatable)
+          --pipelines A,B      only these pipelines' stages
+          --data-root DIR      where datasets live (default: $RECLAB_DATA or ../shared/data)
+          --max-cells N        allow plans of more than 10000 cells
+          --quiet              no progress output
+
+        """
+
+    static func run(_ raw: ArraySlice<String>) throws -> Int32 {
+        let args = try CommandArguments(
+            raw, options: ["--export", "--db", "--seed", "--set", "--pipelines", "--data-root", "--max-cells"], flags: ["--quiet"])
+        let file = try args.positionals(1, "the spec FILE")[0]
+        guard let out = args.value("--export") else { throw RecError.usage("augment needs --export OUT.jsonl") }
+        let plan = try loadPlan(file, args)
+        let seed = args.value("--seed") == nil ? nil : try args.seed("--seed")
+        if let seed, !plan.info.seeds.contains(seed) {
+            throw RecError.usage("--seed \(seed) is not one of the spec's seeds (\(plan.info.seeds.map(String.init).joined(separator: ", ")))")
+        }
+        guard plan.cells.contains(where: { !$0.pipeline.augment.isEmpty }) else {
+            throw RecError.usage("'\(plan.info.name)' has no pipeline with augment: stages; nothing to export")
+        }
+        let store = try ResultStore(path: args.value("--db") ?? "reclab.sqlite")
+        let progress = ProgressReporter(quiet: args.has("--quiet"))
+        let runner = Runner(
+            registry: try makeRegistry(), store: store, data: DataStage(catalog: DataCatalog(root: args.value("--data-root"))), progress: progress)
+        let selected = try selectCells(plan, pipelines: args.value("--pipelines"), shard: nil).map(\.cell)
+        var narrowed = plan
+        narrowed.cells = selected
+        let lines = try runner.augmentations(narrowed, seed: seed)
+        var text = ""
+        for line in lines { text += try canonicalJSON(line, keys: .asDeclared) + "\n" }
+        do {
+            try Data(text.utf8).write(to: URL(fileURLWithPath: out), options: .atomic)
+        } catch {
+            throw RecError(.io, "cannot write '\(out)': \(describeSystemError(error))")
+        }
+        progress.line("wrote \(lines.count) texts to \(out)")
+        return 0
+    }
+}
