@@ -50,10 +50,23 @@ import Foundation
 /// of the sum.
 public func ggmlSoftmax(_ row: UnsafeMutablePointer<Float>, count n: Int, padded: Int, scale: Float) {
     precondition(padded % 16 == 0 && padded >= n)
-    var maximum = -Float.infinity
-    for j in 0..<n {
+    // Scaled, and their maximum (the same value whichever order the maximum is taken in).
+    var maximum = -Float.infinity, j = 0
+    if n >= 16 {
+        var lanes = SIMD16<Float>(repeating: -.infinity)
+        let raw = UnsafeMutableRawPointer(row)
+        while j + 16 <= n {
+            let scaled = raw.loadUnaligned(fromByteOffset: 4 * j, as: SIMD16<Float>.self) * scale
+            raw.storeBytes(of: scaled, toByteOffset: 4 * j, as: SIMD16<Float>.self)
+            lanes.replace(with: scaled, where: scaled .> lanes)
+            j += 16
+        }
+        maximum = lanes.max()
+    }
+    while j < n {
         row[j] *= scale
         maximum = max(maximum, row[j])
+        j += 1
     }
     for j in n..<padded { row[j] = -.infinity }
     var sum: Double = 0
@@ -117,8 +130,35 @@ public func attentionScores(
     precondition(dim % 16 == 0)
     for i in 0..<rows {
         let row = out + i * outStride, query = q + i * queryStride
-        for j in 0..<start { row[j] = tinyDot(query, k + j * keyStride, count: dim) }
-        for j in visibleFrom[i]...(start + i) { row[j - visibleFrom[i] + start] = tinyDot(query, k + j * keyStride, count: dim) }
+        tinyDots(query, k, keyStride: keyStride, columns: 0..<start, dim: dim, into: row)
+        tinyDots(query, k, keyStride: keyStride, columns: visibleFrom[i]..<(start + i + 1), dim: dim, into: row + start - visibleFrom[i])
+    }
+}
+
+/// `out[j] = tinyDot(q, k + j · keyStride)` for the keys `columns`, four keys at a time: four
+/// independent chains of fused multiply-adds in flight, each in `tinyDot`'s order.
+@inline(__always) func tinyDots(
+    _ q: UnsafePointer<Float>, _ k: UnsafePointer<Float>, keyStride: Int, columns: Range<Int>, dim: Int, into out: UnsafeMutablePointer<Float>
+) {
+    @inline(__always) func load(_ p: UnsafePointer<Float>) -> SIMD16<Float> { UnsafeRawPointer(p).loadUnaligned(as: SIMD16<Float>.self) }
+    var j = columns.lowerBound
+    while j + 4 <= columns.upperBound {
+        let (k0, k1, k2, k3) = (k + j * keyStride, k + (j + 1) * keyStride, k + (j + 2) * keyStride, k + (j + 3) * keyStride)
+        var a0 = SIMD16<Float>(), a1 = a0, a2 = a0, a3 = a0, c = 0
+        while c < dim {
+            let x = load(q + c)
+            a0 = a0.addingProduct(x, load(k0 + c))
+            a1 = a1.addingProduct(x, load(k1 + c))
+            a2 = a2.addingProduct(x, load(k2 + c))
+            a3 = a3.addingProduct(x, load(k3 + c))
+            c += 16
+        }
+        (out[j], out[j + 1], out[j + 2], out[j + 3]) = (reduce16(a0), reduce16(a1), reduce16(a2), reduce16(a3))
+        j += 4
+    }
+    while j < columns.upperBound {
+        out[j] = tinyDot(q, k + j * keyStride, count: dim)
+        j += 1
     }
 }
 
@@ -137,16 +177,40 @@ public struct ValueRows: Sendable {
     _ p: UnsafePointer<Float>, count n: Int, rows: ValueRows, _ v: UnsafePointer<Float>,
     valueStride: Int, dim: Int, slots: Int, into scratch: UnsafeMutablePointer<Float>
 ) {
-    scratch.initialize(repeating: 0, count: slots * dim)
     let s = UnsafeMutableRawPointer(scratch)
-    for k in 0..<n {
-        let slot = k % slots, weight = SIMD16<Float>(repeating: p[k]), value = v + rows.row(k) * valueStride
-        for d in Swift.stride(from: 0, to: dim, by: 16) {
+    @inline(__always) func value(_ k: Int, _ d: Int) -> SIMD16<Float> { UnsafeRawPointer(v + rows.row(k) * valueStride + d).loadUnaligned(as: SIMD16<Float>.self) }
+    // Slot by slot, 64 dimensions at a time held in registers: each slot's chain of fused
+    // multiply-adds runs over its weights in order of k, as the sum's order requires, without
+    // a round trip through memory per weight.
+    for slot in 0..<slots {
+        var d = 0
+        while d + 64 <= dim {
+            var a0 = SIMD16<Float>(), a1 = a0, a2 = a0, a3 = a0
+            var k = slot
+            while k < n {
+                let weight = SIMD16<Float>(repeating: p[k])
+                a0 = a0.addingProduct(weight, value(k, d))
+                a1 = a1.addingProduct(weight, value(k, d + 16))
+                a2 = a2.addingProduct(weight, value(k, d + 32))
+                a3 = a3.addingProduct(weight, value(k, d + 48))
+                k += slots
+            }
             let at = 4 * (slot * dim + d)
-            let acc = s.loadUnaligned(fromByteOffset: at, as: SIMD16<Float>.self)
-            s.storeBytes(
-                of: acc.addingProduct(weight, UnsafeRawPointer(value + d).loadUnaligned(as: SIMD16<Float>.self)),
-                toByteOffset: at, as: SIMD16<Float>.self)
+            s.storeBytes(of: a0, toByteOffset: at, as: SIMD16<Float>.self)
+            s.storeBytes(of: a1, toByteOffset: at + 64, as: SIMD16<Float>.self)
+            s.storeBytes(of: a2, toByteOffset: at + 128, as: SIMD16<Float>.self)
+            s.storeBytes(of: a3, toByteOffset: at + 192, as: SIMD16<Float>.self)
+            d += 64
+        }
+        while d < dim {
+            var a = SIMD16<Float>()
+            var k = slot
+            while k < n {
+                a = a.addingProduct(SIMD16<Float>(repeating: p[k]), value(k, d))
+                k += slots
+            }
+            s.storeBytes(of: a, toByteOffset: 4 * (slot * dim + d), as: SIMD16<Float>.self)
+            d += 16
         }
     }
 }
