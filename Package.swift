@@ -6,10 +6,13 @@ let optimisedInDebug: [SwiftSetting] = [.unsafeFlags(["-O"], .when(configuration
 
 // The block-quantised kernels use AVX2, FMA and F16C (Haswell and later); RecQuant checks the CPU
 // before they run, and only that small module is built for it.
+// RecQuantWide holds the AVX-512 (with VNNI) variants, run only where the CPU has them.
 #if arch(x86_64)
     let quantKernels: [SwiftSetting] = optimisedInDebug + [.unsafeFlags(["-target-cpu", "haswell"])]
+    let wideKernels: [SwiftSetting] = optimisedInDebug + [.unsafeFlags(["-target-cpu", "cascadelake"])]
 #else
     let quantKernels: [SwiftSetting] = optimisedInDebug
+    let wideKernels: [SwiftSetting] = optimisedInDebug
 #endif
 
 let package = Package(
@@ -35,7 +38,8 @@ let package = Package(
         // models (MiniLM, SASRec) in seconds rather than minutes.
         .target(name: "RecTensor", dependencies: ["RecCore", "COpenBLAS"], swiftSettings: optimisedInDebug),
         .target(name: "RecText", dependencies: ["RecCore", "RecTensor", "COpenBLAS"], swiftSettings: optimisedInDebug),
-        .target(name: "RecQuant", dependencies: ["RecCore"], swiftSettings: quantKernels),
+        .target(name: "RecQuantWide", swiftSettings: wideKernels),
+        .target(name: "RecQuant", dependencies: ["RecCore", "RecQuantWide"], swiftSettings: quantKernels),
         .target(name: "RecLM", dependencies: ["RecCore", "RecTensor", "RecQuant", "COpenBLAS"], swiftSettings: optimisedInDebug),
         .target(name: "RecStore", dependencies: ["RecCore", "CSQLite"]),
         .target(name: "RecReport", dependencies: ["RecCore", "RecStore", "RecEval"]),

@@ -54,6 +54,20 @@ func ggmlDot(_ format: BlockQuantizedMatrix.Format, _ raw: [UInt8], row: Int, bl
 struct BlockQuantizedTests {
     @Test(arguments: [BlockQuantizedMatrix.Format.q4_0, .q4_1, .q8_0])
     func productsAreGGMLsBitForBit(format: BlockQuantizedMatrix.Format) {
+        Self.checkProducts(format, wide: false)
+    }
+
+    /// The AVX-512 VNNI path of the 4-bit formats (Q8_0 keeps the AVX2 one) against the same
+    /// plain arithmetic.
+    @Test(.enabled(if: BlockQuantizedMatrix.wideAvailable, "this CPU lacks AVX-512 VNNI"), arguments: [BlockQuantizedMatrix.Format.q4_0, .q4_1])
+    func wideProductsAreGGMLsBitForBit(format: BlockQuantizedMatrix.Format) {
+        Self.checkProducts(format, wide: true)
+    }
+
+    static func checkProducts(_ format: BlockQuantizedMatrix.Format, wide: Bool) {
+        let saved = BlockQuantizedMatrix.wide
+        BlockQuantizedMatrix.wide = wide
+        defer { BlockQuantizedMatrix.wide = saved }
         var rng = SplitMix64(seed: 11)
         // 9 rows (not a multiple of four), 3 blocks (an odd number: a half-empty pair), and
         // 1, 7, 13 or 41 tokens (the one-token kernel; the batched one in tiles of 32, eight

@@ -1,0 +1,48 @@
+#if arch(x86_64)
+    import _Builtin_intrinsics.intel
+
+    /// Eight tokens' sums for one row of a 4-bit block matrix on AVX-512 with VNNI: two tokens
+    /// per 512-bit register, the weights' 32 quants broadcast to both halves. Per token, lane k
+    /// of block b is `Σ_r w[4k+r] x[4k+r]` (less the Q4_0 bias), converted to Float32 and added
+    /// as `acc = fma(scale, lanes, acc)` in block order: the integers and the order of every
+    /// rounding are the AVX2 kernel's, so the sums are the same bits, with half the instructions.
+    ///
+    /// - Parameters:
+    ///   - weights: the row's quants, 32 unpacked bytes per block (unsigned nibbles).
+    ///   - d: the row's block scales.
+    ///   - x: token `t`'s activation bytes of block 0; token `t + i` starts `i · step` bytes on.
+    ///   - scales: `xScalesByBlock` at token `t` of block 0 (block b at `b · tokens`).
+    ///   - biases: Q4_0's per-(token, block) biases at token `t`, block 0 (token stride
+    ///     `blocks`), or nil (Q4_1).
+    ///   - out: eight accumulators of eight lanes, one per token.
+    public func nibbleTileEight(
+        blocks: Int, weights: UnsafeRawPointer, d: UnsafePointer<Float>, x: UnsafePointer<Int8>, step: Int,
+        scales: UnsafePointer<Float>, tokens: Int, biases: UnsafePointer<SIMD8<Int32>>?, into out: UnsafeMutablePointer<SIMD8<Float>>
+    ) {
+        var a0 = SIMD16<Float>(), a1 = a0, a2 = a0, a3 = a0
+        let zero = _mm512_setzero_si512()
+        @inline(__always) func pair(_ w: __m512i, _ at: UnsafePointer<Int8>) -> __m512i {
+            let low = UnsafeRawPointer(at).loadUnaligned(as: __m256i.self), high = UnsafeRawPointer(at + step).loadUnaligned(as: __m256i.self)
+            return _mm512_dpbusd_epi32(zero, w, __m512i(lowHalf: low, highHalf: high))
+        }
+        @inline(__always) func lanes(_ sums: __m512i, _ b: Int, _ i: Int) -> SIMD16<Float> {
+            guard let biases else { return _mm512_cvtepi32_ps(sums) }
+            let bias = SIMD16<Int32>(lowHalf: biases[i * blocks + b], highHalf: biases[(i + 1) * blocks + b])
+            return _mm512_cvtepi32_ps(_mm512_sub_epi32(sums, unsafeBitCast(bias, to: __m512i.self)))
+        }
+        @inline(__always) func broadcast(_ s: SIMD8<Float>, _ i: Int) -> SIMD16<Float> {
+            SIMD16(lowHalf: SIMD8(repeating: s[i]), highHalf: SIMD8(repeating: s[i + 1]))
+        }
+        for b in 0..<blocks {
+            let w = _mm512_broadcast_i64x4(weights.loadUnaligned(fromByteOffset: 32 * b, as: __m256i.self))
+            let scale = SIMD8(repeating: d[b]) * UnsafeRawPointer(scales + b * tokens).loadUnaligned(as: SIMD8<Float>.self)
+            let xb = x + 32 * b
+            a0 = a0.addingProduct(broadcast(scale, 0), lanes(pair(w, xb), b, 0))
+            a1 = a1.addingProduct(broadcast(scale, 2), lanes(pair(w, xb + 2 * step), b, 2))
+            a2 = a2.addingProduct(broadcast(scale, 4), lanes(pair(w, xb + 4 * step), b, 4))
+            a3 = a3.addingProduct(broadcast(scale, 6), lanes(pair(w, xb + 6 * step), b, 6))
+        }
+        (out[0], out[1], out[2], out[3]) = (a0.lowHalf, a0.highHalf, a1.lowHalf, a1.highHalf)
+        (out[4], out[5], out[6], out[7]) = (a2.lowHalf, a2.highHalf, a3.lowHalf, a3.highHalf)
+    }
+#endif
