@@ -271,7 +271,15 @@ public final class Runner: @unchecked Sendable {
                         users.indices.map { RankRequest(user: users[$0], history: known[Int(users[$0])], candidates: candidates[$0], knowledge: knowledge?[$0]) })
                 }
             },
-            progress: { done, total in reporter.status("  \(name) evaluating users", done: done, total: total, started: evaluationStart, keep: false) })
+            progress: { done, total in
+                reporter.status("  \(name) evaluating users", done: done, total: total, started: evaluationStart, keep: false)
+                // A ranker is slow (a language model per user): a line per group too, for logs.
+                if ranker != nil {
+                    let elapsed = Date().timeIntervalSince(evaluationStart)
+                    reporter.line(
+                        "  \(name): \(done)/\(total) users re-ranked, \(ProgressReporter.clock(elapsed)) elapsed, ETA \(ProgressReporter.clock(elapsed / Double(max(done, 1)) * Double(total - done)))")
+                }
+            })
         lap("evaluate")
         // What the LLM components counted, and the examples they kept for the report.
         let counts = try storeDiagnostics(stages.components + [augmenter as Any?, ranker as Any?], cell: cell)

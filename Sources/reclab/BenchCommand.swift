@@ -18,6 +18,7 @@ enum BenchCommand: Command {
                reclab bench encode [--encoder KIND] [--movies FILE] [--batch B] [--data-root DIR]
                reclab bench lm [--model M] [--numerics exact|fast] [--movies FILE] [--data-root DIR] [--repeat R]
                reclab bench lm --batch N[,N...] [--kv-budget-mib MIB] [--model M] [--numerics exact|fast] [--movies FILE] [--repeat R]
+               reclab bench lm --openai URL --batch N [--concurrency C] [--model NAME] [--movies FILE] [--repeat R]
                reclab bench lora [--model M] [--tokens T] [--examples N]
                reclab bench quant [--rows R] [--columns C]
                reclab bench ctr [--spec SPEC] [--pipeline NAME] [--epochs E] [--python PYTHON] [--no-peer] [--data-root DIR]
@@ -62,7 +63,7 @@ enum BenchCommand: Command {
             raw,
             options: [
                 "--users", "--items", "--dim", "--history", "--batch", "--k", "--dataset", "--epochs", "--set", "--data-root", "--encoder", "--movies", "--model", "--numerics", "--tokens",
-                "--examples", "--rows", "--columns", "--repeat", "--spec", "--pipeline", "--python", "--kv-budget-mib",
+                "--examples", "--rows", "--columns", "--repeat", "--spec", "--pipeline", "--python", "--kv-budget-mib", "--openai", "--concurrency",
             ], flags: ["--no-peer"])
         switch args.positionals {
         case ["eval"]: return try evaluation(args)
@@ -202,6 +203,7 @@ enum BenchCommand: Command {
             return fields.count >= 2 ? fields[1] : nil
         }
         guard titles.count >= 90 else { throw RecError.data("\(path): expected MovieLens movies.dat lines (id::title::genres)") }
+        if let url = args.value("--openai") { return try openAIBatch(args, titles: titles, url: url) }
         if args.value("--batch") != nil {
             let model = try LlamaModel(path: try ModelFiles.file(args.value("--model") ?? LMCommand.defaultModel, suffix: ".gguf"), numerics: try LMCommand.numerics(args))
             return try languageModelBatch(args, titles: titles, model: model)

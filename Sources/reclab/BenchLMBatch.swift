@@ -14,6 +14,11 @@ extension BenchCommand {
         and peak resident memory. Prompt i lists the ML-1M titles 20i+1 to 20i+20 of movies.dat
         in file order (Benchmarks/llama_batch.py sends llama-server the same prompts).
         --kv-budget-mib bounds the slots' key/value caches (default 4096).
+
+        bench lm --openai URL --batch N sends the same N prompts (96 tokens each, greedy, as
+        text to /v1/completions) through the OpenAI-compatible client, --concurrency C in
+        flight (default 8), R times, and prints the median generated tokens per second of wall
+        time (Benchmarks/openai_concurrency.py sends the server the same work from Python).
         """
 
     /// The prompts `bench lm --batch` and Benchmarks/llama_batch.py share.
@@ -63,6 +68,30 @@ extension BenchCommand {
                     format: "N=%-3d decode %7.1f tokens/s  prompt %7.1f tokens/s  end-to-end %7.1f tokens/s  (%d prompt tokens, %@)  peak %.0f MiB", n, median(decode),
                     median(prompt), median(endToEnd), promptTokens, plan?.description ?? "", peakMiB()))
         }
+        return 0
+    }
+
+    /// The batch prompts through the OpenAI client against a running server.
+    static func openAIBatch(_ args: CommandArguments, titles: [String], url: String) throws -> Int32 {
+        let n = try args.intPositive("--batch", default: 16), repeats = try args.intPositive("--repeat", default: 3)
+        var options = OpenAILanguageModel.Options(baseURL: url, model: args.value("--model") ?? "smollm2")
+        options.concurrency = try args.intPositive("--concurrency", default: 8)
+        options.timeout = 600
+        let client = try OpenAILanguageModel(options)
+        let requests = batchPrompts(titles, count: n).map { GenerationRequest(.text($0), SamplingParameters(maxTokens: 96)) }
+        _ = try client.generate(.text("Hello"), SamplingParameters(maxTokens: 2))  // warm-up
+        var rates: [Double] = [], generated = 0
+        for _ in 0..<repeats {
+            let started = Date()
+            let results = try client.generateAll(requests)
+            let seconds = Date().timeIntervalSince(started)
+            generated = results.map { max($0.tokens.count, $0.logprobs.count) }.reduce(0, +)
+            rates.append(Double(generated) / seconds)
+        }
+        print(
+            String(
+                format: "openai N=%-3d concurrency %d  end-to-end %7.1f generated tokens/s  (%d tokens per run; median of %d runs)  peak %.0f MiB", n, options.concurrency,
+                rates.sorted()[rates.count / 2], generated, repeats, peakMiB()))
         return 0
     }
 }
