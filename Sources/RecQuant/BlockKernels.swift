@@ -158,9 +158,11 @@ func kernel<L: BlockLayout>(_: L.Type, _ o: Operands, rows first: Int, _ end: In
     // cache), then run the tile over it, eight tokens at a time.
     let unpacked = UnsafeMutablePointer<Quants>.allocate(capacity: blocks)
     let d = UnsafeMutablePointer<Float>.allocate(capacity: 2 * blocks), m = d + blocks
+    let sums = UnsafeMutablePointer<SIMD8<Float>>.allocate(capacity: 9)
     defer {
         unpacked.deallocate()
         d.deallocate()
+        sums.deallocate()
     }
     for tile in Swift.stride(from: 0, to: o.tokens, by: 32) {
         let tileEnd = min(o.tokens, tile + 32)
@@ -174,19 +176,12 @@ func kernel<L: BlockLayout>(_: L.Type, _ o: Operands, rows first: Int, _ end: In
             var t = tile
             #if arch(x86_64)
                 if L.isNibbles && BlockQuantizedMatrix.wide {
-                    let sums = UnsafeMutablePointer<SIMD8<Float>>.allocate(capacity: 8)
-                    defer { sums.deallocate() }
                     while t + 8 <= tileEnd {
                         nibbleTileEight(
                             blocks: blocks, weights: UnsafeRawPointer(unpacked), d: d, x: o.x + t * blocks * 32, step: blocks * 32, scales: o.xScalesByBlock + t,
-                            tokens: o.tokens, biases: L.hasOffsets ? nil : o.biases + t * blocks, into: sums)
-                        var summs = SIMD8<Float>()
-                        if L.hasOffsets {
-                            for b in 0..<blocks {
-                                summs = summs.addingProduct(SIMD8(repeating: m[b]), UnsafeRawPointer(o.xSumsByBlock + b * o.tokens + t).loadUnaligned(as: SIMD8<Float>.self))
-                            }
-                        }
-                        for i in 0..<8 { store(r, t + i, sums[i], summs[i]) }
+                            tokens: o.tokens, biases: L.hasOffsets ? nil : o.biases + t * blocks, offsets: L.hasOffsets ? (UnsafePointer(m), o.xSumsByBlock + t) : nil,
+                            into: sums)
+                        for i in 0..<8 { store(r, t + i, sums[i], sums[8][i]) }
                         t += 8
                     }
                 }

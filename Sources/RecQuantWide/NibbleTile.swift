@@ -14,12 +14,16 @@
     ///   - scales: `xScalesByBlock` at token `t` of block 0 (block b at `b · tokens`).
     ///   - biases: Q4_0's per-(token, block) biases at token `t`, block 0 (token stride
     ///     `blocks`), or nil (Q4_1).
-    ///   - out: eight accumulators of eight lanes, one per token.
+    ///   - offsets: Q4_1's block offsets `m` and the activations' `xSumsByBlock` at token `t`
+    ///     of block 0, whose products `summs = fma(m, s, summs)` (eight tokens' lanes) run in the
+    ///     same loop, beside the other chains; nil for Q4_0.
+    ///   - out: eight accumulators of eight lanes, one per token, then the eight tokens' summs.
     public func nibbleTileEight(
         blocks: Int, weights: UnsafeRawPointer, d: UnsafePointer<Float>, x: UnsafePointer<Int8>, step: Int,
-        scales: UnsafePointer<Float>, tokens: Int, biases: UnsafePointer<SIMD8<Int32>>?, into out: UnsafeMutablePointer<SIMD8<Float>>
+        scales: UnsafePointer<Float>, tokens: Int, biases: UnsafePointer<SIMD8<Int32>>?, offsets: (m: UnsafePointer<Float>, sums: UnsafePointer<Float>)?,
+        into out: UnsafeMutablePointer<SIMD8<Float>>
     ) {
-        var a0 = SIMD16<Float>(), a1 = a0, a2 = a0, a3 = a0
+        var a0 = SIMD16<Float>(), a1 = a0, a2 = a0, a3 = a0, summs = SIMD8<Float>()
         let zero = _mm512_setzero_si512()
         @inline(__always) func pair(_ w: __m512i, _ at: UnsafePointer<Int8>) -> __m512i {
             let low = UnsafeRawPointer(at).loadUnaligned(as: __m256i.self), high = UnsafeRawPointer(at + step).loadUnaligned(as: __m256i.self)
@@ -41,8 +45,12 @@
             a1 = a1.addingProduct(broadcast(scale, 2), lanes(pair(w, xb + 2 * step), b, 2))
             a2 = a2.addingProduct(broadcast(scale, 4), lanes(pair(w, xb + 4 * step), b, 4))
             a3 = a3.addingProduct(broadcast(scale, 6), lanes(pair(w, xb + 6 * step), b, 6))
+            if let offsets {
+                summs = summs.addingProduct(SIMD8(repeating: offsets.m[b]), UnsafeRawPointer(offsets.sums + b * tokens).loadUnaligned(as: SIMD8<Float>.self))
+            }
         }
         (out[0], out[1], out[2], out[3]) = (a0.lowHalf, a0.highHalf, a1.lowHalf, a1.highHalf)
         (out[4], out[5], out[6], out[7]) = (a2.lowHalf, a2.highHalf, a3.lowHalf, a3.highHalf)
+        out[8] = summs
     }
 #endif
