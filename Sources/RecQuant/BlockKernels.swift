@@ -184,6 +184,14 @@ func kernel<L: BlockLayout>(_: L.Type, _ o: Operands, rows first: Int, _ end: In
                         for i in 0..<8 { store(r, t + i, sums[i], sums[8][i]) }
                         t += 8
                     }
+                    if t < tileEnd {
+                        nibbleTileFew(
+                            count: tileEnd - t, blocks: blocks, weights: UnsafeRawPointer(unpacked), d: d, x: o.x + t * blocks * 32, step: blocks * 32,
+                            scales: o.xScalesByBlock + t, tokens: o.tokens, biases: L.hasOffsets ? nil : o.biases + t * blocks,
+                            offsets: L.hasOffsets ? (UnsafePointer(m), o.xSumsByBlock + t) : nil, into: sums)
+                        for i in 0..<(tileEnd - t) { store(r, t + i, sums[i], sums[8][i]) }
+                        t = tileEnd
+                    }
                 }
             #endif
             while t + 8 <= tileEnd {

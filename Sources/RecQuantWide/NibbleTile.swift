@@ -53,4 +53,48 @@
         (out[4], out[5], out[6], out[7]) = (a2.lowHalf, a2.highHalf, a3.lowHalf, a3.highHalf)
         out[8] = summs
     }
+
+    /// `nibbleTileEight` for the last `count` (1 to 7) tokens of a product: pairs of tokens as
+    /// there, an odd last token paired with itself (its copy is discarded), and every per-token
+    /// value read only for the tokens that exist. `out[i]` for i < count, the summs in `out[8]`.
+    public func nibbleTileFew(
+        count: Int, blocks: Int, weights: UnsafeRawPointer, d: UnsafePointer<Float>, x: UnsafePointer<Int8>, step: Int,
+        scales: UnsafePointer<Float>, tokens: Int, biases: UnsafePointer<SIMD8<Int32>>?, offsets: (m: UnsafePointer<Float>, sums: UnsafePointer<Float>)?,
+        into out: UnsafeMutablePointer<SIMD8<Float>>
+    ) {
+        precondition((1..<8).contains(count))
+        var a0 = SIMD16<Float>(), a1 = a0, a2 = a0, a3 = a0, summs = SIMD8<Float>()
+        let zero = _mm512_setzero_si512(), pairs = (count + 1) / 2
+        /// Token p's partner: the next one, or itself when p is the last.
+        @inline(__always) func partner(_ p: Int) -> Int { min(p + 1, count - 1) }
+        @inline(__always) func lanes(_ w: __m512i, _ xb: UnsafePointer<Int8>, _ b: Int, _ i: Int) -> SIMD16<Float> {
+            let low = UnsafeRawPointer(xb + i * step).loadUnaligned(as: __m256i.self)
+            let high = UnsafeRawPointer(xb + partner(i) * step).loadUnaligned(as: __m256i.self)
+            let sums = _mm512_dpbusd_epi32(zero, w, __m512i(lowHalf: low, highHalf: high))
+            guard let biases else { return _mm512_cvtepi32_ps(sums) }
+            let bias = SIMD16<Int32>(lowHalf: biases[i * blocks + b], highHalf: biases[partner(i) * blocks + b])
+            return _mm512_cvtepi32_ps(_mm512_sub_epi32(sums, unsafeBitCast(bias, to: __m512i.self)))
+        }
+        @inline(__always) func broadcast(_ s: SIMD8<Float>, _ i: Int) -> SIMD16<Float> {
+            SIMD16(lowHalf: SIMD8(repeating: s[i]), highHalf: SIMD8(repeating: s[partner(i)]))
+        }
+        for b in 0..<blocks {
+            let w = _mm512_broadcast_i64x4(weights.loadUnaligned(fromByteOffset: 32 * b, as: __m256i.self))
+            var perToken = SIMD8<Float>(), activationSums = SIMD8<Float>()
+            for i in 0..<count {
+                perToken[i] = scales[b * tokens + i]
+                if let offsets { activationSums[i] = offsets.sums[b * tokens + i] }
+            }
+            let scale = SIMD8(repeating: d[b]) * perToken, xb = x + 32 * b
+            a0 = a0.addingProduct(broadcast(scale, 0), lanes(w, xb, b, 0))
+            if pairs > 1 { a1 = a1.addingProduct(broadcast(scale, 2), lanes(w, xb, b, 2)) }
+            if pairs > 2 { a2 = a2.addingProduct(broadcast(scale, 4), lanes(w, xb, b, 4)) }
+            if pairs > 3 { a3 = a3.addingProduct(broadcast(scale, 6), lanes(w, xb, b, 6)) }
+            if let offsets { summs = summs.addingProduct(SIMD8(repeating: offsets.m[b]), activationSums) }
+        }
+        // Every half is written (out has room for eight); the caller reads the first `count`.
+        (out[0], out[1], out[2], out[3]) = (a0.lowHalf, a0.highHalf, a1.lowHalf, a1.highHalf)
+        (out[4], out[5], out[6], out[7]) = (a2.lowHalf, a2.highHalf, a3.lowHalf, a3.highHalf)
+        out[8] = summs
+    }
 #endif
