@@ -63,15 +63,11 @@ public struct LLMItemText: ItemAugmenter, Diagnosing {
     public func augment(items: [ItemText]) throws -> [String] {
         guard !items.isEmpty else { return [] }
         let rendered = items.map { template.render($0) }
-        let generations = try model.get().generateAll(
-            rendered.map { GenerationRequest(.chat([ChatMessage(role: "user", content: $0.0)]), SamplingParameters(maxTokens: configuration.maxTokens)) })
+        let generations = try model.get().chatAll(rendered.map(\.0), maxTokens: configuration.maxTokens)
         return zip(rendered, generations).map { prompt, generation in
             let (request, missing) = prompt
             if missing > 0 { tally.count("prompts_with_missing_fields") }
-            let text = withoutRepeatedSentences(generation.text)
-            tally.count("texts")
-            if text.isEmpty { tally.count("texts_empty") }
-            if generation.finish == .length { tally.count("texts_cut_at_max_tokens") }
+            let text = keptText(generation, countedAs: "texts", in: tally)
             tally.example("Item prompt:\n\(request)\n\nText:\n\(text)")
             return text
         }

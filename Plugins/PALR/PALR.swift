@@ -64,15 +64,10 @@ public struct PALRProfile: KnowledgeAugmenter, Diagnosing {
     /// Every user's profile through the model's batched path.
     public func augment(users: [UserHistory], items: [ItemText]) throws -> [String] {
         let requests = users.map { prompts.profile(history: $0.history, items: items) }
-        let generations = try model.get().generateAll(
-            requests.map { GenerationRequest(.chat([ChatMessage(role: "user", content: $0)]), SamplingParameters(maxTokens: configuration.maxTokens)) })
+        let generations = try model.get().chatAll(requests, maxTokens: configuration.maxTokens)
         return zip(users, zip(requests, generations)).map { user, pair in
-            let (request, generation) = pair
-            let profile = withoutRepeatedSentences(generation.text)
-            tally.count("profiles")
-            if profile.isEmpty { tally.count("profiles_empty") }
-            if generation.finish == .length { tally.count("profiles_cut_at_max_tokens") }
-            tally.example("Profile request (user \(user.user)):\n\(request)\n\nProfile:\n\(profile)")
+            let profile = keptText(pair.1, countedAs: "profiles", in: tally)
+            tally.example("Profile request (user \(user.user)):\n\(pair.0)\n\nProfile:\n\(profile)")
             return profile
         }
     }
@@ -267,7 +262,7 @@ public struct PALRRanker: Ranker, Trainable, Diagnosing {
             }
             return answers
         }
-        let generations = try lm.generateAll(messages.map { GenerationRequest(.chat([ChatMessage(role: "user", content: $0)]), SamplingParameters(maxTokens: configuration.maxTokens)) })
+        let generations = try lm.chatAll(messages, maxTokens: configuration.maxTokens)
         for (position, index) in asked.enumerated() {
             answers[index] = picks(requests[index], message: messages[position], titles: titles[position], answer: generations[position].text)
         }

@@ -45,6 +45,12 @@ extension LanguageModel {
         return try BatchFailure.collect(results, what: "prompts")
     }
 
+    /// Each message sent as one user turn of a chat, greedy, at most `maxTokens` generated;
+    /// generations in input order, failures as in `generateAll`.
+    public func chatAll(_ messages: [String], maxTokens: Int) throws -> [Generation] {
+        try generateAll(messages.map { GenerationRequest(.chat([ChatMessage(role: "user", content: $0)]), SamplingParameters(maxTokens: maxTokens)) })
+    }
+
     /// Every request's scores in input order; failures as in `generateAll`.
     public func scoreAll(_ requests: [ScoringRequest]) throws -> [[ContinuationScore]] {
         var results = [Result<[ContinuationScore], any Error>?](repeating: nil, count: requests.count)

@@ -1,4 +1,5 @@
 import Foundation
+import RecCore
 
 /// The text with every sentence that repeats an earlier one dropped, and an unfinished last
 /// sentence (cut at the token limit) dropped when a finished one precedes it. Small models
@@ -17,4 +18,15 @@ public func withoutRepeatedSentences(_ text: String) -> String {
     let rest = current.trimmingCharacters(in: .whitespacesAndNewlines)
     if !rest.isEmpty, sentences.isEmpty, seen.insert(rest.lowercased()).inserted { sentences.append(rest) }
     return sentences.joined(separator: " ")
+}
+
+/// A generated text as augmenters keep it: repeated sentences and an unfinished last one
+/// dropped (`withoutRepeatedSentences`), counted in `tally` under `noun`, `noun_empty` and
+/// `noun_cut_at_max_tokens`.
+public func keptText(_ generation: Generation, countedAs noun: String, in tally: Tally) -> String {
+    let text = withoutRepeatedSentences(generation.text)
+    tally.count(noun)
+    if text.isEmpty { tally.count("\(noun)_empty") }
+    if generation.finish == .length { tally.count("\(noun)_cut_at_max_tokens") }
+    return text
 }

@@ -83,15 +83,19 @@ public struct BlockQuantizedMatrix: Sendable {
         return values
     }
 
+    /// The CPU's feature flags as Linux lists them (empty where /proc/cpuinfo cannot be read).
+    static let cpuFlags: Set<String> = {
+        guard let info = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8),
+            let flags = info.split(separator: "\n").first(where: { $0.hasPrefix("flags") })
+        else { return [] }
+        return Set(flags.split(separator: " ").map(String.init))
+    }()
+
     /// Whether this CPU has the instructions the kernels are compiled for (Haswell: AVX2, FMA,
     /// F16C, BMI2). Elsewhere than x86-64 the module is portable Swift.
     public static let supported: Bool = {
         #if arch(x86_64)
-            guard let info = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8),
-                let flags = info.split(separator: "\n").first(where: { $0.hasPrefix("flags") })
-            else { return false }
-            let have = Set(flags.split(separator: " ").map(String.init))
-            return ["avx2", "fma", "f16c", "bmi2"].allSatisfy(have.contains)
+            return ["avx2", "fma", "f16c", "bmi2"].allSatisfy(cpuFlags.contains)
         #else
             return true
         #endif
@@ -100,11 +104,7 @@ public struct BlockQuantizedMatrix: Sendable {
     /// Whether this CPU has AVX-512 with VNNI, which the wide 4-bit kernel needs.
     public static let wideAvailable: Bool = {
         #if arch(x86_64)
-            guard let info = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8),
-                let flags = info.split(separator: "\n").first(where: { $0.hasPrefix("flags") })
-            else { return false }
-            let have = Set(flags.split(separator: " ").map(String.init))
-            return supported && ["avx512f", "avx512bw", "avx512vl", "avx512_vnni"].allSatisfy(have.contains)
+            return supported && ["avx512f", "avx512bw", "avx512vl", "avx512_vnni"].allSatisfy(cpuFlags.contains)
         #else
             return false
         #endif
