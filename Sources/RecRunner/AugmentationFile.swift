@@ -36,8 +36,7 @@ struct ImportedTexts {
     /// The texts of `level` and `field` in the JSONL file at `path`. A line that is not such an
     /// object, or one id given two different texts, is an error naming the line.
     init(path: String, level: String, field: String) throws {
-        let bytes: Data
-        do { bytes = try Data(contentsOf: URL(fileURLWithPath: path)) } catch { throw RecError(.io, "cannot read augmentation file \(path): \(error.localizedDescription)") }
+        let bytes = try InputFile.read(path, what: "augmentation file", limit: 1 << 30)
         self.path = path
         var hasher = SHA256()
         hasher.update(bytes)

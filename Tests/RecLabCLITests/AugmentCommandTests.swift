@@ -101,5 +101,8 @@ import Testing
         #expect(broken.status == 1)
         #expect(broken.stderr.contains("texts.jsonl:50: not an augmentation line"), "\(broken.stderr)")
         #expect(broken.stderr.contains("augment-4-import.yaml:"), "located at the import key: \(broken.stderr)")
+        let folderSpec = try Self.spec(folder, maxTokens: 5, augment: "{ type: llm.item_text, writes: summary, import: . }")
+        let notAFile = try CLI.run(["run", folderSpec, "--db", folder + "/e.sqlite", "--no-report"])
+        #expect(notAFile.status == 1 && notAFile.stderr.contains("is a folder, not a file"), "\(notAFile.stderr)")
     }
 }
