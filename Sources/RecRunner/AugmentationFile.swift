@@ -57,6 +57,17 @@ struct ImportedTexts {
         }
     }
 
+    /// The texts of `file` (relative to `directory`), an error in it located at the spec's
+    /// `import:` key.
+    static func load(_ file: String, relativeTo directory: String, level: String, field: String, at location: SourceLocation?, key: String) throws -> ImportedTexts {
+        let path = URL(fileURLWithPath: file, relativeTo: URL(fileURLWithPath: directory + "/")).path
+        do {
+            return try ImportedTexts(path: path, level: level, field: field)
+        } catch let error as RecError {
+            throw RecError(error.kind, error.message, at: location, key: key)
+        }
+    }
+
     /// The text of each id, in order; an error naming how many ids the file lacks, and the first.
     func texts(for ids: [String], level: String, field: String) throws -> [String] {
         let missing = ids.filter { texts[$0] == nil }

@@ -58,6 +58,7 @@ public struct ExperimentPlan: Sendable {
                     components[pipeline.name] =
                         Self.describe(pipeline.head.kind, headJSON)
                         + (pipeline.augmenter.map { " + " + Self.describe($0.kind, augmenterJSON ?? "{}") } ?? "")
+                        + (pipeline.augmenterImport.map { " (imported from \(($0 as NSString).lastPathComponent))" } ?? "")
                         + (pipeline.ranker.map { " → " + Self.describe($0.kind, rankerJSON ?? "{}") } ?? "")
                         + (pipeline.encoder.map { ", items encoded by " + Self.describe($0.kind, encoderJSON ?? "{}") + " from " + pipeline.encodeFields.joined(separator: ", ") } ?? "")
                         + (pipeline.encodeUserFields.isEmpty ? "" : ", users from " + pipeline.encodeUserFields.joined(separator: ", "))
@@ -65,7 +66,8 @@ public struct ExperimentPlan: Sendable {
                 }
                 // The augmenter is written only when there is one, so that cells from before
                 // augmenters existed keep their keys.
-                let augmenterPart = augmenterJSON.map { "\"augmenter\":{\"type\":\"\(pipeline.augmenter!.kind)\",\"config\":\($0)}," } ?? ""
+                let imported = try pipeline.augmenterImport.map { ",\"import\":" + (try canonicalJSON($0)) } ?? ""
+                let augmenterPart = augmenterJSON.map { "\"augmenter\":{\"type\":\"\(pipeline.augmenter!.kind)\",\"config\":\($0)\(imported)}," } ?? ""
                 for seed in spec.seeds {
                     var evaluation = spec.evaluation
                     evaluation.baseline = nil

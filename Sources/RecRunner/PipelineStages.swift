@@ -67,13 +67,10 @@ struct PipelineStages {
         for (index, stage) in cell.pipeline.augment.enumerated() {
             let component = stage.component
             let isItem = registry.itemAugmenterKinds.contains(component.kind)
-            let imported = try stage.importFile.map { file in
-                let path = URL(fileURLWithPath: file, relativeTo: URL(fileURLWithPath: cell.specDirectory + "/")).path
-                do {
-                    return try ImportedTexts(path: path, level: isItem ? "item" : "user", field: stage.writes)
-                } catch let error as RecError {
-                    throw RecError(error.kind, error.message, at: stage.importLocation, key: "pipelines.\(cell.pipeline.name).augment.\(index).import")
-                }
+            let imported = try stage.importFile.map {
+                try ImportedTexts.load(
+                    $0, relativeTo: cell.specDirectory, level: isItem ? "item" : "user", field: stage.writes, at: stage.importLocation,
+                    key: "pipelines.\(cell.pipeline.name).augment.\(index).import")
             }
             var made: (Augmenter, String)
             if isItem {

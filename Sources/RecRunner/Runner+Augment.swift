@@ -1,26 +1,51 @@
 import Foundation
 import RecCore
+import RecEval
 
 extension Runner {
     /// Every text the plan's augment stages write for run seed `seed` (the plan's first seed
-    /// when nil), restored from the stage cache or written now through each augmenter's
-    /// batched path and stored, one entry per item or user; a stage shared by several pipelines
+    /// when nil), and the texts a pipeline's ranking-path `augmenter:` writes for the users its
+    /// evaluation ranks: restored from the stage cache or written now through each augmenter's
+    /// batched path and stored, one entry per item or user. A stage shared by several pipelines
     /// or sweep points is listed once.
     public func augmentations(_ plan: ExperimentPlan, seed: UInt64? = nil) throws -> [AugmentedText] {
         let seed = seed ?? plan.cells.first?.seed
-        let cells = plan.cells.filter { $0.seed == seed && !$0.pipeline.augment.isEmpty }
+        let cells = plan.cells.filter { $0.seed == seed && $0.pipeline.writesText }
         try Self.preflight(cells, data: data, registry: registry)
         var seen = Set<String>(), lines: [AugmentedText] = []
         for cell in cells {
             let prepared = try data.prepare(cell.spec.data, relativeTo: cell.specDirectory, runSeed: cell.seed)
             let context = ComponentContext(seed: cell.seed, artifacts: store, languageModelCache: store, progress: progress)
             let stages = try PipelineStages(cell, fingerprint: prepared.fingerprint, registry: registry, context: context, chunk: augmentChunk)
-            guard stages.augment.contains(where: { !seen.contains($0.key) }) else { continue }
             var split = prepared.split
-            for (stage, texts) in try stages.augmentAll(&split, cell: cell, store: store, progress: progress) where seen.insert(stage.key).inserted {
-                let (level, ids): (String, [String])
-                if case .item = stage.augmenter { (level, ids) = ("item", split.dataset.itemIDs) } else { (level, ids) = ("user", split.dataset.userIDs) }
-                lines += zip(ids, texts).map { AugmentedText(pipeline: cell.pipeline.name, stage: stage.kind, level: level, field: stage.writes, id: $0, text: $1) }
+            if stages.augment.contains(where: { !seen.contains($0.key) }) {
+                for (stage, texts) in try stages.augmentAll(&split, cell: cell, store: store, progress: progress) where seen.insert(stage.key).inserted {
+                    let (level, ids): (String, [String])
+                    if case .item = stage.augmenter { (level, ids) = ("item", split.dataset.itemIDs) } else { (level, ids) = ("user", split.dataset.userIDs) }
+                    lines += zip(ids, texts).map { AugmentedText(pipeline: cell.pipeline.name, stage: stage.kind, level: level, field: stage.writes, id: $0, text: $1) }
+                }
+            }
+            guard let slot = cell.pipeline.augmenter, cell.pipeline.augmenterImport == nil else { continue }
+            var (augmenter, json) = try registry.makeAugmenter(kind: slot.kind, configuration: slot, context: context)
+            let evaluation = cell.spec.evaluation
+            let users = EvaluationTask.test(split, excludeKnown: evaluation.excludeKnown).sampling(users: evaluation.users, seed: evaluation.seed).users
+            guard seen.insert(stageKey(["augmenter", slot.kind, json, prepared.fingerprint, "\(users)"])).inserted else { continue }
+            if var trainable = augmenter as? any Trainable {
+                try trainable.fit(split.trainingSet, context: TrainingContext(seed: cell.seed))
+                augmenter = trainable as! any KnowledgeAugmenter
+            }
+            let started = Date()
+            for start in stride(from: 0, to: users.count, by: augmentChunk) {
+                let chunk = Array(users[start..<min(users.count, start + augmentChunk)])
+                let texts = try Self.knowledge(
+                    users: chunk, augmenter, kind: slot.kind, json: json, fingerprint: prepared.fingerprint, known: split.historyBeforeTest, items: split.dataset.itemText,
+                    store: store)
+                lines += zip(chunk, texts).map {
+                    AugmentedText(pipeline: cell.pipeline.name, stage: slot.kind, level: "user", field: Self.knowledgeField, id: split.dataset.userIDs[Int($0)], text: $1)
+                }
+                progress.line(
+                    "  \(cell.pipeline.name): \(slot.kind) \(start + chunk.count)/\(users.count) users' \(Self.knowledgeField) written, \(ProgressReporter.clock(Date().timeIntervalSince(started))) elapsed"
+                )
             }
         }
         return lines

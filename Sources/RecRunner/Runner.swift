@@ -160,6 +160,9 @@ public final class Runner: @unchecked Sendable {
         stageKey(["knowledge", kind, json, fingerprint, "\(user)", "\(history)"])
     }
 
+    /// The field name of the ranking path's user texts in augmentation files.
+    static let knowledgeField = "knowledge"
+
     /// What a user-level augmenter writes for `users` on the ranking path, through its batched
     /// path (a language model's call cache answers what it has seen), each text stored where a
     /// reader or a report finds it: one artifact per user and history.
@@ -258,15 +261,24 @@ public final class Runner: @unchecked Sendable {
         let scorer = retriever
         let evaluationStart = Date()
         let store = self.store
+        // Profiles written elsewhere, taken instead of the augmenter's (`augmenter: { import: }`).
+        let imported = try cell.pipeline.augmenterImport.map {
+            try ImportedTexts.load(
+                $0, relativeTo: cell.specDirectory, level: "user", field: Self.knowledgeField, at: cell.pipeline.augmenterImportLocation,
+                key: "pipelines.\(name).augmenter.import")
+        }
+        let userIDs = split.dataset.userIDs
         let result = try evaluator.evaluate(
             task,
             score: { users, buffer in try scorer.score(users: users, history: history, into: buffer) },
             rerank: ranker.map { ranker in
                 { users, candidates in
-                    let knowledge = try augmenter.map { augmenter in
-                        try Self.knowledge(
-                            users: users, augmenter, kind: augmenterKind, json: augmenterJSON, fingerprint: prepared.fingerprint, known: known, items: items, store: store)
-                    }
+                    let knowledge =
+                        try imported.map { try $0.texts(for: users.map { userIDs[Int($0)] }, level: "user", field: Self.knowledgeField) }
+                        ?? augmenter.map { augmenter in
+                            try Self.knowledge(
+                                users: users, augmenter, kind: augmenterKind, json: augmenterJSON, fingerprint: prepared.fingerprint, known: known, items: items, store: store)
+                        }
                     return try ranker.rank(
                         users.indices.map { RankRequest(user: users[$0], history: known[Int(users[$0])], candidates: candidates[$0], knowledge: knowledge?[$0]) })
                 }

@@ -15,6 +15,10 @@ public struct PipelineSpec: Sendable, Decodable {
     public var retriever: ComponentSpec?
     public var scorer: ComponentSpec?
     public var augmenter: ComponentSpec?
+    /// A JSONL file (relative to the spec) whose user texts of field `knowledge` the ranking
+    /// path takes instead of calling the `augmenter:` (`augmenter: { type: ..., import: FILE }`).
+    public var augmenterImport: String?
+    public var augmenterImportLocation: SourceLocation?
     public var ranker: ComponentSpec?
     /// A text encoder run over every item's text before training; the vectors reach the
     /// retriever or scorer as `TrainingSet.itemVectors` and are cached by text.
@@ -34,6 +38,14 @@ public struct PipelineSpec: Sendable, Decodable {
         retriever = try c.decodeIfPresent(ComponentSpec.self, forKey: .retriever)
         scorer = try c.decodeIfPresent(ComponentSpec.self, forKey: .scorer)
         augmenter = try c.decodeIfPresent(ComponentSpec.self, forKey: .augmenter)
+        if let slot = augmenter, let node = slot.node["import"] {
+            guard let file = node.scalar, !file.isEmpty else {
+                throw RecError(.spec, "import names a JSONL file of user texts", at: node.location, key: (slot.keyPath + ["import"]).joined(separator: "."))
+            }
+            augmenter?.stageKeys = ["import"]
+            augmenterImport = file
+            augmenterImportLocation = node.location
+        }
         ranker = try c.decodeIfPresent(ComponentSpec.self, forKey: .ranker)
         encoder = try c.decodeIfPresent(ComponentSpec.self, forKey: .encoder)
         augment = try c.decode(.augment, default: [])
@@ -73,6 +85,10 @@ public struct PipelineSpec: Sendable, Decodable {
 
     /// The slot that produces the pipeline's predictions.
     public var head: ComponentSpec { retriever ?? scorer! }
+
+    /// Whether the pipeline writes text before training (augment stages) or on the ranking
+    /// path (an augmenter).
+    public var writesText: Bool { !augment.isEmpty || augmenter != nil }
 }
 
 /// An augment stage: a plugin slot (an item augmenter, or a user-level augmenter) and the

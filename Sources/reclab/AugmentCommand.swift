@@ -12,16 +12,17 @@ enum AugmentCommand: Command {
         Usage: reclab augment FILE --export OUT.jsonl [options]
 
         Runs the augment stages of every pipeline in FILE for one run seed, before anything
-        trains: texts already in the database's stage cache are restored, the rest are written
-        through each augmenter's batched path and stored as they finish (a killed run resumes
-        with no finished call repeated). Then every text is written to OUT.jsonl, one line per
-        item or user:
+        trains, and each ranking-path `augmenter:` for the users its evaluation ranks: texts
+        already in the database are restored, the rest are written through each augmenter's
+        batched path and stored as they finish (a killed run resumes with no finished call
+        repeated). Then every text is written to OUT.jsonl, one line per item or user:
 
           {"field":"summary","id":"1","level":"item","pipeline":"p","stage":"llm.item_text","text":"..."}
 
-        `id` is the dataset's own user or item id. An augment stage with `import: OUT.jsonl`
-        takes its texts from such a file instead of calling its augmenter, so that knowledge
-        written by a larger model elsewhere can be plugged into any spec.
+        `id` is the dataset's own user or item id; an augment stage's lines carry its `writes:`
+        field, an augmenter's the field `knowledge`. An augment stage or an augmenter with
+        `import: OUT.jsonl` takes its texts from such a file instead of calling the model, so
+        that knowledge written by a larger model elsewhere can be plugged into any spec.
 
         Options:
           --export PATH        where to write the texts (JSON Lines); required
@@ -45,8 +46,8 @@ enum AugmentCommand: Command {
         if let seed, !plan.info.seeds.contains(seed) {
             throw RecError.usage("--seed \(seed) is not one of the spec's seeds (\(plan.info.seeds.map(String.init).joined(separator: ", ")))")
         }
-        guard plan.cells.contains(where: { !$0.pipeline.augment.isEmpty }) else {
-            throw RecError.usage("'\(plan.info.name)' has no pipeline with augment: stages; nothing to export")
+        guard plan.cells.contains(where: \.pipeline.writesText) else {
+            throw RecError.usage("'\(plan.info.name)' has no pipeline with augment: stages or an augmenter; nothing to export")
         }
         let store = try ResultStore(path: args.value("--db") ?? "reclab.sqlite")
         let progress = ProgressReporter(quiet: args.has("--quiet"))

@@ -16,12 +16,16 @@ final class StageRecorder: @unchecked Sendable {
     private var written = 0
     private var failAfter: Int?
     var users: [Int] = []
+    private var handed: [Int32: String] = [:]
 
     func reset(failAfter: Int? = nil) {
         lock.withLock {
-            written = 0; self.failAfter = failAfter; users = []
+            written = 0; self.failAfter = failAfter; users = []; handed = [:]
         }
     }
+    /// The knowledge rankers were handed, by user.
+    var knowledge: [Int32: String] { lock.withLock { handed } }
+    func hand(_ text: String?, to user: Int32) { lock.withLock { handed[user] = text ?? "" } }
     var count: Int { lock.withLock { written } }
 
     func write() throws {
@@ -67,6 +71,22 @@ struct HistoryAugmenter: KnowledgeAugmenter {
     }
 }
 
+/// Keeps the retriever's order and records the knowledge it was handed for each user.
+struct KnowledgeRanker: Ranker {
+    struct Configuration: Codable, Sendable, Equatable {
+        init() {}
+        init(from decoder: any Decoder) throws {}
+    }
+    static let kind = "test.knowledge_ranker"
+    static let summary = "records RankRequest.knowledge"
+    let configuration = Configuration()
+    init(configuration: Configuration, context: ComponentContext) throws {}
+    func rank(_ request: RankRequest) throws -> [ScoredItem] {
+        StageRecorder.shared.hand(request.knowledge, to: request.user)
+        return request.candidates.enumerated().map { ScoredItem(item: $0.element, score: Float(-$0.offset)) }
+    }
+}
+
 /// A scorer that needs user text and user vectors at fit time, as KAR's does.
 struct UserVectorScorer: Scorer, Trainable {
     struct Configuration: Codable, Sendable, Equatable {
@@ -98,6 +118,7 @@ struct UserVectorScorer: Scorer, Trainable {
         try registry.register(TitleAugmenter.self)
         try registry.register(HistoryAugmenter.self)
         try registry.register(UserVectorScorer.self)
+        try registry.register(KnowledgeRanker.self)
         return registry
     }
 
@@ -173,6 +194,56 @@ struct UserVectorScorer: Scorer, Trainable {
         let second = try runner(registry, store).run(plan, cells: plan.cells)
         #expect(second.failed.isEmpty && second.ran == 1, "\(second)")
         #expect(StageRecorder.shared.count == 34, "only the 34 items without a stored text are written again")
+    }
+
+    /// The ranking path's augmenter: exported for the users the evaluation ranks, and read
+    /// back from the file by `import:` with no call to the augmenter.
+    @Test func theRankingPathsProfilesExportAndImport() throws {
+        let registry = try registry()
+        let folder = Fixtures.temporaryDirectory("stage-graph")
+        let spec = """
+            name: ranked
+            data: { dataset: tiny, path: \(Fixtures.directory)/tiny, format: recbole }
+            evaluation: { protocol: candidates, candidates: 10, metrics: [hr], cutoffs: [5], users: 20 }
+            seeds: [1]
+            pipelines:
+              profiled:
+                retriever: { type: popularity }
+                augmenter: { type: test.history_text }
+                ranker: { type: test.knowledge_ranker }
+            """
+        try spec.write(toFile: folder + "/ranked.yaml", atomically: true, encoding: .utf8)
+        let store = try ResultStore(path: folder + "/ranked.sqlite")
+        StageRecorder.shared.reset()
+        let lines = try runner(registry, store).augmentations(try ExperimentPlan(try SpecLoader.load(path: folder + "/ranked.yaml"), registry: registry))
+        #expect(lines.count == 20 && StageRecorder.shared.count == 20, "one profile per evaluated user")
+        #expect(lines.allSatisfy { $0.level == "user" && $0.field == "knowledge" && $0.stage == "test.history_text" && $0.text.hasPrefix("likes") })
+
+        // The plain run hands the ranker the same texts the export wrote.
+        StageRecorder.shared.reset()
+        let plan = try ExperimentPlan(try SpecLoader.load(path: folder + "/ranked.yaml"), registry: registry)
+        #expect(try runner(registry, store).run(plan, cells: plan.cells).failed.isEmpty)
+        let byID = Dictionary(uniqueKeysWithValues: lines.map { ($0.id, $0.text) })
+        let dataset = try DataStage(catalog: DataCatalog(root: Fixtures.directory)).prepare(plan.cells[0].spec.data).split.dataset
+        #expect(StageRecorder.shared.knowledge.count == 20)
+        #expect(StageRecorder.shared.knowledge.allSatisfy { byID[dataset.userIDs[Int($0.key)]] == $0.value })
+
+        // Imported (the texts changed, so they are seen to come from the file): no call.
+        let file = try lines.map { line in
+            var changed = line
+            changed.text = "imported " + line.text
+            return try canonicalJSON(changed, keys: .asDeclared)
+        }.joined(separator: "\n")
+        try file.write(toFile: folder + "/profiles.jsonl", atomically: true, encoding: .utf8)
+        let importing = spec.replacingOccurrences(of: "{ type: test.history_text }", with: "{ type: test.history_text, import: profiles.jsonl }")
+            .replacingOccurrences(of: "name: ranked", with: "name: ranked-imported")
+        try importing.write(toFile: folder + "/imported.yaml", atomically: true, encoding: .utf8)
+        let second = try ExperimentPlan(try SpecLoader.load(path: folder + "/imported.yaml"), registry: registry)
+        #expect(second.cells[0].key != plan.cells[0].key, "the import is part of the cell")
+        StageRecorder.shared.reset()
+        #expect(try runner(registry, store).run(second, cells: second.cells).failed.isEmpty)
+        #expect(StageRecorder.shared.count == 0, "the augmenter wrote nothing")
+        #expect(StageRecorder.shared.knowledge.count == 20 && StageRecorder.shared.knowledge.values.allSatisfy { $0.hasPrefix("imported likes") })
     }
 
     @Test func userTextAndUserVectorsExistAtFitTime() throws {
