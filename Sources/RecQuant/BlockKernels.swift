@@ -155,7 +155,8 @@ func kernel<L: BlockLayout>(_: L.Type, _ o: Operands, rows first: Int, _ end: In
         return
     }
     // Several tokens: unpack each row once per tile of tokens (a tile's activations stay in
-    // cache), then run the tile over it, eight tokens at a time.
+    // cache), then run the tile over it, eight tokens at a time (the 4-bit formats on the wide
+    // path when the CPU has it, remainders included).
     let unpacked = UnsafeMutablePointer<Quants>.allocate(capacity: blocks)
     let d = UnsafeMutablePointer<Float>.allocate(capacity: 2 * blocks), m = d + blocks
     let sums = UnsafeMutablePointer<SIMD8<Float>>.allocate(capacity: 9)

@@ -110,10 +110,10 @@ public struct BlockQuantizedMatrix: Sendable {
         #endif
     }()
 
-    /// Whether the 4-bit kernels take the wide path for eight tokens at a time (the same bits,
-    /// fewer instructions): where the CPU has it, unless RECLAB_QUANT_KERNELS=avx2. Tests
-    /// switch it to run both paths; both give the same bits, so a switch mid-run changes no
-    /// result.
+    /// Whether 4-bit products of several tokens take the wide path, two tokens per register
+    /// (the same bits, fewer instructions): where the CPU has it, unless
+    /// RECLAB_QUANT_KERNELS=avx2. Tests switch it to run both paths; both give the same bits,
+    /// so a switch mid-run changes no result.
     nonisolated(unsafe) static var wide = wideAvailable && ProcessInfo.processInfo.environment["RECLAB_QUANT_KERNELS"] != "avx2"
 }
 
