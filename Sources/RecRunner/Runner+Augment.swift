@@ -34,18 +34,16 @@ extension Runner {
                 try trainable.fit(split.trainingSet, context: TrainingContext(seed: cell.seed))
                 augmenter = trainable as! any KnowledgeAugmenter
             }
-            let started = Date()
-            for start in stride(from: 0, to: users.count, by: augmentChunk) {
-                let chunk = Array(users[start..<min(users.count, start + augmentChunk)])
-                let texts = try Self.knowledge(
-                    users: chunk, augmenter, kind: slot.kind, json: json, fingerprint: prepared.fingerprint, known: split.historyBeforeTest, items: split.dataset.itemText,
-                    store: store)
-                lines += zip(chunk, texts).map {
-                    AugmentedText(pipeline: cell.pipeline.name, stage: slot.kind, level: "user", field: Self.knowledgeField, id: split.dataset.userIDs[Int($0)], text: $1)
-                }
-                progress.line(
-                    "  \(cell.pipeline.name): \(slot.kind) \(start + chunk.count)/\(users.count) users' \(Self.knowledgeField) written, \(ProgressReporter.clock(Date().timeIntervalSince(started))) elapsed"
-                )
+            // Stored under the keys the ranking path stores them under, so either finds the other's.
+            let known = split.historyBeforeTest, items = split.dataset.itemText
+            let keys = users.map { Self.knowledgeKey(kind: slot.kind, json: json, fingerprint: prepared.fingerprint, user: $0, history: known[Int($0)]) }
+            let bulk = BulkAugmentation(
+                chunk: augmentChunk, label: "\(cell.pipeline.name) \(slot.kind) writing \(Self.knowledgeField) for ranked users", kind: slot.kind, store: store, progress: progress)
+            let (texts, _) = try bulk.run(keys: keys, artifactKind: "knowledge:\(slot.kind)") { batch in
+                try augmenter.augment(users: batch.map { UserHistory(user: users[$0], history: known[Int(users[$0])]) }, items: items)
+            }
+            lines += zip(users, texts).map {
+                AugmentedText(pipeline: cell.pipeline.name, stage: slot.kind, level: "user", field: Self.knowledgeField, id: split.dataset.userIDs[Int($0)], text: $1)
             }
         }
         return lines
