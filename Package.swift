@@ -27,6 +27,8 @@ let package = Package(
         .systemLibrary(name: "CYAML", path: "Sources/CYAML", providers: [.apt(["libyaml-dev"])]),
         .systemLibrary(name: "COpenBLAS", path: "Sources/COpenBLAS", providers: [.apt(["libopenblas-dev"])]),
         .systemLibrary(name: "CLZMA", path: "Sources/CLZMA", providers: [.apt(["liblzma-dev"])]),
+        // zlib only for the tests, which decode the PNGs rsvg-convert draws from report figures.
+        .systemLibrary(name: "CZlib", path: "Sources/CZlib", providers: [.apt(["zlib1g-dev"])]),
 
         // MARK: - Core
         // RecCore hashes model files (SHA-256), so it is optimised in debug builds too.
@@ -80,7 +82,7 @@ let package = Package(
         .testTarget(name: "RecLMTests", dependencies: ["RecLM", "RecStore", "RecTesting"]),
         .testTarget(name: "SASRecTests", dependencies: ["SASRec", "RecTensor", "RecData", "RecEval", "RecTesting"]),
         .testTarget(name: "PALRTests", dependencies: ["PALR", "AllPlugins", "RecRunner", "RecReport", "RecLM", "RecStore", "RecData", "RecTesting"]),
-        .testTarget(name: "RecReportTests", dependencies: ["RecReport"]),
+        .testTarget(name: "RecReportTests", dependencies: ["RecReport", "RecStore", "RecEval", "CZlib"]),
         .testTarget(name: "RecStoreTests", dependencies: ["RecStore", "RecTesting"]),
         .testTarget(name: "CTRTests", dependencies: ["CTR", "RecData", "RecEval", "RecTesting"]),
         .testTarget(name: "RatingTests", dependencies: ["Rating", "RecData", "RecEval", "RecTesting"]),

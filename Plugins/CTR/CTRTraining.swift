@@ -104,7 +104,7 @@ struct CTRTrainer {
             guard canValidate else { continue }
             let predictions = predict(model, users: data.validation.map(\.user), items: data.validation.map(\.item))
             let auc = Self.auc(predictions, labels: validationLabels)
-            context.report(.message(String(format: "epoch %d validation AUC %.4f", epoch, auc)))
+            context.report(.validation(epoch: epoch, metric: "auc", value: auc))
             if auc > best.auc {
                 best = (auc, epoch, model)
             } else if configuration.patience > 0 && epoch - best.epoch >= configuration.patience {

@@ -139,7 +139,7 @@ public struct SASRec: Retriever, Trainable, Checkpointable, SequenceAware {
             context.report(.epochEnd(epoch: epoch, of: c.epochs, loss: total / Double(max(1, batches))))
             if c.patience > 0 && !data.validation.isEmpty {
                 let ndcg = try validationNDCG(data)
-                context.report(.message(String(format: "epoch %d validation ndcg@10 %.4f", epoch, ndcg)))
+                context.report(.validation(epoch: epoch, metric: "ndcg@10", value: ndcg))
                 if ndcg > (best?.ndcg ?? -1) {
                     best = (ndcg, epoch, parameters.map(\.data))
                 } else if epoch - best!.epoch >= c.patience {

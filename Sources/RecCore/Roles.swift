@@ -51,6 +51,9 @@ public struct TrainingContext: Sendable {
 
 public enum TrainingEvent: Sendable, Equatable {
     case epochEnd(epoch: Int, of: Int, loss: Double)
+    /// A validation metric measured after `epoch` (for early stopping), named as in reports
+    /// (`ndcg@10`, `auc`).
+    case validation(epoch: Int, metric: String, value: Double)
     case message(String)
 }
 

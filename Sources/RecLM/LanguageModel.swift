@@ -162,8 +162,8 @@ public final class CachedLanguageModel: LanguageModel, @unchecked Sendable {
         _ request: Request, kind: String, tokens: (Response) -> (prompt: Int, completion: Int), call: () throws -> Response
     ) throws -> Response {
         let (text, key) = try keyed(request)
-        if let stored = try lookup(key, kind: kind, as: Response.self) { return stored }
-        let response = try call()
+        if let stored = try lookup(key, kind: kind, as: Response.self, tokens: tokens) { return stored }
+        let response = try LanguageModelUsage.shared.timed(call)
         try store(response, text: text, key: key, kind: kind, tokens: tokens)
         return response
     }
@@ -174,11 +174,12 @@ public final class CachedLanguageModel: LanguageModel, @unchecked Sendable {
         return (text, SHA256.hex(text))
     }
 
-    func lookup<Response: Decodable>(_ key: String, kind: String, as: Response.Type) throws -> Response? {
+    func lookup<Response: Decodable>(_ key: String, kind: String, as: Response.Type, tokens: (Response) -> (prompt: Int, completion: Int)) throws -> Response? {
         guard let stored = try cache.cachedLMResponse(key) else { return nil }
         do {
             let response = try JSONDecoder().decode(Response.self, from: Data(stored.utf8))
-            LanguageModelUsage.shared.recordCached()
+            let (prompt, completion) = tokens(response)
+            LanguageModelUsage.shared.recordCached(prompt: prompt, generated: completion)
             return response
         } catch {
             throw RecError(.store, "cached \(kind) call \(key.prefix(12)) cannot be read (\(error)); the cache row is damaged")
@@ -205,7 +206,7 @@ public final class CachedLanguageModel: LanguageModel, @unchecked Sendable {
         for (index, request) in requests.enumerated() {
             do {
                 let (text, key) = try keyed(key(request))
-                if let stored = try lookup(key, kind: kind, as: Response.self) {
+                if let stored = try lookup(key, kind: kind, as: Response.self, tokens: tokens) {
                     finished(index, .success(stored))
                 } else {
                     misses.append((index, text, key))
@@ -216,17 +217,19 @@ public final class CachedLanguageModel: LanguageModel, @unchecked Sendable {
         }
         guard !misses.isEmpty else { return }
         try withoutActuallyEscaping(finished) { finished in
-            try call(misses.map { requests[$0.index] }) { position, result in
-                let miss = misses[position]
-                if case .success(let response) = result {
-                    do {
-                        try store(response, text: miss.text, key: miss.key, kind: kind, tokens: tokens)
-                    } catch {
-                        finished(miss.index, .failure(error))
-                        return
+            try LanguageModelUsage.shared.timed {
+                try call(misses.map { requests[$0.index] }) { position, result in
+                    let miss = misses[position]
+                    if case .success(let response) = result {
+                        do {
+                            try store(response, text: miss.text, key: miss.key, kind: kind, tokens: tokens)
+                        } catch {
+                            finished(miss.index, .failure(error))
+                            return
+                        }
                     }
+                    finished(miss.index, result)
                 }
-                finished(miss.index, result)
             }
         }
     }

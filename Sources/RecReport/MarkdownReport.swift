@@ -6,24 +6,17 @@ import RecStore
 /// Renders an experiment's Markdown report from the results store alone, so `reclab report`
 /// reproduces the file byte for byte.
 public enum MarkdownReport {
-    public static func render(store: ResultStore, experiment name: String) throws -> String {
-        let record = try store.experiment(named: name)
-        let info = try JSONDecoder().decode(ExperimentInfo.self, from: Data(record.infoJSON.utf8))
-        let cells = try store.cells(of: record)
-        let byKey = Dictionary(uniqueKeysWithValues: cells.map { ($0.key, $0) })
-        var metricsByCell: [String: [MetricKey: Double]] = [:]
-        for cell in cells where cell.status == .done {
-            var values: [MetricKey: Double] = [:]
-            for metric in try store.metrics(cell: cell.id) { values[MetricKey(metric.name, metric.k)] = metric.value }
-            metricsByCell[cell.key] = values
-        }
-        let columns = info.metrics.flatMap { metric -> [MetricKey] in
-            (MetricCatalog.definition(metric)?.usesCutoff ?? true) ? info.cutoffs.map { MetricKey(metric, $0) } : [MetricKey(metric)]
-        }
-        guard let base = info.points.first else { throw RecError(.store, "experiment '\(name)' has no planned cells") }
-        func keys(_ point: ExperimentInfo.Point, _ pipeline: String) -> [String] {
-            point.cells.filter { $0.pipeline == pipeline }.map(\.key)
-        }
+    /// A rendered report: its Markdown, and the figures it shows, to be written into the
+    /// folder the Markdown names (`figureFolder`, relative to the report).
+    public struct Rendered: Sendable {
+        public var markdown: String
+        public var figures: [Figure]
+    }
+
+    public static func render(store: ResultStore, experiment name: String, figureFolder: String) throws -> Rendered {
+        let data = try ReportData(store: store, experiment: name)
+        let info = data.info, columns = data.columns, base = data.base
+        var figures = FigureSet(folder: figureFolder)
 
         var out = "# \(info.name)\n\n"
         if let description = info.description { out += description.trimmingCharacters(in: .whitespacesAndNewlines) + "\n\n" }
@@ -32,7 +25,7 @@ public enum MarkdownReport {
 
         // MARK: Data and protocol
         out += "## Data and protocol\n\n"
-        if let fingerprint = cells.lazy.compactMap(\.dataFingerprint).first, let json = try store.datasetStats(fingerprint: fingerprint) {
+        if let fingerprint = data.fingerprint, let json = try store.datasetStats(fingerprint: fingerprint) {
             out += datasetSection(json, fingerprint: fingerprint)
         } else {
             out += "- Dataset: \(info.dataset) (no finished cell yet)\n"
@@ -40,28 +33,18 @@ public enum MarkdownReport {
         out += "- Split: \(info.split)\n"
         out += "- Protocol: \(info.protocolDescription)\n"
         out += "- Seeds: \(info.seeds.map(String.init).joined(separator: ", ")) (mean ± sample standard deviation over seeds)\n"
-        let done = cells.filter { $0.status == .done }.count
-        out += "- Cells: \(done) of \(cells.count) finished\n\n"
+        let done = data.cells.filter { $0.status == .done }.count
+        out += "- Cells: \(done) of \(data.cells.count) finished\n\n"
 
         // MARK: Results
         out += "## Results\n\n"
         out += "| pipeline | " + columns.map(\.description).joined(separator: " | ") + " |\n"
         out += "|---|" + columns.map { _ in "---:|" }.joined() + "\n"
-        var summaries: [String: [MetricKey: (mean: Double, std: Double, n: Int)]] = [:]
-        for pipeline in info.pipelines {
-            var row: [MetricKey: (Double, Double, Int)] = [:]
-            for column in columns {
-                let values = keys(base, pipeline).compactMap { metricsByCell[$0]?[column] }.filter { !$0.isNaN }
-                if !values.isEmpty { row[column] = meanStd(values) }
-            }
-            summaries[pipeline] = row
-        }
         for pipeline in info.pipelines {
             let cellsText = columns.map { column -> String in
-                guard let value = summaries[pipeline]?[column] else { return "–" }
-                let higher = MetricCatalog.definition(column.name)?.higherIsBetter ?? true
-                let all = info.pipelines.compactMap { summaries[$0]?[column]?.mean }
-                let best = higher ? all.max() : all.min()
+                guard let value = data.summary(column, pipeline) else { return "–" }
+                let all = info.pipelines.compactMap { data.summary(column, $0)?.mean }
+                let best = ReportData.higherIsBetter(column) ? all.max() : all.min()
                 let text = value.n > 1 ? String(format: "%.4f ± %.4f", value.mean, value.std) : String(format: "%.4f", value.mean)
                 return value.mean == best && Set(all).count > 1 ? "**\(text)**" : text
             }
@@ -72,18 +55,10 @@ public enum MarkdownReport {
         out += "\n"
 
         // MARK: Significance
-        var sections: [(title: String, pairs: [(String, String)])] = []
-        if let baseline = info.baseline {
-            sections.append(("Significance against `\(baseline)`", info.pipelines.filter { $0 != baseline }.map { ($0, baseline) }))
-        }
-        if let comparisons = info.comparisons, !comparisons.isEmpty {
-            sections.append(("Paired comparisons", comparisons.map { ($0[0], $0[1]) }))
-        }
-        let values = PerUserValues(store: store, base: base, byKey: byKey)
-        if !sections.isEmpty {
-            out += try significanceSections(sections, info: info, columns: columns, values: values)
-        }
-        out += try intervalSection(info: info, columns: columns, values: values)
+        let family = try SignificanceFamily(data: data)
+        if !family.sections.isEmpty { out += significanceSections(family) }
+        out += try intervalSection(data: data, figures: &figures)
+        out += try sampledCorrectionSection(data: data)
 
         // MARK: Ablation
         if info.points.count > 1 {
@@ -92,52 +67,35 @@ public enum MarkdownReport {
             out += "| point | pipeline | " + columns.map(\.description).joined(separator: " | ") + " |\n"
             out += "|---|---|" + columns.map { _ in "---:|" }.joined() + "\n"
             for point in info.points.dropFirst() {
-                for pipeline in info.pipelines where keys(point, pipeline) != keys(base, pipeline) {
+                for pipeline in info.pipelines where point.cells.filter({ $0.pipeline == pipeline }) != base.cells.filter({ $0.pipeline == pipeline }) {
                     let values = columns.map { column -> String in
-                        let mine = keys(point, pipeline).compactMap { metricsByCell[$0]?[column] }
-                        let theirs = keys(base, pipeline).compactMap { metricsByCell[$0]?[column] }
+                        let mine = data.values(column, pipeline, at: point)
                         guard !mine.isEmpty else { return "–" }
                         let mean = meanStd(mine).mean
-                        guard !theirs.isEmpty else { return String(format: "%.4f", mean) }
-                        return String(format: "%.4f (%+.4f)", mean, mean - meanStd(theirs).mean)
+                        guard let theirs = data.summary(column, pipeline) else { return String(format: "%.4f", mean) }
+                        return String(format: "%.4f (%+.4f)", mean, mean - theirs.mean)
                     }
                     out += "| \(Markdown.text(point.label)) | \(Markdown.text(pipeline)) | " + values.joined(separator: " | ") + " |\n"
                 }
             }
             out += "\n"
+            out += try sweepFigures(data: data, figures: &figures)
         }
-
-        // MARK: Timings
-        out += "## Timings\n\n"
-        out += "Mean seconds per cell over seeds (fit = training, evaluate = scoring and metrics on the test users).\n\n"
-        out += "| pipeline | fit s | evaluate s |\n|---|---:|---:|\n"
-        for pipeline in info.pipelines {
-            var fit: [Double] = [], evaluate: [Double] = []
-            for key in keys(base, pipeline) {
-                guard let cell = byKey[key], cell.status == .done else { continue }
-                for timing in try store.timings(cell: cell.id) {
-                    if timing.stage == "fit" { fit.append(timing.seconds) }
-                    if timing.stage == "evaluate" { evaluate.append(timing.seconds) }
-                }
-            }
-            let f = fit.isEmpty ? "–" : String(format: "%.2f", meanStd(fit).mean)
-            let e = evaluate.isEmpty ? "–" : String(format: "%.2f", meanStd(evaluate).mean)
-            out += "| \(Markdown.text(pipeline)) | \(f) | \(e) |\n"
-        }
-        out += try countsSection(store: store, info: info, base: base, byKey: byKey)
-        let failures = cells.filter { $0.status == .failed }
+        out += try learningCurves(data: data, figures: &figures)
+        out += try costSection(data: data, figures: &figures)
+        out += try countsSection(data: data)
+        let failures = data.cells.filter { $0.status == .failed }
         if !failures.isEmpty {
             out += "\n## Failed cells\n\n"
             for cell in failures { out += "- \(Markdown.text(cell.pipeline)) seed \(cell.seed) [\(Markdown.text(cell.sweepLabel))]: \(Markdown.text(cell.error ?? "unknown error"))\n" }
         }
-        return out
+        return Rendered(markdown: out, figures: figures.figures)
     }
 
     /// What the pipelines' components counted, with the notes in which they explain it,
     /// summed over seeds, and the examples they kept, quoted. Empty when nothing counted.
-    static func countsSection(
-        store: ResultStore, info: ExperimentInfo, base: ExperimentInfo.Point, byKey: [String: ResultStore.CellRecord]
-    ) throws -> String {
+    static func countsSection(data: ReportData) throws -> String {
+        let store = data.store, info = data.info, base = data.base, byKey = data.byKey
         var rows: [(pipeline: String, counts: [String: Int], seeds: Int)] = []
         var quoted: [(pipeline: String, seed: UInt64, examples: [String])] = []
         var notes: [String] = []
@@ -205,56 +163,13 @@ public enum MarkdownReport {
         return out
     }
 
-    /// Each user's value of a metric for a pipeline, averaged over the seeds of the base point.
-    struct PerUserValues {
-        var store: ResultStore
-        var base: ExperimentInfo.Point
-        var byKey: [String: ResultStore.CellRecord]
-
-        func of(_ pipeline: String, _ column: MetricKey) throws -> [Int32: Double]? {
-            var sums: [Int32: Double] = [:]
-            var seeds = 0
-            for ref in base.cells where ref.pipeline == pipeline {
-                guard let cell = byKey[ref.key], cell.status == .done,
-                    let series = try store.perUser(cell: cell.id, name: column.name, k: column.k)
-                else { return nil }
-                seeds += 1
-                for (user, value) in zip(series.users, series.values) { sums[user, default: 0] += value }
-            }
-            return seeds == 0 ? nil : sums.mapValues { $0 / Double(seeds) }
-        }
-    }
-
     /// The significance tables. All their tests form one family, corrected together (Holm by
     /// default): a row is marked when both of its tests survive the correction at 0.05.
-    static func significanceSections(
-        _ sections: [(title: String, pairs: [(String, String)])], info: ExperimentInfo, columns: [MetricKey], values: PerUserValues
-    ) throws -> String {
-        struct Row { var section: Int; var label: String; var column: MetricKey; var a: Double; var b: Double; var t: Double?; var w: Double? }
-        var rows: [Row] = []
-        for (index, section) in sections.enumerated() {
-            let against = Set(section.pairs.map(\.1))
-            for (pipeline, other) in section.pairs {
-                let label = against.count == 1 ? Markdown.text(pipeline) : "\(Markdown.text(pipeline)) vs \(Markdown.text(other))"
-                for column in columns {
-                    guard let mine = try values.of(pipeline, column), let theirs = try values.of(other, column) else { continue }
-                    let users = mine.keys.filter { theirs[$0] != nil && !mine[$0]!.isNaN && !theirs[$0]!.isNaN }.sorted()
-                    guard !users.isEmpty else { continue }
-                    let a = users.map { mine[$0]! }, b = users.map { theirs[$0]! }
-                    rows.append(
-                        Row(
-                            section: index, label: label, column: column, a: a.reduce(0, +) / Double(a.count), b: b.reduce(0, +) / Double(b.count),
-                            t: Significance.pairedTTest(a, b)?.pValue, w: Significance.wilcoxon(a, b)?.pValue))
-                }
-            }
-        }
-        let method = MultipleComparisons.Method(rawValue: info.correction ?? "holm") ?? .holm
-        // A test that could not be run (too few pairs) enters the family with p = 1.
-        let adjustedT = MultipleComparisons.adjust(rows.map { $0.t ?? 1 }, method: method)
-        let adjustedW = MultipleComparisons.adjust(rows.map { $0.w ?? 1 }, method: method)
+    static func significanceSections(_ family: SignificanceFamily) -> String {
+        let rows = family.rows, method = family.method
         let methodName = ["holm": "Holm", "bh": "Benjamini-Hochberg", "none": "no"][method.rawValue]!
         var out = ""
-        for (index, section) in sections.enumerated() {
+        for (index, section) in family.sections.enumerated() {
             out += "## \(section.title)\n\n"
             out += "Paired tests on per-user values (each user's value averaged over seeds): two-sided paired t-test and "
             out += "Wilcoxon signed-rank (zero differences dropped, normal approximation with tie correction). "
@@ -264,15 +179,18 @@ public enum MarkdownReport {
                 out += "The report's \(rows.count) tests of each kind form one family, adjusted by \(methodName)'s procedure "
                 out += "(evaluation.correction: \(method.rawValue)); † marks an adjusted p < 0.05 in both.\n\n"
             }
+            out += "MDE is the smallest true mean difference the t-test would detect with 80% power at α = 0.05 (before the correction), "
+            out += "from the observed per-user differences: a difference in |Δ| below it was not resolvable with these users.\n\n"
             let against = Set(section.pairs.map(\.1))
             let header = against.count == 1 ? Markdown.text(against.first!) : "against (mean)"
-            out += "| pipeline | metric | mean | \(header) | Δ | t-test p | Wilcoxon p |" + (method == .none ? "" : " adjusted t / W |") + "\n"
-            out += "|---|---|---:|---:|---:|---:|---:|" + (method == .none ? "" : "---:|") + "\n"
-            for (row, (t, w)) in zip(rows, zip(adjustedT, adjustedW)) where row.section == index {
-                let survives = t < 0.05 && w < 0.05 && row.t != nil && row.w != nil
-                out += "| \(row.label) | \(row.column) | " + String(format: "%.4f | %.4f | %+.4f", row.a, row.b, row.a - row.b)
+            out += "| pipeline | metric | mean | \(header) | Δ | MDE | t-test p | Wilcoxon p |" + (method == .none ? "" : " adjusted t / W |") + "\n"
+            out += "|---|---|---:|---:|---:|---:|---:|---:|" + (method == .none ? "" : "---:|") + "\n"
+            for row in rows where row.section == index {
+                let label = against.count == 1 ? Markdown.text(row.pipeline) : "\(Markdown.text(row.pipeline)) vs \(Markdown.text(row.other))"
+                out += "| \(label) | \(row.column) | " + String(format: "%.4f | %.4f | %+.4f | ", row.a, row.b, row.a - row.b) + (row.mde.map { String(format: "%.4f", $0) } ?? "–")
                 out += " | \(pValue(row.t)) | \(pValue(row.w))"
-                out += method == .none ? "\(survives ? " †" : "") |\n" : " | \(pValue(row.t.map { _ in t })) / \(pValue(row.w.map { _ in w }))\(survives ? " †" : "") |\n"
+                let mark = row.survives ? " †" : ""
+                out += method == .none ? "\(mark) |\n" : " | \(pValue(row.t.map { _ in row.adjustedT })) / \(pValue(row.w.map { _ in row.adjustedW }))\(mark) |\n"
             }
             out += "\n"
         }
@@ -280,21 +198,19 @@ public enum MarkdownReport {
     }
 
     /// 95% percentile-bootstrap intervals of each pipeline's mean per-user value (users
-    /// resampled 1,000 times, seeded). For metrics computed over all pairs at once (AUC and
-    /// LogLoss in the ctr protocol, RMSE) the per-user mean differs from the table's figure.
-    static func intervalSection(info: ExperimentInfo, columns: [MetricKey], values: PerUserValues) throws -> String {
-        var lines: [String] = []
+    /// resampled 1,000 times, seeded), as a table and as one dot-and-interval figure per metric.
+    /// For metrics computed over all pairs at once (AUC and LogLoss in the ctr protocol, RMSE)
+    /// the per-user mean differs from the table's figure.
+    static func intervalSection(data: ReportData, figures: inout FigureSet) throws -> String {
+        let info = data.info, columns = data.columns
+        var table: [String: [MetricKey: (mean: Double, low: Double, high: Double)]] = [:]
         for pipeline in info.pipelines {
-            var cells: [String] = []
-            var any = false
-            for column in columns {
-                guard let series = try values.of(pipeline, column) else { cells.append("–"); continue }
-                let list = series.keys.sorted().compactMap { series[$0] }.filter { !$0.isNaN }
-                guard let interval = MultipleComparisons.bootstrapMean(list) else { cells.append("–"); continue }
-                any = true
-                cells.append(String(format: "%.4f [%.4f, %.4f]", list.reduce(0, +) / Double(list.count), interval.low, interval.high))
-            }
-            if any { lines.append("| \(Markdown.text(pipeline)) | " + cells.joined(separator: " | ") + " |") }
+            for column in columns { table[pipeline, default: [:]][column] = try data.interval(pipeline, column) }
+        }
+        let lines = info.pipelines.filter { !(table[$0]?.isEmpty ?? true) }.map { pipeline in
+            "| \(Markdown.text(pipeline)) | "
+                + columns.map { column in table[pipeline]?[column].map { String(format: "%.4f [%.4f, %.4f]", $0.mean, $0.low, $0.high) } ?? "–" }
+                .joined(separator: " | ") + " |"
         }
         guard !lines.isEmpty else { return "" }
         var out = "## Confidence intervals\n\n"
@@ -302,7 +218,19 @@ public enum MarkdownReport {
         out += "Where a metric is computed over all pairs at once (AUC and LogLoss in the ctr protocol, RMSE), the per-user mean differs from the results table.\n\n"
         out += "| pipeline | " + columns.map(\.description).joined(separator: " | ") + " |\n"
         out += "|---|" + columns.map { _ in "---:|" }.joined() + "\n"
-        return out + lines.joined(separator: "\n") + "\n\n"
+        out += lines.joined(separator: "\n") + "\n\n"
+        for column in columns {
+            let higher = ReportData.higherIsBetter(column)
+            let rows = info.pipelines.compactMap { pipeline in
+                table[pipeline]?[column].map { Plot.Interval(label: pipeline, mean: $0.mean, low: $0.low, high: $0.high) }
+            }.sorted { higher ? $0.mean > $1.mean : $0.mean < $1.mean }
+            guard !rows.isEmpty else { continue }
+            let title = "\(info.name): \(column) per pipeline"
+            out += figures.add(
+                "\(column).svg", title: title,
+                svg: Plot.intervals(title: title, metric: "\(column) (mean per user)", rows: rows, note: "dot: mean per user; bar: 95% bootstrap interval; best first"))
+        }
+        return out
     }
 
     static func pValue(_ p: Double?) -> String {

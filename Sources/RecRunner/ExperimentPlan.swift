@@ -97,7 +97,7 @@ public struct ExperimentPlan: Sendable {
                     }
                 }
             }
-            points.append(ExperimentInfo.Point(label: point.label, cells: refs))
+            points.append(ExperimentInfo.Point(label: point.label, cells: refs, settings: point.settings.isEmpty ? nil : point.settings.map { [$0.path, $0.value] }))
         }
         self.cells = cells
         let base = loaded.base

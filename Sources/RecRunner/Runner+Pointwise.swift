@@ -34,10 +34,11 @@ extension Runner {
                 "scorer", scorerSpec.kind, cell.headJSON, prepared.fingerprint, try canonicalJSON(spec.data.split), spec.data.label?.description ?? "",
                 "\(spec.data.split.seed(forRun: cell.seed))", "\(cell.seed)",
             ] + stages.upstream)
-        let events = trainingContext(cell, started: Date())
+        let curves = CurveRecorder()
+        let events = trainingContext(cell, started: Date(), curves: curves)
         scorer = try fitOrRestore(
             scorer, key: cacheKey, kind: "scorer:\(scorerSpec.kind)", name: name,
-            training: { try stages.run(split, cell: cell, store: store, progress: progress, events: events).1 }, events: events)
+            training: { try stages.run(split, cell: cell, store: store, progress: progress, events: events).1 }, events: events, curves: curves)
         lap("fit")
         let task = PointwiseTask.of(split.test, labelRule: split.labelRule)
         var predictions: [Float] = []
@@ -56,46 +57,54 @@ extension Runner {
         let result = try PointwiseEvaluator(metrics: spec.evaluation.metrics, predicts: scorer.predicts).evaluate(task, predictions: predictions)
         lap("evaluate")
         let counts = try storeDiagnostics(stages.components + [scorer], cell: cell)
-        return cellResult(prepared, result, timings: timings, counts: counts)
+        return cellResult(prepared, result, timings: timings, counts: counts, curves: curves)
     }
 
     /// `made` restored from the stage cache under `key`, or trained (when it learns) and its
-    /// checkpoint stored there (when it has one). `training` is built only when it trains.
+    /// checkpoint stored there (when it has one). `training` is built only when it trains. The
+    /// training's curves are stored beside the checkpoint and restored with it into `curves`.
     func fitOrRestore<C>(
-        _ made: C, key: String, kind: String, name: String, training: () throws -> TrainingSet, events: TrainingContext
+        _ made: C, key: String, kind: String, name: String, training: () throws -> TrainingSet, events: TrainingContext, curves: CurveRecorder
     ) throws -> C {
         if var checkpointable = made as? any Checkpointable, let bytes = try store.artifact(key) {
             try checkpointable.restore(from: bytes)
+            if let stored = try store.artifact(Self.curvesKey(key)) { curves.restore(stored) }
             progress.line("  \(name): trained model restored from the stage cache")
             return checkpointable as! C
         }
         guard var trainable = made as? any Trainable else { return made }
         try trainable.fit(try training(), context: events)
         if let checkpointable = trainable as? any Checkpointable {
+            try store.putArtifact(Self.curvesKey(key), kind: "curves", data: curves.encoded)
             try store.putArtifact(key, kind: kind, data: try checkpointable.checkpoint())
         }
         return trainable as! C
     }
 
+    /// Where the curves of the training that produced the checkpoint under `key` are kept.
+    static func curvesKey(_ key: String) -> String { "curves|" + key }
+
     /// What the store keeps of a finished cell: its metrics in key order, per-user values,
-    /// timings and counts.
+    /// timings, counts and training curves (the runner adds the costs).
     func cellResult(
-        _ prepared: DataStage.Prepared, _ result: EvaluationResult, timings: [(stage: String, seconds: Double)], counts: [String: Int]
+        _ prepared: DataStage.Prepared, _ result: EvaluationResult, timings: [(stage: String, seconds: Double)], counts: [String: Int], curves: CurveRecorder
     ) -> ResultStore.CellResult {
         let keys = result.aggregate.keys.sorted()
         return ResultStore.CellResult(
             dataFingerprint: prepared.fingerprint, datasetStatsJSON: prepared.statisticsJSON,
             metrics: keys.map { ($0.name, $0.k, result.aggregate[$0]!) }, users: result.users,
             perUser: keys.compactMap { key in result.perUser[key].map { (key.name, key.k, $0) } },
-            timings: timings, counts: counts.keys.sorted().map { ($0, counts[$0]!) })
+            timings: timings, counts: counts.keys.sorted().map { ($0, counts[$0]!) }, curves: curves.curves)
     }
 
     /// The context a training loop reports through: epochs and messages become progress lines
     /// with elapsed time and an estimate of what is left.
-    func trainingContext(_ cell: ExperimentPlan.Cell, started: Date) -> TrainingContext {
+    /// Every event is also kept by `curves`, for the cell's learning curves.
+    func trainingContext(_ cell: ExperimentPlan.Cell, started: Date, curves: CurveRecorder) -> TrainingContext {
         let reporter = progress
         let name = cell.pipeline.name
         return TrainingContext(seed: cell.seed) { event in
+            curves.record(event)
             switch event {
             case .epochEnd(let epoch, let total, let loss):
                 let elapsed = Date().timeIntervalSince(started)
@@ -104,6 +113,8 @@ extension Runner {
                     String(
                         format: "  %@ epoch %d/%d loss %.5f  %@ elapsed, ETA %@", name, epoch, total, loss,
                         ProgressReporter.clock(elapsed), ProgressReporter.clock(eta)))
+            case .validation(let epoch, let metric, let value):
+                reporter.line(String(format: "  %@ epoch %d validation %@ %.4f", name, epoch, metric, value))
             case .message(let text):
                 reporter.line("  \(name): \(text)")
             }

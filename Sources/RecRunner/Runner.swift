@@ -63,7 +63,9 @@ public final class Runner: @unchecked Sendable {
                 }
                 do {
                     try store.markRunning(cell: state.id)
-                    let result = try execute(cell)
+                    let meter = CellCost.Meter()
+                    var result = try execute(cell)
+                    result.costs = meter.finish(trainSeconds: result.timings.first { $0.stage == "fit" }?.seconds ?? 0)
                     try store.finish(cell: state.id, result: result)
                     summary.ran += 1
                     let headline = result.metrics.first { $0.name == plan.info.metrics.first }
@@ -221,7 +223,8 @@ public final class Runner: @unchecked Sendable {
         let trainingStart = Date()
         let reporter = progress
         let name = cell.pipeline.name
-        let trainingEvents = trainingContext(cell, started: trainingStart)
+        let curves = CurveRecorder()
+        let trainingEvents = trainingContext(cell, started: trainingStart, curves: curves)
         // Stage cache: the stages before training, then the trained retriever, each stored
         // under its configuration, its upstream stages, the data and the seed.
         let stages = try PipelineStages(cell, fingerprint: prepared.fingerprint, registry: registry, context: context, chunk: augmentChunk)
@@ -231,7 +234,8 @@ public final class Runner: @unchecked Sendable {
                 "retriever", retrieverSpec.kind, cell.headJSON, prepared.fingerprint, spec.data.split.method.rawValue,
                 "\(spec.data.split.seed(forRun: cell.seed))", "\(cell.seed)",
             ] + stages.upstream)
-        retriever = try fitOrRestore(retriever, key: cacheKey, kind: "retriever:\(retrieverSpec.kind)", name: name, training: { training }, events: trainingEvents)
+        retriever = try fitOrRestore(
+            retriever, key: cacheKey, kind: "retriever:\(retrieverSpec.kind)", name: name, training: { training }, events: trainingEvents, curves: curves)
         // Rankers and augmenters that learn do so on the training split (no stage cache).
         func fitted<C>(_ made: C) throws -> C {
             guard var trainable = made as? any Trainable else { return made }
@@ -295,6 +299,6 @@ public final class Runner: @unchecked Sendable {
         lap("evaluate")
         // What the LLM components counted, and the examples they kept for the report.
         let counts = try storeDiagnostics(stages.components + [augmenter as Any?, ranker as Any?], cell: cell)
-        return cellResult(prepared, result, timings: timings, counts: counts)
+        return cellResult(prepared, result, timings: timings, counts: counts, curves: curves)
     }
 }

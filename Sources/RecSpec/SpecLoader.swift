@@ -8,6 +8,9 @@ public struct SweepPoint: Sendable {
     public var assignments: [(path: String, value: String)]
     public var spec: ExperimentSpec
     public var isBase: Bool { assignments.isEmpty }
+    /// Every swept path with its value at this point, in sweep order: the base point's values
+    /// are the spec's (`unset` where it has none), so plots can place it among the others.
+    public var settings: [(path: String, value: String)] = []
 }
 
 /// A spec file after `extends:`, `--set` overrides and sweep expansion.
@@ -48,6 +51,17 @@ public enum SpecLoader {
                 let pairs = assignment.map { (path: $0.0, value: render($0.1)) }
                 let label = pairs.map { "\($0.path.hasPrefix("pipelines.") ? String($0.path.dropFirst(10)) : $0.path)=\($0.value)" }.joined(separator: ", ")
                 points.append(SweepPoint(label: label, assignments: pairs, spec: spec))
+            }
+        }
+        var paths: [String] = []
+        for point in points { for pair in point.assignments where !paths.contains(pair.path) { paths.append(pair.path) } }
+        for index in points.indices {
+            points[index].settings = paths.map { path in
+                (
+                    path,
+                    points[index].assignments.first { $0.path == path }?.value
+                        ?? tree.value(at: path.split(separator: ".").map(String.init)[...]).map(render) ?? "unset"
+                )
             }
         }
         return LoadedSpec(file: path, base: base, points: points, specHash: SHA256.hex(render(tree)), overrides: overrides)

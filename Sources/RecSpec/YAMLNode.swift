@@ -85,6 +85,16 @@ extension YAMLNode {
         return node
     }
 
+    /// The value at `path` (mapping keys, or list indexes), nil where a step is missing.
+    public func value(at path: ArraySlice<String>) -> YAMLNode? {
+        guard let first = path.first else { return self }
+        if case .sequence(let items) = value {
+            guard let index = Int(first), items.indices.contains(index) else { return nil }
+            return items[index].value(at: path.dropFirst())
+        }
+        return self[first]?.value(at: path.dropFirst())
+    }
+
     /// Replaces (or adds) the value at `path`. Every parent must already be a mapping, or a
     /// list that the step indexes.
     /// - Returns: false when a parent is missing, or is neither.

@@ -15,10 +15,14 @@ public struct ExperimentInfo: Sendable, Codable, Equatable {
     public struct Point: Sendable, Codable, Equatable {
         public var label: String
         public var cells: [CellRef]
+        /// Each swept path with its value here, `[path, value]` in sweep order (absent in older
+        /// stores and in experiments without a sweep).
+        public var settings: [[String]]?
 
-        public init(label: String, cells: [CellRef]) {
+        public init(label: String, cells: [CellRef], settings: [[String]]? = nil) {
             self.label = label
             self.cells = cells
+            self.settings = settings
         }
     }
 

@@ -31,7 +31,9 @@ extension ResultStore {
                 let stats = try cell.dataFingerprint.flatMap { try other.datasetStats(fingerprint: $0) } ?? "{}"
                 let result = CellResult(
                     dataFingerprint: cell.dataFingerprint ?? "", datasetStatsJSON: stats, metrics: metrics, users: users,
-                    perUser: perUser, timings: try other.timings(cell: cell.id), counts: try other.counts(cell: cell.id))
+                    perUser: perUser, timings: try other.timings(cell: cell.id), counts: try other.counts(cell: cell.id),
+                    costs: try other.costs(cell: cell.id).sorted { $0.key < $1.key }.map { ($0.key, $0.value) },
+                    curves: try other.curves(cell: cell.id).sorted { $0.key < $1.key }.flatMap { series in series.value.map { (series.key, $0.step, $0.value) } })
                 if try finish(cell: here.id, result: result) { copied += 1 }
             }
         }
@@ -39,7 +41,7 @@ extension ResultStore {
             try putArtifact(row[0].text!, kind: row[1].text!, data: row[2].blob ?? [])
         }
         // Language-model calls (a file from before the call cache has no such table).
-        if try !other.db.query("SELECT name FROM sqlite_master WHERE type='table' AND name='lm_calls'").isEmpty {
+        if try other.hasTable("lm_calls") {
             for row in try other.db.query("SELECT key, backend, model, kind, request, response, prompt_tokens, completion_tokens FROM lm_calls") {
                 try storeLMCall(
                     LanguageModelCall(

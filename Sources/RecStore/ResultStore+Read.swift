@@ -77,8 +77,31 @@ extension ResultStore {
 
     /// What the cell's components counted; empty for a file from before counts existed.
     public func counts(cell id: Int64) throws -> [(name: String, value: Int)] {
-        guard try db.query("SELECT 1 FROM sqlite_master WHERE type='table' AND name='counts'").first != nil else { return [] }
+        guard try hasTable("counts") else { return [] }
         return try db.query("SELECT name, value FROM counts WHERE cell_id=? ORDER BY name", [.int(id)]).map { ($0[0].text!, Int($0[1].int ?? 0)) }
+    }
+
+    /// What the cell cost, by `CellCost` name; empty for a file from before costs were kept.
+    public func costs(cell id: Int64) throws -> [String: Double] {
+        guard try hasTable("costs") else { return [:] }
+        var out: [String: Double] = [:]
+        for row in try db.query("SELECT name, value FROM costs WHERE cell_id=?", [.int(id)]) { out[row[0].text!] = row[1].double ?? 0 }
+        return out
+    }
+
+    /// The cell's training curves, each series in epoch order; empty for a file from before
+    /// curves were kept.
+    public func curves(cell id: Int64) throws -> [String: [(step: Int, value: Double)]] {
+        guard try hasTable("curves") else { return [:] }
+        var out: [String: [(step: Int, value: Double)]] = [:]
+        for row in try db.query("SELECT series, step, value FROM curves WHERE cell_id=? ORDER BY series, step", [.int(id)]) {
+            out[row[0].text!, default: []].append((Int(row[1].int!), row[2].double ?? .nan))
+        }
+        return out
+    }
+
+    func hasTable(_ name: String) throws -> Bool {
+        try db.query("SELECT 1 FROM sqlite_master WHERE type='table' AND name=?", [.text(name)]).first != nil
     }
 
     public func datasetStats(fingerprint: String) throws -> String? {

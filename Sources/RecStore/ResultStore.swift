@@ -47,6 +47,12 @@ public final class ResultStore: @unchecked Sendable {
             key TEXT PRIMARY KEY, backend TEXT NOT NULL, model TEXT NOT NULL, kind TEXT NOT NULL, request TEXT NOT NULL,
             response TEXT NOT NULL, prompt_tokens INTEGER NOT NULL, completion_tokens INTEGER NOT NULL, created_at TEXT NOT NULL);
         CREATE TABLE IF NOT EXISTS lm_cache_counts(name TEXT PRIMARY KEY, value INTEGER NOT NULL);
+        CREATE TABLE IF NOT EXISTS costs(
+            cell_id INTEGER NOT NULL REFERENCES cells(id), name TEXT NOT NULL, value REAL NOT NULL,
+            PRIMARY KEY(cell_id, name));
+        CREATE TABLE IF NOT EXISTS curves(
+            cell_id INTEGER NOT NULL REFERENCES cells(id), series TEXT NOT NULL, step INTEGER NOT NULL, value REAL NOT NULL,
+            PRIMARY KEY(cell_id, series, step));
         """
 
     static func now() -> String {
@@ -135,12 +141,19 @@ public final class ResultStore: @unchecked Sendable {
         public var timings: [(stage: String, seconds: Double)]
         /// What the cell's components counted (a ranker's rejected LLM outputs, its calls).
         public var counts: [(name: String, value: Int)]
+        /// What the cell cost (`CellCost` names): language-model calls and tokens, seconds, memory.
+        public var costs: [(name: String, value: Double)]
+        /// Per-epoch series of training (`loss`, `validation ndcg@10`): step is the epoch.
+        public var curves: [(series: String, step: Int, value: Double)]
 
         public init(
             dataFingerprint: String, datasetStatsJSON: String, metrics: [(name: String, k: Int, value: Double)], users: [Int32], perUser: [(name: String, k: Int, values: [Double])],
-            timings: [(stage: String, seconds: Double)], counts: [(name: String, value: Int)] = []
+            timings: [(stage: String, seconds: Double)], counts: [(name: String, value: Int)] = [], costs: [(name: String, value: Double)] = [],
+            curves: [(series: String, step: Int, value: Double)] = []
         ) {
             self.counts = counts
+            self.costs = costs
+            self.curves = curves
             self.dataFingerprint = dataFingerprint
             self.datasetStatsJSON = datasetStatsJSON
             self.metrics = metrics
@@ -159,7 +172,7 @@ public final class ResultStore: @unchecked Sendable {
             let status = try db.query("SELECT status FROM cells WHERE id=?", [.int(id)]).first?[0].text
             if status == CellStatus.done.rawValue { return false }
             try db.query("INSERT OR IGNORE INTO datasets(fingerprint, stats_json) VALUES(?,?)", [.text(result.dataFingerprint), .text(result.datasetStatsJSON)])
-            for table in ["metrics", "user_metrics", "timings", "counts"] {
+            for table in ["metrics", "user_metrics", "timings", "counts", "costs", "curves"] {
                 try db.query("DELETE FROM \(table) WHERE cell_id=?", [.int(id)])
             }
             for metric in result.metrics {
@@ -179,6 +192,14 @@ public final class ResultStore: @unchecked Sendable {
             }
             for count in result.counts {
                 try db.query("INSERT INTO counts(cell_id, name, value) VALUES(?,?,?)", [.int(id), .text(count.name), .int(Int64(count.value))])
+            }
+            for cost in result.costs {
+                try db.query("INSERT INTO costs(cell_id, name, value) VALUES(?,?,?)", [.int(id), .text(cost.name), .double(cost.value)])
+            }
+            for point in result.curves {
+                try db.query(
+                    "INSERT OR REPLACE INTO curves(cell_id, series, step, value) VALUES(?,?,?,?)",
+                    [.int(id), .text(point.series), .int(Int64(point.step)), .double(point.value)])
             }
             try db.query(
                 "UPDATE cells SET status='done', data_fingerprint=?, finished_at=?, code_version=?, error=NULL WHERE id=?",

@@ -90,6 +90,10 @@ public final class EventLog: @unchecked Sendable {
     public var events: [TrainingEvent] { lock.withLock { stored } }
     public var losses: [Double] { events.compactMap { if case .epochEnd(_, _, let loss) = $0 { return loss } else { return nil } } }
     public var messages: [String] { events.compactMap { if case .message(let text) = $0 { return text } else { return nil } } }
+    /// The validation values reported, in order, with their epochs.
+    public var validations: [(epoch: Int, metric: String, value: Double)] {
+        events.compactMap { if case .validation(let epoch, let metric, let value) = $0 { return (epoch, metric, value) } else { return nil } }
+    }
 
     public func context(seed: UInt64) -> TrainingContext {
         TrainingContext(seed: seed) { event in self.lock.withLock { self.stored.append(event) } }

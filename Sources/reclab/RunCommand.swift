@@ -40,13 +40,34 @@ func selectCells(_ plan: ExperimentPlan, pipelines: String?, shard: (Int, Int)?)
     return names.flatMap { name in cells.filter { $0.cell.pipeline.name == name } }
 }
 
-/// Writes the report of `experiment` to `path`, creating its folder.
+/// Writes the report of `experiment` to `path`, its figures into the folder beside it
+/// (`NAME-figures` for `NAME.md`), creating both.
 func writeReport(store: ResultStore, experiment: String, path: String) throws {
-    let text = try MarkdownReport.render(store: store, experiment: experiment)
+    let rendered = try MarkdownReport.render(store: store, experiment: experiment, figureFolder: figureFolder(for: path))
+    try writeRendered(rendered, to: path)
+}
+
+/// The folder name, relative to the report, that holds a report's figures.
+func figureFolder(for reportPath: String) -> String {
+    ((reportPath as NSString).lastPathComponent as NSString).deletingPathExtension + "-figures"
+}
+
+/// Writes a report's figures, then its Markdown. Figures a previous rendering left in the
+/// folder that this one no longer draws are removed, so the folder matches the report.
+func writeRendered(_ rendered: MarkdownReport.Rendered, to path: String) throws {
     let folder = URL(fileURLWithPath: path).deletingLastPathComponent()
+    let figures = folder.appendingPathComponent(figureFolder(for: path))
     do {
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-        try Data(text.utf8).write(to: URL(fileURLWithPath: path), options: .atomic)
+        if !rendered.figures.isEmpty { try FileManager.default.createDirectory(at: figures, withIntermediateDirectories: true) }
+        let keep = Set(rendered.figures.map(\.name))
+        for old in (try? FileManager.default.contentsOfDirectory(atPath: figures.path)) ?? [] where old.hasSuffix(".svg") && !keep.contains(old) {
+            try FileManager.default.removeItem(at: figures.appendingPathComponent(old))
+        }
+        for figure in rendered.figures {
+            try Data(figure.svg.utf8).write(to: figures.appendingPathComponent(figure.name), options: .atomic)
+        }
+        try Data(rendered.markdown.utf8).write(to: URL(fileURLWithPath: path), options: .atomic)
     } catch {
         throw RecError(.io, "cannot write the report '\(path)': \(describeSystemError(error))")
     }

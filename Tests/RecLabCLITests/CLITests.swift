@@ -163,9 +163,17 @@ let tinySpec = Fixtures.directory + "/tiny/tiny.yaml"
         let first = try String(contentsOfFile: report, encoding: .utf8)
         #expect(first.contains("## Significance against `popularity`"))
         #expect(first.contains("## Ablation"))
-        let again = try CLI.run(["report", "tiny", "--db", db, "--out", folder + "/again.md"])
+        // Rendered again under the same file name elsewhere: the same Markdown and figures.
+        let again = try CLI.run(["report", "tiny", "--db", db, "--out", folder + "/again/tiny.md"])
         #expect(again.status == 0)
-        #expect(try Data(contentsOf: URL(fileURLWithPath: folder + "/again.md")) == Data(first.utf8))
+        #expect(try Data(contentsOf: URL(fileURLWithPath: folder + "/again/tiny.md")) == Data(first.utf8))
+        let figures = try FileManager.default.contentsOfDirectory(atPath: folder + "/tiny-figures").sorted()
+        #expect(figures.contains("hr@10.svg") && figures.contains("sweep-hr@10.svg"), "\(figures)")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: folder + "/again/tiny-figures").sorted() == figures)
+        for figure in figures {
+            #expect(try Data(contentsOf: URL(fileURLWithPath: folder + "/tiny-figures/" + figure)) == Data(contentsOf: URL(fileURLWithPath: folder + "/again/tiny-figures/" + figure)))
+        }
+        #expect(first.contains("](tiny-figures/hr@10.svg)"))
         // A second run skips every cell and leaves the same rows.
         let rows = try metricRows(db)
         let second = try CLI.run(["run", tinySpec, "--db", db, "--report", report])
@@ -245,6 +253,14 @@ let tinySpec = Fixtures.directory + "/tiny/tiny.yaml"
         // The restored models score exactly as the trained ones did.
         let after = hr5(try metricRows(db))
         #expect(before.count == 8 && after == before)
+        // Every cell's cost is stored, and a restored model keeps the curve of its training.
+        let store = try ResultStore(path: db, readOnly: true)
+        for cell in try store.cells(of: try store.experiment(named: "tiny")) where cell.status == .done {
+            let costs = try store.costs(cell: cell.id)
+            #expect(costs["train_seconds"] != nil && costs["llm_calls"] == 0 && (costs["peak_rss_bytes"] ?? 0) > 1_000_000, "\(costs)")
+            let loss = try store.curves(cell: cell.id)["loss"]
+            #expect(cell.pipeline == "bprmf" ? loss?.map(\.step) == [1, 2, 3, 4, 5] : loss == nil)
+        }
     }
 
     @Test func planListsEveryCellOnce() throws {

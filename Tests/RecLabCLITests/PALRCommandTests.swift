@@ -47,5 +47,21 @@ import Testing
         #expect(after.hits == calls.hits + 18)
         let first = try metricRows(db, "palr-tiny"), second = try metricRows(db, "palr-tiny-again")
         #expect(Set(first.values.map { $0.joined() }) == Set(second.values.map { $0.joined() }))
+        // The cost of each cell: the same tokens whether the model or the cache answered, and
+        // no model time when the cache answered everything.
+        let reread = try ResultStore(path: db, readOnly: true)
+        func costs(_ name: String) throws -> [String: [String: Double]] {
+            var out: [String: [String: Double]] = [:]
+            for cell in try reread.cells(of: try reread.experiment(named: name)) { out[cell.pipeline] = try reread.costs(cell: cell.id) }
+            return out
+        }
+        let paid = try costs("palr-tiny"), free = try costs("palr-tiny-again")
+        #expect((paid["generate"]?["llm_calls"] ?? 0) >= 2 && (paid["generate"]?["prompt_tokens"] ?? 0) > 100, "\(paid)")
+        for (pipeline, cost) in paid {
+            let again = try #require(free[pipeline])
+            #expect(again["prompt_tokens"] == cost["prompt_tokens"] && again["generated_tokens"] == cost["generated_tokens"], "\(pipeline)")
+            #expect(again["llm_calls"] == 0 && again["llm_seconds"] == 0 && again["llm_cached"] == cost["llm_calls"]! + cost["llm_cached"]!, "\(pipeline)")
+        }
+        #expect(text.contains("## Timings and cost") && text.contains("](palr-figures/cost-hr@5.svg)"))
     }
 }

@@ -111,11 +111,12 @@ struct SASRecTests {
         var model = try SASRec(configuration: c, context: ComponentContext(seed: 3))
         let log = EventLog()
         try model.fit(split.trainingSet, context: log.context(seed: 3))
-        let messages = log.messages, epochs = log.losses.count
-        #expect(messages.contains { $0.hasPrefix("epoch 1 validation ndcg@10") })
+        let messages = log.messages, epochs = log.losses.count, validations = log.validations
+        #expect(validations.first?.epoch == 1 && validations.first?.metric == "ndcg@10")
+        #expect(validations.map(\.epoch) == Array(1...epochs))
         if epochs < 40 { #expect(messages.last?.hasPrefix("early stop: best validation ndcg@10") == true) }
         // The kept weights are the best epoch's: validating again gives the best value reported.
-        let best = messages.filter { $0.hasPrefix("epoch") }.compactMap { $0.split(separator: " ").last.flatMap { Double($0) } }.max()!
+        let best = validations.map(\.value).max()!
         let again = try model.validationNDCG(split.trainingSet)
         #expect(abs(again - best) < 1e-4)
     }

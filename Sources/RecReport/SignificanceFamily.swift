@@ -1,0 +1,63 @@
+import Foundation
+import RecCore
+import RecEval
+import RecStore
+
+/// The paired tests of a report, against its baseline and between its named pairs, as one
+/// family corrected together (Holm by default), with the minimum detectable effect of each.
+struct SignificanceFamily {
+    struct Row {
+        var section: Int
+        var pipeline: String, other: String
+        var column: MetricKey
+        var a: Double, b: Double
+        var t: Double?, w: Double?
+        var adjustedT = 1.0, adjustedW = 1.0
+        var mde: Double?
+        /// Both tests ran and both survive the correction at 0.05.
+        var survives: Bool { t != nil && w != nil && adjustedT < 0.05 && adjustedW < 0.05 }
+    }
+
+    var sections: [(title: String, pairs: [(String, String)])] = []
+    var rows: [Row] = []
+    var method: MultipleComparisons.Method
+
+    init(data: ReportData) throws {
+        let info = data.info
+        if let baseline = info.baseline {
+            sections.append(("Significance against `\(baseline)`", info.pipelines.filter { $0 != baseline }.map { ($0, baseline) }))
+        }
+        if let comparisons = info.comparisons, !comparisons.isEmpty {
+            sections.append(("Paired comparisons", comparisons.map { ($0[0], $0[1]) }))
+        }
+        for (index, section) in sections.enumerated() {
+            for (pipeline, other) in section.pairs {
+                for column in data.columns {
+                    guard let mine = try data.perUser(pipeline, column), let theirs = try data.perUser(other, column) else { continue }
+                    let users = mine.keys.filter { theirs[$0] != nil && !mine[$0]!.isNaN && !theirs[$0]!.isNaN }.sorted()
+                    guard !users.isEmpty else { continue }
+                    let a = users.map { mine[$0]! }, b = users.map { theirs[$0]! }
+                    rows.append(
+                        Row(
+                            section: index, pipeline: pipeline, other: other, column: column, a: a.reduce(0, +) / Double(a.count),
+                            b: b.reduce(0, +) / Double(b.count), t: Significance.pairedTTest(a, b)?.pValue, w: Significance.wilcoxon(a, b)?.pValue,
+                            mde: Power.minimumDetectableEffect(differences: zip(a, b).map { $0 - $1 })))
+                }
+            }
+        }
+        method = MultipleComparisons.Method(rawValue: info.correction ?? "holm") ?? .holm
+        // A test that could not be run (too few pairs) enters the family with p = 1.
+        let adjustedT = MultipleComparisons.adjust(rows.map { $0.t ?? 1 }, method: method)
+        let adjustedW = MultipleComparisons.adjust(rows.map { $0.w ?? 1 }, method: method)
+        for index in rows.indices {
+            rows[index].adjustedT = adjustedT[index]
+            rows[index].adjustedW = adjustedW[index]
+        }
+    }
+
+    /// Whether `pipeline` differs significantly from the baseline on `column`.
+    func differsFromBaseline(_ pipeline: String, _ column: MetricKey) -> Bool {
+        rows.contains { $0.section == 0 && $0.pipeline == pipeline && $0.column == column && $0.survives } && !sections.isEmpty
+            && sections[0].title.hasPrefix("Significance against")
+    }
+}
