@@ -110,11 +110,11 @@ enum Plot {
         let width = 760.0, height = 430.0, left = 72.0, right = 200.0, top = 46.0, bottom = 64.0
         var canvas = SVGCanvas(width: width, height: height)
         let xAxis = Axis(covering: points.map(\.cost), includeZero: true), yAxis = Axis(covering: points.map(\.value))
-        let plotRight = width - right, plotBottom = height - bottom
+        let plotRight = width - right, plotBottom = height - bottom, inset = 12.0
         canvas.text(title, (left + plotRight) / 2, 24, size: 15, anchor: .middle, bold: true)
-        grid(&canvas, axis: yAxis, left: left, right: plotRight, top: top, bottom: plotBottom, vertical: false)
+        grid(&canvas, axis: yAxis, left: left, right: plotRight, top: top, bottom: plotBottom, vertical: false, inset: inset)
         for (tick, label) in zip(xAxis.ticks, xAxis.labels) {
-            let x = xAxis.map(tick, from: left, to: plotRight)
+            let x = xAxis.map(tick, from: left + inset, to: plotRight - inset)
             canvas.line(x, plotBottom, x, plotBottom + 5, stroke: "#444444")
             canvas.text(label, x, plotBottom + 19, size: 11, anchor: .middle)
         }
@@ -123,14 +123,21 @@ enum Plot {
         canvas.text(metric, 18, (top + plotBottom) / 2, size: 13, anchor: .middle, rotate: -90)
         canvas.text("filled: on the Pareto front (nothing cheaper is as good); hollow: dominated", (left + plotRight) / 2, plotBottom + 58, size: 10, anchor: .middle, color: "#555555")
         let front = paretoFront(points, higherIsBetter: higherIsBetter)
-        let frontPoints = front.sorted { points[$0].cost < points[$1].cost }.map {
-            (xAxis.map(points[$0].cost, from: left, to: plotRight), yAxis.map(points[$0].value, from: plotBottom, to: top))
-        }
-        canvas.polyline(frontPoints, stroke: "#888888", width: 1.5, dash: "5 3")
+        // Marks sit inside the axes, so a point at zero cost is not drawn over the axis line.
+        func x(_ cost: Double) -> Double { xAxis.map(cost, from: left + inset, to: plotRight - inset) }
+        func y(_ value: Double) -> Double { yAxis.map(value, from: plotBottom - inset, to: top + inset) }
+        canvas.polyline(front.sorted { points[$0].cost < points[$1].cost }.map { (x(points[$0].cost), y(points[$0].value)) }, stroke: "#888888", width: 1.5, dash: "5 3")
+        // Points at the same place share one label, names joined.
+        var labels: [String: (x: Double, y: Double, names: [String])] = [:]
         for (index, point) in points.enumerated() {
-            canvas.circle(
-                xAxis.map(point.cost, from: left, to: plotRight), yAxis.map(point.value, from: plotBottom, to: top), r: 5.5, color: Palette.color(index),
-                hollow: !front.contains(index))
+            canvas.circle(x(point.cost), y(point.value), r: 5.5, color: Palette.color(index), hollow: !front.contains(index))
+            let place = "\(Int(x(point.cost)))/\(Int(y(point.value)))"
+            labels[place, default: (x(point.cost), y(point.value), [])].names.append(point.label)
+        }
+        for label in labels.values.sorted(by: { ($0.x, $0.y) < ($1.x, $1.y) }) {
+            let text = label.names.joined(separator: ", ")
+            let flip = label.x > (left + plotRight) / 2
+            canvas.text(text.count > 40 ? String(text.prefix(39)) + "…" : text, label.x + (flip ? -9 : 9), label.y - 7, size: 10, anchor: flip ? .end : .start, color: "#333333")
         }
         legend(&canvas, names: points.map(\.label), x: plotRight + 16, y: top + 4, hollow: points.indices.map { !front.contains($0) })
         return canvas.render(title: title)
@@ -152,14 +159,17 @@ enum Plot {
 
     /// Grid lines and tick labels of a value axis: vertical lines for a horizontal axis
     /// (`vertical`), horizontal ones otherwise.
-    private static func grid(_ canvas: inout SVGCanvas, axis: Axis, left: Double, right: Double, top: Double, bottom: Double, vertical: Bool) {
+    /// `inset` keeps the data off the frame: values map to the frame shrunk by it.
+    private static func grid(
+        _ canvas: inout SVGCanvas, axis: Axis, left: Double, right: Double, top: Double, bottom: Double, vertical: Bool, inset: Double = 0
+    ) {
         for (tick, label) in zip(axis.ticks, axis.labels) {
             if vertical {
-                let x = axis.map(tick, from: left, to: right)
+                let x = axis.map(tick, from: left + inset, to: right - inset)
                 canvas.line(x, top, x, bottom, stroke: "#DDDDDD")
                 canvas.text(label, x, bottom + 18, size: 11, anchor: .middle)
             } else {
-                let y = axis.map(tick, from: bottom, to: top)
+                let y = axis.map(tick, from: bottom - inset, to: top + inset)
                 canvas.line(left, y, right, y, stroke: "#DDDDDD")
                 canvas.text(label, left - 6, y + 4, size: 11, anchor: .end)
             }

@@ -51,6 +51,7 @@ public final class DataStage: @unchecked Sendable {
         }
         var split = try dataset.split(spec.split.method, ratios: spec.split.ratios, seed: splitSeed, historyPrefix: spec.split.historyPrefix)
         split.labelRule = spec.label
+        if let fraction = spec.trainFraction { split = Self.trainingUsers(split, fraction: fraction, seed: splitSeed) }
         var stats = dataset.statistics
         stats.name = spec.dataset
         stats.duplicatesDropped = unique.dropped > 0 ? unique.dropped : nil
@@ -60,6 +61,21 @@ public final class DataStage: @unchecked Sendable {
         let prepared = Prepared(split: split, fingerprint: dataset.fingerprint, statisticsJSON: try canonicalJSON(statsObject))
         cache[key] = prepared
         return prepared
+    }
+}
+
+extension DataStage {
+    /// `split` with training samples from a seeded `fraction` of the users who have any (at
+    /// least one user): the others' training interactions become history only, so models still
+    /// read them as the user's history and every user is still evaluated.
+    static func trainingUsers(_ split: SplitData, fraction: Double, seed: UInt64) -> SplitData {
+        var users = Array(Set(split.train.map(\.user))).sorted()
+        var rng = SplitMix64(seed: seed ^ 0x7472_6169_6E5F_7573)
+        users.shuffle(using: &rng)
+        let kept = Set(users.prefix(max(1, Int((Double(users.count) * fraction).rounded()))))
+        return SplitData(
+            dataset: split.dataset, train: split.train.filter { kept.contains($0.user) }, validation: split.validation, test: split.test,
+            labelRule: split.labelRule, historyOnly: split.historyOnly + split.train.filter { !kept.contains($0.user) })
     }
 }
 

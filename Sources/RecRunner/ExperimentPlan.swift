@@ -161,6 +161,9 @@ public struct ExperimentPlan: Sendable {
         }
         if let threshold = data.ratingThreshold { parts.append("ratings >= \(threshold) kept") }
         if let label = data.label { parts.append("label \(label)") }
+        if let fraction = data.trainFraction {
+            parts.append("training samples from \(String(format: "%g", fraction * 100))% of the users (the rest history only)")
+        }
         if data.minUserInteractions > 1 || data.minItemInteractions > 1 {
             parts.append("k-core users >= \(data.minUserInteractions), items >= \(data.minItemInteractions)")
         }

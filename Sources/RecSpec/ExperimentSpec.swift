@@ -89,17 +89,21 @@ public struct DataSpec: Sendable, Codable, Equatable {
     /// How interactions are labelled for pointwise tasks (`label: rating > 3`); every
     /// interaction is kept, unlike `rating_threshold`, which drops the rest.
     public var label: LabelRule?
+    /// The share of users whose training interactions are training samples (`train_fraction:
+    /// 0.25`, seeded by the split's seed); the other users' training interactions become history
+    /// only, still read by models as the user's history. Nil: every user's.
+    public var trainFraction: Double?
 
     public enum DuplicatePolicy: String, Sendable, Codable, CaseIterable {
         case keepLast = "keep_last", refuse
     }
 
     enum CodingKeys: String, CodingKey, CaseIterable {
-        case dataset, path, format, ratingThreshold, minUserInteractions, minItemInteractions, split, duplicates, label
+        case dataset, path, format, ratingThreshold, minUserInteractions, minItemInteractions, split, duplicates, label, trainFraction
     }
 
-    /// `duplicates` and `label` are written only when they are not the default, so that cells
-    /// keep the keys they had before either could be chosen.
+    /// `duplicates`, `label` and `train_fraction` are written only when they are not the
+    /// default, so that cells keep the keys they had before any could be chosen.
     public func encode(to encoder: any Encoder) throws {
         var c = encoder.container(keyedBy: CodingKeys.self)
         try c.encode(dataset, forKey: .dataset)
@@ -111,6 +115,7 @@ public struct DataSpec: Sendable, Codable, Equatable {
         try c.encode(split, forKey: .split)
         if duplicates != .keepLast { try c.encode(duplicates, forKey: .duplicates) }
         if let label { try c.encode(label.description, forKey: .label) }
+        try c.encodeIfPresent(trainFraction, forKey: .trainFraction)
     }
 
     public init(from decoder: any Decoder) throws {
@@ -127,6 +132,12 @@ public struct DataSpec: Sendable, Codable, Equatable {
             throw DecodingError.dataCorruptedError(forKey: .duplicates, in: c, debugDescription: unknownChoice(policy, DuplicatePolicy.allCases.map(\.rawValue)))
         }
         self.duplicates = duplicates
+        if let fraction = try c.decodeIfPresent(Double.self, forKey: .trainFraction) {
+            guard fraction > 0 && fraction <= 1 else {
+                throw DecodingError.dataCorruptedError(forKey: .trainFraction, in: c, debugDescription: "expected a share of users in (0, 1], got \(fraction)")
+            }
+            trainFraction = fraction == 1 ? nil : fraction
+        }
         if let rule = try c.decodeIfPresent(String.self, forKey: .label) {
             do {
                 label = try LabelRule(parsing: rule)
