@@ -62,7 +62,7 @@ struct PipelineStages {
     init(_ cell: ExperimentPlan.Cell, fingerprint: String, registry: Registry, context: ComponentContext, chunk: Int) throws {
         self.chunk = chunk
         let data = cell.spec.data
-        let splitParts = [try canonicalJSON(data.split), "\(data.split.seed(forRun: cell.seed))"]
+        let splitParts = [try canonicalJSON(data.split), "\(data.split.seed(forRun: cell.seed))"] + Self.trainingShareKey(data)
         var previous = ""
         for (index, stage) in cell.pipeline.augment.enumerated() {
             let component = stage.component
@@ -208,5 +208,13 @@ struct PipelineStages {
                 format: "  %@: %d %@ texts encoded by %@ (%d from the cache) in %.1f s",
                 cell.pipeline.name, texts.count, what, kind, outcome.hits, Date().timeIntervalSince(started)))
         return outcome.vectors
+    }
+}
+
+extension PipelineStages {
+    /// What a stage key adds when training samples come from a share of the users (nothing
+    /// otherwise, so keys from before the share could be set stay).
+    static func trainingShareKey(_ data: DataSpec) -> [String] {
+        data.trainFraction.map { ["train_fraction=\($0)"] } ?? []
     }
 }

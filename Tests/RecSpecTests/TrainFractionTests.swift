@@ -3,6 +3,8 @@ import RecCore
 import RecData
 @testable import RecRunner
 import RecSpec
+import RecStore
+import AllPlugins
 import RecTesting
 import Testing
 
@@ -28,6 +30,32 @@ struct TrainFractionTests {
         #expect(Set(try Self.prepared(0.25).split.train.map(\.user)) == kept)
         #expect(ExperimentPlan.describeSplit(try Self.dataSpec(0.25)).contains("training samples from 25% of the users"))
         #expect(try canonicalJSON(try Self.dataSpec(nil)) == (try canonicalJSON(try Self.dataSpec(1))), "a fraction of 1 is the default and keeps cell keys")
+    }
+
+    /// A model trained on a share of the users is its own stage: the base point's model is not
+    /// restored for it.
+    @Test func eachShareTrainsItsOwnModel() throws {
+        let spec = """
+            name: fraction
+            data: { dataset: tiny, path: \(Fixtures.directory)/tiny, format: recbole, train_fraction: 1 }
+            evaluation: { metrics: [hr], cutoffs: [10] }
+            seeds: [1]
+            pipelines:
+              bprmf: { retriever: { type: bprmf, factors: 8, epochs: 3 } }
+            sweep:
+              data.train_fraction: [0.5]
+            """
+        let folder = Fixtures.temporaryDirectory("train-fraction")
+        try spec.write(toFile: folder + "/fraction.yaml", atomically: true, encoding: .utf8)
+        let registry = try makeRegistry()
+        let plan = try ExperimentPlan(try SpecLoader.load(path: folder + "/fraction.yaml"), registry: registry)
+        #expect(plan.cells.count == 2)
+        #expect(plan.info.points.map { $0.settings ?? [] } == [[["data.train_fraction", "1"]], [["data.train_fraction", "0.5"]]])
+        let store = try ResultStore(path: folder + "/r.sqlite")
+        let runner = Runner(registry: registry, store: store, data: DataStage(catalog: DataCatalog(root: Fixtures.directory)), progress: ProgressReporter(quiet: true))
+        let summary = try runner.run(plan, cells: plan.cells)
+        #expect(summary.ran == 2 && summary.failed.isEmpty)
+        #expect(try store.artifactKeys(kind: "retriever:bprmf").count == 2)
     }
 
     static func dataSpec(_ fraction: Double?) throws -> DataSpec {
