@@ -29,9 +29,10 @@ public enum ReportExport {
             out += escape(pipeline) + " & " + cells.joined(separator: " & ") + " \\\\\n"
         }
         out += "\\bottomrule\n\\end{tabular}\n"
-        var caption = "\(escape(info.name)): mean $\\pm$ standard deviation over \(info.seeds.count) seed(s); best in bold."
+        var caption = "\(escape(info.name)): " + (info.seeds.count == 1 ? "one seed" : "mean $\\pm$ standard deviation over \(info.seeds.count) seeds") + "; best in bold."
         if let baseline = info.baseline {
-            caption += " $^\\dagger$: differs from \(escape(baseline)) in a paired t-test and a Wilcoxon signed-rank test, both p $<$ 0.05 after \(family.method.rawValue) correction."
+            let correction = ["holm": "after Holm's correction", "bh": "after the Benjamini-Hochberg correction", "none": "without correction"][family.method.rawValue]!
+            caption += " $^\\dagger$: differs from \(escape(baseline)) in a paired t-test and a Wilcoxon signed-rank test, both p $<$ 0.05 \(correction)."
         }
         out += "\\caption{\(caption)}\n\\label{tab:\(info.name.filter { $0.isLetter || $0.isNumber || $0 == "-" })}\n\\end{table}\n"
         return out
