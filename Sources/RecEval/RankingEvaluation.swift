@@ -343,32 +343,6 @@ public struct RankingEvaluator: Sendable {
         return EvaluationResult(users: task.users, perUser: perUser, aggregate: aggregate)
     }
 
-    /// The prefix of a stored metric name holding the corrected estimate of a sampled metric.
-    public static let correctedPrefix = "corrected:"
-
-    /// Under uniform sampling, each user's corrected estimate of every rank metric at every
-    /// cutoff (`SampledCorrection`), stored as `corrected:<metric>`. The pool size is the mean
-    /// over users of the items they never touched, plus the held-out item.
-    private func correctedSampled(_ task: EvaluationTask, _ outcomes: [UserOutcome], negatives: Int) -> [MetricKey: [Double]] {
-        let keys = metrics.filter(SampledCorrection.corrects).flatMap { metric in cutoffs.map { MetricKey(metric, $0) } }
-        guard !keys.isEmpty, !outcomes.isEmpty else { return [:] }
-        let pools = task.interacted.map { task.itemCount - Set($0).count + 1 }
-        let pool = Int((Double(pools.reduce(0, +)) / Double(pools.count)).rounded())
-        let correction = SampledCorrection(metrics: keys, poolSize: max(pool, negatives + 1), samples: negatives)
-        var out: [MetricKey: [Double]] = [:]
-        for key in keys {
-            out[MetricKey(Self.correctedPrefix + key.name, key.k)] = outcomes.enumerated().map { index, outcome in
-                let lists = outcome.sampledLists
-                let total = zip(lists, task.heldOut[index]).reduce(0.0) { sum, pair in
-                    let rank = (pair.0.firstIndex(of: pair.1.item) ?? pair.0.count) + 1
-                    return sum + (correction.value(key, sampledRank: rank) ?? 0)
-                }
-                return total / Double(max(1, lists.count))
-            }
-        }
-        return out
-    }
-
     private func topList(_ outcome: UserOutcome) -> [Int32] {
         if case .sampled = protocolKind { return outcome.sampledLists.first ?? [] }
         return outcome.ranked

@@ -96,15 +96,10 @@ public enum CompareReport {
         var rows: [Row] = []
         for entry in ranked.dropFirst() {
             for column in columns {
-                guard let mine = try entry.data.perUser(entry.pipeline, column), let theirs = try leader.data.perUser(leader.pipeline, column) else { continue }
-                let users = mine.keys.filter { theirs[$0] != nil && !mine[$0]!.isNaN && !theirs[$0]!.isNaN }.sorted()
-                guard users.count >= 2 else { continue }
-                let a = users.map { mine[$0]! }, b = users.map { theirs[$0]! }
-                rows.append(
-                    Row(
-                        label: entry.label, column: column, a: a.reduce(0, +) / Double(a.count), b: b.reduce(0, +) / Double(b.count),
-                        t: Significance.pairedTTest(a, b)?.pValue, w: Significance.wilcoxon(a, b)?.pValue,
-                        mde: Power.minimumDetectableEffect(differences: zip(a, b).map { $0 - $1 })))
+                guard let mine = try entry.data.perUser(entry.pipeline, column), let theirs = try leader.data.perUser(leader.pipeline, column),
+                    let test = SignificanceFamily.paired(mine, theirs)
+                else { continue }
+                rows.append(Row(label: entry.label, column: column, a: test.a, b: test.b, t: test.t, w: test.w, mde: test.mde))
             }
         }
         guard !rows.isEmpty else { return "" }

@@ -17,7 +17,9 @@ struct FigureSet {
         while figures.contains(where: { $0.name == file }) { file = "x-" + file }
         figures.append(Figure(name: file, title: title, svg: svg))
         let path = folder.isEmpty ? file : folder + "/" + file
-        return "![\(Markdown.text(title))](\(path))\n\n"
+        // A link target with spaces or parentheses (a report named by the user) is escaped.
+        let target = path.addingPercentEncoding(withAllowedCharacters: CharacterSet(charactersIn: "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789@._-/")) ?? path
+        return "![\(Markdown.text(title))](\(target))\n\n"
     }
 }
 

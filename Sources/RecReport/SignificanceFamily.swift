@@ -33,15 +33,11 @@ struct SignificanceFamily {
         for (index, section) in sections.enumerated() {
             for (pipeline, other) in section.pairs {
                 for column in data.columns {
-                    guard let mine = try data.perUser(pipeline, column), let theirs = try data.perUser(other, column) else { continue }
-                    let users = mine.keys.filter { theirs[$0] != nil && !mine[$0]!.isNaN && !theirs[$0]!.isNaN }.sorted()
-                    guard !users.isEmpty else { continue }
-                    let a = users.map { mine[$0]! }, b = users.map { theirs[$0]! }
+                    guard let mine = try data.perUser(pipeline, column), let theirs = try data.perUser(other, column),
+                        let test = Self.paired(mine, theirs)
+                    else { continue }
                     rows.append(
-                        Row(
-                            section: index, pipeline: pipeline, other: other, column: column, a: a.reduce(0, +) / Double(a.count),
-                            b: b.reduce(0, +) / Double(b.count), t: Significance.pairedTTest(a, b)?.pValue, w: Significance.wilcoxon(a, b)?.pValue,
-                            mde: Power.minimumDetectableEffect(differences: zip(a, b).map { $0 - $1 })))
+                        Row(section: index, pipeline: pipeline, other: other, column: column, a: test.a, b: test.b, t: test.t, w: test.w, mde: test.mde))
                 }
             }
         }
@@ -53,6 +49,18 @@ struct SignificanceFamily {
             rows[index].adjustedT = adjustedT[index]
             rows[index].adjustedW = adjustedW[index]
         }
+    }
+
+    /// Both tests and the MDE on the users two per-user series share (NaN dropped): the means,
+    /// the p-values (nil where a test cannot run) and the minimum detectable effect.
+    static func paired(_ mine: [Int32: Double], _ theirs: [Int32: Double]) -> (a: Double, b: Double, t: Double?, w: Double?, mde: Double?)? {
+        let users = mine.keys.filter { theirs[$0] != nil && !mine[$0]!.isNaN && !theirs[$0]!.isNaN }.sorted()
+        guard !users.isEmpty else { return nil }
+        let a = users.map { mine[$0]! }, b = users.map { theirs[$0]! }
+        return (
+            a.reduce(0, +) / Double(a.count), b.reduce(0, +) / Double(b.count), Significance.pairedTTest(a, b)?.pValue, Significance.wilcoxon(a, b)?.pValue,
+            Power.minimumDetectableEffect(differences: zip(a, b).map { $0 - $1 })
+        )
     }
 
     /// Whether `pipeline` differs significantly from the baseline on `column`.
