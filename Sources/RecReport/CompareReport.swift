@@ -86,6 +86,19 @@ public enum CompareReport {
                 "\(column).svg", title: title,
                 svg: Plot.intervals(title: title, metric: "\(column) (mean per user)", rows: rows, note: "dot: mean per user; bar: 95% bootstrap interval; best first"))
         }
+        // Accuracy against LLM tokens, where any entry used a language model.
+        let costed = try ranked.compactMap { entry in
+            try entry.data.costs(entry.pipeline).map { (entry, ($0["prompt_tokens"] ?? 0) + ($0["generated_tokens"] ?? 0)) }
+        }
+        if costed.contains(where: { $0.1 > 0 }) {
+            let points = costed.compactMap { entry, tokens in
+                entry.data.summary(headline, entry.pipeline).map { Plot.CostPoint(label: entry.label, cost: tokens, value: $0.mean) }
+            }
+            let title = "\(headline) against LLM tokens per cell"
+            out += figures.add(
+                "cost-\(headline).svg", title: title,
+                svg: Plot.costScatter(title: title, costLabel: "LLM tokens per cell (prompt + generated)", metric: "\(headline) (mean over seeds)", points: points, higherIsBetter: higher))
+        }
         return MarkdownReport.Rendered(markdown: out, figures: figures.figures)
     }
 

@@ -91,7 +91,7 @@ struct ReportFormsTests {
         let firstRow = try #require(rendered.markdown.split(separator: "\n").first { $0.hasPrefix("| 1 |") })
         #expect(firstRow.contains("| exp-a | good |"))
         #expect(rendered.markdown.contains("## Against the leader"))
-        #expect(rendered.figures.map(\.name) == ["hr@10.svg"])
+        #expect(rendered.figures.map(\.name) == ["hr@10.svg", "cost-hr@10.svg"])
         let c = try ReportData(store: store, experiment: "exp-c")
         let error = #expect(throws: RecError.self) { try CompareReport.render([a, c], figureFolder: "lb") }
         #expect(error?.message.contains("not comparable: their evaluation protocols differ") == true, "\(String(describing: error))")
