@@ -62,7 +62,7 @@ extension MarkdownReport {
                         points.append((x, summary.mean, nil, nil))
                     }
                 }
-                if !points.isEmpty { series.append(Plot.Series(name: pipeline, points: points)) }
+                if !points.isEmpty { series.append(Plot.Series(name: pipeline, points: points, color: info.pipelines.firstIndex(of: pipeline))) }
             }
             guard !series.isEmpty else { continue }
             let title = isFraction ? "\(info.name): \(column) against the training fraction" : "\(info.name): \(column) across the sweep"

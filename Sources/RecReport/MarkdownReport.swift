@@ -222,7 +222,9 @@ public enum MarkdownReport {
         for column in columns {
             let higher = ReportData.higherIsBetter(column)
             let rows = info.pipelines.compactMap { pipeline in
-                table[pipeline]?[column].map { Plot.Interval(label: pipeline, mean: $0.mean, low: $0.low, high: $0.high) }
+                table[pipeline]?[column].map {
+                    Plot.Interval(label: pipeline, mean: $0.mean, low: $0.low, high: $0.high, color: info.pipelines.firstIndex(of: pipeline))
+                }
             }.sorted { higher ? $0.mean > $1.mean : $0.mean < $1.mean }
             guard !rows.isEmpty else { continue }
             let title = "\(info.name): \(column) per pipeline"

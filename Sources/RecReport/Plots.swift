@@ -16,6 +16,8 @@ enum Plot {
     struct Interval {
         var label: String
         var mean: Double, low: Double, high: Double
+        /// The palette entry, so a pipeline keeps its colour in every figure of a report.
+        var color: Int? = nil
     }
 
     /// One row per pipeline: its mean as a dot with its interval as a bar, best first.
@@ -31,7 +33,7 @@ enum Plot {
         grid(&canvas, axis: axis, left: left, right: width - right, top: top, bottom: plotBottom, vertical: true)
         for (index, row) in rows.enumerated() {
             let y = top + (Double(index) + 0.5) * rowHeight
-            let color = Palette.color(index)
+            let color = Palette.color(row.color ?? index)
             canvas.text(row.label, left - 10, y + 4, size: 12, anchor: .end)
             let x0 = axis.map(row.low, from: left, to: width - right), x1 = axis.map(row.high, from: left, to: width - right)
             canvas.line(x0, y, x1, y, stroke: color, width: 2.5)
@@ -47,6 +49,8 @@ enum Plot {
     struct Series {
         var name: String
         var points: [(x: Double, y: Double, low: Double?, high: Double?)]
+        /// The palette entry (default: the series' position).
+        var color: Int? = nil
     }
 
     /// One line per series over a numeric x axis, or over categories (`categories` names the
@@ -78,12 +82,12 @@ enum Plot {
         if let note { canvas.text(note, (left + plotRight) / 2, plotBottom + 58, size: 10, anchor: .middle, color: "#555555") }
         let offsetStep = series.count > 1 ? min(6, 40 / Double(series.count)) : 0
         for (index, entry) in series.enumerated() {
-            let color = Palette.color(index)
+            let color = Palette.color(entry.color ?? index)
             let offset = (Double(index) - Double(series.count - 1) / 2) * offsetStep * (categories == nil ? 0 : 1)
             let mapped = entry.points.sorted { $0.x < $1.x }.map {
                 (x: xAxis.map($0.x, from: left, to: plotRight) + offset, y: yAxis.map($0.y, from: plotBottom, to: top), point: $0)
             }
-            canvas.polyline(mapped.map { ($0.x, $0.y) }, stroke: color, width: 2, dash: Palette.dash(index))
+            canvas.polyline(mapped.map { ($0.x, $0.y) }, stroke: color, width: 2, dash: Palette.dash(entry.color ?? index))
             for point in mapped {
                 if let low = point.point.low, let high = point.point.high {
                     let y0 = yAxis.map(low, from: plotBottom, to: top), y1 = yAxis.map(high, from: plotBottom, to: top)
@@ -94,7 +98,7 @@ enum Plot {
                 canvas.circle(point.x, point.y, r: mapped.count > 40 ? 1.5 : 3.5, color: color)
             }
         }
-        legend(&canvas, names: series.map(\.name), x: plotRight + 16, y: top + 4)
+        legend(&canvas, names: series.map(\.name), colors: series.enumerated().map { $0.element.color ?? $0.offset }, x: plotRight + 16, y: top + 4)
         return canvas.render(title: title)
     }
 
@@ -139,7 +143,7 @@ enum Plot {
             let flip = label.x > (left + plotRight) / 2
             canvas.text(text.count > 40 ? String(text.prefix(39)) + "…" : text, label.x + (flip ? -9 : 9), label.y - 7, size: 10, anchor: flip ? .end : .start, color: "#333333")
         }
-        legend(&canvas, names: points.map(\.label), x: plotRight + 16, y: top + 4, hollow: points.indices.map { !front.contains($0) })
+        legend(&canvas, names: points.map(\.label), colors: Array(points.indices), x: plotRight + 16, y: top + 4, hollow: points.indices.map { !front.contains($0) })
         return canvas.render(title: title)
     }
 
@@ -177,11 +181,11 @@ enum Plot {
         if vertical { canvas.line(left, bottom, right, bottom, stroke: "#444444") } else { canvas.line(left, top, left, bottom, stroke: "#444444") }
     }
 
-    private static func legend(_ canvas: inout SVGCanvas, names: [String], x: Double, y: Double, hollow: [Bool] = []) {
+    private static func legend(_ canvas: inout SVGCanvas, names: [String], colors: [Int], x: Double, y: Double, hollow: [Bool] = []) {
         for (index, name) in names.enumerated() {
             let rowY = y + Double(index) * 20
-            let color = Palette.color(index)
-            canvas.line(x, rowY + 6, x + 22, rowY + 6, stroke: color, width: 2, dash: Palette.dash(index))
+            let color = Palette.color(colors[index])
+            canvas.line(x, rowY + 6, x + 22, rowY + 6, stroke: color, width: 2, dash: Palette.dash(colors[index]))
             canvas.circle(x + 11, rowY + 6, r: 3.5, color: color, hollow: index < hollow.count && hollow[index])
             canvas.text(name.count > 24 ? String(name.prefix(23)) + "…" : name, x + 28, rowY + 10, size: 11)
         }

@@ -51,7 +51,7 @@ struct FigureTests {
         // Well-formed XML, as a browser needs it.
         let parser = XMLParser(data: Data(svg.utf8))
         #expect(parser.parse(), "\(name): \(parser.parserError.map { "\($0)" } ?? "")")
-        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("reclab-figures-\(getpid())")
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("reclab-figures-\(getpid())-\(name)")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         let input = folder.appendingPathComponent("\(name).svg"), output = folder.appendingPathComponent("\(name).png")
         try Data(svg.utf8).write(to: input)
