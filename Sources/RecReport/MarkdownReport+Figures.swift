@@ -105,9 +105,12 @@ extension MarkdownReport {
             info.pipelines.contains { data.summary(MetricKey(RankingEvaluator.correctedPrefix + column.name, column.k), $0) != nil }
         }
         guard !corrected.isEmpty else { return "" }
+        let full = try fullRankingTwin(of: data)
         var out = "## Sampled metrics corrected to full ranking\n\n"
         out += "Sampled figures with Krichene and Rendle's corrected estimate of the full-ranking metric (KDD 2020; bias–variance correction, γ = \(SampledCorrection.gamma), "
-        out += "uniform prior over full ranks, hypergeometric draws of the sampled negatives): raw → corrected, means over seeds.\n\n"
+        out += "uniform prior over full ranks, hypergeometric draws of the sampled negatives): raw → corrected, means over seeds"
+        out += full.map { ", with the figure measured under full ranking by \(Markdown.code($0.info.name)) in brackets" } ?? ""
+        out += ".\n\n"
         out += "| pipeline | " + corrected.map(\.description).joined(separator: " | ") + " |\n|---|" + corrected.map { _ in "---:|" }.joined() + "\n"
         for pipeline in info.pipelines {
             out += "| \(Markdown.text(pipeline)) | "
@@ -116,11 +119,12 @@ extension MarkdownReport {
                     guard let raw = data.summary(column, pipeline)?.mean,
                         let fixed = data.summary(MetricKey(RankingEvaluator.correctedPrefix + column.name, column.k), pipeline)?.mean
                     else { return "–" }
-                    return String(format: "%.4f → %.4f", raw, fixed)
+                    let measured = full?.summary(column, pipeline).map { String(format: " [%.4f]", $0.mean) } ?? ""
+                return String(format: "%.4f → %.4f", raw, fixed) + measured
                 }.joined(separator: " | ") + " |\n"
         }
         out += "\n"
-        guard let full = try fullRankingTwin(of: data) else {
+        guard let full else {
             return out + "No experiment in this store ranks the same pipelines over the full catalogue on the same data and split, so the orders are not compared.\n\n"
         }
         out += "Order of the pipelines, best first, against \(Markdown.code(full.info.name)) (full ranking, same data fingerprint and split):\n\n"
