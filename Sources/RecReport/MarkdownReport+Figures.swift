@@ -120,7 +120,7 @@ extension MarkdownReport {
                         let fixed = data.summary(MetricKey(RankingEvaluator.correctedPrefix + column.name, column.k), pipeline)?.mean
                     else { return "–" }
                     let measured = full?.summary(column, pipeline).map { String(format: " [%.4f]", $0.mean) } ?? ""
-                return String(format: "%.4f → %.4f", raw, fixed) + measured
+                    return String(format: "%.4f → %.4f", raw, fixed) + measured
                 }.joined(separator: " | ") + " |\n"
         }
         out += "\n"
