@@ -8,7 +8,8 @@ extension MarkdownReport {
     static func costSection(data: ReportData, figures: inout FigureSet) throws -> String {
         let info = data.info
         var out = "## Timings and cost\n\n"
-        out += "Means per cell over seeds. fit = training, evaluate = scoring and metrics on the test users. LLM calls made and answered from the call cache; "
+        out += "Means per cell over seeds. fit = training, or restoring a trained model from the stage cache; evaluate = scoring and metrics on the test users. "
+        out += "LLM calls made and answered from the call cache; "
         out += "tokens count every call, cached or not, so they do not change when a cell is run again from the cache; LLM s is the wall time spent in calls "
         out += "that reached a model in the run that finished the cell; peak RSS is the process's peak resident memory during the cell. "
         out += "A likelihood-scoring call counts the continuation tokens it scored as generated tokens; its prompt is not counted.\n\n"
