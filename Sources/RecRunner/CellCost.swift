@@ -61,12 +61,21 @@ public enum CellCost {
 final class CurveRecorder: @unchecked Sendable {
     private let lock = NSLock()
     private var points: [String: [Int: Double]] = [:]
+    private var slotName = ""
+
+    /// The pipeline slot whose training reports next (`ranker`, `augmenter`); its series are
+    /// named after it (`ranker loss`). Empty, the default, for the retriever or scorer.
+    var slot: String {
+        get { lock.withLock { slotName } }
+        set { lock.withLock { slotName = newValue } }
+    }
 
     func record(_ event: TrainingEvent) {
         lock.withLock {
+            let prefix = slotName.isEmpty ? "" : slotName + " "
             switch event {
-            case .epochEnd(let epoch, _, let loss): points["loss", default: [:]][epoch] = loss
-            case .validation(let epoch, let metric, let value): points["validation " + metric, default: [:]][epoch] = value
+            case .epochEnd(let epoch, _, let loss): points[prefix + "loss", default: [:]][epoch] = loss
+            case .validation(let epoch, let metric, let value): points[prefix + "validation " + metric, default: [:]][epoch] = value
             case .message: break
             }
         }

@@ -237,19 +237,21 @@ public final class Runner: @unchecked Sendable {
         retriever = try fitOrRestore(
             retriever, key: cacheKey, kind: "retriever:\(retrieverSpec.kind)", name: name, training: { training }, events: trainingEvents, curves: curves)
         // Rankers and augmenters that learn do so on the training split (no stage cache).
-        func fitted<C>(_ made: C) throws -> C {
+        // Their curves are named for their slot, apart from the retriever's.
+        func fitted<C>(_ made: C, slot: String) throws -> C {
             guard var trainable = made as? any Trainable else { return made }
+            curves.slot = slot
             try trainable.fit(training, context: trainingEvents)
             return trainable as! C
         }
         let ranker = try cell.pipeline.ranker.map { spec in
-            try fitted(try registry.makeRanker(kind: spec.kind, configuration: spec, context: context).0)
+            try fitted(try registry.makeRanker(kind: spec.kind, configuration: spec, context: context).0, slot: "ranker")
         }
         let augmenterKind = cell.pipeline.augmenter?.kind ?? ""
         let (augmenter, augmenterJSON): ((any KnowledgeAugmenter)?, String) =
             try cell.pipeline.augmenter.map { spec in
                 let (made, json) = try registry.makeAugmenter(kind: spec.kind, configuration: spec, context: context)
-                return (try fitted(made), json)
+                return (try fitted(made, slot: "augmenter"), json)
             } ?? (nil, "")
         // Training time of every component (a ranker may fine-tune a language model).
         lap("fit")

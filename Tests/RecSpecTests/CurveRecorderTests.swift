@@ -21,5 +21,10 @@ struct CurveRecorderTests {
         #expect(restored.curves.map { "\($0.series)|\($0.step)|\($0.value)" } == curves.map { "\($0.series)|\($0.step)|\($0.value)" })
         restored.restore(Array("not json".utf8))
         #expect(restored.curves.count == 6, "unreadable stored curves are ignored")
+        // A ranker fine-tuned after the retriever keeps its own series.
+        restored.slot = "ranker"
+        restored.record(.epochEnd(epoch: 1, of: 1, loss: 9))
+        #expect(restored.curves.first { $0.series == "loss" && $0.step == 1 }?.value == 1)
+        #expect(restored.curves.contains { $0.series == "ranker loss" && $0.value == 9 })
     }
 }
