@@ -193,10 +193,11 @@ public final class ResultStore: @unchecked Sendable {
             for count in result.counts {
                 try db.query("INSERT INTO counts(cell_id, name, value) VALUES(?,?,?)", [.int(id), .text(count.name), .int(Int64(count.value))])
             }
-            for cost in result.costs {
+            for cost in result.costs where cost.value.isFinite {
                 try db.query("INSERT INTO costs(cell_id, name, value) VALUES(?,?,?)", [.int(id), .text(cost.name), .double(cost.value)])
             }
-            for point in result.curves {
+            // A diverged loss (NaN, infinity) is left out of its curve; SQLite would store it as NULL.
+            for point in result.curves where point.value.isFinite {
                 try db.query(
                     "INSERT OR REPLACE INTO curves(cell_id, series, step, value) VALUES(?,?,?,?)",
                     [.int(id), .text(point.series), .int(Int64(point.step)), .double(point.value)])

@@ -13,7 +13,8 @@ struct StoreTests {
     func result(_ value: Double) -> ResultStore.CellResult {
         ResultStore.CellResult(
             dataFingerprint: "f", datasetStatsJSON: "{}", metrics: [("hr", 10, value), ("auc", 0, .nan)], users: [3, 5],
-            perUser: [("hr", 10, [value, 1 - value])], timings: [("fit", 1.5)])
+            perUser: [("hr", 10, [value, 1 - value])], timings: [("fit", 1.5)], costs: [("llm_calls", 4), ("peak_rss_bytes", 1e8)],
+            curves: [("loss", 1, 0.9), ("loss", 2, .nan), ("loss", 3, 0.5)])
     }
 
     @Test func finishingTwiceWritesOnce() throws {
@@ -71,6 +72,9 @@ struct StoreTests {
         let cells = try merged.cells(of: experiment)
         #expect(cells.allSatisfy { $0.status == .done })
         #expect(try merged.metrics(cell: cells[1].id).first { $0.name == "hr" }?.value == 0.2)
+        // Costs and curves travel with their cell; a diverged (NaN) epoch is left out.
+        #expect(try merged.costs(cell: cells[1].id) == ["llm_calls": 4, "peak_rss_bytes": 1e8])
+        #expect(try merged.curves(cell: cells[1].id)["loss"]?.map(\.step) == [1, 3])
         #expect(try merged.artifact("model") == [7])
         #expect(try merged.cachedLMResponse("k1") == "{\"text\":\"x\"}")
         #expect(try merged.lmCacheStats().calls == 1)
