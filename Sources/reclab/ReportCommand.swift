@@ -29,10 +29,10 @@ enum ReportCommand: Command {
     static func run(_ raw: ArraySlice<String>) throws -> Int32 {
         let args = try CommandArguments(raw, options: ["--db", "--out", "--format", "--per-user"], flags: ["--stdout"])
         let name = try args.positionals(1, "the experiment NAME")[0]
-        let store = try ResultStore(path: args.value("--db") ?? "reclab.sqlite", readOnly: true)
         let format = args.value("--format") ?? "markdown"
         let extensions = ["markdown": "md", "latex": "tex", "csv": "csv"]
         guard let ext = extensions[format] else { throw RecError.usage("--format takes markdown, latex or csv, not '\(format)'") }
+        let store = try ResultStore(path: args.value("--db") ?? "reclab.sqlite", readOnly: true)
         let path = args.value("--out") ?? "Reports/\(name).\(ext)"
         if let perUser = args.value("--per-user") {
             try write(try ReportExport.perUserCSV(try ReportData(store: store, experiment: name)), to: perUser)

@@ -31,6 +31,8 @@ struct HostileFlagTests {
         (["bench", "eval", "--items", "5", "--history", "20"], "--items must exceed --history + 1"),
         (["bench", "lm", "--repeat", "0"], "--repeat must be between 1 and"),
         (["palr", "export-instructions", "SPEC", "--candidates", "-2"], "--candidates must be between 1 and"),
+        (["report", "tiny", "--format", "docx"], "--format takes markdown, latex or csv, not 'docx'"),
+        (["compare", "tiny"], "compare needs at least two experiment names"),
     ])
     func badFlagsAreUsageErrors(_ arguments: [String], _ message: String) throws {
         let output = try CLI.run(arguments.map { $0 == "SPEC" ? tinySpec : $0 }, input: "hi\n", environment: ["RECLAB_MODELS": "/nonexistent-models"])
