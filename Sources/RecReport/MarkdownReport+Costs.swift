@@ -11,7 +11,7 @@ extension MarkdownReport {
         out += "Means per cell over seeds. fit = training, or restoring a trained model from the stage cache; evaluate = scoring and metrics on the test users. "
         out += "LLM calls made and answered from the call cache; "
         out += "tokens count every call, cached or not, so they do not change when a cell is run again from the cache; LLM s is the wall time spent in calls "
-        out += "that reached a model in the run that finished the cell; peak RSS is the process's peak resident memory during the cell. "
+        out += "that reached a model in the run that finished the cell; peak RSS is the process's peak resident memory while the cell ran, which includes what earlier cells in the same process left resident. "
         out += "A likelihood-scoring call counts the continuation tokens it scored as generated tokens; its prompt is not counted.\n\n"
         out += "| pipeline | fit s | evaluate s | LLM calls | from cache | prompt tokens | generated tokens | LLM s | peak RSS MiB |\n"
         out += "|---|---:|---:|---:|---:|---:|---:|---:|---:|\n"
