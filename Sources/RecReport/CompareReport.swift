@@ -67,9 +67,8 @@ public enum CompareReport {
             let cells = columns.map { column -> String in
                 guard let value = entry.data.summary(column, entry.pipeline) else { return "–" }
                 let means = ranked.compactMap { $0.data.summary(column, $0.pipeline)?.mean }
-                let best = ReportData.higherIsBetter(column) ? means.max() : means.min()
                 let text = value.n > 1 ? String(format: "%.4f ± %.4f", value.mean, value.std) : String(format: "%.4f", value.mean)
-                return value.mean == best && Set(means).count > 1 ? "**\(text)**" : text
+                return ReportData.isBest(value.mean, among: means, on: column) ? "**\(text)**" : text
             }
             out += "| \(index + 1) | \(Markdown.text(entry.data.info.name)) | \(Markdown.text(entry.pipeline)) | " + cells.joined(separator: " | ") + " |\n"
         }

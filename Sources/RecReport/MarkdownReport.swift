@@ -44,9 +44,8 @@ public enum MarkdownReport {
             let cellsText = columns.map { column -> String in
                 guard let value = data.summary(column, pipeline) else { return "–" }
                 let all = info.pipelines.compactMap { data.summary(column, $0)?.mean }
-                let best = ReportData.higherIsBetter(column) ? all.max() : all.min()
                 let text = value.n > 1 ? String(format: "%.4f ± %.4f", value.mean, value.std) : String(format: "%.4f", value.mean)
-                return value.mean == best && Set(all).count > 1 ? "**\(text)**" : text
+                return ReportData.isBest(value.mean, among: all, on: column) ? "**\(text)**" : text
             }
             out += "| \(Markdown.text(pipeline)) | " + cellsText.joined(separator: " | ") + " |\n"
         }

@@ -71,13 +71,7 @@ enum Plot {
         canvas.text(title, (left + plotRight) / 2, 24, size: 15, anchor: .middle, bold: true)
         grid(&canvas, axis: yAxis, left: left, right: plotRight, top: top, bottom: plotBottom, vertical: false)
         let xLabels = categories ?? xAxis.labels
-        for (tick, label) in zip(xAxis.ticks, xLabels) {
-            let x = xAxis.map(tick, from: left, to: plotRight)
-            canvas.line(x, plotBottom, x, plotBottom + 5, stroke: "#444444")
-            canvas.text(label, x, plotBottom + 19, size: 11, anchor: .middle)
-        }
-        canvas.line(left, plotBottom, plotRight, plotBottom, stroke: "#444444")
-        canvas.text(xLabel, (left + plotRight) / 2, plotBottom + 42, size: 13, anchor: .middle)
+        xAxisLine(&canvas, axis: xAxis, labels: xLabels, title: xLabel, left: left, right: plotRight, bottom: plotBottom)
         canvas.text(yLabel, 18, (top + plotBottom) / 2, size: 13, anchor: .middle, rotate: -90)
         if let note { canvas.text(note, (left + plotRight) / 2, plotBottom + 58, size: 10, anchor: .middle, color: "#555555") }
         let offsetStep = series.count > 1 ? min(6, 40 / Double(series.count)) : 0
@@ -117,13 +111,7 @@ enum Plot {
         let plotRight = width - right, plotBottom = height - bottom, inset = 12.0
         canvas.text(title, (left + plotRight) / 2, 24, size: 15, anchor: .middle, bold: true)
         grid(&canvas, axis: yAxis, left: left, right: plotRight, top: top, bottom: plotBottom, vertical: false, inset: inset)
-        for (tick, label) in zip(xAxis.ticks, xAxis.labels) {
-            let x = xAxis.map(tick, from: left + inset, to: plotRight - inset)
-            canvas.line(x, plotBottom, x, plotBottom + 5, stroke: "#444444")
-            canvas.text(label, x, plotBottom + 19, size: 11, anchor: .middle)
-        }
-        canvas.line(left, plotBottom, plotRight, plotBottom, stroke: "#444444")
-        canvas.text(costLabel, (left + plotRight) / 2, plotBottom + 42, size: 13, anchor: .middle)
+        xAxisLine(&canvas, axis: xAxis, labels: xAxis.labels, title: costLabel, left: left, right: plotRight, bottom: plotBottom, inset: inset)
         canvas.text(metric, 18, (top + plotBottom) / 2, size: 13, anchor: .middle, rotate: -90)
         canvas.text("filled: on the Pareto front (nothing cheaper is as good); hollow: dominated", (left + plotRight) / 2, plotBottom + 58, size: 10, anchor: .middle, color: "#555555")
         let front = paretoFront(points, higherIsBetter: higherIsBetter)
@@ -163,6 +151,20 @@ enum Plot {
 
     /// Grid lines and tick labels of a value axis: vertical lines for a horizontal axis
     /// (`vertical`), horizontal ones otherwise.
+    /// The horizontal axis under a plot: its line, tick marks with `labels`, and its title.
+    /// `inset` as for `grid`.
+    private static func xAxisLine(
+        _ canvas: inout SVGCanvas, axis: Axis, labels: [String], title: String, left: Double, right: Double, bottom: Double, inset: Double = 0
+    ) {
+        for (tick, label) in zip(axis.ticks, labels) {
+            let x = axis.map(tick, from: left + inset, to: right - inset)
+            canvas.line(x, bottom, x, bottom + 5, stroke: "#444444")
+            canvas.text(label, x, bottom + 19, size: 11, anchor: .middle)
+        }
+        canvas.line(left, bottom, right, bottom, stroke: "#444444")
+        canvas.text(title, (left + right) / 2, bottom + 42, size: 13, anchor: .middle)
+    }
+
     /// `inset` keeps the data off the frame: values map to the frame shrunk by it.
     private static func grid(
         _ canvas: inout SVGCanvas, axis: Axis, left: Double, right: Double, top: Double, bottom: Double, vertical: Bool, inset: Double = 0

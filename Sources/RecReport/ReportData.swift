@@ -56,6 +56,12 @@ public struct ReportData {
         MetricCatalog.definition(column.name)?.higherIsBetter ?? true
     }
 
+    /// Whether `mean` is the best of `means` on `column` (which set it bold in a table); never
+    /// when every mean is the same.
+    static func isBest(_ mean: Double, among means: [Double], on column: MetricKey) -> Bool {
+        mean == (higherIsBetter(column) ? means.max() : means.min()) && Set(means).count > 1
+    }
+
     /// Each user's value of a metric for a pipeline at a point, averaged over its seeds; nil
     /// when a seed is unfinished or has no per-user values.
     func perUser(_ pipeline: String, _ column: MetricKey, at point: ExperimentInfo.Point? = nil) throws -> [Int32: Double]? {

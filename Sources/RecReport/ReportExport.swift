@@ -20,9 +20,8 @@ public enum ReportExport {
             let cells = columns.map { column -> String in
                 guard let value = data.summary(column, pipeline) else { return "--" }
                 let all = info.pipelines.compactMap { data.summary(column, $0)?.mean }
-                let best = ReportData.higherIsBetter(column) ? all.max() : all.min()
                 var text = value.n > 1 ? String(format: "%.4f $\\pm$ %.4f", value.mean, value.std) : String(format: "%.4f", value.mean)
-                if value.mean == best && Set(all).count > 1 { text = "\\textbf{\(text)}" }
+                if ReportData.isBest(value.mean, among: all, on: column) { text = "\\textbf{\(text)}" }
                 if family.differsFromBaseline(pipeline, column) { text += "$^\\dagger$" }
                 return text
             }
