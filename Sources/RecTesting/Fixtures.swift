@@ -99,3 +99,10 @@ public final class EventLog: @unchecked Sendable {
         TrainingContext(seed: seed) { event in self.lock.withLock { self.stored.append(event) } }
     }
 }
+
+/// The configuration of a test component that has none: it decodes from any YAML, every key
+/// ignored.
+public struct AnyKeysConfiguration: Codable, Sendable, Equatable {
+    public init() {}
+    public init(from decoder: any Decoder) throws {}
+}

@@ -24,10 +24,7 @@ struct SeedIgnoringRetriever: Retriever {
 
 /// A scorer whose "probabilities" exceed 1 and which accepts any configuration key.
 struct OverconfidentScorer: Scorer {
-    struct Configuration: Codable, Sendable, Equatable {
-        init() {}
-        init(from decoder: any Decoder) throws {}
-    }
+    typealias Configuration = AnyKeysConfiguration
     static let kind = "overconfident"
     static let summary = "broken on purpose"
     let configuration: Configuration

@@ -57,10 +57,7 @@ struct TitleAugmenter: ItemAugmenter {
 
 /// Writes a user's first history items as text.
 struct HistoryAugmenter: KnowledgeAugmenter {
-    struct Configuration: Codable, Sendable, Equatable {
-        init() {}
-        init(from decoder: any Decoder) throws {}
-    }
+    typealias Configuration = AnyKeysConfiguration
     static let kind = "test.history_text"
     static let summary = "writes a user's first items"
     let configuration = Configuration()
@@ -73,10 +70,7 @@ struct HistoryAugmenter: KnowledgeAugmenter {
 
 /// Keeps the retriever's order and records the knowledge it was handed for each user.
 struct KnowledgeRanker: Ranker {
-    struct Configuration: Codable, Sendable, Equatable {
-        init() {}
-        init(from decoder: any Decoder) throws {}
-    }
+    typealias Configuration = AnyKeysConfiguration
     static let kind = "test.knowledge_ranker"
     static let summary = "records RankRequest.knowledge"
     let configuration = Configuration()
@@ -89,10 +83,7 @@ struct KnowledgeRanker: Ranker {
 
 /// A scorer that needs user text and user vectors at fit time, as KAR's does.
 struct UserVectorScorer: Scorer, Trainable {
-    struct Configuration: Codable, Sendable, Equatable {
-        init() {}
-        init(from decoder: any Decoder) throws {}
-    }
+    typealias Configuration = AnyKeysConfiguration
     static let kind = "test.user_vectors"
     static let summary = "reads TrainingSet.userText and userVectors"
     let configuration = Configuration()
