@@ -224,3 +224,50 @@ struct GradientTests {
         #expect((w * w).requiresGrad)
     }
 }
+
+/// The fused layers of the CTR models, each against finite differences and a plain composition.
+struct FieldLayerTests {
+    @Test func embeddingBagsPoolWeightedRows() {
+        // Bags: one row; two rows averaged; a numeric row scaled by 1.7; an empty bag.
+        let rows: [Int32] = [2, 0, 3, 1], weights: [Float] = [1, 0.5, 0.5, 1.7], starts: [Int32] = [0, 1, 3, 4, 4]
+        checkGradients([[4, 3]]) { $0[0].embeddingBag(rows: rows, weights: weights, starts: starts) }
+        let table = Tensor(shape: [4, 2], data: [1, 2, 3, 4, 5, 6, 7, 8], requiresGrad: true)
+        let bags = table.embeddingBag(rows: rows, weights: weights, starts: starts)
+        for (x, y) in zip(bags.data, [5, 6, 4, 5, 3 * 1.7, 4 * 1.7, 0, 0] as [Float]) { #expect(abs(x - y) < 1e-6) }
+        bags.sum().backward()
+        #expect(table.touchedRows == [0, 1, 2, 3])
+    }
+
+    @Test func fmInteractionIsTheSumOfPairwiseDotProducts() {
+        checkGradients([[2, 4, 3]]) { $0[0].fmInteraction() }
+        var rng = SplitMix64(seed: 4)
+        let x = Initializer.normal([2, 4, 3], std: 1, rng: &rng)
+        let out = x.fmInteraction()
+        for b in 0..<2 {
+            var pairs: Float = 0
+            for i in 0..<4 { for j in (i + 1)..<4 { for d in 0..<3 { pairs += x.data[(b * 4 + i) * 3 + d] * x.data[(b * 4 + j) * 3 + d] } } }
+            #expect(abs(out.data[b] - pairs) < 1e-5)
+        }
+    }
+
+    @Test func cinOuterProductAndPairwiseProducts() {
+        checkGradients([[2, 3, 2], [2, 3, 4]]) { $0[0].fieldOuterProduct($0[1]) }
+        let pairs = [(0, 1), (0, 2), (1, 2), (2, 2)]
+        checkGradients([[2, 3, 4], [2, 3, 4]]) { $0[0].pairwiseProducts($0[1], pairs: pairs) }
+        checkGradients([[2, 3, 4], [2, 3]]) { $0[0].scalingFields(by: $0[1]) }
+        // The outer product against the broadcasting composition it replaces.
+        var rng = SplitMix64(seed: 6)
+        let a = Initializer.normal([2, 3, 2], std: 1, rng: &rng), b = Initializer.normal([2, 3, 4], std: 1, rng: &rng)
+        let composed = (a.reshaped([2, 3, 2, 1]) * b.reshaped([2, 3, 1, 4])).reshaped([2, 3, 8])
+        #expect(a.fieldOuterProduct(b).data == composed.data)
+    }
+
+    @Test func diceThroughBatchAndRunningStatistics() {
+        checkGradients([[5, 3], [3]]) { $0[0].dice(alpha: $0[1]).output }
+        checkGradients([[5, 3], [3]]) { $0[0].dice(alpha: $0[1], statistics: ([0.1, -0.2, 0.3], [1.5, 0.7, 2])).output }
+        // With α = 1 Dice is the identity; with the batch's statistics the columns are centred.
+        let x = Tensor(shape: [4, 1], data: [1, 2, 3, 6])
+        let (identity, mean, variance) = x.dice(alpha: Tensor(shape: [1], data: [1]))
+        #expect(identity.data == x.data && mean == [3] && variance == [3.5])
+    }
+}
