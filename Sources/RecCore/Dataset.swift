@@ -164,8 +164,13 @@ public struct SplitData: Sendable {
         TrainingSet(
             userCount: dataset.userCount, itemCount: dataset.itemCount, interactions: train,
             history: trainHistory, itemText: dataset.itemText, hasRatings: dataset.hasRatings, validation: validation,
-            itemIDs: dataset.itemIDs, userFeatures: dataset.userFeatures, itemFeatures: dataset.itemFeatures, labelRule: labelRule)
+            itemIDs: dataset.itemIDs, userFeatures: dataset.userFeatures, itemFeatures: dataset.itemFeatures, labelRule: labelRule,
+            historyOnly: historyOnly)
     }
+
+    /// Every interaction of the split per user in time order: what a behaviour-reading scorer
+    /// looks back on when it predicts a test pair.
+    public var timeline: Timeline { Timeline(userCount: dataset.userCount, historyOnly + train + validation + test) }
 }
 
 /// The training data handed to `Trainable.fit`.
@@ -196,12 +201,17 @@ public struct TrainingSet: Sendable {
     public var userVectors: [[Float]] = []
     /// What the pipeline's derive stages built (semantic IDs, graph edges).
     public var derived = DerivedArtifacts()
+    /// Interactions that are history only (a pointwise split's per-user prefix): neither
+    /// samples nor held out, but part of the users' pasts.
+    public var historyOnly: [Interaction]
 
     public init(
         userCount: Int, itemCount: Int, interactions: [Interaction], history: [[Int32]],
         itemText: [ItemText] = [], hasRatings: Bool = false, validation: [Interaction] = [], itemIDs: [String] = [],
-        userFeatures: FeatureTable = FeatureTable(), itemFeatures: FeatureTable = FeatureTable(), labelRule: LabelRule? = nil
+        userFeatures: FeatureTable = FeatureTable(), itemFeatures: FeatureTable = FeatureTable(), labelRule: LabelRule? = nil,
+        historyOnly: [Interaction] = []
     ) {
+        self.historyOnly = historyOnly
         self.userCount = userCount
         self.itemCount = itemCount
         self.interactions = interactions
@@ -218,6 +228,10 @@ public struct TrainingSet: Sendable {
     /// The binary label of `interaction` under the label rule (1 when there is none: every
     /// observed interaction is then a positive).
     public func label(_ interaction: Interaction) -> Float { labelRule?.label(interaction) ?? 1 }
+
+    /// The users' pasts up to the validation interactions, in time order: the behaviour
+    /// sequences of training and validation samples.
+    public var timeline: Timeline { Timeline(userCount: userCount, historyOnly + interactions + validation) }
 
     /// Number of training interactions per item.
     public var itemPopularity: [Int] {

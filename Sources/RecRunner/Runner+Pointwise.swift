@@ -45,9 +45,15 @@ extension Runner {
         predictions.reserveCapacity(task.count)
         let started = Date()
         let history = split.trainHistory
+        let timeline = ((scorer as? any ReadsBehaviour)?.behaviourLength ?? 0) > 0 ? split.timeline : nil
         for start in stride(from: 0, to: task.count, by: Self.pairsPerBatch) {
             let end = min(task.count, start + Self.pairsPerBatch)
-            let batch = try scorer.predict(users: Array(task.users[start..<end]), items: Array(task.items[start..<end]), history: history)
+            let batch =
+                if let timeline, let reader = scorer as? any ReadsBehaviour {
+                    try reader.predict(Array(split.test[start..<end]), timeline: timeline)
+                } else {
+                    try scorer.predict(users: Array(task.users[start..<end]), items: Array(task.items[start..<end]), history: history)
+                }
             guard batch.count == end - start else {
                 throw RecError(.plugin, "scorer '\(scorerSpec.kind)' returned \(batch.count) predictions for \(end - start) pairs")
             }

@@ -1,0 +1,130 @@
+import RecCore
+import RecTensor
+
+/// What a deep CTR network reads for one batch of pairs, built from the field layout:
+///
+/// - `fields [B, F, D]`: every field vector (user fields, then item fields), a multi-valued field
+///   the mean of its values' vectors, a numeric field its row scaled by the value;
+/// - `firstOrder [B, 1]`: `Σ_f w_f` from the one-wide first-order table (multi-valued fields
+///   summed), for the models with a linear part;
+/// - `behaviour`: for models that read one, the last `L` interactions before each pair.
+struct CTRBatch {
+    var size: Int
+    var fields: Tensor
+    var firstOrder: Tensor
+    var behaviour: Behaviour?
+
+    /// `items [B, L, Fi·D]`: the item fields of each earlier interaction (zero for padding);
+    /// `ratings [B·L]`: their ratings rounded to 1...10 (0 for padding or unknown); `lengths [B]`.
+    struct Behaviour {
+        var items: Tensor
+        var ratings: [Int32]
+        var lengths: [Int]
+        var length: Int
+    }
+}
+
+/// The embedding tables every deep CTR model has, and how a batch of pairs is looked up in them.
+final class FieldEmbedding {
+    let layout: FieldLayout
+    let width: Int
+    /// `[rows, D]` field vectors and `[rows, 1]` first-order weights.
+    let table: Tensor, linear: Tensor
+    let userFields: Int, itemFields: Int
+    private let userMulti: [Bool], itemMulti: [Bool]
+
+    /// Xavier-normal tables, one standard deviation per group of fields as RecBole keeps them:
+    /// ids and categorical fields share a table, each multi-valued field and the numeric fields
+    /// have their own.
+    init(layout: FieldLayout, width: Int, rng: inout SplitMix64) {
+        self.layout = layout
+        self.width = width
+        userFields = layout.fields.filter { $0.source == .user }.count
+        itemFields = layout.fields.count - userFields
+        userMulti = (0..<userFields).map { layout.isMulti(.user, $0) }
+        itemMulti = (0..<itemFields).map { layout.isMulti(.item, $0) }
+        // Rows per field, from the tokens that use them.
+        var fieldOfRow = [Int](repeating: -1, count: layout.rowCount)
+        for (source, tables) in [(0, layout.userTokens), (userFields, layout.itemTokens)] {
+            for entity in tables { for (f, tokens) in entity.enumerated() { for token in tokens { fieldOfRow[Int(token.row)] = source + f } } }
+        }
+        func group(_ row: Int) -> Int {
+            let f = fieldOfRow[row]
+            guard f >= 0 else { return -1 }
+            switch layout.fields[f].kind {
+            case .multiCategorical: return f
+            case .numeric: return -2
+            default: return -1
+            }
+        }
+        var sizes: [Int: Int] = [:]
+        for row in 0..<layout.rowCount { sizes[group(row), default: 0] += 1 }
+        var values = [Float](repeating: 0, count: layout.rowCount * width)
+        for row in 0..<layout.rowCount {
+            let std = (2 / Float(sizes[group(row)]! + width)).squareRoot()
+            for d in 0..<width { values[row * width + d] = Float(rng.nextGaussian()) * std }
+        }
+        table = Tensor(shape: [layout.rowCount, width], data: values, requiresGrad: true)
+        linear = Initializer.normal([layout.rowCount, 1], std: (2 / Float(layout.rowCount + 1)).squareRoot(), rng: &rng)
+    }
+
+    var fieldCount: Int { userFields + itemFields }
+
+    var parameters: [(String, Tensor)] { [("embedding", table), ("first_order", linear)] }
+
+    /// Bags for the fields of `pairs`, in (pair, field) order; `mean` pools multi-valued fields
+    /// by their mean, otherwise by their sum.
+    private func bags(users: [Int32], items: [Int32], mean: Bool) -> (rows: [Int32], weights: [Float], starts: [Int32]) {
+        var rows: [Int32] = [], weights: [Float] = [], starts: [Int32] = [0]
+        rows.reserveCapacity(users.count * fieldCount * 2)
+        starts.reserveCapacity(users.count * fieldCount + 1)
+        for (user, item) in zip(users, items) {
+            for (tables, multi) in [(layout.userTokens[Int(user)], userMulti), (layout.itemTokens[Int(item)], itemMulti)] {
+                for (f, tokens) in tables.enumerated() {
+                    let scale: Float = mean && multi[f] ? 1 / Float(max(1, tokens.count)) : 1
+                    for token in tokens {
+                        rows.append(token.row)
+                        weights.append(scale * token.value)
+                    }
+                    starts.append(Int32(rows.count))
+                }
+            }
+        }
+        return (rows, weights, starts)
+    }
+
+    /// The batch for `pairs`; `behaviour` gives each pair's earlier interactions when the model
+    /// reads them (at most `length` each).
+    func batch(users: [Int32], items: [Int32], behaviour: [ArraySlice<Interaction>]? = nil, length: Int = 0) -> CTRBatch {
+        let b = users.count
+        let second = bags(users: users, items: items, mean: true), first = bags(users: users, items: items, mean: false)
+        let fields = table.embeddingBag(rows: second.rows, weights: second.weights, starts: second.starts).reshaped([b, fieldCount, width])
+        let firstOrder = linear.embeddingBag(rows: first.rows, weights: first.weights, starts: first.starts).reshaped([b, fieldCount]).sum(axes: [1], keepDims: true)
+        var result = CTRBatch(size: b, fields: fields, firstOrder: firstOrder)
+        if let behaviour {
+            var rows: [Int32] = [], weights: [Float] = [], starts: [Int32] = [0], ratings: [Int32] = [], lengths: [Int] = []
+            for events in behaviour {
+                let events = events.suffix(length)
+                lengths.append(events.count)
+                for slot in 0..<length {
+                    let event = slot < events.count ? events[events.startIndex + slot] : nil
+                    ratings.append(event.map { $0.rating > 0 ? Int32(max(1, min(10, $0.rating.rounded()))) : 0 } ?? 0)
+                    for f in 0..<itemFields {
+                        if let event {
+                            let tokens = layout.itemTokens[Int(event.item)][f]
+                            let scale: Float = itemMulti[f] ? 1 / Float(max(1, tokens.count)) : 1
+                            for token in tokens {
+                                rows.append(token.row)
+                                weights.append(scale * token.value)
+                            }
+                        }
+                        starts.append(Int32(rows.count))
+                    }
+                }
+            }
+            let items = table.embeddingBag(rows: rows, weights: weights, starts: starts).reshaped([b, length, itemFields * width])
+            result.behaviour = CTRBatch.Behaviour(items: items, ratings: ratings, lengths: lengths, length: length)
+        }
+        return result
+    }
+}
