@@ -1,15 +1,18 @@
-"""RecBole 1.2.1's FM (or LR) on a split exported by `reclab data export`, for the cross-check in
-Reports/ctr-ml1m-crosscheck.md and the peer column of `reclab bench ctr`.
+"""A RecBole 1.2.1 context-aware model (FM, LR, DeepFM, xDeepFM, DCNV2, AutoInt, ...) on a split
+exported by `reclab data export`, for the cross-checks in Reports/ctr-ml1m-crosscheck.md and
+Reports/ctr-backbones-ml1m-crosscheck.md and the peer column of `reclab bench ctr`.
 
-The export holds ml-1m.{train,valid,test}.inter (user_id, item_id, rating, label), ml-1m.user and
-ml-1m.item; RecBole reads them as benchmark files, so it trains, early-stops and tests on exactly
-RecLab's split. Only the label and the feature fields are loaded (not the rating).
+The export holds NAME.{train,valid,test}.inter (user_id, item_id, rating, label), NAME.user and
+NAME.item; RecBole reads them as benchmark files, so it trains, early-stops and tests on exactly
+RecLab's split. Only the label and the listed feature fields are loaded (not the rating).
     bash scripts/peers.sh   # once
     /tmp/peer/venv/bin/python Benchmarks/recbole_ctr.py EXPORT_DIR [--model FM] [--seed 1]
-        [--epochs 20] [--stopping-step 3] [--time-epochs N]
+        [--epochs 20] [--stopping-step 3] [--time-epochs N] [--item-fields genres]
+        [--set KEY=JSON ...]
+--set overrides any RecBole setting with a JSON value (`--set mlp_hidden_size=[200,80]`).
 --time-epochs N trains N epochs without evaluation and prints `epoch_seconds=S` (bench ctr).
 """
-import argparse, os, time
+import argparse, json, os, time
 import recbole_common  # NumPy aliases for RecBole 1.2.1; import before recbole
 import torch
 from recbole.config import Config
@@ -24,20 +27,27 @@ parser.add_argument('--epochs', type=int, default=20)
 parser.add_argument('--stopping-step', type=int, default=3)
 parser.add_argument('--time-epochs', type=int, default=0)
 parser.add_argument('--dataset', default='ml-1m')
+parser.add_argument('--item-fields', default='genres')
+parser.add_argument('--set', action='append', default=[])
 args = parser.parse_args()
 torch.set_num_threads(os.cpu_count())
 
 export = os.path.abspath(args.export)
-config = Config(model=args.model, config_dict={
+settings = {
     'data_path': os.path.dirname(export), 'dataset': os.path.basename(export), 'device': 'cpu', 'use_gpu': False,
     'benchmark_filename': ['train', 'valid', 'test'],
-    'load_col': {'inter': ['user_id', 'item_id', 'label'], 'user': ['user_id', 'gender', 'age', 'occupation'], 'item': ['item_id', 'genres']},
+    'load_col': {'inter': ['user_id', 'item_id', 'label'], 'user': ['user_id', 'gender', 'age', 'occupation'],
+                 'item': ['item_id'] + args.item_fields.split(',')},
     'LABEL_FIELD': 'label', 'threshold': None, 'train_neg_sample_args': None,
     'eval_args': {'split': {'RS': [0.8, 0.1, 0.1]}, 'order': 'RO', 'group_by': None, 'mode': 'labeled'},
     'metrics': ['AUC', 'LogLoss'], 'valid_metric': 'AUC', 'eval_batch_size': 40960, 'train_batch_size': 2048,
     'learning_rate': 0.001, 'embedding_size': 10, 'epochs': args.epochs, 'stopping_step': args.stopping_step,
     'seed': args.seed, 'reproducibility': True, 'show_progress': False, 'checkpoint_dir': '/tmp/recbole-ctr-saved',
-})
+}
+for item in args.set:
+    key, value = item.split('=', 1)
+    settings[key] = json.loads(value)
+config = Config(model=args.model, config_dict=settings)
 # The export folder is named after the dataset files inside it.
 init_seed(config['seed'], config['reproducibility'])
 dataset = create_dataset(config)
@@ -56,4 +66,5 @@ else:
     start = time.time()
     best_valid, _ = trainer.fit(train, valid, saved=True, show_progress=False)
     result = trainer.evaluate(test, load_best_model=True, show_progress=False)
-    print('valid_auc=%.4f test_auc=%.4f test_logloss=%.4f fit_seconds=%.1f' % (best_valid, result['auc'], result['logloss'], time.time() - start))
+    print('valid_auc=%.4f test_auc=%.4f test_logloss=%.4f fit_seconds=%.1f' % (
+        best_valid, result['auc'], result['logloss'], time.time() - start))

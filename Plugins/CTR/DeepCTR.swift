@@ -59,8 +59,9 @@ public struct DeepCTR<Model: DeepCTRModel>: Scorer, Trainable, Checkpointable, R
         let names = common.training.fields.isEmpty ? FieldLayout.defaultFields(users: data.userFeatures, items: data.itemFeatures) : common.training.fields
         let layout = try FieldLayout(fieldNames: names, userCount: data.userCount, itemCount: data.itemCount, users: data.userFeatures, items: data.itemFeatures)
         var state = try DeepCTRState(Model.self, configuration, layout: layout, seed: context.seed)
+        let replicas = try (0..<DeepCTRTrainer.shares).map { _ in try DeepCTRState(Model.self, configuration, layout: layout, seed: 0) }
         context.report(.message("\(data.interactions.count) training pairs, fields \(names.joined(separator: ", ")), \(layout.rowCount) feature rows"))
-        try DeepCTRTrainer(configuration: common).train(&state, on: data, context: context)
+        try DeepCTRTrainer(configuration: common).train(&state, replicas: replicas, on: data, context: context)
         self.state = state
     }
 

@@ -1,5 +1,6 @@
 import Foundation
 import RecCore
+import COpenBLAS
 import RecTensor
 
 /// Trains a deep CTR model on labelled pairs: shuffled batches (seeded), binary cross-entropy,
@@ -8,7 +9,12 @@ import RecTensor
 struct DeepCTRTrainer {
     var configuration: DeepCTRConfiguration
 
-    func train(_ state: inout DeepCTRState, on data: TrainingSet, context: TrainingContext) throws {
+    /// Shares each batch is split into; fixed, so that results do not depend on the core count.
+    static let shares = 2
+
+    /// Trains `state`; `replicas` are `shares` more instances of the same model, which compute
+    /// the shares' gradients in parallel.
+    func train(_ state: inout DeepCTRState, replicas: [DeepCTRState], on data: TrainingSet, context: TrainingContext) throws {
         let training = configuration.training
         let samples = data.interactions
         let labels = samples.map { data.label($0) }
@@ -34,20 +40,20 @@ struct DeepCTRTrainer {
             order.shuffle(using: &rng)
             var lossSum = 0.0
             for start in stride(from: 0, to: order.count, by: training.batchSize) {
-                let indices = order[start..<min(order.count, start + training.batchSize)]
-                let batch = state.embedding.batch(
-                    users: indices.map { samples[$0].user }, items: indices.map { samples[$0].item }, behaviour: behaviour.map { b in indices.map { b[$0] } },
-                    length: length)
-                let logits = state.network.logits(batch, training: true, rng: &dropoutRNG)
-                let loss = Loss.binaryCrossEntropyWithLogits(logits, labels: indices.map { labels[$0] })
-                guard loss.item.isFinite else {
-                    throw RecError(.plugin, "training diverged at epoch \(epoch) (loss \(loss.item)); lower learning_rate")
+                let indices = Array(order[start..<min(order.count, start + training.batchSize)])
+                let loss = try optimiseStep(
+                    state, replicas: replicas, count: indices.count, seed: dropoutRNG.next(),
+                    optimiser: optimiser, rate: schedule.rate(Float(training.learningRate), step: step)
+                ) { range, replica, rng in
+                    let share = Array(indices[range])
+                    let batch = replica.embedding.batch(
+                        users: share.map { samples[$0].user }, items: share.map { samples[$0].item }, behaviour: behaviour.map { b in share.map { b[$0] } },
+                        length: length)
+                    let logits = replica.network.logits(batch, training: true, rng: &rng)
+                    return Loss.binaryCrossEntropyWithLogits(logits, labels: share.map { labels[$0] }) * (Float(share.count) / Float(indices.count))
                 }
-                lossSum += Double(loss.item) * Double(indices.count)
-                loss.backward()
-                optimiser.learningRate = schedule.rate(Float(training.learningRate), step: step)
-                optimiser.update()
-                optimiser.zeroGrad()
+                guard loss.isFinite else { throw RecError(.plugin, "training diverged at epoch \(epoch) (loss \(loss)); lower learning_rate") }
+                lossSum += loss * Double(indices.count)
                 step += 1
             }
             context.report(.epochEnd(epoch: epoch, of: training.epochs, loss: lossSum / Double(max(1, samples.count))))
@@ -63,5 +69,52 @@ struct DeepCTRTrainer {
             }
         }
         if canValidate && best.epoch > 0 { state.load(best.snapshot) }
+    }
+
+    /// One optimiser step on a batch of `count` samples, split into `shares` parts: each replica
+    /// copies the parameters, builds its part's graph and gradients (BLAS single-threaded
+    /// meanwhile, the parts on separate cores), the gradients are summed in share order and
+    /// AdamW updates the parameters once; buffers (Dice's running statistics) take the
+    /// replicas' mean. `loss` returns a part's share of the batch's mean loss.
+    /// - Returns: the batch's mean loss.
+    private func optimiseStep(
+        _ state: DeepCTRState, replicas: [DeepCTRState], count: Int, seed: UInt64, optimiser: Adam, rate: Float,
+        _ loss: @escaping @Sendable (Range<Int>, DeepCTRState, inout SplitMix64) -> Tensor
+    ) throws -> Double {
+        let shares = replicas.count
+        let bounds = (0...shares).map { $0 * count / shares }
+        let master = state.parameters
+        for replica in replicas {
+            for ((_, source), (_, target)) in zip(master, replica.parameters) {
+                target.data = source.data
+                target.zeroGrad()
+            }
+        }
+        let losses = UncheckedSendable(UnsafeMutableBufferPointer<Double>.allocate(capacity: shares))
+        defer { losses.value.deallocate() }
+        let threads = openblas_get_num_threads()
+        openblas_set_num_threads(1)
+        parallelChunks(shares) { chunk, chunks in
+            for share in stride(from: chunk, to: shares, by: chunks) {
+                var rng = SplitMix64(seed: seed).derived("share \(share)")
+                let value = loss(bounds[share]..<bounds[share + 1], replicas[share], &rng)
+                value.backward()
+                losses.value[share] = Double(value.item)
+            }
+        }
+        openblas_set_num_threads(threads)
+        optimiser.zeroGrad()
+        for (index, (_, parameter)) in master.enumerated() {
+            if parameter.requiresGrad {
+                for replica in replicas { if let grad = replica.parameters[index].1.grad { parameter.accumulate(grad) } }
+            } else {
+                var mean = [Float](repeating: 0, count: parameter.count)
+                for replica in replicas { for (i, value) in replica.parameters[index].1.data.enumerated() { mean[i] += value / Float(shares) } }
+                parameter.data = mean
+            }
+        }
+        optimiser.learningRate = rate
+        optimiser.update()
+        return losses.value.reduce(0, +)
     }
 }

@@ -32,7 +32,19 @@ struct FieldLayout: Sendable, Equatable {
     /// The field names a configuration may list: `user_id`, `item_id`, and every user and item
     /// feature that is not text. A name both tables have must be written `user.NAME` or
     /// `item.NAME`.
+    ///
+    /// `NAME:first` is the first value of a multi-valued field as a categorical field (KAR
+    /// reads a movie's first genre only).
     static func resolve(_ name: String, users: FeatureTable, items: FeatureTable) throws -> (Source, FeatureField?) {
+        if name.hasSuffix(":first") {
+            let (source, field) = try resolve(String(name.dropLast(6)), users: users, items: items)
+            guard var field, field.kind == .multiCategorical else {
+                throw RecError(.spec, "field '\(Excerpt.of(name))': ':first' takes the first value of a multi-valued field, and '\(name.dropLast(6))' is not one", key: "fields")
+            }
+            field.kind = .categorical
+            field.codes = field.codes.map { [$0.first ?? 0] }
+            return (source, field)
+        }
         if name == "user_id" { return (.user, nil) }
         if name == "item_id" { return (.item, nil) }
         let (source, bare): (Source?, String) =

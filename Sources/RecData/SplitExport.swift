@@ -27,7 +27,15 @@ public enum SplitExport {
             if part != "valid" { try save(tsv, "\(directory)/\(part).tsv") }
         }
         for (suffix, idField, ids, table) in [("user", "user_id", dataset.userIDs, dataset.userFeatures), ("item", "item_id", dataset.itemIDs, dataset.itemFeatures)] {
-            let fields = table.fields.filter { $0.kind != .text }
+            // Each multi-valued field also as its first value (`genres_first`), the form KAR reads.
+            let firsts = table.fields.filter { $0.kind == .multiCategorical }.map { field in
+                var first = field
+                first.name += "_first"
+                first.kind = .categorical
+                first.codes = field.codes.map { [$0.first ?? 0] }
+                return first
+            }
+            let fields = table.fields.filter { $0.kind != .text } + firsts
             guard !fields.isEmpty else { continue }
             let types: [FeatureKind: String] = [.categorical: "token", .multiCategorical: "token_seq", .numeric: "float"]
             var text = ([idField + ":token"] + fields.map { "\($0.name):\(types[$0.kind]!)" }).joined(separator: "\t") + "\n"

@@ -138,7 +138,29 @@ extension Tensor {
 
     // MARK: - Activations
 
-    public func relu() -> Tensor { unary({ max($0, 0) }, { x, _ in x > 0 ? 1 : 0 }) }
+    public func relu() -> Tensor {
+        let n = count
+        let out = data.withUnsafeBufferPointer { x in
+            makeArray(n) { o in
+                forEachLanes(n) { offset, load in
+                    let lanes = load(x.baseAddress!)
+                    store(lanes.replacing(with: 0, where: lanes .< 0), o.baseAddress!, offset: offset, count: n)
+                }
+            }
+        }
+        return Tensor(shape: shape, data: out, parents: [self]) { result in
+            let gx = result.grad!.withUnsafeBufferPointer { g in
+                result.data.withUnsafeBufferPointer { y in
+                    makeArray(n) { o in
+                        forEachLanes(n) { offset, load in
+                            store(load(g.baseAddress!).replacing(with: 0, where: load(y.baseAddress!) .<= 0), o.baseAddress!, offset: offset, count: n)
+                        }
+                    }
+                }
+            }
+            self.accumulate(gx)
+        }
+    }
     public func tanh() -> Tensor { unary({ Foundation.tanh($0) }, { _, y in 1 - y * y }) }
     public func sigmoid() -> Tensor { unary({ 1 / (1 + exp(-$0)) }, { _, y in y * (1 - y) }) }
     public func silu() -> Tensor {

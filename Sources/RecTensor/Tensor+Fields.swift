@@ -85,39 +85,53 @@ extension Tensor {
     public func fieldOuterProduct(_ x0: Tensor) -> Tensor {
         precondition(rank == 3 && x0.rank == 3 && shape[0] == x0.shape[0] && shape[1] == x0.shape[1], "fieldOuterProduct: \(shape) with \(x0.shape)")
         let (rows, h, m) = (shape[0] * shape[1], shape[2], x0.shape[2])
-        let out = makeArray(rows * h * m) { o in
-            for r in 0..<rows {
-                for i in 0..<h {
-                    let a = data[r * h + i], base = (r * h + i) * m
-                    for j in 0..<m { o[base + j] = a * x0.data[r * m + j] }
+        let out = data.withUnsafeBufferPointer { a in
+            x0.data.withUnsafeBufferPointer { b in
+                makeArray(rows * h * m) { o in
+                    for r in 0..<rows {
+                        let right = b.baseAddress! + r * m
+                        for i in 0..<h {
+                            let value = a[r * h + i], target = o.baseAddress! + (r * h + i) * m
+                            for j in 0..<m { target[j] = value * right[j] }
+                        }
+                    }
                 }
             }
         }
         return Tensor(shape: [shape[0], shape[1], h * m], data: out, parents: [self, x0]) { result in
-            let g = result.grad!
-            if self.requiresGrad {
-                self.accumulate(
-                    makeArray(self.count) { dx in
-                        for r in 0..<rows {
-                            for i in 0..<h {
-                                var total: Float = 0
-                                for j in 0..<m { total += g[(r * h + i) * m + j] * x0.data[r * m + j] }
-                                dx[r * h + i] = total
-                            }
+            result.grad!.withUnsafeBufferPointer { g in
+                self.data.withUnsafeBufferPointer { a in
+                    x0.data.withUnsafeBufferPointer { b in
+                        // Per row r: dA = G Bᵀ and dB = Aᵀ G for G [h, m], A [h], B [m].
+                        if self.requiresGrad {
+                            self.accumulate(
+                                makeArray(self.count) { dx in
+                                    for r in 0..<rows {
+                                        let right = b.baseAddress! + r * m
+                                        for i in 0..<h {
+                                            let row = g.baseAddress! + (r * h + i) * m
+                                            var total: Float = 0
+                                            for j in 0..<m { total += row[j] * right[j] }
+                                            dx[r * h + i] = total
+                                        }
+                                    }
+                                })
                         }
-                    })
-            }
-            if x0.requiresGrad {
-                x0.accumulate(
-                    makeArray(x0.count) { dx in
-                        for r in 0..<rows {
-                            for j in 0..<m {
-                                var total: Float = 0
-                                for i in 0..<h { total += g[(r * h + i) * m + j] * self.data[r * h + i] }
-                                dx[r * m + j] = total
-                            }
+                        if x0.requiresGrad {
+                            x0.accumulate(
+                                makeArray(x0.count) { dx in
+                                    dx.initialize(repeating: 0)
+                                    for r in 0..<rows {
+                                        let target = dx.baseAddress! + r * m
+                                        for i in 0..<h {
+                                            let row = g.baseAddress! + (r * h + i) * m, value = a[r * h + i]
+                                            for j in 0..<m { target[j] += row[j] * value }
+                                        }
+                                    }
+                                })
                         }
-                    })
+                    }
+                }
             }
         }
     }

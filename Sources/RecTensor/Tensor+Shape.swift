@@ -73,21 +73,20 @@ extension Tensor {
     /// Elements `range` along `axis`.
     public func slice(axis: Int, _ range: Range<Int>) -> Tensor {
         let outer = shape[..<axis].reduce(1, *), inner = shape[(axis + 1)...].reduce(1, *)
-        let length = shape[axis], width = range.count
+        let length = shape[axis], block = range.count * inner
         var newShape = shape
-        newShape[axis] = width
-        var out = [Float](repeating: 0, count: outer * width * inner)
-        for o in 0..<outer {
-            for (k, j) in range.enumerated() {
-                for i in 0..<inner { out[(o * width + k) * inner + i] = data[(o * length + j) * inner + i] }
+        newShape[axis] = range.count
+        // Each outer index keeps one contiguous block of `range.count · inner` values.
+        let out = data.withUnsafeBufferPointer { x in
+            makeArray(outer * block) { o in
+                for i in 0..<outer { (o.baseAddress! + i * block).initialize(from: x.baseAddress! + (i * length + range.lowerBound) * inner, count: block) }
             }
         }
         return Tensor(shape: newShape, data: out, parents: [self]) { result in
-            let g = result.grad!
             var gx = [Float](repeating: 0, count: self.count)
-            for o in 0..<outer {
-                for (k, j) in range.enumerated() {
-                    for i in 0..<inner { gx[(o * length + j) * inner + i] += g[(o * width + k) * inner + i] }
+            result.grad!.withUnsafeBufferPointer { g in
+                gx.withUnsafeMutableBufferPointer { gx in
+                    for i in 0..<outer { (gx.baseAddress! + (i * length + range.lowerBound) * inner).update(from: g.baseAddress! + i * block, count: block) }
                 }
             }
             self.accumulate(gx)
@@ -102,25 +101,26 @@ extension Tensor {
         let total = lengths.reduce(0, +)
         var newShape = first
         newShape[axis] = total
-        var out = [Float](repeating: 0, count: outer * total * inner)
-        var offset = 0
-        for (part, length) in zip(parts, lengths) {
-            precondition(part.rank == first.count, "concat needs equal ranks")
-            for o in 0..<outer {
-                for j in 0..<(length * inner) { out[(o * total + offset) * inner + j] = part.data[o * length * inner + j] }
-            }
-            offset += length
-        }
         let offsets = lengths.reduce(into: [0]) { $0.append($0.last! + $1) }
-        return Tensor(shape: newShape, data: out, parents: parts) { result in
-            let g = result.grad!
-            for (index, part) in parts.enumerated() where part.requiresGrad {
-                let length = lengths[index]
-                var gx = [Float](repeating: 0, count: part.count)
-                for o in 0..<outer {
-                    for j in 0..<(length * inner) { gx[o * length * inner + j] = g[(o * total + offsets[index]) * inner + j] }
+        var out = [Float](repeating: 0, count: outer * total * inner)
+        out.withUnsafeMutableBufferPointer { o in
+            for (index, part) in parts.enumerated() {
+                precondition(part.rank == first.count, "concat needs equal ranks")
+                let block = lengths[index] * inner
+                part.data.withUnsafeBufferPointer { x in
+                    for i in 0..<outer { (o.baseAddress! + (i * total + offsets[index]) * inner).update(from: x.baseAddress! + i * block, count: block) }
                 }
-                part.accumulate(gx)
+            }
+        }
+        return Tensor(shape: newShape, data: out, parents: parts) { result in
+            result.grad!.withUnsafeBufferPointer { g in
+                for (index, part) in parts.enumerated() where part.requiresGrad {
+                    let block = lengths[index] * inner
+                    part.accumulate(
+                        makeArray(part.count) { gx in
+                            for i in 0..<outer { (gx.baseAddress! + i * block).initialize(from: g.baseAddress! + (i * total + offsets[index]) * inner, count: block) }
+                        })
+                }
             }
         }
     }

@@ -1,5 +1,5 @@
+import AllPlugins
 import Foundation
-import CTR
 import RecCore
 import RecData
 import RecRunner
@@ -7,54 +7,70 @@ import RecSpec
 
 extension BenchCommand {
     static let ctrUsage = """
-        bench ctr trains the FM of SPEC (default Experiments/ctr-ml1m.yaml, pipeline fm) for E
-        epochs (default 2, no validation) on that spec's split and prints seconds per epoch,
-        training pairs per second and peak resident memory. It then exports the same split
-        (`reclab data export`) and times RecBole 1.2.1's FM on it with PYTHON (default
+        bench ctr trains one CTR model (--model NAME: lr, fm, deepfm, xdeepfm, dcnv2, autoint,
+        fibinet, din; default fm) for E epochs (default 2, no validation) on its spec's split and
+        prints seconds per epoch (the best of E), training pairs per second and peak resident
+        memory. The spec is --spec SPEC (default Experiments/ctr-ml1m.yaml for lr and fm,
+        Experiments/ctr-backbones-ml1m-recbole.yaml otherwise), the pipeline the one named after
+        the model. It then exports the same split (`reclab data export`) and times RecBole 1.2.1's
+        model of the same name, with the same sizes, on it with PYTHON (default
         /tmp/peer/venv/bin/python, from ../shared/peers/setup.sh) through
-        Benchmarks/recbole_ctr.py, and prints our epoch time as a ratio of RecBole's.
-        --no-peer skips the peer.
+        Benchmarks/recbole_ctr.py, and prints our epoch time as a ratio of RecBole's. RecBole
+        1.2.1 has no FiBiNET, and its DIN is a sequential model this script does not drive, so
+        those two print our figures only. --no-peer skips the peer.
         """
 
+    /// RecBole 1.2.1's name for each model with a context-aware counterpart there.
+    static let recboleModels = ["lr": "LR", "fm": "FM", "deepfm": "DeepFM", "xdeepfm": "xDeepFM", "dcnv2": "DCNV2", "autoint": "AutoInt"]
+
     static func ctr(_ args: CommandArguments) throws -> Int32 {
-        let specPath = args.value("--spec") ?? "Experiments/ctr-ml1m.yaml"
+        let model = args.value("--model") ?? args.value("--pipeline") ?? "fm"
+        let specPath = args.value("--spec") ?? (["lr", "fm"].contains(model) ? "Experiments/ctr-ml1m.yaml" : "Experiments/ctr-backbones-ml1m-recbole.yaml")
         let epochs = try args.intPositive("--epochs", default: 2)
-        let loaded = try SpecLoader.load(path: specPath)
-        let spec = loaded.base
-        guard let pipeline = spec.pipelines.first(where: { $0.name == (args.value("--pipeline") ?? "fm") }), let slot = pipeline.scorer else {
-            throw RecError.usage("\(specPath) has no scorer pipeline '\(args.value("--pipeline") ?? "fm")'")
+        let overrides = ["pipelines.\(model).scorer.epochs=\(epochs)", "pipelines.\(model).scorer.patience=0"]
+        let probe = try SpecLoader.load(path: specPath)
+        guard probe.base.pipelines.contains(where: { $0.name == model && $0.scorer != nil }) else {
+            throw RecError.usage("\(specPath) has no scorer pipeline '\(model)'; pipelines: \(probe.base.pipelines.map(\.name).joined(separator: ", "))")
         }
+        let loaded = try SpecLoader.load(path: specPath, overrides: overrides)
+        let spec = loaded.base
+        let slot = spec.pipelines.first { $0.name == model }!.scorer!
         let stage = DataStage(catalog: DataCatalog(root: args.value("--data-root")))
         let directory = URL(fileURLWithPath: loaded.file).deletingLastPathComponent().path
         let prepared = try stage.prepare(spec.data, relativeTo: directory, runSeed: spec.seeds[0])
-        var configuration = try slot.decode(FactorizationMachine.Configuration.self)
-        configuration.training.epochs = epochs
-        configuration.training.patience = 0
+        var (scorer, configuration) = try makeRegistry().makeScorer(kind: slot.kind, configuration: slot, context: ComponentContext(seed: 1))
+        guard var trainable = scorer as? any Trainable else { throw RecError.usage("scorer '\(slot.kind)' does not train; nothing to time") }
         var training = prepared.split.trainingSet
         training.validation = []
-        var fm = try FactorizationMachine(configuration: configuration, context: ComponentContext(seed: 1))
         let times = EpochTimes()
-        try fm.fit(
+        try trainable.fit(
             training,
             context: TrainingContext(seed: 1) { event in
                 if case .epochEnd(let epoch, _, let loss) = event { times.lap(epoch: epoch, loss: loss) }
             })
+        scorer = trainable as! any Scorer
         let ours = times.seconds.min()!
         let pairs = training.interactions.count
         print(
             String(
-                format: "reclab fm: %d training pairs, %d epochs, best epoch %.2f s, %.0f pairs/s, peak resident memory %.0f MiB",
-                pairs, epochs, ours, Double(pairs) / ours, peakMiB()))
+                format: "reclab %@: %d training pairs, %d epochs, best epoch %.2f s, %.0f pairs/s, peak resident memory %.0f MiB",
+                model, pairs, epochs, ours, Double(pairs) / ours, peakMiB()))
         guard !args.flags.contains("--no-peer") else { return 0 }
+        guard let peerModel = recboleModels[slot.kind] else {
+            print("recbole: no context-aware \(slot.kind) in RecBole 1.2.1; no peer figure")
+            return 0
+        }
         let python = args.value("--python") ?? "/tmp/peer/venv/bin/python"
         guard FileManager.default.isExecutableFile(atPath: python) else {
-            throw RecError.usage("the peer's Python '\(python)' was not found; run ../shared/peers/setup.sh and add scikit-surprise, or pass --python or --no-peer")
+            throw RecError.usage("the peer's Python '\(python)' was not found; run ../shared/peers/setup.sh, or pass --python or --no-peer")
         }
         let export = NSTemporaryDirectory() + "reclab-bench-ctr/\(spec.data.dataset)"
         try SplitExport.write(prepared.split, name: spec.data.dataset, to: export)
         let process = Process()
         process.executableURL = URL(fileURLWithPath: python)
-        process.arguments = ["Benchmarks/recbole_ctr.py", export, "--time-epochs", String(epochs), "--dataset", spec.data.dataset]
+        process.arguments =
+            ["Benchmarks/recbole_ctr.py", export, "--model", peerModel, "--time-epochs", String(epochs), "--dataset", spec.data.dataset]
+            + (try recboleSettings(kind: slot.kind, configuration: configuration))
         let pipe = Pipe()
         process.standardOutput = pipe
         try process.run()
@@ -66,8 +82,47 @@ extension BenchCommand {
         else {
             throw RecError(.io, "Benchmarks/recbole_ctr.py failed (exit \(process.terminationStatus)); its output: \(Excerpt.of(output))")
         }
-        print(String(format: "recbole fm: best epoch %.2f s (%.0f pairs/s)", theirs, Double(pairs) / theirs))
+        print(String(format: "recbole %@: best epoch %.2f s (%.0f pairs/s)", peerModel, theirs, Double(pairs) / theirs))
         print(String(format: "ratio reclab / recbole epoch time: %.3fx (goal: at most 0.5x)", ours / theirs))
         return 0
+    }
+
+    /// The RecBole settings that give its model the sizes of ours (`--set KEY=JSON` arguments
+    /// for Benchmarks/recbole_ctr.py), from our resolved configuration's canonical JSON.
+    static func recboleSettings(kind: String, configuration: String) throws -> [String] {
+        guard let json = try JSONSerialization.jsonObject(with: Data(configuration.utf8)) as? [String: Any] else { return [] }
+        func int(_ key: String) -> Int? { json[key] as? Int }
+        var settings: [String: String] = [:]
+        let fields = (json["fields"] as? [String]) ?? []
+        if let genre = fields.first(where: { $0.hasPrefix("genres") }) {
+            settings["load_col"] = """
+                {"inter": ["user_id", "item_id", "label"], "user": ["user_id", "gender", "age", "occupation"], "item": ["item_id", "\(genre.replacingOccurrences(of: ":first", with: "_first"))"]}
+                """
+        }
+        if let factors = int("factors") { settings["embedding_size"] = "\(factors)" }
+        if let embedding = int("embedding") {
+            settings["embedding_size"] = "\(embedding)"
+            settings["mlp_hidden_size"] = "\((json["mlp"] as? [Int]) ?? [])"
+            settings["dropout_prob"] = "0.0"
+            settings["learner"] = "\"adamw\""
+            settings["weight_decay"] = "\((json["weight_decay"] as? Double) ?? 0)"
+            settings["reg_weight"] = "0.0"
+        }
+        switch kind {
+        case "xdeepfm":
+            settings["cin_layer_size"] = "\((json["cin"] as? [Int]) ?? [])"
+            settings["direct"] = (json["direct"] as? Bool) == true ? "true" : "false"
+        case "dcnv2":
+            settings["cross_layer_num"] = "\(int("cross_layers") ?? 3)"
+            settings["mixed"] = "false"
+            settings["structure"] = "\"stacked\""
+        case "autoint":
+            settings["attention_size"] = "\(int("attention_size") ?? 16)"
+            settings["num_heads"] = "\(int("heads") ?? 2)"
+            settings["n_layers"] = "\(int("layers") ?? 3)"
+            settings["dropout_probs"] = "[0.0, 0.0, 0.0]"
+        default: break
+        }
+        return settings.keys.sorted().flatMap { ["--set", "\($0)=\(settings[$0]!)"] }
     }
 }

@@ -21,7 +21,7 @@ enum BenchCommand: Command {
                reclab bench lm --openai URL --batch N [--concurrency C] [--model NAME] [--movies FILE] [--repeat R]
                reclab bench lora [--model M] [--tokens T] [--examples N]
                reclab bench quant [--rows R] [--columns C]
-               reclab bench ctr [--spec SPEC] [--pipeline NAME] [--epochs E] [--python PYTHON] [--no-peer] [--data-root DIR]
+               reclab bench ctr [--model NAME] [--spec SPEC] [--epochs E] [--python PYTHON] [--no-peer] [--data-root DIR]
 
         bench quant times the block-quantised products of exact numerics (RecQuant) alone: a
         random R x C matrix (default 3072 x 576, SmolLM2-135M's stacked gate and up projections)
