@@ -4,7 +4,10 @@ import RecCore
 /// Writes a split for peers: RecBole atomic benchmark files and plain TSVs for
 /// scikit-surprise, with the datasets' original ids.
 public enum SplitExport {
-    public static func write(_ split: SplitData, name: String, to directory: String) throws {
+    /// - Parameter behaviour: with L > 0, each interaction also lists the user's last L items
+    ///   before it (`item_id_list`, from the split's timeline), as RecBole's sequential CTR models
+    ///   read them.
+    public static func write(_ split: SplitData, name: String, to directory: String, behaviour: Int = 0) throws {
         let dataset = split.dataset
         do {
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
@@ -15,12 +18,15 @@ public enum SplitExport {
             value.replacingOccurrences(of: "\t", with: "_").replacingOccurrences(of: " ", with: "_").replacingOccurrences(of: "\n", with: "_")
         }
         let rule = split.labelRule
+        let timeline = behaviour > 0 ? split.timeline : nil
         for (part, events) in [("train", split.train), ("valid", split.validation), ("test", split.test)] {
-            var text = "user_id:token\titem_id:token\trating:float" + (rule != nil ? "\tlabel:float" : "") + "\n"
+            var text = "user_id:token\titem_id:token\trating:float" + (rule != nil ? "\tlabel:float" : "") + (timeline != nil ? "\titem_id_list:token_seq" : "") + "\n"
             var tsv = ""
             for event in events {
                 let user = token(dataset.userIDs[Int(event.user)]), item = token(dataset.itemIDs[Int(event.item)])
-                text += "\(user)\t\(item)\t\(event.rating)" + (rule.map { "\t\(Int($0.label(event)))" } ?? "") + "\n"
+                text += "\(user)\t\(item)\t\(event.rating)" + (rule.map { "\t\(Int($0.label(event)))" } ?? "")
+                if let timeline { text += "\t" + timeline.before(event, limit: behaviour).map { token(dataset.itemIDs[Int($0.item)]) }.joined(separator: " ") }
+                text += "\n"
                 tsv += "\(user)\t\(item)\t\(event.rating)\n"
             }
             try save(text, "\(directory)/\(name).\(part).inter")

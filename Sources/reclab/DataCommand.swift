@@ -10,19 +10,21 @@ enum DataCommand: Command {
     static let usage = """
         Usage: reclab data list
                reclab data stats NAME [--path DIR --format FORMAT] [--data-root DIR]
-               reclab data export SPEC --out DIR [--seed N] [--set KEY=VALUE ...] [--data-root DIR]
+               reclab data export SPEC --out DIR [--seed N] [--behaviour L] [--set KEY=VALUE ...] [--data-root DIR]
 
         export writes the split a spec's cells see (for run seed N, default the spec's first)
         as RecBole atomic files (NAME.train.inter, NAME.valid.inter, NAME.test.inter with the
         label, NAME.user, NAME.item) and as train.tsv / test.tsv (user, item, rating) for
-        scikit-surprise, so that a peer is measured on exactly the same data.
+        scikit-surprise, so that a peer is measured on exactly the same data. --behaviour L adds
+        each interaction's last L earlier items as item_id_list (RecBole's sequential CTR models,
+        such as DIN, read it).
 
         FORMAT is one of: movielens-100k, movielens-1m, movielens-latest, recbole, amazon, unisrec.
 
         """
 
     static func run(_ raw: ArraySlice<String>) throws -> Int32 {
-        let args = try CommandArguments(raw, options: ["--path", "--format", "--data-root", "--out", "--seed", "--set"], flags: [])
+        let args = try CommandArguments(raw, options: ["--path", "--format", "--data-root", "--out", "--seed", "--set", "--behaviour"], flags: [])
         guard let action = args.positionals.first else { throw RecError.usage("missing action: list or stats") }
         switch action {
         case "list":
@@ -56,7 +58,8 @@ enum DataCommand: Command {
             let stage = DataStage(catalog: DataCatalog(root: args.value("--data-root")))
             let directory = URL(fileURLWithPath: loaded.file).deletingLastPathComponent().path
             let prepared = try stage.prepare(spec.data, relativeTo: directory, runSeed: seed)
-            try SplitExport.write(prepared.split, name: spec.data.dataset, to: out)
+            let behaviour = args.value("--behaviour") == nil ? 0 : try args.intPositive("--behaviour", default: 10)
+            try SplitExport.write(prepared.split, name: spec.data.dataset, to: out, behaviour: behaviour)
             print(
                 "wrote \(out): train \(prepared.split.train.count), validation \(prepared.split.validation.count), test \(prepared.split.test.count) interactions (split seed \(spec.data.split.seed(forRun: seed)))"
             )
