@@ -87,7 +87,7 @@ final class AutoIntNetwork: CTRNetwork {
     func logits(_ batch: CTRBatch, training: Bool, rng: inout SplitMix64) -> Tensor {
         var x = project(batch.fields)  // [B, F, A]
         for layer in attention {
-            x = layer.output(Tensor.attention(q: layer.query(x), k: layer.key(x), v: layer.value(x), heads: heads, causal: false, rng: &rng))
+            x = layer.output(Tensor.fieldAttention(q: layer.query(x), k: layer.key(x), v: layer.value(x), heads: heads))
         }
         let crossed = (x + residual(batch.fields)).relu().reshaped([batch.size, -1])
         let deep = output(mlp(batch.fields.reshaped([batch.size, -1]), training: training, rng: &rng))

@@ -216,7 +216,11 @@ extension Tensor {
         }
         let inverse = variance.map { 1 / ($0 + epsilon).squareRoot() }
         let normalised = makeArray(count) { o in for r in 0..<n { for j in 0..<e { o[r * e + j] = (data[r * e + j] - mean[j]) * inverse[j] } } }
-        let p = normalised.map { 1 / (1 + exp(-$0)) }
+        let p = normalised.withUnsafeBufferPointer { x in
+            makeArray(x.count) { o in
+                forEachLanes(x.count) { offset, load in store(1 / (1 + vexp(-load(x.baseAddress!))), o.baseAddress!, offset: offset, count: x.count) }
+            }
+        }
         let out = makeArray(count) { o in
             for r in 0..<n { for j in 0..<e { let i = r * e + j; o[i] = data[i] * (alpha.data[j] + (1 - alpha.data[j]) * p[i]) } }
         }
@@ -254,5 +258,75 @@ extension Tensor {
             self.accumulate(dx)
         }
         return (result, mean, variance)
+    }
+}
+
+extension Tensor {
+    /// Multi-head self-attention among a few fields (AutoInt's interacting layer), without masks:
+    /// `q, k, v [B, F, heads·d]` -> `[B, F, heads·d]`, `softmax(q kᵀ / √d) v` per head. With a
+    /// handful of fields every block is a few dozen products, so plain loops beat one BLAS
+    /// call per (batch, head) block, which `attention` makes for long sequences.
+    public static func fieldAttention(q: Tensor, k: Tensor, v: Tensor, heads: Int) -> Tensor {
+        precondition(q.rank == 3 && k.shape == q.shape && v.shape == q.shape && q.shape[2] % heads == 0, "fieldAttention: q, k, v [B, F, heads·d]")
+        let (batch, fields, width) = (q.shape[0], q.shape[1], q.shape[2])
+        let d = width / heads, scale = 1 / Float(d).squareRoot()
+        // P [B, heads, F, F]
+        var probabilities = [Float](repeating: 0, count: batch * heads * fields * fields)
+        let out = makeArray(q.count) { o in
+            o.initialize(repeating: 0)
+            for b in 0..<batch {
+                for h in 0..<heads {
+                    for i in 0..<fields {
+                        let row = ((b * heads + h) * fields + i) * fields, qi = (b * fields + i) * width + h * d
+                        for j in 0..<fields {
+                            let kj = (b * fields + j) * width + h * d
+                            var dot: Float = 0
+                            for x in 0..<d { dot += q.data[qi + x] * k.data[kj + x] }
+                            probabilities[row + j] = dot * scale
+                        }
+                        probabilities.withUnsafeMutableBufferPointer { softmaxInPlace($0.baseAddress! + row, fields) }
+                        for j in 0..<fields {
+                            let p = probabilities[row + j], vj = (b * fields + j) * width + h * d
+                            for x in 0..<d { o[qi + x] += p * v.data[vj + x] }
+                        }
+                    }
+                }
+            }
+        }
+        return Tensor(shape: q.shape, data: out, parents: [q, k, v]) { result in
+            let g = result.grad!
+            var dq = [Float](repeating: 0, count: q.count), dk = dq, dv = dq
+            var ds = [Float](repeating: 0, count: fields)
+            for b in 0..<batch {
+                for h in 0..<heads {
+                    for i in 0..<fields {
+                        let row = ((b * heads + h) * fields + i) * fields, qi = (b * fields + i) * width + h * d
+                        // dP[j] = dO[i] · v[j]; dV[j] += P[i, j] dO[i]
+                        var total: Float = 0
+                        for j in 0..<fields {
+                            let vj = (b * fields + j) * width + h * d, p = probabilities[row + j]
+                            var dot: Float = 0
+                            for x in 0..<d {
+                                dot += g[qi + x] * v.data[vj + x]
+                                dv[vj + x] += p * g[qi + x]
+                            }
+                            ds[j] = dot
+                            total += dot * p
+                        }
+                        // dS = P ⊙ (dP − Σ dP ⊙ P) / √d; dQ[i] += dS k[j]; dK[j] += dS q[i]
+                        for j in 0..<fields {
+                            let s = probabilities[row + j] * (ds[j] - total) * scale, kj = (b * fields + j) * width + h * d
+                            for x in 0..<d {
+                                dq[qi + x] += s * k.data[kj + x]
+                                dk[kj + x] += s * q.data[qi + x]
+                            }
+                        }
+                    }
+                }
+            }
+            if q.requiresGrad { q.accumulate(dq) }
+            if k.requiresGrad { k.accumulate(dk) }
+            if v.requiresGrad { v.accumulate(dv) }
+        }
     }
 }

@@ -262,6 +262,15 @@ struct FieldLayerTests {
         #expect(a.fieldOuterProduct(b).data == composed.data)
     }
 
+    @Test func fieldAttentionMatchesTheBLASAttention() {
+        checkGradients([[2, 3, 4], [2, 3, 4], [2, 3, 4]]) { Tensor.fieldAttention(q: $0[0], k: $0[1], v: $0[2], heads: 2) }
+        var rng = SplitMix64(seed: 8)
+        let (q, k, v) = (Initializer.normal([3, 5, 8], std: 1, rng: &rng), Initializer.normal([3, 5, 8], std: 1, rng: &rng), Initializer.normal([3, 5, 8], std: 1, rng: &rng))
+        var unused = SplitMix64(seed: 0)
+        let reference = Tensor.attention(q: q, k: k, v: v, heads: 2, causal: false, rng: &unused)
+        for (a, b) in zip(Tensor.fieldAttention(q: q, k: k, v: v, heads: 2).data, reference.data) { #expect(abs(a - b) < 1e-5) }
+    }
+
     @Test func diceThroughBatchAndRunningStatistics() {
         checkGradients([[5, 3], [3]]) { $0[0].dice(alpha: $0[1]).output }
         checkGradients([[5, 3], [3]]) { $0[0].dice(alpha: $0[1], statistics: ([0.1, -0.2, 0.3], [1.5, 0.7, 2])).output }
