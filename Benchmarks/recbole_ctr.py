@@ -8,7 +8,7 @@ RecLab's split. Only the label and the listed feature fields are loaded (not the
     bash scripts/peers.sh   # once
     /tmp/peer/venv/bin/python Benchmarks/recbole_ctr.py EXPORT_DIR [--model FM] [--seed 1]
         [--epochs 20] [--stopping-step 3] [--time-epochs N] [--item-fields genres]
-        [--set KEY=JSON ...]
+        [--set KEY=JSON ...] [--sequence L]
 --set overrides any RecBole setting with a JSON value (`--set mlp_hidden_size=[200,80]`).
 --time-epochs N trains N epochs without evaluation and prints `epoch_seconds=S` (bench ctr).
 """
@@ -29,6 +29,8 @@ parser.add_argument('--time-epochs', type=int, default=0)
 parser.add_argument('--dataset', default='ml-1m')
 parser.add_argument('--item-fields', default='genres')
 parser.add_argument('--set', action='append', default=[])
+parser.add_argument('--sequence', type=int, default=0,
+                    help='a sequential CTR model (DIN): read item_id_list (export --behaviour L) up to this length')
 args = parser.parse_args()
 torch.set_num_threads(os.cpu_count())
 
@@ -44,6 +46,11 @@ settings = {
     'learning_rate': 0.001, 'embedding_size': 10, 'epochs': args.epochs, 'stopping_step': args.stopping_step,
     'seed': args.seed, 'reproducibility': True, 'show_progress': False, 'checkpoint_dir': '/tmp/recbole-ctr-saved',
 }
+if args.sequence:
+    settings['load_col']['inter'].append('item_id_list')
+    # Benchmark files are used as they are; RecBole only insists on the name of the order.
+    settings['eval_args']['order'] = 'TO'
+    settings.update({'alias_of_item_id': ['item_id_list'], 'MAX_ITEM_LIST_LENGTH': args.sequence})
 for item in args.set:
     key, value = item.split('=', 1)
     settings[key] = json.loads(value)

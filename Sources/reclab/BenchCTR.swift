@@ -16,12 +16,12 @@ extension BenchCommand {
         model of the same name, with the same sizes, on it with PYTHON (default
         /tmp/peer/venv/bin/python, from ../shared/peers/setup.sh) through
         Benchmarks/recbole_ctr.py, and prints our epoch time as a ratio of RecBole's. RecBole
-        1.2.1 has no FiBiNET, and its DIN is a sequential model this script does not drive, so
-        those two print our figures only. --no-peer skips the peer.
+        1.2.1 has no FiBiNET, so that one prints our figures only; RecBole's DIN is a sequential
+        model and reads the export's item_id_list. --no-peer skips the peer.
         """
 
     /// RecBole 1.2.1's name for each model with a context-aware counterpart there.
-    static let recboleModels = ["lr": "LR", "fm": "FM", "deepfm": "DeepFM", "xdeepfm": "xDeepFM", "dcnv2": "DCNV2", "autoint": "AutoInt"]
+    static let recboleModels = ["lr": "LR", "fm": "FM", "deepfm": "DeepFM", "xdeepfm": "xDeepFM", "dcnv2": "DCNV2", "autoint": "AutoInt", "din": "DIN"]
 
     static func ctr(_ args: CommandArguments) throws -> Int32 {
         let model = args.value("--model") ?? args.value("--pipeline") ?? "fm"
@@ -65,12 +65,13 @@ extension BenchCommand {
             throw RecError.usage("the peer's Python '\(python)' was not found; run ../shared/peers/setup.sh, or pass --python or --no-peer")
         }
         let export = NSTemporaryDirectory() + "reclab-bench-ctr/\(spec.data.dataset)"
-        try SplitExport.write(prepared.split, name: spec.data.dataset, to: export)
+        let behaviour = (scorer as? any ReadsBehaviour)?.behaviourLength ?? 0
+        try SplitExport.write(prepared.split, name: spec.data.dataset, to: export, behaviour: behaviour)
         let process = Process()
         process.executableURL = URL(fileURLWithPath: python)
         process.arguments =
             ["Benchmarks/recbole_ctr.py", export, "--model", peerModel, "--time-epochs", String(epochs), "--dataset", spec.data.dataset]
-            + (try recboleSettings(kind: slot.kind, configuration: configuration))
+            + (behaviour > 0 ? ["--sequence", String(behaviour)] : []) + (try recboleSettings(kind: slot.kind, configuration: configuration))
         let pipe = Pipe()
         process.standardOutput = pipe
         try process.run()
@@ -121,6 +122,8 @@ extension BenchCommand {
             settings["num_heads"] = "\(int("heads") ?? 2)"
             settings["n_layers"] = "\(int("layers") ?? 3)"
             settings["dropout_probs"] = "[0.0, 0.0, 0.0]"
+        case "din":
+            settings["pooling_mode"] = "\"mean\""
         default: break
         }
         return settings.keys.sorted().flatMap { ["--set", "\($0)=\(settings[$0]!)"] }
