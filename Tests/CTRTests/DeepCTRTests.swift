@@ -133,3 +133,20 @@ func trainedDeep<M: DeepCTRModel>(_ type: M.Type, _ yaml: String = "{}", epochs:
         try Conformance.scorer(DeepCTR<DIN>.self) { try DeepCTR(configuration: try smallDeep(DIN.self), context: ComponentContext(seed: $0)) }
     }
 }
+
+@Suite struct FirstValueFieldTests {
+    /// `NAME:first` keeps a multi-valued field's first value, in the data's own order.
+    @Test func firstValueOfAMultiValuedField() throws {
+        let data = syntheticCTR(users: 3, items: 4, perUser: 2)
+        let layout = try FieldLayout(fieldNames: ["item_id", "genres:first", "genres"], userCount: 3, itemCount: 4, users: data.userFeatures, items: data.itemFeatures)
+        let genres = data.itemFeatures["genres"]!
+        for item in 0..<4 {
+            let first = layout.itemTokens[item][1], all = layout.itemTokens[item][2]
+            #expect(first.count == 1 && all.count == 2)
+            // Rows of the first-value field follow item_id's 4 rows, in the vocabulary's order.
+            #expect(Int(first[0].row) - 4 == Int(genres.codes[item][0]))
+        }
+        #expect(layout.fields[1].kind == .categorical && layout.fields[2].kind == .multiCategorical)
+        #expect(throws: RecError.self) { _ = try FieldLayout.resolve("group:first", users: data.userFeatures, items: data.itemFeatures) }
+    }
+}

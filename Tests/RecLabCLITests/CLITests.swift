@@ -117,7 +117,7 @@ let tinySpec = Fixtures.directory + "/tiny/tiny.yaml"
         let db = folder + "/ctr.sqlite", report = folder + "/tiny-ctr.md"
         let run = try CLI.run(["run", spec, "--db", db, "--report", report])
         #expect(run.status == 0, "\(run.stderr)")
-        #expect(run.stderr.contains("[4/4]") && run.stderr.contains("auc = "), "\(run.stderr)")
+        #expect(run.stderr.contains("[6/6]") && run.stderr.contains("auc = "), "\(run.stderr)")
         let text = try String(contentsOfFile: report, encoding: .utf8)
         #expect(text.contains("| pipeline | auc | gauc | logloss |"))
         #expect(text.contains("history only"))
@@ -126,10 +126,16 @@ let tinySpec = Fixtures.directory + "/tiny/tiny.yaml"
         let mistyped = try CLI.run(["run", spec, "--db", db, "--set", "pipelines.fm.scorer.fields=[user_id, genre]"])
         #expect(mistyped.status == 1)
         #expect(mistyped.stderr.contains("pipelines.fm.scorer.fields: field 'genre' is not a feature of this dataset"), "\(mistyped.stderr)")
-        let export = try CLI.run(["data", "export", spec, "--out", folder + "/export/tiny", "--seed", "2"])
+        let export = try CLI.run(["data", "export", spec, "--out", folder + "/export/tiny", "--seed", "2", "--behaviour", "3"])
         #expect(export.status == 0, "\(export.stderr)")
         let test = try String(contentsOfFile: folder + "/export/tiny/tiny.test.inter", encoding: .utf8)
-        #expect(test.hasPrefix("user_id:token\titem_id:token\trating:float\tlabel:float\n"))
+        #expect(test.hasPrefix("user_id:token\titem_id:token\trating:float\tlabel:float\titem_id_list:token_seq\n"))
+        // Each sample lists at most three items, all rated by its user before it.
+        let rows = test.split(separator: "\n").dropFirst().map { $0.split(separator: "\t", omittingEmptySubsequences: false) }
+        #expect(rows.allSatisfy { $0.count == 5 && $0[4].split(separator: " ").count <= 3 })
+        #expect(rows.contains { $0[4].split(separator: " ").count == 3 })
+        let item = try String(contentsOfFile: folder + "/export/tiny/tiny.item", encoding: .utf8)
+        #expect(item.hasPrefix("item_id:token\trelease_year:token\tclass:token_seq\tclass_first:token\n"), "\(item.prefix(120))")
         #expect(FileManager.default.fileExists(atPath: folder + "/export/tiny/tiny.user"))
         #expect(FileManager.default.fileExists(atPath: folder + "/export/tiny/train.tsv"))
     }
