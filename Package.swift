@@ -84,7 +84,7 @@ let package = Package(
         .testTarget(name: "PALRTests", dependencies: ["PALR", "AllPlugins", "RecRunner", "RecReport", "RecLM", "RecStore", "RecData", "RecTesting"]),
         .testTarget(name: "RecReportTests", dependencies: ["RecReport", "RecStore", "RecEval", "CZlib"]),
         .testTarget(name: "RecStoreTests", dependencies: ["RecStore", "RecTesting"]),
-        .testTarget(name: "CTRTests", dependencies: ["CTR", "RecData", "RecEval", "RecSpec", "RecTesting"]),
+        .testTarget(name: "CTRTests", dependencies: ["CTR", "RecData", "RecEval", "RecSpec", "RecTensor", "RecTesting"]),
         .testTarget(name: "RatingTests", dependencies: ["Rating", "RecData", "RecEval", "RecTesting"]),
         .testTarget(name: "BaselinesTests", dependencies: ["Baselines", "AllPlugins", "RecData", "RecEval", "RecTesting"]),
         .testTarget(name: "StageGraphTests", dependencies: ["LLMText", "TextGraph", "AllPlugins", "RecRunner", "RecSpec", "RecStore", "RecData", "RecLM", "RecTesting"]),

@@ -2,6 +2,7 @@ import Foundation
 import RecCore
 import RecEval
 import RecSpec
+import RecTensor
 import RecTesting
 import Testing
 
@@ -148,5 +149,45 @@ func trainedDeep<M: DeepCTRModel>(_ type: M.Type, _ yaml: String = "{}", epochs:
         }
         #expect(layout.fields[1].kind == .categorical && layout.fields[2].kind == .multiCategorical)
         #expect(throws: RecError.self) { _ = try FieldLayout.resolve("group:first", users: data.userFeatures, items: data.itemFeatures) }
+    }
+}
+
+/// FiBiNET's forward pass against an independent PyTorch implementation written from the paper
+/// (Benchmarks/fibinet_reference.py; RecBole 1.2.1 has no FiBiNET to train beside ours).
+@Suite struct FiBiNetReferenceTests {
+    struct Reference: Decodable {
+        struct Shape: Decodable { var batch, fields, width, hidden: Int }
+        var shape: Shape
+        var weights: [String: [Float]]
+        var fields: [Float]
+        var first_order: [Float]
+        var logits: [Float]
+    }
+
+    @Test func logitsMatchTheReference() throws {
+        let url = URL(fileURLWithPath: Fixtures.directory + "/ctr/fibinet-reference.json")
+        let reference = try JSONDecoder().decode(Reference.self, from: Data(contentsOf: url))
+        let s = reference.shape
+        let data = syntheticCTR(users: 4, items: 4, perUser: 2)
+        let layout = try FieldLayout(fieldNames: ["user_id", "group", "item_id", "genres"], userCount: 4, itemCount: 4, users: data.userFeatures, items: data.itemFeatures)
+        let node = try YAMLParser.parse("{ embedding: \(s.width), mlp: [\(s.hidden)], reduction_ratio: 3, bilinear: each }", file: "test")
+        let configuration = try NodeDecoder().decode(FiBiNet.Configuration.self, from: node, path: [])
+        var rng = SplitMix64(seed: 1)
+        let embedding = FieldEmbedding(layout: layout, width: s.width, rng: &rng)
+        let network = FiBiNet.network(configuration, embedding: embedding, rng: &rng)
+        var loaded = 0
+        for (name, tensor) in network.parameters {
+            guard let values = reference.weights[name] else { continue }
+            #expect(values.count == tensor.count, "\(name): \(values.count) values for \(tensor.shape)")
+            tensor.data = values
+            loaded += 1
+        }
+        #expect(loaded == reference.weights.count, "every reference weight has a tensor of that name")
+        let batch = CTRBatch(
+            size: s.batch, fields: Tensor(shape: [s.batch, s.fields, s.width], data: reference.fields),
+            firstOrder: Tensor(shape: [s.batch, 1], data: reference.first_order))
+        var unused = SplitMix64(seed: 0)
+        let logits = network.logits(batch, training: false, rng: &unused)
+        for (ours, theirs) in zip(logits.data, reference.logits) { #expect(abs(ours - theirs) < 1e-4 * max(1, abs(theirs)), "\(ours) against \(theirs)") }
     }
 }
