@@ -8,7 +8,7 @@ RecLab's split. Only the label and the listed feature fields are loaded (not the
     bash scripts/peers.sh   # once
     /tmp/peer/venv/bin/python Benchmarks/recbole_ctr.py EXPORT_DIR [--model FM] [--seed 1]
         [--epochs 20] [--stopping-step 3] [--time-epochs N] [--item-fields genres]
-        [--set KEY=JSON ...] [--sequence L]
+        [--set KEY=JSON ...] [--sequence L] [--cross-std S] [--no-batch-norm]
 --set overrides any RecBole setting with a JSON value (`--set mlp_hidden_size=[200,80]`).
 --time-epochs N trains N epochs without evaluation and prints `epoch_seconds=S` (bench ctr).
 """
@@ -29,6 +29,10 @@ parser.add_argument('--time-epochs', type=int, default=0)
 parser.add_argument('--dataset', default='ml-1m')
 parser.add_argument('--item-fields', default='genres')
 parser.add_argument('--set', action='append', default=[])
+parser.add_argument('--cross-std', type=float, default=0,
+                    help="DCNV2: redraw the cross weights with this standard deviation (RecBole draws std 1)")
+parser.add_argument('--no-batch-norm', action='store_true',
+                    help="replace the batch normalisation in the model's MLP by the identity (DCNV2, DIN)")
 parser.add_argument('--sequence', type=int, default=0,
                     help='a sequential CTR model (DIN): read item_id_list (export --behaviour L) up to this length')
 args = parser.parse_args()
@@ -46,20 +50,29 @@ settings = {
     'learning_rate': 0.001, 'embedding_size': 10, 'epochs': args.epochs, 'stopping_step': args.stopping_step,
     'seed': args.seed, 'reproducibility': True, 'show_progress': False, 'checkpoint_dir': '/tmp/recbole-ctr-saved',
 }
+for item in args.set:
+    key, value = item.split('=', 1)
+    settings[key] = json.loads(value)
 if args.sequence:
     settings['load_col']['inter'].append('item_id_list')
     # Benchmark files are used as they are; RecBole only insists on the name of the order.
     settings['eval_args']['order'] = 'TO'
     settings.update({'alias_of_item_id': ['item_id_list'], 'MAX_ITEM_LIST_LENGTH': args.sequence})
-for item in args.set:
-    key, value = item.split('=', 1)
-    settings[key] = json.loads(value)
 config = Config(model=args.model, config_dict=settings)
 # The export folder is named after the dataset files inside it.
 init_seed(config['seed'], config['reproducibility'])
 dataset = create_dataset(config)
 train, valid, test = data_preparation(config, dataset)
 model = get_model(config['model'])(config, train.dataset).to(config['device'])
+if args.no_batch_norm:
+    for parent in model.modules():
+        for name, child in parent.named_children():
+            if isinstance(child, torch.nn.BatchNorm1d):
+                setattr(parent, name, torch.nn.Identity())
+if args.cross_std:
+    with torch.no_grad():
+        for weight in model.cross_layer_w:
+            weight.normal_(0, args.cross_std)
 trainer = get_trainer(config['MODEL_TYPE'], config['model'])(config, model)
 if args.time_epochs:
     seconds = []

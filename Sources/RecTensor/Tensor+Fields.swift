@@ -209,53 +209,68 @@ extension Tensor {
         if let statistics {
             (mean, variance) = statistics
         } else {
-            for r in 0..<n { for j in 0..<e { mean[j] += data[r * e + j] } }
-            for j in 0..<e { mean[j] /= Float(max(1, n)) }
-            for r in 0..<n { for j in 0..<e { let c = data[r * e + j] - mean[j]; variance[j] += c * c } }
-            for j in 0..<e { variance[j] /= Float(max(1, n)) }
-        }
-        let inverse = variance.map { 1 / ($0 + epsilon).squareRoot() }
-        let normalised = makeArray(count) { o in for r in 0..<n { for j in 0..<e { o[r * e + j] = (data[r * e + j] - mean[j]) * inverse[j] } } }
-        let p = normalised.withUnsafeBufferPointer { x in
-            makeArray(x.count) { o in
-                forEachLanes(x.count) { offset, load in store(1 / (1 + vexp(-load(x.baseAddress!))), o.baseAddress!, offset: offset, count: x.count) }
+            data.withUnsafeBufferPointer { x in
+                for r in 0..<n { for j in 0..<e { mean[j] += x[r * e + j] } }
+                for j in 0..<e { mean[j] /= Float(max(1, n)) }
+                for r in 0..<n { for j in 0..<e { let c = x[r * e + j] - mean[j]; variance[j] += c * c } }
+                for j in 0..<e { variance[j] /= Float(max(1, n)) }
             }
         }
-        let out = makeArray(count) { o in
-            for r in 0..<n { for j in 0..<e { let i = r * e + j; o[i] = data[i] * (alpha.data[j] + (1 - alpha.data[j]) * p[i]) } }
+        let inverse = variance.map { 1 / ($0 + epsilon).squareRoot() }
+        let a = alpha.data
+        // x̂ (normalised), p = σ(x̂) and y, in one pass over rows.
+        var normalised = [Float](repeating: 0, count: count), p = normalised
+        let out = data.withUnsafeBufferPointer { x in
+            normalised.withUnsafeMutableBufferPointer { z in
+                p.withUnsafeMutableBufferPointer { p in
+                    makeArray(count) { o in
+                        for r in 0..<n { for j in 0..<e { z[r * e + j] = (x[r * e + j] - mean[j]) * inverse[j] } }
+                        forEachLanes(z.count) { offset, load in store(1 / (1 + vexp(-load(z.baseAddress!))), p.baseAddress!, offset: offset, count: z.count) }
+                        for r in 0..<n { for j in 0..<e { let i = r * e + j; o[i] = x[i] * (a[j] + (1 - a[j]) * p[i]) } }
+                    }
+                }
+            }
         }
         let batchStatistics = statistics == nil
         let result = Tensor(shape: shape, data: out, parents: [self, alpha]) { result in
-            let g = result.grad!
-            if alpha.requiresGrad {
-                var da = [Float](repeating: 0, count: e)
-                for r in 0..<n { for j in 0..<e { let i = r * e + j; da[j] += g[i] * self.data[i] * (1 - p[i]) } }
-                alpha.accumulate(da)
-            }
-            guard self.requiresGrad else { return }
-            // Direct path, plus the path through p: ∂y/∂x̂ = x (1 − α) p (1 − p).
-            var dx = [Float](repeating: 0, count: self.count), dNormalised = dx
-            for r in 0..<n {
-                for j in 0..<e {
-                    let i = r * e + j, a = alpha.data[j]
-                    dx[i] = g[i] * (a + (1 - a) * p[i])
-                    dNormalised[i] = g[i] * self.data[i] * (1 - a) * p[i] * (1 - p[i])
-                }
-            }
-            if batchStatistics {
-                // Batch normalisation's backward: (g − mean(g) − x̂ · mean(g x̂)) / σ.
-                var meanG = [Float](repeating: 0, count: e), meanGX = meanG
-                for r in 0..<n { for j in 0..<e { let i = r * e + j; meanG[j] += dNormalised[i]; meanGX[j] += dNormalised[i] * normalised[i] } }
-                for r in 0..<n {
-                    for j in 0..<e {
-                        let i = r * e + j
-                        dx[i] += inverse[j] * (dNormalised[i] - meanG[j] / Float(n) - normalised[i] * meanGX[j] / Float(n))
+            var da = [Float](repeating: 0, count: e)
+            let dx = result.grad!.withUnsafeBufferPointer { g in
+                self.data.withUnsafeBufferPointer { x in
+                    p.withUnsafeBufferPointer { p in
+                        normalised.withUnsafeBufferPointer { z in
+                            for r in 0..<n { for j in 0..<e { let i = r * e + j; da[j] += g[i] * x[i] * (1 - p[i]) } }
+                            // Direct path, plus the path through p: ∂y/∂x̂ = x (1 − α) p (1 − p).
+                            var dNormalised = [Float](repeating: 0, count: x.count)
+                            return dNormalised.withUnsafeMutableBufferPointer { dz in
+                                makeArray(x.count) { dx in
+                                    for r in 0..<n {
+                                        for j in 0..<e {
+                                            let i = r * e + j, a = a[j]
+                                            dx[i] = g[i] * (a + (1 - a) * p[i])
+                                            dz[i] = g[i] * x[i] * (1 - a) * p[i] * (1 - p[i])
+                                        }
+                                    }
+                                    if batchStatistics {
+                                        // Batch normalisation's backward: (g − mean(g) − x̂ · mean(g x̂)) / σ.
+                                        var meanG = [Float](repeating: 0, count: e), meanGX = meanG
+                                        for r in 0..<n { for j in 0..<e { let i = r * e + j; meanG[j] += dz[i]; meanGX[j] += dz[i] * z[i] } }
+                                        for r in 0..<n {
+                                            for j in 0..<e {
+                                                let i = r * e + j
+                                                dx[i] += inverse[j] * (dz[i] - meanG[j] / Float(n) - z[i] * meanGX[j] / Float(n))
+                                            }
+                                        }
+                                    } else {
+                                        for r in 0..<n { for j in 0..<e { dx[r * e + j] += inverse[j] * dz[r * e + j] } }
+                                    }
+                                }
+                            }
+                        }
                     }
                 }
-            } else {
-                for r in 0..<n { for j in 0..<e { dx[r * e + j] += inverse[j] * dNormalised[r * e + j] } }
             }
-            self.accumulate(dx)
+            if alpha.requiresGrad { alpha.accumulate(da) }
+            if self.requiresGrad { self.accumulate(dx) }
         }
         return (result, mean, variance)
     }
@@ -274,51 +289,81 @@ extension Tensor {
         var probabilities = [Float](repeating: 0, count: batch * heads * fields * fields)
         let out = makeArray(q.count) { o in
             o.initialize(repeating: 0)
-            for b in 0..<batch {
-                for h in 0..<heads {
-                    for i in 0..<fields {
-                        let row = ((b * heads + h) * fields + i) * fields, qi = (b * fields + i) * width + h * d
-                        for j in 0..<fields {
-                            let kj = (b * fields + j) * width + h * d
-                            var dot: Float = 0
-                            for x in 0..<d { dot += q.data[qi + x] * k.data[kj + x] }
-                            probabilities[row + j] = dot * scale
-                        }
-                        probabilities.withUnsafeMutableBufferPointer { softmaxInPlace($0.baseAddress! + row, fields) }
-                        for j in 0..<fields {
-                            let p = probabilities[row + j], vj = (b * fields + j) * width + h * d
-                            for x in 0..<d { o[qi + x] += p * v.data[vj + x] }
+            q.data.withUnsafeBufferPointer { qp in
+                k.data.withUnsafeBufferPointer { kp in
+                    v.data.withUnsafeBufferPointer { vp in
+                        probabilities.withUnsafeMutableBufferPointer { pp in
+                            for b in 0..<batch {
+                                for h in 0..<heads {
+                                    for i in 0..<fields {
+                                        let row = pp.baseAddress! + ((b * heads + h) * fields + i) * fields
+                                        let qi = qp.baseAddress! + (b * fields + i) * width + h * d
+                                        for j in 0..<fields {
+                                            let kj = kp.baseAddress! + (b * fields + j) * width + h * d
+                                            var dot: Float = 0
+                                            for x in 0..<d { dot += qi[x] * kj[x] }
+                                            row[j] = dot * scale
+                                        }
+                                        softmaxInPlace(row, fields)
+                                        let oi = o.baseAddress! + (b * fields + i) * width + h * d
+                                        for j in 0..<fields {
+                                            let p = row[j], vj = vp.baseAddress! + (b * fields + j) * width + h * d
+                                            for x in 0..<d { oi[x] += p * vj[x] }
+                                        }
+                                    }
+                                }
+                            }
                         }
                     }
                 }
             }
         }
         return Tensor(shape: q.shape, data: out, parents: [q, k, v]) { result in
-            let g = result.grad!
             var dq = [Float](repeating: 0, count: q.count), dk = dq, dv = dq
             var ds = [Float](repeating: 0, count: fields)
-            for b in 0..<batch {
-                for h in 0..<heads {
-                    for i in 0..<fields {
-                        let row = ((b * heads + h) * fields + i) * fields, qi = (b * fields + i) * width + h * d
-                        // dP[j] = dO[i] · v[j]; dV[j] += P[i, j] dO[i]
-                        var total: Float = 0
-                        for j in 0..<fields {
-                            let vj = (b * fields + j) * width + h * d, p = probabilities[row + j]
-                            var dot: Float = 0
-                            for x in 0..<d {
-                                dot += g[qi + x] * v.data[vj + x]
-                                dv[vj + x] += p * g[qi + x]
-                            }
-                            ds[j] = dot
-                            total += dot * p
-                        }
-                        // dS = P ⊙ (dP − Σ dP ⊙ P) / √d; dQ[i] += dS k[j]; dK[j] += dS q[i]
-                        for j in 0..<fields {
-                            let s = probabilities[row + j] * (ds[j] - total) * scale, kj = (b * fields + j) * width + h * d
-                            for x in 0..<d {
-                                dq[qi + x] += s * k.data[kj + x]
-                                dk[kj + x] += s * q.data[qi + x]
+            result.grad!.withUnsafeBufferPointer { gp in
+                q.data.withUnsafeBufferPointer { qp in
+                    k.data.withUnsafeBufferPointer { kp in
+                        v.data.withUnsafeBufferPointer { vp in
+                            probabilities.withUnsafeBufferPointer { pp in
+                                dq.withUnsafeMutableBufferPointer { dqp in
+                                    dk.withUnsafeMutableBufferPointer { dkp in
+                                        dv.withUnsafeMutableBufferPointer { dvp in
+                                            for b in 0..<batch {
+                                                for h in 0..<heads {
+                                                    for i in 0..<fields {
+                                                        let row = pp.baseAddress! + ((b * heads + h) * fields + i) * fields
+                                                        let offset = (b * fields + i) * width + h * d
+                                                        let gi = gp.baseAddress! + offset, qi = qp.baseAddress! + offset, dqi = dqp.baseAddress! + offset
+                                                        // dP[j] = dO[i] · v[j]; dV[j] += P[i, j] dO[i]
+                                                        var total: Float = 0
+                                                        for j in 0..<fields {
+                                                            let other = (b * fields + j) * width + h * d
+                                                            let vj = vp.baseAddress! + other, dvj = dvp.baseAddress! + other, p = row[j]
+                                                            var dot: Float = 0
+                                                            for x in 0..<d {
+                                                                dot += gi[x] * vj[x]
+                                                                dvj[x] += p * gi[x]
+                                                            }
+                                                            ds[j] = dot
+                                                            total += dot * p
+                                                        }
+                                                        // dS = P ⊙ (dP − Σ dP ⊙ P) / √d; dQ[i] += dS k[j]; dK[j] += dS q[i]
+                                                        for j in 0..<fields {
+                                                            let other = (b * fields + j) * width + h * d
+                                                            let kj = kp.baseAddress! + other, dkj = dkp.baseAddress! + other
+                                                            let s = row[j] * (ds[j] - total) * scale
+                                                            for x in 0..<d {
+                                                                dqi[x] += s * kj[x]
+                                                                dkj[x] += s * qi[x]
+                                                            }
+                                                        }
+                                                    }
+                                                }
+                                            }
+                                        }
+                                    }
+                                }
                             }
                         }
                     }
