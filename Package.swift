@@ -58,7 +58,7 @@ let package = Package(
             exclude: ["README.md"]),
         .target(name: "TextEncoders", dependencies: ["RecCore", "RecText"], path: "Plugins/TextEncoders"),
         .target(name: "PALR", dependencies: ["RecCore", "RecLM", "RecTensor"], path: "Plugins/PALR", exclude: ["README.md"]),
-        .target(name: "CTR", dependencies: ["RecCore", "RecTensor", "COpenBLAS"], path: "Plugins/CTR", exclude: ["README.md"], swiftSettings: optimisedInDebug),
+        .target(name: "CTR", dependencies: ["RecCore", "RecTensor"], path: "Plugins/CTR", exclude: ["README.md"], swiftSettings: optimisedInDebug),
         .target(name: "Rating", dependencies: ["RecCore", "COpenBLAS"], path: "Plugins/Rating", exclude: ["README.md"], swiftSettings: optimisedInDebug),
         .target(name: "LLMText", dependencies: ["RecCore", "RecLM"], path: "Plugins/LLMText", exclude: ["README.md"]),
         .target(name: "TextGraph", dependencies: ["RecCore", "COpenBLAS"], path: "Plugins/TextGraph", exclude: ["README.md"], swiftSettings: optimisedInDebug),

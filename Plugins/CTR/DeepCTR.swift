@@ -121,20 +121,29 @@ struct DeepCTRState: @unchecked Sendable {
 
     var parameters: [(String, Tensor)] { embedding.parameters + network.parameters }
 
-    /// Probabilities for pairs, 8192 at a time, without recording gradients.
+    /// Probabilities for pairs, 8192 at a time on every core, without recording gradients. BLAS
+    /// runs single-threaded meanwhile, so that every product is computed the same way whatever
+    /// else the process does (OpenBLAS's results can depend on its thread count).
     func predict(users: [Int32], items: [Int32], behaviour: [ArraySlice<Interaction>]?) -> [Float] {
-        var out: [Float] = []
-        out.reserveCapacity(users.count)
-        var rng = SplitMix64(seed: 0)
-        for start in stride(from: 0, to: users.count, by: 8192) {
-            let end = min(users.count, start + 8192)
-            let batch = embedding.batch(
-                users: Array(users[start..<end]), items: Array(items[start..<end]), behaviour: behaviour.map { Array($0[start..<end]) },
-                length: network.behaviourLength)
-            let logits = Tensor.noGrad { network.logits(batch, training: false, rng: &rng) }
-            out += logits.data.map { 1 / (1 + exp(-$0)) }
+        let chunk = 8192
+        let starts = Array(stride(from: 0, to: users.count, by: chunk))
+        let out = UncheckedSendable(UnsafeMutableBufferPointer<Float>.allocate(capacity: users.count))
+        defer { out.value.deallocate() }
+        BLASThreads.single {
+            parallelChunks(starts.count) { worker, workers in
+                for index in stride(from: worker, to: starts.count, by: workers) {
+                    let start = starts[index], end = min(users.count, start + chunk)
+                    let model = self
+                    let batch = model.embedding.batch(
+                        users: Array(users[start..<end]), items: Array(items[start..<end]), behaviour: behaviour.map { Array($0[start..<end]) },
+                        length: model.network.behaviourLength)
+                    var rng = SplitMix64(seed: 0)
+                    let logits = Tensor.noGrad { model.network.logits(batch, training: false, rng: &rng) }
+                    for (offset, logit) in logits.data.enumerated() { out.value[start + offset] = 1 / (1 + exp(-logit)) }
+                }
+            }
         }
-        return out
+        return Array(out.value)
     }
 
     func checkpoint() -> [UInt8] {

@@ -1,6 +1,5 @@
 import Foundation
 import RecCore
-import COpenBLAS
 import RecTensor
 
 /// Trains a deep CTR model on labelled pairs: shuffled batches (seeded), binary cross-entropy,
@@ -9,7 +8,8 @@ import RecTensor
 struct DeepCTRTrainer {
     var configuration: DeepCTRConfiguration
 
-    /// Shares each batch is split into; fixed, so that results do not depend on the core count.
+    /// Shares each batch is split into; fixed, so that the split does not depend on the core
+    /// count (every product then runs with BLAS single-threaded, one share per core).
     static let shares = 2
 
     /// Trains `state`; `replicas` are `shares` more instances of the same model, which compute
@@ -92,17 +92,16 @@ struct DeepCTRTrainer {
         }
         let losses = UncheckedSendable(UnsafeMutableBufferPointer<Double>.allocate(capacity: shares))
         defer { losses.value.deallocate() }
-        let threads = openblas_get_num_threads()
-        openblas_set_num_threads(1)
-        parallelChunks(shares) { chunk, chunks in
-            for share in stride(from: chunk, to: shares, by: chunks) {
-                var rng = SplitMix64(seed: seed).derived("share \(share)")
-                let value = loss(bounds[share]..<bounds[share + 1], replicas[share], &rng)
-                value.backward()
-                losses.value[share] = Double(value.item)
+        BLASThreads.single {
+            parallelChunks(shares) { chunk, chunks in
+                for share in stride(from: chunk, to: shares, by: chunks) {
+                    var rng = SplitMix64(seed: seed).derived("share \(share)")
+                    let value = loss(bounds[share]..<bounds[share + 1], replicas[share], &rng)
+                    value.backward()
+                    losses.value[share] = Double(value.item)
+                }
             }
         }
-        openblas_set_num_threads(threads)
         optimiser.zeroGrad()
         for (index, (_, parameter)) in master.enumerated() {
             if parameter.requiresGrad {

@@ -1,4 +1,3 @@
-import COpenBLAS
 import Foundation
 import RecCore
 import RecEval
@@ -167,16 +166,15 @@ public struct SASRec: Retriever, Trainable, Checkpointable, SequenceAware {
         let replicas = (0..<shares).map { _ in model.replicas() }
         let losses = UncheckedSendable(UnsafeMutableBufferPointer<Double>.allocate(capacity: shares))
         defer { losses.value.deallocate() }
-        let threads = openblas_get_num_threads()
-        if shares > 1 { openblas_set_num_threads(1) }
-        parallelChunks(shares) { share, _ in
-            var rng = SplitMix64(seed: seed).derived("share \(share)")
-            let range = bounds[share]..<bounds[share + 1]
-            let value = loss(range, replicas[share], &rng)
-            value.backward()
-            losses.value[share] = Double(value.item)
+        BLASThreads.single(when: shares > 1) {
+            parallelChunks(shares) { share, _ in
+                var rng = SplitMix64(seed: seed).derived("share \(share)")
+                let range = bounds[share]..<bounds[share + 1]
+                let value = loss(range, replicas[share], &rng)
+                value.backward()
+                losses.value[share] = Double(value.item)
+            }
         }
-        if shares > 1 { openblas_set_num_threads(threads) }
         adam.zeroGrad()
         for (name, parameter) in model.parameters {
             for replica in replicas {

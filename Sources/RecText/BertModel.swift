@@ -148,18 +148,17 @@ public final class BertModel: @unchecked Sendable {
         // Batches run one per core with BLAS single-threaded: the element-wise work between the
         // matrix products (softmax, GELU, layer norm) then runs in parallel too.
         let done = Mutex(0)
-        let threads = openblas_get_num_threads()
-        if batches.count > 1 { openblas_set_num_threads(1) }
-        parallelChunks(batches.count) { chunk, chunks in
-            for batch in stride(from: chunk, to: batches.count, by: chunks).map({ batches[$0] }) {
-                for (index, vector) in zip(batch, self.forward(batch.map { ids[$0] })) { out.value[index] = vector }
-                let count = done.withLock {
-                    $0 += batch.count; return $0
+        BLASThreads.single(when: batches.count > 1) {
+            parallelChunks(batches.count) { chunk, chunks in
+                for batch in stride(from: chunk, to: batches.count, by: chunks).map({ batches[$0] }) {
+                    for (index, vector) in zip(batch, self.forward(batch.map { ids[$0] })) { out.value[index] = vector }
+                    let count = done.withLock {
+                        $0 += batch.count; return $0
+                    }
+                    progress?(count)
                 }
-                progress?(count)
             }
         }
-        if batches.count > 1 { openblas_set_num_threads(threads) }
         // NaN or infinite weights give NaN vectors, which no caller can use.
         guard out.value.allSatisfy({ $0.allSatisfy(\.isFinite) }) else {
             throw ModelFiles.corrupt(RecError(.data, "\(directory): the encoder computed non-finite values"))
