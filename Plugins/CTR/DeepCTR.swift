@@ -133,12 +133,11 @@ struct DeepCTRState: @unchecked Sendable {
             parallelChunks(starts.count) { worker, workers in
                 for index in stride(from: worker, to: starts.count, by: workers) {
                     let start = starts[index], end = min(users.count, start + chunk)
-                    let model = self
-                    let batch = model.embedding.batch(
+                    let batch = embedding.batch(
                         users: Array(users[start..<end]), items: Array(items[start..<end]), behaviour: behaviour.map { Array($0[start..<end]) },
-                        length: model.network.behaviourLength)
+                        length: network.behaviourLength)
                     var rng = SplitMix64(seed: 0)
-                    let logits = Tensor.noGrad { model.network.logits(batch, training: false, rng: &rng) }
+                    let logits = Tensor.noGrad { network.logits(batch, training: false, rng: &rng) }
                     for (offset, logit) in logits.data.enumerated() { out.value[start + offset] = 1 / (1 + exp(-logit)) }
                 }
             }

@@ -72,37 +72,41 @@ final class FieldEmbedding {
 
     var parameters: [(String, Tensor)] { [("embedding", table), ("first_order", linear)] }
 
-    /// Bags for the fields of `pairs`, in (pair, field) order; `mean` pools multi-valued fields
-    /// by their mean, otherwise by their sum.
-    private func bags(users: [Int32], items: [Int32], mean: Bool) -> (rows: [Int32], weights: [Float], starts: [Int32]) {
-        var rows: [Int32] = [], weights: [Float] = [], starts: [Int32] = [0]
-        rows.reserveCapacity(users.count * fieldCount * 2)
-        starts.reserveCapacity(users.count * fieldCount + 1)
-        for (user, item) in zip(users, items) {
-            for (tables, multi) in [(layout.userTokens[Int(user)], userMulti), (layout.itemTokens[Int(item)], itemMulti)] {
-                for (f, tokens) in tables.enumerated() {
-                    let scale: Float = mean && multi[f] ? 1 / Float(max(1, tokens.count)) : 1
-                    for token in tokens {
-                        rows.append(token.row)
-                        weights.append(scale * token.value)
-                    }
-                    starts.append(Int32(rows.count))
-                }
+    /// Embedding bags in the order fields are appended: each field's tokens, weighted for the
+    /// field vector (a multi-valued field by the mean of its values) and for the first-order
+    /// term (by their sum).
+    private struct Bags {
+        var rows: [Int32] = [], meanWeights: [Float] = [], sumWeights: [Float] = [], starts: [Int32] = [0]
+
+        mutating func append(_ tokens: [FieldLayout.Token], multi: Bool) {
+            let scale: Float = multi ? 1 / Float(max(1, tokens.count)) : 1
+            for token in tokens {
+                rows.append(token.row)
+                meanWeights.append(scale * token.value)
+                sumWeights.append(token.value)
             }
+            starts.append(Int32(rows.count))
         }
-        return (rows, weights, starts)
+
+        /// A bag with nothing in it (a padded position), pooled to the zero vector.
+        mutating func appendEmpty() { starts.append(Int32(rows.count)) }
     }
 
     /// The batch for `pairs`; `behaviour` gives each pair's earlier interactions when the model
     /// reads them (at most `length` each).
     func batch(users: [Int32], items: [Int32], behaviour: [ArraySlice<Interaction>]? = nil, length: Int = 0) -> CTRBatch {
         let b = users.count
-        let second = bags(users: users, items: items, mean: true), first = bags(users: users, items: items, mean: false)
-        let fields = table.embeddingBag(rows: second.rows, weights: second.weights, starts: second.starts).reshaped([b, fieldCount, width])
-        let firstOrder = linear.embeddingBag(rows: first.rows, weights: first.weights, starts: first.starts).reshaped([b, fieldCount]).sum(axes: [1], keepDims: true)
+        var bags = Bags()
+        bags.starts.reserveCapacity(b * fieldCount + 1)
+        for (user, item) in zip(users, items) {
+            for (f, tokens) in layout.userTokens[Int(user)].enumerated() { bags.append(tokens, multi: userMulti[f]) }
+            for (f, tokens) in layout.itemTokens[Int(item)].enumerated() { bags.append(tokens, multi: itemMulti[f]) }
+        }
+        let fields = table.embeddingBag(rows: bags.rows, weights: bags.meanWeights, starts: bags.starts).reshaped([b, fieldCount, width])
+        let firstOrder = linear.embeddingBag(rows: bags.rows, weights: bags.sumWeights, starts: bags.starts).reshaped([b, fieldCount]).sum(axes: [1], keepDims: true)
         var result = CTRBatch(size: b, fields: fields, firstOrder: firstOrder)
         if let behaviour {
-            var rows: [Int32] = [], weights: [Float] = [], starts: [Int32] = [0], ratings: [Int32] = [], lengths: [Int] = []
+            var past = Bags(), ratings: [Int32] = [], lengths: [Int] = []
             for events in behaviour {
                 let events = events.suffix(length)
                 lengths.append(events.count)
@@ -110,19 +114,11 @@ final class FieldEmbedding {
                     let event = slot < events.count ? events[events.startIndex + slot] : nil
                     ratings.append(event.map { $0.rating > 0 ? Int32(max(1, min(10, $0.rating.rounded()))) : 0 } ?? 0)
                     for f in 0..<itemFields {
-                        if let event {
-                            let tokens = layout.itemTokens[Int(event.item)][f]
-                            let scale: Float = itemMulti[f] ? 1 / Float(max(1, tokens.count)) : 1
-                            for token in tokens {
-                                rows.append(token.row)
-                                weights.append(scale * token.value)
-                            }
-                        }
-                        starts.append(Int32(rows.count))
+                        if let event { past.append(layout.itemTokens[Int(event.item)][f], multi: itemMulti[f]) } else { past.appendEmpty() }
                     }
                 }
             }
-            let items = table.embeddingBag(rows: rows, weights: weights, starts: starts).reshaped([b, length, itemFields * width])
+            let items = table.embeddingBag(rows: past.rows, weights: past.meanWeights, starts: past.starts).reshaped([b, length, itemFields * width])
             result.behaviour = CTRBatch.Behaviour(items: items, ratings: ratings, lengths: lengths, length: length)
         }
         return result
