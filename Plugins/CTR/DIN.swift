@@ -9,7 +9,8 @@ import RecTensor
 /// interaction's item fields and, with `rating: true`, its rating):
 /// - keys `[B, L, K]`, `K = Fi·D (+ D)`; query `q = item fields · W_q [B, K]` (a projection, as
 ///   KAR's DIN, when the keys carry the rating; the item fields themselves otherwise);
-/// - activation unit: `[q, k, q − k, q ⊙ k] [B·L, 4K] -> 80 -> 40` (Dice) `-> 1`, weights `[B, L]`,
+/// - activation unit: `[q, k, q − k, q ⊙ k] [B·L, 4K] -> 80 -> 40` (Dice, or sigmoid with
+///   `attention_activation: sigmoid`) `-> 1`, weights `[B, L]`,
 ///   zero on padding and not normalised (the paper keeps the intensity of interest);
 /// - interest `Σ_t w_t k_t [B, K]`; MLP over `[flatten(fields), interest]` -> 200 -> 80 (Dice) -> 1.
 ///
@@ -39,10 +40,13 @@ public enum DIN: DeepCTRModel, BuildsCTRNetwork {
         public var behaviour = Behaviour()
         /// Hidden sizes of the local activation unit.
         public var attentionMLP = [80, 40]
-        /// Activation of the final MLP (the activation unit always uses Dice).
+        /// Activation of the final MLP.
         public var activation = "dice"
+        /// Activation of the local activation unit: Dice as in the paper, or sigmoid as
+        /// RecBole's DIN.
+        public var attentionActivation = "dice"
 
-        enum CodingKeys: String, CodingKey, CaseIterable { case behaviour, attentionMLP = "attention_mlp", activation }
+        enum CodingKeys: String, CodingKey, CaseIterable { case behaviour, attentionMLP = "attention_mlp", activation, attentionActivation = "attention_activation" }
 
         public init() {}
 
@@ -54,8 +58,9 @@ public enum DIN: DeepCTRModel, BuildsCTRNetwork {
                 throw DecodingError.dataCorruptedError(forKey: .attentionMLP, in: c, debugDescription: "hidden sizes must be 1...4096, at most 8 layers")
             }
             activation = try c.decode(.activation, default: "dice")
-            guard ["dice", "relu"].contains(activation) else {
-                throw DecodingError.dataCorruptedError(forKey: .activation, in: c, debugDescription: "activation is dice or relu, not '\(activation)'")
+            attentionActivation = try c.decode(.attentionActivation, default: "dice")
+            for (key, value) in [(CodingKeys.activation, activation), (.attentionActivation, attentionActivation)] where MLP.Activation(rawValue: value) == nil {
+                throw DecodingError.dataCorruptedError(forKey: key, in: c, debugDescription: "activation is dice, relu or sigmoid, not '\(value)'")
             }
             common = try DeepCTRConfiguration(from: decoder, readsBehaviour: true, kind: DIN.kind)
         }
@@ -65,6 +70,7 @@ public enum DIN: DeepCTRModel, BuildsCTRNetwork {
             try c.encode(behaviour, forKey: .behaviour)
             try c.encode(attentionMLP, forKey: .attentionMLP)
             try c.encode(activation, forKey: .activation)
+            if attentionActivation != "dice" { try c.encode(attentionActivation, forKey: .attentionActivation) }
             try common.encode(to: encoder)
         }
     }
@@ -95,10 +101,10 @@ final class DINNetwork: CTRNetwork {
         keyWidth = itemWidth + (configuration.behaviour.rating ? d : 0)
         ratings = configuration.behaviour.rating ? Initializer.normal([11, d], std: (2 / Float(11 + d)).squareRoot(), rng: &rng) : nil
         query = configuration.behaviour.rating ? Initializer.normal([itemWidth, keyWidth], std: (2 / Float(itemWidth + keyWidth)).squareRoot(), rng: &rng) : nil
-        unit = MLP(4 * keyWidth, configuration.attentionMLP, dropout: 0, activation: .dice, rng: &rng)
+        unit = MLP(4 * keyWidth, configuration.attentionMLP, dropout: 0, activation: MLP.Activation(rawValue: configuration.attentionActivation)!, rng: &rng)
         unitOutput = LinearLayer(unit.outputWidth, 1, rng: &rng)
         let common = configuration.common
-        mlp = MLP(embedding.fieldCount * d + keyWidth, common.mlp, dropout: common.dropout, activation: configuration.activation == "dice" ? .dice : .relu, rng: &rng)
+        mlp = MLP(embedding.fieldCount * d + keyWidth, common.mlp, dropout: common.dropout, activation: MLP.Activation(rawValue: configuration.activation)!, rng: &rng)
         output = LinearLayer(mlp.outputWidth, 1, rng: &rng)
     }
 
@@ -118,12 +124,23 @@ final class DINNetwork: CTRNetwork {
         }
         let target = batch.fields.slice(axis: 1, userFields..<batch.fields.shape[1]).reshaped([b, itemWidth])
         let q = query.map { target.matmul($0) } ?? target  // [B, K]
-        let repeated = q.gather(rows: (0..<Int32(b)).flatMap { Array(repeating: $0, count: l) })  // [B·L, K]
+        let rows = (0..<Int32(b)).flatMap { Array(repeating: $0, count: l) }
         let flatKeys = keys.reshaped([b * l, keyWidth])
-        let unitInput = Tensor.concat([repeated, flatKeys, repeated - flatKeys, repeated * flatKeys], axis: 1)
         let mask = Tensor(shape: [b, l], data: behaviour.lengths.flatMap { n in (0..<l).map { $0 < n ? 1 : 0 } })
-        let weights = unitOutput(unit(unitInput, training: training, rng: &rng)).reshaped([b, l]) * mask
+        let weights = unitOutput(unit(firstLayerOutput: unitFirstLayer(q, flatKeys, rows: rows), training: training, rng: &rng)).reshaped([b, l]) * mask
         let interest = weights.reshaped([b, 1, l]).bmm(keys).reshaped([b, keyWidth])
         return output(mlp(Tensor.concat([fields, interest], axis: 1), training: training, rng: &rng))
+    }
+
+    /// The activation unit's first layer, `[q, k, q − k, q ⊙ k] W + b` with `W = [W₁; W₂; W₃; W₄]`,
+    /// as `q (W₁ + W₃) + b`, once per pair and repeated over its `L` keys, plus
+    /// `k (W₂ − W₃) + (q ⊙ k) W₄` per key: the same function at half the per-key products.
+    /// `q [B, K]`, `keys [B·L, K]`, `rows` the pair of each key -> `[B·L, sizes[0]]`.
+    func unitFirstLayer(_ q: Tensor, _ keys: Tensor, rows: [Int32]) -> Tensor {
+        let k = keyWidth, layer = unit.layers[0]
+        let block = { (index: Int) in layer.weight.slice(axis: 0, index * k..<(index + 1) * k) }
+        let perPair = q.linear(block(0) + block(2), layer.bias)  // [B, H]
+        let repeated = q.gather(rows: rows)  // [B·L, K]
+        return perPair.gather(rows: rows) + keys.matmul(block(1) - block(2)) + (repeated * keys).matmul(block(3))
     }
 }

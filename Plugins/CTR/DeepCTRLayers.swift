@@ -5,18 +5,18 @@ import RecTensor
 /// The building blocks the deep CTR models share: a linear layer, an MLP, Dice with running
 /// statistics. Weights are Xavier-normal and biases zero, as RecBole's context-aware models
 /// initialise them.
-final class LinearLayer {
-    let weight: Tensor, bias: Tensor
+package final class LinearLayer {
+    package let weight: Tensor, bias: Tensor
 
-    init(_ inputs: Int, _ outputs: Int, bias hasBias: Bool = true, rng: inout SplitMix64) {
+    package init(_ inputs: Int, _ outputs: Int, bias hasBias: Bool = true, rng: inout SplitMix64) {
         weight = Initializer.normal([inputs, outputs], std: (2 / Float(inputs + outputs)).squareRoot(), rng: &rng)
         bias = Tensor.zeros([outputs], requiresGrad: hasBias)
     }
 
     /// `[..., inputs]` -> `[..., outputs]`.
-    func callAsFunction(_ x: Tensor) -> Tensor { x.linear(weight, bias) }
+    package func callAsFunction(_ x: Tensor) -> Tensor { x.linear(weight, bias) }
 
-    func parameters(_ name: String) -> [(String, Tensor)] { [("\(name).weight", weight), ("\(name).bias", bias)] }
+    package func parameters(_ name: String) -> [(String, Tensor)] { [("\(name).weight", weight), ("\(name).bias", bias)] }
 }
 
 /// Dice (DIN's activation) over the last axis, keeping running averages of the batch
@@ -48,9 +48,9 @@ final class DiceLayer {
 }
 
 /// Hidden layers `sizes` (dropout, linear, activation each), as RecBole's MLPLayers; the
-/// activation is ReLU or Dice.
+/// activation is ReLU, sigmoid or Dice.
 final class MLP {
-    enum Activation { case relu, dice }
+    enum Activation: String, CaseIterable { case relu, sigmoid, dice }
 
     let layers: [LinearLayer]
     let dice: [DiceLayer]
@@ -74,12 +74,29 @@ final class MLP {
 
     /// `[N, inputs]` -> `[N, sizes.last]`.
     func callAsFunction(_ x: Tensor, training: Bool, rng: inout SplitMix64) -> Tensor {
+        forward(from: 0, x, training: training, rng: &rng)
+    }
+
+    /// The MLP after its first linear layer, given that layer's output `[N, sizes[0]]`
+    /// computed another way (DIN's activation unit factors it).
+    func callAsFunction(firstLayerOutput h: Tensor, training: Bool, rng: inout SplitMix64) -> Tensor {
+        forward(from: 1, activate(h, layer: 0, training: training), training: training, rng: &rng)
+    }
+
+    private func forward(from start: Int, _ x: Tensor, training: Bool, rng: inout SplitMix64) -> Tensor {
         var h = x
-        for (index, layer) in layers.enumerated() {
-            h = layer(h.dropout(dropout, training: training, rng: &rng))
-            h = activation == .relu ? h.relu() : dice[index](h, training: training)
+        for index in start..<layers.count {
+            h = activate(layers[index](h.dropout(dropout, training: training, rng: &rng)), layer: index, training: training)
         }
         return h
+    }
+
+    private func activate(_ h: Tensor, layer index: Int, training: Bool) -> Tensor {
+        switch activation {
+        case .relu: h.relu()
+        case .sigmoid: h.sigmoid()
+        case .dice: dice[index](h, training: training)
+        }
     }
 
     func parameters(_ name: String) -> [(String, Tensor)] {

@@ -6,3 +6,4 @@ void openblas_set_num_threads(int num_threads);
 int openblas_get_num_threads(void);
 // glibc's allocator tuning (mallopt), used by RecTensor to keep freed training buffers in the heap.
 #include <malloc.h>
+char *openblas_get_corename(void);

@@ -205,28 +205,37 @@ extension Tensor {
     public func dice(alpha: Tensor, statistics: (mean: [Float], variance: [Float])? = nil, epsilon: Float = 1e-8) -> (output: Tensor, mean: [Float], variance: [Float]) {
         precondition(rank == 2 && alpha.shape == [shape[1]], "dice: \(shape) with alpha \(alpha.shape)")
         let (n, e) = (shape[0], shape[1])
+        // Every loop runs over raw buffers with the column innermost, so that the compiler
+        // vectorises across columns; each column's sums keep their row order.
         var mean = [Float](repeating: 0, count: e), variance = mean
         if let statistics {
             (mean, variance) = statistics
         } else {
             data.withUnsafeBufferPointer { x in
-                for r in 0..<n { for j in 0..<e { mean[j] += x[r * e + j] } }
-                for j in 0..<e { mean[j] /= Float(max(1, n)) }
-                for r in 0..<n { for j in 0..<e { let c = x[r * e + j] - mean[j]; variance[j] += c * c } }
-                for j in 0..<e { variance[j] /= Float(max(1, n)) }
+                mean.withUnsafeMutableBufferPointer { m in
+                    variance.withUnsafeMutableBufferPointer { v in
+                        let (x, m, v) = (x.baseAddress!, m.baseAddress!, v.baseAddress!)
+                        for r in 0..<n { for j in 0..<e { m[j] += x[r * e + j] } }
+                        for j in 0..<e { m[j] /= Float(max(1, n)) }
+                        for r in 0..<n { for j in 0..<e { let c = x[r * e + j] - m[j]; v[j] += c * c } }
+                        for j in 0..<e { v[j] /= Float(max(1, n)) }
+                    }
+                }
             }
         }
         let inverse = variance.map { 1 / ($0 + epsilon).squareRoot() }
-        let a = alpha.data
-        // x̂ (normalised), p = σ(x̂) and y, in one pass over rows.
+        // x̂ (normalised), p = σ(x̂) and y.
         var normalised = [Float](repeating: 0, count: count), p = normalised
         let out = data.withUnsafeBufferPointer { x in
             normalised.withUnsafeMutableBufferPointer { z in
                 p.withUnsafeMutableBufferPointer { p in
                     makeArray(count) { o in
-                        for r in 0..<n { for j in 0..<e { z[r * e + j] = (x[r * e + j] - mean[j]) * inverse[j] } }
-                        forEachLanes(z.count) { offset, load in store(1 / (1 + vexp(-load(z.baseAddress!))), p.baseAddress!, offset: offset, count: z.count) }
-                        for r in 0..<n { for j in 0..<e { let i = r * e + j; o[i] = x[i] * (a[j] + (1 - a[j]) * p[i]) } }
+                        withBuffers(mean, inverse, alpha.data) { mean, inverse, a in
+                            let (x, z, p, o) = (x.baseAddress!, z.baseAddress!, p.baseAddress!, o.baseAddress!)
+                            for r in 0..<n { for j in 0..<e { z[r * e + j] = (x[r * e + j] - mean[j]) * inverse[j] } }
+                            forEachLanes(count) { offset, load in store(1 / (1 + vexp(-load(z))), p, offset: offset, count: count) }
+                            for r in 0..<n { for j in 0..<e { let i = r * e + j; o[i] = x[i] * (a[j] + (1 - a[j]) * p[i]) } }
+                        }
                     }
                 }
             }
@@ -234,25 +243,27 @@ extension Tensor {
         let batchStatistics = statistics == nil
         let result = Tensor(shape: shape, data: out, parents: [self, alpha]) { result in
             var da = [Float](repeating: 0, count: e)
-            let dx = result.grad!.withUnsafeBufferPointer { g in
-                self.data.withUnsafeBufferPointer { x in
-                    p.withUnsafeBufferPointer { p in
-                        normalised.withUnsafeBufferPointer { z in
-                            for r in 0..<n { for j in 0..<e { let i = r * e + j; da[j] += g[i] * x[i] * (1 - p[i]) } }
-                            // Direct path, plus the path through p: ∂y/∂x̂ = x (1 − α) p (1 − p).
-                            var dNormalised = [Float](repeating: 0, count: x.count)
-                            return dNormalised.withUnsafeMutableBufferPointer { dz in
-                                makeArray(x.count) { dx in
-                                    for r in 0..<n {
-                                        for j in 0..<e {
-                                            let i = r * e + j, a = a[j]
-                                            dx[i] = g[i] * (a + (1 - a) * p[i])
-                                            dz[i] = g[i] * x[i] * (1 - a) * p[i] * (1 - p[i])
-                                        }
+            // Direct path, plus the path through p: ∂y/∂x̂ = x (1 − α) p (1 − p).
+            var dNormalised = [Float](repeating: 0, count: result.count)
+            let dx = makeArray(result.count) { dx in
+                withBuffers(result.grad!, self.data, p, normalised) { g, x, p, z in
+                    withBuffers(inverse, alpha.data) { inverse, a in
+                        da.withUnsafeMutableBufferPointer { da in
+                            dNormalised.withUnsafeMutableBufferPointer { dz in
+                                let (dx, da, dz) = (dx.baseAddress!, da.baseAddress!, dz.baseAddress!)
+                                for r in 0..<n { for j in 0..<e { let i = r * e + j; da[j] += g[i] * x[i] * (1 - p[i]) } }
+                                for r in 0..<n {
+                                    for j in 0..<e {
+                                        let i = r * e + j, a = a[j]
+                                        dx[i] = g[i] * (a + (1 - a) * p[i])
+                                        dz[i] = g[i] * x[i] * (1 - a) * p[i] * (1 - p[i])
                                     }
-                                    if batchStatistics {
-                                        // Batch normalisation's backward: (g − mean(g) − x̂ · mean(g x̂)) / σ.
-                                        var meanG = [Float](repeating: 0, count: e), meanGX = meanG
+                                }
+                                if batchStatistics {
+                                    // Batch normalisation's backward: (g − mean(g) − x̂ · mean(g x̂)) / σ.
+                                    var sums = [Float](repeating: 0, count: 2 * e)
+                                    sums.withUnsafeMutableBufferPointer { sums in
+                                        let (meanG, meanGX) = (sums.baseAddress!, sums.baseAddress! + e)
                                         for r in 0..<n { for j in 0..<e { let i = r * e + j; meanG[j] += dz[i]; meanGX[j] += dz[i] * z[i] } }
                                         for r in 0..<n {
                                             for j in 0..<e {
@@ -260,9 +271,9 @@ extension Tensor {
                                                 dx[i] += inverse[j] * (dz[i] - meanG[j] / Float(n) - z[i] * meanGX[j] / Float(n))
                                             }
                                         }
-                                    } else {
-                                        for r in 0..<n { for j in 0..<e { dx[r * e + j] += inverse[j] * dz[r * e + j] } }
                                     }
+                                } else {
+                                    for r in 0..<n { for j in 0..<e { dx[r * e + j] += inverse[j] * dz[r * e + j] } }
                                 }
                             }
                         }

@@ -1,4 +1,15 @@
 import COpenBLAS
+import Synchronization
+
+/// Floating-point operations (2·m·n·k each) of every `gemm` call in the process, for
+/// benchmarks that compare a run's time with what its matrix products alone must take.
+public enum GemmWork {
+    @usableFromInline static let operations = Atomic<Int>(0)
+
+    public static var total: Int { operations.load(ordering: .relaxed) }
+
+    @usableFromInline static func add(_ count: Int) { operations.add(count, ordering: .relaxed) }
+}
 
 /// `C = op(A) op(B) + beta C` on raw row-major buffers; the leading dimensions default to
 /// packed matrices and can be set for strided views (one head inside `[B, T, H]`).
@@ -8,6 +19,7 @@ public func gemm(
     m: Int, n: Int, k: Int, transposeA: Bool = false, transposeB: Bool = false, beta: Float = 0,
     lda: Int? = nil, ldb: Int? = nil, ldc: Int? = nil
 ) {
+    GemmWork.add(2 * m * n * k)
     cblas_sgemm(
         CblasRowMajor, transposeA ? CblasTrans : CblasNoTrans, transposeB ? CblasTrans : CblasNoTrans,
         Int32(m), Int32(n), Int32(k), 1, a, Int32(lda ?? (transposeA ? m : k)), b, Int32(ldb ?? (transposeB ? k : n)),

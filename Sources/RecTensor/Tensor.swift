@@ -134,6 +134,28 @@ public func makeArray(_ count: Int, _ body: (UnsafeMutableBufferPointer<Float>) 
     }
 }
 
+/// Base addresses of a few arrays' storage for the length of `body`, for loops over raw
+/// buffers (which the compiler vectorises; array subscripts it often does not). An empty
+/// array's address is a valid pointer to nothing.
+@inlinable
+public func withBuffers<R>(_ a: [Float], _ b: [Float], _ body: (UnsafePointer<Float>, UnsafePointer<Float>) -> R) -> R {
+    a.withUnsafeBufferPointer { a in b.withUnsafeBufferPointer { b in body(a.baseAddress ?? emptyBuffer, b.baseAddress ?? emptyBuffer) } }
+}
+
+@usableFromInline nonisolated(unsafe) let emptyBuffer = UnsafePointer(UnsafeMutablePointer<Float>.allocate(capacity: 1))
+
+@inlinable
+public func withBuffers<R>(_ a: [Float], _ b: [Float], _ c: [Float], _ body: (UnsafePointer<Float>, UnsafePointer<Float>, UnsafePointer<Float>) -> R) -> R {
+    withBuffers(a, b) { a, b in c.withUnsafeBufferPointer { c in body(a, b, c.baseAddress ?? emptyBuffer) } }
+}
+
+@inlinable
+public func withBuffers<R>(
+    _ a: [Float], _ b: [Float], _ c: [Float], _ d: [Float], _ body: (UnsafePointer<Float>, UnsafePointer<Float>, UnsafePointer<Float>, UnsafePointer<Float>) -> R
+) -> R {
+    withBuffers(a, b, c) { a, b, c in d.withUnsafeBufferPointer { d in body(a, b, c, d.baseAddress ?? emptyBuffer) } }
+}
+
 import COpenBLAS
 
 extension Tensor {

@@ -68,6 +68,26 @@ func trainedDeep<M: DeepCTRModel>(_ type: M.Type, _ yaml: String = "{}", epochs:
         #expect(try trainedDeep(DeepFM.self, epochs: 1, data: data).behaviourLength == 0)
     }
 
+    /// DIN's activation unit factors its first layer; it must equal the layer over the
+    /// concatenated `[q, k, q − k, q ⊙ k]`.
+    @Test func dinFactoredUnitLayerEqualsTheConcatenatedOne() throws {
+        let data = Self.data
+        let layout = try FieldLayout(fieldNames: ["user_id", "item_id", "genres"], userCount: data.userCount, itemCount: data.itemCount, users: data.userFeatures, items: data.itemFeatures)
+        var rng = SplitMix64(seed: 3)
+        let embedding = FieldEmbedding(layout: layout, width: 8, rng: &rng)
+        let network = DINNetwork(try smallDeep(DIN.self, "{ behaviour: { length: 3 }, attention_mlp: [6] }"), embedding: embedding, rng: &rng)
+        let (b, l, k) = (5, 3, network.keyWidth)
+        for value in network.unit.layers[0].bias.data.indices { network.unit.layers[0].bias.data[value] = Float(rng.nextGaussian()) }
+        let q = Tensor(shape: [b, k], data: (0..<b * k).map { _ in Float(rng.nextGaussian()) })
+        let keys = Tensor(shape: [b * l, k], data: (0..<b * l * k).map { _ in Float(rng.nextGaussian()) })
+        let rows = (0..<Int32(b)).flatMap { Array(repeating: $0, count: l) }
+        let repeated = q.gather(rows: rows)
+        let direct = Tensor.concat([repeated, keys, repeated - keys, repeated * keys], axis: 1).linear(network.unit.layers[0].weight, network.unit.layers[0].bias)
+        let factored = network.unitFirstLayer(q, keys, rows: rows)
+        #expect(factored.shape == direct.shape)
+        #expect(zip(factored.data, direct.data).allSatisfy { abs($0 - $1) < 1e-4 }, "largest difference \(zip(factored.data, direct.data).map { abs($0 - $1) }.max() ?? 0)")
+    }
+
     @Test func timelineGivesEarlierInteractionsInSplitOrder() {
         let events = [
             Interaction(user: 0, item: 1, time: 5), Interaction(user: 0, item: 2, time: 3), Interaction(user: 0, item: 3, time: 5),
