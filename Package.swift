@@ -61,9 +61,10 @@ let package = Package(
         .target(name: "CTR", dependencies: ["RecCore", "RecTensor"], path: "Plugins/CTR", exclude: ["README.md"], swiftSettings: optimisedInDebug),
         .target(name: "Rating", dependencies: ["RecCore", "COpenBLAS"], path: "Plugins/Rating", exclude: ["README.md"], swiftSettings: optimisedInDebug),
         .target(name: "LLMText", dependencies: ["RecCore", "RecLM"], path: "Plugins/LLMText", exclude: ["README.md"]),
+        .target(name: "KAR", dependencies: ["RecCore", "RecLM", "RecTensor", "CTR"], path: "Plugins/KAR", exclude: ["README.md"], swiftSettings: optimisedInDebug),
         .target(name: "TextGraph", dependencies: ["RecCore", "COpenBLAS"], path: "Plugins/TextGraph", exclude: ["README.md"], swiftSettings: optimisedInDebug),
         .target(
-            name: "AllPlugins", dependencies: ["RecCore", "Baselines", "SASRec", "TextEncoders", "PALR", "CTR", "Rating", "LLMText", "TextGraph"],
+            name: "AllPlugins", dependencies: ["RecCore", "Baselines", "SASRec", "TextEncoders", "PALR", "CTR", "Rating", "LLMText", "TextGraph", "KAR"],
             path: "Plugins/AllPlugins"),
 
         // MARK: - CLI
@@ -85,6 +86,7 @@ let package = Package(
         .testTarget(name: "RecReportTests", dependencies: ["RecReport", "RecStore", "RecEval", "CZlib"]),
         .testTarget(name: "RecStoreTests", dependencies: ["RecStore", "RecTesting"]),
         .testTarget(name: "CTRTests", dependencies: ["CTR", "RecData", "RecEval", "RecSpec", "RecTensor", "RecTesting"]),
+        .testTarget(name: "KARTests", dependencies: ["KAR", "CTR", "RecLM", "RecSpec", "RecTensor", "RecTesting"]),
         .testTarget(name: "RatingTests", dependencies: ["Rating", "RecData", "RecEval", "RecTesting"]),
         .testTarget(name: "BaselinesTests", dependencies: ["Baselines", "AllPlugins", "RecData", "RecEval", "RecTesting"]),
         .testTarget(name: "StageGraphTests", dependencies: ["LLMText", "TextGraph", "AllPlugins", "RecRunner", "RecSpec", "RecStore", "RecData", "RecLM", "RecTesting"]),

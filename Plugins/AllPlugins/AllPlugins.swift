@@ -1,5 +1,6 @@
 import Baselines
 import CTR
+import KAR
 import LLMText
 import PALR
 import Rating
@@ -23,6 +24,10 @@ public func makeRegistry() throws -> Registry {
     try registry.register(DeepCTR<AutoInt>.self)
     try registry.register(DeepCTR<FiBiNet>.self)
     try registry.register(DeepCTR<DIN>.self)
+    try registry.register(KAR.self)
+    try registry.register(KARReasoning.self)
+    try registry.register(KARHistory.self)
+    try registry.register(KARFacts.self)
     try registry.register(MeanRating.self)
     try registry.register(BiasedMF.self)
     try registry.register(SASRec.self)

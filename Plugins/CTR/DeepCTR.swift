@@ -4,7 +4,7 @@ import RecTensor
 
 /// A feature-interaction CTR model: its kind, its configuration and (internally) its network.
 /// `DeepCTR<Model>` is the scorer plugin; each model is one file.
-public protocol DeepCTRModel {
+public protocol DeepCTRModel: SendableMetatype {
     associatedtype Configuration: DeepCTRConfigurable
     static var kind: String { get }
     static var summary: String { get }
@@ -39,6 +39,9 @@ public struct DeepCTR<Model: DeepCTRModel>: Scorer, Trainable, Checkpointable, R
     public static var summary: String { Model.summary }
     public let configuration: Configuration
     public var predicts: PredictionKind { .probability }
+    /// Extra field vectors the model is trained with (a wrapper such as KAR sets them before
+    /// `fit` and `restore`).
+    package var dense: (any DenseFields)?
     private var state: DeepCTRState?
 
     public init(configuration: Configuration, context: ComponentContext) throws {
@@ -58,8 +61,8 @@ public struct DeepCTR<Model: DeepCTRModel>: Scorer, Trainable, Checkpointable, R
         let common = configuration.common
         let names = common.training.fields.isEmpty ? FieldLayout.defaultFields(users: data.userFeatures, items: data.itemFeatures) : common.training.fields
         let layout = try FieldLayout(fieldNames: names, userCount: data.userCount, itemCount: data.itemCount, users: data.userFeatures, items: data.itemFeatures)
-        var state = try DeepCTRState(Model.self, configuration, layout: layout, seed: context.seed)
-        let replicas = try (0..<DeepCTRTrainer.shares).map { _ in try DeepCTRState(Model.self, configuration, layout: layout, seed: 0) }
+        var state = try DeepCTRState(Model.self, configuration, layout: layout, dense: dense, seed: context.seed)
+        let replicas = try (0..<DeepCTRTrainer.shares).map { _ in try DeepCTRState(Model.self, configuration, layout: layout, dense: dense?.replica(), seed: 0) }
         context.report(.message("\(data.interactions.count) training pairs, fields \(names.joined(separator: ", ")), \(layout.rowCount) feature rows"))
         try DeepCTRTrainer(configuration: common).train(&state, replicas: replicas, on: data, context: context)
         self.state = state
@@ -91,7 +94,7 @@ public struct DeepCTR<Model: DeepCTRModel>: Scorer, Trainable, Checkpointable, R
     public mutating func restore(from bytes: [UInt8]) throws {
         var reader = CheckpointReader(bytes, model: Self.kind)
         let layout = try FieldLayout(from: &reader)
-        var state = try DeepCTRState(Model.self, configuration, layout: layout, seed: 0)
+        var state = try DeepCTRState(Model.self, configuration, layout: layout, dense: dense, seed: 0)
         try state.read(&reader)
         try reader.finish()
         self.state = state
@@ -105,12 +108,12 @@ struct DeepCTRState: @unchecked Sendable {
     var embedding: FieldEmbedding
     var network: any CTRNetwork
 
-    init<Model: DeepCTRModel>(_: Model.Type, _ configuration: Model.Configuration, layout: FieldLayout, seed: UInt64) throws {
+    init<Model: DeepCTRModel>(_: Model.Type, _ configuration: Model.Configuration, layout: FieldLayout, dense: (any DenseFields)? = nil, seed: UInt64) throws {
         guard let builder = Model.self as? any BuildsCTRNetwork.Type else {
             throw RecError(.plugin, "\(Model.kind) has no network builder")
         }
         var rng = SplitMix64(seed: seed).derived("ctr-init")
-        embedding = FieldEmbedding(layout: layout, width: configuration.common.embedding, rng: &rng)
+        embedding = FieldEmbedding(layout: layout, width: configuration.common.embedding, dense: dense, rng: &rng)
         network = try Self.build(builder, configuration, embedding: embedding, rng: &rng)
     }
 
@@ -133,10 +136,10 @@ struct DeepCTRState: @unchecked Sendable {
             parallelChunks(starts.count) { worker, workers in
                 for index in stride(from: worker, to: starts.count, by: workers) {
                     let start = starts[index], end = min(users.count, start + chunk)
+                    var rng = SplitMix64(seed: 0)
                     let batch = embedding.batch(
                         users: Array(users[start..<end]), items: Array(items[start..<end]), behaviour: behaviour.map { Array($0[start..<end]) },
-                        length: network.behaviourLength)
-                    var rng = SplitMix64(seed: 0)
+                        length: network.behaviourLength, rng: &rng)
                     let logits = Tensor.noGrad { network.logits(batch, training: false, rng: &rng) }
                     for (offset, logit) in logits.data.enumerated() { out.value[start + offset] = 1 / (1 + exp(-logit)) }
                 }

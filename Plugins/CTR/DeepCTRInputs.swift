@@ -24,22 +24,42 @@ struct CTRBatch {
     }
 }
 
+/// Field vectors computed from inputs outside the field layout (KAR's knowledge vectors
+/// through its adaptor) and trained with the model. They come first among a batch's fields and
+/// count as user-side fields, so that they reach every model's interactions but not DIN's
+/// attention query; they have no first-order weight. Implementations are mutated only while
+/// the model trains or restores, which own it exclusively.
+package protocol DenseFields: AnyObject, Sendable {
+    /// Fields added, each `D` wide.
+    var count: Int { get }
+    /// Every tensor to optimise and checkpoint, by a stable name.
+    var parameters: [(String, Tensor)] { get }
+    /// `[B, count, D]` for the pairs.
+    func fields(users: [Int32], items: [Int32], training: Bool, rng: inout SplitMix64) -> Tensor
+    /// The same inputs with parameter tensors of its own (a training share's replica).
+    func replica() -> any DenseFields
+}
+
 /// The embedding tables every deep CTR model has, and how a batch of pairs is looked up in them.
 final class FieldEmbedding {
     let layout: FieldLayout
     let width: Int
     /// `[rows, D]` field vectors and `[rows, 1]` first-order weights.
     let table: Tensor, linear: Tensor
-    let userFields: Int, itemFields: Int
+    /// The layout's fields per side; user-side fields in a batch are `dense` ones, then these.
+    let layoutUserFields: Int, itemFields: Int
+    let dense: (any DenseFields)?
     private let userMulti: [Bool], itemMulti: [Bool]
 
     /// Xavier-normal tables, one standard deviation per group of fields as RecBole keeps them:
     /// ids and categorical fields share a table, each multi-valued field and the numeric fields
     /// have their own.
-    init(layout: FieldLayout, width: Int, rng: inout SplitMix64) {
+    init(layout: FieldLayout, width: Int, dense: (any DenseFields)? = nil, rng: inout SplitMix64) {
         self.layout = layout
         self.width = width
-        userFields = layout.fields.filter { $0.source == .user }.count
+        self.dense = dense
+        let userFields = layout.fields.filter { $0.source == .user }.count
+        layoutUserFields = userFields
         itemFields = layout.fields.count - userFields
         userMulti = (0..<userFields).map { layout.isMulti(.user, $0) }
         itemMulti = (0..<itemFields).map { layout.isMulti(.item, $0) }
@@ -68,9 +88,12 @@ final class FieldEmbedding {
         linear = Initializer.normal([layout.rowCount, 1], std: (2 / Float(layout.rowCount + 1)).squareRoot(), rng: &rng)
     }
 
+    /// Fields before the item fields in a batch: the dense fields and the layout's user fields.
+    var userFields: Int { (dense?.count ?? 0) + layoutUserFields }
+
     var fieldCount: Int { userFields + itemFields }
 
-    var parameters: [(String, Tensor)] { [("embedding", table), ("first_order", linear)] }
+    var parameters: [(String, Tensor)] { [("embedding", table), ("first_order", linear)] + (dense.map { $0.parameters.map { ("dense.\($0)", $1) } } ?? []) }
 
     /// Embedding bags in the order fields are appended: each field's tokens, weighted for the
     /// field vector (a multi-valued field by the mean of its values) and for the first-order
@@ -94,16 +117,20 @@ final class FieldEmbedding {
 
     /// The batch for `pairs`; `behaviour` gives each pair's earlier interactions when the model
     /// reads them (at most `length` each).
-    func batch(users: [Int32], items: [Int32], behaviour: [ArraySlice<Interaction>]? = nil, length: Int = 0) -> CTRBatch {
-        let b = users.count
+    /// `training` and `rng` reach the dense fields' layers (dropout).
+    func batch(
+        users: [Int32], items: [Int32], behaviour: [ArraySlice<Interaction>]? = nil, length: Int = 0, training: Bool = false, rng: inout SplitMix64
+    ) -> CTRBatch {
+        let b = users.count, embedded = layoutUserFields + itemFields
         var bags = Bags()
-        bags.starts.reserveCapacity(b * fieldCount + 1)
+        bags.starts.reserveCapacity(b * embedded + 1)
         for (user, item) in zip(users, items) {
             for (f, tokens) in layout.userTokens[Int(user)].enumerated() { bags.append(tokens, multi: userMulti[f]) }
             for (f, tokens) in layout.itemTokens[Int(item)].enumerated() { bags.append(tokens, multi: itemMulti[f]) }
         }
-        let fields = table.embeddingBag(rows: bags.rows, weights: bags.meanWeights, starts: bags.starts).reshaped([b, fieldCount, width])
-        let firstOrder = linear.embeddingBag(rows: bags.rows, weights: bags.sumWeights, starts: bags.starts).reshaped([b, fieldCount]).sum(axes: [1], keepDims: true)
+        var fields = table.embeddingBag(rows: bags.rows, weights: bags.meanWeights, starts: bags.starts).reshaped([b, embedded, width])
+        if let dense { fields = Tensor.concat([dense.fields(users: users, items: items, training: training, rng: &rng), fields], axis: 1) }
+        let firstOrder = linear.embeddingBag(rows: bags.rows, weights: bags.sumWeights, starts: bags.starts).reshaped([b, embedded]).sum(axes: [1], keepDims: true)
         var result = CTRBatch(size: b, fields: fields, firstOrder: firstOrder)
         if let behaviour {
             var past = Bags(), ratings: [Int32] = [], lengths: [Int] = []

@@ -48,7 +48,7 @@ struct DeepCTRTrainer {
                     let share = Array(indices[range])
                     let batch = replica.embedding.batch(
                         users: share.map { samples[$0].user }, items: share.map { samples[$0].item }, behaviour: behaviour.map { b in share.map { b[$0] } },
-                        length: length)
+                        length: length, training: true, rng: &rng)
                     let logits = replica.network.logits(batch, training: true, rng: &rng)
                     return Loss.binaryCrossEntropyWithLogits(logits, labels: share.map { labels[$0] }) * (Float(share.count) / Float(indices.count))
                 }

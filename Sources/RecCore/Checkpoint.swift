@@ -24,6 +24,12 @@ public struct CheckpointWriter: Sendable {
         int(utf8.count)
         bytes += utf8
     }
+
+    /// Another model's checkpoint inside this one (a wrapped backbone's).
+    public mutating func blob(_ value: [UInt8]) {
+        int(value.count)
+        bytes += value
+    }
 }
 
 /// Reads what `CheckpointWriter` wrote; every read checks the bytes left and throws a
@@ -57,8 +63,19 @@ public struct CheckpointReader {
         return value
     }
 
+    /// The length of an array of `size`-byte elements that follows, checked against the bytes
+    /// left after the length itself.
+    private mutating func length(of size: Int) throws -> Int {
+        let value = try int()
+        let limit = (bytes.count - offset) / size
+        guard value >= 0, value <= limit else {
+            throw RecError(.plugin, "\(model) checkpoint holds a length of \(value) where \(limit) elements are left")
+        }
+        return value
+    }
+
     public mutating func floats() throws -> [Float] {
-        let count = try count(atMost: (bytes.count - offset) / 4)
+        let count = try length(of: 4)
         let values = bytes.withUnsafeBytes { raw in
             (0..<count).map { Float(bitPattern: UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: offset + $0 * 4, as: UInt32.self))) }
         }
@@ -67,7 +84,7 @@ public struct CheckpointReader {
     }
 
     public mutating func int32s() throws -> [Int32] {
-        let count = try count(atMost: (bytes.count - offset) / 4)
+        let count = try length(of: 4)
         let values = bytes.withUnsafeBytes { raw in
             (0..<count).map { Int32(littleEndian: raw.loadUnaligned(fromByteOffset: offset + $0 * 4, as: Int32.self)) }
         }
@@ -76,10 +93,16 @@ public struct CheckpointReader {
     }
 
     public mutating func string() throws -> String {
-        let count = try count(atMost: bytes.count - offset)
+        let count = try length(of: 1)
         let text = String(decoding: bytes[offset..<offset + count], as: UTF8.self)
         offset += count
         return text
+    }
+
+    public mutating func blob() throws -> [UInt8] {
+        let count = try length(of: 1)
+        defer { offset += count }
+        return Array(bytes[offset..<offset + count])
     }
 
     /// Throws unless every byte was read.

@@ -92,6 +92,25 @@ public struct FeatureTable: Sendable, Equatable {
 
     public func selecting(_ kept: [Int]) -> FeatureTable { FeatureTable(fields.map { $0.selecting(kept) }) }
 
+    /// One entity's values as text, by field name (multi-valued fields joined by ", "; numbers
+    /// as written; missing values left out), for prompts.
+    public func values(of entity: Int) -> [String: String] {
+        var values: [String: String] = [:]
+        for field in fields where entity < field.count {
+            switch field.kind {
+            case .categorical, .multiCategorical:
+                let words = field.codes[entity].filter { $0 > 0 }.map { field.vocabulary[Int($0)] }
+                if !words.isEmpty { values[field.name] = words.joined(separator: ", ") }
+            case .numeric:
+                let number = field.numbers[entity]
+                if !number.isNaN { values[field.name] = number == number.rounded() && abs(number) < 1e9 ? String(Int(number)) : String(number) }
+            case .text:
+                if !field.texts[entity].isEmpty { values[field.name] = field.texts[entity] }
+            }
+        }
+        return values
+    }
+
     /// Bytes that identify the table, for stage-cache keys.
     public func hash(into hasher: inout SHA256) {
         for field in fields {

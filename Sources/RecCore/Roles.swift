@@ -164,14 +164,19 @@ extension KnowledgeAugmenter {
     }
 }
 
-/// A user and what they interacted with, in order.
+/// A user and what they interacted with, in order: with the ratings (parallel to `history`)
+/// and the user's features as text (`FeatureTable.values(of:)`) where the caller has them.
 public struct UserHistory: Sendable, Equatable {
     public var user: Int32
     public var history: [Int32]
+    public var ratings: [Float]
+    public var features: [String: String]
 
-    public init(user: Int32, history: [Int32]) {
+    public init(user: Int32, history: [Int32], ratings: [Float] = [], features: [String: String] = [:]) {
         self.user = user
         self.history = history
+        self.ratings = ratings
+        self.features = features
     }
 }
 

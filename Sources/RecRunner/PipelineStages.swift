@@ -180,12 +180,23 @@ struct PipelineStages {
         return try bulk.run(keys: keys, artifactKind: "item-text:\(stage.kind)") { batch in try augmenter.augment(items: batch.map { items[$0] }) }
     }
 
-    /// Every user's text from their training history, stored per user under the key the
-    /// ranking path uses for the same augmenter and history.
+    /// Every user's text from their past, stored per user under the key the ranking path uses
+    /// for the same augmenter and history. The past is the history-only prefix where the split
+    /// has one (a pointwise split: then training and test users are described from the same
+    /// part of their past, and no training sample's label reaches the text), else the training
+    /// history; the augmenter gets it in time order with ratings and the user's features.
     func augmentUsers(
         _ split: SplitData, with augmenter: any KnowledgeAugmenter, _ stage: Augment, cell: ExperimentPlan.Cell, store: ResultStore, progress: ProgressReporter
     ) throws -> (texts: [String], fresh: Int) {
-        let fingerprint = split.dataset.fingerprint, histories = split.trainHistory
+        let fingerprint = split.dataset.fingerprint
+        var pasts = [[Interaction]](repeating: [], count: split.dataset.userCount)
+        for event in (split.historyOnly.isEmpty ? split.train : split.historyOnly).sorted(by: { ($0.user, $0.time) < ($1.user, $1.time) }) {
+            pasts[Int(event.user)].append(event)
+        }
+        let histories = pasts.map { $0.map(\.item) }
+        let users = pasts.enumerated().map { user, past in
+            UserHistory(user: Int32(user), history: histories[user], ratings: past.map(\.rating), features: split.dataset.userFeatures.values(of: user))
+        }
         let keys = histories.indices.map { Runner.knowledgeKey(kind: stage.kind, json: stage.json, fingerprint: fingerprint, user: Int32($0), history: histories[$0]) }
         let bulk = BulkAugmentation(chunk: chunk, label: "\(cell.pipeline.name) \(stage.kind) writing \(stage.writes) for users", kind: stage.kind, store: store, progress: progress)
         if let imported = stage.imported {
@@ -193,7 +204,7 @@ struct PipelineStages {
             return try bulk.run(keys: keys, artifactKind: "knowledge:\(stage.kind)") { batch in batch.map { texts[$0] } }
         }
         return try bulk.run(keys: keys, artifactKind: "knowledge:\(stage.kind)") { batch in
-            try augmenter.augment(users: batch.map { UserHistory(user: Int32($0), history: histories[$0]) }, items: split.dataset.itemText)
+            try augmenter.augment(users: batch.map { users[$0] }, items: split.dataset.itemText)
         }
     }
 

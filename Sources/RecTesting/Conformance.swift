@@ -66,13 +66,16 @@ public enum Conformance {
     /// Scorers: one finite prediction per pair, probabilities within [0, 1], cold users and
     /// items handled; AUC on `rating > 3` above 0.55 (probabilities) or RMSE below a random
     /// uniform 1-5 guess (ratings) on the labelled fixture.
-    public static func scorer<S: Scorer>(_ type: S.Type, make: ((UInt64) throws -> S)? = nil) throws {
+    /// `upstream` adds what earlier stages would (vectors, text) to the training set.
+    public static func scorer<S: Scorer>(_ type: S.Type, make: ((UInt64) throws -> S)? = nil, upstream: ((inout TrainingSet) -> Void)? = nil) throws {
         var problems = configurationProblems(type)
         let build = make ?? { try S(configuration: try defaults(S.self), context: ComponentContext(seed: $0)) }
         let dataset = Fixtures.labelledDataset(users: 300)
         var split = try dataset.split(.user, ratios: [0.7, 0.1, 0.2], seed: 3)
         split.labelRule = LabelRule(.greater, 3)
-        func trained(_ seed: UInt64) throws -> S { try fitted(try build(seed), on: split.trainingSet, seed: seed) }
+        var training = split.trainingSet
+        upstream?(&training)
+        func trained(_ seed: UInt64) throws -> S { try fitted(try build(seed), on: training, seed: seed) }
         let users = split.test.map(\.user), items = split.test.map(\.item)
         let model = try trained(7)
         let first = try model.predict(users: users, items: items, history: split.trainHistory)

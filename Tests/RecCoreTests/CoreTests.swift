@@ -104,3 +104,29 @@ struct RegistryTests {
         #expect(bpr.defaults.contains("\"learning_rate\":0.05"))
     }
 }
+
+struct CheckpointTests {
+    /// Round trip of every kind, and a length that claims more than the bytes left after it
+    /// (but fewer than the whole checkpoint) is refused instead of read past the end.
+    @Test func lengthsAreCheckedAgainstWhatFollows() throws {
+        var writer = CheckpointWriter()
+        writer.int(7)
+        writer.floats([1.5, -2])
+        writer.int32s([3])
+        writer.string("abc")
+        writer.blob([9, 8])
+        var reader = CheckpointReader(writer.bytes, model: "test")
+        #expect(try reader.int() == 7 && reader.floats() == [1.5, -2] && reader.int32s() == [3] && reader.string() == "abc" && reader.blob() == [9, 8])
+        try reader.finish()
+        for write in [{ (w: inout CheckpointWriter) in w.string("abc") }, { $0.blob([1, 2, 3]) }, { $0.floats([1, 2, 3]) }] {
+            var one = CheckpointWriter()
+            write(&one)
+            var bytes = one.bytes
+            bytes[0] = UInt8(bytes.count - 2)  // more than follows, fewer than the total
+            var damaged = CheckpointReader(bytes, model: "test")
+            #expect(throws: RecError.self) { _ = try damaged.string() }
+            var asFloats = CheckpointReader(bytes, model: "test")
+            #expect(throws: RecError.self) { _ = try asFloats.floats() }
+        }
+    }
+}

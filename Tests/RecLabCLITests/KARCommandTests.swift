@@ -1,0 +1,44 @@
+import Foundation
+import RecTesting
+import Testing
+
+@testable import RecStore
+
+/// KAR end to end with the real SmolLM2 on the tiny dataset: knowledge written once per user
+/// and item, reused by every later cell, exported, and a knowledge file that lacks a user
+/// refused.
+@Suite(.serialized) struct KARCommandTests {
+    static let spec = Fixtures.directory + "/tiny/tiny-kar.yaml"
+
+    @Test func knowledgeIsWrittenOnceAndReused() throws {
+        let folder = Fixtures.temporaryDirectory()
+        let db = folder + "/kar.sqlite", report = folder + "/kar.md"
+        let run = try CLI.run(["run", Self.spec, "--db", db, "--report", report])
+        #expect(run.status == 0, "\(run.stderr)")
+        for line in ["kar.history wrote history for 80 entries (80 new)", "kar.reasoning wrote reasoning for 80 entries (80 new)", "kar.facts wrote facts for 50 entries (50 new)"] {
+            #expect(run.stderr.contains(line), "\(line): \(run.stderr)")
+        }
+        let text = try String(contentsOfFile: report, encoding: .utf8)
+        #expect(text.contains("| kar-deepfm |") && text.contains("User prompt:\n> Given a female user who is aged"), "\(text)")
+        let calls = try AugmentCommandTests.generateCalls(db)
+        #expect(calls == 130, "one call per user and per item: \(calls)")
+
+        // Another seed trains new cells on the stored knowledge: no model call.
+        let again = try CLI.run(["run", Self.spec, "--db", db, "--no-report", "--set", "seeds=[2]"])
+        #expect(again.status == 0, "\(again.stderr)")
+        #expect(again.stderr.contains("kar.reasoning wrote reasoning for 80 entries (0 new)"), "\(again.stderr)")
+        #expect(try AugmentCommandTests.generateCalls(db) == calls)
+
+        // Exported knowledge that lacks a user stops an importing run, naming the file.
+        let exported = folder + "/knowledge.jsonl"
+        let export = try CLI.run(["augment", Self.spec, "--db", db, "--export", exported])
+        #expect(export.status == 0, "\(export.stderr)")
+        let lines = try String(contentsOfFile: exported, encoding: .utf8).split(separator: "\n")
+        let reasoning = lines.filter { $0.contains("\"field\":\"reasoning\"") }
+        #expect(reasoning.count == 80)
+        try (lines.filter { $0 != reasoning[0] }.joined(separator: "\n") + "\n").write(toFile: exported, atomically: true, encoding: .utf8)
+        let missing = try CLI.run(["run", Self.spec, "--db", folder + "/b.sqlite", "--no-report", "--set", "pipelines.kar-deepfm.augment.1.import=\(exported)"])
+        #expect(missing.status == 1)
+        #expect(missing.stderr.contains("knowledge.jsonl has no user text for field 'reasoning' for 1 of 80 users"), "\(missing.stderr)")
+    }
+}
