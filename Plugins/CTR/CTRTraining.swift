@@ -64,7 +64,7 @@ struct CTRTrainer {
         var order = Array(samples.indices)
         var m = model.zeros, v = model.zeros
         var step = 0
-        var best = (auc: -Double.infinity, epoch: 0, model: model)
+        var stopping = EarlyStopping<FMModel>(patience: configuration.patience, metric: "auc")
         var scratch: [Float] = []
         let lr = Float(configuration.learningRate), decay = Float(configuration.weightDecay)
         let (beta1, beta2, epsilon): (Float, Float, Float) = (0.9, 0.999, 1e-8)
@@ -105,14 +105,12 @@ struct CTRTrainer {
             let predictions = predict(model, users: data.validation.map(\.user), items: data.validation.map(\.item))
             let auc = Self.auc(predictions, labels: validationLabels)
             context.report(.validation(epoch: epoch, metric: "auc", value: auc))
-            if auc > best.auc {
-                best = (auc, epoch, model)
-            } else if configuration.patience > 0 && epoch - best.epoch >= configuration.patience {
-                context.report(.message("stopped early; keeping epoch \(best.epoch)"))
+            if stopping.record(auc, epoch: epoch, snapshot: { model }) {
+                context.report(.message(stopping.stopMessage))
                 break
             }
         }
-        if canValidate && best.epoch > 0 { model = best.model }
+        if let best = stopping.best { model = best.snapshot }
     }
 
     /// AUC over all pairs (ties count half), for early stopping.

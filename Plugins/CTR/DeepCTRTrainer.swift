@@ -34,7 +34,7 @@ struct DeepCTRTrainer {
         var rng = SplitMix64(seed: context.seed).derived("ctr-shuffle")
         var dropoutRNG = SplitMix64(seed: context.seed).derived("ctr-dropout")
         var order = Array(samples.indices)
-        var best = (auc: -Double.infinity, epoch: 0, snapshot: state.snapshot)
+        var stopping = EarlyStopping<[[Float]]>(patience: training.patience, metric: "auc")
         var step = 0
         for epoch in 1...max(1, training.epochs) where training.epochs > 0 {
             order.shuffle(using: &rng)
@@ -61,14 +61,12 @@ struct DeepCTRTrainer {
             let predictions = state.predict(users: data.validation.map(\.user), items: data.validation.map(\.item), behaviour: validationBehaviour)
             let auc = CTRTrainer.auc(predictions, labels: validationLabels)
             context.report(.validation(epoch: epoch, metric: "auc", value: auc))
-            if auc > best.auc {
-                best = (auc, epoch, state.snapshot)
-            } else if training.patience > 0 && epoch - best.epoch >= training.patience {
-                context.report(.message("stopped early; keeping epoch \(best.epoch)"))
+            if stopping.record(auc, epoch: epoch, snapshot: { state.snapshot }) {
+                context.report(.message(stopping.stopMessage))
                 break
             }
         }
-        if canValidate && best.epoch > 0 { state.load(best.snapshot) }
+        if let best = stopping.best { state.load(best.snapshot) }
     }
 
     /// One optimiser step on a batch of `count` samples, split into `shares` parts: each replica

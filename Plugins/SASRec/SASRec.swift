@@ -111,7 +111,7 @@ public struct SASRec: Retriever, Trainable, Checkpointable, SequenceAware {
         let adam = Adam(parameters: parameters, learningRate: Float(c.learningRate), weightDecay: Float(c.weightDecay))
         var rng = SplitMix64(seed: seed).derived("sasrec.train")
         let examples = c.loss == "ce" ? Self.prefixExamples(data.history) : []
-        var best: (ndcg: Double, epoch: Int, weights: [[Float]])?
+        var stopping = EarlyStopping<[[Float]]>(patience: c.patience, metric: "ndcg@10")
         for epoch in 1...max(1, c.epochs) where c.epochs > 0 {
             var total = 0.0, batches = 0
             if c.loss == "ce" {
@@ -139,15 +139,13 @@ public struct SASRec: Retriever, Trainable, Checkpointable, SequenceAware {
             if c.patience > 0 && !data.validation.isEmpty {
                 let ndcg = try validationNDCG(data)
                 context.report(.validation(epoch: epoch, metric: "ndcg@10", value: ndcg))
-                if ndcg > (best?.ndcg ?? -1) {
-                    best = (ndcg, epoch, parameters.map(\.data))
-                } else if epoch - best!.epoch >= c.patience {
-                    context.report(.message("early stop: best validation ndcg@10 \(String(format: "%.4f", best!.ndcg)) at epoch \(best!.epoch)"))
+                if stopping.record(ndcg, epoch: epoch, snapshot: { parameters.map(\.data) }) {
+                    context.report(.message(stopping.stopMessage))
                     break
                 }
             }
         }
-        if let best { for (parameter, weights) in zip(parameters, best.weights) { parameter.data = weights } }
+        if let best = stopping.best { for (parameter, weights) in zip(parameters, best.snapshot) { parameter.data = weights } }
     }
 
     /// One optimiser step on `count` examples, split over the cores: each share builds its own

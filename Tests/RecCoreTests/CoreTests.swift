@@ -130,3 +130,32 @@ struct CheckpointTests {
         }
     }
 }
+
+struct EarlyStoppingTests {
+    /// The best snapshot is kept (ties do not replace it), and training stops `patience`
+    /// epochs after it; patience 0 never stops.
+    @Test func keepsTheBestAndStopsAfterPatience() {
+        var stopping = EarlyStopping<String>(patience: 2, metric: "auc")
+        var taken: [Int] = []
+        let values = [0.5, 0.7, 0.7, 0.6, 0.9]
+        var stoppedAt: Int?
+        for (index, value) in values.enumerated() {
+            let epoch = index + 1
+            if stopping.record(
+                value, epoch: epoch,
+                snapshot: {
+                    taken.append(epoch); return "epoch \(epoch)"
+                })
+            {
+                stoppedAt = epoch
+                break
+            }
+        }
+        #expect(stoppedAt == 4 && taken == [1, 2])
+        #expect(stopping.best?.snapshot == "epoch 2" && stopping.best?.value == 0.7)
+        #expect(stopping.stopMessage == "early stop: best validation auc 0.7000 at epoch 2")
+        var never = EarlyStopping<Int>(patience: 0, metric: "ndcg@10")
+        #expect(!(1...20).contains { epoch in never.record(0.1, epoch: epoch, snapshot: { epoch }) })
+        #expect(never.best?.epoch == 1)
+    }
+}
