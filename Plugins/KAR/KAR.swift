@@ -21,7 +21,7 @@ import RecTensor
 ///   expert: [128, 32]          # the last size is the backbone's embedding width
 ///   shuffle: false             # control: vectors permuted across users and across items
 /// ```
-public struct KAR: Scorer, Trainable, Checkpointable, ReadsFeatures, ReadsBehaviour {
+public struct KAR: Scorer, Trainable, Checkpointable, ReadsFeatures, ReadsBehaviour, ReadsVectors {
     public struct Configuration: Codable, Sendable, Equatable {
         public enum Knowledge: String, Codable, Sendable, CaseIterable { case both, reasoning, facts }
 
@@ -76,6 +76,9 @@ public struct KAR: Scorer, Trainable, Checkpointable, ReadsFeatures, ReadsBehavi
             throw error
         }
     }
+
+    public var readsUserVectors: Bool { configuration.knowledge != .facts }
+    public var readsItemVectors: Bool { configuration.knowledge != .reasoning }
 
     var sides: [KnowledgeFields.Side] {
         switch configuration.knowledge {

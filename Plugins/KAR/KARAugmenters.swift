@@ -24,6 +24,14 @@ public struct KARReasoning: KnowledgeAugmenter, Diagnosing {
             prompts = try c.decode(.prompts, default: KARPrompts())
             maxTokens = try c.decode(.maxTokens, default: 128, in: 1...4096)
         }
+
+        /// The prompts only where they differ from KAR's, so that stage keys and reports stay short.
+        public func encode(to encoder: any Encoder) throws {
+            var c = encoder.container(keyedBy: CodingKeys.self)
+            try c.encode(lm, forKey: .lm)
+            if prompts != KARPrompts() { try c.encode(prompts, forKey: .prompts) }
+            try c.encode(maxTokens, forKey: .maxTokens)
+        }
     }
 
     public static let kind = "kar.reasoning"
@@ -74,6 +82,11 @@ public struct KARHistory: KnowledgeAugmenter {
             let c = try decoder.container(keyedBy: CodingKeys.self)
             prompts = try c.decode(.prompts, default: KARPrompts())
         }
+
+        public func encode(to encoder: any Encoder) throws {
+            var c = encoder.container(keyedBy: CodingKeys.self)
+            if prompts != KARPrompts() { try c.encode(prompts, forKey: .prompts) }
+        }
     }
 
     public static let kind = "kar.history"
@@ -111,6 +124,14 @@ public struct KARFacts: ItemAugmenter, Diagnosing {
             lm = try c.decode(.lm, default: LanguageModelSpec())
             prompts = try c.decode(.prompts, default: KARPrompts())
             maxTokens = try c.decode(.maxTokens, default: 128, in: 1...4096)
+        }
+
+        /// The prompts only where they differ from KAR's, so that stage keys and reports stay short.
+        public func encode(to encoder: any Encoder) throws {
+            var c = encoder.container(keyedBy: CodingKeys.self)
+            try c.encode(lm, forKey: .lm)
+            if prompts != KARPrompts() { try c.encode(prompts, forKey: .prompts) }
+            try c.encode(maxTokens, forKey: .maxTokens)
         }
     }
 

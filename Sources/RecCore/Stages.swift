@@ -69,6 +69,13 @@ extension Deriver {
     public var usesSeed: Bool { true }
 }
 
+/// Capability: the component reads the encoder's vectors (`TrainingSet.userVectors`,
+/// `itemVectors`); the plan checks that the pipeline encodes them.
+public protocol ReadsVectors {
+    var readsUserVectors: Bool { get }
+    var readsItemVectors: Bool { get }
+}
+
 /// Capability: the component reads derived artifacts, named by `DerivedArtifact.name`; the
 /// plan checks that a derive stage of the same pipeline produces each.
 public protocol ReadsDerived {

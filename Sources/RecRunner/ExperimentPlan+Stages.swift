@@ -82,6 +82,17 @@ extension ExperimentPlan {
             pipeline.retriever != nil
             ? try registry.makeRetriever(kind: head.kind, configuration: head, context: context).0
             : try registry.makeScorer(kind: head.kind, configuration: head, context: context).0
+        if let reader = made as? any ReadsVectors {
+            let slotKey = "\(key).\(pipeline.retriever != nil ? "retriever" : "scorer").type"
+            if (reader.readsUserVectors || reader.readsItemVectors) && pipeline.encoder == nil {
+                throw RecError(.spec, "'\(head.kind)' reads encoder vectors; give pipeline '\(pipeline.name)' an encoder: slot", at: head.typeLocation, key: slotKey)
+            }
+            if reader.readsUserVectors && pipeline.encodeUserFields.isEmpty {
+                throw RecError(
+                    .spec, "'\(head.kind)' reads user vectors; name the user text to encode under encode_user_fields: (fields that augment stages of pipeline '\(pipeline.name)' write)",
+                    at: head.typeLocation, key: slotKey)
+            }
+        }
         if let reader = made as? any ReadsDerived {
             for name in reader.readsDerived where !stages.derive.contains(where: { $0.output == name }) {
                 throw RecError(

@@ -42,14 +42,18 @@ struct PipelineStages {
     var derive: [Derive] = []
 
     /// The augmenters, for the counts and examples the report shows.
+    /// The augmenters, and the first texts each augment stage wrote or restored (quoted by the
+    /// report whether or not a model was called in this cell).
     var components: [Any] {
         augment.map {
             switch $0.augmenter {
             case .item(let augmenter): return augmenter as Any
             case .user(let augmenter): return augmenter as Any
             }
-        }
+        } + [storedTexts]
     }
+
+    let storedTexts = StoredTextExamples()
 
     /// What the head's cache key adds: the last stage's key (empty when the pipeline has no
     /// stages, so heads without stages keep their keys).
@@ -157,6 +161,8 @@ struct PipelineStages {
             case .user(let augmenter):
                 (texts, fresh) = try augmentUsers(split, with: augmenter, stage, cell: cell, store: store, progress: progress)
             }
+            let (level, ids) = if case .item = stage.augmenter { ("item", split.dataset.itemIDs) } else { ("user", split.dataset.userIDs) }
+            storedTexts.keep(stage.kind, field: stage.writes, level: level, ids: ids, texts: texts)
             let source = stage.imported.map { " from \(($0.path as NSString).lastPathComponent)" } ?? ""
             progress.line(
                 String(format: "  %@: %@ wrote %@ for %d entries (%d new%@) in %.1f s", cell.pipeline.name, stage.kind, stage.writes, texts.count, fresh, source, Date().timeIntervalSince(started)))
@@ -228,4 +234,18 @@ extension PipelineStages {
     static func trainingShareKey(_ data: DataSpec) -> [String] {
         data.trainFraction.map { ["train_fraction=\($0)"] } ?? []
     }
+}
+
+/// The first two non-empty texts of each augment stage, as the report quotes them.
+final class StoredTextExamples: Diagnosing, @unchecked Sendable {
+    private let lock = NSLock()
+    private var texts: [String] = []
+
+    func keep(_ kind: String, field: String, level: String, ids: [String], texts written: [String]) {
+        let quoted = zip(ids, written).filter { !$0.1.isEmpty }.prefix(2).map { "\(kind) wrote \(field) for \(level) \($0.0):\n\($0.1)" }
+        lock.withLock { texts += quoted }
+    }
+
+    func diagnostics() -> [String: Int] { [:] }
+    func examples() -> [String] { lock.withLock { texts } }
 }

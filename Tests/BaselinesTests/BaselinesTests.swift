@@ -202,8 +202,15 @@ struct RegistrySmokeTests {
         if let reader = scorer as? any ReadsFeatures {
             try reader.check(userFeatures: split.dataset.userFeatures, itemFeatures: split.dataset.itemFeatures)
         }
+        var training = split.trainingSet
+        // A scorer that reads encoder vectors gets seeded random ones, as an encoder would give.
+        if let reader = scorer as? any ReadsVectors {
+            var random = SplitMix64(seed: 3)
+            if reader.readsUserVectors { training.userVectors = (0..<training.userCount).map { _ in (0..<8).map { _ in random.nextFloat() - 0.5 } } }
+            if reader.readsItemVectors { training.itemVectors = (0..<training.itemCount).map { _ in (0..<8).map { _ in random.nextFloat() - 0.5 } } }
+        }
         if var trainable = scorer as? any Scorer & Trainable {
-            try trainable.fit(split.trainingSet, context: TrainingContext(seed: 1))
+            try trainable.fit(training, context: TrainingContext(seed: 1))
             scorer = trainable
         }
         let predictions = try scorer.predict(users: split.test.map(\.user), items: split.test.map(\.item), history: split.trainHistory)

@@ -41,4 +41,14 @@ import Testing
         #expect(missing.status == 1)
         #expect(missing.stderr.contains("knowledge.jsonl has no user text for field 'reasoning' for 1 of 80 users"), "\(missing.stderr)")
     }
+
+    /// A KAR pipeline without the encoder vectors it reads is refused before anything runs,
+    /// naming the scorer's line.
+    @Test func missingVectorsAreRefusedByThePlan() throws {
+        let noUsers = try CLI.run(["validate", Self.spec, "--set", "pipelines.kar-deepfm.encode_user_fields=[]"])
+        #expect(noUsers.status == 1)
+        #expect(noUsers.stderr.contains("tiny-kar.yaml:28:") && noUsers.stderr.contains("'kar' reads user vectors; name the user text to encode under encode_user_fields:"), "\(noUsers.stderr)")
+        let factsOnly = try CLI.run(["validate", Self.spec, "--set", "pipelines.kar-deepfm.encode_user_fields=[]", "--set", "pipelines.kar-deepfm.scorer.knowledge=facts"])
+        #expect(factsOnly.status == 0, "\(factsOnly.stderr)")
+    }
 }
