@@ -110,6 +110,9 @@ struct DeepCTRTrainer {
                 parameter.data = mean
             }
         }
+        // The replicas' copies share the parameters' storage; dropped, the update writes it in
+        // place instead of copying every parameter first. The next step copies them in again.
+        for replica in replicas { for (_, tensor) in replica.parameters { tensor.data = [] } }
         optimiser.learningRate = rate
         optimiser.update()
         return losses.value.reduce(0, +)

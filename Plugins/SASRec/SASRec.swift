@@ -161,16 +161,19 @@ public struct SASRec: Retriever, Trainable, Checkpointable, SequenceAware {
     ) -> Double {
         let shares = min(ProcessInfo.processInfo.activeProcessorCount, max(1, count / 16))
         let bounds = (0...shares).map { $0 * count / shares }
-        let replicas = (0..<shares).map { _ in model.replicas() }
+        var replicas = (0..<shares).map { _ in model.replicas() }
         let losses = UncheckedSendable(UnsafeMutableBufferPointer<Double>.allocate(capacity: shares))
         defer { losses.value.deallocate() }
-        BLASThreads.single(when: shares > 1) {
-            parallelChunks(shares) { share, _ in
-                var rng = SplitMix64(seed: seed).derived("share \(share)")
-                let range = bounds[share]..<bounds[share + 1]
-                let value = loss(range, replicas[share], &rng)
-                value.backward()
-                losses.value[share] = Double(value.item)
+        do {
+            let shared = replicas
+            BLASThreads.single(when: shares > 1) {
+                parallelChunks(shares) { share, _ in
+                    var rng = SplitMix64(seed: seed).derived("share \(share)")
+                    let range = bounds[share]..<bounds[share + 1]
+                    let value = loss(range, shared[share], &rng)
+                    value.backward()
+                    losses.value[share] = Double(value.item)
+                }
             }
         }
         adam.zeroGrad()
@@ -179,6 +182,9 @@ public struct SASRec: Retriever, Trainable, Checkpointable, SequenceAware {
                 if let grad = replica[name]!.grad { parameter.accumulate(grad) }
             }
         }
+        // The replicas share the parameters' storage; released, the update writes it in place
+        // instead of copying each parameter first.
+        replicas = []
         adam.update()
         return losses.value.reduce(0, +)
     }

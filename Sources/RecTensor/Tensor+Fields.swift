@@ -38,7 +38,6 @@ extension Tensor {
                     }
                 }
             }
-            if !self.denseGradient { self.touchedRows = (self.touchedRows ?? []).union(rows.map(Int.init)) }
         }
     }
 

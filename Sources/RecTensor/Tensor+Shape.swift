@@ -126,8 +126,7 @@ extension Tensor {
     }
 
     /// Rows of a matrix-like tensor: `indices` select along axis 0; the result has shape
-    /// `[indices.count] + shape[1...]`. The gradient touches only the selected rows, so an
-    /// embedding table's gradient stays sparse (`touchedRows`).
+    /// `[indices.count] + shape[1...]`; the gradient is added into the selected rows.
     /// - Parameter skipping: a row index whose lookups pass no gradient back (a padding token).
     public func gather(rows indices: [Int32], skipping: Int32? = nil) -> Tensor {
         let width = count / shape[0]
@@ -148,9 +147,6 @@ extension Tensor {
                     let target = Int(index) * width
                     for j in 0..<width { gx[target + j] += g[r * width + j] }
                 }
-            }
-            if !self.denseGradient {
-                self.touchedRows = (self.touchedRows ?? []).union(indices.filter { $0 != skipping }.map(Int.init))
             }
         }
     }

@@ -13,10 +13,6 @@ public final class Tensor: @unchecked Sendable {
     /// The gradient, allocated on first accumulation; same layout as `data`.
     public var grad: [Float]?
     public let requiresGrad: Bool
-    /// Rows of `grad` written by sparse (embedding) accumulation; nil when nothing sparse was
-    /// written or when a dense gradient was added as well (then every row may be non-zero).
-    public var touchedRows: Set<Int>?
-    @usableFromInline var denseGradient = false
 
     let parents: [Tensor]
     let derivative: ((Tensor) -> Void)?
@@ -72,8 +68,6 @@ public final class Tensor: @unchecked Sendable {
     /// Adds `values` into the gradient.
     @inlinable
     public func accumulate(_ values: UnsafeBufferPointer<Float>) {
-        denseGradient = true
-        touchedRows = nil
         if grad == nil {
             grad = Array(values)
             return
@@ -87,8 +81,6 @@ public final class Tensor: @unchecked Sendable {
         if grad == nil {
             // The first gradient is taken as it is (no zero-fill and add).
             grad = values
-            denseGradient = true
-            touchedRows = nil
             return
         }
         values.withUnsafeBufferPointer { accumulate($0) }
@@ -96,8 +88,6 @@ public final class Tensor: @unchecked Sendable {
 
     public func zeroGrad() {
         grad = nil
-        touchedRows = nil
-        denseGradient = false
     }
 
     /// Reverse-mode differentiation from this scalar: every tensor it depends on that requires a
