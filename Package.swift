@@ -36,6 +36,7 @@ let package = Package(
         .target(name: "RecSpec", dependencies: ["RecCore", "CYAML"]),
         .target(name: "RecData", dependencies: ["RecCore", "CLZMA"], resources: [.copy("Embedded")]),
         .target(name: "RecEval", dependencies: ["RecCore", "COpenBLAS"]),
+        .target(name: "RecGraph", dependencies: ["RecCore", "COpenBLAS"], swiftSettings: optimisedInDebug),
         // The numeric modules are optimised in debug builds too, so `swift test` runs real
         // models (MiniLM, SASRec) in seconds rather than minutes.
         .target(name: "RecTensor", dependencies: ["RecCore", "COpenBLAS"], swiftSettings: optimisedInDebug),
@@ -76,6 +77,7 @@ let package = Package(
         .testTarget(name: "RecCoreTests", dependencies: ["RecCore", "AllPlugins", "Baselines"]),
         .testTarget(name: "RecSpecTests", dependencies: ["RecSpec", "RecRunner", "RecStore", "RecData", "AllPlugins", "RecTesting"]),
         .testTarget(name: "RecDataTests", dependencies: ["RecData", "RecTesting"]),
+        .testTarget(name: "RecGraphTests", dependencies: ["RecGraph", "RecCore", "RecTesting"]),
         .testTarget(name: "RecEvalTests", dependencies: ["RecEval", "RecData", "RecTesting"]),
         .testTarget(name: "RecTensorTests", dependencies: ["RecTensor"]),
         .testTarget(name: "RecTextTests", dependencies: ["RecText", "RecTensor", "TextEncoders", "RecTesting"]),
