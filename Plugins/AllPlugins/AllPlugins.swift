@@ -1,6 +1,7 @@
 import Baselines
 import CTR
 import KAR
+import LLMRec
 import LLMText
 import PALR
 import Rating
@@ -36,6 +37,7 @@ public func makeRegistry() throws -> Registry {
     try registry.register(PALRProfile.self)
     try registry.register(PALRRanker.self)
     try registry.register(LLMItemText.self)
+    try registry.register(LLMRecText.self)
     try registry.register(ItemGraphDeriver.self)
     try registry.register(GraphKNN.self)
     try registry.register(command: PALRCommand.self)

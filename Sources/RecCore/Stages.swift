@@ -14,6 +14,16 @@ extension ItemAugmenter {
     public var usesSeed: Bool { false }
 }
 
+/// Capability: an item augmenter whose texts can depend on the training interactions
+/// (LLM-Rec's engagement-guided prompts read each item's co-engaged neighbours). When
+/// `readsTrainingInteractions` holds, the runner calls `augment(indices:items:training:)`
+/// instead of `augment(items:)` and keys the stored texts by the split as well as the item.
+public protocol ReadsTrainingInteractions {
+    var readsTrainingInteractions: Bool { get }
+    /// One text per entry of `indices`, which index the catalogue `items`.
+    func augment(indices: [Int], items: [ItemText], training: TrainingSet) throws -> [String]
+}
+
 /// An artifact a derive stage produces from the training data (and what earlier stages added
 /// to it: LLM text, item vectors), kept whole in the stage cache and handed to the pipeline's
 /// head as a typed field of `TrainingSet.derived`.

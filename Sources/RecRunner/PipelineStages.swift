@@ -27,6 +27,9 @@ struct PipelineStages {
         var key: String
         /// Texts read from the stage's `import:` file, taken instead of the augmenter's.
         var imported: ImportedTexts?
+        /// What each stored item text's key adds when the augmenter reads the training
+        /// interactions: the split (empty otherwise).
+        var splitParts: [String] = []
     }
 
     struct Derive {
@@ -87,12 +90,15 @@ struct PipelineStages {
             // Imported texts are keyed by the file's content, never by the augmenter's settings.
             if let imported { made.1 = "{\"import\":\"sha256:\(imported.sha256)\"}" }
             let key: String
+            var readsSplit: [String] = []
             if case .item(let augmenter) = made.0 {
-                key = stageKey(["augment", "item", component.kind, made.1, stage.writes, augmenter.usesSeed && imported == nil ? "\(cell.seed)" : "", previous, fingerprint])
+                if imported == nil, (augmenter as? any ReadsTrainingInteractions)?.readsTrainingInteractions == true { readsSplit = splitParts }
+                key = stageKey(
+                    ["augment", "item", component.kind, made.1, stage.writes, augmenter.usesSeed && imported == nil ? "\(cell.seed)" : "", previous, fingerprint] + readsSplit)
             } else {
                 key = stageKey(["augment", "user", component.kind, made.1, stage.writes, previous, fingerprint] + splitParts)
             }
-            augment.append(Augment(augmenter: made.0, kind: component.kind, json: made.1, writes: stage.writes, key: key, imported: imported))
+            augment.append(Augment(augmenter: made.0, kind: component.kind, json: made.1, writes: stage.writes, key: key, imported: imported, splitParts: readsSplit))
             previous = key
         }
         if let slot = cell.pipeline.encoder {
@@ -156,7 +162,7 @@ struct PipelineStages {
             let texts: [String], fresh: Int
             switch stage.augmenter {
             case .item(let augmenter):
-                (texts, fresh) = try augmentItems(split.dataset.itemText, ids: split.dataset.itemIDs, with: augmenter, stage, cell: cell, store: store, progress: progress)
+                (texts, fresh) = try augmentItems(split, with: augmenter, stage, cell: cell, store: store, progress: progress)
                 for (index, text) in texts.enumerated() { split.dataset.itemText[index][stage.writes] = text.isEmpty ? [] : [text] }
             case .user(let augmenter):
                 (texts, fresh) = try augmentUsers(split, with: augmenter, stage, cell: cell, store: store, progress: progress)
@@ -174,14 +180,19 @@ struct PipelineStages {
     /// Every item's text, stored per item under the augmenter, its configuration and the
     /// item's fields.
     func augmentItems(
-        _ items: [ItemText], ids itemIDs: [String], with augmenter: any ItemAugmenter, _ stage: Augment, cell: ExperimentPlan.Cell, store: ResultStore, progress: ProgressReporter
+        _ split: SplitData, with augmenter: any ItemAugmenter, _ stage: Augment, cell: ExperimentPlan.Cell, store: ResultStore, progress: ProgressReporter
     ) throws -> (texts: [String], fresh: Int) {
+        let items = split.dataset.itemText, itemIDs = split.dataset.itemIDs
         let seedPart = augmenter.usesSeed && stage.imported == nil ? "\(cell.seed)" : ""
-        let keys = try items.map { item in stageKey(["item-text", stage.kind, stage.json, seedPart, try canonicalJSON(item.fields, keys: .asDeclared)]) }
+        let keys = try items.map { item in stageKey(["item-text", stage.kind, stage.json, seedPart, try canonicalJSON(item.fields, keys: .asDeclared)] + stage.splitParts) }
         let bulk = BulkAugmentation(chunk: chunk, label: "\(cell.pipeline.name) \(stage.kind) writing \(stage.writes) for items", kind: stage.kind, store: store, progress: progress)
         if let imported = stage.imported {
             let texts = try imported.texts(for: itemIDs, level: "item", field: stage.writes)
             return try bulk.run(keys: keys, artifactKind: "item-text:\(stage.kind)") { batch in batch.map { texts[$0] } }
+        }
+        if !stage.splitParts.isEmpty, let reader = augmenter as? any ReadsTrainingInteractions {
+            let training = split.trainingSet
+            return try bulk.run(keys: keys, artifactKind: "item-text:\(stage.kind)") { batch in try reader.augment(indices: batch, items: items, training: training) }
         }
         return try bulk.run(keys: keys, artifactKind: "item-text:\(stage.kind)") { batch in try augmenter.augment(items: batch.map { items[$0] }) }
     }

@@ -106,3 +106,21 @@ import Testing
         #expect(notAFile.status == 1 && notAFile.stderr.contains("is a folder, not a file"), "\(notAFile.stderr)")
     }
 }
+
+/// LLM-Rec's engagement-guided texts with the real SmolLM2: written once per item from the
+/// split's co-engagement graph, read back from the store by a later run.
+@Suite struct EngagementAugmentTests {
+    @Test func engagementTextsAreWrittenOncePerSplit() throws {
+        let folder = Fixtures.temporaryDirectory()
+        let spec = try AugmentCommandTests.spec(folder, maxTokens: 4, augment: "{ type: llmrec.text, strategy: engage, writes: summary, max_tokens: 4 }")
+        let db = folder + "/e.sqlite"
+        let first = try CLI.run(["augment", spec, "--db", db, "--export", folder + "/e.jsonl"])
+        #expect(first.status == 0, "\(first.stderr)")
+        #expect(first.stderr.contains("wrote summary for 50 entries (50 new)"), "\(first.stderr)")
+        let lines = try String(contentsOfFile: folder + "/e.jsonl", encoding: .utf8).split(separator: "\n")
+        #expect(lines.count == 50 && lines.filter { $0.contains("\"text\":\"\"") }.count < 50)
+        let again = try CLI.run(["augment", spec, "--db", db, "--export", folder + "/e2.jsonl"])
+        #expect(again.stderr.contains("wrote summary for 50 entries (0 new)"), "\(again.stderr)")
+        #expect(try AugmentCommandTests.generateCalls(db) <= 50)
+    }
+}
