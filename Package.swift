@@ -63,7 +63,7 @@ let package = Package(
         .target(name: "Rating", dependencies: ["RecCore", "COpenBLAS"], path: "Plugins/Rating", exclude: ["README.md"], swiftSettings: optimisedInDebug),
         .target(name: "LLMText", dependencies: ["RecCore", "RecLM"], path: "Plugins/LLMText", exclude: ["README.md"]),
         .target(name: "KAR", dependencies: ["RecCore", "RecLM", "RecTensor", "CTR"], path: "Plugins/KAR", exclude: ["README.md"], swiftSettings: optimisedInDebug),
-        .target(name: "LLMRec", dependencies: ["RecCore", "RecLM", "RecGraph"], path: "Plugins/LLMRec", exclude: ["README.md"]),
+        .target(name: "LLMRec", dependencies: ["RecCore", "RecLM", "RecGraph", "RecTensor"], path: "Plugins/LLMRec", exclude: ["README.md"], swiftSettings: optimisedInDebug),
         .target(name: "TextGraph", dependencies: ["RecCore", "COpenBLAS"], path: "Plugins/TextGraph", exclude: ["README.md"], swiftSettings: optimisedInDebug),
         .target(
             name: "AllPlugins", dependencies: ["RecCore", "Baselines", "SASRec", "TextEncoders", "PALR", "CTR", "Rating", "LLMText", "TextGraph", "KAR", "LLMRec"],

@@ -169,6 +169,10 @@ struct RegistrySmokeTests {
         #expect(json.hasPrefix("{"))
         let split = try Fixtures.clusteredDataset(users: 40, items: 30).split(.leaveOneOut)
         var training = split.trainingSet
+        if let reader = retriever as? any ReadsVectors, reader.readsItemVectors {
+            var random = SplitMix64(seed: 5)
+            training.itemVectors = (0..<training.itemCount).map { _ in (0..<8).map { _ in random.nextFloat() - 0.5 } }
+        }
         // A retriever that reads derived artifacts gets them from the registry's derivers
         // (with its defaults) over seeded random item vectors, as a derive stage would give.
         if let reader = retriever as? any ReadsDerived {
