@@ -60,7 +60,7 @@ public struct ExperimentPlan: Sendable {
                         + (pipeline.augmenter.map { " + " + Self.describe($0.kind, augmenterJSON ?? "{}") } ?? "")
                         + (pipeline.augmenterImport.map { " (imported from \(($0 as NSString).lastPathComponent))" } ?? "")
                         + (pipeline.ranker.map { " → " + Self.describe($0.kind, rankerJSON ?? "{}") } ?? "")
-                        + (pipeline.encoder.map { ", items encoded by " + Self.describe($0.kind, encoderJSON ?? "{}") + " from " + pipeline.encodeFields.joined(separator: ", ") } ?? "")
+                        + (pipeline.encoder.map { ", items encoded by " + Self.describe($0.kind, encoderJSON ?? "{}") + " from " + Self.describeFields(pipeline) } ?? "")
                         + (pipeline.encodeUserFields.isEmpty ? "" : ", users from " + pipeline.encodeUserFields.joined(separator: ", "))
                         + (stages.description.isEmpty ? "" : "; before training: " + stages.description)
                 }
@@ -78,7 +78,7 @@ public struct ExperimentPlan: Sendable {
                     // only when it encodes users).
                     let encoderPart =
                         try encoderJSON.map {
-                            "\"encoder\":{\"type\":\"\(pipeline.encoder!.kind)\",\"config\":\($0),\"fields\":\(try canonicalJSON(pipeline.encodeFields))"
+                            "\"encoder\":{\"type\":\"\(pipeline.encoder!.kind)\",\"config\":\($0),\"fields\":\(try pipeline.encodeGroups.map { try canonicalJSON($0) } ?? canonicalJSON(pipeline.encodeFields))"
                                 + (pipeline.encodeUserFields.isEmpty ? "" : ",\"user_fields\":\(try canonicalJSON(pipeline.encodeUserFields))") + "},"
                         } ?? ""
                     let json =
@@ -171,6 +171,13 @@ public struct ExperimentPlan: Sendable {
     }
 
     /// `ease(l2=250)` from a kind and its canonical configuration.
+    /// The encoded item fields as the report names them: `title, genres`, or for groups
+    /// `[title, genres] + [rec]` (their vectors concatenated).
+    static func describeFields(_ pipeline: PipelineSpec) -> String {
+        guard let groups = pipeline.encodeGroups else { return pipeline.encodeFields.joined(separator: ", ") }
+        return groups.map { "[" + $0.joined(separator: ", ") + "]" }.joined(separator: " + ") + " (vectors concatenated)"
+    }
+
     static func describe(_ kind: String, _ json: String) -> String {
         guard let object = try? JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any], !object.isEmpty else { return kind }
         let pairs = object.keys.sorted().map { "\($0)=\(flowYAML(object[$0]!))" }

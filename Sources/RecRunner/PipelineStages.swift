@@ -103,7 +103,8 @@ struct PipelineStages {
         }
         if let slot = cell.pipeline.encoder {
             let (made, json) = try registry.makeEncoder(kind: slot.kind, configuration: slot, context: context)
-            let key = stageKey(["encode", slot.kind, json, try canonicalJSON(cell.pipeline.encodeFields), try canonicalJSON(cell.pipeline.encodeUserFields), previous, fingerprint])
+            let fields = try cell.pipeline.encodeGroups.map { try canonicalJSON($0) } ?? canonicalJSON(cell.pipeline.encodeFields)
+            let key = stageKey(["encode", slot.kind, json, fields, try canonicalJSON(cell.pipeline.encodeUserFields), previous, fingerprint])
             encoder = (made, slot.kind, json, key)
             previous = key
         }
@@ -131,8 +132,13 @@ struct PipelineStages {
         var training = split.trainingSet
         if !augment.isEmpty { training.userText = userText }
         if let (encoder, kind, json, _) = encoder {
-            let items = split.dataset.itemText.map { text in cell.pipeline.encodeFields.compactMap { text.text($0) }.joined(separator: ". ") }
-            training.itemVectors = try encode(items, encoder, kind: kind, json: json, what: "item", cell: cell, store: store, progress: progress)
+            // One text per item, or one per group whose vectors are concatenated.
+            training.itemVectors = Array(repeating: [], count: split.dataset.itemCount)
+            for group in cell.pipeline.encodeGroups ?? [cell.pipeline.encodeFields] {
+                let items = split.dataset.itemText.map { text in group.compactMap { text.text($0) }.joined(separator: ". ") }
+                let vectors = try encode(items, encoder, kind: kind, json: json, what: "item", cell: cell, store: store, progress: progress)
+                for (index, vector) in vectors.enumerated() { training.itemVectors[index] += vector }
+            }
             if !cell.pipeline.encodeUserFields.isEmpty {
                 let users = userText.map { fields in cell.pipeline.encodeUserFields.compactMap { fields[$0] }.joined(separator: ". ") }
                 training.userVectors = try encode(users, encoder, kind: kind, json: json, what: "user", cell: cell, store: store, progress: progress)

@@ -25,6 +25,10 @@ public struct PipelineSpec: Sendable, Decodable {
     public var encoder: ComponentSpec?
     /// The item text fields the encoder reads, joined in this order (`title. genres`).
     public var encodeFields: [String]
+    /// When `encode_fields` lists groups (`[[title, genres], rec, eng]`): each group's fields
+    /// joined and encoded on their own, and the vectors concatenated in order (LLM-Rec's item
+    /// module); nil for a plain list.
+    public var encodeGroups: [[String]]?
     /// The user text fields (written by user-level augment stages) the encoder turns into
     /// `TrainingSet.userVectors`; empty: users are not encoded.
     public var encodeUserFields: [String]
@@ -50,7 +54,12 @@ public struct PipelineSpec: Sendable, Decodable {
         encoder = try c.decodeIfPresent(ComponentSpec.self, forKey: .encoder)
         augment = try c.decode(.augment, default: [])
         derive = try c.decode(.derive, default: [])
-        encodeFields = try c.decode(.encodeFields, default: ["title", "genres"])
+        let entries = try c.decode(.encodeFields, default: [EncodeEntry.field("title"), .field("genres")])
+        encodeFields = entries.flatMap(\.fields)
+        encodeGroups = entries.contains { if case .group = $0 { true } else { false } } ? entries.map(\.fields) : nil
+        if let empty = encodeGroups?.firstIndex(where: \.isEmpty) {
+            throw DecodingError.dataCorruptedError(forKey: .encodeFields, in: c, debugDescription: "group \(empty) of encode_fields names no field")
+        }
         encodeUserFields = try c.decode(.encodeUserFields, default: [])
         encodeFieldsLocation = (decoder as? NodeDecoding)?.node["encode_fields"]?.location
         var written = Set<String>()
@@ -150,5 +159,23 @@ public struct ComponentSpec: Sendable, Decodable, ConfigurationSource {
     /// unknown keys.
     public func decode<T: Decodable>(_ type: T.Type) throws -> T {
         try NodeDecoder().decode(type, from: node, path: keyPath, ignoring: Set(["type"] + stageKeys))
+    }
+}
+
+/// One entry of `encode_fields`: a field, or a group of fields encoded together.
+enum EncodeEntry: Decodable, Equatable {
+    case field(String)
+    case group([String])
+
+    var fields: [String] {
+        switch self {
+        case .field(let name): [name]
+        case .group(let names): names
+        }
+    }
+
+    init(from decoder: any Decoder) throws {
+        let c = try decoder.singleValueContainer()
+        if let names = try? c.decode([String].self) { self = .group(names) } else { self = .field(try c.decode(String.self)) }
     }
 }

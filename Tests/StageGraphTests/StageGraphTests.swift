@@ -81,6 +81,19 @@ struct KnowledgeRanker: Ranker {
     }
 }
 
+/// Records the width of the item vectors it is trained with.
+struct VectorWidthRetriever: Retriever, Trainable {
+    typealias Configuration = AnyKeysConfiguration
+    static let kind = "test.vector_width"
+    static let summary = "records the width of TrainingSet.itemVectors"
+    let configuration = Configuration()
+    init(configuration: Configuration, context: ComponentContext) throws {}
+    mutating func fit(_ data: TrainingSet, context: TrainingContext) throws { StageRecorder.shared.users = data.itemVectors.map(\.count) }
+    func score(users: ArraySlice<Int32>, history: [[Int32]], into scores: UnsafeMutableBufferPointer<Float>) throws {
+        for index in scores.indices { scores[index] = 0 }
+    }
+}
+
 /// A scorer that needs user text and user vectors at fit time, as KAR's does.
 struct UserVectorScorer: Scorer, Trainable {
     typealias Configuration = AnyKeysConfiguration
@@ -110,7 +123,29 @@ struct UserVectorScorer: Scorer, Trainable {
         try registry.register(HistoryAugmenter.self)
         try registry.register(UserVectorScorer.self)
         try registry.register(KnowledgeRanker.self)
+        try registry.register(VectorWidthRetriever.self)
         return registry
+    }
+
+    /// `encode_fields` with groups encodes each group on its own and concatenates the vectors
+    /// (LLM-Rec's item module); a plain list is one text per item, as before.
+    @Test func groupedEncodeFieldsConcatenateVectors() throws {
+        let registry = try registry()
+        for (fields, width) in [("[title, genres]", 64), ("[[title, genres], title]", 128), ("[[title], [genres], title]", 192)] {
+            let spec = """
+                name: grouped
+                data: { dataset: tiny, path: \(Fixtures.directory)/tiny, format: recbole }
+                evaluation: { metrics: [hr], cutoffs: [10] }
+                seeds: [1]
+                pipelines:
+                  width: { encoder: { type: hashing-tfidf, dimension: 64 }, encode_fields: \(fields), retriever: { type: test.vector_width } }
+                """
+            let plan = try ExperimentPlan(try SpecLoader.load(path: try write(spec, "grouped")), registry: registry)
+            let store = try ResultStore(path: Fixtures.temporaryDirectory("stage-graph") + "/grouped.sqlite")
+            let summary = try runner(registry, store).run(plan, cells: plan.cells)
+            #expect(summary.failed.isEmpty, "\(summary.failed)")
+            #expect(StageRecorder.shared.users.count == 50 && StageRecorder.shared.users.allSatisfy { $0 == width }, "\(fields): \(StageRecorder.shared.users.prefix(3))")
+        }
     }
 
     func write(_ text: String, _ name: String) throws -> String {
