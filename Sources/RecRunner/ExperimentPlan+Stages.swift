@@ -21,7 +21,9 @@ extension ExperimentPlan {
                 : "\"augment\":["
                     + augment.map { stage in
                         let imported = (try? stage.spec.importFile.map { ",\"import\":" + (try canonicalJSON($0)) }) ?? nil
-                        return "{\"config\":\(stage.json)\(imported ?? ""),\"level\":\"\(stage.level.rawValue)\",\"type\":\"\(stage.spec.component.kind)\",\"writes\":\"\(stage.spec.writes)\"}"
+                        let shuffled = stage.spec.shuffle ? ",\"shuffle\":true" : ""
+                        return
+                            "{\"config\":\(stage.json)\(imported ?? ""),\"level\":\"\(stage.level.rawValue)\"\(shuffled),\"type\":\"\(stage.spec.component.kind)\",\"writes\":\"\(stage.spec.writes)\"}"
                     }.joined(separator: ",")
                     + "],"
             let derivePart = derive.isEmpty ? "" : "\"derive\":[" + derive.map { "{\"config\":\($0.json),\"type\":\"\($0.spec.kind)\"}" }.joined(separator: ",") + "],"
@@ -33,6 +35,7 @@ extension ExperimentPlan {
             let augmentText = augment.map {
                 "\(ExperimentPlan.describe($0.spec.component.kind, $0.json)) writes \($0.level.rawValue) field \($0.spec.writes)"
                     + ($0.spec.importFile.map { " (imported from \(($0 as NSString).lastPathComponent))" } ?? "")
+                    + ($0.spec.shuffle ? " (shuffled across \($0.level.rawValue)s: a control)" : "")
             }
             let deriveText = derive.map { "\(ExperimentPlan.describe($0.spec.kind, $0.json)) derives the \($0.output)" }
             return (augmentText + deriveText).joined(separator: "; ")

@@ -30,6 +30,9 @@ struct PipelineStages {
         /// What each stored item text's key adds when the augmenter reads the training
         /// interactions: the split (empty otherwise).
         var splitParts: [String] = []
+        /// The seed of the permutation that moves the texts across entities (the `shuffle:`
+        /// control), or nil.
+        var shuffleSeed: UInt64?
     }
 
     struct Derive {
@@ -89,7 +92,7 @@ struct PipelineStages {
             }
             // Imported texts are keyed by the file's content, never by the augmenter's settings.
             if let imported { made.1 = "{\"import\":\"sha256:\(imported.sha256)\"}" }
-            let key: String
+            var key: String
             var readsSplit: [String] = []
             if case .item(let augmenter) = made.0 {
                 if imported == nil, (augmenter as? any ReadsTrainingInteractions)?.readsTrainingInteractions == true { readsSplit = splitParts }
@@ -98,7 +101,11 @@ struct PipelineStages {
             } else {
                 key = stageKey(["augment", "user", component.kind, made.1, stage.writes, previous, fingerprint] + splitParts)
             }
-            augment.append(Augment(augmenter: made.0, kind: component.kind, json: made.1, writes: stage.writes, key: key, imported: imported, splitParts: readsSplit))
+            if stage.shuffle { key = stageKey([key, "shuffled", "\(cell.seed)"]) }
+            augment.append(
+                Augment(
+                    augmenter: made.0, kind: component.kind, json: made.1, writes: stage.writes, key: key, imported: imported, splitParts: readsSplit,
+                    shuffleSeed: stage.shuffle ? cell.seed : nil))
             previous = key
         }
         if let slot = cell.pipeline.encoder {
@@ -165,13 +172,17 @@ struct PipelineStages {
         var outputs: [(Augment, [String])] = []
         for stage in augment {
             let started = Date()
-            let texts: [String], fresh: Int
+            var texts: [String], fresh: Int
             switch stage.augmenter {
-            case .item(let augmenter):
-                (texts, fresh) = try augmentItems(split, with: augmenter, stage, cell: cell, store: store, progress: progress)
+            case .item(let augmenter): (texts, fresh) = try augmentItems(split, with: augmenter, stage, cell: cell, store: store, progress: progress)
+            case .user(let augmenter): (texts, fresh) = try augmentUsers(split, with: augmenter, stage, cell: cell, store: store, progress: progress)
+            }
+            if let seed = stage.shuffleSeed {
+                var rng = SplitMix64(seed: seed).derived("shuffle \(stage.writes)")
+                texts.shuffle(using: &rng)
+            }
+            if case .item = stage.augmenter {
                 for (index, text) in texts.enumerated() { split.dataset.itemText[index][stage.writes] = text.isEmpty ? [] : [text] }
-            case .user(let augmenter):
-                (texts, fresh) = try augmentUsers(split, with: augmenter, stage, cell: cell, store: store, progress: progress)
             }
             let (level, ids) = if case .item = stage.augmenter { ("item", split.dataset.itemIDs) } else { ("user", split.dataset.userIDs) }
             storedTexts.keep(stage.kind, field: stage.writes, level: level, ids: ids, texts: texts)

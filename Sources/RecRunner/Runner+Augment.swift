@@ -19,7 +19,9 @@ extension Runner {
             let stages = try PipelineStages(cell, fingerprint: prepared.fingerprint, registry: registry, context: context, chunk: augmentChunk)
             var split = prepared.split
             if stages.augment.contains(where: { !seen.contains($0.key) }) {
-                for (stage, texts) in try stages.augmentAll(&split, cell: cell, store: store, progress: progress) where seen.insert(stage.key).inserted {
+                // A shuffled stage's texts are another stage's on the wrong entities: nothing to export.
+                for (stage, texts) in try stages.augmentAll(&split, cell: cell, store: store, progress: progress)
+                where stage.shuffleSeed == nil && seen.insert(stage.key).inserted {
                     let (level, ids): (String, [String])
                     if case .item = stage.augmenter { (level, ids) = ("item", split.dataset.itemIDs) } else { (level, ids) = ("user", split.dataset.userIDs) }
                     lines += zip(ids, texts).map { AugmentedText(pipeline: cell.pipeline.name, stage: stage.kind, level: level, field: stage.writes, id: $0, text: $1) }

@@ -115,12 +115,17 @@ public struct AugmentStageSpec: Sendable, Decodable {
     /// A JSONL file (as `reclab augment --export` writes it, relative to the spec) whose texts
     /// the stage takes instead of calling its augmenter: knowledge a larger model wrote elsewhere.
     public var importFile: String?
+    /// A control: the stage's texts permuted across items (or users), seeded by the run seed,
+    /// so that what follows sees the same texts on the wrong entities. The texts themselves
+    /// are written and stored as without it.
+    public var shuffle: Bool
 
     public init(from decoder: any Decoder) throws {
         component = try ComponentSpec(from: decoder)
-        component.stageKeys = ["writes", "import"]
+        component.stageKeys = ["writes", "import", "shuffle"]
         let c = try decoder.container(keyedBy: AnyKey.self)
         importFile = try c.decodeIfPresent(String.self, forKey: AnyKey("import"))
+        shuffle = try c.decodeIfPresent(Bool.self, forKey: AnyKey("shuffle")) ?? false
         writes = try c.decode(String.self, forKey: AnyKey("writes"))
         guard let first = writes.unicodeScalars.first, ("a"..."z").contains(first),
             writes.unicodeScalars.allSatisfy({ ("a"..."z").contains($0) || ("0"..."9").contains($0) || $0 == "_" })

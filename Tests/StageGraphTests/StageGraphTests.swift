@@ -6,6 +6,7 @@ import RecRunner
 import RecSpec
 import RecStore
 import RecTesting
+import Synchronization
 import Testing
 
 /// Counts the texts the test augmenters write, and can make the item augmenter fail partway
@@ -88,7 +89,12 @@ struct VectorWidthRetriever: Retriever, Trainable {
     static let summary = "records the width of TrainingSet.itemVectors"
     let configuration = Configuration()
     init(configuration: Configuration, context: ComponentContext) throws {}
-    mutating func fit(_ data: TrainingSet, context: TrainingContext) throws { StageRecorder.shared.users = data.itemVectors.map(\.count) }
+    mutating func fit(_ data: TrainingSet, context: TrainingContext) throws {
+        StageRecorder.shared.users = data.itemVectors.map(\.count)
+        VectorWidthRetriever.summaries.withLock { $0 = data.itemText.map { $0.text("summary") ?? "" } }
+    }
+    /// The `summary` field of every item, as the last fit saw it.
+    static let summaries = Mutex<[String]>([])
     func score(users: ArraySlice<Int32>, history: [[Int32]], into scores: UnsafeMutableBufferPointer<Float>) throws {
         for index in scores.indices { scores[index] = 0 }
     }
@@ -125,6 +131,34 @@ struct UserVectorScorer: Scorer, Trainable {
         try registry.register(KnowledgeRanker.self)
         try registry.register(VectorWidthRetriever.self)
         return registry
+    }
+
+    /// `shuffle: true` on an augment stage moves the stage's texts across items (seeded by the
+    /// run seed), writing none of them twice: the control pipeline sees every text, on other items.
+    @Test func aShuffledStageMovesTheSameTextsAcrossItems() throws {
+        let registry = try registry()
+        let spec = """
+            name: shuffled
+            data: { dataset: tiny, path: \(Fixtures.directory)/tiny, format: recbole }
+            evaluation: { metrics: [hr], cutoffs: [10] }
+            seeds: [1]
+            pipelines:
+              plain: { augment: [{ type: test.title_text, writes: summary }], encoder: { type: hashing-tfidf, dimension: 64 }, encode_fields: [summary], retriever: { type: test.vector_width } }
+              control: { augment: [{ type: test.title_text, writes: summary, shuffle: true }], encoder: { type: hashing-tfidf, dimension: 64 }, encode_fields: [summary], retriever: { type: test.vector_width } }
+            """
+        let plan = try ExperimentPlan(try SpecLoader.load(path: try write(spec, "shuffled")), registry: registry)
+        #expect(plan.info.pipelineComponents["control"]?.contains("(shuffled across items: a control)") == true)
+        let store = try ResultStore(path: Fixtures.temporaryDirectory("stage-graph") + "/shuffled.sqlite")
+        StageRecorder.shared.reset()
+        var seen: [[String]] = []
+        for cell in plan.cells {
+            let summary = try runner(registry, store).run(plan, cells: [cell])
+            #expect(summary.failed.isEmpty, "\(summary.failed)")
+            seen.append(VectorWidthRetriever.summaries.withLock { $0 })
+        }
+        #expect(StageRecorder.shared.count == 50, "the control writes no text of its own")
+        #expect(seen[0] != seen[1] && seen[0].sorted() == seen[1].sorted())
+        #expect(zip(seen[0], seen[1]).filter { $0 != $1 }.count > 40)
     }
 
     /// `encode_fields` with groups encodes each group on its own and concatenates the vectors
