@@ -47,7 +47,6 @@ struct PipelineStages {
     var encoder: (encoder: any TextEncoder, kind: String, json: String, key: String)?
     var derive: [Derive] = []
 
-    /// The augmenters, for the counts and examples the report shows.
     /// The augmenters, and the first texts each augment stage wrote or restored (quoted by the
     /// report whether or not a model was called in this cell).
     var components: [Any] {
@@ -177,6 +176,8 @@ struct PipelineStages {
             case .item(let augmenter): (texts, fresh) = try augmentItems(split, with: augmenter, stage, cell: cell, store: store, progress: progress)
             case .user(let augmenter): (texts, fresh) = try augmentUsers(split, with: augmenter, stage, cell: cell, store: store, progress: progress)
             }
+            let (level, ids) = if case .item = stage.augmenter { ("item", split.dataset.itemIDs) } else { ("user", split.dataset.userIDs) }
+            storedTexts.keep(stage.kind + (stage.shuffleSeed == nil ? "" : " (then shuffled)"), field: stage.writes, level: level, ids: ids, texts: texts)
             if let seed = stage.shuffleSeed {
                 var rng = SplitMix64(seed: seed).derived("shuffle \(stage.writes)")
                 texts.shuffle(using: &rng)
@@ -184,8 +185,6 @@ struct PipelineStages {
             if case .item = stage.augmenter {
                 for (index, text) in texts.enumerated() { split.dataset.itemText[index][stage.writes] = text.isEmpty ? [] : [text] }
             }
-            let (level, ids) = if case .item = stage.augmenter { ("item", split.dataset.itemIDs) } else { ("user", split.dataset.userIDs) }
-            storedTexts.keep(stage.kind, field: stage.writes, level: level, ids: ids, texts: texts)
             let source = stage.imported.map { " from \(($0.path as NSString).lastPathComponent)" } ?? ""
             progress.line(
                 String(format: "  %@: %@ wrote %@ for %d entries (%d new%@) in %.1f s", cell.pipeline.name, stage.kind, stage.writes, texts.count, fresh, source, Date().timeIntervalSince(started)))
