@@ -63,7 +63,7 @@ let package = Package(
         .target(name: "Rating", dependencies: ["RecCore", "COpenBLAS"], path: "Plugins/Rating", exclude: ["README.md"], swiftSettings: optimisedInDebug),
         .target(name: "LLMText", dependencies: ["RecCore", "RecLM"], path: "Plugins/LLMText", exclude: ["README.md"]),
         .target(name: "KAR", dependencies: ["RecCore", "RecLM", "RecTensor", "CTR"], path: "Plugins/KAR", exclude: ["README.md"], swiftSettings: optimisedInDebug),
-        .target(name: "LLMRec", dependencies: ["RecCore", "RecLM", "RecGraph", "RecTensor"], path: "Plugins/LLMRec", exclude: ["README.md"], swiftSettings: optimisedInDebug),
+        .target(name: "LLMRec", dependencies: ["RecCore", "RecLM", "RecGraph", "RecTensor", "CTR", "KAR"], path: "Plugins/LLMRec", exclude: ["README.md"], swiftSettings: optimisedInDebug),
         .target(name: "TextGraph", dependencies: ["RecCore", "COpenBLAS"], path: "Plugins/TextGraph", exclude: ["README.md"], swiftSettings: optimisedInDebug),
         .target(
             name: "AllPlugins", dependencies: ["RecCore", "Baselines", "SASRec", "TextEncoders", "PALR", "CTR", "Rating", "LLMText", "TextGraph", "KAR", "LLMRec"],
@@ -89,7 +89,7 @@ let package = Package(
         .testTarget(name: "RecReportTests", dependencies: ["RecReport", "RecStore", "RecEval", "CZlib"]),
         .testTarget(name: "RecStoreTests", dependencies: ["RecStore", "RecTesting"]),
         .testTarget(name: "CTRTests", dependencies: ["CTR", "RecData", "RecEval", "RecSpec", "RecTensor", "RecTesting"]),
-        .testTarget(name: "LLMRecTests", dependencies: ["LLMRec", "AllPlugins", "RecRunner", "RecSpec", "RecStore", "RecLM", "RecTesting"]),
+        .testTarget(name: "LLMRecTests", dependencies: ["LLMRec", "CTR", "AllPlugins", "RecRunner", "RecSpec", "RecStore", "RecLM", "RecTesting"]),
         .testTarget(name: "KARTests", dependencies: ["KAR", "CTR", "RecLM", "RecSpec", "RecTensor", "RecTesting"]),
         .testTarget(name: "RatingTests", dependencies: ["Rating", "RecData", "RecEval", "RecTesting"]),
         .testTarget(name: "BaselinesTests", dependencies: ["Baselines", "AllPlugins", "RecData", "RecEval", "RecTesting"]),

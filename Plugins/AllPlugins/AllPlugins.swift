@@ -39,6 +39,7 @@ public func makeRegistry() throws -> Registry {
     try registry.register(LLMItemText.self)
     try registry.register(LLMRecText.self)
     try registry.register(TextMLP.self)
+    try registry.register(CTRRetriever.self)
     try registry.register(ItemGraphDeriver.self)
     try registry.register(GraphKNN.self)
     try registry.register(command: PALRCommand.self)

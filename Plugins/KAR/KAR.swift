@@ -34,6 +34,13 @@ public struct KAR: Scorer, Trainable, Checkpointable, ReadsFeatures, ReadsBehavi
 
         enum CodingKeys: String, CodingKey, CaseIterable { case backbone, knowledge, sharedExperts, dedicatedExperts, expert, shuffle }
 
+        /// KAR's defaults around `backbone`, the experts' last size its embedding width.
+        package init(backbone: CTRBackbone, knowledge: Knowledge) {
+            self.backbone = backbone
+            self.knowledge = knowledge
+            expert = [128, backbone.configuration.common.embedding]
+        }
+
         public init(from decoder: any Decoder) throws {
             let c = try decoder.container(keyedBy: CodingKeys.self)
             backbone = try c.decodeIfPresent(CTRBackbone.self, forKey: .backbone) ?? CTRBackbone(kind: DeepFM.kind)
