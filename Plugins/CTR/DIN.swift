@@ -141,6 +141,6 @@ final class DINNetwork: CTRNetwork {
         let block = { (index: Int) in layer.weight.slice(axis: 0, index * k..<(index + 1) * k) }
         let perPair = q.linear(block(0) + block(2), layer.bias)  // [B, H]
         let repeated = q.gather(rows: rows)  // [B·L, K]
-        return perPair.gather(rows: rows) + keys.matmul(block(1) - block(2)) + (repeated * keys).matmul(block(3))
+        return keys.matmul(block(1) - block(2)).addingGroupRows(perPair, groupSize: keys.shape[0] / max(1, q.shape[0])) + (repeated * keys).matmul(block(3))
     }
 }

@@ -173,32 +173,37 @@ extension Tensor {
     /// `self + v` where `v` has the shape of the last axis (a bias), without broadcast index
     /// arrays.
     public func addingRowVector(_ vector: Tensor) -> Tensor {
-        let n = vector.count, rows = count / max(1, n)
-        precondition(shape.last == n, "row vector of \(n) against \(shape)")
-        let out = data.withUnsafeBufferPointer { x in
-            vector.data.withUnsafeBufferPointer { v in
-                makeArray(count) { o in
-                    for r in 0..<rows {
-                        let base = r * n
-                        for j in 0..<n { o[base + j] = x[base + j] + v[j] }
-                    }
+        precondition(shape.last == vector.count, "row vector of \(vector.count) against \(shape)")
+        return addingGroupRows(vector.reshaped([1, vector.count]), groupSize: count / max(1, vector.count))
+    }
+
+    /// `self [G·S, n] + rows [G, n]`: row `g` of `rows` added to the `S` rows of group `g`
+    /// (a per-pair term over each of the pair's keys), without materialising the repeats.
+    public func addingGroupRows(_ rows: Tensor, groupSize: Int) -> Tensor {
+        let n = shape.last ?? 0, groups = rows.count / max(1, n)
+        precondition(rows.shape.last == n && groups * groupSize * n == count, "group rows \(rows.shape) × \(groupSize) against \(shape)")
+        let out = withBuffers(data, rows.data) { x, v in
+            makeArray(count) { o in
+                for r in 0..<groups * groupSize {
+                    let base = r * n, row = (r / groupSize) * n
+                    for j in 0..<n { o[base + j] = x[base + j] + v[row + j] }
                 }
             }
         }
-        return Tensor(shape: shape, data: out, parents: [self, vector]) { result in
+        return Tensor(shape: shape, data: out, parents: [self, rows]) { result in
             let g = result.grad!
             if self.requiresGrad { self.accumulate(g) }
-            if vector.requiresGrad {
-                var gv = [Float](repeating: 0, count: n)
+            if rows.requiresGrad {
+                var gv = [Float](repeating: 0, count: rows.count)
                 g.withUnsafeBufferPointer { g in
                     gv.withUnsafeMutableBufferPointer { gv in
-                        for r in 0..<rows {
-                            let base = r * n
-                            for j in 0..<n { gv[j] += g[base + j] }
+                        for r in 0..<groups * groupSize {
+                            let base = r * n, row = (r / groupSize) * n
+                            for j in 0..<n { gv[row + j] += g[base + j] }
                         }
                     }
                 }
-                vector.accumulate(gv)
+                rows.accumulate(gv)
             }
         }
     }

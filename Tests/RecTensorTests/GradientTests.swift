@@ -202,6 +202,14 @@ struct GradientTests {
         for (a, b) in zip(fused.data, composed.data) { #expect(abs(a - b) < 1e-5) }
     }
 
+    /// Each group's row added to its rows, against the repeated rows it stands for.
+    @Test func groupRowsMatchTheirRepeatedForm() {
+        checkGradients([[6, 4], [2, 4]]) { $0[0].addingGroupRows($0[1], groupSize: 3) }
+        var rng = SplitMix64(seed: 4)
+        let x = Initializer.normal([6, 4], std: 1, rng: &rng), rows = Initializer.normal([2, 4], std: 1, rng: &rng)
+        #expect(x.addingGroupRows(rows, groupSize: 3).data == (x + rows.gather(rows: [0, 0, 0, 1, 1, 1])).data)
+    }
+
     @Test func lookupGradientsReachTheSelectedRows() {
         let table = Tensor(shape: [6, 2], data: (0..<12).map(Float.init), requiresGrad: true)
         table.gather(rows: [1, 4, 1]).sum().backward()
