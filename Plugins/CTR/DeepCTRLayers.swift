@@ -86,7 +86,9 @@ final class MLP {
     private func forward(from start: Int, _ x: Tensor, training: Bool, rng: inout SplitMix64) -> Tensor {
         var h = x
         for index in start..<layers.count {
-            h = activate(layers[index](h.dropout(dropout, training: training, rng: &rng)), layer: index, training: training)
+            let input = h.dropout(dropout, training: training, rng: &rng), layer = layers[index]
+            // ReLU fused into its linear layer (the same values, fewer arrays).
+            h = activation == .relu ? input.linearReLU(layer.weight, layer.bias) : activate(layer(input), layer: index, training: training)
         }
         return h
     }

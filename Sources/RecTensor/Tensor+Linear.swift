@@ -126,7 +126,13 @@ extension Tensor {
 extension Tensor {
     /// `x W + b` for `x` of shape `[..., in]`, `W` `[in, out]`, `b` `[out]`: one sgemm onto rows
     /// prefilled with the bias; the bias gradient is one sgemv (column sums of the output's).
-    public func linear(_ weight: Tensor, _ bias: Tensor) -> Tensor {
+    public func linear(_ weight: Tensor, _ bias: Tensor) -> Tensor { linear(weight, bias, relu: false) }
+
+    /// `max(0, x W + b)` in one op: the same values and gradients as `linear(_:_:).relu()`,
+    /// without the activation's own output and gradient arrays.
+    public func linearReLU(_ weight: Tensor, _ bias: Tensor) -> Tensor { linear(weight, bias, relu: true) }
+
+    private func linear(_ weight: Tensor, _ bias: Tensor, relu: Bool) -> Tensor {
         precondition(
             weight.rank == 2 && weight.shape[0] == shape[rank - 1] && bias.count == weight.shape[1],
             "linear: \(shape) x \(weight.shape) + \(bias.shape)")
@@ -137,12 +143,26 @@ extension Tensor {
                     makeArray(m * n) { c in
                         for r in 0..<m { (c.baseAddress! + r * n).initialize(from: b.baseAddress!, count: n) }
                         gemm(a.baseAddress!, w.baseAddress!, c.baseAddress!, m: m, n: n, k: k, beta: 1)
+                        if relu {
+                            forEachLanes(m * n) { offset, load in
+                                let lanes = load(c.baseAddress!)
+                                store(lanes.replacing(with: 0, where: lanes .< 0), c.baseAddress!, offset: offset, count: m * n)
+                            }
+                        }
                     }
                 }
             }
         }
         return Tensor(shape: Array(shape.dropLast()) + [n], data: out, parents: [self, weight, bias]) { result in
-            result.grad!.withUnsafeBufferPointer { g in
+            // Through the activation first: no gradient where the output is 0 (as `relu()`).
+            let masked: [Float]? =
+                relu
+                ? withBuffers(result.grad!, result.data) { g, y in
+                    makeArray(m * n) { o in
+                        forEachLanes(m * n) { offset, load in store(load(g).replacing(with: 0, where: load(y) .<= 0), o.baseAddress!, offset: offset, count: m * n) }
+                    }
+                } : nil
+            (masked ?? result.grad!).withUnsafeBufferPointer { g in
                 if self.requiresGrad {
                     self.accumulate(
                         weight.data.withUnsafeBufferPointer { w in

@@ -202,6 +202,23 @@ struct GradientTests {
         for (a, b) in zip(fused.data, composed.data) { #expect(abs(a - b) < 1e-5) }
     }
 
+    /// The fused layer against finite differences, and equal to the linear layer then ReLU in
+    /// values and gradients.
+    @Test func linearReLUIsTheLinearLayerThenReLU() {
+        checkGradients([[5, 3], [3, 4], [4]]) { $0[0].linearReLU($0[1], $0[2]) }
+        var rng = SplitMix64(seed: 6)
+        let x = Initializer.normal([8, 3], std: 1, rng: &rng), w = Initializer.normal([3, 4], std: 1, rng: &rng), b = Initializer.normal([4], std: 1, rng: &rng)
+        let fused = x.linearReLU(w, b)
+        fused.sum().backward()
+        let (fusedW, fusedB) = (w.grad!, b.grad!)
+        w.zeroGrad()
+        b.zeroGrad()
+        let plain = x.linear(w, b).relu()
+        plain.sum().backward()
+        #expect(fused.data == plain.data && fusedW == w.grad! && fusedB == b.grad!)
+        #expect(fused.data.contains(0) && fused.data.contains { $0 > 0 })
+    }
+
     /// Each group's row added to its rows, against the repeated rows it stands for.
     @Test func groupRowsMatchTheirRepeatedForm() {
         checkGradients([[6, 4], [2, 4]]) { $0[0].addingGroupRows($0[1], groupSize: 3) }
