@@ -11,28 +11,7 @@ import RecLM
 ///   - { type: kar.reasoning, writes: reasoning, max_tokens: 128, lm: { model: SmolLM2-135M-Instruct } }
 /// ```
 public struct KARReasoning: KnowledgeAugmenter, Diagnosing {
-    public struct Configuration: Codable, Sendable, Equatable {
-        public var lm = LanguageModelSpec()
-        public var prompts = KARPrompts()
-        public var maxTokens = 128
-
-        enum CodingKeys: String, CodingKey, CaseIterable { case lm, prompts, maxTokens }
-
-        public init(from decoder: any Decoder) throws {
-            let c = try decoder.container(keyedBy: CodingKeys.self)
-            lm = try c.decode(.lm, default: LanguageModelSpec())
-            prompts = try c.decode(.prompts, default: KARPrompts())
-            maxTokens = try c.decode(.maxTokens, default: 128, in: 1...4096)
-        }
-
-        /// The prompts only where they differ from KAR's, so that stage keys and reports stay short.
-        public func encode(to encoder: any Encoder) throws {
-            var c = encoder.container(keyedBy: CodingKeys.self)
-            try c.encode(lm, forKey: .lm)
-            if prompts != KARPrompts() { try c.encode(prompts, forKey: .prompts) }
-            try c.encode(maxTokens, forKey: .maxTokens)
-        }
-    }
+    public typealias Configuration = KARModelConfiguration
 
     public static let kind = "kar.reasoning"
     public static let summary = "KAR: a language model's analysis of each user's preferences on scenario factors, from the rated history"
@@ -58,11 +37,8 @@ public struct KARReasoning: KnowledgeAugmenter, Diagnosing {
     public func augment(users: [UserHistory], items: [ItemText]) throws -> [String] {
         guard !users.isEmpty else { return [] }
         let prompts = users.map { configuration.prompts.userPrompt($0, items: items) }
-        let generations = try model.get().chatAll(prompts, maxTokens: configuration.maxTokens)
-        return zip(prompts, generations).map { prompt, generation in
-            let text = keptText(generation, countedAs: "texts", in: tally)
-            tally.example("User prompt:\n\(prompt)\n\nReasoning:\n\(text)")
-            return text
+        return try keptTexts(prompts, from: model.get(), maxTokens: configuration.maxTokens, countedAs: "texts", in: tally) { _, prompt, text in
+            "User prompt:\n\(prompt)\n\nReasoning:\n\(text)"
         }
     }
 
@@ -112,28 +88,7 @@ public struct KARHistory: KnowledgeAugmenter {
 ///   - { type: kar.facts, writes: facts, max_tokens: 128, lm: { model: SmolLM2-135M-Instruct } }
 /// ```
 public struct KARFacts: ItemAugmenter, Diagnosing {
-    public struct Configuration: Codable, Sendable, Equatable {
-        public var lm = LanguageModelSpec()
-        public var prompts = KARPrompts()
-        public var maxTokens = 128
-
-        enum CodingKeys: String, CodingKey, CaseIterable { case lm, prompts, maxTokens }
-
-        public init(from decoder: any Decoder) throws {
-            let c = try decoder.container(keyedBy: CodingKeys.self)
-            lm = try c.decode(.lm, default: LanguageModelSpec())
-            prompts = try c.decode(.prompts, default: KARPrompts())
-            maxTokens = try c.decode(.maxTokens, default: 128, in: 1...4096)
-        }
-
-        /// The prompts only where they differ from KAR's, so that stage keys and reports stay short.
-        public func encode(to encoder: any Encoder) throws {
-            var c = encoder.container(keyedBy: CodingKeys.self)
-            try c.encode(lm, forKey: .lm)
-            if prompts != KARPrompts() { try c.encode(prompts, forKey: .prompts) }
-            try c.encode(maxTokens, forKey: .maxTokens)
-        }
-    }
+    public typealias Configuration = KARModelConfiguration
 
     public static let kind = "kar.facts"
     public static let summary = "KAR: a language model describes each item on the scenario factors"
@@ -155,14 +110,36 @@ public struct KARFacts: ItemAugmenter, Diagnosing {
     public func augment(items: [ItemText]) throws -> [String] {
         guard !items.isEmpty else { return [] }
         let prompts = items.map { configuration.prompts.itemPrompt($0) }
-        let generations = try model.get().chatAll(prompts, maxTokens: configuration.maxTokens)
-        return zip(prompts, generations).map { prompt, generation in
-            let text = keptText(generation, countedAs: "texts", in: tally)
-            tally.example("Item prompt:\n\(prompt)\n\nFacts:\n\(text)")
-            return text
+        return try keptTexts(prompts, from: model.get(), maxTokens: configuration.maxTokens, countedAs: "texts", in: tally) { _, prompt, text in
+            "Item prompt:\n\(prompt)\n\nFacts:\n\(text)"
         }
     }
 
     public func diagnostics() -> [String: Int] { tally.counts }
     public func examples() -> [String] { tally.kept }
+}
+
+/// What `kar.reasoning` and `kar.facts` read: the language model, KAR's prompts and the
+/// answers' length.
+public struct KARModelConfiguration: Codable, Sendable, Equatable {
+    public var lm = LanguageModelSpec()
+    public var prompts = KARPrompts()
+    public var maxTokens = 128
+
+    enum CodingKeys: String, CodingKey, CaseIterable { case lm, prompts, maxTokens }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        lm = try c.decode(.lm, default: LanguageModelSpec())
+        prompts = try c.decode(.prompts, default: KARPrompts())
+        maxTokens = try c.decode(.maxTokens, default: 128, in: 1...4096)
+    }
+
+    /// The prompts only where they differ from KAR's, so that stage keys and reports stay short.
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(lm, forKey: .lm)
+        if prompts != KARPrompts() { try c.encode(prompts, forKey: .prompts) }
+        try c.encode(maxTokens, forKey: .maxTokens)
+    }
 }

@@ -125,15 +125,19 @@ public struct LLMRecText: ItemAugmenter, ReadsTrainingInteractions, Diagnosing {
     /// The model's text for each prompt; an empty text where there is none.
     private func write(_ prompts: [String?]) throws -> [String] {
         let asked = prompts.compactMap { $0 }
-        let generations = asked.isEmpty ? [] : try model.get().chatAll(asked, maxTokens: configuration.maxTokens)
-        var answers = generations.makeIterator()
-        return zip(prompts.indices, prompts).map { _, prompt in
-            guard let prompt, let generation = answers.next() else {
+        let strategy = configuration.strategy.rawValue
+        let texts =
+            asked.isEmpty
+            ? []
+            : try keptTexts(asked, from: model.get(), maxTokens: configuration.maxTokens, countedAs: "texts", in: tally) { _, prompt, text in
+                "\(strategy) prompt:\n\(prompt)\n\nText:\n\(text)"
+            }
+        var answers = texts.makeIterator()
+        return prompts.map { prompt in
+            guard prompt != nil, let text = answers.next() else {
                 tally.count("items_without_text")
                 return ""
             }
-            let text = keptText(generation, countedAs: "texts", in: tally)
-            tally.example("\(configuration.strategy.rawValue) prompt:\n\(prompt)\n\nText:\n\(text)")
             return text
         }
     }

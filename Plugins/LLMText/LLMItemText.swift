@@ -63,13 +63,9 @@ public struct LLMItemText: ItemAugmenter, Diagnosing {
     public func augment(items: [ItemText]) throws -> [String] {
         guard !items.isEmpty else { return [] }
         let rendered = items.map { template.render($0) }
-        let generations = try model.get().chatAll(rendered.map(\.0), maxTokens: configuration.maxTokens)
-        return zip(rendered, generations).map { prompt, generation in
-            let (request, missing) = prompt
-            if missing > 0 { tally.count("prompts_with_missing_fields") }
-            let text = keptText(generation, countedAs: "texts", in: tally)
-            tally.example("Item prompt:\n\(request)\n\nText:\n\(text)")
-            return text
+        for (_, missing) in rendered where missing > 0 { tally.count("prompts_with_missing_fields") }
+        return try keptTexts(rendered.map(\.0), from: model.get(), maxTokens: configuration.maxTokens, countedAs: "texts", in: tally) { _, request, text in
+            "Item prompt:\n\(request)\n\nText:\n\(text)"
         }
     }
 

@@ -64,11 +64,8 @@ public struct PALRProfile: KnowledgeAugmenter, Diagnosing {
     /// Every user's profile through the model's batched path.
     public func augment(users: [UserHistory], items: [ItemText]) throws -> [String] {
         let requests = users.map { prompts.profile(history: $0.history, items: items) }
-        let generations = try model.get().chatAll(requests, maxTokens: configuration.maxTokens)
-        return zip(users, zip(requests, generations)).map { user, pair in
-            let profile = keptText(pair.1, countedAs: "profiles", in: tally)
-            tally.example("Profile request (user \(user.user)):\n\(pair.0)\n\nProfile:\n\(profile)")
-            return profile
+        return try keptTexts(requests, from: model.get(), maxTokens: configuration.maxTokens, countedAs: "profiles", in: tally) { index, request, profile in
+            "Profile request (user \(users[index].user)):\n\(request)\n\nProfile:\n\(profile)"
         }
     }
 

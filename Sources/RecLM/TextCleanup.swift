@@ -30,3 +30,19 @@ public func keptText(_ generation: Generation, countedAs noun: String, in tally:
     if generation.finish == .length { tally.count("\(noun)_cut_at_max_tokens") }
     return text
 }
+
+/// Every prompt through the model's batched chat path, each answer kept as `keptText` keeps it
+/// (counted under `noun`) and quoted in `tally` as `example(index, prompt, text)`, of which the
+/// tally keeps the first few.
+public func keptTexts(
+    _ prompts: [String], from model: any LanguageModel, maxTokens: Int, countedAs noun: String, in tally: Tally,
+    example: (Int, String, String) -> String
+) throws -> [String] {
+    guard !prompts.isEmpty else { return [] }
+    let generations = try model.chatAll(prompts, maxTokens: maxTokens)
+    return zip(prompts, generations).enumerated().map { index, pair in
+        let text = keptText(pair.1, countedAs: noun, in: tally)
+        tally.example(example(index, pair.0, text))
+        return text
+    }
+}

@@ -133,6 +133,12 @@ struct UserVectorScorer: Scorer, Trainable {
         return registry
     }
 
+    /// The plan of spec text `spec` (written as NAME.yaml) and a fresh store for it.
+    func planned(_ spec: String, _ name: String, _ registry: Registry) throws -> (ExperimentPlan, ResultStore) {
+        let plan = try ExperimentPlan(try SpecLoader.load(path: try write(spec, name)), registry: registry)
+        return (plan, try ResultStore(path: Fixtures.temporaryDirectory("stage-graph") + "/\(name).sqlite"))
+    }
+
     /// `shuffle: true` on an augment stage moves the stage's texts across items (seeded by the
     /// run seed), writing none of them twice: the control pipeline sees every text, on other items.
     @Test func aShuffledStageMovesTheSameTextsAcrossItems() throws {
@@ -146,9 +152,8 @@ struct UserVectorScorer: Scorer, Trainable {
               plain: { augment: [{ type: test.title_text, writes: summary }], encoder: { type: hashing-tfidf, dimension: 64 }, encode_fields: [summary], retriever: { type: test.vector_width } }
               control: { augment: [{ type: test.title_text, writes: summary, shuffle: true }], encoder: { type: hashing-tfidf, dimension: 64 }, encode_fields: [summary], retriever: { type: test.vector_width } }
             """
-        let plan = try ExperimentPlan(try SpecLoader.load(path: try write(spec, "shuffled")), registry: registry)
+        let (plan, store) = try planned(spec, "shuffled", registry)
         #expect(plan.info.pipelineComponents["control"]?.contains("(shuffled across items: a control)") == true)
-        let store = try ResultStore(path: Fixtures.temporaryDirectory("stage-graph") + "/shuffled.sqlite")
         StageRecorder.shared.reset()
         var seen: [[String]] = []
         for cell in plan.cells {
@@ -174,8 +179,7 @@ struct UserVectorScorer: Scorer, Trainable {
                 pipelines:
                   width: { encoder: { type: hashing-tfidf, dimension: 64 }, encode_fields: \(fields), retriever: { type: test.vector_width } }
                 """
-            let plan = try ExperimentPlan(try SpecLoader.load(path: try write(spec, "grouped")), registry: registry)
-            let store = try ResultStore(path: Fixtures.temporaryDirectory("stage-graph") + "/grouped.sqlite")
+            let (plan, store) = try planned(spec, "grouped", registry)
             let summary = try runner(registry, store).run(plan, cells: plan.cells)
             #expect(summary.failed.isEmpty, "\(summary.failed)")
             #expect(StageRecorder.shared.users.count == 50 && StageRecorder.shared.users.allSatisfy { $0 == width }, "\(fields): \(StageRecorder.shared.users.prefix(3))")
