@@ -137,10 +137,13 @@ struct DeepCTRState: @unchecked Sendable {
                 for index in stride(from: worker, to: starts.count, by: workers) {
                     let start = starts[index], end = min(users.count, start + chunk)
                     var rng = SplitMix64(seed: 0)
-                    let batch = embedding.batch(
-                        users: Array(users[start..<end]), items: Array(items[start..<end]), behaviour: behaviour.map { Array($0[start..<end]) },
-                        length: network.behaviourLength, rng: &rng)
-                    let logits = Tensor.noGrad { network.logits(batch, training: false, rng: &rng) }
+                    // The lookups (and any dense fields' layers) record no graph either.
+                    let logits = Tensor.noGrad {
+                        let batch = embedding.batch(
+                            users: Array(users[start..<end]), items: Array(items[start..<end]), behaviour: behaviour.map { Array($0[start..<end]) },
+                            length: network.behaviourLength, rng: &rng)
+                        return network.logits(batch, training: false, rng: &rng)
+                    }
                     for (offset, logit) in logits.data.enumerated() { out.value[start + offset] = 1 / (1 + exp(-logit)) }
                 }
             }
