@@ -1,4 +1,5 @@
 import RecCore
+import RecLM
 
 /// KAR's factorization prompts (Xi et al., 2023): the scenario factors that break a user's
 /// preferences and an item's facts down, the user's profile in words, and the rated history.
@@ -36,6 +37,11 @@ public struct KARPrompts: Codable, Sendable, Equatable {
             throw DecodingError.dataCorruptedError(forKey: .factors, in: c, debugDescription: "list at least one non-empty factor")
         }
         profile = try c.decode(.profile, default: KARPrompts().profile)
+        do {
+            _ = try PromptTemplate(profile)
+        } catch let error as RecError {
+            throw DecodingError.dataCorruptedError(forKey: .profile, in: c, debugDescription: error.message)
+        }
         words = try c.decode(.words, default: Self.movieLens1M)
         historyLimit = try c.decode(.historyLimit, default: 30, in: 1...1000)
     }
@@ -48,7 +54,7 @@ public struct KARPrompts: Codable, Sendable, Equatable {
     /// The profile sentence and the rated history: the part of the user prompt that KAR also
     /// encodes beside the answer.
     func history(_ user: UserHistory, items: [ItemText]) -> String {
-        var text = fill(profile, user.features)
+        var text = profileSentence(user.features)
         let start = max(0, user.history.count - historyLimit)
         for index in start..<user.history.count {
             let item = Int(user.history[index])
@@ -70,16 +76,11 @@ public struct KARPrompts: Codable, Sendable, Equatable {
         "Introduce \(domain) \(item.text("title") ?? "unknown") and describe its attributes (including but not limited to \(factorList))."
     }
 
-    /// `template` with each `{name}` replaced by the feature's value in words.
-    func fill(_ template: String, _ features: [String: String]) -> String {
-        var out = "", rest = template[...]
-        while let open = rest.firstIndex(of: "{"), let close = rest[open...].firstIndex(of: "}") {
-            out += rest[..<open]
-            let name = String(rest[rest.index(after: open)..<close])
-            out += features[name].map { words[name]?[$0] ?? $0 } ?? "unknown"
-            rest = rest[rest.index(after: close)...]
-        }
-        return out + rest
+    /// The profile sentence with each `{name}` replaced by the feature's value in words (the
+    /// template was checked when the configuration was decoded).
+    func profileSentence(_ features: [String: String]) -> String {
+        guard let template = try? PromptTemplate(profile) else { return profile }
+        return template.render { name in features[name].map { words[name]?[$0] ?? $0 } }.0
     }
 
     /// MovieLens-1M's user codes in words (its README): gender, age bracket, occupation.

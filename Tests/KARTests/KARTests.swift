@@ -146,6 +146,13 @@ func validationAUC(_ model: some Scorer, _ data: TrainingSet) throws -> Double {
         let unknown = KARPrompts().history(UserHistory(user: 1, history: [], features: ["gender": "X"]), items: items)
         #expect(unknown == "Given a X user who is aged unknown and unknown, this user's movie viewing history over time is listed below. ")
         #expect(KARPrompts().itemPrompt(items[2]).hasPrefix("Introduce movie Movie 2 and describe its attributes (including but not limited to genre,"))
+        // A profile with an unclosed placeholder is refused where it is written.
+        do {
+            _ = try NodeDecoder().decode(KARPrompts.self, from: try YAMLParser.parse("{ profile: \"Given a {gender user\" }", file: "kar.yaml"), path: [])
+            Issue.record("an unclosed placeholder was accepted")
+        } catch {
+            #expect("\(error)".contains("'{' that no '}' closes") && "\(error)".contains("kar.yaml:1:") && "\(error)".contains("profile"), "\(error)")
+        }
     }
 
     /// The augmenters send those prompts, one per user or item, and keep the answers.
