@@ -39,7 +39,7 @@ let package = Package(
         .target(name: "RecGraph", dependencies: ["RecCore", "COpenBLAS"], swiftSettings: optimisedInDebug),
         // The numeric modules are optimised in debug builds too, so `swift test` runs real
         // models (MiniLM, SASRec) in seconds rather than minutes.
-        .target(name: "RecTensor", dependencies: ["RecCore", "COpenBLAS"], swiftSettings: optimisedInDebug),
+        .target(name: "RecTensor", dependencies: ["RecCore", "COpenBLAS"], swiftSettings: optimisedInDebug + [.unsafeFlags(["-Xcc", "-fno-math-errno"])]),
         .target(name: "RecText", dependencies: ["RecCore", "RecTensor", "COpenBLAS"], swiftSettings: optimisedInDebug),
         .target(name: "RecQuantWide", swiftSettings: wideKernels),
         .target(name: "RecQuant", dependencies: ["RecCore", "RecQuantWide"], swiftSettings: quantKernels),

@@ -49,7 +49,7 @@ final class FieldEmbedding {
     /// The layout's fields per side; user-side fields in a batch are `dense` ones, then these.
     let layoutUserFields: Int, itemFields: Int
     let dense: (any DenseFields)?
-    private let userMulti: [Bool], itemMulti: [Bool]
+    private let userBags: PackedBags, itemBags: PackedBags
 
     /// Xavier-normal tables, one standard deviation per group of fields as RecBole keeps them:
     /// ids and categorical fields share a table, each multi-valued field and the numeric fields
@@ -61,8 +61,8 @@ final class FieldEmbedding {
         let userFields = layout.fields.filter { $0.source == .user }.count
         layoutUserFields = userFields
         itemFields = layout.fields.count - userFields
-        userMulti = (0..<userFields).map { layout.isMulti(.user, $0) }
-        itemMulti = (0..<itemFields).map { layout.isMulti(.item, $0) }
+        userBags = PackedBags(layout.userTokens, multi: (0..<userFields).map { layout.isMulti(.user, $0) })
+        itemBags = PackedBags(layout.itemTokens, multi: (0..<itemFields).map { layout.isMulti(.item, $0) })
         // Rows per field, from the tokens that use them.
         var fieldOfRow = [Int](repeating: -1, count: layout.rowCount)
         for (source, tables) in [(0, layout.userTokens), (userFields, layout.itemTokens)] {
@@ -101,18 +101,52 @@ final class FieldEmbedding {
     private struct Bags {
         var rows: [Int32] = [], meanWeights: [Float] = [], sumWeights: [Float] = [], starts: [Int32] = [0]
 
-        mutating func append(_ tokens: [FieldLayout.Token], multi: Bool) {
-            let scale: Float = multi ? 1 / Float(max(1, tokens.count)) : 1
-            for token in tokens {
-                rows.append(token.row)
-                meanWeights.append(scale * token.value)
-                sumWeights.append(token.value)
-            }
-            starts.append(Int32(rows.count))
+        init(bags: Int, tokens: Int) {
+            rows.reserveCapacity(tokens)
+            meanWeights.reserveCapacity(tokens)
+            sumWeights.reserveCapacity(tokens)
+            starts.reserveCapacity(bags + 1)
         }
 
-        /// A bag with nothing in it (a padded position), pooled to the zero vector.
-        mutating func appendEmpty() { starts.append(Int32(rows.count)) }
+        /// Every field of entity `e` of one side, one bag each.
+        mutating func append(_ e: Int, of side: PackedBags) {
+            let (first, end) = (side.start[e], side.start[e + 1])
+            let base = Int32(rows.count - first)
+            rows += side.rows[first..<end]
+            meanWeights += side.meanWeights[first..<end]
+            sumWeights += side.sumWeights[first..<end]
+            for f in 0..<side.fields { starts.append(base + side.ends[e * side.fields + f]) }
+        }
+
+        /// `count` bags with nothing in them (padded positions), pooled to the zero vector.
+        mutating func appendEmpty(_ count: Int) { for _ in 0..<count { starts.append(Int32(rows.count)) } }
+    }
+
+    /// One side's tokens with both weights, flattened once so that a batch copies slices: entity
+    /// `e`'s tokens are `start[e]..<start[e + 1]`, and its field `f` ends at `ends[e · fields + f]`.
+    private struct PackedBags {
+        var rows: [Int32] = [], meanWeights: [Float] = [], sumWeights: [Float] = [], start = [0]
+        var ends: [Int32] = []
+        let fields: Int
+        /// The most tokens any entity has.
+        var widest = 0
+
+        init(_ tokens: [[[FieldLayout.Token]]], multi: [Bool]) {
+            fields = multi.count
+            for entity in tokens {
+                for (f, field) in entity.enumerated() {
+                    let scale: Float = multi[f] ? 1 / Float(max(1, field.count)) : 1
+                    for token in field {
+                        rows.append(token.row)
+                        meanWeights.append(scale * token.value)
+                        sumWeights.append(token.value)
+                    }
+                    ends.append(Int32(rows.count))
+                }
+                widest = max(widest, rows.count - start.last!)
+                start.append(rows.count)
+            }
+        }
     }
 
     /// The batch for `pairs`; `behaviour` gives each pair's earlier interactions when the model
@@ -122,27 +156,24 @@ final class FieldEmbedding {
         users: [Int32], items: [Int32], behaviour: [ArraySlice<Interaction>]? = nil, length: Int = 0, training: Bool = false, rng: inout SplitMix64
     ) -> CTRBatch {
         let b = users.count, embedded = layoutUserFields + itemFields
-        var bags = Bags()
-        bags.starts.reserveCapacity(b * embedded + 1)
+        var bags = Bags(bags: b * embedded, tokens: b * (userBags.widest + itemBags.widest))
         for (user, item) in zip(users, items) {
-            for (f, tokens) in layout.userTokens[Int(user)].enumerated() { bags.append(tokens, multi: userMulti[f]) }
-            for (f, tokens) in layout.itemTokens[Int(item)].enumerated() { bags.append(tokens, multi: itemMulti[f]) }
+            bags.append(Int(user), of: userBags)
+            bags.append(Int(item), of: itemBags)
         }
         var fields = table.embeddingBag(rows: bags.rows, weights: bags.meanWeights, starts: bags.starts).reshaped([b, embedded, width])
         if let dense { fields = Tensor.concat([dense.fields(users: users, items: items, training: training, rng: &rng), fields], axis: 1) }
         let firstOrder = linear.embeddingBag(rows: bags.rows, weights: bags.sumWeights, starts: bags.starts).reshaped([b, embedded]).sum(axes: [1], keepDims: true)
         var result = CTRBatch(size: b, fields: fields, firstOrder: firstOrder)
         if let behaviour {
-            var past = Bags(), ratings: [Int32] = [], lengths: [Int] = []
+            var past = Bags(bags: b * length * itemFields, tokens: b * length * itemBags.widest), ratings: [Int32] = [], lengths: [Int] = []
             for events in behaviour {
                 let events = events.suffix(length)
                 lengths.append(events.count)
                 for slot in 0..<length {
                     let event = slot < events.count ? events[events.startIndex + slot] : nil
                     ratings.append(event.map { $0.rating > 0 ? Int32(max(1, min(10, $0.rating.rounded()))) : 0 } ?? 0)
-                    for f in 0..<itemFields {
-                        if let event { past.append(layout.itemTokens[Int(event.item)][f], multi: itemMulti[f]) } else { past.appendEmpty() }
-                    }
+                    if let event { past.append(Int(event.item), of: itemBags) } else { past.appendEmpty(itemFields) }
                 }
             }
             let items = table.embeddingBag(rows: past.rows, weights: past.meanWeights, starts: past.starts).reshaped([b, length, itemFields * width])

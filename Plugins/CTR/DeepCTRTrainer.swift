@@ -24,7 +24,9 @@ struct DeepCTRTrainer {
         let timeline = length > 0 ? data.timeline : nil
         let behaviour = timeline.map { timeline in samples.map { timeline.before($0, limit: length) } }
         let validationBehaviour = timeline.map { timeline in data.validation.map { timeline.before($0, limit: length) } }
+        // Listed once: a model's `parameters` builds its names on every call.
         let parameters = state.parameters.map(\.1)
+        let replicaParameters = replicas.map { $0.parameters.map(\.1) }
         let optimiser = Adam(
             parameters: parameters.filter(\.requiresGrad), learningRate: Float(training.learningRate), weightDecay: Float(training.weightDecay),
             decoupledWeightDecay: true)
@@ -42,7 +44,7 @@ struct DeepCTRTrainer {
             for start in stride(from: 0, to: order.count, by: training.batchSize) {
                 let indices = Array(order[start..<min(order.count, start + training.batchSize)])
                 let loss = try optimiseStep(
-                    state, replicas: replicas, count: indices.count, seed: dropoutRNG.next(),
+                    parameters, replicas: replicas, replicaParameters: replicaParameters, count: indices.count, seed: dropoutRNG.next(),
                     optimiser: optimiser, rate: schedule.rate(Float(training.learningRate), step: step)
                 ) { range, replica, rng in
                     let share = Array(indices[range])
@@ -76,14 +78,13 @@ struct DeepCTRTrainer {
     /// replicas' mean. `loss` returns a part's share of the batch's mean loss.
     /// - Returns: the batch's mean loss.
     private func optimiseStep(
-        _ state: DeepCTRState, replicas: [DeepCTRState], count: Int, seed: UInt64, optimiser: Adam, rate: Float,
+        _ master: [Tensor], replicas: [DeepCTRState], replicaParameters: [[Tensor]], count: Int, seed: UInt64, optimiser: Adam, rate: Float,
         _ loss: @escaping @Sendable (Range<Int>, DeepCTRState, inout SplitMix64) -> Tensor
     ) throws -> Double {
         let shares = replicas.count
         let bounds = (0...shares).map { $0 * count / shares }
-        let master = state.parameters
-        for replica in replicas {
-            for ((_, source), (_, target)) in zip(master, replica.parameters) {
+        for replica in replicaParameters {
+            for (source, target) in zip(master, replica) {
                 target.data = source.data
                 target.zeroGrad()
             }
@@ -101,18 +102,18 @@ struct DeepCTRTrainer {
             }
         }
         optimiser.zeroGrad()
-        for (index, (_, parameter)) in master.enumerated() {
+        for (index, parameter) in master.enumerated() {
             if parameter.requiresGrad {
-                for replica in replicas { if let grad = replica.parameters[index].1.grad { parameter.accumulate(grad) } }
+                for replica in replicaParameters { if let grad = replica[index].grad { parameter.accumulate(grad) } }
             } else {
                 var mean = [Float](repeating: 0, count: parameter.count)
-                for replica in replicas { for (i, value) in replica.parameters[index].1.data.enumerated() { mean[i] += value / Float(shares) } }
+                for replica in replicaParameters { for (i, value) in replica[index].data.enumerated() { mean[i] += value / Float(shares) } }
                 parameter.data = mean
             }
         }
         // The replicas' copies share the parameters' storage; dropped, the update writes it in
         // place instead of copying every parameter first. The next step copies them in again.
-        for replica in replicas { for (_, tensor) in replica.parameters { tensor.data = [] } }
+        for replica in replicaParameters { for tensor in replica { tensor.data = [] } }
         optimiser.learningRate = rate
         optimiser.update()
         return losses.value.reduce(0, +)

@@ -159,7 +159,7 @@ public struct SASRec: Retriever, Trainable, Checkpointable, SequenceAware {
         model: SASRecModel, adam: Adam, count: Int, seed: UInt64,
         _ loss: @escaping @Sendable (Range<Int>, [String: Tensor], inout SplitMix64) -> Tensor
     ) -> Double {
-        let shares = min(ProcessInfo.processInfo.activeProcessorCount, max(1, count / 16))
+        let shares = min(activeCores, max(1, count / 16))
         let bounds = (0...shares).map { $0 * count / shares }
         var replicas = (0..<shares).map { _ in model.replicas() }
         let losses = UncheckedSendable(UnsafeMutableBufferPointer<Double>.allocate(capacity: shares))

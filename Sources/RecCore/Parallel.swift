@@ -8,10 +8,15 @@ public struct UncheckedSendable<Value>: @unchecked Sendable {
     public init(_ value: Value) { self.value = value }
 }
 
+/// The cores this process may use, read once: on Linux every read of
+/// `ProcessInfo.activeProcessorCount` queries the affinity mask and the cgroup's CPU quota,
+/// tens of microseconds that small parallel loops would pay on every call.
+public let activeCores = ProcessInfo.processInfo.activeProcessorCount
+
 /// Runs `body(chunk, chunks)` once per core; each call handles its own stride of the work.
 /// Use it for CPU work outside BLAS, never around BLAS calls (they are threaded already).
 public func parallelChunks(_ count: Int, _ body: @Sendable (_ chunk: Int, _ chunks: Int) -> Void) {
-    let chunks = max(1, min(ProcessInfo.processInfo.activeProcessorCount, count))
+    let chunks = max(1, min(activeCores, count))
     if chunks == 1 { body(0, 1); return }
     DispatchQueue.concurrentPerform(iterations: chunks) { body($0, chunks) }
 }

@@ -64,27 +64,25 @@ public final class Adam {
     /// Values per block of a parallel update.
     static let block = 1 << 16
 
-    /// Adam's update of `count` values, eight lanes at a time: the same operations per value as
-    /// one at a time.
+    /// Adam's update of `count` values. A plain loop, which the compiler vectorises whole
+    /// (square root and division included); the generic SIMD square root runs lane by lane.
+    /// A weight decay that does not apply enters as the exact identities `t · 1` and `g + 0 · t`.
     @inline(__always)
     static func step(
         m: UnsafeMutablePointer<Float>, v: UnsafeMutablePointer<Float>, theta: UnsafeMutablePointer<Float>, g: UnsafePointer<Float>,
         count n: Int, constants: (Float, Float, Float, Float, Float, Bool, Float, Float)
     ) {
         let (b1, b2, lr, eps, wd, decoupled, correction1, correction2) = constants
-        let (b1v, b2v, lrv, epsv) = (Lanes(repeating: b1), Lanes(repeating: b2), Lanes(repeating: lr), Lanes(repeating: eps))
-        let (c1, c2) = (Lanes(repeating: correction1), Lanes(repeating: correction2))
-        forEachLanes(n) { offset, load in
-            var gi = load(g), t = load(theta)
-            if wd != 0 {
-                if decoupled { t *= Lanes(repeating: 1 - lr * wd) } else { gi += Lanes(repeating: wd) * t }
-            }
-            let mi = b1v * load(m) + (1 - b1v) * gi
-            let vi = b2v * load(v) + (1 - b2v) * gi * gi
-            t -= lrv * (mi / c1) / ((vi / c2).squareRoot() + epsv)
-            store(mi, m, offset: offset, count: n)
-            store(vi, v, offset: offset, count: n)
-            store(t, theta, offset: offset, count: n)
+        let decay: Float = decoupled ? 1 - lr * wd : 1, coupled: Float = decoupled ? 0 : wd
+        for i in 0..<n {
+            var t = theta[i] * decay
+            let gi = g[i] + coupled * t
+            let mi = b1 * m[i] + (1 - b1) * gi
+            let vi = b2 * v[i] + (1 - b2) * gi * gi
+            t -= lr * (mi / correction1) / ((vi / correction2).squareRoot() + eps)
+            m[i] = mi
+            v[i] = vi
+            theta[i] = t
         }
     }
 

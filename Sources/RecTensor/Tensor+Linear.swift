@@ -141,7 +141,7 @@ extension Tensor {
             weight.data.withUnsafeBufferPointer { w in
                 bias.data.withUnsafeBufferPointer { b in
                     makeArray(m * n) { c in
-                        for r in 0..<m { (c.baseAddress! + r * n).initialize(from: b.baseAddress!, count: n) }
+                        fillRows(c.baseAddress!, with: b.baseAddress!, rows: m, width: n)
                         gemm(a.baseAddress!, w.baseAddress!, c.baseAddress!, m: m, n: n, k: k, beta: 1)
                         if relu {
                             forEachLanes(m * n) { offset, load in
@@ -226,5 +226,19 @@ extension Tensor {
                 rows.accumulate(gv)
             }
         }
+    }
+}
+
+/// Every one of `rows` rows of `out` set to `row`: the rows filled so far are copied onward,
+/// doubling each time, so that short rows cost a few large copies instead of one call each.
+@inline(__always)
+func fillRows(_ out: UnsafeMutablePointer<Float>, with row: UnsafePointer<Float>, rows: Int, width: Int) {
+    guard rows > 0 else { return }
+    out.initialize(from: row, count: width)
+    var filled = 1
+    while filled < rows {
+        let copy = min(filled, rows - filled)
+        (out + filled * width).initialize(from: out, count: copy * width)
+        filled += copy
     }
 }

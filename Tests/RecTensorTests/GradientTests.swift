@@ -289,6 +289,12 @@ struct FieldLayerTests {
         var unused = SplitMix64(seed: 0)
         let reference = Tensor.attention(q: q, k: k, v: v, heads: 2, causal: false, rng: &unused)
         for (a, b) in zip(Tensor.fieldAttention(q: q, k: k, v: v, heads: 2).data, reference.data) { #expect(abs(a - b) < 1e-5) }
+        // More fields than one group of eight lanes, and heads of 8 (whole groups) and 3 values.
+        checkGradients([[2, 10, 16], [2, 10, 16], [2, 10, 16]]) { Tensor.fieldAttention(q: $0[0], k: $0[1], v: $0[2], heads: 2) }
+        checkGradients([[1, 9, 6], [1, 9, 6], [1, 9, 6]]) { Tensor.fieldAttention(q: $0[0], k: $0[1], v: $0[2], heads: 2) }
+        let wide = (0..<3).map { _ in Initializer.normal([2, 11, 32], std: 1, rng: &rng) }
+        let wideReference = Tensor.attention(q: wide[0], k: wide[1], v: wide[2], heads: 2, causal: false, rng: &unused)
+        for (a, b) in zip(Tensor.fieldAttention(q: wide[0], k: wide[1], v: wide[2], heads: 2).data, wideReference.data) { #expect(abs(a - b) < 1e-5) }
     }
 
     @Test func diceThroughBatchAndRunningStatistics() {
