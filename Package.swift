@@ -62,11 +62,12 @@ let package = Package(
         .target(name: "CTR", dependencies: ["RecCore", "RecTensor"], path: "Plugins/CTR", exclude: ["README.md"], swiftSettings: optimisedInDebug),
         .target(name: "Rating", dependencies: ["RecCore", "COpenBLAS"], path: "Plugins/Rating", exclude: ["README.md"], swiftSettings: optimisedInDebug),
         .target(name: "LLMText", dependencies: ["RecCore", "RecLM"], path: "Plugins/LLMText", exclude: ["README.md"]),
+        .target(name: "RatingLM", dependencies: ["RecCore", "RecLM"], path: "Plugins/RatingLM", exclude: ["README.md"]),
         .target(name: "KAR", dependencies: ["RecCore", "RecLM", "RecTensor", "CTR"], path: "Plugins/KAR", exclude: ["README.md"], swiftSettings: optimisedInDebug),
         .target(name: "LLMRec", dependencies: ["RecCore", "RecLM", "RecGraph", "RecTensor", "CTR", "KAR"], path: "Plugins/LLMRec", exclude: ["README.md"], swiftSettings: optimisedInDebug),
         .target(name: "TextGraph", dependencies: ["RecCore", "COpenBLAS"], path: "Plugins/TextGraph", exclude: ["README.md"], swiftSettings: optimisedInDebug),
         .target(
-            name: "AllPlugins", dependencies: ["RecCore", "Baselines", "SASRec", "TextEncoders", "PALR", "CTR", "Rating", "LLMText", "TextGraph", "KAR", "LLMRec"],
+            name: "AllPlugins", dependencies: ["RecCore", "Baselines", "SASRec", "TextEncoders", "PALR", "CTR", "Rating", "LLMText", "TextGraph", "KAR", "LLMRec", "RatingLM"],
             path: "Plugins/AllPlugins"),
 
         // MARK: - CLI
@@ -92,6 +93,7 @@ let package = Package(
         .testTarget(name: "LLMRecTests", dependencies: ["LLMRec", "CTR", "AllPlugins", "RecRunner", "RecSpec", "RecStore", "RecLM", "RecTesting"]),
         .testTarget(name: "KARTests", dependencies: ["KAR", "CTR", "RecLM", "RecSpec", "RecTensor", "RecTesting"]),
         .testTarget(name: "RatingTests", dependencies: ["Rating", "RecData", "RecEval", "RecTesting"]),
+        .testTarget(name: "RatingLMTests", dependencies: ["RatingLM", "RecLM", "RecSpec", "RecTesting"]),
         .testTarget(name: "BaselinesTests", dependencies: ["Baselines", "AllPlugins", "RecData", "RecEval", "RecTesting"]),
         .testTarget(name: "StageGraphTests", dependencies: ["LLMText", "TextGraph", "AllPlugins", "RecRunner", "RecSpec", "RecStore", "RecData", "RecLM", "RecTesting"]),
         .testTarget(name: "RecLabCLITests", dependencies: ["reclab", "RecStore", "RecTesting"]),

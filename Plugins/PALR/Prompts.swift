@@ -24,17 +24,8 @@ public struct PALRPrompts: Sendable, Equatable {
         self.historyLength = historyLength
     }
 
-    /// "The Shawshank Redemption (1994)": MovieLens' "Title, The" turned round, the year
-    /// appended; an item without a title is named by its position in the catalogue.
-    public static func title(_ item: Int32, _ items: [ItemText]) -> String {
-        let text = Int(item) < items.count ? items[Int(item)] : ItemText()
-        guard var title = text.title?.trimmingCharacters(in: .whitespaces), !title.isEmpty else { return "item \(item)" }
-        for article in ["The", "A", "An"] where title.hasSuffix(", \(article)") {
-            title = article + " " + title.dropLast(article.count + 2)
-        }
-        if let year = text.year, !title.hasSuffix("(\(year))") { title += " (\(year))" }
-        return title
-    }
+    /// The item's readable title (`ItemText.readableTitle`).
+    public static func title(_ item: Int32, _ items: [ItemText]) -> String { ItemText.readableTitle(item, in: items) }
 
     /// One history line: the title and, where present, the genres or categories.
     static func describe(_ item: Int32, _ items: [ItemText]) -> String {

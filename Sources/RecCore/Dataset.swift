@@ -43,6 +43,18 @@ public struct ItemText: Sendable, Hashable, Codable {
     }
 
     /// Field `name` as one string, values joined by `separator` (nil when absent).
+    /// "The Shawshank Redemption (1994)": MovieLens' "Title, The" turned round, the year
+    /// appended; an item without a title is named by its position in the catalogue.
+    public static func readableTitle(_ item: Int32, in items: [ItemText]) -> String {
+        let text = item >= 0 && Int(item) < items.count ? items[Int(item)] : ItemText()
+        guard var title = text.title?.trimmingCharacters(in: .whitespaces), !title.isEmpty else { return "item \(item)" }
+        for article in ["The", "A", "An"] where title.hasSuffix(", \(article)") {
+            title = article + " " + title.dropLast(article.count + 2)
+        }
+        if let year = text.year, !title.hasSuffix("(\(year))") { title += " (\(year))" }
+        return title
+    }
+
     public func text(_ name: String, separator: String = ", ") -> String? {
         fields[name].map { $0.joined(separator: separator) }
     }

@@ -1,0 +1,44 @@
+import Foundation
+import RecTesting
+import Testing
+
+@testable import RecStore
+
+/// LLM rating prediction end to end with the real SmolLM2 on the tiny dataset: one scoring call
+/// per test pair, prompts quoted in the report, and a second seed answered from the call cache
+/// with the same numbers.
+@Suite(.serialized) struct RatingLMCommandTests {
+    static let spec = Fixtures.directory + "/tiny/tiny-rating-llm.yaml"
+
+    static func scoreCalls(_ db: String) throws -> Int {
+        let store = try ResultStore(path: db, readOnly: true)
+        return Int(try store.db.query("SELECT COUNT(*) FROM lm_calls WHERE kind = 'score'")[0][0].int ?? -1)
+    }
+
+    static func metrics(_ db: String, seed: Int) throws -> [String] {
+        let store = try ResultStore(path: db, readOnly: true)
+        return try store.db.query(
+            "SELECT m.name || '=' || printf('%.12f', m.value) FROM metrics m JOIN cells c ON c.id = m.cell_id WHERE c.pipeline = 'zero-shot' AND c.seed = \(seed) ORDER BY m.name"
+        ).map { $0[0].text ?? "" }
+    }
+
+    @Test func oneScoringCallPerPairAndCachedOnTheNextSeed() throws {
+        let folder = Fixtures.temporaryDirectory()
+        let db = folder + "/rating.sqlite", report = folder + "/rating.md"
+        let run = try CLI.run(["run", Self.spec, "--db", db, "--report", report, "--pipelines", "global-mean,zero-shot"])
+        #expect(run.status == 0, "\(run.stderr)")
+        // 80 users, each with one held-out last rating: one call per pair, five answers each.
+        #expect(try Self.scoreCalls(db) == 80)
+        let text = try String(contentsOfFile: report, encoding: .utf8)
+        #expect(text.contains("| zero-shot |") && text.contains("> [user] Here is a user's rating history, oldest first (1 to 5 stars):"), "\(text)")
+        #expect(text.contains("P(1…5 stars): "), "\(text)")
+        let first = try Self.metrics(db, seed: 1)
+        #expect(first.count == 3, "\(first)")
+
+        // The zero-shot prompts do not depend on the seed: the next seed makes no model call.
+        let again = try CLI.run(["run", Self.spec, "--db", db, "--no-report", "--pipelines", "zero-shot", "--set", "seeds=[2]"])
+        #expect(again.status == 0, "\(again.stderr)")
+        #expect(try Self.scoreCalls(db) == 80)
+        #expect(try Self.metrics(db, seed: 2) == first)
+    }
+}
