@@ -88,6 +88,30 @@ private func rmse(_ predictions: [Float], _ test: [Interaction]) -> Double {
         #expect(cold[0].isFinite)
     }
 
+    /// The MLP learns the synthetic ratings' user and item structure: better than the global
+    /// mean, and early stopping keeps the epoch with the lowest validation RMSE.
+    @Test func ratingMLPBeatsTheGlobalMean() throws {
+        var (train, test) = syntheticRatings()
+        train.validation = Array(test.prefix(test.count / 2))
+        let held = Array(test.dropFirst(test.count / 2))
+        var global = try MeanRating(configuration: .init(by: .global), context: ComponentContext(seed: 1))
+        try global.fit(train, context: TrainingContext(seed: 1))
+        var configuration = RatingMLP.Configuration()
+        configuration.epochs = 30
+        configuration.learningRate = 0.01
+        var mlp = try RatingMLP(configuration: configuration, context: ComponentContext(seed: 1))
+        let log = EventLog()
+        try mlp.fit(train, context: log.context(seed: 1))
+        let users = held.map(\.user), items = held.map(\.item)
+        let errors = (mlp: rmse(try mlp.predict(users: users, items: items, history: []), held), mean: rmse(try global.predict(users: users, items: items, history: []), held))
+        #expect(errors.mlp < errors.mean - 0.1, "\(errors)")
+        let validation = log.validations.map(\.value)
+        #expect(!validation.isEmpty)
+        let kept = rmse(try mlp.predict(users: train.validation.map(\.user), items: train.validation.map(\.item), history: []), train.validation)
+        #expect(abs(kept - validation.min()!) < 1e-6, "the best epoch is kept: \(kept) vs \(validation)")
+        #expect(try mlp.predict(users: [Int32(train.userCount + 5)], items: [0], history: []).allSatisfy(\.isFinite))
+    }
+
     @Test func retrieverRowMatchesUnclippedPredictions() throws {
         let (train, _) = syntheticRatings(users: 20, items: 15, perUser: 10)
         var configuration = BiasedMF.Configuration()
@@ -114,6 +138,7 @@ private func rmse(_ predictions: [Float], _ test: [Interaction]) -> Double {
             try Conformance.scorer(MeanRating.self) { try MeanRating(configuration: .init(by: by), context: ComponentContext(seed: $0)) }
         }
         try Conformance.scorer(BiasedMF.self)
+        try Conformance.scorer(RatingMLP.self)
         try Conformance.retriever(BiasedMF.self) { seed in
             var configuration = BiasedMF.Configuration()
             configuration.factors = 8
