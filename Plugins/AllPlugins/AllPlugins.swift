@@ -33,6 +33,7 @@ public func makeRegistry() throws -> Registry {
     try registry.register(MeanRating.self)
     try registry.register(BiasedMF.self)
     try registry.register(RatingMLP.self)
+    try registry.register(RatingTransformer.self)
     try registry.register(LLMRating.self)
     try registry.register(SASRec.self)
     try registry.register(MiniLMEncoder.self)

@@ -112,6 +112,38 @@ private func rmse(_ predictions: [Float], _ test: [Interaction]) -> Double {
         #expect(try mlp.predict(users: [Int32(train.userCount + 5)], items: [0], history: []).allSatisfy(\.isFinite))
     }
 
+    /// Ratings that repeat the user's previous rating (each user drifts between moods): only a
+    /// model that reads the rated history before the pair can follow them.
+    @Test func ratingTransformerReadsTheRatedHistory() throws {
+        var rng = SplitMix64(seed: 5)
+        var events: [Interaction] = []
+        for user in 0..<120 {
+            var mood = 1 + rng.nextInt(below: 5)
+            for t in 0..<30 {
+                if rng.nextInt(below: 6) == 0 { mood = 1 + rng.nextInt(below: 5) }
+                events.append(Interaction(user: Int32(user), item: Int32(rng.nextInt(below: 40)), rating: Float(mood), time: Int64(t)))
+            }
+        }
+        let dataset = Dataset(
+            name: "moods", userIDs: (0..<120).map(String.init), itemIDs: (0..<40).map(String.init), interactions: events, itemText: [], hasRatings: true,
+            hasTimestamps: true)
+        let split = try dataset.split(.leaveOneOut, ratios: [], seed: 1)
+        var configuration = RatingTransformer.Configuration()
+        configuration.history = 4
+        configuration.embedding = 16
+        configuration.epochs = 15
+        configuration.learningRate = 0.005
+        var transformer = try RatingTransformer(configuration: configuration, context: ComponentContext(seed: 1))
+        try transformer.fit(split.trainingSet, context: TrainingContext(seed: 1))
+        let predicted = try transformer.predict(split.test, timeline: split.timeline)
+        var global = try MeanRating(configuration: .init(by: .global), context: ComponentContext(seed: 1))
+        try global.fit(split.trainingSet, context: TrainingContext(seed: 1))
+        let mean = try global.predict(users: split.test.map(\.user), items: split.test.map(\.item), history: [])
+        let errors = (transformer: rmse(predicted, split.test), mean: rmse(mean, split.test))
+        // The mean is at about 1.34; repeating the last rating exactly would be at about 0.8.
+        #expect(errors.transformer < errors.mean - 0.35, "\(errors)")
+    }
+
     @Test func retrieverRowMatchesUnclippedPredictions() throws {
         let (train, _) = syntheticRatings(users: 20, items: 15, perUser: 10)
         var configuration = BiasedMF.Configuration()
@@ -139,6 +171,7 @@ private func rmse(_ predictions: [Float], _ test: [Interaction]) -> Double {
         }
         try Conformance.scorer(BiasedMF.self)
         try Conformance.scorer(RatingMLP.self)
+        try Conformance.scorer(RatingTransformer.self)
         try Conformance.retriever(BiasedMF.self) { seed in
             var configuration = BiasedMF.Configuration()
             configuration.factors = 8
