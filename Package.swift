@@ -62,7 +62,7 @@ let package = Package(
         .target(name: "CTR", dependencies: ["RecCore", "RecTensor"], path: "Plugins/CTR", exclude: ["README.md"], swiftSettings: optimisedInDebug),
         .target(name: "Rating", dependencies: ["RecCore", "RecTensor", "COpenBLAS"], path: "Plugins/Rating", exclude: ["README.md"], swiftSettings: optimisedInDebug),
         .target(name: "LLMText", dependencies: ["RecCore", "RecLM"], path: "Plugins/LLMText", exclude: ["README.md"]),
-        .target(name: "RatingLM", dependencies: ["RecCore", "RecLM"], path: "Plugins/RatingLM", exclude: ["README.md"]),
+        .target(name: "RatingLM", dependencies: ["RecCore", "RecLM", "RecTensor"], path: "Plugins/RatingLM", exclude: ["README.md"]),
         .target(name: "KAR", dependencies: ["RecCore", "RecLM", "RecTensor", "CTR"], path: "Plugins/KAR", exclude: ["README.md"], swiftSettings: optimisedInDebug),
         .target(name: "LLMRec", dependencies: ["RecCore", "RecLM", "RecGraph", "RecTensor", "CTR", "KAR"], path: "Plugins/LLMRec", exclude: ["README.md"], swiftSettings: optimisedInDebug),
         .target(name: "TextGraph", dependencies: ["RecCore", "COpenBLAS"], path: "Plugins/TextGraph", exclude: ["README.md"], swiftSettings: optimisedInDebug),

@@ -35,6 +35,7 @@ public func makeRegistry() throws -> Registry {
     try registry.register(RatingMLP.self)
     try registry.register(RatingTransformer.self)
     try registry.register(LLMRating.self)
+    try registry.register(TunedLLMRating.self)
     try registry.register(SASRec.self)
     try registry.register(MiniLMEncoder.self)
     try registry.register(HashingTFIDF.self)

@@ -77,7 +77,7 @@ public struct LLMRating: Scorer, Trainable, ReadsBehaviour, Diagnosing {
     public mutating func fit(_ data: TrainingSet, context: TrainingContext) throws {
         prompt = RatingPrompt(items: data.itemText)
         let timeline = Timeline(userCount: data.userCount, data.historyOnly + data.interactions)
-        trained = try timeline.events.map { events in try events.map { try Self.rated($0, items: data.itemText) } }
+        trained = try timeline.events.map { events in try events.map { try Self.rated($0, prompt: prompt) } }
         var rng = SplitMix64(seed: seed).derived("llm_rating shots")
         var candidates = trained.indices.filter { trained[$0].count >= 2 }
         solved = []
@@ -99,7 +99,7 @@ public struct LLMRating: Scorer, Trainable, ReadsBehaviour, Diagnosing {
     }
 
     public func predict(_ pairs: [Interaction], timeline: Timeline) throws -> [Float] {
-        let histories = try pairs.map { pair in try timeline.before(pair, limit: configuration.history).map { try Self.rated($0, items: prompt.items) } }
+        let histories = try pairs.map { pair in try timeline.before(pair, limit: configuration.history).map { try Self.rated($0, prompt: prompt) } }
         return try predict(histories: histories, users: pairs.map(\.user), items: pairs.map(\.item))
     }
 
@@ -123,11 +123,9 @@ public struct LLMRating: Scorer, Trainable, ReadsBehaviour, Diagnosing {
     }
 
     /// An interaction as a shown rating, or a clear error when it is not on the 1 to 5 scale.
-    static func rated(_ event: Interaction, items: [ItemText]) throws -> RatingPrompt.Rated {
+    static func rated(_ event: Interaction, prompt: RatingPrompt) throws -> RatingPrompt.Rated {
         guard event.rating >= 1 && event.rating <= 5 && event.rating.isFinite else {
-            throw RecError(
-                .data,
-                "llm_rating reads ratings on the 1 to 5 star scale; user \(event.user) rated \(ItemText.readableTitle(event.item, in: items)) \(event.rating)")
+            throw RecError(.data, "llm_rating reads ratings on the 1 to 5 star scale; user \(event.user) rated \(prompt.describe(event.item)) \(event.rating)")
         }
         return RatingPrompt.Rated(item: event.item, rating: event.rating)
     }

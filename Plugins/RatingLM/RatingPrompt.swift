@@ -21,14 +21,21 @@ struct RatingPrompt: Sendable {
     /// The five answers scored after each prompt, in rating order.
     static let answers = ["1", "2", "3", "4", "5"]
 
-    let items: [ItemText]
+    /// "Title (year), genres: A, B" per item.
+    let descriptions: [String]
 
-    /// "Title (year), genres: A, B" for item `item`.
-    func describe(_ item: Int32) -> String {
-        let text = item >= 0 && Int(item) < items.count ? items[Int(item)] : ItemText()
-        let genres = (text.genres.isEmpty ? text.categories : text.genres).filter { !$0.isEmpty && $0 != "unknown" }
-        return ItemText.readableTitle(item, in: items) + (genres.isEmpty ? "" : ", genres: " + genres.prefix(4).joined(separator: ", "))
+    init(items: [ItemText]) {
+        descriptions = items.indices.map { index in
+            let text = items[index]
+            let genres = (text.genres.isEmpty ? text.categories : text.genres).filter { !$0.isEmpty && $0 != "unknown" }
+            return ItemText.readableTitle(Int32(index), in: items) + (genres.isEmpty ? "" : ", genres: " + genres.prefix(4).joined(separator: ", "))
+        }
     }
+
+    init(descriptions: [String]) { self.descriptions = descriptions }
+
+    /// Item `item`'s description ("item N" for one outside the catalogue).
+    func describe(_ item: Int32) -> String { item >= 0 && Int(item) < descriptions.count ? descriptions[Int(item)] : "item \(item)" }
 
     /// The user message for one rating to predict.
     func message(history: [Rated], candidate: Int32) -> String {

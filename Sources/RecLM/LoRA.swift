@@ -103,6 +103,13 @@ public final class LoRAModel: @unchecked Sendable {
     /// Logits `[rows.count, vocabulary]` at the chosen positions of one sequence of `tokens`
     /// (positions 0...), recording the graph for `backward()`.
     public func logits(_ tokens: [Int32], rows: [Int]) -> Tensor {
+        let head = base["output.weight"] ?? base["token_embd.weight"]!
+        return hiddenStates(tokens, rows: rows).matmul(head, transposeB: true)
+    }
+
+    /// The last layer's states `[rows.count, hidden]` at the chosen positions, after the output
+    /// norm (what the output head reads), recording the graph for `backward()`.
+    public func hiddenStates(_ tokens: [Int32], rows: [Int]) -> Tensor {
         let c = configuration
         let t = tokens.count, positions = Array(0..<t)
         var x = base["token_embd.weight"]!.gather(rows: tokens).reshaped([1, t, c.hidden])
@@ -123,8 +130,7 @@ public final class LoRAModel: @unchecked Sendable {
             x = x + project(gated, layer: layer, "down")
         }
         let chosen = x.reshaped([t, c.hidden]).gather(rows: rows.map { Int32($0) })
-        let head = base["output.weight"] ?? base["token_embd.weight"]!
-        return chosen.rmsNorm(gamma: base["output_norm.weight"]!, eps: c.normEps).matmul(head, transposeB: true)
+        return chosen.rmsNorm(gamma: base["output_norm.weight"]!, eps: c.normEps)
     }
 
     /// Mean cross-entropy of `answer` after `prompt`: the supervised fine-tuning loss, the

@@ -154,9 +154,10 @@ struct HandCheckedTests {
 
 /// Defaults, except `epochs: 1` for plugins that train for epochs (a smoke test, not a fit).
 struct OneEpoch: ConfigurationSource {
-    // JSONDecoder is not strict: configurations without an `epochs` key ignore it.
+    // JSONDecoder is not strict: configurations without an `epochs` key ignore it, and those
+    // without `examples` (the fine-tuned rating model's training sample) that one.
     func decode<T: Decodable>(_ type: T.Type) throws -> T {
-        try JSONDecoder().decode(T.self, from: Data("{\"epochs\": 1}".utf8))
+        try JSONDecoder().decode(T.self, from: Data("{\"epochs\": 1, \"examples\": 4}".utf8))
     }
 }
 
