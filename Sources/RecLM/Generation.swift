@@ -59,11 +59,14 @@ public struct Generation: Codable, Sendable, Equatable {
 public struct ContinuationScore: Codable, Sendable, Equatable {
     public var tokens: [Int32]
     public var logprobs: [Double]
+    /// The prompt's length in tokens, where the backend reports it (the local engine does).
+    public var promptTokens: Int?
     public var total: Double { logprobs.reduce(0, +) }
 
-    public init(tokens: [Int32], logprobs: [Double]) {
+    public init(tokens: [Int32], logprobs: [Double], promptTokens: Int? = nil) {
         self.tokens = tokens
         self.logprobs = logprobs
+        self.promptTokens = promptTokens
     }
 }
 

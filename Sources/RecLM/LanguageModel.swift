@@ -81,9 +81,10 @@ public final class LocalLanguageModel: LanguageModel, @unchecked Sendable {
 
     public func score(_ prompt: Prompt, continuations: [String]) throws -> [ContinuationScore] {
         let ids = try tokens(prompt)
-        return try engine.lock.withLock {
+        let scores = try engine.lock.withLock {
             try engine.score(prompt: ids, continuations: continuations.map { engine.tokenizer.encode($0, parseSpecial: false) })
         }
+        return Self.counted(scores, prompt: ids.count)
     }
 
     private func report(_ plan: String) {
@@ -122,7 +123,20 @@ public final class LocalLanguageModel: LanguageModel, @unchecked Sendable {
                 finished(index, .failure(error))
             }
         }
-        try engine.lock.withLock { try engine.score(requests: encoded, batching: batching) { finished(runnable[$0], $1) } }
+        try engine.lock.withLock {
+            try engine.score(requests: encoded, batching: batching) { index, result in
+                finished(runnable[index], result.map { Self.counted($0, prompt: encoded[index].prompt.count) })
+            }
+        }
+    }
+
+    /// Scores that carry their prompt's length, for the call cache's token counts.
+    static func counted(_ scores: [ContinuationScore], prompt: Int) -> [ContinuationScore] {
+        scores.map { score in
+            var score = score
+            score.promptTokens = prompt
+            return score
+        }
     }
 }
 
@@ -238,7 +252,9 @@ public final class CachedLanguageModel: LanguageModel, @unchecked Sendable {
         (generation.promptTokens ?? 0, max(generation.tokens.count, generation.logprobs.count))
     }
 
-    static func scoreTokens(_ scores: [ContinuationScore]) -> (prompt: Int, completion: Int) { (0, scores.map(\.tokens.count).reduce(0, +)) }
+    static func scoreTokens(_ scores: [ContinuationScore]) -> (prompt: Int, completion: Int) {
+        (scores.first?.promptTokens ?? 0, scores.map(\.tokens.count).reduce(0, +))
+    }
 
     public func generate(_ requests: [GenerationRequest], finished: Finished<Generation>) throws {
         try batched(

@@ -27,8 +27,12 @@ import Testing
         let db = folder + "/rating.sqlite", report = folder + "/rating.md"
         let run = try CLI.run(["run", Self.spec, "--db", db, "--report", report, "--pipelines", "global-mean,zero-shot"])
         #expect(run.status == 0, "\(run.stderr)")
-        // 80 users, each with one held-out last rating: one call per pair, five answers each.
+        // 80 users, each with one held-out last rating: one call per pair, five answers each,
+        // its prompt's tokens counted.
         #expect(try Self.scoreCalls(db) == 80)
+        let store = try ResultStore(path: db, readOnly: true)
+        let prompts = try store.db.query("SELECT MIN(prompt_tokens), SUM(completion_tokens) FROM lm_calls WHERE kind = 'score'")[0]
+        #expect((prompts[0].int ?? 0) > 40 && prompts[1].int == 400, "\(prompts)")
         let text = try String(contentsOfFile: report, encoding: .utf8)
         #expect(text.contains("| zero-shot |") && text.contains("> [user] Here is a user's rating history, oldest first (1 to 5 stars):"), "\(text)")
         #expect(text.contains("P(1…5 stars): "), "\(text)")
