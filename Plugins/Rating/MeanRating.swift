@@ -17,11 +17,7 @@ public struct MeanRating: Scorer, Trainable {
 
         public init(from decoder: any Decoder) throws {
             let c = try decoder.container(keyedBy: CodingKeys.self)
-            let name = try c.decode(.by, default: "global")
-            guard let by = Grouping(rawValue: name) else {
-                throw DecodingError.dataCorruptedError(forKey: .by, in: c, debugDescription: "unknown value '\(name)'; valid: \(Grouping.allCases.map(\.rawValue).joined(separator: ", "))")
-            }
-            self.by = by
+            by = try c.decode(.by, default: Grouping.global)
         }
     }
 

@@ -35,12 +35,7 @@ public struct LLMRating: Scorer, Trainable, ReadsBehaviour, Diagnosing {
         public init(from decoder: any Decoder) throws {
             let c = try decoder.container(keyedBy: CodingKeys.self)
             lm = try c.decode(.lm, default: LanguageModelSpec())
-            let name = try c.decode(.output, default: "regression")
-            guard let output = Output(rawValue: name) else {
-                throw DecodingError.dataCorruptedError(
-                    forKey: .output, in: c, debugDescription: "unknown output '\(name)'; valid: \(Output.allCases.map(\.rawValue).joined(separator: ", "))")
-            }
-            self.output = output
+            output = try c.decode(.output, default: Output.regression)
             shots = try c.decode(.shots, default: 0, in: 0...20)
             history = try c.decode(.history, default: 10, in: 1...100)
         }

@@ -41,11 +41,7 @@ public struct TunedLLMRating: Scorer, Trainable, ReadsBehaviour, Checkpointable 
         public init(from decoder: any Decoder) throws {
             let c = try decoder.container(keyedBy: CodingKeys.self)
             lm = try c.decode(.lm, default: LanguageModelSpec())
-            let name = try c.decode(.output, default: "regression")
-            guard let output = LLMRating.Configuration.Output(rawValue: name) else {
-                throw DecodingError.dataCorruptedError(forKey: .output, in: c, debugDescription: "unknown output '\(name)'; valid: regression, classification")
-            }
-            self.output = output
+            output = try c.decode(.output, default: LLMRating.Configuration.Output.regression)
             history = try c.decode(.history, default: 10, in: 1...100)
             examples = try c.decode(.examples, default: 2000, in: 1...10_000_000)
             epochs = try c.decode(.epochs, default: 1, in: 1...1000)

@@ -20,6 +20,17 @@ extension KeyedDecodingContainer {
         return value
     }
 
+    /// Decodes one of an enumeration's names, or returns `defaultValue` when the key is absent;
+    /// another name is an error that lists the valid ones.
+    public func decode<E: RawRepresentable & CaseIterable>(_ key: Key, default defaultValue: E) throws -> E where E.RawValue == String {
+        guard let name = try decodeIfPresent(String.self, forKey: key) else { return defaultValue }
+        guard let value = E(rawValue: name) else {
+            throw DecodingError.dataCorruptedError(
+                forKey: key, in: self, debugDescription: "unknown value '\(name)'; valid: \(E.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        return value
+    }
+
     /// Decodes an optional `key` and checks, when present, that it lies in `range`.
     public func decodeIfPresent<T: Decodable & Comparable>(_ key: Key, in range: ClosedRange<T>) throws -> T? {
         guard let value = try decodeIfPresent(T.self, forKey: key) else { return nil }

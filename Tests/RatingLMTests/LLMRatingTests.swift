@@ -128,7 +128,7 @@ final class ItemRater: LanguageModel, @unchecked Sendable {
 
     @Test func configurationErrorsNameTheKey() throws {
         for (yaml, word) in [
-            ("{ output: stars }", "unknown output 'stars'; valid: regression, classification"), ("{ shots: -1 }", "shots"), ("{ history: 0 }", "history"),
+            ("{ output: stars }", "unknown value 'stars'; valid: regression, classification"), ("{ shots: -1 }", "shots"), ("{ history: 0 }", "history"),
         ] {
             do {
                 _ = try NodeDecoder().decode(LLMRating.Configuration.self, from: try YAMLParser.parse(yaml, file: "rating.yaml"), path: [])

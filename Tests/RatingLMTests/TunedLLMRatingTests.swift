@@ -62,7 +62,7 @@ let smolLMRequired = Fixtures.modelRequired("SmolLM2-135M-Instruct/SmolLM2-135M-
     }
 
     @Test func configurationErrorsNameTheKey() throws {
-        for (yaml, word) in [("{ targets: [q, x] }", "unknown LoRA target 'x'"), ("{ output: stars }", "unknown output 'stars'"), ("{ batch: 0 }", "batch")] {
+        for (yaml, word) in [("{ targets: [q, x] }", "unknown LoRA target 'x'"), ("{ output: stars }", "unknown value 'stars'"), ("{ batch: 0 }", "batch")] {
             do {
                 _ = try NodeDecoder().decode(TunedLLMRating.Configuration.self, from: try YAMLParser.parse(yaml, file: "tuned.yaml"), path: [])
                 Issue.record("\(yaml) was accepted")

@@ -165,6 +165,14 @@ private func rmse(_ predictions: [Float], _ test: [Interaction]) -> Double {
 }
 
 @Suite struct RatingConformanceTests {
+    @Test func anUnknownGroupingListsTheValidOnes() {
+        #expect {
+            try JSONDecoder().decode(MeanRating.Configuration.self, from: Data(#"{"by": "weekly"}"#.utf8))
+        } throws: { error in
+            "\(error)".contains("unknown value 'weekly'; valid: global, user, item")
+        }
+    }
+
     @Test func meansAndBiasedMFConform() throws {
         for by in MeanRating.Configuration.Grouping.allCases {
             try Conformance.scorer(MeanRating.self) { try MeanRating(configuration: .init(by: by), context: ComponentContext(seed: $0)) }
