@@ -19,7 +19,7 @@ struct SquaredErrorTraining {
     ) throws {
         var rng = SplitMix64(seed: context.seed).derived("\(name)-train")
         var order = Array(data.interactions.indices)
-        var stopping = EarlyStopping<[[Float]]>(patience: patience, metric: "-rmse")
+        var stopping = EarlyStopping<[[Float]]>(patience: patience, metric: "rmse", higherIsBetter: false)
         for epoch in 1...max(1, epochs) where epochs > 0 {
             order.shuffle(using: &rng)
             var total = 0.0
@@ -38,7 +38,7 @@ struct SquaredErrorTraining {
             guard !data.validation.isEmpty else { continue }
             let rmse = Self.rmse(validate(), data.validation)
             context.report(.validation(epoch: epoch, metric: "rmse", value: rmse))
-            if stopping.record(-rmse, epoch: epoch, snapshot: { parameters.map(\.data) }) {
+            if stopping.record(rmse, epoch: epoch, snapshot: { parameters.map(\.data) }) {
                 context.report(.message(stopping.stopMessage))
                 break
             }

@@ -157,5 +157,10 @@ struct EarlyStoppingTests {
         var never = EarlyStopping<Int>(patience: 0, metric: "ndcg@10")
         #expect(!(1...20).contains { epoch in never.record(0.1, epoch: epoch, snapshot: { epoch }) })
         #expect(never.best?.epoch == 1)
+        // An error metric: lower is better.
+        var error = EarlyStopping<Int>(patience: 1, metric: "rmse", higherIsBetter: false)
+        let stops = [(1.0, 1), (0.9, 2), (0.95, 3)].map { value, epoch in error.record(value, epoch: epoch, snapshot: { epoch }) }
+        #expect(stops == [false, false, true])
+        #expect(error.best?.snapshot == 2 && error.stopMessage == "early stop: best validation rmse 0.9000 at epoch 2")
     }
 }
