@@ -89,6 +89,7 @@ public struct TunedLLMRating: Scorer, Trainable, ReadsBehaviour, Checkpointable 
     /// Pairs read the user's last training ratings (after a restore from the stage cache, the
     /// runner scores through the split's timeline instead).
     public func predict(users: [Int32], items: [Int32], history: [[Int32]]) throws -> [Float] {
+        guard state != nil else { throw RecError(.plugin, "llm_rating_tuned predicts before it was trained") }
         guard let trained else { throw RecError(.plugin, "llm_rating_tuned scores pairs through the split's timeline once restored from a checkpoint") }
         return try predict(zip(users, items).map { Interaction(user: $0, item: $1, rating: 0, time: .max) }, timeline: trained)
     }
