@@ -54,7 +54,10 @@ let smolLMRequired = Fixtures.modelRequired("SmolLM2-135M-Instruct/SmolLM2-135M-
 
         var restored = try TunedLLMRating(configuration: configuration, context: ComponentContext(seed: 1))
         try restored.restore(from: try scorer.checkpoint())
-        #expect(try restored.predict(test, timeline: timeline) == predicted)
+        // The same model: equal up to the BLAS's summation order, which other tests running at
+        // the same time can change by switching its thread count.
+        let again = try restored.predict(test, timeline: timeline)
+        #expect(zip(again, predicted).allSatisfy { abs($0 - $1) < 1e-4 }, "\(again) against \(predicted)")
         var other = configuration
         other.rank = 4
         var mismatched = try TunedLLMRating(configuration: other, context: ComponentContext(seed: 1))
