@@ -68,8 +68,8 @@ public struct BiasedMF: Scorer, Retriever, Trainable, Checkpointable {
         let ratings = data.interactions
         guard !ratings.isEmpty else { throw RecError(.plugin, "biased_mf has no training ratings") }
         let k = configuration.factors
-        mean = Float(ratings.reduce(0.0) { $0 + Double($1.rating) } / Double(ratings.count))
-        range = ratings.map(\.rating).min()!...ratings.map(\.rating).max()!
+        mean = ratings.meanRating
+        range = ratings.ratingRange!
         var rng = SplitMix64(seed: seed).derived("biased-mf-init")
         func normal() -> Float { Float(configuration.initStd * rng.nextGaussian()) }
         userBias = [Float](repeating: 0, count: data.userCount)

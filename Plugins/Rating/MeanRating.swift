@@ -34,7 +34,7 @@ public struct MeanRating: Scorer, Trainable {
 
     public mutating func fit(_ data: TrainingSet, context: TrainingContext) throws {
         guard !data.interactions.isEmpty else { throw RecError(.plugin, "mean_rating has no training ratings") }
-        global = Float(data.interactions.reduce(0.0) { $0 + Double($1.rating) } / Double(data.interactions.count))
+        global = data.interactions.meanRating
         let count = configuration.by == .user ? data.userCount : configuration.by == .item ? data.itemCount : 0
         var sums = [Double](repeating: 0, count: count), counts = [Int](repeating: 0, count: count)
         for event in data.interactions where count > 0 {

@@ -11,7 +11,7 @@ struct RatingHead {
 
     var parameters: [Tensor] { layers.flatMap { [$0.weight, $0.bias] } }
 
-    init(inputs: Int, hidden: [Int], ratings: [Float], rng: inout SplitMix64) {
+    init(inputs: Int, hidden: [Int], ratings: [Interaction], rng: inout SplitMix64) {
         var width = inputs
         var layers: [(Tensor, Tensor)] = []
         for size in hidden + [1] {
@@ -19,8 +19,8 @@ struct RatingHead {
             width = size
         }
         self.layers = layers
-        mean = Float(ratings.reduce(0.0) { $0 + Double($1) } / Double(max(1, ratings.count)))
-        range = (ratings.min() ?? 1)...(ratings.max() ?? 5)
+        mean = ratings.meanRating
+        range = ratings.ratingRange ?? 1...5
     }
 
     func callAsFunction(_ x: Tensor) -> Tensor {
@@ -32,4 +32,15 @@ struct RatingHead {
     }
 
     func clipped(_ value: Float) -> Float { min(range.upperBound, max(range.lowerBound, value)) }
+}
+
+extension KeyedDecodingContainer {
+    /// A head's hidden layer sizes, each 1...65536; the error names the key and the bad size.
+    func decodeLayerSizes(_ key: Key, default defaultValue: [Int]) throws -> [Int] {
+        let sizes = try decode(key, default: defaultValue)
+        if let bad = sizes.first(where: { $0 < 1 || $0 > 65536 }) {
+            throw DecodingError.dataCorruptedError(forKey: key, in: self, debugDescription: "layer size \(bad) is outside 1...65536")
+        }
+        return sizes
+    }
 }

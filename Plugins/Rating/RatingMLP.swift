@@ -31,10 +31,7 @@ public struct RatingMLP: Scorer, Trainable {
         public init(from decoder: any Decoder) throws {
             let c = try decoder.container(keyedBy: CodingKeys.self)
             embedding = try c.decode(.embedding, default: 32, in: 1...4096)
-            hidden = try c.decode(.hidden, default: [64, 32])
-            if let bad = hidden.first(where: { $0 < 1 || $0 > 65536 }) {
-                throw DecodingError.dataCorruptedError(forKey: .hidden, in: c, debugDescription: "layer size \(bad) is outside 1...65536")
-            }
+            hidden = try c.decodeLayerSizes(.hidden, default: [64, 32])
             epochs = try c.decode(.epochs, default: 20, in: 0...10000)
             batchSize = try c.decode(.batchSize, default: 256, in: 1...1_000_000)
             learningRate = try c.decode(.learningRate, default: 0.001, in: 1e-8...10)
@@ -57,7 +54,7 @@ public struct RatingMLP: Scorer, Trainable {
 
     public mutating func fit(_ data: TrainingSet, context: TrainingContext) throws {
         guard !data.interactions.isEmpty else { throw RecError(.plugin, "rating_mlp has no training ratings") }
-        let network = RatingMLPNetwork(configuration, users: data.userCount, items: data.itemCount, ratings: data.interactions.map(\.rating), seed: seed)
+        let network = RatingMLPNetwork(configuration, users: data.userCount, items: data.itemCount, ratings: data.interactions, seed: seed)
         try network.train(on: data, configuration: configuration, context: context)
         self.network = network
     }

@@ -10,7 +10,7 @@ final class RatingMLPNetwork: @unchecked Sendable {
 
     var parameters: [Tensor] { [userTable, itemTable] + head.parameters }
 
-    init(_ configuration: RatingMLP.Configuration, users: Int, items: Int, ratings: [Float], seed: UInt64) {
+    init(_ configuration: RatingMLP.Configuration, users: Int, items: Int, ratings: [Interaction], seed: UInt64) {
         var rng = SplitMix64(seed: seed).derived("rating-mlp")
         let d = configuration.embedding
         userTable = Initializer.normal([max(1, users), d], std: 0.1, rng: &rng)

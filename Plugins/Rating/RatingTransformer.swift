@@ -44,10 +44,7 @@ public struct RatingTransformer: Scorer, Trainable, ReadsBehaviour {
             guard embedding % heads == 0 else {
                 throw DecodingError.dataCorruptedError(forKey: .heads, in: c, debugDescription: "embedding \(embedding) is not divisible by \(heads) heads")
             }
-            hidden = try c.decode(.hidden, default: [64, 32])
-            if let bad = hidden.first(where: { $0 < 1 || $0 > 65536 }) {
-                throw DecodingError.dataCorruptedError(forKey: .hidden, in: c, debugDescription: "layer size \(bad) is outside 1...65536")
-            }
+            hidden = try c.decodeLayerSizes(.hidden, default: [64, 32])
             epochs = try c.decode(.epochs, default: 20, in: 0...10000)
             batchSize = try c.decode(.batchSize, default: 256, in: 1...1_000_000)
             learningRate = try c.decode(.learningRate, default: 0.001, in: 1e-8...10)
@@ -72,7 +69,7 @@ public struct RatingTransformer: Scorer, Trainable, ReadsBehaviour {
 
     public mutating func fit(_ data: TrainingSet, context: TrainingContext) throws {
         guard !data.interactions.isEmpty else { throw RecError(.plugin, "rating_transformer has no training ratings") }
-        let network = RatingTransformerNetwork(configuration, items: data.itemCount, ratings: data.interactions.map(\.rating), seed: seed)
+        let network = RatingTransformerNetwork(configuration, items: data.itemCount, ratings: data.interactions, seed: seed)
         let timeline = Timeline(userCount: data.userCount, data.historyOnly + data.interactions)
         try network.train(on: data, timeline: timeline, configuration: configuration, context: context)
         self.network = network

@@ -24,7 +24,7 @@ final class RatingTransformerNetwork: @unchecked Sendable {
     var padding: Int32 { Int32(items.shape[0] - 1) }
     var parameters: [Tensor] { [items, ratings, positions] + blocks.flatMap(\.parameters) + head.parameters }
 
-    init(_ configuration: RatingTransformer.Configuration, items itemCount: Int, ratings observed: [Float], seed: UInt64) {
+    init(_ configuration: RatingTransformer.Configuration, items itemCount: Int, ratings observed: [Interaction], seed: UInt64) {
         var rng = SplitMix64(seed: seed).derived("rating-transformer")
         let d = configuration.embedding
         (length, width, heads) = (configuration.history, d, configuration.heads)

@@ -75,7 +75,7 @@ public struct TunedLLMRating: Scorer, Trainable, ReadsBehaviour, Checkpointable 
     public mutating func fit(_ data: TrainingSet, context: TrainingContext) throws {
         let prompt = RatingPrompt(items: data.itemText)
         for event in data.interactions { _ = try LLMRating.rated(event, prompt: prompt) }
-        let mean = Float(data.interactions.reduce(0.0) { $0 + Double($1.rating) } / Double(max(1, data.interactions.count)))
+        let mean = data.interactions.meanRating
         let state = try TunedRatingState(configuration, prompt: prompt, mean: mean, seed: seed)
         var rng = SplitMix64(seed: seed).derived("llm_rating_tuned examples")
         var chosen = Array(data.interactions.indices)

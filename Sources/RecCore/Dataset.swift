@@ -185,6 +185,17 @@ public struct SplitData: Sendable {
     public var timeline: Timeline { Timeline(userCount: dataset.userCount, historyOnly + train + validation + test) }
 }
 
+extension Collection where Element == Interaction {
+    /// The mean rating, summed in Double in order (0 when there is none).
+    public var meanRating: Float { Float(reduce(0.0) { $0 + Double($1.rating) } / Double(Swift.max(1, count))) }
+
+    /// The lowest and highest rating (nil when there is none).
+    public var ratingRange: ClosedRange<Float>? {
+        guard let low = lazy.map(\.rating).min(), let high = lazy.map(\.rating).max() else { return nil }
+        return low...high
+    }
+}
+
 /// The training data handed to `Trainable.fit`.
 public struct TrainingSet: Sendable {
     public var userCount: Int

@@ -1,4 +1,5 @@
 import Foundation
+import RecCore
 import Synchronization
 
 /// Fork-join for the short parallel sections of token-by-token generation (a few hundred of
@@ -6,7 +7,7 @@ import Synchronization
 /// moment waiting for the next section, and only then sleep. `DispatchQueue.concurrentPerform`
 /// wakes a sleeping worker every time, which costs more than the section itself.
 final class ForkJoin: @unchecked Sendable {
-    static let shared = ForkJoin(workers: max(0, ProcessInfo.processInfo.activeProcessorCount - 1))
+    static let shared = ForkJoin(workers: max(0, activeCores - 1))
 
     let workers: Int
     /// Bumped once per section; workers run each generation once.

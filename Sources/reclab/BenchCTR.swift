@@ -58,7 +58,7 @@ extension BenchCommand {
                 format: "reclab %@: %d training pairs, %d epochs, best epoch %.2f s, %.0f pairs/s, peak resident memory %.0f MiB, OpenBLAS %@ kernels",
                 model, pairs, epochs, ours, Double(pairs) / ours, peakMiB(), BLASCore.name))
         let gflop = Double(GemmWork.total - work) / Double(epochs) / 1e9
-        let rate = sgemmRate(), cores = ProcessInfo.processInfo.activeProcessorCount
+        let rate = sgemmRate(), cores = activeCores
         let floor = gflop / (rate * Double(cores))
         print(
             String(

@@ -291,7 +291,7 @@ enum BenchCommand: Command {
             itemCount: items, users: (0..<users).map { Int32($0) }, heldOut: heldOut, excluded: excluded, interacted: excluded,
             popularity: [Int](repeating: 0, count: items))
         let evaluator = RankingEvaluator(metrics: ["hr", "ndcg", "recall"], cutoffs: [k], protocol: .full, batchUsers: batch)
-        print("bench eval: \(users) users x \(items) items, dim \(d), batch \(batch), \(ProcessInfo.processInfo.activeProcessorCount) cores, OpenBLAS threads \(openblas_get_num_threads())")
+        print("bench eval: \(users) users x \(items) items, dim \(d), batch \(batch), \(activeCores) cores, OpenBLAS threads \(openblas_get_num_threads())")
         let start = Date()
         let result = try evaluator.evaluate(
             task,
