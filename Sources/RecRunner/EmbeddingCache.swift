@@ -31,9 +31,18 @@ public struct EmbeddingCache {
         }
         var vectors = [[Float]?](repeating: nil, count: texts.count)
         for (index, key) in keys.enumerated() {
-            if let bytes = try store.artifact(key), bytes.count == encoder.dimension * 4 {
-                vectors[index] = bytes.withUnsafeBytes { Array($0.bindMemory(to: Float.self)) }
+            guard let bytes = try store.artifact(key) else { continue }
+            // The key covers the encoder's configuration, not its weights: a stored vector of
+            // another width means the weights behind that configuration changed, and mixing
+            // both would give vectors of two encoders.
+            guard bytes.count == encoder.dimension * 4 else {
+                throw RecError(
+                    .store,
+                    "\(store.db.path) holds a \(bytes.count / 4)-dimensional '\(kind)' embedding of \"\(texts[index].prefix(40))\", "
+                        + "but the encoder with this configuration now gives \(encoder.dimension) dimensions: its weights changed behind "
+                        + "the same configuration; use a fresh --db for the new encoder")
             }
+            vectors[index] = bytes.withUnsafeBytes { Array($0.bindMemory(to: Float.self)) }
         }
         let hits = vectors.count { $0 != nil }
         if hits < texts.count {

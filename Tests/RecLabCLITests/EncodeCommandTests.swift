@@ -2,6 +2,8 @@ import Foundation
 import RecTesting
 import Testing
 
+@testable import RecStore
+
 /// `reclab encode`: standard input lines to JSON arrays, token ids, the embedding cache, and a
 /// clear error when the weights are missing.
 struct EncodeCommandTests {
@@ -40,6 +42,15 @@ struct EncodeCommandTests {
         // Another corpus changes the IDF weights, so nothing is reused.
         let other = try CLI.run(["encode", "--encoder", "hashing-tfidf", "--set", "dimension=64", "--db", db], input: input + "more\n")
         #expect(other.stderr.contains("4 texts, 0 from the cache"))
+        // A stored vector of another width under the same configuration is refused, not mixed
+        // with the new encoder's vectors, and the store keeps it.
+        let store = try ResultStore(path: db)
+        let key = try #require(try store.artifactKeys(kind: "embedding").first)
+        _ = try store.db.query("UPDATE artifacts SET data=? WHERE key=?", [.blob([UInt8](repeating: 0, count: 32 * 4)), .text(key)])
+        let mismatched = try CLI.run(["encode", "--encoder", "hashing-tfidf", "--set", "dimension=64", "--db", db], input: input)
+        #expect(mismatched.status == 1)
+        #expect(mismatched.stderr.contains("\(db) holds a 32-dimensional 'hashing-tfidf' embedding of") && mismatched.stderr.contains("now gives 64 dimensions"), "\(mismatched.stderr)")
+        #expect(try store.artifact(key)?.count == 32 * 4)
     }
 
     @Test func missingWeightsNameTheFileAndTheSetupCommand() throws {
