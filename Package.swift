@@ -96,7 +96,7 @@ let package = Package(
         .testTarget(name: "RatingLMTests", dependencies: ["RatingLM", "RecLM", "RecSpec", "RecTesting"]),
         .testTarget(name: "BaselinesTests", dependencies: ["Baselines", "AllPlugins", "RecData", "RecEval", "RecTesting"]),
         .testTarget(name: "StageGraphTests", dependencies: ["LLMText", "TextGraph", "AllPlugins", "RecRunner", "RecSpec", "RecStore", "RecData", "RecLM", "RecTesting"]),
-        .testTarget(name: "RecLabCLITests", dependencies: ["reclab", "RecStore", "RecTesting"]),
+        .testTarget(name: "RecLabCLITests", dependencies: ["reclab", "RecStore", "RecSpec", "RecTesting"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -93,12 +93,18 @@ enum RunCommand: Command {
           --report PATH        where to write the report (default: Reports/<name>.md)
           --no-report          do not write a report
           --max-cells N        allow plans of more than 10000 cells
+          --stages-only        build the selected cells' stages before training (augment
+                               texts, encoder vectors, derived artifacts), each distinct
+                               chain once, and train nothing: jobs that start from a copy
+                               of this database then restore them (reclab submit runs it
+                               first)
           --quiet              no progress output
 
         """
 
     static func run(_ raw: ArraySlice<String>) throws -> Int32 {
-        let args = try CommandArguments(raw, options: ["--db", "--set", "--shard", "--pipelines", "--data-root", "--report", "--max-cells"], flags: ["--no-report", "--quiet"])
+        let args = try CommandArguments(
+            raw, options: ["--db", "--set", "--shard", "--pipelines", "--data-root", "--report", "--max-cells"], flags: ["--no-report", "--quiet", "--stages-only"])
         let file = try args.positionals(1, "the spec FILE")[0]
         let plan = try loadPlan(file, args)
         let shard = try parseShard(args.value("--shard"))
@@ -109,6 +115,11 @@ enum RunCommand: Command {
             progress: progress)
         let cells = try selectCells(plan, pipelines: args.value("--pipelines"), shard: shard).map(\.cell)
         progress.line("\(plan.info.name): \(cells.count) cell(s)" + (shard.map { " in shard \($0.0)/\($0.1)" } ?? "") + " of \(plan.cells.count)")
+        if args.has("--stages-only") {
+            let built = try runner.buildStages(cells)
+            progress.line("\(built.chains) distinct chain(s) of stages ready; \(built.withoutStages) cell(s) have none")
+            return 0
+        }
         let summary = try runner.run(plan, cells: cells)
         progress.line("ran \(summary.ran), skipped \(summary.skipped) already done, failed \(summary.failed.count)")
         if !args.has("--no-report") {
@@ -138,29 +149,6 @@ enum ValidateCommand: Command {
         let file = try args.positionals(1, "the spec FILE")[0]
         let plan = try loadPlan(file, args)
         print("\(file): ok, experiment '\(plan.info.name)', \(plan.info.pipelines.count) pipeline(s), \(plan.loaded.points.count - 1) sweep point(s), \(plan.cells.count) cell(s)")
-        return 0
-    }
-}
-
-enum PlanCommand: Command {
-    static let name = "plan"
-    static let summary = "list the cells a spec expands to (for schedulers: one shard per job)"
-    static let usage = """
-        Usage: reclab plan FILE [--set KEY=VALUE]... [--shard I/N] [--pipelines A,B] [--max-cells N]
-
-        Prints one line per cell: index, cell key (first 12 hex digits), pipeline, seed, sweep point.
-        With --shard, only the cells of that shard; with --pipelines, only those pipelines'.
-
-        """
-
-    static func run(_ raw: ArraySlice<String>) throws -> Int32 {
-        let args = try CommandArguments(raw, options: ["--set", "--shard", "--pipelines", "--max-cells"], flags: [])
-        let file = try args.positionals(1, "the spec FILE")[0]
-        let plan = try loadPlan(file, args)
-        let shard = try parseShard(args.value("--shard"))
-        for (index, cell) in try selectCells(plan, pipelines: args.value("--pipelines"), shard: shard) {
-            print("\(index)\t\(cell.key.prefix(12))\t\(cell.pipeline.name)\tseed=\(cell.seed)\t\(cell.sweepLabel)")
-        }
         return 0
     }
 }

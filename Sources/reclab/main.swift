@@ -16,7 +16,7 @@ protocol Command {
 
 let builtins: [any Command.Type] = [
     RunCommand.self, ValidateCommand.self, PlanCommand.self, ListCommand.self, ReportCommand.self,
-    CompareCommand.self, DataCommand.self, AugmentCommand.self, MergeCommand.self, BenchCommand.self, EncodeCommand.self, LMCommand.self, CacheCommand.self,
+    CompareCommand.self, DataCommand.self, AugmentCommand.self, MergeCommand.self, SubmitCommand.self, StatusCommand.self, BenchCommand.self, EncodeCommand.self, LMCommand.self, CacheCommand.self,
 ]
 
 /// A command as the dispatcher sees it: a built-in one, or one a plugin registered.

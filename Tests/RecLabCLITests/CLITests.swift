@@ -75,7 +75,7 @@ func metricRows(_ db: String, _ name: String = "tiny") throws -> [String: [Strin
 let tinySpec = Fixtures.directory + "/tiny/tiny.yaml"
 
 @Suite(.serialized) struct CLITests {
-    @Test(arguments: ["run", "validate", "plan", "list", "report", "compare", "data", "augment", "merge", "bench", "encode", "lm", "cache", "palr"])
+    @Test(arguments: ["run", "validate", "plan", "list", "report", "compare", "data", "augment", "merge", "submit", "status", "bench", "encode", "lm", "cache", "palr"])
     func everyCommandHasHelp(_ command: String) throws {
         let output = try CLI.run([command, "--help"])
         #expect(output.status == 0)
