@@ -108,6 +108,20 @@ struct SlurmSubmission {
         return (lines + commands).joined(separator: "\n") + "\n"
     }
 
+    /// A task cancelled with scancel fails the merge job's afterok dependency for good, even
+    /// when the task is then requeued and succeeds; so a task that runs again (requeued after a
+    /// cancel, or preempted) sets the merge job's dependency once more, on every task.
+    var rearmMerge: [String] {
+        let record = shell([submission.results + "/submission.json"])
+        return [
+            "if [ \"${SLURM_RESTART_COUNT:-0}\" -gt 0 ] && [ -f \(record) ]; then",
+            "    merge=$(sed -n 's/.*\"merge\" : \"\\([0-9]*\\)\".*/\\1/p' \(record))",
+            "    tasks=$(for i in $(seq 0 \(submission.jobs - 1)); do printf ':%s_%s' \"$SLURM_ARRAY_JOB_ID\" \"$i\"; done)",
+            "    [ -z \"$merge\" ] || scontrol update jobid=\"$merge\" dependency=\"afterok$tasks\" || true",
+            "fi",
+        ]
+    }
+
     var scripts: [(file: String, text: String)] {
         let s = submission
         var out: [(String, String)] = []
@@ -117,7 +131,7 @@ struct SlurmSubmission {
                 "shards.sbatch",
                 script(
                     name: "shards", log: "shard-%a.log", extra: ["--array=0-\(s.jobs - 1)", "--requeue", "--open-mode=append"],
-                    commands: s.shardCommands(indexVariable: "SLURM_ARRAY_TASK_ID"))
+                    commands: rearmMerge + s.shardCommands(indexVariable: "SLURM_ARRAY_TASK_ID"))
             ))
         out.append(("merge.sbatch", script(name: "merge", log: "merge.log", commands: s.mergeCommands)))
         return out
@@ -137,7 +151,7 @@ struct SlurmSubmission {
             let path = submission.results + "/" + file
             try submission.write(text, to: path)
             try FileManager.default.createDirectory(atPath: submission.results + "/logs", withIntermediateDirectories: true)
-            let id = try sbatch(["--parsable"] + (previous.map { ["--dependency=afterok:\($0)", "--kill-on-invalid-dep=yes"] } ?? []) + [path])
+            let id = try sbatch(["--parsable"] + (previous.map { ["--dependency=afterok:\($0)"] } ?? []) + [path])
             ids[(file as NSString).deletingPathExtension] = id
             previous = id
             print("submitted \(file): job \(id)")

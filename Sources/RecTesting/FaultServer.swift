@@ -5,8 +5,8 @@ import Foundation
 
 /// A scripted HTTP/1.1 server on 127.0.0.1 for client tests: each request gets the next action
 /// (a reply, a reply after a delay, or a dropped connection); every request is recorded.
-final class FaultServer: @unchecked Sendable {
-    enum Action {
+public final class FaultServer: @unchecked Sendable {
+    public enum Action {
         case reply(status: Int, headers: [String: String] = [:], body: String)
         case slow(seconds: Double, body: String)
         case drop
@@ -17,16 +17,20 @@ final class FaultServer: @unchecked Sendable {
         case handler(@Sendable (Request) -> (status: Int, body: String))
     }
 
-    struct Request { var path: String; var headers: [String: String]; var body: String }
+    public struct Request {
+        public var path: String
+        public var headers: [String: String]
+        public var body: String
+    }
 
     private let socket: Int32
-    let port: UInt16
+    public let port: UInt16
     private let lock = NSLock()
     private var script: [Action]
-    private(set) var requests: [Request] = []
-    var baseURL: String { "http://127.0.0.1:\(port)" }
+    public private(set) var requests: [Request] = []
+    public var baseURL: String { "http://127.0.0.1:\(port)" }
 
-    init(_ script: [Action]) throws {
+    public init(_ script: [Action]) throws {
         self.script = script
         let socket = Glibc.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         var yes: Int32 = 1
@@ -48,9 +52,9 @@ final class FaultServer: @unchecked Sendable {
 
     /// Stops accepting; the accept thread closes the socket itself, so its descriptor cannot be
     /// reused by another server while that thread still holds it.
-    func stop() { lock.withLock { stopped = true } }
+    public func stop() { lock.withLock { stopped = true } }
 
-    var count: Int { lock.withLock { requests.count } }
+    public var count: Int { lock.withLock { requests.count } }
 
     private func acceptLoop() {
         defer { close(socket) }
