@@ -66,8 +66,9 @@ let package = Package(
         .target(name: "KAR", dependencies: ["RecCore", "RecLM", "RecTensor", "CTR"], path: "Plugins/KAR", exclude: ["README.md"], swiftSettings: optimisedInDebug),
         .target(name: "LLMRec", dependencies: ["RecCore", "RecLM", "RecGraph", "RecTensor", "CTR", "KAR"], path: "Plugins/LLMRec", exclude: ["README.md"], swiftSettings: optimisedInDebug),
         .target(name: "TextGraph", dependencies: ["RecCore", "COpenBLAS"], path: "Plugins/TextGraph", exclude: ["README.md"], swiftSettings: optimisedInDebug),
+        .target(name: "TIGER", dependencies: ["RecCore", "RecTensor", "CTR"], path: "Plugins/TIGER", exclude: ["README.md"], swiftSettings: optimisedInDebug),
         .target(
-            name: "AllPlugins", dependencies: ["RecCore", "Baselines", "SASRec", "TextEncoders", "PALR", "CTR", "Rating", "LLMText", "TextGraph", "KAR", "LLMRec", "RatingLM"],
+            name: "AllPlugins", dependencies: ["RecCore", "Baselines", "SASRec", "TextEncoders", "PALR", "CTR", "Rating", "LLMText", "TextGraph", "KAR", "LLMRec", "RatingLM", "TIGER"],
             path: "Plugins/AllPlugins"),
 
         // MARK: - CLI
@@ -92,6 +93,7 @@ let package = Package(
         .testTarget(name: "CTRTests", dependencies: ["CTR", "RecData", "RecEval", "RecSpec", "RecTensor", "RecTesting"]),
         .testTarget(name: "LLMRecTests", dependencies: ["LLMRec", "CTR", "AllPlugins", "RecRunner", "RecSpec", "RecStore", "RecLM", "RecTesting"]),
         .testTarget(name: "KARTests", dependencies: ["KAR", "CTR", "RecLM", "RecSpec", "RecTensor", "RecTesting"]),
+        .testTarget(name: "TIGERTests", dependencies: ["TIGER", "RecTensor", "RecSpec", "RecTesting"]),
         .testTarget(name: "RatingTests", dependencies: ["Rating", "RecData", "RecEval", "RecTensor", "RecTesting"]),
         .testTarget(name: "RatingLMTests", dependencies: ["RatingLM", "RecLM", "RecSpec", "RecTesting"]),
         .testTarget(name: "BaselinesTests", dependencies: ["Baselines", "AllPlugins", "RecData", "RecEval", "RecTesting"]),

@@ -10,6 +10,7 @@ import RecCore
 import SASRec
 import TextEncoders
 import TextGraph
+import TIGER
 
 /// The one list of plugins this build knows. Adding a plugin means adding one line here.
 public func makeRegistry() throws -> Registry {
@@ -46,6 +47,7 @@ public func makeRegistry() throws -> Registry {
     try registry.register(TextMLP.self)
     try registry.register(CTRRetriever.self)
     try registry.register(ItemGraphDeriver.self)
+    try registry.register(SemanticIDDeriver.self)
     try registry.register(GraphKNN.self)
     try registry.register(command: PALRCommand.self)
     return registry

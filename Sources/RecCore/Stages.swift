@@ -38,11 +38,58 @@ public protocol DerivedArtifact: Codable, Sendable {
 public struct DerivedArtifacts: Sendable {
     /// Item-item edges (text-augmented graphs, content kNN).
     public var itemGraph: ItemGraph?
+    /// Each item's tuple of codes (TIGER's semantic IDs).
+    public var semanticIDs: SemanticIDs?
 
-    public init(itemGraph: ItemGraph? = nil) { self.itemGraph = itemGraph }
+    public init(itemGraph: ItemGraph? = nil, semanticIDs: SemanticIDs? = nil) {
+        self.itemGraph = itemGraph
+        self.semanticIDs = semanticIDs
+    }
 
     /// The names of the artifacts present.
-    public var names: [String] { itemGraph == nil ? [] : [ItemGraph.name] }
+    public var names: [String] { (itemGraph == nil ? [] : [ItemGraph.name]) + (semanticIDs == nil ? [] : [SemanticIDs.name]) }
+}
+
+/// Each item's semantic ID: `levels` codes of a residual quantiser, each in
+/// `0..<codebookSize`, then one more code that tells apart the items whose quantised codes
+/// collide (0 for the first of them, 1 for the next, ...), so that every item's ID is unique.
+public struct SemanticIDs: DerivedArtifact, Equatable {
+    public static let name = "semantic IDs"
+    public static var slot: WritableKeyPath<DerivedArtifacts, SemanticIDs?> { \.semanticIDs }
+    /// `[items][levels + 1]`.
+    public var codes: [[Int32]]
+    public var levels: Int
+    public var codebookSize: Int
+    /// What made the codes (`rqvae`, `residual_kmeans`, `random`).
+    public var quantiser: String
+    /// Per level, the share of the codebook that some item's code uses.
+    public var usage: [Double]
+    /// The share of items whose `levels` quantised codes another item has as well.
+    public var collisionRate: Double
+    /// The largest number of items that share one tuple of quantised codes.
+    public var largestCollision: Int
+
+    public init(codes: [[Int32]], levels: Int, codebookSize: Int, quantiser: String) {
+        self.codes = codes
+        self.levels = levels
+        self.codebookSize = codebookSize
+        self.quantiser = quantiser
+        usage = (0..<levels).map { level in Double(Set(codes.map { $0[level] }).count) / Double(max(1, codebookSize)) }
+        var groups: [ArraySlice<Int32>: Int] = [:]
+        for id in codes { groups[id.prefix(levels), default: 0] += 1 }
+        collisionRate = Double(groups.values.filter { $0 > 1 }.reduce(0, +)) / Double(max(1, codes.count))
+        largestCollision = groups.values.max() ?? 0
+    }
+
+    /// Appends the disambiguating code to `quantised` (`[items][levels]`), in item order.
+    public static func disambiguated(_ quantised: [[Int32]]) -> [[Int32]] {
+        var seen: [[Int32]: Int32] = [:]
+        return quantised.map { id in
+            let next = seen[id, default: 0]
+            seen[id] = next + 1
+            return id + [next]
+        }
+    }
 }
 
 /// Item-item edges: `neighbours[i]` are item `i`'s neighbours, strongest first, with the
