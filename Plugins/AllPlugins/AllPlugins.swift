@@ -48,6 +48,7 @@ public func makeRegistry() throws -> Registry {
     try registry.register(CTRRetriever.self)
     try registry.register(ItemGraphDeriver.self)
     try registry.register(SemanticIDDeriver.self)
+    try registry.register(TIGER.self)
     try registry.register(GraphKNN.self)
     try registry.register(command: PALRCommand.self)
     return registry

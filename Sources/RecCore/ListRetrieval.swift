@@ -55,3 +55,7 @@ extension ListRetrieverRows: Checkpointable where Base: Checkpointable {
 public protocol RetrievesLists {
     var depth: Int { get set }
 }
+
+extension ListRetrieverRows: ReadsDerived where Base: ReadsDerived {
+    public var readsDerived: [String] { base.readsDerived }
+}

@@ -87,6 +87,32 @@ public final class Adam {
     }
 
     public func zeroGrad() { for parameter in parameters { parameter.zeroGrad() } }
+
+    /// The moment estimates and the step count as tensors named under `prefix` (for a
+    /// checkpoint from which training resumes exactly).
+    public func state(prefix: String) -> [String: Tensor] {
+        var out = ["\(prefix)step": Tensor(shape: [1], data: [Float(step)])]
+        for index in parameters.indices {
+            out["\(prefix)m.\(index)"] = Tensor(shape: [m[index].count], data: m[index])
+            out["\(prefix)v.\(index)"] = Tensor(shape: [v[index].count], data: v[index])
+        }
+        return out
+    }
+
+    /// Takes back what `state(prefix:)` wrote, for the same parameter list.
+    public func restore(_ tensors: [String: Tensor], prefix: String) throws {
+        guard let saved = tensors["\(prefix)step"]?.data.first, saved >= 0, saved == saved.rounded() else {
+            throw RecError(.data, "optimiser state: the step count is missing")
+        }
+        for index in parameters.indices {
+            guard let first = tensors["\(prefix)m.\(index)"]?.data, let second = tensors["\(prefix)v.\(index)"]?.data,
+                first.count == m[index].count, second.count == v[index].count
+            else { throw RecError(.data, "optimiser state: the moments of parameter \(index) are missing or of another size") }
+            m[index] = first
+            v[index] = second
+        }
+        step = Int(saved)
+    }
 }
 
 /// Scales all gradients down so that their joint L2 norm is at most `maxNorm`.

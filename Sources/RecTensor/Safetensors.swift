@@ -99,8 +99,13 @@ public enum Safetensors {
 
     /// Parses a safetensors buffer of F32 tensors; `file` names it in errors.
     public static func decode(_ bytes: [UInt8], file: String = "checkpoint") throws -> [String: Tensor] {
+        try decodeWithMetadata(bytes, file: file).tensors
+    }
+
+    /// The tensors of a safetensors buffer of F32 tensors and its `__metadata__` strings.
+    public static func decodeWithMetadata(_ bytes: [UInt8], file: String = "checkpoint") throws -> (tensors: [String: Tensor], metadata: [String: String]) {
         try bytes.withUnsafeBytes { raw in
-            let (entries, _, dataStart) = try parseHeader(raw, file: file)
+            let (entries, metadata, dataStart) = try parseHeader(raw, file: file)
             var tensors: [String: Tensor] = [:]
             for (name, entry) in entries {
                 guard entry.dtype == "F32" else {
@@ -109,7 +114,7 @@ public enum Safetensors {
                 let values = floats(raw, from: dataStart + entry.range.lowerBound, count: entry.range.count / 4)
                 tensors[name] = Tensor(shape: entry.shape, data: values, requiresGrad: true)
             }
-            return tensors
+            return (tensors, metadata)
         }
     }
 
