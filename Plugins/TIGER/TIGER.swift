@@ -15,7 +15,7 @@ import RecTensor
 /// ```yaml
 /// retriever: { type: tiger, epochs: 20, beam: 20, user_tokens: 2000 }
 /// ```
-public struct TIGER: ListRetriever, Trainable, Checkpointable, ReadsDerived {
+public struct TIGER: ListRetriever, Trainable, Checkpointable, ReadsDerived, Diagnosing {
     public struct Configuration: Codable, Sendable, Equatable {
         public var dModel = 128
         public var heads = 6
@@ -103,16 +103,14 @@ public struct TIGER: ListRetriever, Trainable, Checkpointable, ReadsDerived {
             first = epoch + 1
             context.report(.message("tiger: resuming after epoch \(epoch) of \(configuration.epochs)"))
         }
-        let length = encoderLength(vocabulary)
-        var order = Array(examples.indices)
-        var shuffle = SplitMix64(seed: seed).derived("tiger order")
-        for _ in 1..<first { order.shuffle(using: &shuffle) }
+        let inputs = examples.map { min($0.2, configuration.history) }
         for epoch in first...max(first, configuration.epochs) where epoch <= configuration.epochs {
-            order.shuffle(using: &shuffle)
             var dropout = SplitMix64(seed: seed).derived("tiger dropout \(epoch)")
             var total = 0.0, batches = 0
-            for start in stride(from: 0, to: order.count, by: configuration.batchSize) {
-                let batch = order[start..<min(order.count, start + configuration.batchSize)].map { examples[$0] }
+            for batchIndices in Self.batches(lengths: inputs, size: configuration.batchSize, seed: seed, epoch: epoch) {
+                let batch = batchIndices.map { examples[$0] }
+                // Padded to the batch's longest input only.
+                let length = (vocabulary.userBuckets > 0 ? 1 : 0) + vocabulary.idLength * batchIndices.map { inputs[$0] }.max()!
                 let encoder = batch.map { user, items, position in
                     vocabulary.encoderTokens(user: user, items: items[max(0, position - configuration.history)..<position], length: length)
                 }
@@ -139,7 +137,8 @@ public struct TIGER: ListRetriever, Trainable, Checkpointable, ReadsDerived {
 
     public func retrieve(user: Int32, history: [Int32], count: Int) throws -> [ScoredItem] {
         guard let model, let vocabulary else { throw RecError(.plugin, "tiger retrieves before it was trained") }
-        let tokens = vocabulary.encoderTokens(user: user, items: history.suffix(configuration.history), length: encoderLength(vocabulary))
+        let tokens = vocabulary.encoderTokens(user: user, items: history.suffix(configuration.history), length: 0)
+        guard !tokens.isEmpty else { return [] }
         let found = ConstrainedBeamSearch.search(model, vocabulary: vocabulary, encoderTokens: tokens, width: max(configuration.beam, count))
         return found.prefix(count).map { ScoredItem(item: $0.item, score: Float($0.logProbability)) }
     }
@@ -158,6 +157,39 @@ public struct TIGER: ListRetriever, Trainable, Checkpointable, ReadsDerived {
         let model = makeModel(vocabulary, rng: &rng)
         try model.replace(with: tensors)
         (self.model, self.vocabulary, self.ids) = (model, vocabulary, ids)
+    }
+
+    /// The batches of epoch `epoch`: the examples shuffled, then within runs of 32 batches
+    /// sorted by input length, so that a batch pads little, then the batches shuffled. Drawn
+    /// from the seed and the epoch alone, so a resumed run makes the same batches.
+    static func batches(lengths: [Int], size: Int, seed: UInt64, epoch: Int) -> [[Int]] {
+        var rng = SplitMix64(seed: seed).derived("tiger batches \(epoch)")
+        var order = Array(lengths.indices)
+        order.shuffle(using: &rng)
+        var out: [[Int]] = []
+        for start in stride(from: 0, to: order.count, by: size * 32) {
+            let run = order[start..<min(order.count, start + size * 32)].sorted { (lengths[$0], $0) < (lengths[$1], $1) }
+            for first in stride(from: 0, to: run.count, by: size) { out.append(Array(run[first..<min(run.count, first + size)])) }
+        }
+        out.shuffle(using: &rng)
+        return out
+    }
+
+    /// The semantic IDs' codebook usage and collisions, for the report.
+    public func diagnostics() -> [String: Int] {
+        guard let ids else { return [:] }
+        var counts = [
+            "items sharing their codes": Int((ids.collisionRate * Double(ids.codes.count)).rounded()), "largest group sharing codes": ids.largestCollision,
+        ]
+        for (level, usage) in ids.usage.enumerated() { counts["codes used, level \(level + 1)"] = Int((usage * Double(ids.codebookSize)).rounded()) }
+        return counts
+    }
+
+    public func examples() -> [String] { [] }
+
+    public var countsNote: String? {
+        guard let ids else { return nil }
+        return "tiger: codes used per level are out of \(ids.codebookSize) per seed (\(ids.quantiser) IDs of \(ids.codes.count) items); items sharing their codes are told apart by a last code."
     }
 
     /// Where the training progress of this configuration, data and seed is kept. The epoch

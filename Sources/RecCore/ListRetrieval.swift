@@ -59,3 +59,9 @@ public protocol RetrievesLists {
 extension ListRetrieverRows: ReadsDerived where Base: ReadsDerived {
     public var readsDerived: [String] { base.readsDerived }
 }
+
+extension ListRetrieverRows: Diagnosing where Base: Diagnosing {
+    public func diagnostics() -> [String: Int] { base.diagnostics() }
+    public func examples() -> [String] { base.examples() }
+    public var countsNote: String? { base.countsNote }
+}

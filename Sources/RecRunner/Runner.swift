@@ -300,7 +300,7 @@ public final class Runner: @unchecked Sendable {
             })
         lap("evaluate")
         // What the LLM components counted, and the examples they kept for the report.
-        let counts = try storeDiagnostics(stages.components + [augmenter as Any?, ranker as Any?], cell: cell)
+        let counts = try storeDiagnostics(stages.components + [retriever as Any?, augmenter as Any?, ranker as Any?], cell: cell)
         return cellResult(prepared, result, timings: timings, counts: counts, curves: curves)
     }
 }
