@@ -20,3 +20,17 @@ public func parallelChunks(_ count: Int, _ body: @Sendable (_ chunk: Int, _ chun
     if chunks == 1 { body(0, 1); return }
     DispatchQueue.concurrentPerform(iterations: chunks) { body($0, chunks) }
 }
+
+/// A value behind a lock, for state that `@Sendable` closures (progress callbacks, training
+/// events) share across threads.
+public final class Locked<Value>: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value: Value
+
+    public init(_ value: Value) { self.value = value }
+
+    public func get() -> Value { lock.withLock { value } }
+    public func set(_ new: Value) { lock.withLock { value = new } }
+    /// Changes the value in place, under the lock.
+    public func update(_ body: (inout Value) -> Void) { lock.withLock { body(&value) } }
+}

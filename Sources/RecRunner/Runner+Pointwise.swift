@@ -104,17 +104,27 @@ extension Runner {
     }
 
     /// The context a training loop reports through: epochs and messages become progress lines
-    /// with elapsed time and an estimate of what is left.
+    /// with elapsed time and an estimate of what is left. From the second epoch on, the
+    /// estimate uses the epochs' own pace (time since the first epoch ended), so that stages run
+    /// before training (encoding, LLM text) do not inflate it.
     /// Every event is also kept by `curves`, for the cell's learning curves.
     func trainingContext(_ cell: ExperimentPlan.Cell, started: Date, curves: CurveRecorder) -> TrainingContext {
         let reporter = progress
         let name = cell.pipeline.name
+        let firstEpochEnd = Locked<Date?>(nil)
         return TrainingContext(seed: cell.seed) { event in
             curves.record(event)
             switch event {
             case .epochEnd(let epoch, let total, let loss):
-                let elapsed = Date().timeIntervalSince(started)
-                let eta = elapsed / Double(epoch) * Double(total - epoch)
+                let now = Date(), elapsed = now.timeIntervalSince(started)
+                let eta: Double
+                if epoch <= 1 {
+                    firstEpochEnd.set(now)
+                    eta = elapsed * Double(total - epoch)
+                } else {
+                    let pace = now.timeIntervalSince(firstEpochEnd.get() ?? started) / Double(epoch - 1)
+                    eta = pace * Double(total - epoch)
+                }
                 reporter.line(
                     String(
                         format: "  %@ epoch %d/%d loss %.5f  %@ elapsed, ETA %@", name, epoch, total, loss,

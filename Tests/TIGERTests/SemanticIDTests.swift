@@ -52,23 +52,18 @@ struct SemanticIDTests {
 
     /// The RQ-VAE's loss falls as it trains, and it reports its codebook usage and collisions.
     @Test func rqvaeLearns() throws {
-        final class Events: @unchecked Sendable {
-            let lock = NSLock()
-            var losses: [Double] = [], messages: [String] = []
-        }
-        let events = Events()
+        let losses = Locked<[Double]>([]), messages = Locked<[String]>([])
         let context = TrainingContext(seed: 1) { event in
-            events.lock.withLock {
-                if case .epochEnd(_, _, let loss) = event { events.losses.append(loss) }
-                if case .message(let text) = event { events.messages.append(text) }
-            }
+            if case .epochEnd(_, _, let loss) = event { losses.update { $0.append(loss) } }
+            if case .message(let text) = event { messages.update { $0.append(text) } }
         }
         let (data, _) = clusteredItems()
         _ = try deriver("{ levels: 2, codes: 8, latent: 4, hidden: [16], epochs: 40, batch: 64, learning_rate: 0.01, reset_every: 5 }").derive(from: data, context: context)
-        #expect(events.losses.count == 40 && events.losses.allSatisfy(\.isFinite))
-        let first: Double = events.losses.prefix(5).reduce(0, +), last: Double = events.losses.suffix(5).reduce(0, +)
-        #expect(last < 0.7 * first, "\(events.losses)")
-        #expect(events.messages.contains { $0.contains("codebook usage per level") && $0.contains("collide") }, "\(events.messages)")
+        let seen = losses.get(), lines = messages.get()
+        #expect(seen.count == 40 && seen.allSatisfy(\.isFinite))
+        let first: Double = seen.prefix(5).reduce(0, +), last: Double = seen.suffix(5).reduce(0, +)
+        #expect(last < 0.7 * first, "\(seen)")
+        #expect(lines.contains { $0.contains("codebook usage per level") && $0.contains("collide") }, "\(lines)")
     }
 
     /// The collision statistics follow their definition, and identical vectors (duplicate

@@ -90,14 +90,10 @@ struct TIGERTests {
         let store = MemoryArtifacts()
         var first = try tiger("epochs: 2, dropout: 0.1", artifacts: store)
         try first.fit(data, context: TrainingContext(seed: 1))
-        final class Messages: @unchecked Sendable {
-            let lock = NSLock()
-            var lines: [String] = []
-        }
-        let messages = Messages()
+        let messages = Locked<[String]>([])
         var resumed = try tiger("epochs: 4, dropout: 0.1", artifacts: store)
-        try resumed.fit(data, context: TrainingContext(seed: 1) { if case .message(let text) = $0 { messages.lock.withLock { messages.lines.append(text) } } })
-        #expect(messages.lines.contains("tiger: resuming after epoch 2 of 4"), "\(messages.lines)")
+        try resumed.fit(data, context: TrainingContext(seed: 1) { if case .message(let text) = $0 { messages.update { $0.append(text) } } })
+        #expect(messages.get().contains("tiger: resuming after epoch 2 of 4"), "\(messages.get())")
         #expect(try resumed.checkpoint() == straight.checkpoint())
     }
 
