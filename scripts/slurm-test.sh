@@ -62,7 +62,9 @@ sleep 3
 scontrol requeue "${shards}_1"
 wait_for "$(job_id "$work/requeue" merge)"
 "$bin" status "$work/requeue"
-grep -q "run" "$work/requeue/logs/shard-1.log" || fail "task 1 left no log"
+# Task 1's log shows the cancel, then the restarted task skipping the cell it had finished.
+grep -q "CANCELLED" "$work/requeue/logs/shard-1.log" || fail "task 1 was not cancelled while it ran: $(cat "$work/requeue/logs/shard-1.log")"
+grep -q "already done" "$work/requeue/logs/shard-1.log" || fail "the requeued task 1 did not resume its shard: $(cat "$work/requeue/logs/shard-1.log")"
 rows "$work/requeue/merged.sqlite" > "$work/requeue.csv"
 diff "$work/single.csv" "$work/requeue.csv" > /dev/null || fail "rows after the requeue differ: $(diff "$work/single.csv" "$work/requeue.csv" | head)"
 echo "slurm-test: passed ($work)"
