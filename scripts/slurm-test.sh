@@ -49,13 +49,15 @@ echo "slurm-test: $(($(wc -l < "$work/array.csv") - 1)) metric rows equal"
 echo "slurm-test: a task cancelled while running, then requeued"
 "$bin" submit slurm "$spec" --jobs 3 --results "$work/requeue" --cpus 1
 shards=$(job_id "$work/requeue" shards)
+# Cancel task 1 once it has finished its first cell (ItemKNN, seconds) and is training its
+# second (SASRec, a minute or more).
 waited=0
-until squeue -h -j "${shards}_1" -t RUNNING 2> /dev/null | grep -q .; do
-    [ "$waited" -lt "$timeout" ] || fail "task ${shards}_1 never ran"
+until "$bin" status "$work/requeue" 2> /dev/null | grep -q "^shard 1: 1 done"; do
+    [ "$waited" -lt "$timeout" ] || fail "task ${shards}_1 never finished its first cell"
     sleep 1
     waited=$((waited + 1))
 done
-sleep 20
+sleep 5
 scancel "${shards}_1"
 sleep 3
 "$bin" status "$work/requeue"
