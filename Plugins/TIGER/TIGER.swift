@@ -15,7 +15,7 @@ import RecTensor
 /// ```yaml
 /// retriever: { type: tiger, epochs: 20, beam: 20, user_tokens: 2000 }
 /// ```
-public struct TIGER: ListRetriever, Trainable, Checkpointable, ReadsDerived, Diagnosing {
+public struct TIGER: ListRetriever, Trainable, Checkpointable, ReadsDerived, Diagnosing, SequenceAware {
     public struct Configuration: Codable, Sendable, Equatable {
         public var dModel = 128
         public var heads = 6
@@ -90,18 +90,28 @@ public struct TIGER: ListRetriever, Trainable, Checkpointable, ReadsDerived, Dia
         }
         let vocabulary = SemanticVocabulary(ids: ids, userBuckets: configuration.userTokens)
         var rng = SplitMix64(seed: seed).derived("tiger")
-        let model = makeModel(vocabulary, rng: &rng)
+        var model = makeModel(vocabulary, rng: &rng)
         let examples = data.history.enumerated().flatMap { user, items in (1..<max(1, items.count)).map { (Int32(user), items, $0) } }
         guard !examples.isEmpty else { throw RecError(.plugin, "tiger: no user has two training items, so there is nothing to learn from") }
-        let parameters = model.orderedParameters
-        let adam = Adam(parameters: parameters, learningRate: Float(configuration.learningRate))
+        var adam = Adam(parameters: model.orderedParameters, learningRate: Float(configuration.learningRate))
         let progressKey = try Self.progressKey(configuration: configuration, ids: ids, history: data.history, seed: seed)
         var first = 1
-        if let stored = try artifacts?.artifact(progressKey), let (epoch, tensors) = try? Self.decodeProgress(stored) {
-            try model.replace(with: tensors)
-            try adam.restore(tensors, prefix: "adam.")
-            first = epoch + 1
-            context.report(.message("tiger: resuming after epoch \(epoch) of \(configuration.epochs)"))
+        if let stored = try artifacts?.artifact(progressKey) {
+            do {
+                let (epoch, tensors) = try Self.decodeProgress(stored)
+                try model.replace(with: tensors)
+                try adam.restore(tensors, prefix: "adam.")
+                first = epoch + 1
+                context.report(.message("tiger: resuming after epoch \(epoch) of \(configuration.epochs)"))
+            } catch {
+                // A progress record that does not fit is set aside: training starts over and
+                // overwrites it after its first epoch.
+                var fresh = SplitMix64(seed: seed).derived("tiger")
+                model = makeModel(vocabulary, rng: &fresh)
+                adam = Adam(parameters: model.orderedParameters, learningRate: Float(configuration.learningRate))
+                first = 1
+                context.report(.message("tiger: the stored training progress is unusable (\(error)); training from the start"))
+            }
         }
         let inputs = examples.map { min($0.2, configuration.history) }
         for epoch in first...max(first, configuration.epochs) where epoch <= configuration.epochs {

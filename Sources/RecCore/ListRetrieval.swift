@@ -56,6 +56,8 @@ public protocol RetrievesLists {
     var depth: Int { get set }
 }
 
+extension ListRetrieverRows: SequenceAware where Base: SequenceAware {}
+
 extension ListRetrieverRows: ReadsDerived where Base: ReadsDerived {
     public var readsDerived: [String] { base.readsDerived }
 }

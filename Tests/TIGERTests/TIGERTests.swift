@@ -95,6 +95,13 @@ struct TIGERTests {
         try resumed.fit(data, context: TrainingContext(seed: 1) { if case .message(let text) = $0 { messages.update { $0.append(text) } } })
         #expect(messages.get().contains("tiger: resuming after epoch 2 of 4"), "\(messages.get())")
         #expect(try resumed.checkpoint() == straight.checkpoint())
+        // A damaged progress record is set aside: training starts over and ends as a straight run.
+        for key in store.values.keys { store.values[key] = Array(store.values[key]!.prefix(100)) }
+        messages.set([])
+        var restarted = try tiger("epochs: 4, dropout: 0.1", artifacts: store)
+        try restarted.fit(data, context: TrainingContext(seed: 1) { if case .message(let text) = $0 { messages.update { $0.append(text) } } })
+        #expect(messages.get().contains { $0.contains("the stored training progress is unusable") }, "\(messages.get())")
+        #expect(try restarted.checkpoint() == straight.checkpoint())
     }
 
     @Test func missingSemanticIDsAreAClearError() throws {
