@@ -1,3 +1,4 @@
+import Foundation
 import RecCore
 import RecLM
 
@@ -49,6 +50,8 @@ public struct LLMRating: Scorer, Trainable, ReadsBehaviour, Diagnosing {
     let model: LazyLanguageModel
     let seed: UInt64
     let tally = Tally()
+    /// Where long scoring batches report how far they are (nil outside a run).
+    let progress: ProgressReporter?
     private var prompt = RatingPrompt(items: [])
     private var solved: [RatingPrompt.Example] = []
     /// Each user's training ratings in time order, for pairs scored without a timeline.
@@ -57,6 +60,7 @@ public struct LLMRating: Scorer, Trainable, ReadsBehaviour, Diagnosing {
     public init(configuration: Configuration, context: ComponentContext) throws {
         self.configuration = configuration
         seed = context.seed
+        progress = context.progress
         model = LazyLanguageModel(configuration.lm, cache: context.languageModelCache)
     }
 
@@ -65,6 +69,7 @@ public struct LLMRating: Scorer, Trainable, ReadsBehaviour, Diagnosing {
         self.configuration = configuration
         self.seed = seed
         self.model = LazyLanguageModel(configuration.lm, cache: nil, preset: model)
+        progress = nil
     }
 
     /// Nothing is learnt: keeps the item texts and each user's training ratings, and draws the
@@ -104,7 +109,10 @@ public struct LLMRating: Scorer, Trainable, ReadsBehaviour, Diagnosing {
         let conversations = zip(histories, items).map { history, item in
             prompt.conversation(examples: solved, history: history, candidate: item).map { ChatMessage(role: $0.role, content: $0.content) }
         }
-        let scores = try model.get().scoreAll(conversations.map { ScoringRequest(.chat($0), continuations: RatingPrompt.answers) })
+        let started = Date()
+        let scores = try model.get().scoreAll(conversations.map { ScoringRequest(.chat($0), continuations: RatingPrompt.answers) }) { [progress] done in
+            progress?.milestone("  llm_rating: pairs scored", done: done, total: items.count, started: started)
+        }
         tally.count("pairs_scored", items.count)
         tally.count("history_ratings_shown", histories.reduce(0) { $0 + $1.count })
         return zip(scores, conversations).enumerated().map { index, pair in

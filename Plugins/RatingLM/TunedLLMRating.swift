@@ -63,6 +63,8 @@ public struct TunedLLMRating: Scorer, Trainable, ReadsBehaviour, Checkpointable 
     public var predicts: PredictionKind { .rating }
     public var behaviourLength: Int { configuration.history }
     let seed: UInt64
+    /// Where scoring reports how far it is (nil outside a run).
+    let progress: ProgressReporter?
     private var state: TunedRatingState?
     /// The training timeline, for pairs scored without one.
     private var trained: Timeline?
@@ -70,6 +72,7 @@ public struct TunedLLMRating: Scorer, Trainable, ReadsBehaviour, Checkpointable 
     public init(configuration: Configuration, context: ComponentContext) throws {
         self.configuration = configuration
         seed = context.seed
+        progress = context.progress
     }
 
     public mutating func fit(_ data: TrainingSet, context: TrainingContext) throws {
@@ -96,9 +99,12 @@ public struct TunedLLMRating: Scorer, Trainable, ReadsBehaviour, Checkpointable 
 
     public func predict(_ pairs: [Interaction], timeline: Timeline) throws -> [Float] {
         guard let state else { throw RecError(.plugin, "llm_rating_tuned predicts before it was trained") }
-        return try pairs.map { pair in
+        let started = Date()
+        return try pairs.enumerated().map { index, pair in
             let history = try timeline.before(pair, limit: configuration.history).map { try LLMRating.rated($0, prompt: state.prompt) }
-            return try state.predict(history: history, candidate: pair.item)
+            let value = try state.predict(history: history, candidate: pair.item)
+            progress?.milestone("  llm_rating_tuned: pairs scored", done: index + 1, total: pairs.count, started: started)
+            return value
         }
     }
 

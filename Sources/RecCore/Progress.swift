@@ -45,6 +45,14 @@ public final class ProgressReporter: @unchecked Sendable {
         }
     }
 
+    /// A line that stays, at every twentieth of `total` and at the end: `label done/total,
+    /// elapsed, ETA`, for long batches whose progress logs should keep.
+    public func milestone(_ label: String, done: Int, total: Int, started: Date) {
+        guard total > 0, done % max(1, total / 20) == 0 || done == total else { return }
+        let elapsed = Date().timeIntervalSince(started)
+        line("\(label) \(done)/\(total), \(Self.clock(elapsed)) elapsed, ETA \(Self.clock(elapsed / Double(max(done, 1)) * Double(total - done)))")
+    }
+
     public static func clock(_ seconds: Double) -> String {
         let s = Int(seconds.rounded())
         return s >= 3600

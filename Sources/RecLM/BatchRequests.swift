@@ -51,10 +51,16 @@ extension LanguageModel {
         try generateAll(messages.map { GenerationRequest(.chat([ChatMessage(role: "user", content: $0)]), SamplingParameters(maxTokens: maxTokens)) })
     }
 
-    /// Every request's scores in input order; failures as in `generateAll`.
-    public func scoreAll(_ requests: [ScoringRequest]) throws -> [[ContinuationScore]] {
+    /// Every request's scores in input order; failures as in `generateAll`. `answered` is told
+    /// how many requests have ended, after each one ends (for progress on long batches).
+    public func scoreAll(_ requests: [ScoringRequest], answered: ((Int) -> Void)? = nil) throws -> [[ContinuationScore]] {
         var results = [Result<[ContinuationScore], any Error>?](repeating: nil, count: requests.count)
-        try score(requests) { results[$0] = $1 }
+        var ended = 0
+        try score(requests) {
+            results[$0] = $1
+            ended += 1
+            answered?(ended)
+        }
         return try BatchFailure.collect(results, what: "scoring requests")
     }
 }

@@ -27,6 +27,8 @@ import Testing
         let db = folder + "/rating.sqlite", report = folder + "/rating.md"
         let run = try CLI.run(["run", Self.spec, "--db", db, "--report", report, "--pipelines", "global-mean,zero-shot"])
         #expect(run.status == 0, "\(run.stderr)")
+        // Scoring reports its progress in lines a log keeps, every twentieth of the pairs.
+        #expect(run.stderr.contains("llm_rating: pairs scored 4/80, ") && run.stderr.contains("llm_rating: pairs scored 80/80, "), "\(run.stderr)")
         // 80 users, each with one held-out last rating: one call per pair, five answers each,
         // its prompt's tokens counted.
         #expect(try Self.scoreCalls(db) == 80)
