@@ -161,6 +161,14 @@ struct OneEpoch: ConfigurationSource {
     }
 }
 
+/// A deriver's defaults, with a codebook that fits the 30-item fixture (semantic IDs refuse more
+/// codes than items) and one epoch.
+struct SmallDerive: ConfigurationSource {
+    func decode<T: Decodable>(_ type: T.Type) throws -> T {
+        try JSONDecoder().decode(T.self, from: Data("{\"epochs\": 1, \"codes\": 8}".utf8))
+    }
+}
+
 /// Registry-wide smoke test: every retriever kind trains for an epoch on the fixture.
 struct RegistrySmokeTests {
     @Test(arguments: try! makeRegistry().retrieverKinds)
@@ -175,13 +183,14 @@ struct RegistrySmokeTests {
             training.itemVectors = (0..<training.itemCount).map { _ in (0..<8).map { _ in random.nextFloat() - 0.5 } }
         }
         // A retriever that reads derived artifacts gets them from the registry's derivers
-        // (with its defaults) over seeded random item vectors, as a derive stage would give.
+        // (with their defaults, but a codebook of 8) over seeded random item vectors, as a
+        // derive stage would give.
         if let reader = retriever as? any ReadsDerived {
             var random = SplitMix64(seed: 3)
             training.itemVectors = (0..<training.itemCount).map { _ in (0..<8).map { _ in random.nextFloat() - 0.5 } }
             for name in reader.readsDerived {
                 let builder = try #require(
-                    try registry.deriverKinds.lazy.map { try registry.makeDeriver(kind: $0, configuration: DefaultConfiguration(), context: ComponentContext(seed: 1)).0 }.first { $0.output == name })
+                    try registry.deriverKinds.lazy.map { try registry.makeDeriver(kind: $0, configuration: SmallDerive(), context: ComponentContext(seed: 1)).0 }.first { $0.output == name })
                 try builder.install(try builder.derive(from: training, context: TrainingContext(seed: 1)), into: &training.derived)
             }
         }
