@@ -99,6 +99,10 @@ public struct TIGER: ListRetriever, Trainable, Checkpointable, ReadsDerived, Dia
         if let stored = try artifacts?.artifact(progressKey) {
             do {
                 let (epoch, tensors) = try Self.decodeProgress(stored)
+                // Progress past the epochs asked for belongs to a longer run: start over.
+                guard epoch <= configuration.epochs else {
+                    throw RecError(.plugin, "it is past the \(configuration.epochs) epochs asked for (epoch \(epoch))")
+                }
                 try model.replace(with: tensors)
                 try adam.restore(tensors, prefix: "adam.")
                 first = epoch + 1

@@ -95,6 +95,12 @@ struct TIGERTests {
         try resumed.fit(data, context: TrainingContext(seed: 1) { if case .message(let text) = $0 { messages.update { $0.append(text) } } })
         #expect(messages.get().contains("tiger: resuming after epoch 2 of 4"), "\(messages.get())")
         #expect(try resumed.checkpoint() == straight.checkpoint())
+        // Progress past the epochs asked for is not used: 1 epoch after 4 stored is 1 epoch.
+        var one = try tiger("epochs: 1, dropout: 0.1", artifacts: store)
+        try one.fit(data, context: TrainingContext(seed: 1))
+        var straightOne = try tiger("epochs: 1, dropout: 0.1")
+        try straightOne.fit(data, context: TrainingContext(seed: 1))
+        #expect(try one.checkpoint() == straightOne.checkpoint())
         // A damaged progress record is set aside: training starts over and ends as a straight run.
         for key in store.values.keys { store.values[key] = Array(store.values[key]!.prefix(100)) }
         messages.set([])
