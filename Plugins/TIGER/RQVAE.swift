@@ -65,11 +65,17 @@ final class RQVAE {
         return (codes, sum!, loss!)
     }
 
-    /// The training loss of a batch `x [N, K]`: (total, reconstruction, quantisation).
-    func loss(_ x: Tensor) -> (total: Tensor, reconstruction: Float, quantization: Float) {
+    /// The training loss of a batch `x [N, K]`: (total, reconstruction, quantisation), each term
+    /// summed over its dimensions, or with `perDimension` averaged over them (the reconstruction
+    /// over K, the quantisation terms over D), which weighs every coordinate alike.
+    func loss(_ x: Tensor, perDimension: Bool = false) -> (total: Tensor, reconstruction: Float, quantization: Float) {
         let z = encode(x)
-        let (_, codewords, quantization) = quantize(z)
-        let reconstruction = Loss.summedSquaredError(Self.mlp(decoder, z.straightThrough(codewords)), target: x.data)
+        var (_, codewords, quantization) = quantize(z)
+        var reconstruction = Loss.summedSquaredError(Self.mlp(decoder, z.straightThrough(codewords)), target: x.data)
+        if perDimension {
+            reconstruction = reconstruction * (1 / Float(x.shape[1]))
+            quantization = quantization * (1 / Float(latent))
+        }
         return (reconstruction + quantization, reconstruction.item, quantization.item)
     }
 

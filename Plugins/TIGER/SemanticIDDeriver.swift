@@ -19,6 +19,10 @@ public struct SemanticIDDeriver: Deriver {
     public struct Configuration: Codable, Sendable, Equatable {
         public enum Quantiser: String, Codable, Sendable, CaseIterable { case rqvae, residualKmeans = "residual_kmeans", random }
         public enum MissingText: String, Codable, Sendable, CaseIterable { case refuse, allow }
+        /// How the RQ-VAE's loss terms reduce over dimensions: `mean` averages the
+        /// reconstruction over the input's and the quantisation terms over the latent's, `sum`
+        /// sums both.
+        public enum Reduction: String, Codable, Sendable, CaseIterable { case mean, sum }
 
         public var quantiser = Quantiser.rqvae
         public var levels = 3
@@ -32,9 +36,10 @@ public struct SemanticIDDeriver: Deriver {
         public var kmeansIterations = 20
         public var resetEvery = 10
         public var missingText = MissingText.refuse
+        public var reduction = Reduction.mean
 
         enum CodingKeys: String, CodingKey, CaseIterable {
-            case quantiser, levels, codes, latent, hidden, epochs, batch, learningRate, beta, kmeansIterations, resetEvery, missingText
+            case quantiser, levels, codes, latent, hidden, epochs, batch, learningRate, beta, kmeansIterations, resetEvery, missingText, reduction
         }
 
         public init() {}
@@ -56,6 +61,7 @@ public struct SemanticIDDeriver: Deriver {
             kmeansIterations = try c.decode(.kmeansIterations, default: 20, in: 0...10_000)
             resetEvery = try c.decode(.resetEvery, default: 10, in: 0...1_000_000)
             missingText = try c.decode(.missingText, default: .refuse)
+            reduction = try c.decode(.reduction, default: .mean)
         }
     }
 
@@ -166,7 +172,7 @@ public struct SemanticIDDeriver: Deriver {
             for start in stride(from: 0, to: n, by: c.batch) {
                 let batch = rows(order[start..<min(n, start + c.batch)])
                 adam.zeroGrad()
-                let loss = model.loss(batch)
+                let loss = model.loss(batch, perDimension: c.reduction == .mean)
                 loss.total.backward()
                 adam.update()
                 total += Double(loss.total.item)
@@ -181,7 +187,8 @@ public struct SemanticIDDeriver: Deriver {
                 context.report(
                     .message(
                         String(
-                            format: "rqvae epoch %d: reconstruction %.4f, quantisation %.4f per item", epoch, reconstruction / Double(batches), quantization / Double(batches))))
+                            format: "rqvae epoch %d: reconstruction %.4f, quantisation %.4f per item (%@ over dimensions)", epoch, reconstruction / Double(batches), quantization / Double(batches),
+                            c.reduction.rawValue)))
             }
         }
         return model.codes(all)

@@ -50,15 +50,16 @@ struct SemanticIDTests {
         #expect(try stage.derive(from: data, context: TrainingContext(seed: 1)) == ids)
     }
 
-    /// The RQ-VAE's loss falls as it trains, and it reports its codebook usage and collisions.
-    @Test func rqvaeLearns() throws {
+    /// The RQ-VAE's loss falls as it trains, under either reduction, and it reports its
+    /// codebook usage and collisions.
+    @Test(arguments: ["mean", "sum"]) func rqvaeLearns(_ reduction: String) throws {
         let losses = Locked<[Double]>([]), messages = Locked<[String]>([])
         let context = TrainingContext(seed: 1) { event in
             if case .epochEnd(_, _, let loss) = event { losses.update { $0.append(loss) } }
             if case .message(let text) = event { messages.update { $0.append(text) } }
         }
         let (data, _) = clusteredItems()
-        _ = try deriver("{ levels: 2, codes: 8, latent: 4, hidden: [16], epochs: 40, batch: 64, learning_rate: 0.01, reset_every: 5 }").derive(from: data, context: context)
+        _ = try deriver("{ levels: 2, codes: 8, latent: 4, hidden: [16], epochs: 40, batch: 64, learning_rate: 0.01, reset_every: 5, reduction: \(reduction) }").derive(from: data, context: context)
         let seen = losses.get(), lines = messages.get()
         #expect(seen.count == 40 && seen.allSatisfy(\.isFinite))
         let first: Double = seen.prefix(5).reduce(0, +), last: Double = seen.suffix(5).reduce(0, +)
