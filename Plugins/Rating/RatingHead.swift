@@ -33,14 +33,3 @@ struct RatingHead {
 
     func clipped(_ value: Float) -> Float { min(range.upperBound, max(range.lowerBound, value)) }
 }
-
-extension KeyedDecodingContainer {
-    /// A head's hidden layer sizes, each 1...65536; the error names the key and the bad size.
-    func decodeLayerSizes(_ key: Key, default defaultValue: [Int]) throws -> [Int] {
-        let sizes = try decode(key, default: defaultValue)
-        if let bad = sizes.first(where: { $0 < 1 || $0 > 65536 }) {
-            throw DecodingError.dataCorruptedError(forKey: key, in: self, debugDescription: "layer size \(bad) is outside 1...65536")
-        }
-        return sizes
-    }
-}

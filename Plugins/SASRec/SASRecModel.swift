@@ -49,16 +49,9 @@ final class SASRecModel: @unchecked Sendable {
     }
 
     /// Parameters in a fixed order (for the optimizer).
-    var orderedParameters: [Tensor] { parameters.keys.sorted().map { parameters[$0]! } }
+    var orderedParameters: [Tensor] { parameters.inNameOrder }
 
-    func replace(with loaded: [String: Tensor]) throws {
-        for (name, tensor) in parameters {
-            guard let new = loaded[name], new.shape == tensor.shape else {
-                throw RecError(.plugin, "SASRec checkpoint: parameter '\(name)' is missing or has another shape")
-            }
-            tensor.data = new.data
-        }
-    }
+    func replace(with loaded: [String: Tensor]) throws { try parameters.copyValues(from: loaded, checkpoint: "SASRec checkpoint") }
 
     /// Leaf copies of the parameters that share their values but collect their own gradients,
     /// so that several threads can run forward and backward passes on one model at once.

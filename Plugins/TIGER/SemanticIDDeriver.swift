@@ -50,10 +50,7 @@ public struct SemanticIDDeriver: Deriver {
             levels = try c.decode(.levels, default: 3, in: 1...16)
             codes = try c.decode(.codes, default: 256, in: 2...65_536)
             latent = try c.decode(.latent, default: 32, in: 1...4096)
-            hidden = try c.decode(.hidden, default: [512, 256, 128])
-            if hidden.contains(where: { $0 < 1 || $0 > 65_536 }) {
-                throw DecodingError.dataCorruptedError(forKey: .hidden, in: c, debugDescription: "hidden sizes must be between 1 and 65536")
-            }
+            hidden = try c.decodeLayerSizes(.hidden, default: [512, 256, 128])
             epochs = try c.decode(.epochs, default: 500, in: 1...1_000_000)
             batch = try c.decode(.batch, default: 1024, in: 1...1_000_000)
             learningRate = try c.decode(.learningRate, default: 1e-3, in: 1e-8...10)

@@ -66,16 +66,9 @@ final class TIGERModel: @unchecked Sendable {
     }
 
     /// Parameters in a fixed order (for the optimiser and the checkpoint).
-    var orderedParameters: [Tensor] { parameters.keys.sorted().map { parameters[$0]! } }
+    var orderedParameters: [Tensor] { parameters.inNameOrder }
 
-    func replace(with loaded: [String: Tensor]) throws {
-        for (name, tensor) in parameters {
-            guard let new = loaded[name], new.shape == tensor.shape else {
-                throw RecError(.plugin, "TIGER checkpoint: parameter '\(name)' is missing or has another shape")
-            }
-            tensor.data = new.data
-        }
-    }
+    func replace(with loaded: [String: Tensor]) throws { try parameters.copyValues(from: loaded, checkpoint: "TIGER checkpoint") }
 
     private func p(_ name: String) -> Tensor { parameters[name]! }
 

@@ -31,6 +31,15 @@ extension KeyedDecodingContainer {
         return value
     }
 
+    /// Hidden layer sizes, each 1...65536; the error names the key and the bad size.
+    public func decodeLayerSizes(_ key: Key, default defaultValue: [Int]) throws -> [Int] {
+        let sizes = try decode(key, default: defaultValue)
+        if let bad = sizes.first(where: { $0 < 1 || $0 > 65536 }) {
+            throw DecodingError.dataCorruptedError(forKey: key, in: self, debugDescription: "layer size \(bad) is outside 1...65536")
+        }
+        return sizes
+    }
+
     /// Decodes an optional `key` and checks, when present, that it lies in `range`.
     public func decodeIfPresent<T: Decodable & Comparable>(_ key: Key, in range: ClosedRange<T>) throws -> T? {
         guard let value = try decodeIfPresent(T.self, forKey: key) else { return nil }

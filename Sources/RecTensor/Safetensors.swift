@@ -171,3 +171,20 @@ public final class SafetensorsFile: @unchecked Sendable {
         return Tensor(shape: entry.shape, data: values)
     }
 }
+
+/// A model's parameters by name (the checkpoint's keys).
+extension Dictionary where Key == String, Value == Tensor {
+    /// The tensors in name order (a stable order for an optimiser and a checkpoint).
+    public var inNameOrder: [Tensor] { keys.sorted().map { self[$0]! } }
+
+    /// Copies each tensor's values from the tensor of the same name in `loaded` (a decoded
+    /// checkpoint); `checkpoint` names it in the error for a missing or reshaped one.
+    public func copyValues(from loaded: [String: Tensor], checkpoint: String) throws {
+        for (name, tensor) in self {
+            guard let new = loaded[name], new.shape == tensor.shape else {
+                throw RecError(.plugin, "\(checkpoint): parameter '\(name)' is missing or has another shape")
+            }
+            tensor.data = new.data
+        }
+    }
+}
