@@ -90,17 +90,9 @@ final class RQVAE {
     /// Sets every codebook by k-means on the residuals of `x`, level by level (TIGER's
     /// initialisation on the first batch).
     func initializeCodebooks(_ x: Tensor, iterations: Int, rng: inout SplitMix64) {
-        Tensor.noGrad {
-            var residual = encode(x).data
-            for codebook in codebooks {
-                let k = codebook.shape[0]
-                codebook.data = KMeans.fit(residual, d: latent, k: k, iterations: iterations, rng: &rng)
-                let nearest = KMeans.assign(residual, d: latent, centroids: codebook.data, k: k).nearest
-                for (row, code) in nearest.enumerated() {
-                    for j in 0..<latent { residual[row * latent + j] -= codebook.data[Int(code) * latent + j] }
-                }
-            }
-        }
+        let latents = Tensor.noGrad { encode(x).data }
+        let levels = KMeans.residual(latents, d: latent, k: codebooks[0].shape[0], levels: codebooks.count, iterations: iterations, rng: &rng)
+        for (codebook, centroids) in zip(codebooks, levels.centroids) { codebook.data = centroids }
     }
 
     /// Moves every code of level `level` that no row of `x` uses onto a random row's residual

@@ -136,18 +136,9 @@ public struct SemanticIDDeriver: Deriver {
 
     /// k-means on the points, then on their residuals, level by level.
     func residualKMeans(_ points: [Float], d: Int, rng: inout SplitMix64) -> [[Int32]] {
-        var residual = points
-        let n = points.count / d
-        var codes = [[Int32]](repeating: [], count: n)
-        for _ in 0..<configuration.levels {
-            let centroids = KMeans.fit(residual, d: d, k: configuration.codes, iterations: max(1, configuration.kmeansIterations), rng: &rng)
-            let nearest = KMeans.assign(residual, d: d, centroids: centroids, k: configuration.codes).nearest
-            for (row, code) in nearest.enumerated() {
-                codes[row].append(code)
-                for j in 0..<d { residual[row * d + j] -= centroids[Int(code) * d + j] }
-            }
-        }
-        return codes
+        let levels = KMeans.residual(
+            points, d: d, k: configuration.codes, levels: configuration.levels, iterations: max(1, configuration.kmeansIterations), rng: &rng)
+        return (0..<points.count / d).map { row in levels.nearest.map { $0[row] } }
     }
 
     func trainRQVAE(_ points: [Float], d: Int, rng: inout SplitMix64, context: TrainingContext) throws -> [[Int32]] {

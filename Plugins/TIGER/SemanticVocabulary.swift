@@ -86,10 +86,11 @@ enum ConstrainedBeamSearch {
                 let v = vocabulary.size, positions = step + 1
                 var candidates: [(beam: Int, token: Int32, score: Double)] = []
                 for (index, beam) in beams.enumerated() {
-                    let row = Array(logits.data[((index * positions + step) * v)..<((index * positions + step) * v + v)])
-                    let normaliser = Double(row.max()!) + log(row.reduce(0.0) { $0 + exp(Double($1) - Double(row.max()!)) })
+                    let start = (index * positions + step) * v
+                    let row = logits.data[start..<(start + v)]
+                    let normaliser = logNormaliser(row)
                     for token in vocabulary.allowed(after: beam.tokens) {
-                        candidates.append((index, token, beam.score + Double(row[Int(token)]) - normaliser))
+                        candidates.append((index, token, beam.score + Double(row[start + Int(token)]) - normaliser))
                     }
                 }
                 candidates.sort { ($0.score, -$0.beam, -Int($0.token)) > ($1.score, -$1.beam, -Int($1.token)) }
@@ -97,6 +98,13 @@ enum ConstrainedBeamSearch {
             }
             return beams.compactMap { beam in vocabulary.item(beam.tokens).map { ($0, beam.score) } }
         }
+    }
+
+    /// `log Σ exp(x)` over a row of logits, in Float64: what a logit minus it is a
+    /// log-probability.
+    static func logNormaliser(_ row: ArraySlice<Float>) -> Double {
+        let top = Double(row.max()!)
+        return top + log(row.reduce(0.0) { $0 + exp(Double($1) - top) })
     }
 
     /// Every item's log-probability under the model, by scoring each full ID (for tests of the
@@ -111,9 +119,8 @@ enum ConstrainedBeamSearch {
                 var total = 0.0
                 let v = vocabulary.size
                 for position in 0..<tokens.count {
-                    let row = Array(logits.data[(position * v)..<(position * v + v)])
-                    let top = Double(row.max()!)
-                    total += Double(row[Int(tokens[position])]) - top - log(row.reduce(0.0) { $0 + exp(Double($1) - top) })
+                    let row = logits.data[(position * v)..<(position * v + v)]
+                    total += Double(row[position * v + Int(tokens[position])]) - logNormaliser(row)
                 }
                 return (Int32(item), total)
             }

@@ -89,11 +89,15 @@ public struct TIGER: ListRetriever, Trainable, Checkpointable, ReadsDerived, Dia
             throw RecError(.plugin, "tiger: the semantic IDs cover \(ids.codes.count) items, the catalogue has \(data.itemCount)")
         }
         let vocabulary = SemanticVocabulary(ids: ids, userBuckets: configuration.userTokens)
-        var rng = SplitMix64(seed: seed).derived("tiger")
-        var model = makeModel(vocabulary, rng: &rng)
+        // The seeded initial model and a fresh optimiser over it.
+        func start() -> (TIGERModel, Adam) {
+            var rng = SplitMix64(seed: seed).derived("tiger")
+            let model = makeModel(vocabulary, rng: &rng)
+            return (model, Adam(parameters: model.orderedParameters, learningRate: Float(configuration.learningRate)))
+        }
+        var (model, adam) = start()
         let examples = data.history.enumerated().flatMap { user, items in (1..<max(1, items.count)).map { (Int32(user), items, $0) } }
         guard !examples.isEmpty else { throw RecError(.plugin, "tiger: no user has two training items, so there is nothing to learn from") }
-        var adam = Adam(parameters: model.orderedParameters, learningRate: Float(configuration.learningRate))
         let progressKey = try Self.progressKey(configuration: configuration, ids: ids, history: data.history, seed: seed)
         var first = 1
         if let stored = try artifacts?.artifact(progressKey) {
@@ -110,9 +114,7 @@ public struct TIGER: ListRetriever, Trainable, Checkpointable, ReadsDerived, Dia
             } catch {
                 // A progress record that does not fit is set aside: training starts over and
                 // overwrites it after its first epoch.
-                var fresh = SplitMix64(seed: seed).derived("tiger")
-                model = makeModel(vocabulary, rng: &fresh)
-                adam = Adam(parameters: model.orderedParameters, learningRate: Float(configuration.learningRate))
+                (model, adam) = start()
                 first = 1
                 context.report(.message("tiger: the stored training progress is unusable (\(error)); training from the start"))
             }

@@ -75,6 +75,26 @@ public enum KMeans {
         return centroids
     }
 
+    /// Residual k-means: `levels` rounds of k-means, each on what the centroids of the rounds
+    /// before leave of the points. Returns each level's centroids `[k, d]` and each level's
+    /// nearest centroid per point.
+    public static func residual(
+        _ points: [Float], d: Int, k: Int, levels: Int, iterations: Int, rng: inout SplitMix64
+    ) -> (centroids: [[Float]], nearest: [[Int32]]) {
+        var residual = points
+        var centroids: [[Float]] = [], nearest: [[Int32]] = []
+        for _ in 0..<levels {
+            let level = fit(residual, d: d, k: k, iterations: iterations, rng: &rng)
+            let codes = assign(residual, d: d, centroids: level, k: k).nearest
+            for (row, code) in codes.enumerated() {
+                for j in 0..<d { residual[row * d + j] -= level[Int(code) * d + j] }
+            }
+            centroids.append(level)
+            nearest.append(codes)
+        }
+        return (centroids, nearest)
+    }
+
     /// k-means++: the first centroid uniformly, each next one with probability proportional to
     /// its squared distance from the nearest centroid chosen so far.
     static func seed(_ points: [Float], d: Int, k: Int, rng: inout SplitMix64) -> [Float] {

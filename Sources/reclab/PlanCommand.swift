@@ -53,10 +53,7 @@ enum PlanCommand: Command {
             return 0
         }
         let stored = try args.value("--db").map { try storedSeconds(ResultStore(path: $0, readOnly: true)) } ?? (cells: [:], pipelines: [:])
-        // Stage keys come from configurations and the data; nothing is written.
-        let runner = Runner(
-            registry: try makeRegistry(), store: try ResultStore(path: ":memory:"), data: DataStage(catalog: DataCatalog(root: args.value("--data-root"))),
-            progress: ProgressReporter(quiet: true))
+        let runner = try stageKeyRunner(dataRoot: args.value("--data-root"))
         for (index, cell) in cells {
             var line = Line(
                 index: index, key: cell.key, pipeline: cell.pipeline.name, seed: cell.seed, sweep: cell.sweepLabel, stages: try runner.stageReferences(cell))
@@ -83,4 +80,10 @@ enum PlanCommand: Command {
         }
         return (cells, byPipeline.mapValues { $0.reduce(0, +) / Double($0.count) })
     }
+}
+
+/// A runner that only computes stage keys (from configurations and the data): its store is in
+/// memory, so nothing is written, and it reports nothing.
+func stageKeyRunner(dataRoot: String?) throws -> Runner {
+    Runner(registry: try makeRegistry(), store: try ResultStore(path: ":memory:"), data: DataStage(catalog: DataCatalog(root: dataRoot)), progress: ProgressReporter(quiet: true))
 }

@@ -63,9 +63,7 @@ enum SubmitCommand: Command {
         guard args.value("--jobs") != nil else { throw RecError.usage("submit needs --jobs N (the number of shards)") }
         let jobs = try args.int("--jobs", default: 1, in: 1...100_000)
         let plan = try loadPlan(words[1], args)
-        let runner = Runner(
-            registry: try makeRegistry(), store: try ResultStore(path: ":memory:"), data: DataStage(catalog: DataCatalog(root: args.value("--data-root"))),
-            progress: ProgressReporter(quiet: true))
+        let runner = try stageKeyRunner(dataRoot: args.value("--data-root"))
         let hasStages = try plan.cells.contains { try !runner.stageReferences($0).isEmpty }
         let submission = ClusterSubmission(
             executable: currentExecutable(), spec: absolutePath(words[1]), experiment: plan.info.name, jobs: jobs,
