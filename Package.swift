@@ -78,7 +78,7 @@ let package = Package(
         // MARK: - Tests
         .target(name: "RecTesting", dependencies: ["RecCore", "RecData", "RecLM", "RecSpec"], path: "Sources/RecTesting"),
         .testTarget(name: "RecCoreTests", dependencies: ["RecCore", "AllPlugins", "Baselines"]),
-        .testTarget(name: "RecSpecTests", dependencies: ["RecSpec", "RecRunner", "RecStore", "RecData", "AllPlugins", "RecTesting"]),
+        .testTarget(name: "RecSpecTests", dependencies: ["RecSpec", "RecRunner", "RecStore", "RecData", "RecReport", "AllPlugins", "RecTesting"]),
         .testTarget(name: "RecDataTests", dependencies: ["RecData", "RecTesting"]),
         .testTarget(name: "RecGraphTests", dependencies: ["RecGraph", "RecCore", "RecTesting"]),
         .testTarget(name: "RecEvalTests", dependencies: ["RecEval", "RecData", "RecTesting"]),

@@ -144,12 +144,16 @@ public struct SplitData: Sendable {
     /// Interactions that are history only (a pointwise split's per-user prefix): models read
     /// them in `trainHistory` but they are neither training samples nor held out.
     public var historyOnly: [Interaction]
+    /// Items withheld from training and validation (a cold-start split), ascending: they are
+    /// only held out, so a model meets them first at test time.
+    public var coldItems: [Int32]
 
     public init(
         dataset: Dataset, train: [Interaction], validation: [Interaction], test: [Interaction], labelRule: LabelRule? = nil,
-        historyOnly: [Interaction] = []
+        historyOnly: [Interaction] = [], coldItems: [Int32] = []
     ) {
         self.dataset = dataset
+        self.coldItems = coldItems
         self.train = train
         self.validation = validation
         self.test = test

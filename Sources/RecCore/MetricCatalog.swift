@@ -30,4 +30,10 @@ public enum MetricCatalog {
     ]
 
     public static func definition(_ kind: String) -> Definition? { all.first { $0.kind == kind } }
+
+    /// The definition of a stored metric's name: a metric's own, or the one a subset's name
+    /// repeats (`cold:recall` is recall over the cold-start users).
+    public static func definition(stored name: String) -> Definition? {
+        definition(name.split(separator: ":", maxSplits: 1).last.map(String.init) ?? name)
+    }
 }

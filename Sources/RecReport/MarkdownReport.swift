@@ -158,6 +158,9 @@ public enum MarkdownReport {
         out += "- Split sizes: train \(grouped(object["train"] as? Int ?? 0)), validation \(grouped(object["validation"] as? Int ?? 0)), test \(grouped(object["test"] as? Int ?? 0))"
         if let prefix = object["history_only"] as? Int { out += ", history only \(grouped(prefix))" }
         out += "\n"
+        if let cold = object["cold_items"] as? Int {
+            out += "- Cold-start items: \(grouped(cold)), withheld from training and validation; \(grouped(object["cold_test"] as? Int ?? 0)) test interactions are with them (the `cold:` columns)\n"
+        }
         out += "- Data fingerprint (SHA-256): `\(fingerprint.prefix(16))…`\n"
         return out
     }

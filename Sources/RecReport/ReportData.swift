@@ -28,9 +28,14 @@ public struct ReportData {
         }
         metricsByCell = metrics
         let info = info
-        columns = info.metrics.flatMap { metric -> [MetricKey] in
+        let planned = info.metrics.flatMap { metric -> [MetricKey] in
             (MetricCatalog.definition(metric)?.usesCutoff ?? true) ? info.cutoffs.map { MetricKey(metric, $0) } : [MetricKey(metric)]
         }
+        // Subsets a split defines (the `cold:` metrics of a cold-start split) follow, in the
+        // same order.
+        let stored = Set(metrics.values.flatMap(\.keys))
+        let subsets = Set(stored.compactMap { key in key.name.firstIndex(of: ":").map { String(key.name[..<$0]) } }).sorted()
+        columns = planned + subsets.flatMap { subset in planned.map { MetricKey("\(subset):\($0.name)", $0.k) }.filter(stored.contains) }
         guard !info.points.isEmpty else { throw RecError(.store, "experiment '\(name)' has no planned cells") }
     }
 
@@ -53,7 +58,7 @@ public struct ReportData {
     }
 
     static func higherIsBetter(_ column: MetricKey) -> Bool {
-        MetricCatalog.definition(column.name)?.higherIsBetter ?? true
+        MetricCatalog.definition(stored: column.name)?.higherIsBetter ?? true
     }
 
     /// Whether `mean` is the best of `means` on `column` (which set it bold in a table); never

@@ -52,12 +52,15 @@ public final class DataStage: @unchecked Sendable {
         var split = try dataset.split(spec.split.method, ratios: spec.split.ratios, seed: splitSeed, historyPrefix: spec.split.historyPrefix)
         split.labelRule = spec.label
         if let fraction = spec.trainFraction { split = Self.trainingUsers(split, fraction: fraction, seed: splitSeed) }
+        if let share = spec.split.coldItems { split = try Self.withholdingItems(split, share: share, seed: splitSeed, dataset: spec.dataset) }
         var stats = dataset.statistics
         stats.name = spec.dataset
         stats.duplicatesDropped = unique.dropped > 0 ? unique.dropped : nil
+        let cold = Set(split.coldItems)
         let statsObject = SplitStatistics(
             dataset: stats, split: ExperimentPlan.describeSplit(spec), train: split.train.count, validation: split.validation.count, test: split.test.count,
-            historyOnly: split.historyOnly.isEmpty ? nil : split.historyOnly.count)
+            historyOnly: split.historyOnly.isEmpty ? nil : split.historyOnly.count, coldItems: split.coldItems.isEmpty ? nil : split.coldItems.count,
+            coldTest: split.coldItems.isEmpty ? nil : split.test.filter { cold.contains($0.item) }.count)
         let prepared = Prepared(split: split, fingerprint: dataset.fingerprint, statisticsJSON: try canonicalJSON(statsObject))
         cache[key] = prepared
         return prepared
@@ -79,6 +82,26 @@ extension DataStage {
     }
 }
 
+extension DataStage {
+    /// `split` without any training, validation or history-only interaction of a seeded `share`
+    /// of the test set's distinct items (at least one): TIGER's cold-start protocol, in which a
+    /// model meets those items only as test items.
+    static func withholdingItems(_ split: SplitData, share: Double, seed: UInt64, dataset name: String) throws -> SplitData {
+        var items = Array(Set(split.test.map(\.item))).sorted()
+        var rng = SplitMix64(seed: seed ^ 0x636F_6C64_5F69_7465)
+        items.shuffle(using: &rng)
+        let cold = Set(items.prefix(max(1, Int((Double(items.count) * share).rounded()))))
+        let kept = { (event: Interaction) in !cold.contains(event.item) }
+        let train = split.train.filter(kept)
+        guard !train.isEmpty else {
+            throw RecError(.data, "withholding \(cold.count) cold-start items left no training interactions in '\(name)'", key: "data.split.cold_items")
+        }
+        return SplitData(
+            dataset: split.dataset, train: train, validation: split.validation.filter(kept), test: split.test, labelRule: split.labelRule,
+            historyOnly: split.historyOnly.filter(kept), coldItems: cold.sorted())
+    }
+}
+
 /// Dataset counts plus the split sizes, stored with the dataset fingerprint for reports.
 public struct SplitStatistics: Sendable, Codable, Equatable {
     public var dataset: DatasetStatistics
@@ -88,4 +111,8 @@ public struct SplitStatistics: Sendable, Codable, Equatable {
     public var test: Int
     /// Interactions kept as history only (a split's per-user prefix; nil: none).
     public var historyOnly: Int?
+    /// Items withheld from training and validation, and the test interactions with them (a
+    /// cold-start split; nil: none).
+    public var coldItems: Int?
+    public var coldTest: Int?
 }

@@ -159,6 +159,9 @@ public struct ExperimentPlan: Sendable {
         if let prefix = data.split.historyPrefix {
             parts.append("each user's first min(⌊(n + 1) × \(prefix.fraction)⌋, \(prefix.max)) interactions history only")
         }
+        if let share = data.split.coldItems {
+            parts.append("\(String(format: "%g", share * 100))% of the test items withheld from training and validation (cold-start items, seed \(data.split.seed))")
+        }
         if let threshold = data.ratingThreshold { parts.append("ratings >= \(threshold) kept") }
         if let label = data.label { parts.append("label \(label)") }
         if let fraction = data.trainFraction {
@@ -236,6 +239,11 @@ public struct ExperimentPlan: Sendable {
                     .spec, "pipeline '\(pipeline.name)' has a \(pipeline.ranker != nil ? "ranker" : "augmenter"), which the \(evaluation.protocol.rawValue) protocol does not use",
                     at: slot.node.location, key: key + (pipeline.ranker != nil ? ".ranker" : ".augmenter"))
             }
+        }
+        if pointwise && spec.data.split.coldItems != nil {
+            throw RecError(
+                .spec, "cold_items reports ranking metrics over the users whose test item was withheld from training; the \(evaluation.protocol.rawValue) protocol scores pairs instead",
+                key: "data.split.cold_items")
         }
         if evaluation.protocol == .ctr && spec.data.label == nil {
             throw RecError(.spec, "the ctr protocol needs labelled pairs: set a label rule under data, e.g. 'label: rating > 3'", key: "evaluation.protocol")

@@ -256,10 +256,10 @@ struct PipelineStages {
 }
 
 extension PipelineStages {
-    /// What a stage key adds when training samples come from a share of the users (nothing
-    /// otherwise, so keys from before the share could be set stay).
+    /// What a stage key adds when training samples come from a share of the users, or leave
+    /// out cold-start items (nothing otherwise, so keys from before either could be set stay).
     static func trainingShareKey(_ data: DataSpec) -> [String] {
-        data.trainFraction.map { ["train_fraction=\($0)"] } ?? []
+        (data.trainFraction.map { ["train_fraction=\($0)"] } ?? []) + (data.split.coldItems.map { ["cold_items=\($0)"] } ?? [])
     }
 }
 

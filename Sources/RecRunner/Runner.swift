@@ -274,7 +274,7 @@ public final class Runner: @unchecked Sendable {
                 key: "pipelines.\(name).augmenter.import")
         }
         let userIDs = split.dataset.userIDs
-        let result = try evaluator.evaluate(
+        var result = try evaluator.evaluate(
             task,
             score: { users, buffer in try scorer.score(users: users, history: history, into: buffer) },
             rerank: ranker.map { ranker in
@@ -298,6 +298,10 @@ public final class Runner: @unchecked Sendable {
                         "  \(name): \(done)/\(total) users re-ranked, \(ProgressReporter.clock(elapsed)) elapsed, ETA \(ProgressReporter.clock(elapsed / Double(max(done, 1)) * Double(total - done)))")
                 }
             })
+        // A cold-start split's metrics again over the users whose held-out items include one
+        // withheld from training.
+        let cold = Set(split.coldItems)
+        result.addSubset("cold", indices: task.heldOut.indices.filter { task.heldOut[$0].contains { cold.contains($0.item) } })
         lap("evaluate")
         // What the LLM components counted, and the examples they kept for the report.
         let counts = try storeDiagnostics(stages.components + [retriever as Any?, augmenter as Any?, ranker as Any?], cell: cell)

@@ -164,13 +164,21 @@ public struct SplitSpec: Sendable, Codable, Equatable {
     /// Each user's first interactions are history only (`history_prefix: { fraction: 0.5,
     /// max: 30 }`, KAR's protocol): models read them as features, metrics never see them.
     public var historyPrefix: HistoryPrefix?
+    /// A share of the test set's distinct items withheld from training and validation
+    /// (`cold_items: 0.05`, TIGER's cold-start protocol): models meet them only at test time,
+    /// and the metrics are reported again over the users whose test item is one of them.
+    public var coldItems: Double?
 
-    public init(method: Method = .leaveOneOut, ratios: [Double] = [0.8, 0.1, 0.1], seed: UInt64 = 2020, perSeed: Bool = false, historyPrefix: HistoryPrefix? = nil) {
+    public init(
+        method: Method = .leaveOneOut, ratios: [Double] = [0.8, 0.1, 0.1], seed: UInt64 = 2020, perSeed: Bool = false, historyPrefix: HistoryPrefix? = nil,
+        coldItems: Double? = nil
+    ) {
         self.method = method
         self.ratios = ratios
         self.seed = seed
         self.perSeed = perSeed
         self.historyPrefix = historyPrefix
+        self.coldItems = coldItems
     }
 
     /// The seed of the split a cell with run seed `run` sees.
@@ -180,11 +188,12 @@ public struct SplitSpec: Sendable, Codable, Equatable {
         return mixer.next()
     }
 
-    enum CodingKeys: String, CodingKey, CaseIterable { case method, ratios, seed, perSeed, historyPrefix }
+    enum CodingKeys: String, CodingKey, CaseIterable { case method, ratios, seed, perSeed, historyPrefix, coldItems }
 
     enum PrefixKeys: String, CodingKey, CaseIterable { case fraction, max }
 
-    /// `per_seed` and `history_prefix` are written only when set, so that cells keep their keys.
+    /// `per_seed`, `history_prefix` and `cold_items` are written only when set, so that cells
+    /// keep their keys.
     public func encode(to encoder: any Encoder) throws {
         var c = encoder.container(keyedBy: CodingKeys.self)
         try c.encode(method, forKey: .method)
@@ -192,6 +201,7 @@ public struct SplitSpec: Sendable, Codable, Equatable {
         try c.encode(seed, forKey: .seed)
         if perSeed { try c.encode(perSeed, forKey: .perSeed) }
         if let historyPrefix { try c.encode(historyPrefix, forKey: .historyPrefix) }
+        try c.encodeIfPresent(coldItems, forKey: .coldItems)
     }
 
     public init(from decoder: any Decoder) throws {
@@ -211,6 +221,12 @@ public struct SplitSpec: Sendable, Codable, Equatable {
             let prefix = try c.nestedContainer(keyedBy: PrefixKeys.self, forKey: .historyPrefix)
             historyPrefix = HistoryPrefix(
                 fraction: try prefix.decode(.fraction, default: 0.5, in: 0...1), max: try prefix.decode(.max, default: 30, in: 0...1_000_000))
+        }
+        if let share = try c.decodeIfPresent(Double.self, forKey: .coldItems) {
+            guard share > 0 && share < 1 else {
+                throw DecodingError.dataCorruptedError(forKey: .coldItems, in: c, debugDescription: "expected a share of the test items in (0, 1), got \(share)")
+            }
+            coldItems = share
         }
         if perSeed && (method == .leaveOneOut || method == .temporal) {
             throw DecodingError.dataCorruptedError(

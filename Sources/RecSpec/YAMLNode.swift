@@ -126,12 +126,15 @@ extension YAMLNode {
         return true
     }
 
-    /// Deep merge for `extends:`: mappings merge key by key, `self` winning; anything else is
+    /// Deep merge for `extends:`: mappings merge key by key, `self` winning, and a key `self`
+    /// sets to null is removed (a pipeline the extending spec leaves out); anything else is
     /// replaced by `self`.
     public func merged(over base: YAMLNode) -> YAMLNode {
         guard case .mapping(let mine) = value, case .mapping(var theirs) = base.value else { return self }
         for entry in mine {
-            if let index = theirs.firstIndex(where: { $0.key == entry.key }) {
+            if entry.value.isNull {
+                theirs.removeAll { $0.key == entry.key }
+            } else if let index = theirs.firstIndex(where: { $0.key == entry.key }) {
                 theirs[index] = YAMLEntry(
                     key: entry.key, keyLocation: entry.keyLocation, value: entry.value.merged(over: theirs[index].value))
             } else {

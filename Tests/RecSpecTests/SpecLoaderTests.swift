@@ -95,6 +95,12 @@ struct SpecLoaderTests {
         #expect(loaded.base.name == "child")
         #expect(loaded.base.pipelines.map(\.name) == ["pop", "ease", "bpr"])
         #expect(loaded.base.pipelines[1].retriever?.node["l2"]?.scalar == "99")
+        // A null in the child removes the base's key: here a pipeline, and a nested setting.
+        let fewer = try write(
+            "extends: base.yaml\nname: fewer\npipelines:\n  bpr: null\n  ease: { retriever: { l2: ~ } }\n", name: "fewer.yaml", in: folder)
+        let trimmed = try SpecLoader.load(path: fewer).base
+        #expect(trimmed.pipelines.map(\.name) == ["pop", "ease"])
+        #expect(trimmed.pipelines[1].retriever?.node["l2"] == nil && trimmed.pipelines[1].retriever?.node["type"]?.scalar == "ease")
     }
 
     @Test func cellKeysAreStableAndDependOnConfiguration() throws {
