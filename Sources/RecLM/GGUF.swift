@@ -33,7 +33,7 @@ public final class GGUFFile: @unchecked Sendable {
 
     /// The ggml tensor types this reader converts, with their block layout.
     public enum TensorType: UInt32, Sendable {
-        case f32 = 0, f16 = 1, q4_0 = 2, q4_1 = 3, q8_0 = 8, bf16 = 30
+        case f32 = 0, f16 = 1, q4_0 = 2, q4_1 = 3, q5_0 = 6, q5_1 = 7, q8_0 = 8, q4_K = 12, q5_K = 13, q6_K = 14, q8_K = 15, bf16 = 30
 
         /// (values per block, bytes per block)
         var block: (values: Int, bytes: Int) {
@@ -42,7 +42,13 @@ public final class GGUFFile: @unchecked Sendable {
             case .f16, .bf16: return (1, 2)
             case .q4_0: return (32, 18)
             case .q4_1: return (32, 20)
+            case .q5_0: return (32, 22)
+            case .q5_1: return (32, 24)
             case .q8_0: return (32, 34)
+            case .q4_K: return (256, 144)
+            case .q5_K: return (256, 176)
+            case .q6_K: return (256, 210)
+            case .q8_K: return (256, 292)
             }
         }
 
@@ -168,7 +174,8 @@ public final class GGUFFile: @unchecked Sendable {
             throw RecError(.data, "\(path): tensor '\(name)' has dimensions \(tensor.dimensions), expected \(expected)")
         }
         guard let type = TensorType(rawValue: tensor.typeCode) else {
-            throw RecError(.data, "\(path): tensor '\(name)' has type \(tensor.typeName), which RecLab does not read (F32, F16, BF16, Q4_0, Q4_1, Q8_0)")
+            throw RecError(
+                .data, "\(path): tensor '\(name)' has type \(tensor.typeName), which RecLab does not read (F32, F16, BF16, Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q4_K, Q5_K, Q6_K, Q8_K)")
         }
         let source = base + tensor.offset
         return makeArray(tensor.count) { out in GGUFFile.dequantize(type, source, into: out) }
@@ -210,6 +217,10 @@ public final class GGUFFile: @unchecked Sendable {
                 let quants = source.advanced(by: at + 2).assumingMemoryBound(to: Int8.self)
                 for j in 0..<32 { out[block * 32 + j] = Float(quants[j]) * d }
             }
+        case .q5_0, .q5_1: GGUFBlocks.q5(source, withMin: type == .q5_1, into: out)
+        case .q4_K, .q5_K: GGUFBlocks.q45K(source, fifthBit: type == .q5_K, into: out)
+        case .q6_K: GGUFBlocks.q6K(source, into: out)
+        case .q8_K: GGUFBlocks.q8K(source, into: out)
         }
     }
 

@@ -1,0 +1,38 @@
+import Foundation
+import RecCore
+@testable import RecLM
+import RecTesting
+import Testing
+
+/// The 5-bit, k-quant and 16-bit formats widened exactly as ggml widens them: the fixture holds
+/// seeded rows quantised by ggml's reference quantisers and ggml's dequantisation of each
+/// (Benchmarks/kquants/make-fixture.py).
+struct BlockFormatTests {
+    static let formats = ["Q5_0", "Q5_1", "Q4_K", "Q5_K", "Q6_K", "Q8_K", "F16", "BF16"]
+
+    @Test(arguments: formats)
+    func widensAsGGMLDoes(_ format: String) throws {
+        let file = try GGUFFile(path: Fixtures.directory + "/kquants/blocks.gguf")
+        let tensor = try #require(file.tensors["\(format).quantized"])
+        #expect(tensor.typeName == format && tensor.dimensions == [512, 4])
+        let reference = try file.floats("\(format).reference", dimensions: [512, 4])
+        let widened = try file.floats("\(format).quantized")
+        let differing = zip(widened, reference).filter { $0.0.bitPattern != $0.1.bitPattern }.count
+        #expect(differing == 0, "\(format): \(differing) of \(reference.count) values differ from ggml's")
+        // The rows were built so that the formats' scales and mins take many values.
+        #expect(Set(reference).count > 256)
+    }
+
+    /// A k-quant tensor whose rows are not whole super-blocks of 256 is refused when the file
+    /// is opened.
+    @Test func rowsThatDoNotFillSuperBlocksAreRefused() throws {
+        let path = Fixtures.temporaryDirectory("kquant-rows") + "/bad.gguf"
+        var builder = GGUFBuilder()
+        builder.addF32("w", [128, 2])
+        builder.tensors[0].type = 12
+        builder.tensors[0].data = [UInt8](repeating: 0, count: 144)
+        try builder.write(to: path)
+        let error = #expect(throws: RecError.self) { _ = try GGUFFile(path: path) }
+        #expect(error?.message.contains("rows of 128 values do not fill Q4_K blocks of 256") == true)
+    }
+}
