@@ -1,15 +1,19 @@
 import RecCore
 
 extension LlamaModel.Configuration {
-    /// The hyperparameters of a llama-architecture GGUF, checked before they size any table:
+    /// The hyperparameters of a llama or gemma3 GGUF, checked before they size any table:
     /// each integer within what a model of this family can have, each float finite and
-    /// positive, heads that divide the hidden size, and (for exact numerics) the shapes
-    /// llama.cpp's CPU kernels take. `vocabulary` is left 0 for the tokenizer to fill in.
+    /// positive, heads that fit, and (for exact numerics) the shapes llama.cpp's CPU kernels
+    /// take. `vocabulary` is left 0 for the tokenizer to fill in.
     init(gguf file: GGUFFile, numerics: LlamaModel.Numerics) throws {
         let path = file.path
-        let arch = try file.require("general.architecture").string ?? ""
-        guard arch == "llama" else { throw RecError(.data, "\(path): general.architecture is '\(arch)'; RecLab runs llama-architecture models") }
+        let name = try file.require("general.architecture").string ?? ""
+        guard let arch = Architecture(rawValue: name) else {
+            throw RecError(
+                .data, "\(path): general.architecture is '\(name)'; RecLab runs \(Architecture.allCases.map(\.rawValue).joined(separator: " and ")) models")
+        }
         func int(_ key: String, default fallback: Int? = nil, max: Int = 1 << 20) throws -> Int {
+            let key = "\(name).\(key)"
             guard let raw = file.metadata[key] ?? fallback.map({ .int(Int64($0)) }) else {
                 throw RecError(.data, "\(path): metadata key '\(key)' is missing")
             }
@@ -18,21 +22,37 @@ extension LlamaModel.Configuration {
             }
             return value
         }
-        func positive(_ key: String, default fallback: Double) throws -> Float {
-            guard let raw = file.metadata[key] else { return Float(fallback) }
+        func positive(_ key: String, default fallback: Double?) throws -> Float? {
+            let key = "\(name).\(key)"
+            guard let raw = file.metadata[key] else { return fallback.map { Float($0) } }
             guard let value = raw.double, value.isFinite, value > 0, Float(value).isFinite, Float(value) > 0 else {
                 throw RecError(.data, "\(path): metadata '\(key)' must be a finite positive number")
             }
             return Float(value)
         }
-        let heads = try int("llama.attention.head_count", max: 1024)
+        let heads = try int("attention.head_count", max: 1024), hidden = try int("embedding_length", max: 1 << 16)
+        let layers = try int("block_count", max: 1024)
+        var headDim = hidden / heads, sliding: Int?, pattern = 6, localBase: Float = 10_000, scale: Float?
+        if arch == .gemma3 {
+            headDim = try int("attention.key_length", max: 4096)
+            guard try int("attention.value_length", default: headDim, max: 4096) == headDim else {
+                throw RecError(.data, "\(path): \(name).attention.value_length differs from key_length; RecLab needs them equal")
+            }
+            if file.metadata["\(name).attention.sliding_window"] != nil {
+                sliding = try int("attention.sliding_window", max: 1 << 20)
+                pattern = try int("attention.sliding_window_pattern", default: 6, max: 1024)
+                localBase = try positive("rope.freq_base_swa", default: 10_000)!
+            }
+            // Gemma 3 27B scales queries by 1/√(hidden / heads), the others by 1/√headDim.
+            scale = 1 / Float(layers == 62 ? hidden / heads : headDim).squareRoot()
+        }
         self.init(
-            layers: try int("llama.block_count", max: 1024), hidden: try int("llama.embedding_length", max: 1 << 16), heads: heads,
-            kvHeads: try int("llama.attention.head_count_kv", default: heads, max: 1024), feedForward: try int("llama.feed_forward_length", max: 1 << 18),
-            contextLength: try int("llama.context_length", max: 1 << 20), ropeBase: try positive("llama.rope.freq_base", default: 10_000),
-            normEps: try positive("llama.attention.layer_norm_rms_epsilon", default: 1e-5),
-            vocabulary: 0)
-        guard hidden % heads == 0, heads % kvHeads == 0, headDim % 2 == 0 else {
+            architecture: arch, layers: layers, hidden: hidden, heads: heads, kvHeads: try int("attention.head_count_kv", default: heads, max: 1024),
+            feedForward: try int("feed_forward_length", max: 1 << 18), contextLength: try int("context_length", max: 1 << 20),
+            ropeBase: try positive("rope.freq_base", default: 10_000)!, normEps: try positive("attention.layer_norm_rms_epsilon", default: 1e-5)!,
+            vocabulary: 0, headDim: headDim, slidingWindow: sliding, slidingPattern: pattern, ropeBaseLocal: localBase, attentionScale: scale,
+            finalLogitSoftcap: try positive("final_logit_softcapping", default: nil))
+        guard arch == .gemma3 || hidden % heads == 0, heads % kvHeads == 0, headDim % 2 == 0 else {
             throw RecError(.data, "\(path): \(heads) heads, \(kvHeads) key-value heads over \(hidden) dimensions do not fit")
         }
         // llama.cpp's CPU kernels, which exact numerics reproduce, work on blocks of 32 values

@@ -62,8 +62,8 @@ extension LlamaModel {
     func forward(_ segments: [Segment]) -> [[Float]] {
         guard !segments.isEmpty else { return [] }
         let c = configuration, exact = numerics == .exact
-        let (h, kv, f, hd) = (c.hidden, c.kvDim, c.feedForward, c.headDim)
-        let group = c.heads / c.kvHeads, width = h + 2 * kv
+        let (h, qd, kv, f, hd) = (c.hidden, c.queryDim, c.kvDim, c.feedForward, c.headDim)
+        let group = c.heads / c.kvHeads, width = qd + 2 * kv, gemma = c.architecture == .gemma3
         var layouts: [SegmentLayout] = [], t = 0
         for segment in segments {
             layouts.append(SegmentLayout(segment, first: t, exact: exact))
@@ -71,35 +71,52 @@ extension LlamaModel {
         }
         var x = [Float](repeating: 0, count: t * h)
         for (row, id) in segments.flatMap(\.ids).enumerated() { x.replaceSubrange((row * h)..<((row + 1) * h), with: embedding.row(Int(id))) }
-        var normed = [Float](repeating: 0, count: t * h), q = normed, attended = normed
+        // Gemma scales the embedding by √hidden (ggml_scale by sqrtf(n_embd)).
+        if gemma {
+            let scale = Float(h).squareRoot()
+            for i in x.indices { x[i] *= scale }
+        }
+        var normed = [Float](repeating: 0, count: t * h), residual = normed
+        var q = [Float](repeating: 0, count: t * qd), attended = q
         var qkv = [Float](repeating: 0, count: t * width), gateUp = [Float](repeating: 0, count: t * 2 * f)
         var swiglu = [Float](repeating: 0, count: t * f)
         let parts = parallelPartCount, scoreSize = layouts.map { $0.count * $0.padded }.max() ?? 0
         var scores = [Float](repeating: 0, count: parts * scoreSize)
         let scratch = UnsafeMutablePointer<Float>.allocate(capacity: parts * 64 * hd)
         defer { scratch.deallocate() }
-        let scale = 1 / Float(hd).squareRoot()
+        // Llama scales the scores in the softmax; Gemma scales the queries (by a power of two
+        // for its sizes, which commutes with every rounding after it).
+        let scale = gemma ? 1 : c.attentionScale
         let blas = layouts.contains { $0.order == .blas }
         for (index, layer) in layers.enumerated() {
+            let local = c.isSliding(index)
             rmsNorm(x, layer.attentionNorm, into: &normed, rows: t)
             apply(layer.qkv, normed, rows: t, into: &qkv, adapted: (index, "qkv"), layouts: layouts)
-            // Queries; keys and values into each cache's rows start..<total. Keys are rotated,
-            // then everything the attention reads is rounded through Float16 (llama.cpp's F16
-            // cache, and the F16 copy of Q its matrix product makes).
+            // Queries; keys and values into each cache's rows start..<total. Queries and keys
+            // are normed per head (Gemma), rotated and the queries scaled (Gemma), then
+            // everything the attention reads is rounded through Float16 (llama.cpp's F16 cache,
+            // and the F16 copy of Q its matrix product makes).
             q.withUnsafeMutableBufferPointer { qp in
                 for s in layouts {
-                    let (k0, v0, q0) = (s.keys[index] + s.start * kv, s.values[index] + s.start * kv, qp.baseAddress! + s.first * h)
+                    let (k0, v0, q0) = (s.keys[index] + s.start * kv, s.values[index] + s.start * kv, qp.baseAddress! + s.first * qd)
                     for r in 0..<s.count {
                         let row = (s.first + r) * width
-                        for j in 0..<h { q0[r * h + j] = qkv[row + j] }
+                        for j in 0..<qd { q0[r * qd + j] = qkv[row + j] }
                         for j in 0..<kv {
-                            k0[r * kv + j] = qkv[row + h + j]
-                            v0[r * kv + j] = qkv[row + h + kv + j]
+                            k0[r * kv + j] = qkv[row + qd + j]
+                            v0[r * kv + j] = qkv[row + qd + kv + j]
                         }
                     }
-                    rope(q0, width: h, positions: s.positions)
-                    if exact { roundThroughHalf(q0, count: s.count * h) }
-                    rope(k0, width: kv, positions: s.positions)
+                    if let queryNorm = layer.queryNorm, let keyNorm = layer.keyNorm {
+                        rmsNorm(q0, queryNorm, into: q0, rows: s.count * c.heads, width: hd)
+                        rmsNorm(k0, keyNorm, into: k0, rows: s.count * c.kvHeads, width: hd)
+                    }
+                    rope(q0, width: qd, positions: s.positions, local: local)
+                    if gemma {
+                        for j in 0..<(s.count * qd) { q0[j] *= c.attentionScale }
+                    }
+                    if exact { roundThroughHalf(q0, count: s.count * qd) }
+                    rope(k0, width: kv, positions: s.positions, local: local)
                     if exact {
                         roundThroughHalf(k0, count: s.count * kv)
                         roundThroughHalf(v0, count: s.count * kv)
@@ -118,8 +135,10 @@ extension LlamaModel {
                             for (number, s) in layouts.enumerated() {
                                 for head in 0..<c.heads where (number * c.heads + head) % parts == part {
                                     let g = head / group
-                                    let (qh, out) = (qbase + s.first * h + head * hd, obase + s.first * h + head * hd)
-                                    attention(s, qh, s.keys[index] + g * hd, s.values[index] + g * hd, out, scores: sp, scratch: scratch, scale: scale)
+                                    let (qh, out) = (qbase + s.first * qd + head * hd, obase + s.first * qd + head * hd)
+                                    attention(
+                                        s, qh, s.keys[index] + g * hd, s.values[index] + g * hd, out, scores: sp, scratch: scratch, scale: scale,
+                                        window: local ? c.slidingWindow : nil)
                                 }
                             }
                         }
@@ -132,17 +151,18 @@ extension LlamaModel {
                     }
                 }
             }
-            apply(layer.output, attended, rows: t, into: &x, accumulate: true, adapted: (index, "output"), layouts: layouts)
+            addResidual(layer.output, attended, rows: t, to: &x, through: layer.postAttentionNorm, scratch: &residual, adapted: (index, "output"), layouts: layouts)
             rmsNorm(x, layer.ffnNorm, into: &normed, rows: t)
             apply(layer.gateUp, normed, rows: t, into: &gateUp, adapted: (index, "gateUp"), layouts: layouts)
             gateUp.withUnsafeBufferPointer { gu in
                 swiglu.withUnsafeMutableBufferPointer { out in
                     for row in 0..<t {
-                        ggmlSwiGLU(gate: gu.baseAddress! + row * 2 * f, up: gu.baseAddress! + row * 2 * f + f, into: out.baseAddress! + row * f, count: f)
+                        let (gate, up, into) = (gu.baseAddress! + row * 2 * f, gu.baseAddress! + row * 2 * f + f, out.baseAddress! + row * f)
+                        if gemma { ggmlGeGLU(gate: gate, up: up, into: into, count: f) } else { ggmlSwiGLU(gate: gate, up: up, into: into, count: f) }
                     }
                 }
             }
-            apply(layer.down, swiglu, rows: t, into: &x, accumulate: true, adapted: (index, "down"), layouts: layouts)
+            addResidual(layer.down, swiglu, rows: t, to: &x, through: layer.postFeedForwardNorm, scratch: &residual, adapted: (index, "down"), layouts: layouts)
         }
         // The rows whose logits are wanted, from every segment, through one pass of the head.
         var wanted: [Float] = [], counts: [Int] = []
@@ -156,6 +176,9 @@ extension LlamaModel {
         rmsNorm(wanted, outputNorm, into: &final, rows: rows)
         var logits = [Float](repeating: 0, count: rows * c.vocabulary)
         apply(outputHead, final, rows: rows, into: &logits)
+        if let cap = c.finalLogitSoftcap {
+            for i in logits.indices { logits[i] = Foundation.tanh(logits[i] * (1 / cap)) * cap }
+        }
         var offset = 0
         return counts.map { count in
             defer { offset += count }
@@ -163,13 +186,29 @@ extension LlamaModel {
         }
     }
 
-    /// One head of one segment: `out = softmax(q Kᵀ · scale) V` over the keys it may see.
+    /// `projection` of `x` added to the residual stream `x` (llama), or normed first (Gemma's
+    /// post-attention and post-feed-forward norms) by way of `scratch`.
+    private func addResidual(
+        _ projection: Projection, _ input: [Float], rows t: Int, to x: inout [Float], through norm: [Float]?, scratch: inout [Float], adapted: (Int, String),
+        layouts: [SegmentLayout]
+    ) {
+        guard let norm else {
+            apply(projection, input, rows: t, into: &x, accumulate: true, adapted: adapted, layouts: layouts)
+            return
+        }
+        apply(projection, input, rows: t, into: &scratch, adapted: adapted, layouts: layouts)
+        rmsNorm(scratch, norm, into: &scratch, rows: t)
+        for i in 0..<(t * configuration.hidden) { x[i] = scratch[i] + x[i] }
+    }
+
+    /// One head of one segment: `out = softmax(q Kᵀ · scale) V` over the keys it may see
+    /// (within the last `window` positions, when given).
     private func attention(
         _ s: SegmentLayout, _ qh: UnsafePointer<Float>, _ kg: UnsafePointer<Float>, _ vg: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>,
-        scores sp: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>, scale: Float
+        scores sp: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>, scale: Float, window: Int?
     ) {
         let c = configuration
-        let (h, kv, hd, t, start, padded) = (c.hidden, c.kvDim, c.headDim, s.count, s.start, s.padded)
+        let (h, kv, hd, t, start, padded) = (c.queryDim, c.kvDim, c.headDim, s.count, s.start, s.padded)
         switch s.order {
         case .vecDot: attentionScoresOneToken(qh, kg, keyStride: kv, columns: s.total, dim: hd, into: sp)
         case .tinyBLAS:
@@ -178,6 +217,17 @@ extension LlamaModel {
         }
         for row in 0..<t {
             let r = sp + row * padded
+            if let window {
+                // Keys `window` or more positions back are masked, as ggml's mask does. Cache
+                // rows before `start` are at their own positions; later columns are this row's
+                // branch in the batched and one-token layouts, every new row in cache order.
+                let position = s.positions[row]
+                let columns = s.order == .blas ? start + row + 1 : 2 * start + row + 1 - s.branchStart[row]
+                for j in 0..<columns {
+                    let key = j < start ? j : s.order == .blas ? s.positions[j - start] : s.positions[s.branchStart[row] - start + j - start]
+                    if position - key >= window { r[j] = -.infinity }
+                }
+            }
             if s.order == .blas {
                 // Cache order (the product with V below runs over every row): the columns of
                 // other branches are masked.

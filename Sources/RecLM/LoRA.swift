@@ -43,6 +43,7 @@ public final class LoRAModel: @unchecked Sendable {
             throw RecError(.usage, "unknown LoRA target '\(target)'; valid: \(Options.projections.joined(separator: ", "))")
         }
         guard options.rank >= 1 else { throw RecError(.usage, "LoRA rank must be at least 1") }
+        guard c.architecture == .llama else { throw RecError(.usage, "LoRA training runs llama-architecture models; this one is \(c.architecture.rawValue)") }
         configuration = c
         self.options = options
         let (h, kv, f) = (c.hidden, c.kvDim, c.feedForward)
@@ -78,7 +79,7 @@ public final class LoRAModel: @unchecked Sendable {
             }
         }
         self.adapters = adapters
-        (ropeCos, ropeSin) = LlamaModel.rotaryTables(c)
+        (ropeCos, ropeSin) = LlamaModel.rotaryTables(c, base: c.ropeBase)
     }
 
     /// The base weights of a GGUF model, dequantised.

@@ -103,6 +103,35 @@ public func ggmlSwiGLU(gate: UnsafePointer<Float>, up: UnsafePointer<Float>, int
     }
 }
 
+/// ggml's GELU table: for every Float16 bit pattern x, `gelu(x)` rounded to Float16, with
+/// `gelu(x) = 0.5 x (1 + tanh(√(2/π) x (1 + 0.044715 x²)))` evaluated as ggml's GCC build does
+/// (the `1 + a x x` fused; exact either way for Float16 inputs, as the table shows).
+public let ggmlGELUTable: [UInt16] = (0..<65536).map { (bits: Int) -> UInt16 in
+    let x = Float(Float16(bitPattern: UInt16(bits)))
+    let inner = Float(1).addingProduct(Float(0.044715) * x, x)
+    let value = Float(0.5) * x * (1 + Foundation.tanh(Float(0.797_884_560_802_865_355_879_892_119_868_76) * x * inner))
+    // A NaN comes out quiet with x's sign and no payload: a NaN input propagates, and −∞ gives
+    // x86's default NaN, which is negative.
+    return value.isNaN ? (x.sign == .minus ? 0xFE00 : 0x7E00) : Float16(value).bitPattern
+}
+
+/// ggml's GeGLU as its Float32 path runs it: `gelu(g) · u`, gelu read from `ggmlGELUTable` at
+/// g rounded to Float16, 0 below −10 and g itself above 10.
+public func ggmlGeGLU(gate: UnsafePointer<Float>, up: UnsafePointer<Float>, into out: UnsafeMutablePointer<Float>, count n: Int) {
+    ggmlGELUTable.withUnsafeBufferPointer { table in
+        for i in 0..<n {
+            let g = gate[i]
+            if g <= -10 {
+                out[i] = 0
+            } else if g >= 10 {
+                out[i] = g * up[i]
+            } else {
+                out[i] = Float(Float16(bitPattern: table[Int(Float16(g).bitPattern)])) * up[i]
+            }
+        }
+    }
+}
+
 /// One score of tinyBLAS's F16 product (AVX-512): sixteen lanes, lane l accumulating
 /// `q[l + 16c] k[l + 16c]` over chunks c with fused multiply-adds, then `reduce16`.
 /// `q` and `k` hold Float16 values widened, so every product is exact.

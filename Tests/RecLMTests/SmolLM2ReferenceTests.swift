@@ -183,17 +183,18 @@ struct GGUFErrorTests {
         defer { try? FileManager.default.removeItem(atPath: folder) }
         func u32(_ v: UInt32) -> [UInt8] { withUnsafeBytes(of: v.littleEndian) { Array($0) } }
         func u64(_ v: UInt64) -> [UInt8] { withUnsafeBytes(of: v.littleEndian) { Array($0) } }
-        // GGUF v3, one tensor "t" of 256 values stored as Q6_K (type 14), no metadata.
+        // GGUF v3, one tensor "t" of 256 values stored as Q2_K (type 10), no metadata.
         var bytes = Array("GGUF".utf8) + u32(3) + u64(1) + u64(0)
-        bytes += u64(1) + Array("t".utf8) + u32(1) + u64(256) + u32(14) + u64(0)
+        bytes += u64(1) + Array("t".utf8) + u32(1) + u64(256) + u32(10) + u64(0)
         while bytes.count % 32 != 0 { bytes.append(0) }
-        bytes += [UInt8](repeating: 0, count: 210)
-        let path = folder + "/q6k.gguf"
+        bytes += [UInt8](repeating: 0, count: 84)
+        let path = folder + "/q2k.gguf"
         try Data(bytes).write(to: URL(fileURLWithPath: path))
         let file = try GGUFFile(path: path)
-        #expect(file.tensors["t"]?.typeName == "Q6_K" && file.tensors["t"]?.dimensions == [256])
+        #expect(file.tensors["t"]?.typeName == "Q2_K" && file.tensors["t"]?.dimensions == [256])
         let error = #expect(throws: RecError.self) { _ = try file.floats("t") }
-        #expect(error?.message == "\(path): tensor 't' has type Q6_K, which RecLab does not read (F32, F16, BF16, Q4_0, Q4_1, Q8_0)")
+        #expect(
+            error?.message == "\(path): tensor 't' has type Q2_K, which RecLab does not read (F32, F16, BF16, Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q4_K, Q5_K, Q6_K, Q8_K)")
     }
 
     @Test(.enabled(if: smolLMRequired)) func truncatedModelNamesTheTensor() throws {
