@@ -15,11 +15,12 @@ import RecTensor
 ///   log-probabilities and greedy continuations can be checked against llama.cpp's (within
 ///   0.0003 nats of the committed fixture; llama.cpp's own output varies between machines,
 ///   while this engine's summation orders are fixed, so its output does not):
-///   block-quantised weights (Q4_0, Q4_1, Q8_0) stay quantised and multiply 8-bit-quantised
-///   activations with ggml's arithmetic (RecQuant); other formats (Q5_0, Q5_1, the k-quants,
-///   F16, BF16) are widened to Float32 and multiply activations rounded as ggml rounds them
-///   against that format, which is close to ggml but not equal (Gemma 3 270M: 0.05 nats on
-///   average, Tests/RecLMTests/GemmaReferenceTests.swift); keys, values, queries and attention weights
+///   block-quantised weights (Q4_0, Q4_1, Q5_0, Q8_0) stay quantised and multiply
+///   8-bit-quantised activations with ggml's arithmetic (RecQuant); other formats (Q5_1, the
+///   k-quants, F16, BF16) are widened to Float32 and multiply activations rounded as ggml
+///   rounds them against that format, which is close to ggml but not equal (Gemma 3 270M's
+///   Q4_K and Q6_K tensors: 0.04 nats on average, Tests/RecLMTests/GemmaReferenceTests.swift);
+///   keys, values, queries and attention weights
 ///   are rounded through Float16 as in llama.cpp's default F16 cache; attention sums follow
 ///   tinyBLAS's order for batches and `vec_dot_f16`'s for one token, as llama.cpp does; exp,
 ///   softmax, SwiGLU, rope and RMS norm follow ggml's order of operations.
@@ -75,87 +76,6 @@ public final class LlamaModel: @unchecked Sendable {
 
         /// Whether layer `index` attends to the last `slidingWindow` positions only.
         public func isSliding(_ index: Int) -> Bool { slidingWindow != nil && index % slidingPattern < slidingPattern - 1 }
-    }
-
-    /// A weight matrix `[out, in]`: block-quantised under exact numerics; under fast numerics
-    /// and for float tensors (F32, F16, BF16; llama.cpp's bits are matched for block-quantised
-    /// weights only) also or only as Float32.
-    struct Projection {
-        /// ggml's blocks, multiplied with ggml's arithmetic. Fast numerics keep them too for
-        /// one-token steps, which stream every weight per token: 4x fewer bytes than Float32.
-        let quantized: BlockQuantizedMatrix?
-        /// Float32 `[out, in]`, multiplied by BLAS (fast numerics, and formats without a kernel).
-        let dense: [Float]?
-        /// Under exact numerics, for weights multiplied as Float32: each part's output rows
-        /// and how ggml rounds the activations against its type (see `ActivationRounding`).
-        /// Empty when no part is rounded (Float32 weights, fast numerics, quantised kernels).
-        let roundings: [(rows: Range<Int>, rounding: ActivationRounding?)]
-        let out: Int, `in`: Int
-
-        /// The named tensors (each `[in, out_i]` in ggml order) stacked into one matrix.
-        init(_ file: GGUFFile, _ names: [String], in k: Int, out: [Int], numerics: Numerics) throws {
-            let tensors = try zip(names, out).map { name, n in
-                guard let tensor = file.tensors[name] else { throw RecError(.data, "\(file.path): no tensor '\(name)'") }
-                guard tensor.dimensions == [k, n] else {
-                    throw RecError(.data, "\(file.path): tensor '\(name)' has dimensions \(tensor.dimensions), expected \([k, n])")
-                }
-                return tensor
-            }
-            self.out = out.reduce(0, +)
-            self.in = k
-            let formats = tensors.map { BlockQuantizedMatrix.Format(rawValue: $0.typeName) }
-            if BlockQuantizedMatrix.supported, let format = formats[0], formats.allSatisfy({ $0 == format }) {
-                quantized = BlockQuantizedMatrix(
-                    stacking: zip(tensors, out).map { tensor, n in
-                        file.withBytes(of: tensor) { BlockQuantizedMatrix(format: format, rows: n, columns: k, source: $0) }
-                    })
-            } else {
-                quantized = nil
-            }
-            dense = numerics == .fast || quantized == nil ? try names.flatMap { try file.floats($0) } : nil
-            var first = 0, roundings: [(Range<Int>, ActivationRounding?)] = []
-            for (tensor, n) in zip(tensors, out) {
-                roundings.append((first..<(first + n), ActivationRounding(weightType: tensor.typeName)))
-                first += n
-            }
-            self.roundings = numerics == .exact && quantized == nil && roundings.contains { $0.1 != nil } ? roundings : []
-        }
-
-        /// Row `i` as Float32 (an embedding lookup).
-        func row(_ i: Int) -> [Float] {
-            if let dense { return Array(dense[(i * self.in)..<((i + 1) * self.in)]) }
-            return quantized!.row(i)
-        }
-
-        /// `out[t · stride + j] (+)= Σ_c W[j, c] x[t, c]` for `rows` rows of `x`.
-        func apply(_ x: UnsafePointer<Float>, rows: Int, into out: UnsafeMutablePointer<Float>, stride: Int? = nil, accumulate: Bool = false) {
-            if let quantized, rows == 1 || dense == nil {
-                quantized.multiply(QuantizedActivations(x, rows: rows, columns: quantized.columns), into: out, stride: stride ?? quantized.rows, accumulate: accumulate)
-                return
-            }
-            let (n, k) = (self.out, self.in)
-            dense!.withUnsafeBufferPointer { w in
-                guard !roundings.isEmpty else {
-                    if rows == 1, stride == nil {
-                        cblas_sgemv(CblasRowMajor, CblasNoTrans, Int32(n), Int32(k), 1, w.baseAddress!, Int32(k), x, 1, accumulate ? 1 : 0, out, 1)
-                    } else {
-                        gemm(x, w.baseAddress!, out, m: rows, n: n, k: k, transposeB: true, beta: accumulate ? 1 : 0, ldc: stride ?? n)
-                    }
-                    return
-                }
-                // Each part against the activations rounded as ggml rounds them for its type.
-                let rounded = UnsafeMutablePointer<Float>.allocate(capacity: rows * k)
-                defer { rounded.deallocate() }
-                var current: ActivationRounding?
-                for (range, rounding) in roundings {
-                    if let rounding, rounding != current { rounding.apply(x, rows: rows, columns: k, into: rounded) }
-                    current = rounding ?? current
-                    gemm(
-                        rounding == nil ? x : UnsafePointer(rounded), w.baseAddress! + range.lowerBound * k, out + range.lowerBound, m: rows, n: range.count,
-                        k: k, transposeB: true, beta: accumulate ? 1 : 0, ldc: stride ?? n)
-                }
-            }
-        }
     }
 
     /// How attention products are summed: as llama.cpp's batched (tinyBLAS) or one-token

@@ -19,9 +19,9 @@ struct GemmaReferenceTests {
     }
 
     /// Greedy continuations against llama.cpp's, first 8 tokens of each prompt. Measured: the
-    /// first token agrees for 12 of 14 prompts and log-probabilities differ by 0.05 nats on
-    /// average, short of the 0.02 the SmolLM2 path keeps, because the weights RecLab has
-    /// no ggml-exact kernel for (Q5_0, Q4_K, Q6_K) are multiplied as Float32 against
+    /// first token agrees for 13 of 14 prompts and log-probabilities differ by 0.04 nats on
+    /// average, short of the 0.02 the SmolLM2 path keeps, because the Q4_K and Q6_K tensors,
+    /// which RecLab has no ggml-exact kernel for yet, are multiplied as Float32 against
     /// activations quantised as ggml quantises them, and this model amplifies the difference
     /// in summation order: a Float64 run of the same graph (Benchmarks/gemma3_float64.py) puts
     /// the first prompt's first token at −1.654 nats, this engine at −1.675 and llama.cpp at

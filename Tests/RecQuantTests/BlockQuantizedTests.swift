@@ -14,6 +14,7 @@ func randomBlocks(_ format: BlockQuantizedMatrix.Format, rows: Int, blocks: Int,
         case .q4_0: bytes += (0..<16).map { _ in UInt8(truncatingIfNeeded: rng.next()) }
         case .q4_1: bytes += half(rng.nextFloat() - 0.5) + (0..<16).map { _ in UInt8(truncatingIfNeeded: rng.next()) }
         case .q8_0: bytes += (0..<32).map { _ in UInt8(truncatingIfNeeded: rng.next()) }
+        case .q5_0: bytes += (0..<20).map { _ in UInt8(truncatingIfNeeded: rng.next()) }
         }
     }
     return bytes
@@ -23,7 +24,7 @@ func randomBlocks(_ format: BlockQuantizedMatrix.Format, rows: Int, blocks: Int,
 /// to Q8 (d and s rounded through Float16), integer dots of four consecutive values per lane,
 /// `acc = fma(d_w d_x, lane, acc)` over blocks, `summs = fma(m, s, summs)`, then hsum + summs.
 func ggmlDot(_ format: BlockQuantizedMatrix.Format, _ raw: [UInt8], row: Int, blocks: Int, _ x: [Float]) -> Float {
-    let bytesPerBlock = format == .q4_0 ? 18 : format == .q4_1 ? 20 : 34
+    let bytesPerBlock = format.blockBytes
     func half(_ at: Int) -> Float { Float(Float16(bitPattern: UInt16(raw[at]) | UInt16(raw[at + 1]) << 8)) }
     var acc = [Float](repeating: 0, count: 8), summs: Float = 0
     for b in 0..<blocks {
@@ -37,6 +38,7 @@ func ggmlDot(_ format: BlockQuantizedMatrix.Format, _ raw: [UInt8], row: Int, bl
             case .q4_0, .q4_1:
                 let byte = raw[at + (format == .q4_1 ? 4 : 2) + j % 16], n = Int(j < 16 ? byte & 15 : byte >> 4)
                 return format == .q4_0 ? n - 8 : n
+            case .q5_0: return q5(raw, at, j)
             }
         }
         let scale = half(at) * dx
@@ -50,9 +52,15 @@ func ggmlDot(_ format: BlockQuantizedMatrix.Format, _ raw: [UInt8], row: Int, bl
     return ((four[0] + four[2]) + (four[1] + four[3])) + summs
 }
 
+/// Value j of the Q5_0 block at `at`: its nibble, plus 16 when bit j of `qh` is set, less 16.
+func q5(_ raw: [UInt8], _ at: Int, _ j: Int) -> Int {
+    let byte = raw[at + 6 + j % 16], nibble = Int(j < 16 ? byte & 15 : byte >> 4)
+    return nibble + Int(raw[at + 2 + j / 8] >> UInt8(j % 8) & 1) * 16 - 16
+}
+
 @Suite(.enabled(if: BlockQuantizedMatrix.supported, "this CPU lacks AVX2, FMA or F16C"))
 struct BlockQuantizedTests {
-    @Test(arguments: [BlockQuantizedMatrix.Format.q4_0, .q4_1, .q8_0])
+    @Test(arguments: [BlockQuantizedMatrix.Format.q4_0, .q4_1, .q5_0, .q8_0])
     func productsAreGGMLsBitForBit(format: BlockQuantizedMatrix.Format) {
         Self.checkProducts(format, wide: false)
     }
@@ -92,12 +100,12 @@ struct BlockQuantizedTests {
         }
     }
 
-    @Test(arguments: [BlockQuantizedMatrix.Format.q4_0, .q4_1, .q8_0])
+    @Test(arguments: [BlockQuantizedMatrix.Format.q4_0, .q4_1, .q5_0, .q8_0])
     func rowsWidenAsGGMLDequantises(format: BlockQuantizedMatrix.Format) {
         var rng = SplitMix64(seed: 5)
         let raw = randomBlocks(format, rows: 2, blocks: 3, rng: &rng)
         let matrix = raw.withUnsafeBytes { BlockQuantizedMatrix(format: format, rows: 2, columns: 96, source: $0.baseAddress!) }
-        let bytesPerBlock = format == .q4_0 ? 18 : format == .q4_1 ? 20 : 34
+        let bytesPerBlock = format.blockBytes
         func half(_ at: Int) -> Float { Float(Float16(bitPattern: UInt16(raw[at]) | UInt16(raw[at + 1]) << 8)) }
         let row = matrix.row(1)
         for b in 0..<3 {
@@ -108,6 +116,7 @@ struct BlockQuantizedTests {
                     case .q8_0: Float(Int8(bitPattern: raw[at + 2 + j])) * half(at)
                     case .q4_0: Float(Int(j < 16 ? raw[at + 2 + j] & 15 : raw[at + 2 + j - 16] >> 4) - 8) * half(at)
                     case .q4_1: Float(j < 16 ? raw[at + 4 + j] & 15 : raw[at + 4 + j - 16] >> 4) * half(at) + half(at + 2)
+                    case .q5_0: Float(q5(raw, at, j)) * half(at)
                     }
                 #expect(row[32 * b + j] == expected)
             }

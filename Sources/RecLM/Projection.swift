@@ -1,0 +1,99 @@
+import COpenBLAS
+import RecCore
+import RecQuant
+import RecTensor
+
+extension LlamaModel {
+    /// A weight matrix `[out, in]`, stacked from one or more tensors (query, key and value,
+    /// say): block-quantised under exact numerics where RecQuant has ggml's kernel for every
+    /// part's format (parts of different formats multiply one set of 8-bit activations, each
+    /// with its own kernel); otherwise, and also under fast numerics, as Float32.
+    struct Projection {
+        /// Runs of parts with one format each, stacked, and the output row each starts at.
+        let quantized: [(first: Int, matrix: BlockQuantizedMatrix)]?
+        /// Float32 `[out, in]`, multiplied by BLAS (fast numerics, and formats without a kernel).
+        let dense: [Float]?
+        /// Under exact numerics, for weights multiplied as Float32: each part's output rows
+        /// and how ggml rounds the activations against its type (see `ActivationRounding`).
+        /// Empty when no part is rounded (Float32 weights, fast numerics, quantised kernels).
+        let roundings: [(rows: Range<Int>, rounding: ActivationRounding?)]
+        let out: Int, `in`: Int
+
+        /// The named tensors (each `[in, out_i]` in ggml order) stacked into one matrix.
+        init(_ file: GGUFFile, _ names: [String], in k: Int, out: [Int], numerics: Numerics) throws {
+            let tensors = try zip(names, out).map { name, n in
+                guard let tensor = file.tensors[name] else { throw RecError(.data, "\(file.path): no tensor '\(name)'") }
+                guard tensor.dimensions == [k, n] else {
+                    throw RecError(.data, "\(file.path): tensor '\(name)' has dimensions \(tensor.dimensions), expected \([k, n])")
+                }
+                return tensor
+            }
+            self.out = out.reduce(0, +)
+            self.in = k
+            let formats = tensors.map { BlockQuantizedMatrix.Format(rawValue: $0.typeName) }
+            if BlockQuantizedMatrix.supported, formats.allSatisfy({ $0 != nil }) {
+                var runs: [(first: Int, matrix: BlockQuantizedMatrix)] = [], first = 0, index = 0
+                while index < tensors.count {
+                    var end = index + 1
+                    while end < tensors.count && formats[end] == formats[index] { end += 1 }
+                    let parts = (index..<end).map { i in
+                        file.withBytes(of: tensors[i]) { BlockQuantizedMatrix(format: formats[i]!, rows: out[i], columns: k, source: $0) }
+                    }
+                    runs.append((first, BlockQuantizedMatrix(stacking: parts)))
+                    first += out[index..<end].reduce(0, +)
+                    index = end
+                }
+                quantized = runs
+            } else {
+                quantized = nil
+            }
+            dense = numerics == .fast || quantized == nil ? try names.flatMap { try file.floats($0) } : nil
+            var first = 0, roundings: [(Range<Int>, ActivationRounding?)] = []
+            for (tensor, n) in zip(tensors, out) {
+                roundings.append((first..<(first + n), ActivationRounding(weightType: tensor.typeName)))
+                first += n
+            }
+            self.roundings = numerics == .exact && quantized == nil && roundings.contains { $0.1 != nil } ? roundings : []
+        }
+
+        /// Row `i` as Float32 (an embedding lookup).
+        func row(_ i: Int) -> [Float] {
+            if let dense { return Array(dense[(i * self.in)..<((i + 1) * self.in)]) }
+            let run = quantized!.last { $0.first <= i }!
+            return run.matrix.row(i - run.first)
+        }
+
+        /// `out[t · stride + j] (+)= Σ_c W[j, c] x[t, c]` for `rows` rows of `x`.
+        func apply(_ x: UnsafePointer<Float>, rows: Int, into out: UnsafeMutablePointer<Float>, stride: Int? = nil, accumulate: Bool = false) {
+            if let quantized, rows == 1 || dense == nil {
+                let activations = QuantizedActivations(x, rows: rows, columns: self.in)
+                for (first, matrix) in quantized {
+                    matrix.multiply(activations, into: out + first, stride: stride ?? self.out, accumulate: accumulate)
+                }
+                return
+            }
+            let (n, k) = (self.out, self.in)
+            dense!.withUnsafeBufferPointer { w in
+                guard !roundings.isEmpty else {
+                    if rows == 1, stride == nil {
+                        cblas_sgemv(CblasRowMajor, CblasNoTrans, Int32(n), Int32(k), 1, w.baseAddress!, Int32(k), x, 1, accumulate ? 1 : 0, out, 1)
+                    } else {
+                        gemm(x, w.baseAddress!, out, m: rows, n: n, k: k, transposeB: true, beta: accumulate ? 1 : 0, ldc: stride ?? n)
+                    }
+                    return
+                }
+                // Each part against the activations rounded as ggml rounds them for its type.
+                let rounded = UnsafeMutablePointer<Float>.allocate(capacity: rows * k)
+                defer { rounded.deallocate() }
+                var current: ActivationRounding?
+                for (range, rounding) in roundings {
+                    if let rounding, rounding != current { rounding.apply(x, rows: rows, columns: k, into: rounded) }
+                    current = rounding ?? current
+                    gemm(
+                        rounding == nil ? x : UnsafePointer(rounded), w.baseAddress! + range.lowerBound * k, out + range.lowerBound, m: rows, n: range.count,
+                        k: k, transposeB: true, beta: accumulate ? 1 : 0, ldc: stride ?? n)
+                }
+            }
+        }
+    }
+}
