@@ -85,7 +85,7 @@ let package = Package(
         .testTarget(name: "RecTensorTests", dependencies: ["RecTensor"]),
         .testTarget(name: "RecTextTests", dependencies: ["RecText", "RecTensor", "TextEncoders", "RecTesting"]),
         .testTarget(name: "RecQuantTests", dependencies: ["RecQuant", "RecCore"]),
-        .testTarget(name: "RecLMTests", dependencies: ["RecLM", "RecStore", "RecTesting"]),
+        .testTarget(name: "RecLMTests", dependencies: ["RecLM", "RecQuant", "RecStore", "RecTesting"]),
         .testTarget(name: "SASRecTests", dependencies: ["SASRec", "RecTensor", "RecData", "RecEval", "RecTesting"]),
         .testTarget(name: "PALRTests", dependencies: ["PALR", "AllPlugins", "RecRunner", "RecReport", "RecLM", "RecStore", "RecData", "RecTesting"]),
         .testTarget(name: "RecReportTests", dependencies: ["RecReport", "RecStore", "RecEval", "CZlib"]),

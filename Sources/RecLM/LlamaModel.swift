@@ -15,11 +15,10 @@ import RecTensor
 ///   log-probabilities and greedy continuations can be checked against llama.cpp's (within
 ///   0.0003 nats of the committed fixture; llama.cpp's own output varies between machines,
 ///   while this engine's summation orders are fixed, so its output does not):
-///   block-quantised weights (Q4_0, Q4_1, Q5_0, Q8_0) stay quantised and multiply
-///   8-bit-quantised activations with ggml's arithmetic (RecQuant); other formats (Q5_1, the
-///   k-quants, F16, BF16) are widened to Float32 and multiply activations rounded as ggml
-///   rounds them against that format, which is close to ggml but not equal (Gemma 3 270M's
-///   Q4_K and Q6_K tensors: 0.04 nats on average, Tests/RecLMTests/GemmaReferenceTests.swift);
+///   block-quantised weights (Q4_0, Q4_1, Q5_0, Q8_0, Q4_K, Q6_K) stay quantised and multiply
+///   8-bit-quantised activations with ggml's arithmetic (RecQuant); other formats (Q5_1,
+///   Q5_K, F16, BF16) are widened to Float32 and multiply activations rounded as ggml rounds
+///   them against that format, which is close to ggml but not equal;
 ///   keys, values, queries and attention weights
 ///   are rounded through Float16 as in llama.cpp's default F16 cache; attention sums follow
 ///   tinyBLAS's order for batches and `vec_dot_f16`'s for one token, as llama.cpp does; exp,

@@ -6,11 +6,18 @@ import RecTensor
 extension LlamaModel {
     /// A weight matrix `[out, in]`, stacked from one or more tensors (query, key and value,
     /// say): block-quantised under exact numerics where RecQuant has ggml's kernel for every
-    /// part's format (parts of different formats multiply one set of 8-bit activations, each
-    /// with its own kernel); otherwise, and also under fast numerics, as Float32.
+    /// part's format (each run of one format with its own kernel, against the activations
+    /// quantised once per kind); otherwise, and also under fast numerics, as Float32.
     struct Projection {
-        /// Runs of parts with one format each, stacked, and the output row each starts at.
-        let quantized: [(first: Int, matrix: BlockQuantizedMatrix)]?
+        /// A run of parts of one format, stacked.
+        enum Kernel {
+            /// Blocks of 32 (Q4_0, Q4_1, Q5_0, Q8_0) against 8-bit blocks of 32.
+            case blocks(BlockQuantizedMatrix)
+            /// Q4_K and Q6_K super-blocks against 8-bit blocks of 256.
+            case q4K(Q4KMatrix), q6K(Q6KMatrix)
+        }
+        /// The runs and the output row each starts at.
+        let quantized: [(first: Int, kernel: Kernel)]?
         /// Float32 `[out, in]`, multiplied by BLAS (fast numerics, and formats without a kernel).
         let dense: [Float]?
         /// Under exact numerics, for weights multiplied as Float32: each part's output rows
@@ -30,16 +37,29 @@ extension LlamaModel {
             }
             self.out = out.reduce(0, +)
             self.in = k
-            let formats = tensors.map { BlockQuantizedMatrix.Format(rawValue: $0.typeName) }
-            if BlockQuantizedMatrix.supported, formats.allSatisfy({ $0 != nil }) {
-                var runs: [(first: Int, matrix: BlockQuantizedMatrix)] = [], first = 0, index = 0
+            let names = tensors.map(\.typeName)
+            if BlockQuantizedMatrix.supported, names.allSatisfy({ BlockQuantizedMatrix.Format(rawValue: $0) != nil || $0 == "Q4_K" || $0 == "Q6_K" }) {
+                var runs: [(first: Int, kernel: Kernel)] = [], first = 0, index = 0
                 while index < tensors.count {
                     var end = index + 1
-                    while end < tensors.count && formats[end] == formats[index] { end += 1 }
-                    let parts = (index..<end).map { i in
-                        file.withBytes(of: tensors[i]) { BlockQuantizedMatrix(format: formats[i]!, rows: out[i], columns: k, source: $0) }
+                    while end < tensors.count && names[end] == names[index] { end += 1 }
+                    if let format = BlockQuantizedMatrix.Format(rawValue: names[index]) {
+                        let parts = (index..<end).map { i in
+                            file.withBytes(of: tensors[i]) { BlockQuantizedMatrix(format: format, rows: out[i], columns: k, source: $0) }
+                        }
+                        runs.append((first, .blocks(BlockQuantizedMatrix(stacking: parts))))
+                    } else {
+                        // Super-block parts are not stacked: one run each.
+                        var row = first
+                        for i in index..<end {
+                            let kernel = file.withBytes(of: tensors[i]) { source -> Kernel in
+                                names[i] == "Q4_K"
+                                    ? .q4K(Q4KMatrix(rows: out[i], columns: k, source: source)) : .q6K(Q6KMatrix(rows: out[i], columns: k, source: source))
+                            }
+                            runs.append((row, kernel))
+                            row += out[i]
+                        }
                     }
-                    runs.append((first, BlockQuantizedMatrix(stacking: parts)))
                     first += out[index..<end].reduce(0, +)
                     index = end
                 }
@@ -47,7 +67,7 @@ extension LlamaModel {
             } else {
                 quantized = nil
             }
-            dense = numerics == .fast || quantized == nil ? try names.flatMap { try file.floats($0) } : nil
+            dense = numerics == .fast || quantized == nil ? try tensors.flatMap { try file.floats($0.name) } : nil
             var first = 0, roundings: [(Range<Int>, ActivationRounding?)] = []
             for (tensor, n) in zip(tensors, out) {
                 roundings.append((first..<(first + n), ActivationRounding(weightType: tensor.typeName)))
@@ -60,15 +80,35 @@ extension LlamaModel {
         func row(_ i: Int) -> [Float] {
             if let dense { return Array(dense[(i * self.in)..<((i + 1) * self.in)]) }
             let run = quantized!.last { $0.first <= i }!
-            return run.matrix.row(i - run.first)
+            switch run.kernel {
+            case .blocks(let matrix): return matrix.row(i - run.first)
+            case .q4K(let matrix):
+                var values = [Float](repeating: 0, count: self.in)
+                matrix.withRow(i - run.first) { source in values.withUnsafeMutableBufferPointer { GGUFFile.dequantize(.q4_K, source, into: $0) } }
+                return values
+            case .q6K(let matrix):
+                var values = [Float](repeating: 0, count: self.in)
+                matrix.withRow(i - run.first) { source in values.withUnsafeMutableBufferPointer { GGUFFile.dequantize(.q6_K, source, into: $0) } }
+                return values
+            }
         }
 
         /// `out[t · stride + j] (+)= Σ_c W[j, c] x[t, c]` for `rows` rows of `x`.
         func apply(_ x: UnsafePointer<Float>, rows: Int, into out: UnsafeMutablePointer<Float>, stride: Int? = nil, accumulate: Bool = false) {
             if let quantized, rows == 1 || dense == nil {
-                let activations = QuantizedActivations(x, rows: rows, columns: self.in)
-                for (first, matrix) in quantized {
-                    matrix.multiply(activations, into: out + first, stride: stride ?? self.out, accumulate: accumulate)
+                var blocks: QuantizedActivations?, superBlocks: SuperBlockActivations?
+                for (first, kernel) in quantized {
+                    switch kernel {
+                    case .blocks(let matrix):
+                        blocks = blocks ?? QuantizedActivations(x, rows: rows, columns: self.in)
+                        matrix.multiply(blocks!, into: out + first, stride: stride ?? self.out, accumulate: accumulate)
+                    case .q4K(let matrix):
+                        superBlocks = superBlocks ?? SuperBlockActivations(x, rows: rows, columns: self.in)
+                        matrix.multiply(superBlocks!, into: out + first, stride: stride ?? self.out, accumulate: accumulate)
+                    case .q6K(let matrix):
+                        superBlocks = superBlocks ?? SuperBlockActivations(x, rows: rows, columns: self.in)
+                        matrix.multiply(superBlocks!, into: out + first, stride: stride ?? self.out, accumulate: accumulate)
+                    }
                 }
                 return
             }

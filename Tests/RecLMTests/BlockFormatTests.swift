@@ -1,5 +1,6 @@
 import Foundation
 import RecCore
+import RecQuant
 @testable import RecLM
 import RecTesting
 import Testing
@@ -34,5 +35,36 @@ struct BlockFormatTests {
         try builder.write(to: path)
         let error = #expect(throws: RecError.self) { _ = try GGUFFile(path: path) }
         #expect(error?.message.contains("rows of 128 values do not fill Q4_K blocks of 256") == true)
+    }
+}
+
+/// RecLab's products with ggml's own (`ggml_vec_dot_*` from libggml-cpu, recorded in the
+/// fixture): bit for bit, for the formats it multiplies without widening.
+@Suite(.enabled(if: BlockQuantizedMatrix.supported, "this CPU lacks AVX2, FMA or F16C"))
+struct BlockProductTests {
+    @Test(arguments: ["Q5_0", "Q4_K", "Q6_K"])
+    func productsAreGGMLsBitForBit(_ format: String) throws {
+        let file = try GGUFFile(path: Fixtures.directory + "/kquants/blocks.gguf")
+        let x = try file.floats("activations", dimensions: [512, 3]), expected = try file.floats("\(format).dots", dimensions: [4, 3])
+        let tensor = try #require(file.tensors["\(format).quantized"])
+        var out = [Float](repeating: .nan, count: 12)
+        file.withBytes(of: tensor) { source in
+            x.withUnsafeBufferPointer { x in
+                out.withUnsafeMutableBufferPointer { out in
+                    let superBlocks = SuperBlockActivations(x.baseAddress!, rows: 3, columns: 512)
+                    if format == "Q6_K" {
+                        Q6KMatrix(rows: 4, columns: 512, source: source).multiply(superBlocks, into: out.baseAddress!, stride: 4)
+                    } else if format == "Q4_K" {
+                        Q4KMatrix(rows: 4, columns: 512, source: source).multiply(superBlocks, into: out.baseAddress!, stride: 4)
+                    } else {
+                        BlockQuantizedMatrix(format: .q5_0, rows: 4, columns: 512, source: source)
+                            .multiply(QuantizedActivations(x.baseAddress!, rows: 3, columns: 512), into: out.baseAddress!, stride: 4)
+                    }
+                }
+            }
+        }
+        for (index, (mine, ggml)) in zip(out, expected).enumerated() {
+            #expect(mine.bitPattern == ggml.bitPattern, "\(format) token \(index / 4) row \(index % 4): \(mine) vs ggml's \(ggml)")
+        }
     }
 }

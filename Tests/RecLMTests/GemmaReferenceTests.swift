@@ -18,30 +18,37 @@ struct GemmaReferenceTests {
         #expect(c.ropeBase == 1_000_000 && c.ropeBaseLocal == 10_000 && c.attentionScale == 1.0 / 16)
     }
 
-    /// Greedy continuations against llama.cpp's, first 8 tokens of each prompt. Measured: the
-    /// first token agrees for 13 of 14 prompts and log-probabilities differ by 0.04 nats on
-    /// average, short of the 0.02 the SmolLM2 path keeps, because the Q4_K and Q6_K tensors,
-    /// which RecLab has no ggml-exact kernel for yet, are multiplied as Float32 against
-    /// activations quantised as ggml quantises them, and this model amplifies the difference
-    /// in summation order: a Float64 run of the same graph (Benchmarks/gemma3_float64.py) puts
-    /// the first prompt's first token at −1.654 nats, this engine at −1.675 and llama.cpp at
-    /// −1.719.
+    /// Greedy continuations against llama.cpp's (llama-server --no-repack), first 8 tokens of
+    /// each prompt. Every weight format in the file (Q5_0, Q8_0, Q4_K, Q6_K) multiplies with
+    /// ggml's arithmetic, and prompts of up to 11 tokens agree as SmolLM2's do: the same
+    /// tokens, log-probabilities within 0.001 nats. Longer prompts drift (measured: one of 14
+    /// first tokens differs, gaps up to 0.19 nats), from a difference not yet found, which
+    /// appears from 12 tokens in one batch on.
     @Test func greedyContinuationsAgainstLlamaCpp() throws {
         let reference = try LlamaReference.load("gemma3"), model = try Self.model.get()
         #expect(reference.prompts.count >= 10)
-        var firstTokens = 0, gaps: [Double] = []
+        var firstTokens = 0, gaps: [Double] = [], shortGaps: [Double] = [], shortIdentical = 0, short = 0
         for prompt in reference.prompts {
             let generation = try model.generate(prompt: prompt.promptIDs, parameters: SamplingParameters(maxTokens: 8))
             let (agreeing, _) = agreement(generation.tokens, generation.logprobs, prompt.tokens, prompt.logprobs)
             if agreeing > 0 { firstTokens += 1 }
-            gaps += (0..<agreeing).map { abs(generation.logprobs[$0] - prompt.logprobs[$0]) }
+            let promptGaps = (0..<agreeing).map { abs(generation.logprobs[$0] - prompt.logprobs[$0]) }
+            gaps += promptGaps
+            if prompt.promptIDs.count <= 11 {
+                short += 1
+                shortGaps += promptGaps
+                if agreeing == 8 { shortIdentical += 1 }
+            }
         }
         let mean = gaps.reduce(0, +) / Double(max(1, gaps.count))
         print(
             String(
-                format: "Gemma 3 270M vs llama.cpp -fa off: first token identical for %d of %d prompts; log-probability gap over agreeing tokens: mean %.4f, max %.4f over %d tokens",
-                firstTokens, reference.prompts.count, mean, gaps.max() ?? 0, gaps.count))
-        #expect(firstTokens >= reference.prompts.count - 2)
-        #expect(mean < 0.06)
+                format:
+                    "Gemma 3 270M vs llama.cpp -fa off --no-repack: prompts of up to 11 tokens: %d of %d continuations identical, max gap %.5f; all prompts: first token identical for %d of %d, mean gap %.4f, max %.4f over %d tokens",
+                shortIdentical, short, shortGaps.max() ?? 0, firstTokens, reference.prompts.count, mean, gaps.max() ?? 0, gaps.count))
+        #expect(short >= 8 && shortIdentical == short)
+        #expect(shortGaps.allSatisfy { $0 <= 0.001 })
+        #expect(firstTokens >= reference.prompts.count - 1)
+        #expect(mean < 0.02)
     }
 }

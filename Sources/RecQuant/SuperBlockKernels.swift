@@ -1,0 +1,220 @@
+import Foundation
+import RecCore
+
+/// Rows of Float32 activations quantised per block of 256 exactly as ggml's
+/// `quantize_row_q8_K_ref` does (what ggml multiplies k-quant weights with): the scale is
+/// −127 / (the value of largest magnitude), quants are rounded to nearest (even) and kept at
+/// most 127, `d = 1 / scale`, and `bsums` holds each 16 quants' sum.
+public struct SuperBlockActivations {
+    public let rows: Int, columns: Int
+    var quants: [Int8]
+    var d: [Float]
+    var bsums: [Int32]
+
+    public init(_ x: UnsafePointer<Float>, rows: Int, columns: Int) {
+        precondition(columns % 256 == 0)
+        self.rows = rows
+        self.columns = columns
+        let blocks = rows * columns / 256
+        var quants = [Int8](repeating: 0, count: blocks * 256), d = [Float](repeating: 0, count: blocks)
+        var bsums = [Int32](repeating: 0, count: blocks * 16)
+        for block in 0..<blocks {
+            let v = x + block * 256
+            var largest: Float = 0, magnitude: Float = 0
+            for j in 0..<256 where abs(v[j]) > magnitude {
+                magnitude = abs(v[j])
+                largest = v[j]
+            }
+            guard magnitude != 0 else { continue }
+            let scale = -127 / largest
+            for j in 0..<256 {
+                // `nearest_int`: the float plus 1.5 · 2^23 rounds to nearest even.
+                let q = Int8(min(127, Int((scale * v[j] + 12_582_912) - 12_582_912)))
+                quants[block * 256 + j] = q
+                bsums[block * 16 + j / 16] += Int32(q)
+            }
+            d[block] = 1 / scale
+        }
+        self.quants = quants
+        self.d = d
+        self.bsums = bsums
+    }
+
+    /// The activations as ggml's product sees them: `d · q`.
+    public func widened(into out: UnsafeMutablePointer<Float>) {
+        for i in 0..<(rows * columns) { out[i] = d[i / 256] * Float(quants[i]) }
+    }
+}
+
+/// Q6_K weights `[rows, columns]` in ggml's bytes, multiplied with ggml's AVX2 arithmetic
+/// (`ggml_vec_dot_q6_K_q8_K`, which llama.cpp runs for one token and for batches alike on
+/// x86): per block of 256, eight int32 lanes, lane L summing `scale · q · x` over the values
+/// 4L..4L+3 of each run of 32 and less 32 · Σ scale · bsum over the 16-value groups 2L and
+/// 2L + 1; then `acc = fma(d_x d_w, Float(lane), acc)` and ggml's horizontal sum. Integer sums
+/// are exact, so only that order of the float steps is ggml's to follow.
+public struct Q6KMatrix: Sendable {
+    public let rows: Int, columns: Int
+    let data: [UInt8]
+    var blocks: Int { columns / 256 }
+
+    public init(rows: Int, columns: Int, source: UnsafeRawPointer) {
+        precondition(columns % 256 == 0)
+        self.rows = rows
+        self.columns = columns
+        data = Array(UnsafeRawBufferPointer(start: source, count: rows * columns / 256 * 210))
+    }
+
+    /// Calls `body` with the start of row `row`'s blocks, in ggml's bytes.
+    public func withRow<T>(_ row: Int, _ body: (UnsafeRawPointer) -> T) -> T {
+        data.withUnsafeBytes { body($0.baseAddress! + row * blocks * 210) }
+    }
+
+    /// `out[t · stride + r] (+)= Σ_c W[r, c] x[t, c]`, rows split across the cores.
+    public func multiply(_ x: SuperBlockActivations, into out: UnsafeMutablePointer<Float>, stride: Int, accumulate: Bool = false) {
+        precondition(x.columns == columns)
+        let rows = self.rows, blocks = self.blocks
+        let shared = UncheckedSendable(out)
+        data.withUnsafeBytes { weights in
+            x.quants.withUnsafeBufferPointer { xq in
+                x.d.withUnsafeBufferPointer { xd in
+                    x.bsums.withUnsafeBufferPointer { xs in
+                        let views = UncheckedSendable((weights.baseAddress!, xq.baseAddress!, xd.baseAddress!, xs.baseAddress!))
+                        let count = min(ForkJoin.shared.workers + 1, max(1, rows / 4))
+                        ForkJoin.shared.run { chunk in
+                            guard chunk < count else { return }
+                            let (w, q, d, s) = views.value
+                            for r in (chunk * rows / count)..<((chunk + 1) * rows / count) {
+                                for t in 0..<x.rows {
+                                    let value = Self.dot(w + r * blocks * 210, q + t * blocks * 256, d + t * blocks, s + t * blocks * 16, blocks: blocks)
+                                    let at = shared.value + t * stride + r
+                                    at.pointee = accumulate ? at.pointee + value : value
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// One row against one token's activations.
+    @inline(__always)
+    static func dot(_ w: UnsafeRawPointer, _ q8: UnsafePointer<Int8>, _ d8: UnsafePointer<Float>, _ bsums: UnsafePointer<Int32>, blocks: Int) -> Float {
+        var acc = SIMD8<Float>()
+        for b in 0..<blocks {
+            let block = w + b * 210, y = q8 + b * 256, sums = bsums + b * 16
+            let ql = block.assumingMemoryBound(to: UInt8.self), qh = ql + 128
+            let scales = (block + 192).assumingMemoryBound(to: Int8.self)
+            let d = d8[b] * Float(Float16(bitPattern: UInt16(littleEndian: block.loadUnaligned(fromByteOffset: 208, as: UInt16.self))))
+            var lanes = SIMD8<Int32>()
+            for group in 0..<2 {
+                let low = ql + 64 * group, high = qh + 32 * group, x = y + 128 * group
+                for run in 0..<4 {
+                    // Run k of 32: low or high nibbles of ql[0..<32] or ql[32..<64], two bits
+                    // of qh each; scales 2(4j + k) and 2(4j + k) + 1 for its halves.
+                    let nibbles = low + 32 * (run & 1), shift = UInt8(2 * run)
+                    let s0 = Int32(scales[8 * group + 2 * run]), s1 = Int32(scales[8 * group + 2 * run + 1])
+                    for v in 0..<32 {
+                        let n = run < 2 ? nibbles[v] & 15 : nibbles[v] >> 4
+                        let weight = Int32(n | (high[v] >> shift & 3) << 4)
+                        lanes[v / 4] += (v < 16 ? s0 : s1) * weight * Int32(x[32 * run + v])
+                    }
+                }
+            }
+            for lane in 0..<8 {
+                lanes[lane] -= 32 * (sums[2 * lane] * Int32(scales[2 * lane]) + sums[2 * lane + 1] * Int32(scales[2 * lane + 1]))
+            }
+            acc = acc.addingProduct(SIMD8(repeating: d), SIMD8<Float>(lanes))
+        }
+        return horizontalSum(acc)
+    }
+}
+
+/// Q4_K weights `[rows, columns]` in ggml's bytes, multiplied with ggml's AVX2 arithmetic
+/// (`ggml_vec_dot_q4_K_q8_K`; llama.cpp takes it when weights are not repacked, see
+/// Benchmarks/llama_reference.py). Per block of 256: eight int32 lanes, lane L summing
+/// `scale_j · q · x` over the values 4L..4L+3 of each run of 32; `acc = fma(d_x d_w,
+/// Float(lane), acc)`. The mins go to four lanes of their own: lane k gets
+/// `m_{2k} (Σx over run 2k) + m_{2k+1} (Σx over run 2k+1)`, and `acc_m = fma(−d_x dmin_w,
+/// Float(lane), acc_m)`. The result is ggml's horizontal sum of `acc` plus `acc_m`'s.
+public struct Q4KMatrix: Sendable {
+    public let rows: Int, columns: Int
+    let data: [UInt8]
+    var blocks: Int { columns / 256 }
+
+    public init(rows: Int, columns: Int, source: UnsafeRawPointer) {
+        precondition(columns % 256 == 0)
+        self.rows = rows
+        self.columns = columns
+        data = Array(UnsafeRawBufferPointer(start: source, count: rows * columns / 256 * 144))
+    }
+
+    /// Calls `body` with the start of row `row`'s blocks, in ggml's bytes.
+    public func withRow<T>(_ row: Int, _ body: (UnsafeRawPointer) -> T) -> T {
+        data.withUnsafeBytes { body($0.baseAddress! + row * blocks * 144) }
+    }
+
+    /// `out[t · stride + r] (+)= Σ_c W[r, c] x[t, c]`, rows split across the cores.
+    public func multiply(_ x: SuperBlockActivations, into out: UnsafeMutablePointer<Float>, stride: Int, accumulate: Bool = false) {
+        precondition(x.columns == columns)
+        let rows = self.rows, blocks = self.blocks
+        let shared = UncheckedSendable(out)
+        data.withUnsafeBytes { weights in
+            x.quants.withUnsafeBufferPointer { xq in
+                x.d.withUnsafeBufferPointer { xd in
+                    x.bsums.withUnsafeBufferPointer { xs in
+                        let views = UncheckedSendable((weights.baseAddress!, xq.baseAddress!, xd.baseAddress!, xs.baseAddress!))
+                        let count = min(ForkJoin.shared.workers + 1, max(1, rows / 4))
+                        ForkJoin.shared.run { chunk in
+                            guard chunk < count else { return }
+                            let (w, q, d, s) = views.value
+                            for r in (chunk * rows / count)..<((chunk + 1) * rows / count) {
+                                for t in 0..<x.rows {
+                                    let value = Self.dot(w + r * blocks * 144, q + t * blocks * 256, d + t * blocks, s + t * blocks * 16, blocks: blocks)
+                                    let at = shared.value + t * stride + r
+                                    at.pointee = accumulate ? at.pointee + value : value
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// One row against one token's activations.
+    @inline(__always)
+    static func dot(_ w: UnsafeRawPointer, _ q8: UnsafePointer<Int8>, _ d8: UnsafePointer<Float>, _ bsums: UnsafePointer<Int32>, blocks: Int) -> Float {
+        var acc = SIMD8<Float>(), accMins = SIMD4<Float>()
+        for b in 0..<blocks {
+            let block = w + b * 144, y = q8 + b * 256, sums = bsums + b * 16
+            let half = { (offset: Int) in Float(Float16(bitPattern: UInt16(littleEndian: block.loadUnaligned(fromByteOffset: offset, as: UInt16.self)))) }
+            let d = d8[b] * half(0), dmin = -d8[b] * half(2)
+            let packed = (block + 4).assumingMemoryBound(to: UInt8.self), qs = (block + 16).assumingMemoryBound(to: UInt8.self)
+            var scales = SIMD8<Int32>(), mins = SIMD8<Int32>()
+            for j in 0..<8 {
+                if j < 4 {
+                    (scales[j], mins[j]) = (Int32(packed[j] & 63), Int32(packed[j + 4] & 63))
+                } else {
+                    scales[j] = Int32((packed[j + 4] & 0x0F) | ((packed[j - 4] >> 6) << 4))
+                    mins[j] = Int32((packed[j + 4] >> 4) | ((packed[j] >> 6) << 4))
+                }
+            }
+            var minLanes = SIMD4<Int32>()
+            for k in 0..<4 {
+                let run = { (i: Int) in sums[2 * i] + sums[2 * i + 1] }
+                minLanes[k] = mins[2 * k] * run(2 * k) + mins[2 * k + 1] * run(2 * k + 1)
+            }
+            accMins = accMins.addingProduct(SIMD4(repeating: dmin), SIMD4<Float>(minLanes))
+            var lanes = SIMD8<Int32>()
+            for j in 0..<4 {
+                let q = qs + 32 * j, x = y + 64 * j
+                for v in 0..<32 {
+                    lanes[v / 4] += scales[2 * j] * Int32(q[v] & 15) * Int32(x[v]) + scales[2 * j + 1] * Int32(q[v] >> 4) * Int32(x[32 + v])
+                }
+            }
+            acc = acc.addingProduct(SIMD8(repeating: d), SIMD8<Float>(lanes))
+        }
+        return horizontalSum(acc) + ((accMins[0] + accMins[2]) + (accMins[1] + accMins[3]))
+    }
+}
