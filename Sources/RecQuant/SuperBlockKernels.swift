@@ -1,5 +1,8 @@
 import Foundation
 import RecCore
+#if arch(x86_64)
+    import _Builtin_intrinsics.intel
+#endif
 
 /// Rows of Float32 activations quantised per block of 256 exactly as ggml's
 /// `quantize_row_q8_K_ref` does (what ggml multiplies k-quant weights with): the scale is
@@ -107,20 +110,45 @@ public struct Q6KMatrix: Sendable {
             let scales = (block + 192).assumingMemoryBound(to: Int8.self)
             let d = d8[b] * Float(Float16(bitPattern: UInt16(littleEndian: block.loadUnaligned(fromByteOffset: 208, as: UInt16.self))))
             var lanes = SIMD8<Int32>()
-            for group in 0..<2 {
-                let low = ql + 64 * group, high = qh + 32 * group, x = y + 128 * group
-                for run in 0..<4 {
-                    // Run k of 32: low or high nibbles of ql[0..<32] or ql[32..<64], two bits
-                    // of qh each; scales 2(4j + k) and 2(4j + k) + 1 for its halves.
-                    let nibbles = low + 32 * (run & 1), shift = UInt8(2 * run)
-                    let s0 = Int32(scales[8 * group + 2 * run]), s1 = Int32(scales[8 * group + 2 * run + 1])
-                    for v in 0..<32 {
-                        let n = run < 2 ? nibbles[v] & 15 : nibbles[v] >> 4
-                        let weight = Int32(n | (high[v] >> shift & 3) << 4)
-                        lanes[v / 4] += (v < 16 ? s0 : s1) * weight * Int32(x[32 * run + v])
+            #if arch(x86_64)
+                // ggml's registers: the four runs' 6-bit quants, `maddubs` against x, `madd`
+                // by each half's scale.
+                var sum = _mm256_setzero_si256()
+                for group in 0..<2 {
+                    let low1 = UnsafeRawPointer(ql + 64 * group).loadUnaligned(as: __m256i.self)
+                    let low2 = UnsafeRawPointer(ql + 64 * group + 32).loadUnaligned(as: __m256i.self)
+                    let high = UnsafeRawPointer(qh + 32 * group).loadUnaligned(as: __m256i.self)
+                    let m15 = _mm256_set1_epi8(15)
+                    let q0 = _mm256_or_si256(_mm256_and_si256(low1, m15), _mm256_slli_epi16(_mm256_and_si256(high, _mm256_set1_epi8(3)), 4))
+                    let q1 = _mm256_or_si256(_mm256_and_si256(low2, m15), _mm256_slli_epi16(_mm256_and_si256(high, _mm256_set1_epi8(12)), 2))
+                    let q2 = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(low1, 4), m15), _mm256_and_si256(high, _mm256_set1_epi8(48)))
+                    let q3 = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(low2, 4), m15), _mm256_srli_epi16(_mm256_and_si256(high, _mm256_set1_epi8(-64)), 2))
+                    @inline(__always) func product(_ quants: __m256i, _ run: Int) -> __m256i {
+                        let x = UnsafeRawPointer(y + 128 * group + 32 * run).loadUnaligned(as: __m256i.self)
+                        let scale = _mm256_set_m128i(
+                            _mm_set1_epi16(Int16(scales[8 * group + 2 * run + 1])), _mm_set1_epi16(Int16(scales[8 * group + 2 * run])))
+                        return _mm256_madd_epi16(scale, _mm256_maddubs_epi16(quants, x))
+                    }
+                    sum = _mm256_add_epi32(sum, _mm256_add_epi32(product(q0, 0), product(q1, 1)))
+                    sum = _mm256_add_epi32(sum, _mm256_add_epi32(product(q2, 2), product(q3, 3)))
+                }
+                lanes = unsafeBitCast(sum, to: SIMD8<Int32>.self)
+            #else
+                for group in 0..<2 {
+                    let low = ql + 64 * group, high = qh + 32 * group, x = y + 128 * group
+                    for run in 0..<4 {
+                        // Run k of 32: low or high nibbles of ql[0..<32] or ql[32..<64], two
+                        // bits of qh each; scales 2(4j + k) and 2(4j + k) + 1 for its halves.
+                        let nibbles = low + 32 * (run & 1), shift = UInt8(2 * run)
+                        let s0 = Int32(scales[8 * group + 2 * run]), s1 = Int32(scales[8 * group + 2 * run + 1])
+                        for v in 0..<32 {
+                            let n = run < 2 ? nibbles[v] & 15 : nibbles[v] >> 4
+                            let weight = Int32(n | (high[v] >> shift & 3) << 4)
+                            lanes[v / 4] += (v < 16 ? s0 : s1) * weight * Int32(x[32 * run + v])
+                        }
                     }
                 }
-            }
+            #endif
             for lane in 0..<8 {
                 lanes[lane] -= 32 * (sums[2 * lane] * Int32(scales[2 * lane]) + sums[2 * lane + 1] * Int32(scales[2 * lane + 1]))
             }
@@ -207,12 +235,26 @@ public struct Q4KMatrix: Sendable {
             }
             accMins = accMins.addingProduct(SIMD4(repeating: dmin), SIMD4<Float>(minLanes))
             var lanes = SIMD8<Int32>()
-            for j in 0..<4 {
-                let q = qs + 32 * j, x = y + 64 * j
-                for v in 0..<32 {
-                    lanes[v / 4] += scales[2 * j] * Int32(q[v] & 15) * Int32(x[v]) + scales[2 * j + 1] * Int32(q[v] >> 4) * Int32(x[32 + v])
+            #if arch(x86_64)
+                var sum = _mm256_setzero_si256()
+                let m4 = _mm256_set1_epi8(15)
+                for j in 0..<4 {
+                    let bits = UnsafeRawPointer(qs + 32 * j).loadUnaligned(as: __m256i.self)
+                    let low = _mm256_and_si256(bits, m4), high = _mm256_and_si256(_mm256_srli_epi16(bits, 4), m4)
+                    let xl = UnsafeRawPointer(y + 64 * j).loadUnaligned(as: __m256i.self), xh = UnsafeRawPointer(y + 64 * j + 32).loadUnaligned(as: __m256i.self)
+                    let pl = _mm256_madd_epi16(_mm256_set1_epi16(Int16(scales[2 * j])), _mm256_maddubs_epi16(low, xl))
+                    let ph = _mm256_madd_epi16(_mm256_set1_epi16(Int16(scales[2 * j + 1])), _mm256_maddubs_epi16(high, xh))
+                    sum = _mm256_add_epi32(sum, _mm256_add_epi32(pl, ph))
                 }
-            }
+                lanes = unsafeBitCast(sum, to: SIMD8<Int32>.self)
+            #else
+                for j in 0..<4 {
+                    let q = qs + 32 * j, x = y + 64 * j
+                    for v in 0..<32 {
+                        lanes[v / 4] += scales[2 * j] * Int32(q[v] & 15) * Int32(x[v]) + scales[2 * j + 1] * Int32(q[v] >> 4) * Int32(x[32 + v])
+                    }
+                }
+            #endif
             acc = acc.addingProduct(SIMD8(repeating: d), SIMD8<Float>(lanes))
         }
         return horizontalSum(acc) + ((accMins[0] + accMins[2]) + (accMins[1] + accMins[3]))
