@@ -75,34 +75,12 @@ public struct Q6KMatrix: Sendable {
     /// `out[t · stride + r] (+)= Σ_c W[r, c] x[t, c]`, rows split across the cores.
     public func multiply(_ x: SuperBlockActivations, into out: UnsafeMutablePointer<Float>, stride: Int, accumulate: Bool = false) {
         precondition(x.columns == columns)
-        let rows = self.rows, blocks = self.blocks
-        let shared = UncheckedSendable(out)
-        data.withUnsafeBytes { weights in
-            x.quants.withUnsafeBufferPointer { xq in
-                x.d.withUnsafeBufferPointer { xd in
-                    x.bsums.withUnsafeBufferPointer { xs in
-                        let views = UncheckedSendable((weights.baseAddress!, xq.baseAddress!, xd.baseAddress!, xs.baseAddress!))
-                        let count = min(ForkJoin.shared.workers + 1, max(1, rows / 4))
-                        ForkJoin.shared.run { chunk in
-                            guard chunk < count else { return }
-                            let (w, q, d, s) = views.value
-                            for r in (chunk * rows / count)..<((chunk + 1) * rows / count) {
-                                for t in 0..<x.rows {
-                                    let value = Self.dot(w + r * blocks * 210, q + t * blocks * 256, d + t * blocks, s + t * blocks * 16, blocks: blocks)
-                                    let at = shared.value + t * stride + r
-                                    at.pointee = accumulate ? at.pointee + value : value
-                                }
-                            }
-                        }
-                    }
-                }
-            }
-        }
+        multiplySuperBlocks(data, rows: rows, blockBytes: 210, x, into: out, stride: stride, accumulate: accumulate, dot: Self.dot)
     }
 
     /// One row against one token's activations.
     @inline(__always)
-    static func dot(_ w: UnsafeRawPointer, _ q8: UnsafePointer<Int8>, _ d8: UnsafePointer<Float>, _ bsums: UnsafePointer<Int32>, blocks: Int) -> Float {
+    static func dot(_ w: UnsafeRawPointer, _ q8: UnsafePointer<Int8>, _ d8: UnsafePointer<Float>, _ bsums: UnsafePointer<Int32>, _ blocks: Int) -> Float {
         var acc = SIMD8<Float>()
         for b in 0..<blocks {
             let block = w + b * 210, y = q8 + b * 256, sums = bsums + b * 16
@@ -185,34 +163,12 @@ public struct Q4KMatrix: Sendable {
     /// `out[t · stride + r] (+)= Σ_c W[r, c] x[t, c]`, rows split across the cores.
     public func multiply(_ x: SuperBlockActivations, into out: UnsafeMutablePointer<Float>, stride: Int, accumulate: Bool = false) {
         precondition(x.columns == columns)
-        let rows = self.rows, blocks = self.blocks
-        let shared = UncheckedSendable(out)
-        data.withUnsafeBytes { weights in
-            x.quants.withUnsafeBufferPointer { xq in
-                x.d.withUnsafeBufferPointer { xd in
-                    x.bsums.withUnsafeBufferPointer { xs in
-                        let views = UncheckedSendable((weights.baseAddress!, xq.baseAddress!, xd.baseAddress!, xs.baseAddress!))
-                        let count = min(ForkJoin.shared.workers + 1, max(1, rows / 4))
-                        ForkJoin.shared.run { chunk in
-                            guard chunk < count else { return }
-                            let (w, q, d, s) = views.value
-                            for r in (chunk * rows / count)..<((chunk + 1) * rows / count) {
-                                for t in 0..<x.rows {
-                                    let value = Self.dot(w + r * blocks * 144, q + t * blocks * 256, d + t * blocks, s + t * blocks * 16, blocks: blocks)
-                                    let at = shared.value + t * stride + r
-                                    at.pointee = accumulate ? at.pointee + value : value
-                                }
-                            }
-                        }
-                    }
-                }
-            }
-        }
+        multiplySuperBlocks(data, rows: rows, blockBytes: 144, x, into: out, stride: stride, accumulate: accumulate, dot: Self.dot)
     }
 
     /// One row against one token's activations.
     @inline(__always)
-    static func dot(_ w: UnsafeRawPointer, _ q8: UnsafePointer<Int8>, _ d8: UnsafePointer<Float>, _ bsums: UnsafePointer<Int32>, blocks: Int) -> Float {
+    static func dot(_ w: UnsafeRawPointer, _ q8: UnsafePointer<Int8>, _ d8: UnsafePointer<Float>, _ bsums: UnsafePointer<Int32>, _ blocks: Int) -> Float {
         var acc = SIMD8<Float>(), accMins = SIMD4<Float>()
         for b in 0..<blocks {
             let block = w + b * 144, y = q8 + b * 256, sums = bsums + b * 16
@@ -258,5 +214,36 @@ public struct Q4KMatrix: Sendable {
             acc = acc.addingProduct(SIMD8(repeating: d), SIMD8<Float>(lanes))
         }
         return horizontalSum(acc) + ((accMins[0] + accMins[2]) + (accMins[1] + accMins[3]))
+    }
+}
+
+/// `out[t · stride + r] (+)= dot(row r, token t)` for every row of `data` (rows of
+/// `blockBytes`-byte super-blocks) and every activation row, rows split across the cores.
+private func multiplySuperBlocks(
+    _ data: [UInt8], rows: Int, blockBytes: Int, _ x: SuperBlockActivations, into out: UnsafeMutablePointer<Float>, stride: Int, accumulate: Bool,
+    dot: @escaping (UnsafeRawPointer, UnsafePointer<Int8>, UnsafePointer<Float>, UnsafePointer<Int32>, Int) -> Float
+) {
+    let blocks = x.columns / 256
+    let shared = UncheckedSendable(out), kernel = UncheckedSendable(dot)
+    data.withUnsafeBytes { weights in
+        x.quants.withUnsafeBufferPointer { xq in
+            x.d.withUnsafeBufferPointer { xd in
+                x.bsums.withUnsafeBufferPointer { xs in
+                    let views = UncheckedSendable((weights.baseAddress!, xq.baseAddress!, xd.baseAddress!, xs.baseAddress!))
+                    let count = min(ForkJoin.shared.workers + 1, max(1, rows / 4))
+                    ForkJoin.shared.run { chunk in
+                        guard chunk < count else { return }
+                        let (w, q, d, s) = views.value
+                        for r in (chunk * rows / count)..<((chunk + 1) * rows / count) {
+                            for t in 0..<x.rows {
+                                let value = kernel.value(w + r * blocks * blockBytes, q + t * blocks * 256, d + t * blocks, s + t * blocks * 16, blocks)
+                                let at = shared.value + t * stride + r
+                                at.pointee = accumulate ? at.pointee + value : value
+                            }
+                        }
+                    }
+                }
+            }
+        }
     }
 }
