@@ -42,7 +42,7 @@ public enum ActivationRounding: Sendable, Equatable {
                 }
             }
         case .q8_K:
-            for block in 0..<(count / 256) { Self.q8K(x + block * 256, into: out + block * 256) }
+            SuperBlockActivations(x, rows: rows, columns: columns).widened(into: out)
         case .f16:
             for i in 0..<count { out[i] = Float(Float16(x[i])) }
         case .bf16:
@@ -51,27 +51,6 @@ public enum ActivationRounding: Sendable, Equatable {
                 let bits = x[i].bitPattern
                 out[i] = x[i].isNaN ? x[i] : Float(bitPattern: (bits &+ (0x7FFF &+ ((bits >> 16) & 1))) & 0xFFFF_0000)
             }
-        }
-    }
-
-    /// ggml's `quantize_row_q8_K_ref` for one block of 256, widened back: the scale is
-    /// −127 / (the value of largest magnitude), quants are rounded to nearest (even) and kept
-    /// at most 127, and each value is `(1 / scale) · q`.
-    static func q8K(_ x: UnsafePointer<Float>, into out: UnsafeMutablePointer<Float>) {
-        var largest: Float = 0, magnitude: Float = 0
-        for j in 0..<256 where abs(x[j]) > magnitude {
-            magnitude = abs(x[j])
-            largest = x[j]
-        }
-        guard magnitude != 0 else {
-            for j in 0..<256 { out[j] = 0 }
-            return
-        }
-        let scale = -127 / largest, d = 1 / scale
-        for j in 0..<256 {
-            // `nearest_int`: the float plus 1.5 · 2^23 rounds to nearest even.
-            let q = min(127, Int((scale * x[j] + 12_582_912) - 12_582_912))
-            out[j] = d * Float(q)
         }
     }
 }
