@@ -1,3 +1,4 @@
+import RecQuant
 import RecTensor
 
 /// ggml's 5-bit and k-quant block formats, widened to Float32 with ggml's own arithmetic, so
@@ -20,15 +21,6 @@ import RecTensor
 /// - Q8_K, 256 values in 292 bytes: `d` Float32, `qs` 256 signed bytes, `bsums` 16 Int16 (the
 ///   sums of each 16 quants, read by dot products only); value = d q.
 enum GGUFBlocks {
-    /// Sub-block `j`'s 6-bit scale and min from a k-quant's 12 `scales` bytes: the first four
-    /// pairs are the low 6 bits of bytes 0–3 and 4–7; the last four take their low 4 bits from
-    /// bytes 8–11 and their top 2 bits from the spare high bits of bytes 0–7.
-    @inline(__always)
-    static func scaleMin(_ j: Int, _ q: UnsafePointer<UInt8>) -> (scale: UInt8, min: UInt8) {
-        if j < 4 { return (q[j] & 63, q[j + 4] & 63) }
-        return ((q[j + 4] & 0x0F) | ((q[j - 4] >> 6) << 4), (q[j + 4] >> 4) | ((q[j] >> 6) << 4))
-    }
-
     /// Widens `out.count` values of a 5-bit block format (`withMin`: Q5_1, else Q5_0).
     static func q5(_ source: UnsafeRawPointer, withMin: Bool, into out: UnsafeMutableBufferPointer<Float>) {
         let bytes = withMin ? 24 : 22, header = withMin ? 4 : 2
@@ -65,7 +57,7 @@ enum GGUFBlocks {
             for half in 0..<4 {
                 let q = qs + 32 * half
                 for side in 0..<2 {
-                    let (sc, m) = scaleMin(2 * half + side, scales)
+                    let (sc, m) = kQuantScaleMin(2 * half + side, scales)
                     let scale = d * Float(sc), offset = dmin * Float(m)
                     let bit = UInt8(1) << UInt8(2 * half + side)
                     let o = block * 256 + half * 64 + side * 32

@@ -13,8 +13,8 @@ extension LlamaModel {
         enum Kernel {
             /// Blocks of 32 (Q4_0, Q4_1, Q5_0, Q8_0) against 8-bit blocks of 32.
             case blocks(BlockQuantizedMatrix)
-            /// Q4_K and Q6_K super-blocks against 8-bit blocks of 256.
-            case q4K(Q4KMatrix), q6K(Q6KMatrix)
+            /// Q4_K or Q6_K super-blocks against 8-bit blocks of 256.
+            case superBlocks(SuperBlockMatrix)
         }
         /// The runs and the output row each starts at.
         let quantized: [(first: Int, kernel: Kernel)]?
@@ -38,7 +38,7 @@ extension LlamaModel {
             self.out = out.reduce(0, +)
             self.in = k
             let names = tensors.map(\.typeName)
-            if BlockQuantizedMatrix.supported, names.allSatisfy({ BlockQuantizedMatrix.Format(rawValue: $0) != nil || $0 == "Q4_K" || $0 == "Q6_K" }) {
+            if BlockQuantizedMatrix.supported, names.allSatisfy({ BlockQuantizedMatrix.Format(rawValue: $0) != nil || SuperBlockMatrix.Format(rawValue: $0) != nil }) {
                 var runs: [(first: Int, kernel: Kernel)] = [], first = 0, index = 0
                 while index < tensors.count {
                     var end = index + 1
@@ -50,13 +50,10 @@ extension LlamaModel {
                         runs.append((first, .blocks(BlockQuantizedMatrix(stacking: parts))))
                     } else {
                         // Super-block parts are not stacked: one run each.
+                        let format = SuperBlockMatrix.Format(rawValue: names[index])!
                         var row = first
                         for i in index..<end {
-                            let kernel = file.withBytes(of: tensors[i]) { source -> Kernel in
-                                names[i] == "Q4_K"
-                                    ? .q4K(Q4KMatrix(rows: out[i], columns: k, source: source)) : .q6K(Q6KMatrix(rows: out[i], columns: k, source: source))
-                            }
-                            runs.append((row, kernel))
+                            runs.append((row, .superBlocks(file.withBytes(of: tensors[i]) { SuperBlockMatrix(format: format, rows: out[i], columns: k, source: $0) })))
                             row += out[i]
                         }
                     }
@@ -82,13 +79,10 @@ extension LlamaModel {
             let run = quantized!.last { $0.first <= i }!
             switch run.kernel {
             case .blocks(let matrix): return matrix.row(i - run.first)
-            case .q4K(let matrix):
+            case .superBlocks(let matrix):
                 var values = [Float](repeating: 0, count: self.in)
-                matrix.withRow(i - run.first) { source in values.withUnsafeMutableBufferPointer { GGUFFile.dequantize(.q4_K, source, into: $0) } }
-                return values
-            case .q6K(let matrix):
-                var values = [Float](repeating: 0, count: self.in)
-                matrix.withRow(i - run.first) { source in values.withUnsafeMutableBufferPointer { GGUFFile.dequantize(.q6_K, source, into: $0) } }
+                let type: GGUFFile.TensorType = matrix.format == .q4K ? .q4_K : .q6_K
+                matrix.withRow(i - run.first) { source in values.withUnsafeMutableBufferPointer { GGUFFile.dequantize(type, source, into: $0) } }
                 return values
             }
         }
@@ -102,10 +96,7 @@ extension LlamaModel {
                     case .blocks(let matrix):
                         blocks = blocks ?? QuantizedActivations(x, rows: rows, columns: self.in)
                         matrix.multiply(blocks!, into: out + first, stride: stride ?? self.out, accumulate: accumulate)
-                    case .q4K(let matrix):
-                        superBlocks = superBlocks ?? SuperBlockActivations(x, rows: rows, columns: self.in)
-                        matrix.multiply(superBlocks!, into: out + first, stride: stride ?? self.out, accumulate: accumulate)
-                    case .q6K(let matrix):
+                    case .superBlocks(let matrix):
                         superBlocks = superBlocks ?? SuperBlockActivations(x, rows: rows, columns: self.in)
                         matrix.multiply(superBlocks!, into: out + first, stride: stride ?? self.out, accumulate: accumulate)
                     }

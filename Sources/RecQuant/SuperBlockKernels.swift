@@ -49,35 +49,13 @@ public struct SuperBlockActivations {
     }
 }
 
-/// Q6_K weights `[rows, columns]` in ggml's bytes, multiplied with ggml's AVX2 arithmetic
+/// Q6_K's product with ggml's AVX2 arithmetic
 /// (`ggml_vec_dot_q6_K_q8_K`, which llama.cpp runs for one token and for batches alike on
 /// x86): per block of 256, eight int32 lanes, lane L summing `scale · q · x` over the values
 /// 4L..4L+3 of each run of 32 and less 32 · Σ scale · bsum over the 16-value groups 2L and
 /// 2L + 1; then `acc = fma(d_x d_w, Float(lane), acc)` and ggml's horizontal sum. Integer sums
 /// are exact, so only that order of the float steps is ggml's to follow.
-public struct Q6KMatrix: Sendable {
-    public let rows: Int, columns: Int
-    let data: [UInt8]
-    var blocks: Int { columns / 256 }
-
-    public init(rows: Int, columns: Int, source: UnsafeRawPointer) {
-        precondition(columns % 256 == 0)
-        self.rows = rows
-        self.columns = columns
-        data = Array(UnsafeRawBufferPointer(start: source, count: rows * columns / 256 * 210))
-    }
-
-    /// Calls `body` with the start of row `row`'s blocks, in ggml's bytes.
-    public func withRow<T>(_ row: Int, _ body: (UnsafeRawPointer) -> T) -> T {
-        data.withUnsafeBytes { body($0.baseAddress! + row * blocks * 210) }
-    }
-
-    /// `out[t · stride + r] (+)= Σ_c W[r, c] x[t, c]`, rows split across the cores.
-    public func multiply(_ x: SuperBlockActivations, into out: UnsafeMutablePointer<Float>, stride: Int, accumulate: Bool = false) {
-        precondition(x.columns == columns)
-        multiplySuperBlocks(data, rows: rows, blockBytes: 210, x, into: out, stride: stride, accumulate: accumulate, dot: Self.dot)
-    }
-
+enum Q6K {
     /// One row against one token's activations.
     @inline(__always)
     static func dot(_ w: UnsafeRawPointer, _ q8: UnsafePointer<Int8>, _ d8: UnsafePointer<Float>, _ bsums: UnsafePointer<Int32>, _ blocks: Int) -> Float {
@@ -136,36 +114,14 @@ public struct Q6KMatrix: Sendable {
     }
 }
 
-/// Q4_K weights `[rows, columns]` in ggml's bytes, multiplied with ggml's AVX2 arithmetic
+/// Q4_K's product with ggml's AVX2 arithmetic
 /// (`ggml_vec_dot_q4_K_q8_K`; llama.cpp takes it when weights are not repacked, see
 /// Benchmarks/llama_reference.py). Per block of 256: eight int32 lanes, lane L summing
 /// `scale_j · q · x` over the values 4L..4L+3 of each run of 32; `acc = fma(d_x d_w,
 /// Float(lane), acc)`. The mins go to four lanes of their own: lane k gets
 /// `m_{2k} (Σx over run 2k) + m_{2k+1} (Σx over run 2k+1)`, and `acc_m = fma(−d_x dmin_w,
 /// Float(lane), acc_m)`. The result is ggml's horizontal sum of `acc` plus `acc_m`'s.
-public struct Q4KMatrix: Sendable {
-    public let rows: Int, columns: Int
-    let data: [UInt8]
-    var blocks: Int { columns / 256 }
-
-    public init(rows: Int, columns: Int, source: UnsafeRawPointer) {
-        precondition(columns % 256 == 0)
-        self.rows = rows
-        self.columns = columns
-        data = Array(UnsafeRawBufferPointer(start: source, count: rows * columns / 256 * 144))
-    }
-
-    /// Calls `body` with the start of row `row`'s blocks, in ggml's bytes.
-    public func withRow<T>(_ row: Int, _ body: (UnsafeRawPointer) -> T) -> T {
-        data.withUnsafeBytes { body($0.baseAddress! + row * blocks * 144) }
-    }
-
-    /// `out[t · stride + r] (+)= Σ_c W[r, c] x[t, c]`, rows split across the cores.
-    public func multiply(_ x: SuperBlockActivations, into out: UnsafeMutablePointer<Float>, stride: Int, accumulate: Bool = false) {
-        precondition(x.columns == columns)
-        multiplySuperBlocks(data, rows: rows, blockBytes: 144, x, into: out, stride: stride, accumulate: accumulate, dot: Self.dot)
-    }
-
+enum Q4K {
     /// One row against one token's activations.
     @inline(__always)
     static func dot(_ w: UnsafeRawPointer, _ q8: UnsafePointer<Int8>, _ d8: UnsafePointer<Float>, _ bsums: UnsafePointer<Int32>, _ blocks: Int) -> Float {
@@ -177,12 +133,8 @@ public struct Q4KMatrix: Sendable {
             let packed = (block + 4).assumingMemoryBound(to: UInt8.self), qs = (block + 16).assumingMemoryBound(to: UInt8.self)
             var scales = SIMD8<Int32>(), mins = SIMD8<Int32>()
             for j in 0..<8 {
-                if j < 4 {
-                    (scales[j], mins[j]) = (Int32(packed[j] & 63), Int32(packed[j + 4] & 63))
-                } else {
-                    scales[j] = Int32((packed[j + 4] & 0x0F) | ((packed[j - 4] >> 6) << 4))
-                    mins[j] = Int32((packed[j + 4] >> 4) | ((packed[j] >> 6) << 4))
-                }
+                let (scale, min) = kQuantScaleMin(j, packed)
+                (scales[j], mins[j]) = (Int32(scale), Int32(min))
             }
             var minLanes = SIMD4<Int32>()
             for k in 0..<4 {
@@ -217,28 +169,66 @@ public struct Q4KMatrix: Sendable {
     }
 }
 
-/// `out[t · stride + r] (+)= dot(row r, token t)` for every row of `data` (rows of
-/// `blockBytes`-byte super-blocks) and every activation row, rows split across the cores.
-private func multiplySuperBlocks(
-    _ data: [UInt8], rows: Int, blockBytes: Int, _ x: SuperBlockActivations, into out: UnsafeMutablePointer<Float>, stride: Int, accumulate: Bool,
-    dot: @escaping (UnsafeRawPointer, UnsafePointer<Int8>, UnsafePointer<Float>, UnsafePointer<Int32>, Int) -> Float
-) {
-    let blocks = x.columns / 256
-    let shared = UncheckedSendable(out), kernel = UncheckedSendable(dot)
-    data.withUnsafeBytes { weights in
-        x.quants.withUnsafeBufferPointer { xq in
-            x.d.withUnsafeBufferPointer { xd in
-                x.bsums.withUnsafeBufferPointer { xs in
-                    let views = UncheckedSendable((weights.baseAddress!, xq.baseAddress!, xd.baseAddress!, xs.baseAddress!))
-                    let count = min(ForkJoin.shared.workers + 1, max(1, rows / 4))
-                    ForkJoin.shared.run { chunk in
-                        guard chunk < count else { return }
-                        let (w, q, d, s) = views.value
-                        for r in (chunk * rows / count)..<((chunk + 1) * rows / count) {
-                            for t in 0..<x.rows {
-                                let value = kernel.value(w + r * blocks * blockBytes, q + t * blocks * 256, d + t * blocks, s + t * blocks * 16, blocks)
-                                let at = shared.value + t * stride + r
-                                at.pointee = accumulate ? at.pointee + value : value
+/// Sub-block `j`'s 6-bit scale and min from a Q4_K or Q5_K block's 12 `scales` bytes: the
+/// first four pairs are the low 6 bits of bytes 0–3 and 4–7; the last four take their low 4
+/// bits from bytes 8–11 and their top 2 bits from the spare high bits of bytes 0–7 (ggml's
+/// `get_scale_min_k4`).
+@inline(__always)
+public func kQuantScaleMin(_ j: Int, _ q: UnsafePointer<UInt8>) -> (scale: UInt8, min: UInt8) {
+    if j < 4 { return (q[j] & 63, q[j + 4] & 63) }
+    return ((q[j + 4] & 0x0F) | ((q[j - 4] >> 6) << 4), (q[j + 4] >> 4) | ((q[j] >> 6) << 4))
+}
+
+/// k-quant weights `[rows, columns]` in ggml's bytes (Q4_K or Q6_K super-blocks of 256
+/// values), multiplied with ggml's AVX2 arithmetic against `SuperBlockActivations` (see
+/// `Q4K.dot` and `Q6K.dot`).
+public struct SuperBlockMatrix: Sendable {
+    public enum Format: String, Sendable {
+        case q4K = "Q4_K", q6K = "Q6_K"
+
+        /// Bytes of one super-block.
+        public var blockBytes: Int { self == .q4K ? 144 : 210 }
+    }
+    public let format: Format
+    public let rows: Int, columns: Int
+    let data: [UInt8]
+    var blocks: Int { columns / 256 }
+
+    public init(format: Format, rows: Int, columns: Int, source: UnsafeRawPointer) {
+        precondition(columns % 256 == 0)
+        self.format = format
+        self.rows = rows
+        self.columns = columns
+        data = Array(UnsafeRawBufferPointer(start: source, count: rows * columns / 256 * format.blockBytes))
+    }
+
+    /// Calls `body` with the start of row `row`'s blocks, in ggml's bytes.
+    public func withRow<T>(_ row: Int, _ body: (UnsafeRawPointer) -> T) -> T {
+        data.withUnsafeBytes { body($0.baseAddress! + row * blocks * format.blockBytes) }
+    }
+
+    /// `out[t · stride + r] (+)= Σ_c W[r, c] x[t, c]`, rows split across the cores.
+    public func multiply(_ x: SuperBlockActivations, into out: UnsafeMutablePointer<Float>, stride: Int, accumulate: Bool = false) {
+        precondition(x.columns == columns)
+        let rows = self.rows, blocks = self.blocks, blockBytes = format.blockBytes, format = self.format
+        let shared = UncheckedSendable(out)
+        data.withUnsafeBytes { weights in
+            x.quants.withUnsafeBufferPointer { xq in
+                x.d.withUnsafeBufferPointer { xd in
+                    x.bsums.withUnsafeBufferPointer { xs in
+                        let views = UncheckedSendable((weights.baseAddress!, xq.baseAddress!, xd.baseAddress!, xs.baseAddress!))
+                        let count = min(ForkJoin.shared.workers + 1, max(1, rows / 4))
+                        ForkJoin.shared.run { chunk in
+                            guard chunk < count else { return }
+                            let (w, q, d, s) = views.value
+                            for r in (chunk * rows / count)..<((chunk + 1) * rows / count) {
+                                for t in 0..<x.rows {
+                                    let (row, token, scales, sums) = (w + r * blocks * blockBytes, q + t * blocks * 256, d + t * blocks, s + t * blocks * 16)
+                                    let value =
+                                        format == .q4K ? Q4K.dot(row, token, scales, sums, blocks) : Q6K.dot(row, token, scales, sums, blocks)
+                                    let at = shared.value + t * stride + r
+                                    at.pointee = accumulate ? at.pointee + value : value
+                                }
                             }
                         }
                     }

@@ -52,10 +52,8 @@ struct BlockProductTests {
             x.withUnsafeBufferPointer { x in
                 out.withUnsafeMutableBufferPointer { out in
                     let superBlocks = SuperBlockActivations(x.baseAddress!, rows: 3, columns: 512)
-                    if format == "Q6_K" {
-                        Q6KMatrix(rows: 4, columns: 512, source: source).multiply(superBlocks, into: out.baseAddress!, stride: 4)
-                    } else if format == "Q4_K" {
-                        Q4KMatrix(rows: 4, columns: 512, source: source).multiply(superBlocks, into: out.baseAddress!, stride: 4)
+                    if let superFormat = SuperBlockMatrix.Format(rawValue: format) {
+                        SuperBlockMatrix(format: superFormat, rows: 4, columns: 512, source: source).multiply(superBlocks, into: out.baseAddress!, stride: 4)
                     } else {
                         BlockQuantizedMatrix(format: .q5_0, rows: 4, columns: 512, source: source)
                             .multiply(QuantizedActivations(x.baseAddress!, rows: 3, columns: 512), into: out.baseAddress!, stride: 4)
