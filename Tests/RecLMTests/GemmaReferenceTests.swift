@@ -29,14 +29,10 @@ struct GemmaReferenceTests {
         #expect(reference.prompts.count >= 10)
         var identical = 0, gaps: [Double] = []
         for prompt in reference.prompts {
-            var expected = prompt.tokens
-            let ends = expected.last.map { $0 == model.tokenizer.eos || model.tokenizer.kinds[Int($0)] == .control } ?? false
-            if ends { expected.removeLast() }
-            let generation = try model.generate(prompt: prompt.promptIDs, parameters: SamplingParameters(maxTokens: prompt.tokens.count))
-            #expect(generation.tokens == expected, "greedy continuation of \(prompt.text.debugDescription)")
-            let (agreeing, _) = agreement(generation.tokens, generation.logprobs, expected, prompt.logprobs)
-            if agreeing == expected.count && generation.tokens.count == expected.count { identical += 1 }
-            gaps += (0..<agreeing).map { abs(generation.logprobs[$0] - prompt.logprobs[$0]) }
+            let run = try greedyAgainstReference(model, prompt)
+            #expect(run.generation.tokens == run.expected, "greedy continuation of \(prompt.text.debugDescription)")
+            if run.identical { identical += 1 }
+            gaps += run.gaps
         }
         print(
             String(

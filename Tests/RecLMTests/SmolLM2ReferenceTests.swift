@@ -47,6 +47,22 @@ func agreement(_ a: [Int32], _ la: [Double], _ b: [Int32], _ lb: [Double]) -> (a
     return (n, gap)
 }
 
+/// One reference prompt's greedy continuation beside llama.cpp's: RecLab's generation,
+/// llama.cpp's tokens without the end-of-turn token it lists after stopping (RecLab stops
+/// before it), whether there was one, whether the continuations are identical, and the
+/// log-probability gaps over the tokens that agree.
+func greedyAgainstReference(_ model: LlamaModel, _ prompt: LlamaReference.Prompt) throws -> (
+    generation: Generation, expected: [Int32], endsTurn: Bool, identical: Bool, gaps: [Double]
+) {
+    var expected = prompt.tokens
+    let endsTurn = expected.last.map { $0 == model.tokenizer.eos || model.tokenizer.kinds[Int($0)] == .control } ?? false
+    if endsTurn { expected.removeLast() }
+    let generation = try model.generate(prompt: prompt.promptIDs, parameters: SamplingParameters(maxTokens: prompt.tokens.count))
+    let (agreeing, _) = agreement(generation.tokens, generation.logprobs, expected, prompt.logprobs)
+    let identical = agreeing == expected.count && generation.tokens.count == expected.count
+    return (generation, expected, endsTurn, identical, (0..<agreeing).map { abs(generation.logprobs[$0] - prompt.logprobs[$0]) })
+}
+
 @Suite(.enabled(if: smolLMRequired, "SmolLM2-135M-Instruct is not in models/ (bash scripts/fetch-models.sh)"), .serialized)
 struct SmolLM2ReferenceTests {
     static let model = Result { try LlamaModel(path: smolLMPath) }
@@ -81,15 +97,11 @@ struct SmolLM2ReferenceTests {
         var identical = 0, gaps: [Double] = []
         var peer = (identical: 0, gaps: [Double]())
         for prompt in reference.prompts {
-            var expected = prompt.tokens
-            let endsTurn = expected.last.map { $0 == model.tokenizer.eos || model.tokenizer.kinds[Int($0)] == .control } ?? false
-            if endsTurn { expected.removeLast() }
-            let generation = try model.generate(prompt: prompt.promptIDs, parameters: SamplingParameters(maxTokens: prompt.tokens.count))
-            #expect(generation.tokens == expected, "greedy continuation of \(prompt.text.debugDescription)")
-            #expect((generation.finish == .endOfText) == endsTurn, "end of \(prompt.text.debugDescription)")
-            let (agreeing, _) = agreement(generation.tokens, generation.logprobs, expected, prompt.logprobs)
-            if agreeing == expected.count && generation.tokens.count == expected.count { identical += 1 }
-            gaps += (0..<agreeing).map { abs(generation.logprobs[$0] - prompt.logprobs[$0]) }
+            let run = try greedyAgainstReference(model, prompt)
+            #expect(run.generation.tokens == run.expected, "greedy continuation of \(prompt.text.debugDescription)")
+            #expect((run.generation.finish == .endOfText) == run.endsTurn, "end of \(prompt.text.debugDescription)")
+            if run.identical { identical += 1 }
+            gaps += run.gaps
             let (peerAgreeing, _) = agreement(prompt.flashAttentionTokens ?? [], prompt.flashAttentionLogprobs ?? [], prompt.tokens, prompt.logprobs)
             if peerAgreeing == prompt.tokens.count { peer.identical += 1 }
             peer.gaps += (0..<peerAgreeing).map { abs(prompt.flashAttentionLogprobs![$0] - prompt.logprobs[$0]) }
