@@ -26,7 +26,7 @@ enum GGUFBlocks {
         let bytes = withMin ? 24 : 22, header = withMin ? 4 : 2
         for block in 0..<(out.count / 32) {
             let at = source + block * bytes
-            let d = loadHalf(at, at: 0)
+            let d = loadHalf(at, at: 0), m = withMin ? loadHalf(at, at: 2) : 0
             let qh = at.loadUnaligned(fromByteOffset: header, as: UInt32.self).littleEndian
             let qs = (at + header + 4).assumingMemoryBound(to: UInt8.self)
             let o = block * 32
@@ -34,7 +34,6 @@ enum GGUFBlocks {
                 let low = Int(qs[j] & 0x0F) | Int((qh >> UInt32(j)) & 1) << 4
                 let high = Int(qs[j] >> 4) | Int((qh >> UInt32(j + 16)) & 1) << 4
                 if withMin {
-                    let m = loadHalf(at, at: 2)
                     out[o + j] = Float(low) * d + m
                     out[o + j + 16] = Float(high) * d + m
                 } else {

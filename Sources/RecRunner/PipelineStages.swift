@@ -71,7 +71,7 @@ struct PipelineStages {
     init(_ cell: ExperimentPlan.Cell, fingerprint: String, registry: Registry, context: ComponentContext, chunk: Int) throws {
         self.chunk = chunk
         let data = cell.spec.data
-        let splitParts = [try canonicalJSON(data.split), "\(data.split.seed(forRun: cell.seed))"] + Self.trainingShareKey(data)
+        let splitParts = [try canonicalJSON(data.split), "\(data.split.seed(forRun: cell.seed))"] + Self.trainingDataKey(data)
         var previous = ""
         for (index, stage) in cell.pipeline.augment.enumerated() {
             let component = stage.component
@@ -258,7 +258,7 @@ struct PipelineStages {
 extension PipelineStages {
     /// What a stage key adds when training samples come from a share of the users, or leave
     /// out cold-start items (nothing otherwise, so keys from before either could be set stay).
-    static func trainingShareKey(_ data: DataSpec) -> [String] {
+    static func trainingDataKey(_ data: DataSpec) -> [String] {
         (data.trainFraction.map { ["train_fraction=\($0)"] } ?? []) + (data.split.coldItems.map { ["cold_items=\($0)"] } ?? [])
     }
 }

@@ -33,7 +33,7 @@ extension Runner {
             [
                 "scorer", scorerSpec.kind, cell.headJSON, prepared.fingerprint, try canonicalJSON(spec.data.split), spec.data.label?.description ?? "",
                 "\(spec.data.split.seed(forRun: cell.seed))", "\(cell.seed)",
-            ] + PipelineStages.trainingShareKey(spec.data) + stages.upstream)
+            ] + PipelineStages.trainingDataKey(spec.data) + stages.upstream)
         let curves = CurveRecorder()
         let events = trainingContext(cell, started: Date(), curves: curves)
         scorer = try fitOrRestore(

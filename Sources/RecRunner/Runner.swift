@@ -233,7 +233,7 @@ public final class Runner: @unchecked Sendable {
             [
                 "retriever", retrieverSpec.kind, cell.headJSON, prepared.fingerprint, spec.data.split.method.rawValue,
                 "\(spec.data.split.seed(forRun: cell.seed))", "\(cell.seed)",
-            ] + PipelineStages.trainingShareKey(spec.data) + stages.upstream)
+            ] + PipelineStages.trainingDataKey(spec.data) + stages.upstream)
         retriever = try fitOrRestore(
             retriever, key: cacheKey, kind: "retriever:\(retrieverSpec.kind)", name: name, training: { training }, events: trainingEvents, curves: curves)
         // Rankers and augmenters that learn do so on the training split (no stage cache).
