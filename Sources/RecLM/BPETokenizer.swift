@@ -6,9 +6,8 @@ import RecCore
 ///
 /// 1. special tokens (control and unknown tokens when `parseSpecial`, user-defined tokens
 ///    always) are cut out of the text first, longest first;
-/// 2. pre-tokenisation: for `smollm` (and the StarCoder family) every digit is its own piece,
-///    then the GPT-2 pattern `'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+`
-///    splits each piece; plain `gpt2` skips the digit step;
+/// 2. pre-tokenisation cuts the rest into pieces by the family's pattern (`PreTokenizer`:
+///    GPT-2's, with or without digits split first, or Llama 3's and Qwen2's);
 /// 3. each piece's UTF-8 bytes become GPT-2's printable byte characters and are merged pair by
 ///    pair, lowest merge rank first (leftmost on ties).
 public struct BPETokenizer: Sendable {
@@ -21,8 +20,8 @@ public struct BPETokenizer: Sendable {
     let merges: [UInt64: (rank: Int32, merged: Int32)]
     /// How text between special tokens becomes tokens.
     enum Scheme: Sendable {
-        /// Byte-level BPE; `splitDigits`: every digit is its own piece first.
-        case byteLevel(splitDigits: Bool)
+        /// Byte-level BPE over the pieces of a pre-tokenizer.
+        case byteLevel(PreTokenizer)
         /// SentencePiece-style; `addSpacePrefix`: a space starts the text and each run of text
         /// after a special token.
         case sentencePiece(SentencePieceMerges, addSpacePrefix: Bool)
@@ -31,6 +30,10 @@ public struct BPETokenizer: Sendable {
     /// Special tokens cut out before BPE, longest text first.
     let specials: [(text: String, id: Int32, control: Bool)]
     public let bos: Int32?, eos: Int32?
+    /// The tokens that end a generation, as llama.cpp finds them: the end-of-sequence,
+    /// end-of-turn and end-of-message ids the file names, and tokens with the texts llama.cpp
+    /// treats as ending a turn.
+    public let endOfGeneration: Set<Int32>
     public let addBOS: Bool
     /// Token id of each byte's character (-1 when the vocabulary lacks it).
     let byteIDs: [Int32]
@@ -54,13 +57,9 @@ public struct BPETokenizer: Sendable {
             throw fail("tokenizer.ggml.model is \(model ?? "not a string"); RecLab reads byte-level BPE (gpt2) and SentencePiece BPE (llama) tokenizers")
         }
         let pre = file.metadata["tokenizer.ggml.pre"]?.string ?? "default"
-        var splitDigits = false
-        if model == "gpt2" {
-            switch pre {
-            case "smollm", "starcoder", "refact", "command-r", "codeshell", "exaone", "minerva": splitDigits = true
-            case "gpt-2", "gpt2", "default", "mpt", "olmo", "jais": splitDigits = false
-            default: throw fail("tokenizer.ggml.pre '\(pre)' is not supported (smollm, starcoder, gpt-2, ...)")
-            }
+        let preTokenizer = PreTokenizer(name: pre)
+        if model == "gpt2" && preTokenizer == nil {
+            throw fail("tokenizer.ggml.pre '\(pre)' is not supported (gpt-2, smollm, starcoder, llama-bpe, qwen2, ...)")
         }
         // Every entry must be a string: dropping one would shift every later token id.
         guard let values = try file.require("tokenizer.ggml.tokens").array, !values.isEmpty, values.count < Int(Int32.max),
@@ -101,9 +100,15 @@ public struct BPETokenizer: Sendable {
         }
         bos = try tokenID("tokenizer.ggml.bos_token_id")
         eos = try tokenID("tokenizer.ggml.eos_token_id")
-        // llama.cpp's defaults when a file does not say: SentencePiece models add BOS and a
-        // space prefix, byte-level ones neither.
-        addBOS = file.metadata["tokenizer.ggml.add_bos_token"]?.bool ?? (model == "llama")
+        let endTexts: Set<String> = [
+            "<|eot_id|>", "<|im_end|>", "<|end|>", "<end_of_turn>", "<|endoftext|>", "<|eom_id|>", "<EOT>", "<|end_of_text|>", "<eos>",
+        ]
+        endOfGeneration = Set(
+            try [eos, tokenID("tokenizer.ggml.eot_token_id"), tokenID("tokenizer.ggml.eom_token_id")].compactMap { $0 }
+                + endTexts.compactMap { ids[$0] })
+        // llama.cpp's defaults when a file does not say: SentencePiece models and Llama 3 add
+        // BOS, other byte-level ones do not; SentencePiece models add a space prefix.
+        addBOS = file.metadata["tokenizer.ggml.add_bos_token"]?.bool ?? (model == "llama" || preTokenizer?.takesWholeWords == true)
         if model == "llama" {
             guard let values = try file.require("tokenizer.ggml.scores").array, case let scores = values.compactMap(\.double), scores.count == tokens.count else {
                 throw fail("tokenizer.ggml.scores is not an array of \(tokens.count) numbers, one per token")
@@ -112,7 +117,7 @@ public struct BPETokenizer: Sendable {
                 SentencePieceMerges(tokens: tokens, scores: scores.map { Float($0) }),
                 addSpacePrefix: file.metadata["tokenizer.ggml.add_space_prefix"]?.bool ?? true)
         } else {
-            scheme = .byteLevel(splitDigits: splitDigits)
+            scheme = .byteLevel(preTokenizer ?? .gpt2(splitDigits: false))
         }
     }
 
@@ -132,8 +137,8 @@ public struct BPETokenizer: Sendable {
             case (.token(let id), _):
                 out.append(id)
                 afterSpecial = true
-            case (.text(let piece), .byteLevel(let splitDigits)):
-                for word in Self.preTokenize(piece, splitDigits: splitDigits) { out += bytePairs(word) }
+            case (.text(let piece), .byteLevel(let preTokenizer)):
+                for word in preTokenizer.pieces(piece) { out += bytePairs(word, wholeWords: preTokenizer.takesWholeWords) }
             case (.text(let piece), .sentencePiece(let merges, let addSpacePrefix)):
                 let prefixed = addSpacePrefix && afterSpecial ? " " + piece : piece
                 out += merges.tokens(prefixed.replacingOccurrences(of: " ", with: "\u{2581}"))
@@ -165,99 +170,10 @@ public struct BPETokenizer: Sendable {
         return fragments
     }
 
-    /// Pieces of `text` under the pre-tokenisation rules (step 2).
-    static func preTokenize(_ text: String, splitDigits: Bool) -> [String] {
-        let scalars = Array(text.unicodeScalars)
-        var ranges: [Range<Int>] = []
-        if splitDigits {
-            var start = 0
-            for (i, scalar) in scalars.enumerated() where isNumber(scalar) {
-                if i > start { ranges.append(start..<i) }
-                ranges.append(i..<(i + 1))
-                start = i + 1
-            }
-            if start < scalars.count { ranges.append(start..<scalars.count) }
-        } else {
-            ranges = scalars.isEmpty ? [] : [0..<scalars.count]
-        }
-        var pieces: [String] = []
-        for range in ranges {
-            for piece in gpt2Split(scalars, range) {
-                var s = String.UnicodeScalarView()
-                s.append(contentsOf: scalars[piece])
-                pieces.append(String(s))
-            }
-        }
-        return pieces
-    }
-
-    /// The GPT-2 pattern within `range` (matches are contiguous, so only their ends are found).
-    static func gpt2Split(_ s: [Unicode.Scalar], _ range: Range<Int>) -> [Range<Int>] {
-        let end = range.upperBound
-        func at(_ i: Int) -> Unicode.Scalar? { i < end ? s[i] : nil }
-        func letter(_ i: Int) -> Bool { at(i).map(isLetter) ?? false }
-        func number(_ i: Int) -> Bool { at(i).map(isNumber) ?? false }
-        func space(_ i: Int) -> Bool { at(i).map(isWhitespace) ?? false }
-        func other(_ i: Int) -> Bool { i < end && !letter(i) && !number(i) && !space(i) }
-        var out: [Range<Int>] = []
-        var pos = range.lowerBound
-        while pos < end {
-            let start = pos
-            let c = s[pos]
-            if c == "'", let next = at(pos + 1) {
-                if "stmd".unicodeScalars.contains(next) { pos += 2; out.append(start..<pos); continue }
-                if let third = at(pos + 2), (next == "r" && third == "e") || (next == "v" && third == "e") || (next == "l" && third == "l") {
-                    pos += 3; out.append(start..<pos); continue
-                }
-            }
-            let body = c == " " ? pos + 1 : pos
-            if letter(body) {
-                pos = body
-                while letter(pos) { pos += 1 }
-                out.append(start..<pos); continue
-            }
-            if number(body) {
-                pos = body
-                while number(pos) { pos += 1 }
-                out.append(start..<pos); continue
-            }
-            if other(body) {
-                pos = body
-                while other(pos) { pos += 1 }
-                out.append(start..<pos); continue
-            }
-            var spaces = 0
-            while space(pos + spaces) { spaces += 1 }
-            if spaces > 1 && pos + spaces < end {
-                pos += spaces - 1  // \s+(?!\S): leave the last space to the next word
-            } else if spaces > 0 {
-                pos += spaces
-            } else {
-                pos += 1
-            }
-            out.append(start..<pos)
-        }
-        return out
-    }
-
-    static func isLetter(_ c: Unicode.Scalar) -> Bool {
-        switch c.properties.generalCategory {
-        case .uppercaseLetter, .lowercaseLetter, .titlecaseLetter, .modifierLetter, .otherLetter: return true
-        default: return false
-        }
-    }
-
-    static func isNumber(_ c: Unicode.Scalar) -> Bool {
-        switch c.properties.generalCategory {
-        case .decimalNumber, .letterNumber, .otherNumber: return true
-        default: return false
-        }
-    }
-
-    static func isWhitespace(_ c: Unicode.Scalar) -> Bool { c.properties.isWhitespace }
-
-    /// BPE merges over one piece's byte characters (step 3).
-    func bytePairs(_ word: String) -> [Int32] {
+    /// BPE merges over one piece's byte characters (step 3); with `wholeWords`, a piece that is
+    /// a token of its own is that token, whatever the merges would make of it.
+    func bytePairs(_ word: String, wholeWords: Bool = false) -> [Int32] {
+        if wholeWords, let id = ids[String(String.UnicodeScalarView(word.utf8.map { Self.byteToScalar[Int($0)] }))] { return [id] }
         var symbols: [Int32] = []
         for byte in word.utf8 where byteIDs[Int(byte)] >= 0 { symbols.append(byteIDs[Int(byte)]) }
         while symbols.count > 1 {

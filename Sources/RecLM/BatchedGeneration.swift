@@ -149,7 +149,7 @@ extension LlamaModel {
         let parameters = sequence.parameters
         guard sequence.tokens.count < parameters.maxTokens else { return sequence.finished(.length) }
         let next = Int32(sample(logits, parameters, rng: &sequence.rng))
-        if !ignoreEndOfText && (next == tokenizer.eos || tokenizer.kinds[Int(next)] == .control) { return sequence.finished(.endOfText) }
+        if !ignoreEndOfText && tokenizer.endOfGeneration.contains(next) { return sequence.finished(.endOfText) }
         sequence.logprobs.append(logits.withUnsafeBufferPointer { logProbability($0.baseAddress!, count: configuration.vocabulary, index: Int(next)) })
         sequence.tokens.append(next)
         sequence.bytes += tokenizer.bytes(of: next)

@@ -1,7 +1,7 @@
 import RecCore
 
 extension LlamaModel.Configuration {
-    /// The hyperparameters of a llama or gemma3 GGUF, checked before they size any table:
+    /// The hyperparameters of a llama, qwen2, qwen3 or gemma3 GGUF, checked before they size any table:
     /// each integer within what a model of this family can have, each float finite and
     /// positive, heads that fit, and (for exact numerics) the shapes llama.cpp's CPU kernels
     /// take. `vocabulary` is left 0 for the tokenizer to fill in.
@@ -10,7 +10,7 @@ extension LlamaModel.Configuration {
         let name = try file.require("general.architecture").string ?? ""
         guard let arch = Architecture(rawValue: name) else {
             throw RecError(
-                .data, "\(path): general.architecture is '\(name)'; RecLab runs \(Architecture.allCases.map(\.rawValue).joined(separator: " and ")) models")
+                .data, "\(path): general.architecture is '\(name)'; RecLab runs \(Architecture.allCases.map(\.rawValue).joined(separator: ", ")) models")
         }
         func int(_ key: String, default fallback: Int? = nil, max: Int = 1 << 20) throws -> Int {
             let key = "\(name).\(key)"
@@ -32,12 +32,21 @@ extension LlamaModel.Configuration {
         }
         let heads = try int("attention.head_count", max: 1024), hidden = try int("embedding_length", max: 1 << 16)
         let layers = try int("block_count", max: 1024)
-        var headDim = hidden / heads, sliding: Int?, pattern = 6, localBase: Float = 10_000, scale: Float?
+        // The head size is the key length where the file gives one (Gemma 3 and Qwen3 heads
+        // need not be hidden / heads).
+        let keyLength = file.metadata["\(name).attention.key_length"] == nil ? nil : try int("attention.key_length", max: 4096)
+        guard keyLength != nil || hidden % heads == 0 else {
+            throw RecError(.data, "\(path): \(heads) heads do not divide \(hidden) dimensions and \(name).attention.key_length is missing")
+        }
+        let headDim = keyLength ?? hidden / heads
+        guard try int("attention.value_length", default: headDim, max: 4096) == headDim else {
+            throw RecError(.data, "\(path): \(name).attention.value_length differs from the key length \(headDim); RecLab needs them equal")
+        }
+        guard try int("rope.dimension_count", default: headDim, max: 4096) == headDim else {
+            throw RecError(.data, "\(path): \(name).rope.dimension_count differs from the head size \(headDim); RecLab rotates whole heads only")
+        }
+        var sliding: Int?, pattern = 6, localBase: Float = 10_000, scale: Float?
         if arch == .gemma3 {
-            headDim = try int("attention.key_length", max: 4096)
-            guard try int("attention.value_length", default: headDim, max: 4096) == headDim else {
-                throw RecError(.data, "\(path): \(name).attention.value_length differs from key_length; RecLab needs them equal")
-            }
             if file.metadata["\(name).attention.sliding_window"] != nil {
                 sliding = try int("attention.sliding_window", max: 1 << 20)
                 pattern = try int("attention.sliding_window_pattern", default: 6, max: 1024)
@@ -46,14 +55,21 @@ extension LlamaModel.Configuration {
             // Gemma 3 27B scales queries by 1/√(hidden / heads), the others by 1/√headDim.
             scale = 1 / Float(layers == 62 ? hidden / heads : headDim).squareRoot()
         }
+        // Rope scaling as llama.cpp applies it: positions times 1 / factor (linear). YaRN and
+        // LongRoPE change more than the positions and are refused.
+        let scaling = file.metadata["\(name).rope.scaling.type"]?.string ?? "linear"
+        guard scaling == "linear" || scaling == "none" else {
+            throw RecError(.data, "\(path): \(name).rope.scaling.type is '\(scaling)'; RecLab applies linear rope scaling (or none) only")
+        }
+        let factor = try positive("rope.scaling.factor", default: nil) ?? positive("rope.scale_linear", default: nil)
         self.init(
             architecture: arch, layers: layers, hidden: hidden, heads: heads, kvHeads: try int("attention.head_count_kv", default: heads, max: 1024),
             feedForward: try int("feed_forward_length", max: 1 << 18), contextLength: try int("context_length", max: 1 << 20),
             ropeBase: try positive("rope.freq_base", default: 10_000)!, normEps: try positive("attention.layer_norm_rms_epsilon", default: 1e-5)!,
             vocabulary: 0, headDim: headDim, slidingWindow: sliding, slidingPattern: pattern, ropeBaseLocal: localBase, attentionScale: scale,
-            finalLogitSoftcap: try positive("final_logit_softcapping", default: nil))
-        guard arch == .gemma3 || hidden % heads == 0, heads % kvHeads == 0, headDim % 2 == 0 else {
-            throw RecError(.data, "\(path): \(heads) heads, \(kvHeads) key-value heads over \(hidden) dimensions do not fit")
+            finalLogitSoftcap: try positive("final_logit_softcapping", default: nil), ropeFrequencyScale: factor.map { 1 / $0 } ?? 1)
+        guard heads % kvHeads == 0, headDim % 2 == 0 else {
+            throw RecError(.data, "\(path): \(heads) heads and \(kvHeads) key-value heads of \(headDim) values do not fit")
         }
         // llama.cpp's CPU kernels, which exact numerics reproduce, work on blocks of 32 values
         // and attention heads of a multiple of 64.

@@ -92,8 +92,13 @@ extension LlamaModel {
             let local = c.isSliding(index)
             rmsNorm(x, layer.attentionNorm, into: &normed, rows: t)
             apply(layer.qkv, normed, rows: t, into: &qkv, adapted: (index, "qkv"), layouts: layouts)
+            if let bias = layer.qkvBias {
+                for row in 0..<t {
+                    for j in 0..<width { qkv[row * width + j] += bias[j] }
+                }
+            }
             // Queries; keys and values into each cache's rows start..<total. Queries and keys
-            // are normed per head (Gemma), rotated and the queries scaled (Gemma), then
+            // are normed per head (Gemma, Qwen3), rotated and the queries scaled (Gemma), then
             // everything the attention reads is rounded through Float16 (llama.cpp's F16 cache,
             // and the F16 copy of Q its matrix product makes).
             q.withUnsafeMutableBufferPointer { qp in

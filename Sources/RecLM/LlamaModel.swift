@@ -5,11 +5,12 @@ import RecQuant
 import RecTensor
 
 /// A decoder read from GGUF: `general.architecture` `llama` (RMSNorm, rotary position
-/// embeddings with the file's base, grouped-query attention, SwiGLU feed-forward layers and a
-/// tied or separate output head) or `gemma3` (the same plus Gemma's scaled embedding, per-head
-/// query and key norms, NeoX rope, post-attention and post-feed-forward norms, GeGLU and
-/// interleaved sliding-window layers; see `Configuration.Architecture`), in one of two
-/// numerics:
+/// embeddings with the file's base, Llama 3.1's frequency factors and linear scaling where
+/// given, grouped-query attention, SwiGLU feed-forward layers and a tied or separate output
+/// head), `qwen2` and `qwen3` (the same with NeoX rope, and query/key/value biases or per-head
+/// query and key norms), or `gemma3` (Gemma's scaled embedding, per-head query and key norms,
+/// NeoX rope, post-attention and post-feed-forward norms, GeGLU and interleaved sliding-window
+/// layers; see `Configuration.Architecture`), in one of two numerics:
 ///
 /// - `exact` (the default) follows the arithmetic of llama.cpp's CPU backend, so its
 ///   log-probabilities and greedy continuations can be checked against llama.cpp's (within
@@ -45,6 +46,16 @@ public final class LlamaModel: @unchecked Sendable {
             /// `slidingPattern`-th layer attend to the last `slidingWindow` positions, with rope
             /// base `ropeBaseLocal`.
             case gemma3
+            /// Qwen2 and Qwen2.5: llama with NeoX rope (and the biases on the query, key and
+            /// value projections that their files carry).
+            case qwen2
+            /// Qwen3: llama with RMSNorm on each head's query and key, NeoX rope, and heads
+            /// whose size need not be hidden / heads.
+            case qwen3
+
+            /// Whether rope turns value i with value i + headDim/2 (NeoX) rather than adjacent
+            /// pairs.
+            var neoxRope: Bool { self != .llama }
         }
         public var architecture: Architecture
         public var layers: Int, hidden: Int, heads: Int, kvHeads: Int, feedForward: Int
@@ -56,13 +67,16 @@ public final class LlamaModel: @unchecked Sendable {
         public var attentionScale: Float
         /// `c · tanh(logits / c)` when set.
         public var finalLogitSoftcap: Float?
+        /// What positions are multiplied by before rotation (1 / the linear scaling factor; not
+        /// on sliding-window layers).
+        public var ropeFrequencyScale: Float
         public var queryDim: Int { heads * headDim }
         public var kvDim: Int { kvHeads * headDim }
 
         public init(
             architecture: Architecture = .llama, layers: Int, hidden: Int, heads: Int, kvHeads: Int, feedForward: Int, contextLength: Int, ropeBase: Float,
             normEps: Float, vocabulary: Int, headDim: Int? = nil, slidingWindow: Int? = nil, slidingPattern: Int = 6, ropeBaseLocal: Float = 10_000,
-            attentionScale: Float? = nil, finalLogitSoftcap: Float? = nil
+            attentionScale: Float? = nil, finalLogitSoftcap: Float? = nil, ropeFrequencyScale: Float = 1
         ) {
             self.architecture = architecture
             (self.layers, self.hidden, self.heads, self.kvHeads, self.feedForward) = (layers, hidden, heads, kvHeads, feedForward)
@@ -72,6 +86,7 @@ public final class LlamaModel: @unchecked Sendable {
             (self.slidingWindow, self.slidingPattern, self.ropeBaseLocal) = (slidingWindow, slidingPattern, ropeBaseLocal)
             self.attentionScale = attentionScale ?? 1 / Float(headDim).squareRoot()
             self.finalLogitSoftcap = finalLogitSoftcap
+            self.ropeFrequencyScale = ropeFrequencyScale
         }
 
         /// Whether layer `index` attends to the last `slidingWindow` positions only.
@@ -89,6 +104,8 @@ public final class LlamaModel: @unchecked Sendable {
         /// Gemma 3: RMSNorm weights of each head's query and key (`[headDim]`), and of the
         /// attention's and the feed-forward layer's outputs (`[hidden]`).
         var queryNorm: [Float]? = nil, keyNorm: [Float]? = nil
+        /// Biases added to the stacked query, key and value (`[queryDim + 2 kvDim]`; Qwen2).
+        var qkvBias: [Float]? = nil
         var postAttentionNorm: [Float]? = nil, postFeedForwardNorm: [Float]? = nil
     }
 
@@ -141,31 +158,45 @@ public final class LlamaModel: @unchecked Sendable {
                 output: try Projection(file, [p + "attn_output.weight"], in: qd, out: [h], numerics: numerics),
                 gateUp: try Projection(file, [p + "ffn_gate.weight", p + "ffn_up.weight"], in: h, out: [f, f], numerics: numerics),
                 down: try Projection(file, [p + "ffn_down.weight"], in: f, out: [h], numerics: numerics))
-            if c.architecture == .gemma3 {
+            if c.architecture == .gemma3 || c.architecture == .qwen3 {
                 layer.queryNorm = try file.floats(p + "attn_q_norm.weight", dimensions: [c.headDim])
                 layer.keyNorm = try file.floats(p + "attn_k_norm.weight", dimensions: [c.headDim])
+            }
+            // Biases where the file has them (Qwen2's query, key and value), as llama.cpp
+            // loads them for every architecture; a missing one adds nothing.
+            let biases = [("attn_q.bias", qd), ("attn_k.bias", kv), ("attn_v.bias", kv)]
+            if biases.contains(where: { file.tensors[p + $0.0] != nil }) {
+                layer.qkvBias = try biases.flatMap { name, n in
+                    file.tensors[p + name] == nil ? [Float](repeating: 0, count: n) : try file.floats(p + name, dimensions: [n])
+                }
+            }
+            if c.architecture == .gemma3 {
                 layer.postAttentionNorm = try file.floats(p + "post_attention_norm.weight", dimensions: [h])
                 layer.postFeedForwardNorm = try file.floats(p + "post_ffw_norm.weight", dimensions: [h])
             }
             return layer
         }
-        (ropeCos, ropeSin) = Self.rotaryTables(c, base: c.ropeBase)
-        (localRopeCos, localRopeSin) = c.slidingWindow == nil ? ([], []) : Self.rotaryTables(c, base: c.ropeBaseLocal)
+        // Llama 3.1 and later divide each pair's frequency by a factor (`rope_freqs`).
+        let factors = c.architecture == .llama && file.tensors["rope_freqs.weight"] != nil ? try file.floats("rope_freqs.weight", dimensions: [c.headDim / 2]) : nil
+        (ropeCos, ropeSin) = Self.rotaryTables(c, base: c.ropeBase, scale: c.ropeFrequencyScale, factors: factors)
+        // llama.cpp leaves the sliding-window layers' positions unscaled.
+        (localRopeCos, localRopeSin) = c.slidingWindow == nil ? ([], []) : Self.rotaryTables(c, base: c.ropeBaseLocal, scale: 1, factors: nil)
         adapter = try adapterPath.map { try LoRADeltas(path: $0, configuration: c) }
     }
 
     /// Rotary tables as ggml builds them: cos and sin of every (position, pair) up to the
-    /// context length, pair i turning by position · θ^i with θ = base^(-2/d), the power taken by
-    /// repeated Float32 multiplication.
-    static func rotaryTables(_ c: Configuration, base: Float) -> (cos: [Float], sin: [Float]) {
+    /// context length, pair i turning by scale · (position · θ^i / factor_i) with
+    /// θ = base^(-2/d), the power taken by repeated Float32 multiplication.
+    static func rotaryTables(_ c: Configuration, base: Float, scale: Float, factors: [Float]?) -> (cos: [Float], sin: [Float]) {
         let half = c.headDim / 2, positions = c.contextLength
         let thetaScale = Foundation.pow(base, -2 / Float(c.headDim))
         var cos = [Float](repeating: 0, count: positions * half), sin = cos
         for position in 0..<positions {
             var theta = Float(position)
             for i in 0..<half {
-                cos[position * half + i] = Foundation.cos(theta)
-                sin[position * half + i] = Foundation.sin(theta)
+                let angle = scale * (theta / (factors?[i] ?? 1))
+                cos[position * half + i] = Foundation.cos(angle)
+                sin[position * half + i] = Foundation.sin(angle)
                 theta *= thetaScale
             }
         }
@@ -231,12 +262,12 @@ public final class LlamaModel: @unchecked Sendable {
 
     /// Rotates each head's pairs in every row of `width` values, row r at `positions[r]`:
     /// adjacent pairs for llama (ggml's "normal" rope; the GGUF converter permutes Q and K so
-    /// that this matches the original model), value i with value i + headDim/2 for Gemma
-    /// (NeoX). `local`: the sliding-window layers' base.
+    /// that this matches the original model), value i with value i + headDim/2 for Gemma and
+    /// Qwen (NeoX). `local`: the sliding-window layers' base.
     func rope(_ x: UnsafeMutablePointer<Float>, width: Int, positions: [Int], local: Bool = false) {
         let hd = configuration.headDim, half = hd / 2
         let (cosTable, sinTable) = local ? (localRopeCos, localRopeSin) : (ropeCos, ropeSin)
-        let (step, offset) = configuration.architecture == .gemma3 ? (1, half) : (2, 1)
+        let (step, offset) = configuration.architecture.neoxRope ? (1, half) : (2, 1)
         for (r, position) in positions.enumerated() {
             for head in 0..<(width / hd) {
                 let base = x + r * width + head * hd

@@ -43,7 +43,9 @@ public final class LoRAModel: @unchecked Sendable {
             throw RecError(.usage, "unknown LoRA target '\(target)'; valid: \(Options.projections.joined(separator: ", "))")
         }
         guard options.rank >= 1 else { throw RecError(.usage, "LoRA rank must be at least 1") }
-        guard c.architecture == .llama else { throw RecError(.usage, "LoRA training runs llama-architecture models; this one is \(c.architecture.rawValue)") }
+        guard c.architecture == .llama, c.queryDim == c.hidden else {
+            throw RecError(.usage, "LoRA training runs llama-architecture models whose heads span the hidden size; this one is \(c.architecture.rawValue)")
+        }
         configuration = c
         self.options = options
         let (h, kv, f) = (c.hidden, c.kvDim, c.feedForward)
@@ -79,7 +81,7 @@ public final class LoRAModel: @unchecked Sendable {
             }
         }
         self.adapters = adapters
-        (ropeCos, ropeSin) = LlamaModel.rotaryTables(c, base: c.ropeBase)
+        (ropeCos, ropeSin) = LlamaModel.rotaryTables(c, base: c.ropeBase, scale: c.ropeFrequencyScale, factors: weights["rope_freqs.weight"])
     }
 
     /// The base weights of a GGUF model, dequantised.

@@ -55,7 +55,7 @@ func greedyAgainstReference(_ model: LlamaModel, _ prompt: LlamaReference.Prompt
     generation: Generation, expected: [Int32], endsTurn: Bool, identical: Bool, gaps: [Double]
 ) {
     var expected = prompt.tokens
-    let endsTurn = expected.last.map { $0 == model.tokenizer.eos || model.tokenizer.kinds[Int($0)] == .control } ?? false
+    let endsTurn = expected.last.map(model.tokenizer.endOfGeneration.contains) ?? false
     if endsTurn { expected.removeLast() }
     let generation = try model.generate(prompt: prompt.promptIDs, parameters: SamplingParameters(maxTokens: prompt.tokens.count))
     let (agreeing, _) = agreement(generation.tokens, generation.logprobs, expected, prompt.logprobs)
