@@ -29,7 +29,9 @@ import gguf  # noqa: E402
 # Format -> (ggml's dot product, the activations' type, its block size and bytes).
 DOTS = {
     "Q5_0": ("ggml_vec_dot_q5_0_q8_0", "quantize_row_q8_0", 32, 34),
+    "Q5_1": ("ggml_vec_dot_q5_1_q8_1", "quantize_row_q8_1", 32, 36),
     "Q4_K": ("ggml_vec_dot_q4_K_q8_K", "quantize_row_q8_K_ref", 256, 292),
+    "Q5_K": ("ggml_vec_dot_q5_K_q8_K", "quantize_row_q8_K_ref", 256, 292),
     "Q6_K": ("ggml_vec_dot_q6_K_q8_K", "quantize_row_q8_K_ref", 256, 292),
 }
 TOKENS = 3

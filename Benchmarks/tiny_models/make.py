@@ -20,7 +20,8 @@ One model per architecture RecLab runs, each with what sets its family apart:
 Widths are multiples of 256, so that every tensor can take k-quant super-blocks. The weights
 are seeded normal draws scaled so that logits spread over a few nats (greedy choices are then
 far from ties). Each model is written as F32, then quantised by llama-quantize to Q8_0 and to
-Q4_K_M (Q4_K, Q6_K and the fallbacks llama-quantize picks); only the quantised files are kept.
+Q4_K_M (Q4_K, Q6_K and the fallbacks llama-quantize picks), qwen2 also to Q5_K_M and llama3
+to Q5_1; only the quantised files are kept.
 
 The byte-level vocabularies are learnt from the tokenisation corpus itself, merging across
 every boundary (no pre-tokenisation while learning), so that a pre-tokenizer that cuts in the
@@ -159,11 +160,11 @@ def pad_vocab(tokens, types, scores, multiple=64):
             scores.append(-1e9)
 
 MODELS = {
-    "qwen2": dict(template="chatml", arch="qwen2", layers=2, hidden=256, heads=4, kv=2, head=64, ffn=512, bias=True, tied=True, pre="qwen2",
+    "qwen2": dict(extra=["Q5_K_M"], template="chatml", arch="qwen2", layers=2, hidden=256, heads=4, kv=2, head=64, ffn=512, bias=True, tied=True, pre="qwen2",
                   specials=["<|endoftext|>", "<|im_start|>", "<|im_end|>"], bos=None, eos="<|im_end|>", base=1e6),
     "qwen3": dict(template="chatml", arch="qwen3", layers=2, hidden=256, heads=8, kv=2, head=64, ffn=512, qk_norm=True, pre="qwen2",
                   specials=["<|endoftext|>", "<|im_start|>", "<|im_end|>"], bos=None, eos="<|im_end|>", base=1e6),
-    "llama3": dict(template="llama3", arch="llama", layers=2, hidden=256, heads=4, kv=2, head=64, ffn=512, rope_freqs=True, scaling=2.0, pre="llama-bpe",
+    "llama3": dict(extra=["Q5_1"], template="llama3", arch="llama", layers=2, hidden=256, heads=4, kv=2, head=64, ffn=512, rope_freqs=True, scaling=2.0, pre="llama-bpe",
                    specials=["<|begin_of_text|>", "<|end_of_text|>", "<|start_header_id|>", "<|end_header_id|>", "<|eot_id|>"],
                    bos="<|begin_of_text|>", eos="<|eot_id|>", base=5e5),
     "gemma3": dict(template="gemma", arch="gemma3", layers=6, hidden=256, heads=4, kv=1, head=64, ffn=256, qk_norm=True, gemma=True, base=1e6,
@@ -280,12 +281,24 @@ def write_f32(name, spec, path):
     w.write_kv_data_to_file()
     w.write_tensors_to_file()
     w.close()
+    return token_bytes(tokens, types, sentencepiece=spec.get("gemma", False))
+
+def token_bytes(tokens, types, sentencepiece):
+    """Each token's bytes as llama-server reports them (control and unused tokens: none)."""
+    decode = {c: b for b, c in byte_encoder().items()}
+    def one(token, kind):
+        if kind in (3, 5):
+            return b""
+        if sentencepiece:
+            return bytes([int(token[3:5], 16)]) if kind == 6 else token.replace("\u2581", " ").encode()
+        return bytes(decode[c] for c in token)
+    return [one(t, kind) for t, kind in zip(tokens, types)]
 
 def post(url, path, body):
     request = urllib.request.Request(url + path, data=json.dumps(body).encode(), headers={"Content-Type": "application/json"})
     return json.loads(urllib.request.urlopen(request, timeout=600).read())
 
-def reference(model_path, label):
+def reference(model_path, label, vocabulary):
     port = 8190
     env = dict(os.environ, GGML_CPU_TILED_MM="0")
     server = subprocess.Popen([f"{BIN}/llama-server", "-m", model_path, "-t", "1", "-np", "1", "-c", "256", "--port", str(port),
@@ -310,11 +323,16 @@ def reference(model_path, label):
             r = post(url, "/completion", {"prompt": ids, "n_predict": 16, "temperature": 0, "n_probs": 5, "return_tokens": True,
                                           "cache_prompt": False, "ignore_eos": False, "samplers": ["top_k"], "top_k": 1})
             # The server reports no probabilities for a token that ends inside a UTF-8 character
-            # (it merges its bytes into the next reported token), so entries are matched to
-            # steps by id, and unreported steps are null.
-            logprobs, top, step = [None] * len(r["tokens"]), [None] * len(r["tokens"]), 0
+            # (it merges its bytes into the next reported token's), so each entry belongs to the
+            # first step from here whose id is the entry's and whose bytes, with the unreported
+            # steps' before it, are the entry's; unreported steps are null.
+            tokens = r["tokens"]
+            logprobs, top, step = [None] * len(tokens), [None] * len(tokens), 0
             for entry in r["completion_probabilities"]:
-                step = r["tokens"].index(entry["id"], step)
+                start = step
+                while tokens[step] != entry["id"] or b"".join(vocabulary[t] for t in tokens[start:step + 1]) != bytes(entry["bytes"]):
+                    step += 1
+                    assert step < len(tokens), f"{model_path}: no step for token {entry['id']} with bytes {entry['bytes']}"
                 logprobs[step] = entry["logprob"]
                 top[step] = [[t["id"], t["logprob"]] for t in entry["top_logprobs"]]
                 step += 1
@@ -327,11 +345,11 @@ def reference(model_path, label):
 with tempfile.TemporaryDirectory() as tmp:
     for name, spec in MODELS.items():
         f32 = os.path.join(tmp, f"{name}-f32.gguf")
-        write_f32(name, spec, f32)
-        for quant in ["Q8_0", "Q4_K_M"]:
+        vocabulary = write_f32(name, spec, f32)
+        for quant in ["Q8_0", "Q4_K_M"] + spec.get("extra", []):
             path = os.path.join(out_dir, f"{name}-{quant.lower()}.gguf")
             subprocess.run([f"{BIN}/llama-quantize", f32, path, quant, "1"], check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            fixture = reference(path, f"{os.path.basename(path)} (Benchmarks/tiny_models/make.py)")
+            fixture = reference(path, f"{os.path.basename(path)} (Benchmarks/tiny_models/make.py)", vocabulary)
             with open(os.path.join(out_dir, f"{name}-{quant.lower()}.json"), "w", encoding="utf-8") as out:
                 json.dump(fixture, out, ensure_ascii=False, indent=1)
             print(f"{path}: {os.path.getsize(path)} bytes, {len(fixture['prompts'])} prompts")

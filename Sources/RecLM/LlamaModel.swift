@@ -16,11 +16,11 @@ import RecTensor
 ///   log-probabilities and greedy continuations can be checked against llama.cpp's (within
 ///   0.001 nats of the committed SmolLM2 and Gemma 3 fixtures; llama.cpp's own output varies
 ///   between machines, while this engine's summation orders are fixed, so its output does
-///   not): block-quantised weights (Q4_0, Q4_1, Q5_0, Q8_0, Q4_K, Q6_K) stay quantised and
-///   multiply 8-bit-quantised activations with ggml's generic kernels' arithmetic (RecQuant;
-///   llama.cpp swaps some of these for repacked or tiled kernels on some CPUs); other formats
-///   (Q5_1, Q5_K, F16, BF16) are widened to Float32 and multiply activations rounded as ggml
-///   rounds them against that format, which is close to ggml but not equal; keys, values,
+///   not): block-quantised weights (Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q4_K, Q5_K, Q6_K) stay
+///   quantised and multiply 8-bit-quantised activations with ggml's generic kernels'
+///   arithmetic (RecQuant; llama.cpp swaps some of these for repacked or tiled kernels on some
+///   CPUs); F16 and BF16 weights are widened to Float32 and multiply activations rounded as
+///   ggml rounds them against that format, which is close to ggml but not equal; keys, values,
 ///   queries and attention weights are rounded through Float16 as in llama.cpp's default F16
 ///   cache; attention sums follow tinyBLAS's order for batches and `vec_dot_f16`'s for one
 ///   token, as llama.cpp does; exp, softmax, SwiGLU, GeGLU, rope and RMS norm follow ggml's

@@ -11,9 +11,9 @@ extension LlamaModel {
     struct Projection {
         /// A run of parts of one format, stacked.
         enum Kernel {
-            /// Blocks of 32 (Q4_0, Q4_1, Q5_0, Q8_0) against 8-bit blocks of 32.
+            /// Blocks of 32 (Q4_0, Q4_1, Q5_0, Q5_1, Q8_0) against 8-bit blocks of 32.
             case blocks(BlockQuantizedMatrix)
-            /// Q4_K or Q6_K super-blocks against 8-bit blocks of 256.
+            /// Q4_K, Q5_K or Q6_K super-blocks against 8-bit blocks of 256.
             case superBlocks(SuperBlockMatrix)
         }
         /// The runs and the output row each starts at.

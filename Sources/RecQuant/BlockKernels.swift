@@ -126,30 +126,47 @@ enum Q5_0Layout: BlockLayout {
     static var hasOffsets: Bool { false }
     static var isNibbles: Bool { false }
     /// `at`: the block's `qh` (4 bytes), its 16 quant bytes after them.
-    @inline(__always) static func unpack(_ at: UnsafeRawPointer) -> Quants {
-        let bits = UInt32(littleEndian: at.loadUnaligned(as: UInt32.self))
-        #if arch(x86_64)
-            let bytes = (at + 4).loadUnaligned(as: __m128i.self)
-            let nibbles = _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(bytes, 4), bytes), _mm256_set1_epi8(0x0F))
-            // Byte j gets byte j / 8 of the bits, all its other bits set, so it is all ones
-            // exactly when bit j is.
-            let spread = _mm256_shuffle_epi8(
-                _mm256_set1_epi32(Int32(bitPattern: bits)),
-                _mm256_set_epi64x(0x0303_0303_0303_0303, 0x0202_0202_0202_0202, 0x0101_0101_0101_0101, 0))
-            let set = _mm256_cmpeq_epi8(_mm256_or_si256(spread, _mm256_set1_epi64x(0x7FBF_DFEF_F7FB_FDFE)), _mm256_set1_epi64x(-1))
-            return _mm256_or_si256(nibbles, _mm256_andnot_si256(set, _mm256_set1_epi8(-16)))
-        #else
-            var q = Quants()
-            for j in 0..<16 {
-                let byte = (at + 4).load(fromByteOffset: j, as: UInt8.self)
-                q[j] = Int8(byte & 15) - (bits >> UInt32(j) & 1 == 0 ? 16 : 0)
-                q[j + 16] = Int8(byte >> 4) - (bits >> UInt32(j + 16) & 1 == 0 ? 16 : 0)
-            }
-            return q
-        #endif
-    }
+    @inline(__always) static func unpack(_ at: UnsafeRawPointer) -> Quants { fiveBits(at, signed: true) }
 
     @inline(__always) static func lanes(_ w: Quants, _ x: Quants, _ bias: SIMD8<Int32>) -> SIMD8<Float> { Q8_0Layout.lanes(w, x, bias) }
+}
+
+/// Q5_1: the nibbles with their fifth bits (0x10 where the bit is set), unsigned bytes in
+/// [0, 31], multiplied as Q4_1's (`ggml_vec_dot_q5_1_q8_1`: the offset `m` against the
+/// activation block's `s`).
+enum Q5_1Layout: BlockLayout {
+    static var hasOffsets: Bool { true }
+    static var isNibbles: Bool { false }
+    @inline(__always) static func unpack(_ at: UnsafeRawPointer) -> Quants { fiveBits(at, signed: false) }
+    @inline(__always) static func lanes(_ w: Quants, _ x: Quants, _ bias: SIMD8<Int32>) -> SIMD8<Float> { Q4_1Layout.lanes(w, x, bias) }
+}
+
+/// A 5-bit block's 32 quants (`at`: its 4 bytes of fifth bits, then 16 bytes of nibbles):
+/// `signed`, the bit clear gives q − 16 (Q5_0); otherwise the bit set gives q + 16 (Q5_1).
+@inline(__always) func fiveBits(_ at: UnsafeRawPointer, signed: Bool) -> Quants {
+    let bits = UInt32(littleEndian: at.loadUnaligned(as: UInt32.self))
+    #if arch(x86_64)
+        let bytes = (at + 4).loadUnaligned(as: __m128i.self)
+        let nibbles = _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(bytes, 4), bytes), _mm256_set1_epi8(0x0F))
+        // Byte j gets byte j / 8 of the bits, all its other bits set, so it is all ones
+        // exactly when bit j is.
+        let spread = _mm256_shuffle_epi8(
+            _mm256_set1_epi32(Int32(bitPattern: bits)),
+            _mm256_set_epi64x(0x0303_0303_0303_0303, 0x0202_0202_0202_0202, 0x0101_0101_0101_0101, 0))
+        let set = _mm256_cmpeq_epi8(_mm256_or_si256(spread, _mm256_set1_epi64x(0x7FBF_DFEF_F7FB_FDFE)), _mm256_set1_epi64x(-1))
+        return signed
+            ? _mm256_or_si256(nibbles, _mm256_andnot_si256(set, _mm256_set1_epi8(-16)))
+            : _mm256_or_si256(nibbles, _mm256_and_si256(set, _mm256_set1_epi8(16)))
+    #else
+        var q = Quants()
+        for j in 0..<16 {
+            let byte = (at + 4).load(fromByteOffset: j, as: UInt8.self)
+            let (low, high) = (bits >> UInt32(j) & 1 == 1, bits >> UInt32(j + 16) & 1 == 1)
+            q[j] = Int8(byte & 15) + (signed ? (low ? 0 : -16) : (low ? 16 : 0))
+            q[j + 16] = Int8(byte >> 4) + (signed ? (high ? 0 : -16) : (high ? 16 : 0))
+        }
+        return q
+    #endif
 }
 
 /// Raw views of one product's operands, shared by the worker threads.
@@ -299,6 +316,7 @@ extension BlockQuantizedMatrix {
                                         case .q4_1: kernel(Q4_1Layout.self, operands, rows: first, end)
                                         case .q8_0: kernel(Q8_0Layout.self, operands, rows: first, end)
                                         case .q5_0: kernel(Q5_0Layout.self, operands, rows: first, end)
+                                        case .q5_1: kernel(Q5_1Layout.self, operands, rows: first, end)
                                         }
                                     }
                                 }

@@ -23,7 +23,7 @@ import RecCore
 /// product streams the weights once, as llama.cpp does (generation is bound by memory).
 public struct BlockQuantizedMatrix: Sendable {
     public enum Format: String, Sendable {
-        case q4_0 = "Q4_0", q4_1 = "Q4_1", q5_0 = "Q5_0", q8_0 = "Q8_0"
+        case q4_0 = "Q4_0", q4_1 = "Q4_1", q5_0 = "Q5_0", q5_1 = "Q5_1", q8_0 = "Q8_0"
 
         /// Bytes of one block of 32 values.
         public var blockBytes: Int {
@@ -31,13 +31,14 @@ public struct BlockQuantizedMatrix: Sendable {
             case .q4_0: 18;
             case .q4_1: 20;
             case .q5_0: 22;
+            case .q5_1: 24;
             case .q8_0: 34
             }
         }
-        /// Bytes before a block's quants (`d`, and `m` for Q4_1). Q4 quants are 16 bytes, byte j
-        /// holding value j in its low nibble and value j + 16 in its high one; Q5_0's are its
-        /// 4 bytes of fifth bits and then those 16; Q8_0's are 32 signed bytes.
-        var header: Int { self == .q4_1 ? 4 : 2 }
+        /// Bytes before a block's quants (`d`, and `m` for Q4_1 and Q5_1). Q4 quants are 16
+        /// bytes, byte j holding value j in its low nibble and value j + 16 in its high one; Q5's
+        /// are its 4 bytes of fifth bits and then those 16; Q8_0's are 32 signed bytes.
+        var header: Int { self == .q4_1 || self == .q5_1 ? 4 : 2 }
     }
     public let format: Format
     public let rows: Int, columns: Int
@@ -64,23 +65,24 @@ public struct BlockQuantizedMatrix: Sendable {
         data = parts.flatMap(\.data)
     }
 
-    /// Row `row` widened to Float32 (`d q + m`, or `d (q - 8)`), as ggml's `get_rows` does.
+    /// Row `row` widened to Float32 (`d q + m`, `d (q - 8)` or `d (q - 16)`), as ggml's
+    /// `get_rows` does.
     public func row(_ row: Int) -> [Float] {
         var values = [Float](repeating: 0, count: columns)
         data.withUnsafeBytes { raw in
             for b in 0..<blocks {
                 let block = raw.baseAddress! + (row * blocks + b) * format.blockBytes, q = block + format.header
-                let d = half(block), m = format == .q4_1 ? half(block + 2) : 0
+                let d = half(block), m = format.header == 4 ? half(block + 2) : 0
                 for j in 0..<32 {
                     values[b * 32 + j] =
                         switch format {
                         case .q8_0: Float(q.load(fromByteOffset: j, as: Int8.self)) * d
                         case .q4_0: Float(Int(j < 16 ? q.load(fromByteOffset: j, as: UInt8.self) & 15 : q.load(fromByteOffset: j - 16, as: UInt8.self) >> 4) - 8) * d
                         case .q4_1: Float(j < 16 ? q.load(fromByteOffset: j, as: UInt8.self) & 15 : q.load(fromByteOffset: j - 16, as: UInt8.self) >> 4) * d + m
-                        case .q5_0:
+                        case .q5_0, .q5_1:
                             Float(
                                 Int(j < 16 ? q.load(fromByteOffset: 4 + j, as: UInt8.self) & 15 : q.load(fromByteOffset: 4 + j - 16, as: UInt8.self) >> 4)
-                                    | Int(q.loadUnaligned(as: UInt32.self) >> UInt32(j) & 1) << 4 - 16) * d
+                                    | Int(q.loadUnaligned(as: UInt32.self) >> UInt32(j) & 1) << 4 - (format == .q5_0 ? 16 : 0)) * d + m
                         }
                 }
             }

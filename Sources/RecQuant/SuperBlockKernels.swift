@@ -169,6 +169,62 @@ enum Q4K {
     }
 }
 
+/// Q5_K's product with ggml's AVX2 arithmetic (`ggml_vec_dot_q5_K_q8_K`): Q4_K's lanes with
+/// each quant's fifth bit from `qh` (bit 2j of byte v for value v of run 2j, bit 2j + 1 for run
+/// 2j + 1), `acc = fma(d_x d_w, Float(lane), acc)`; the mins are summed in integers per block
+/// (Σ_j m_j · Σx over run j) and added to one Float32 as `summs = fma(−d_x dmin_w, Float(sum),
+/// summs)` (GCC contracts ggml's `summs += dmin * sum`). The result is `hsum(acc) + summs`.
+enum Q5K {
+    /// One row against one token's activations.
+    @inline(__always)
+    static func dot(_ w: UnsafeRawPointer, _ q8: UnsafePointer<Int8>, _ d8: UnsafePointer<Float>, _ bsums: UnsafePointer<Int32>, _ blocks: Int) -> Float {
+        var acc = SIMD8<Float>(), summs: Float = 0
+        for b in 0..<blocks {
+            let block = w + b * 176, y = q8 + b * 256, sums = bsums + b * 16
+            let half = { (offset: Int) in Float(Float16(bitPattern: UInt16(littleEndian: block.loadUnaligned(fromByteOffset: offset, as: UInt16.self)))) }
+            let d = d8[b] * half(0), dmin = -d8[b] * half(2)
+            let packed = (block + 4).assumingMemoryBound(to: UInt8.self), qh = (block + 16).assumingMemoryBound(to: UInt8.self)
+            let qs = (block + 48).assumingMemoryBound(to: UInt8.self)
+            var scales = SIMD8<Int32>(), minimum: Int32 = 0
+            for j in 0..<8 {
+                let (scale, min) = kQuantScaleMin(j, packed)
+                scales[j] = Int32(scale)
+                minimum += Int32(min) * (sums[2 * j] + sums[2 * j + 1])
+            }
+            summs = summs.addingProduct(dmin, Float(minimum))
+            var lanes = SIMD8<Int32>()
+            #if arch(x86_64)
+                var sum = _mm256_setzero_si256()
+                let m4 = _mm256_set1_epi8(15), high = UnsafeRawPointer(qh).loadUnaligned(as: __m256i.self)
+                for j in 0..<4 {
+                    let bits = UnsafeRawPointer(qs + 32 * j).loadUnaligned(as: __m256i.self)
+                    // Byte v's bit 2j (2j + 1) moved to 0x10.
+                    let fifth0 = _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(high, Int32(2 * j)), _mm256_set1_epi8(1)), 4)
+                    let fifth1 = _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(high, Int32(2 * j + 1)), _mm256_set1_epi8(1)), 4)
+                    let low = _mm256_add_epi8(_mm256_and_si256(bits, m4), fifth0)
+                    let top = _mm256_add_epi8(_mm256_and_si256(_mm256_srli_epi16(bits, 4), m4), fifth1)
+                    let xl = UnsafeRawPointer(y + 64 * j).loadUnaligned(as: __m256i.self), xh = UnsafeRawPointer(y + 64 * j + 32).loadUnaligned(as: __m256i.self)
+                    let pl = _mm256_madd_epi16(_mm256_set1_epi16(Int16(scales[2 * j])), _mm256_maddubs_epi16(low, xl))
+                    let ph = _mm256_madd_epi16(_mm256_set1_epi16(Int16(scales[2 * j + 1])), _mm256_maddubs_epi16(top, xh))
+                    sum = _mm256_add_epi32(sum, _mm256_add_epi32(pl, ph))
+                }
+                lanes = unsafeBitCast(sum, to: SIMD8<Int32>.self)
+            #else
+                for j in 0..<4 {
+                    let q = qs + 32 * j, x = y + 64 * j
+                    for v in 0..<32 {
+                        let low = Int32(q[v] & 15) | Int32(qh[v] >> UInt8(2 * j) & 1) << 4
+                        let top = Int32(q[v] >> 4) | Int32(qh[v] >> UInt8(2 * j + 1) & 1) << 4
+                        lanes[v / 4] += scales[2 * j] * low * Int32(x[v]) + scales[2 * j + 1] * top * Int32(x[32 + v])
+                    }
+                }
+            #endif
+            acc = acc.addingProduct(SIMD8(repeating: d), SIMD8<Float>(lanes))
+        }
+        return horizontalSum(acc) + summs
+    }
+}
+
 /// Sub-block `j`'s 6-bit scale and min from a Q4_K or Q5_K block's 12 `scales` bytes: the
 /// first four pairs are the low 6 bits of bytes 0–3 and 4–7; the last four take their low 4
 /// bits from bytes 8–11 and their top 2 bits from the spare high bits of bytes 0–7 (ggml's
@@ -179,15 +235,21 @@ public func kQuantScaleMin(_ j: Int, _ q: UnsafePointer<UInt8>) -> (scale: UInt8
     return ((q[j + 4] & 0x0F) | ((q[j - 4] >> 6) << 4), (q[j + 4] >> 4) | ((q[j] >> 6) << 4))
 }
 
-/// k-quant weights `[rows, columns]` in ggml's bytes (Q4_K or Q6_K super-blocks of 256
+/// k-quant weights `[rows, columns]` in ggml's bytes (Q4_K, Q5_K or Q6_K super-blocks of 256
 /// values), multiplied with ggml's AVX2 arithmetic against `SuperBlockActivations` (see
-/// `Q4K.dot` and `Q6K.dot`).
+/// `Q4K.dot`, `Q5K.dot` and `Q6K.dot`).
 public struct SuperBlockMatrix: Sendable {
     public enum Format: String, Sendable {
-        case q4K = "Q4_K", q6K = "Q6_K"
+        case q4K = "Q4_K", q5K = "Q5_K", q6K = "Q6_K"
 
         /// Bytes of one super-block.
-        public var blockBytes: Int { self == .q4K ? 144 : 210 }
+        public var blockBytes: Int {
+            switch self {
+            case .q4K: 144
+            case .q5K: 176
+            case .q6K: 210
+            }
+        }
     }
     public let format: Format
     public let rows: Int, columns: Int
@@ -225,7 +287,11 @@ public struct SuperBlockMatrix: Sendable {
                                 for t in 0..<x.rows {
                                     let (row, token, scales, sums) = (w + r * blocks * blockBytes, q + t * blocks * 256, d + t * blocks, s + t * blocks * 16)
                                     let value =
-                                        format == .q4K ? Q4K.dot(row, token, scales, sums, blocks) : Q6K.dot(row, token, scales, sums, blocks)
+                                        switch format {
+                                        case .q4K: Q4K.dot(row, token, scales, sums, blocks)
+                                        case .q5K: Q5K.dot(row, token, scales, sums, blocks)
+                                        case .q6K: Q6K.dot(row, token, scales, sums, blocks)
+                                        }
                                     let at = shared.value + t * stride + r
                                     at.pointee = accumulate ? at.pointee + value : value
                                 }

@@ -42,7 +42,7 @@ struct BlockFormatTests {
 /// fixture): bit for bit, for the formats it multiplies without widening.
 @Suite(.enabled(if: BlockQuantizedMatrix.supported, "this CPU lacks AVX2, FMA or F16C"))
 struct BlockProductTests {
-    @Test(arguments: ["Q5_0", "Q4_K", "Q6_K"])
+    @Test(arguments: ["Q5_0", "Q5_1", "Q4_K", "Q5_K", "Q6_K"])
     func productsAreGGMLsBitForBit(_ format: String) throws {
         let file = try GGUFFile(path: Fixtures.directory + "/kquants/blocks.gguf")
         let x = try file.floats("activations", dimensions: [512, 3]), expected = try file.floats("\(format).dots", dimensions: [4, 3])
@@ -55,7 +55,7 @@ struct BlockProductTests {
                     if let superFormat = SuperBlockMatrix.Format(rawValue: format) {
                         SuperBlockMatrix(format: superFormat, rows: 4, columns: 512, source: source).multiply(superBlocks, into: out.baseAddress!, stride: 4)
                     } else {
-                        BlockQuantizedMatrix(format: .q5_0, rows: 4, columns: 512, source: source)
+                        BlockQuantizedMatrix(format: try! #require(BlockQuantizedMatrix.Format(rawValue: format)), rows: 4, columns: 512, source: source)
                             .multiply(QuantizedActivations(x.baseAddress!, rows: 3, columns: 512), into: out.baseAddress!, stride: 4)
                     }
                 }

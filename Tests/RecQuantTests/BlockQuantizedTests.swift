@@ -15,6 +15,7 @@ func randomBlocks(_ format: BlockQuantizedMatrix.Format, rows: Int, blocks: Int,
         case .q4_1: bytes += half(rng.nextFloat() - 0.5) + (0..<16).map { _ in UInt8(truncatingIfNeeded: rng.next()) }
         case .q8_0: bytes += (0..<32).map { _ in UInt8(truncatingIfNeeded: rng.next()) }
         case .q5_0: bytes += (0..<20).map { _ in UInt8(truncatingIfNeeded: rng.next()) }
+        case .q5_1: bytes += half(rng.nextFloat() - 0.5) + (0..<20).map { _ in UInt8(truncatingIfNeeded: rng.next()) }
         }
     }
     return bytes
@@ -38,7 +39,8 @@ func ggmlDot(_ format: BlockQuantizedMatrix.Format, _ raw: [UInt8], row: Int, bl
             case .q4_0, .q4_1:
                 let byte = raw[at + (format == .q4_1 ? 4 : 2) + j % 16], n = Int(j < 16 ? byte & 15 : byte >> 4)
                 return format == .q4_0 ? n - 8 : n
-            case .q5_0: return q5(raw, at, j)
+            case .q5_0: return q5(raw, at, j) - 16
+            case .q5_1: return q5(raw, at + 2, j)
             }
         }
         let scale = half(at) * dx
@@ -46,21 +48,22 @@ func ggmlDot(_ format: BlockQuantizedMatrix.Format, _ raw: [UInt8], row: Int, bl
             let sum = (0..<4).map { w[4 * lane + $0] * q[4 * lane + $0] }.reduce(0, +)
             acc[lane] = acc[lane].addingProduct(scale, Float(sum))
         }
-        if format == .q4_1 { summs = summs.addingProduct(half(at + 2), sx) }
+        if format == .q4_1 || format == .q5_1 { summs = summs.addingProduct(half(at + 2), sx) }
     }
     let four = (0..<4).map { acc[$0] + acc[$0 + 4] }
     return ((four[0] + four[2]) + (four[1] + four[3])) + summs
 }
 
-/// Value j of the Q5_0 block at `at`: its nibble, plus 16 when bit j of `qh` is set, less 16.
+/// Value j of the 5-bit block whose `qh` starts 2 bytes after `at` (Q5_0; Q5_1's `m` takes 2
+/// more): its nibble, plus 16 when bit j of `qh` is set.
 func q5(_ raw: [UInt8], _ at: Int, _ j: Int) -> Int {
     let byte = raw[at + 6 + j % 16], nibble = Int(j < 16 ? byte & 15 : byte >> 4)
-    return nibble + Int(raw[at + 2 + j / 8] >> UInt8(j % 8) & 1) * 16 - 16
+    return nibble + Int(raw[at + 2 + j / 8] >> UInt8(j % 8) & 1) * 16
 }
 
 @Suite(.enabled(if: BlockQuantizedMatrix.supported, "this CPU lacks AVX2, FMA or F16C"))
 struct BlockQuantizedTests {
-    @Test(arguments: [BlockQuantizedMatrix.Format.q4_0, .q4_1, .q5_0, .q8_0])
+    @Test(arguments: [BlockQuantizedMatrix.Format.q4_0, .q4_1, .q5_0, .q5_1, .q8_0])
     func productsAreGGMLsBitForBit(format: BlockQuantizedMatrix.Format) {
         Self.checkProducts(format, wide: false)
     }
@@ -100,7 +103,7 @@ struct BlockQuantizedTests {
         }
     }
 
-    @Test(arguments: [BlockQuantizedMatrix.Format.q4_0, .q4_1, .q5_0, .q8_0])
+    @Test(arguments: [BlockQuantizedMatrix.Format.q4_0, .q4_1, .q5_0, .q5_1, .q8_0])
     func rowsWidenAsGGMLDequantises(format: BlockQuantizedMatrix.Format) {
         var rng = SplitMix64(seed: 5)
         let raw = randomBlocks(format, rows: 2, blocks: 3, rng: &rng)
@@ -116,7 +119,8 @@ struct BlockQuantizedTests {
                     case .q8_0: Float(Int8(bitPattern: raw[at + 2 + j])) * half(at)
                     case .q4_0: Float(Int(j < 16 ? raw[at + 2 + j] & 15 : raw[at + 2 + j - 16] >> 4) - 8) * half(at)
                     case .q4_1: Float(j < 16 ? raw[at + 4 + j] & 15 : raw[at + 4 + j - 16] >> 4) * half(at) + half(at + 2)
-                    case .q5_0: Float(q5(raw, at, j)) * half(at)
+                    case .q5_0: Float(q5(raw, at, j) - 16) * half(at)
+                    case .q5_1: Float(q5(raw, at + 2, j)) * half(at) + half(at + 2)
                     }
                 #expect(row[32 * b + j] == expected)
             }
