@@ -25,8 +25,8 @@ enum BenchCommand: Command {
 
         bench quant times the block-quantised products of exact numerics (RecQuant) alone: a
         random R x C matrix (default 3072 x 576, SmolLM2-135M's stacked gate and up projections)
-        in Q4_0, Q4_1 and Q8_0 times 1 token (generation) and 512 tokens (a prompt), activations
-        quantised included, and prints microseconds per product and integer GOP/s.
+        in Q4_0, Q4_1, Q5_0, Q5_1 and Q8_0 times 1 token (generation) and 512 tokens (a prompt),
+        activations quantised included, and prints microseconds per product and integer GOP/s.
 
         bench lora trains a rank-8 LoRA adapter on q and v of the local model (LoRAModel, as
         palr.rank's finetune does) for N examples (default 8) of T tokens (default 512, the last
@@ -105,7 +105,7 @@ enum BenchCommand: Command {
         guard rows > 0, columns > 0, columns % 32 == 0 else { throw RecError.usage("--rows must be positive and --columns a positive multiple of 32") }
         guard BlockQuantizedMatrix.supported else { throw RecError(.usage, "the quantised kernels need AVX2, FMA and F16C") }
         var rng = SplitMix64(seed: 1)
-        for format in [BlockQuantizedMatrix.Format.q4_0, .q4_1, .q8_0] {
+        for format in [BlockQuantizedMatrix.Format.q4_0, .q4_1, .q5_0, .q5_1, .q8_0] {
             // Random quants with small positive Float16 scales (and offsets for Q4_1).
             let blockBytes = format.blockBytes
             var raw = (0..<(rows * columns / 32 * blockBytes)).map { _ in UInt8(truncatingIfNeeded: rng.next()) }

@@ -42,27 +42,34 @@ struct BlockFormatTests {
 /// fixture): bit for bit, for the formats it multiplies without widening.
 @Suite(.enabled(if: BlockQuantizedMatrix.supported, "this CPU lacks AVX2, FMA or F16C"))
 struct BlockProductTests {
+    /// All three tokens in one product (the batched kernels: k-quant rows decoded once for the
+    /// tokens) and each token alone (the one-token kernels).
     @Test(arguments: ["Q5_0", "Q5_1", "Q4_K", "Q5_K", "Q6_K"])
     func productsAreGGMLsBitForBit(_ format: String) throws {
         let file = try GGUFFile(path: Fixtures.directory + "/kquants/blocks.gguf")
         let x = try file.floats("activations", dimensions: [512, 3]), expected = try file.floats("\(format).dots", dimensions: [4, 3])
         let tensor = try #require(file.tensors["\(format).quantized"])
-        var out = [Float](repeating: .nan, count: 12)
-        file.withBytes(of: tensor) { source in
-            x.withUnsafeBufferPointer { x in
-                out.withUnsafeMutableBufferPointer { out in
-                    let superBlocks = SuperBlockActivations(x.baseAddress!, rows: 3, columns: 512)
-                    if let superFormat = SuperBlockMatrix.Format(rawValue: format) {
-                        SuperBlockMatrix(format: superFormat, rows: 4, columns: 512, source: source).multiply(superBlocks, into: out.baseAddress!, stride: 4)
-                    } else {
-                        BlockQuantizedMatrix(format: try! #require(BlockQuantizedMatrix.Format(rawValue: format)), rows: 4, columns: 512, source: source)
-                            .multiply(QuantizedActivations(x.baseAddress!, rows: 3, columns: 512), into: out.baseAddress!, stride: 4)
+        func product(tokens: Range<Int>) -> [Float] {
+            var out = [Float](repeating: .nan, count: 4 * tokens.count)
+            file.withBytes(of: tensor) { source in
+                x[(tokens.lowerBound * 512)..<(tokens.upperBound * 512)].withUnsafeBufferPointer { x in
+                    out.withUnsafeMutableBufferPointer { out in
+                        if let superFormat = SuperBlockMatrix.Format(rawValue: format) {
+                            SuperBlockMatrix(format: superFormat, rows: 4, columns: 512, source: source)
+                                .multiply(SuperBlockActivations(x.baseAddress!, rows: tokens.count, columns: 512), into: out.baseAddress!, stride: 4)
+                        } else {
+                            BlockQuantizedMatrix(format: BlockQuantizedMatrix.Format(rawValue: format)!, rows: 4, columns: 512, source: source)
+                                .multiply(QuantizedActivations(x.baseAddress!, rows: tokens.count, columns: 512), into: out.baseAddress!, stride: 4)
+                        }
                     }
                 }
             }
+            return out
         }
-        for (index, (mine, ggml)) in zip(out, expected).enumerated() {
-            #expect(mine.bitPattern == ggml.bitPattern, "\(format) token \(index / 4) row \(index % 4): \(mine) vs ggml's \(ggml)")
+        for (path, out) in [("batched", product(tokens: 0..<3)), ("one token", (0..<3).flatMap { product(tokens: $0..<($0 + 1)) })] {
+            for (index, (mine, ggml)) in zip(out, expected).enumerated() {
+                #expect(mine.bitPattern == ggml.bitPattern, "\(format) \(path), token \(index / 4) row \(index % 4): \(mine) vs ggml's \(ggml)")
+            }
         }
     }
 }
