@@ -123,7 +123,9 @@ public struct TIGER: ListRetriever, Trainable, Checkpointable, ReadsDerived, Dia
         for epoch in first...max(first, configuration.epochs) where epoch <= configuration.epochs {
             var dropout = SplitMix64(seed: seed).derived("tiger dropout \(epoch)")
             var total = 0.0, batches = 0
-            for batchIndices in Self.batches(lengths: inputs, size: configuration.batchSize, seed: seed, epoch: epoch) {
+            let epochBatches = Self.batches(lengths: inputs, size: configuration.batchSize, seed: seed, epoch: epoch)
+            let started = Date(), every = max(1, epochBatches.count / 10)
+            for batchIndices in epochBatches {
                 let batch = batchIndices.map { examples[$0] }
                 // Padded to the batch's longest input only.
                 let length = (vocabulary.userBuckets > 0 ? 1 : 0) + vocabulary.idLength * batchIndices.map { inputs[$0] }.max()!
@@ -141,6 +143,15 @@ public struct TIGER: ListRetriever, Trainable, Checkpointable, ReadsDerived, Dia
                 adam.update()
                 total += Double(loss.item)
                 batches += 1
+                // An epoch on real data takes minutes: a line every tenth of one.
+                if batches % every == 0 && batches < epochBatches.count {
+                    let seconds = Date().timeIntervalSince(started)
+                    context.report(
+                        .message(
+                            String(
+                                format: "epoch %d/%d: batch %d of %d, loss %.4f, %.0f s (about %.0f s for the epoch)", epoch, configuration.epochs, batches,
+                                epochBatches.count, total / Double(batches), seconds, seconds * Double(epochBatches.count) / Double(batches))))
+                }
             }
             guard total.isFinite else { throw RecError(.plugin, "tiger: the loss became \(total) in epoch \(epoch); lower learning_rate") }
             context.report(.epochEnd(epoch: epoch, of: configuration.epochs, loss: total / Double(batches)))
