@@ -81,7 +81,12 @@ extension LlamaModel {
             case .blocks(let matrix): return matrix.row(i - run.first)
             case .superBlocks(let matrix):
                 var values = [Float](repeating: 0, count: self.in)
-                let type: GGUFFile.TensorType = matrix.format == .q4K ? .q4_K : .q6_K
+                let type: GGUFFile.TensorType =
+                    switch matrix.format {
+                    case .q4K: .q4_K
+                    case .q5K: .q5_K
+                    case .q6K: .q6_K
+                    }
                 matrix.withRow(i - run.first) { source in values.withUnsafeMutableBufferPointer { GGUFFile.dequantize(type, source, into: $0) } }
                 return values
             }

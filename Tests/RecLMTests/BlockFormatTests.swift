@@ -26,6 +26,18 @@ struct BlockFormatTests {
 
     /// A k-quant tensor whose rows are not whole super-blocks of 256 is refused when the file
     /// is opened.
+    /// Rows read through a projection (an embedding lookup) widen as ggml widens them, on the
+    /// quantised kernels' storage and on the Float32 one.
+    @Test(arguments: ["Q5_0", "Q5_1", "Q4_K", "Q5_K", "Q6_K"])
+    func projectionRowsAreGGMLsRows(_ format: String) throws {
+        let file = try GGUFFile(path: Fixtures.directory + "/kquants/blocks.gguf")
+        let reference = try file.floats("\(format).reference", dimensions: [512, 4])
+        for numerics in LlamaModel.Numerics.allCases {
+            let projection = try LlamaModel.Projection(file, ["\(format).quantized"], in: 512, out: [4], numerics: numerics)
+            for row in 0..<4 { #expect(projection.row(row) == Array(reference[(row * 512)..<((row + 1) * 512)]), "\(format) \(numerics) row \(row)") }
+        }
+    }
+
     @Test func rowsThatDoNotFillSuperBlocksAreRefused() throws {
         let path = Fixtures.temporaryDirectory("kquant-rows") + "/bad.gguf"
         var builder = GGUFBuilder()
