@@ -30,9 +30,17 @@ public struct ChatMessage: Codable, Sendable, Hashable {
 /// plain chats (tools, dates, default system messages other than SmolLM2's form) is not
 /// rendered.
 public struct ChatTemplate: Sendable {
-    public enum Family: String, Sendable { case chatML = "ChatML", llama3 = "Llama 3", gemma = "Gemma" }
+    /// The families, by the names `lm.chat_template` takes.
+    public enum Family: String, Sendable, CaseIterable { case chatML = "chatml", llama3, gemma }
     public let family: Family
     public let defaultSystem: String?
+
+    /// A family's plain form, for a model whose file has no template (a base model) or whose
+    /// template should be overridden.
+    public init(family: Family) {
+        self.family = family
+        defaultSystem = nil
+    }
 
     public init(_ template: String, file: String) throws {
         if template.contains("<|im_start|>") {

@@ -40,6 +40,8 @@ extension LanguageModel {
 public final class LocalLanguageModel: LanguageModel, @unchecked Sendable {
     public let engine: LlamaModel
     public let template: ChatTemplate?
+    /// Why chat prompts cannot be rendered, when `template` is nil.
+    let templateProblem: String
     public let backend = "local"
     public let model: String
     public let identity: String
@@ -50,7 +52,12 @@ public final class LocalLanguageModel: LanguageModel, @unchecked Sendable {
     private let lastPlan = NSLock()
     private var reported = ""
 
-    public init(engine: LlamaModel, batching: LlamaModel.Batching = .init(), log: @escaping (String) -> Void = { ProgressReporter.standardError.line($0) }) {
+    /// `chatTemplate`: the family to render chats in, instead of the file's template (or where
+    /// the file has none, as base models do).
+    public init(
+        engine: LlamaModel, batching: LlamaModel.Batching = .init(), chatTemplate: ChatTemplate.Family? = nil,
+        log: @escaping (String) -> Void = { ProgressReporter.standardError.line($0) }
+    ) {
         self.engine = engine
         self.batching = batching
         self.log = log
@@ -59,17 +66,31 @@ public final class LocalLanguageModel: LanguageModel, @unchecked Sendable {
         // An adapter makes another model too, named by its file's hash.
         let tags = (engine.numerics == .exact ? [] : [engine.numerics.rawValue]) + (engine.adapterFingerprint.map { ["lora " + $0.prefix(16)] } ?? [])
         model = tags.isEmpty ? file : "\(file) [\(tags.joined(separator: ", "))]"
+        // A chat template given in the spec renders chats into other prompts: another model to
+        // the cache, whose keys hold the messages.
         identity =
             (["local weights sha256:\(engine.weightsHash)", "numerics \(engine.numerics.rawValue)"]
-            + (engine.adapterFingerprint.map { ["adapter sha256:\($0)"] } ?? [])).joined(separator: ", ")
-        template = (engine.file.metadata["tokenizer.chat_template"]?.string).flatMap { try? ChatTemplate($0, file: engine.file.path) }
+            + (engine.adapterFingerprint.map { ["adapter sha256:\($0)"] } ?? []) + (chatTemplate.map { ["chat template \($0.rawValue)"] } ?? []))
+            .joined(separator: ", ")
+        let families = ChatTemplate.Family.allCases.map(\.rawValue).joined(separator: ", ")
+        if let chatTemplate {
+            (template, templateProblem) = (ChatTemplate(family: chatTemplate), "")
+        } else if let text = engine.file.metadata["tokenizer.chat_template"]?.string {
+            do {
+                (template, templateProblem) = (try ChatTemplate(text, file: engine.file.path), "")
+            } catch {
+                (template, templateProblem) = (nil, "\(error); set lm.chat_template (\(families)) or send plain text")
+            }
+        } else {
+            (template, templateProblem) = (nil, "\(engine.file.path) has no chat template (a base model); set lm.chat_template (\(families)) or send plain text")
+        }
     }
 
     public func tokens(_ prompt: Prompt) throws -> [Int32] {
         switch prompt {
         case .text(let text): return engine.tokenizer.encode(text, parseSpecial: true, addSpecial: true)
         case .chat(let messages):
-            guard let template else { throw RecError(.plugin, "\(engine.file.path) has no ChatML chat template; send plain text") }
+            guard let template else { throw RecError(.plugin, templateProblem) }
             return engine.tokenizer.encode(template.apply(messages), parseSpecial: true, addSpecial: true)
         }
     }

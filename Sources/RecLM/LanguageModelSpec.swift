@@ -20,6 +20,9 @@ public struct LanguageModelSpec: Codable, Sendable, Equatable {
     /// Local only: a LoRA adapter (safetensors, as `LoRAModel.saveAdapter` writes) applied at
     /// run time.
     public var adapter: String?
+    /// Local only: the chat template family (chatml, llama3, gemma) to render chats in instead
+    /// of the file's own; base models, which have none, need one for chat prompts.
+    public var chatTemplate: String?
     /// Local only: sequences decoded at once in batched calls, and the memory their key/value
     /// caches may take (MiB).
     public var slots = 16
@@ -30,7 +33,7 @@ public struct LanguageModelSpec: Codable, Sendable, Equatable {
     public var tokensPerMinute: Int?
 
     enum CodingKeys: String, CodingKey, CaseIterable {
-        case backend, model, numerics, baseURL = "base_url", apiKeyEnv = "api_key_env", adapter
+        case backend, model, numerics, baseURL = "base_url", apiKeyEnv = "api_key_env", adapter, chatTemplate = "chat_template"
         case slots, kvBudgetMiB = "kv_budget_mib", concurrency, requestsPerMinute = "requests_per_minute", tokensPerMinute = "tokens_per_minute"
     }
 
@@ -44,6 +47,7 @@ public struct LanguageModelSpec: Codable, Sendable, Equatable {
         try c.encodeIfPresent(baseURL, forKey: .baseURL)
         try c.encodeIfPresent(apiKeyEnv, forKey: .apiKeyEnv)
         try c.encodeIfPresent(adapter, forKey: .adapter)
+        try c.encodeIfPresent(chatTemplate, forKey: .chatTemplate)
     }
 
     public init() {}
@@ -62,11 +66,20 @@ public struct LanguageModelSpec: Codable, Sendable, Equatable {
         baseURL = try c.decodeIfPresent(String.self, forKey: .baseURL)
         apiKeyEnv = try c.decodeIfPresent(String.self, forKey: .apiKeyEnv)
         adapter = try c.decodeIfPresent(String.self, forKey: .adapter)
+        chatTemplate = try c.decodeIfPresent(String.self, forKey: .chatTemplate)
+        if let chatTemplate, ChatTemplate.Family(rawValue: chatTemplate) == nil {
+            throw DecodingError.dataCorruptedError(
+                forKey: .chatTemplate, in: c,
+                debugDescription: "unknown chat_template '\(chatTemplate)'; valid: \(ChatTemplate.Family.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
         slots = try c.decode(.slots, default: 16, in: 1...256)
         kvBudgetMiB = try c.decode(.kvBudgetMiB, default: 4096, in: 1...1_048_576)
         concurrency = try c.decode(.concurrency, default: 8, in: 1...256)
         requestsPerMinute = try c.decodeIfPresent(.requestsPerMinute, in: 1...1_000_000_000)
         tokensPerMinute = try c.decodeIfPresent(.tokensPerMinute, in: 1...1_000_000_000_000)
+        if backend == "openai" && chatTemplate != nil {
+            throw DecodingError.dataCorruptedError(forKey: .chatTemplate, in: c, debugDescription: "chat_template applies to the local backend only; the server renders its own")
+        }
         if backend == "openai" && adapter != nil {
             throw DecodingError.dataCorruptedError(forKey: .adapter, in: c, debugDescription: "adapters apply to the local backend only; serve a tuned model through the openai backend by name")
         }
@@ -91,7 +104,8 @@ public struct LanguageModelSpec: Codable, Sendable, Equatable {
             inner = try OpenAILanguageModel(options)
         default:
             let engine = try LocalEngines.shared.engine(model, numerics: LlamaModel.Numerics(rawValue: numerics) ?? .exact, adapter: adapter)
-            inner = LocalLanguageModel(engine: engine, batching: .init(slots: slots, memoryBudget: kvBudgetMiB << 20))
+            inner = LocalLanguageModel(
+                engine: engine, batching: .init(slots: slots, memoryBudget: kvBudgetMiB << 20), chatTemplate: chatTemplate.flatMap(ChatTemplate.Family.init))
         }
         return cache.map { CachedLanguageModel(inner, cache: $0) } ?? inner
     }

@@ -47,7 +47,15 @@ struct HostileModelFileTests {
         ("tokenizer.ggml.bos_token_id", .uint64(UInt64(Int32.max) + 7), "bos_token_id is not a token id"),
         ("tokenizer.ggml.tokens", .int32s([1, 2, 3]), "tokenizer.ggml.tokens is not a non-empty array of strings"),
         ("general.alignment", .uint32(0), "general.alignment must be an integer from 1 to 65536"),
-        ("general.architecture", .string("mamba"), "general.architecture is 'mamba'"),
+        ("general.architecture", .string("mamba"), "general.architecture is 'mamba'; RecLab runs llama, gemma3, qwen2, qwen3 models"),
+        ("llama.rope.scaling.type", .string("yarn"), "rope.scaling.type is 'yarn'; RecLab applies linear rope scaling"),
+        ("llama.rope.scaling.factor", .float32(0), "rope.scaling.factor' must be a finite positive number"),
+        ("llama.rope.dimension_count", .uint32(2), "rope.dimension_count differs from the head size"),
+        ("llama.attention.value_length", .uint32(2), "value_length differs from the key length"),
+        // Metadata that contradicts the tensors' shapes.
+        ("llama.attention.key_length", .uint32(2), "has dimensions"),
+        ("llama.feed_forward_length", .uint32(24), "has dimensions"),
+        ("tokenizer.ggml.pre", .string("tekken"), "tokenizer.ggml.pre 'tekken' is not supported"),
     ])
     func badMetadataIsNamed(_ key: String, _ value: GGUFBuilder.Value, _ message: String) throws {
         var builder = GGUFBuilder.tinyLlama()
