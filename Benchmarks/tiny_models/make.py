@@ -20,8 +20,8 @@ One model per architecture RecLab runs, each with what sets its family apart:
 Widths are multiples of 256, so that every tensor can take k-quant super-blocks. The weights
 are seeded normal draws scaled so that logits spread over a few nats (greedy choices are then
 far from ties). Each model is written as F32, then quantised by llama-quantize to Q8_0 and to
-Q4_K_M (Q4_K, Q6_K and the fallbacks llama-quantize picks), qwen2 also to Q5_K_M and llama3
-to Q5_1; only the quantised files are kept.
+Q4_K_M (Q4_K, Q6_K and the fallbacks llama-quantize picks), qwen2 also to Q5_K_M and F16 and
+llama3 to Q5_1; only the quantised files are kept.
 
 The byte-level vocabularies are learnt from the tokenisation corpus itself, merging across
 every boundary (no pre-tokenisation while learning), so that a pre-tokenizer that cuts in the
@@ -160,7 +160,7 @@ def pad_vocab(tokens, types, scores, multiple=64):
             scores.append(-1e9)
 
 MODELS = {
-    "qwen2": dict(extra=["Q5_K_M"], template="chatml", arch="qwen2", layers=2, hidden=256, heads=4, kv=2, head=64, ffn=512, bias=True, tied=True, pre="qwen2",
+    "qwen2": dict(extra=["Q5_K_M", "F16"], template="chatml", arch="qwen2", layers=2, hidden=256, heads=4, kv=2, head=64, ffn=512, bias=True, tied=True, pre="qwen2",
                   specials=["<|endoftext|>", "<|im_start|>", "<|im_end|>"], bos=None, eos="<|im_end|>", base=1e6),
     "qwen3": dict(template="chatml", arch="qwen3", layers=2, hidden=256, heads=8, kv=2, head=64, ffn=512, qk_norm=True, pre="qwen2",
                   specials=["<|endoftext|>", "<|im_start|>", "<|im_end|>"], bos=None, eos="<|im_end|>", base=1e6),

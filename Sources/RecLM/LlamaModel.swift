@@ -19,12 +19,13 @@ import RecTensor
 ///   not): block-quantised weights (Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q4_K, Q5_K, Q6_K) stay
 ///   quantised and multiply 8-bit-quantised activations with ggml's generic kernels'
 ///   arithmetic (RecQuant; llama.cpp swaps some of these for repacked or tiled kernels on some
-///   CPUs); F16 and BF16 weights are widened to Float32 and multiply activations rounded as
-///   ggml rounds them against that format, which is close to ggml but not equal; keys, values,
-///   queries and attention weights are rounded through Float16 as in llama.cpp's default F16
-///   cache; attention sums follow tinyBLAS's order for batches and `vec_dot_f16`'s for one
-///   token, as llama.cpp does; exp, softmax, SwiGLU, GeGLU, rope and RMS norm follow ggml's
-///   order of operations.
+///   CPUs); F16 weights multiply activations rounded to Float16 in ggml's orders
+///   (`vec_dot_f16` for one token, tinyBLAS for batches; `HalfMatrix`); BF16 weights are
+///   widened to Float32 and multiply activations rounded as ggml rounds them, which is close to
+///   ggml but not equal; keys, values, queries and attention weights are rounded through
+///   Float16 as in llama.cpp's default F16 cache; attention sums follow tinyBLAS's order for
+///   batches and `vec_dot_f16`'s for one token, as llama.cpp does; exp, softmax, SwiGLU,
+///   GeGLU, rope and RMS norm follow ggml's order of operations.
 /// - `fast` also widens every weight to Float32 once and runs batches of tokens (prompts,
 ///   scored continuations) through `cblas_sgemm`: faster on long prompts, about twice the
 ///   memory, close to llama.cpp but not identical (its 8-bit activations are not emulated).

@@ -15,6 +15,8 @@ extension LlamaModel {
             case blocks(BlockQuantizedMatrix)
             /// Q4_K, Q5_K or Q6_K super-blocks against 8-bit blocks of 256.
             case superBlocks(SuperBlockMatrix)
+            /// F16 weights against activations rounded to Float16.
+            case half(HalfMatrix)
         }
         /// The runs and the output row each starts at.
         let quantized: [(first: Int, kernel: Kernel)]?
@@ -38,7 +40,10 @@ extension LlamaModel {
             self.out = out.reduce(0, +)
             self.in = k
             let names = tensors.map(\.typeName)
-            if BlockQuantizedMatrix.supported, names.allSatisfy({ BlockQuantizedMatrix.Format(rawValue: $0) != nil || SuperBlockMatrix.Format(rawValue: $0) != nil }) {
+            let kernelFormat = { (name: String) in
+                BlockQuantizedMatrix.Format(rawValue: name) != nil || SuperBlockMatrix.Format(rawValue: name) != nil || (name == "F16" && HalfMatrix.takes(columns: k))
+            }
+            if BlockQuantizedMatrix.supported, names.allSatisfy(kernelFormat) {
                 var runs: [(first: Int, kernel: Kernel)] = [], first = 0, index = 0
                 while index < tensors.count {
                     var end = index + 1
@@ -49,11 +54,14 @@ extension LlamaModel {
                         }
                         runs.append((first, .blocks(BlockQuantizedMatrix(stacking: parts))))
                     } else {
-                        // Super-block parts are not stacked: one run each.
-                        let format = SuperBlockMatrix.Format(rawValue: names[index])!
+                        // Super-block and F16 parts are not stacked: one run each.
                         var row = first
                         for i in index..<end {
-                            runs.append((row, .superBlocks(file.withBytes(of: tensors[i]) { SuperBlockMatrix(format: format, rows: out[i], columns: k, source: $0) })))
+                            let kernel = file.withBytes(of: tensors[i]) { source in
+                                SuperBlockMatrix.Format(rawValue: names[index]).map { Kernel.superBlocks(SuperBlockMatrix(format: $0, rows: out[i], columns: k, source: source)) }
+                                    ?? .half(HalfMatrix(rows: out[i], columns: k, source: source))
+                            }
+                            runs.append((row, kernel))
                             row += out[i]
                         }
                     }
@@ -89,6 +97,7 @@ extension LlamaModel {
                     }
                 matrix.withRow(i - run.first) { source in values.withUnsafeMutableBufferPointer { GGUFFile.dequantize(type, source, into: $0) } }
                 return values
+            case .half(let matrix): return matrix.row(i - run.first)
             }
         }
 
@@ -104,6 +113,7 @@ extension LlamaModel {
                     case .superBlocks(let matrix):
                         superBlocks = superBlocks ?? SuperBlockActivations(x, rows: rows, columns: self.in)
                         matrix.multiply(superBlocks!, into: out + first, stride: stride ?? self.out, accumulate: accumulate)
+                    case .half(let matrix): matrix.multiply(x, tokens: rows, into: out + first, stride: stride ?? self.out, accumulate: accumulate)
                     }
                 }
                 return

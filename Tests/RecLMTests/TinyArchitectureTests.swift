@@ -5,12 +5,12 @@ import Testing
 
 @testable import RecLM
 
-/// Tiny random-weight models of each architecture, in Q8_0 and Q4_K_M (one each in Q5_K_M and
-/// Q5_1 too), against llama.cpp's own output on the same files (Tests/Fixtures/tiny-models,
+/// Tiny random-weight models of each architecture, in Q8_0 and Q4_K_M (and one each in Q5_K_M,
+/// F16 and Q5_1), against llama.cpp's own output on the same files (Tests/Fixtures/tiny-models,
 /// written by Benchmarks/tiny_models/make.py): tokenisation, chat rendering, greedy
 /// continuations, and the five most probable tokens' log-probabilities at every step.
 struct TinyArchitectureTests {
-    static let names = ["qwen2", "qwen3", "llama3", "gemma3"].flatMap { ["\($0)-q8_0", "\($0)-q4_k_m"] } + ["qwen2-q5_k_m", "llama3-q5_1"]
+    static let names = ["qwen2", "qwen3", "llama3", "gemma3"].flatMap { ["\($0)-q8_0", "\($0)-q4_k_m"] } + ["qwen2-q5_k_m", "qwen2-f16", "llama3-q5_1"]
 
     struct Reference: Decodable {
         struct Prompt: Decodable {
