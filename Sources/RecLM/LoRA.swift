@@ -46,6 +46,9 @@ public final class LoRAModel: @unchecked Sendable {
         guard c.architecture == .llama, c.queryDim == c.hidden else {
             throw RecError(.usage, "LoRA training runs llama-architecture models whose heads span the hidden size; this one is \(c.architecture.rawValue)")
         }
+        if let bias = weights.keys.sorted().first(where: { $0.hasSuffix(".bias") }) {
+            throw RecError(.usage, "LoRA training runs models without biases; this one has '\(bias)'")
+        }
         configuration = c
         self.options = options
         let (h, kv, f) = (c.hidden, c.kvDim, c.feedForward)
