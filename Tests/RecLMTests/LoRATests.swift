@@ -8,7 +8,7 @@ import Testing
 
 @Suite struct LoRATests {
     /// A one-layer model with grouped-query attention and random weights.
-    static func tinyModel(options: LoRAModel.Options) throws -> LoRAModel {
+    static func tinyModel(options: LoRAModel.Options, extra: [String: [Float]] = [:]) throws -> LoRAModel {
         let c = LlamaModel.Configuration(layers: 1, hidden: 8, heads: 2, kvHeads: 1, feedForward: 12, contextLength: 16, ropeBase: 10_000, normEps: 1e-5, vocabulary: 11)
         var rng = SplitMix64(seed: 3)
         func random(_ count: Int, scale: Float = 0.5) -> [Float] { (0..<count).map { _ in Float(rng.nextGaussian()) * scale } }
@@ -18,7 +18,7 @@ import Testing
         for (name, count) in [("attn_q", 64), ("attn_k", 32), ("attn_v", 32), ("attn_output", 64), ("ffn_gate", 96), ("ffn_up", 96), ("ffn_down", 96)] {
             weights["blk.0.\(name).weight"] = random(count)
         }
-        return try LoRAModel(configuration: c, weights: weights, options: options)
+        return try LoRAModel(configuration: c, weights: weights.merging(extra) { $1 }, options: options)
     }
 
     @Test func adapterGradientsMatchFiniteDifferences() throws {
@@ -53,6 +53,12 @@ import Testing
 
     @Test func unknownTargetIsAnError() {
         #expect(throws: RecError.self) { try Self.tinyModel(options: .init(targets: ["q", "qq"])) }
+    }
+
+    /// Training without a model's biases would tune another model than the one that runs.
+    @Test func aModelWithBiasesIsRefused() {
+        let error = #expect(throws: RecError.self) { try Self.tinyModel(options: .init(), extra: ["blk.0.attn_q.bias": [Float](repeating: 0, count: 8)]) }
+        #expect(error?.message.contains("'blk.0.attn_q.bias'") == true)
     }
 
     /// With B at zero the adapted model is the base model: its logits are the engine's fast
