@@ -150,6 +150,8 @@ public final class LlamaModel: @unchecked Sendable {
         embedding = try Projection(file, ["token_embd.weight"], in: h, out: [v], numerics: numerics)
         outputHead = file.tensors["output.weight"] == nil ? embedding : try Projection(file, ["output.weight"], in: h, out: [v], numerics: numerics)
         outputNorm = try file.floats("output_norm.weight", dimensions: [h])
+        // llama.cpp adds an output bias where a file has one; RecLab has no such term.
+        guard file.tensors["output.bias"] == nil else { throw RecError(.data, "\(file.path): tensor 'output.bias' (a bias on the output head) is not supported") }
         layers = try (0..<c.layers).map { i in
             let p = "blk.\(i)."
             var layer = Layer(

@@ -64,6 +64,13 @@ struct HostileModelFileTests {
         #expect(error.contains(message), "\(error)")
     }
 
+    /// A tensor RecLab would otherwise ignore, though llama.cpp applies it.
+    @Test func anOutputBiasIsRefused() throws {
+        var builder = GGUFBuilder.tinyLlama()
+        builder.addF32("output.bias", [257])
+        #expect(try loadError(builder).contains("tensor 'output.bias' (a bias on the output head) is not supported"))
+    }
+
     @Test func hugeTensorShapesDoNotOverflow() throws {
         var builder = GGUFBuilder.tinyLlama()
         // Each dimension fits the file; their product overflows Int.
