@@ -30,7 +30,8 @@ public struct HalfMatrix: Sendable {
     public func multiply(_ x: UnsafePointer<Float>, tokens: Int, into out: UnsafeMutablePointer<Float>, stride: Int, accumulate: Bool = false) {
         let rounded = UnsafeMutablePointer<Float>.allocate(capacity: tokens * columns)
         defer { rounded.deallocate() }
-        for i in 0..<(tokens * columns) { rounded[i] = Float(Float16(x[i])) }
+        rounded.initialize(from: x, count: tokens * columns)
+        roundThroughHalf(rounded, count: tokens * columns)
         let (rows, columns) = (self.rows, self.columns)
         weights.withUnsafeBufferPointer { w in
             let views = UncheckedSendable((w.baseAddress!, UnsafePointer(rounded), out))

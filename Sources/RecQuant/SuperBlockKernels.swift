@@ -71,14 +71,7 @@ enum Q6K {
                 // by each half's scale.
                 var sum = _mm256_setzero_si256()
                 for group in 0..<2 {
-                    let low1 = UnsafeRawPointer(ql + 64 * group).loadUnaligned(as: __m256i.self)
-                    let low2 = UnsafeRawPointer(ql + 64 * group + 32).loadUnaligned(as: __m256i.self)
-                    let high = UnsafeRawPointer(qh + 32 * group).loadUnaligned(as: __m256i.self)
-                    let m15 = _mm256_set1_epi8(15)
-                    let q0 = _mm256_or_si256(_mm256_and_si256(low1, m15), _mm256_slli_epi16(_mm256_and_si256(high, _mm256_set1_epi8(3)), 4))
-                    let q1 = _mm256_or_si256(_mm256_and_si256(low2, m15), _mm256_slli_epi16(_mm256_and_si256(high, _mm256_set1_epi8(12)), 2))
-                    let q2 = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(low1, 4), m15), _mm256_and_si256(high, _mm256_set1_epi8(48)))
-                    let q3 = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(low2, 4), m15), _mm256_srli_epi16(_mm256_and_si256(high, _mm256_set1_epi8(-64)), 2))
+                    let (q0, q1, q2, q3) = q6KRuns(ql, qh, group: group)
                     @inline(__always) func product(_ quants: __m256i, _ run: Int) -> __m256i {
                         let x = UnsafeRawPointer(y + 128 * group + 32 * run).loadUnaligned(as: __m256i.self)
                         let scale = _mm256_set_m128i(
@@ -142,28 +135,7 @@ enum Q4K {
                 minLanes[k] = mins[2 * k] * run(2 * k) + mins[2 * k + 1] * run(2 * k + 1)
             }
             accMins = accMins.addingProduct(SIMD4(repeating: dmin), SIMD4<Float>(minLanes))
-            var lanes = SIMD8<Int32>()
-            #if arch(x86_64)
-                var sum = _mm256_setzero_si256()
-                let m4 = _mm256_set1_epi8(15)
-                for j in 0..<4 {
-                    let bits = UnsafeRawPointer(qs + 32 * j).loadUnaligned(as: __m256i.self)
-                    let low = _mm256_and_si256(bits, m4), high = _mm256_and_si256(_mm256_srli_epi16(bits, 4), m4)
-                    let xl = UnsafeRawPointer(y + 64 * j).loadUnaligned(as: __m256i.self), xh = UnsafeRawPointer(y + 64 * j + 32).loadUnaligned(as: __m256i.self)
-                    let pl = _mm256_madd_epi16(_mm256_set1_epi16(Int16(scales[2 * j])), _mm256_maddubs_epi16(low, xl))
-                    let ph = _mm256_madd_epi16(_mm256_set1_epi16(Int16(scales[2 * j + 1])), _mm256_maddubs_epi16(high, xh))
-                    sum = _mm256_add_epi32(sum, _mm256_add_epi32(pl, ph))
-                }
-                lanes = unsafeBitCast(sum, to: SIMD8<Int32>.self)
-            #else
-                for j in 0..<4 {
-                    let q = qs + 32 * j, x = y + 64 * j
-                    for v in 0..<32 {
-                        lanes[v / 4] += scales[2 * j] * Int32(q[v] & 15) * Int32(x[v]) + scales[2 * j + 1] * Int32(q[v] >> 4) * Int32(x[32 + v])
-                    }
-                }
-            #endif
-            acc = acc.addingProduct(SIMD8(repeating: d), SIMD8<Float>(lanes))
+            acc = acc.addingProduct(SIMD8(repeating: d), SIMD8<Float>(kQuantLanes(qs, fifthBits: nil, y, scales)))
         }
         return horizontalSum(acc) + ((accMins[0] + accMins[2]) + (accMins[1] + accMins[3]))
     }
@@ -192,38 +164,73 @@ enum Q5K {
                 minimum += Int32(min) * (sums[2 * j] + sums[2 * j + 1])
             }
             summs = summs.addingProduct(dmin, Float(minimum))
-            var lanes = SIMD8<Int32>()
-            #if arch(x86_64)
-                var sum = _mm256_setzero_si256()
-                let m4 = _mm256_set1_epi8(15), high = UnsafeRawPointer(qh).loadUnaligned(as: __m256i.self)
-                for j in 0..<4 {
-                    let bits = UnsafeRawPointer(qs + 32 * j).loadUnaligned(as: __m256i.self)
-                    // Byte v's bit 2j (2j + 1) moved to 0x10.
-                    let fifth0 = _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(high, Int32(2 * j)), _mm256_set1_epi8(1)), 4)
-                    let fifth1 = _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(high, Int32(2 * j + 1)), _mm256_set1_epi8(1)), 4)
-                    let low = _mm256_add_epi8(_mm256_and_si256(bits, m4), fifth0)
-                    let top = _mm256_add_epi8(_mm256_and_si256(_mm256_srli_epi16(bits, 4), m4), fifth1)
-                    let xl = UnsafeRawPointer(y + 64 * j).loadUnaligned(as: __m256i.self), xh = UnsafeRawPointer(y + 64 * j + 32).loadUnaligned(as: __m256i.self)
-                    let pl = _mm256_madd_epi16(_mm256_set1_epi16(Int16(scales[2 * j])), _mm256_maddubs_epi16(low, xl))
-                    let ph = _mm256_madd_epi16(_mm256_set1_epi16(Int16(scales[2 * j + 1])), _mm256_maddubs_epi16(top, xh))
-                    sum = _mm256_add_epi32(sum, _mm256_add_epi32(pl, ph))
-                }
-                lanes = unsafeBitCast(sum, to: SIMD8<Int32>.self)
-            #else
-                for j in 0..<4 {
-                    let q = qs + 32 * j, x = y + 64 * j
-                    for v in 0..<32 {
-                        let low = Int32(q[v] & 15) | Int32(qh[v] >> UInt8(2 * j) & 1) << 4
-                        let top = Int32(q[v] >> 4) | Int32(qh[v] >> UInt8(2 * j + 1) & 1) << 4
-                        lanes[v / 4] += scales[2 * j] * low * Int32(x[v]) + scales[2 * j + 1] * top * Int32(x[32 + v])
-                    }
-                }
-            #endif
-            acc = acc.addingProduct(SIMD8(repeating: d), SIMD8<Float>(lanes))
+            acc = acc.addingProduct(SIMD8(repeating: d), SIMD8<Float>(kQuantLanes(qs, fifthBits: qh, y, scales)))
         }
         return horizontalSum(acc) + summs
     }
 }
+
+/// The integer lanes of a Q4_K or Q5_K block's product with 256 activations `y`: lane L sums
+/// `scale_r · q · x` over the values 4L..4L+3 of each run r of 32, the quants being the nibbles
+/// of `qs` (runs 2j and 2j + 1 the low and high nibbles of `qs[32j..<32j + 32]`) plus, for
+/// Q5_K, their fifth bits from `fifthBits` (`qh`). ggml's registers on x86.
+@inline(__always)
+func kQuantLanes(_ qs: UnsafePointer<UInt8>, fifthBits qh: UnsafePointer<UInt8>?, _ y: UnsafePointer<Int8>, _ scales: SIMD8<Int32>) -> SIMD8<Int32> {
+    #if arch(x86_64)
+        var sum = _mm256_setzero_si256()
+        let high = qh.map { UnsafeRawPointer($0).loadUnaligned(as: __m256i.self) }
+        for j in 0..<4 {
+            let (low, top) = kQuantRunPair(qs, fifthBits: high, j)
+            let xl = UnsafeRawPointer(y + 64 * j).loadUnaligned(as: __m256i.self), xh = UnsafeRawPointer(y + 64 * j + 32).loadUnaligned(as: __m256i.self)
+            let pl = _mm256_madd_epi16(_mm256_set1_epi16(Int16(scales[2 * j])), _mm256_maddubs_epi16(low, xl))
+            let ph = _mm256_madd_epi16(_mm256_set1_epi16(Int16(scales[2 * j + 1])), _mm256_maddubs_epi16(top, xh))
+            sum = _mm256_add_epi32(sum, _mm256_add_epi32(pl, ph))
+        }
+        return unsafeBitCast(sum, to: SIMD8<Int32>.self)
+    #else
+        var lanes = SIMD8<Int32>()
+        for j in 0..<4 {
+            let q = qs + 32 * j, x = y + 64 * j
+            for v in 0..<32 {
+                let fifth = { (bit: Int) in qh.map { Int32($0[v] >> UInt8(bit) & 1) << 4 } ?? 0 }
+                let low = Int32(q[v] & 15) | fifth(2 * j), top = Int32(q[v] >> 4) | fifth(2 * j + 1)
+                lanes[v / 4] += scales[2 * j] * low * Int32(x[v]) + scales[2 * j + 1] * top * Int32(x[32 + v])
+            }
+        }
+        return lanes
+    #endif
+}
+
+#if arch(x86_64)
+    /// Runs 2j and 2j + 1 of a Q4_K or Q5_K block as unsigned bytes: the low and high nibbles
+    /// of `qs[32j..<32j + 32]`, each plus 16 where byte v of the fifth bits (Q5_K's `qh`; nil
+    /// for Q4_K) has bit 2j (2j + 1) set.
+    @inline(__always)
+    func kQuantRunPair(_ qs: UnsafePointer<UInt8>, fifthBits high: __m256i?, _ j: Int) -> (low: __m256i, top: __m256i) {
+        let m4 = _mm256_set1_epi8(15), bits = UnsafeRawPointer(qs + 32 * j).loadUnaligned(as: __m256i.self)
+        let low = _mm256_and_si256(bits, m4), top = _mm256_and_si256(_mm256_srli_epi16(bits, 4), m4)
+        guard let high else { return (low, top) }
+        let fifth0 = _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(high, Int32(2 * j)), _mm256_set1_epi8(1)), 4)
+        let fifth1 = _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(high, Int32(2 * j + 1)), _mm256_set1_epi8(1)), 4)
+        return (_mm256_add_epi8(low, fifth0), _mm256_add_epi8(top, fifth1))
+    }
+
+    /// Group `group`'s four runs of 32 six-bit quants of a Q6_K block, as unsigned bytes: the
+    /// low or high nibbles of `ql`'s two 32-byte halves, with two bits each from `qh`.
+    @inline(__always)
+    func q6KRuns(_ ql: UnsafePointer<UInt8>, _ qh: UnsafePointer<UInt8>, group: Int) -> (__m256i, __m256i, __m256i, __m256i) {
+        let low1 = UnsafeRawPointer(ql + 64 * group).loadUnaligned(as: __m256i.self)
+        let low2 = UnsafeRawPointer(ql + 64 * group + 32).loadUnaligned(as: __m256i.self)
+        let high = UnsafeRawPointer(qh + 32 * group).loadUnaligned(as: __m256i.self)
+        let m15 = _mm256_set1_epi8(15)
+        return (
+            _mm256_or_si256(_mm256_and_si256(low1, m15), _mm256_slli_epi16(_mm256_and_si256(high, _mm256_set1_epi8(3)), 4)),
+            _mm256_or_si256(_mm256_and_si256(low2, m15), _mm256_slli_epi16(_mm256_and_si256(high, _mm256_set1_epi8(12)), 2)),
+            _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(low1, 4), m15), _mm256_and_si256(high, _mm256_set1_epi8(48))),
+            _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(low2, 4), m15), _mm256_srli_epi16(_mm256_and_si256(high, _mm256_set1_epi8(-64)), 2))
+        )
+    }
+#endif
 
 /// Sub-block `j`'s 6-bit scale and min from a Q4_K or Q5_K block's 12 `scales` bytes: the
 /// first four pairs are the low 6 bits of bytes 0–3 and 4–7; the last four take their low 4

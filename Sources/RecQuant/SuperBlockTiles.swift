@@ -45,7 +45,6 @@
 
         /// Decodes the row whose blocks start at `w`.
         func decode(_ w: UnsafeRawPointer) {
-            let m4 = _mm256_set1_epi8(15)
             for b in 0..<blocks {
                 let block = w + b * format.blockBytes, q = quants + 8 * b, s = scales + 8 * b
                 switch format {
@@ -61,14 +60,8 @@
                         mins[j] = Int32(min)
                     }
                     self.mins[b] = mins
-                    let high = format == .q5K ? (block + 16).loadUnaligned(as: __m256i.self) : _mm256_setzero_si256()
-                    for j in 0..<4 {
-                        let bits = UnsafeRawPointer(qs + 32 * j).loadUnaligned(as: __m256i.self)
-                        let fifth0 = _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(high, Int32(2 * j)), _mm256_set1_epi8(1)), 4)
-                        let fifth1 = _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(high, Int32(2 * j + 1)), _mm256_set1_epi8(1)), 4)
-                        q[2 * j] = _mm256_add_epi8(_mm256_and_si256(bits, m4), fifth0)
-                        q[2 * j + 1] = _mm256_add_epi8(_mm256_and_si256(_mm256_srli_epi16(bits, 4), m4), fifth1)
-                    }
+                    let high = format == .q5K ? (block + 16).loadUnaligned(as: __m256i.self) : nil
+                    for j in 0..<4 { (q[2 * j], q[2 * j + 1]) = kQuantRunPair(qs, fifthBits: high, j) }
                 case .q6K:
                     d[b] = half(block + 208)
                     let ql = block.assumingMemoryBound(to: UInt8.self), qh = ql + 128
@@ -77,14 +70,7 @@
                     for j in 0..<16 { sixteen[j] = Int32(scales[j]) }
                     self.sixteen[b] = sixteen
                     for group in 0..<2 {
-                        let low1 = UnsafeRawPointer(ql + 64 * group).loadUnaligned(as: __m256i.self)
-                        let low2 = UnsafeRawPointer(ql + 64 * group + 32).loadUnaligned(as: __m256i.self)
-                        let high = UnsafeRawPointer(qh + 32 * group).loadUnaligned(as: __m256i.self)
-                        q[4 * group] = _mm256_or_si256(_mm256_and_si256(low1, m4), _mm256_slli_epi16(_mm256_and_si256(high, _mm256_set1_epi8(3)), 4))
-                        q[4 * group + 1] = _mm256_or_si256(_mm256_and_si256(low2, m4), _mm256_slli_epi16(_mm256_and_si256(high, _mm256_set1_epi8(12)), 2))
-                        q[4 * group + 2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(low1, 4), m4), _mm256_and_si256(high, _mm256_set1_epi8(48)))
-                        q[4 * group + 3] = _mm256_or_si256(
-                            _mm256_and_si256(_mm256_srli_epi16(low2, 4), m4), _mm256_srli_epi16(_mm256_and_si256(high, _mm256_set1_epi8(-64)), 2))
+                        (q[4 * group], q[4 * group + 1], q[4 * group + 2], q[4 * group + 3]) = q6KRuns(ql, qh, group: group)
                         for run in 0..<4 {
                             s[4 * group + run] = _mm256_set_m128i(
                                 _mm_set1_epi16(Int16(scales[8 * group + 2 * run + 1])), _mm_set1_epi16(Int16(scales[8 * group + 2 * run])))
