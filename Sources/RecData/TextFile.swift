@@ -1,4 +1,3 @@
-import CLZMA
 import Foundation
 import RecCore
 
@@ -16,7 +15,7 @@ public struct TextFile: Sendable {
     public init(path: String) throws {
         self.path = path
         let raw = try InputFile.read(path, what: "data file", limit: Self.maxBytes)
-        var bytes = path.hasSuffix(".xz") ? try Self.unxz(raw, path: path, limit: Self.maxBytes) : raw
+        var bytes = path.hasSuffix(".xz") ? try XZ.decompress(raw, path: path, limit: Self.maxBytes) : raw
         // A UTF-8 byte order mark is not part of the first field.
         if bytes.starts(with: [0xEF, 0xBB, 0xBF]) { bytes.removeFirst(3) }
         self.bytes = bytes
@@ -61,40 +60,6 @@ public struct TextFile: Sendable {
 
     public func location(line: Int, column: Int = 1) -> SourceLocation {
         SourceLocation(file: path, line: line, column: column)
-    }
-
-    /// Decompresses `input`, refusing to produce more than `limit` bytes (a small file can
-    /// expand to gigabytes) or to use more than 256 MiB for the decoder's dictionary.
-    static func unxz(_ input: [UInt8], path: String, limit: Int) throws -> [UInt8] {
-        var stream = lzma_stream()
-        guard lzma_stream_decoder(&stream, 256 << 20, 0) == LZMA_OK else {
-            throw RecError.data("cannot start the xz decoder for '\(path)'")
-        }
-        defer { lzma_end(&stream) }
-        var output = [UInt8]()
-        var chunk = [UInt8](repeating: 0, count: 1 << 20)
-        return try input.withUnsafeBufferPointer { source in
-            stream.next_in = source.baseAddress
-            stream.avail_in = source.count
-            while true {
-                let status = chunk.withUnsafeMutableBufferPointer { buffer -> lzma_ret in
-                    stream.next_out = buffer.baseAddress
-                    stream.avail_out = buffer.count
-                    return lzma_code(&stream, LZMA_FINISH)
-                }
-                output.append(contentsOf: chunk[0..<(chunk.count - stream.avail_out)])
-                guard output.count <= limit else {
-                    throw RecError.data("'\(path)' expands to more than \(limit) bytes; the limit for a data file is \(limit)")
-                }
-                if status == LZMA_STREAM_END { return output }
-                if status == LZMA_MEMLIMIT_ERROR {
-                    throw RecError.data("'\(path)' needs more than 256 MiB of memory to decompress (an xz dictionary that large is not a data file's)")
-                }
-                guard status == LZMA_OK else {
-                    throw RecError.data("'\(path)' is not a valid xz file or is truncated (lzma error \(status.rawValue))")
-                }
-            }
-        }
     }
 }
 

@@ -83,8 +83,8 @@ struct ImportedTexts {
     static func reason(_ error: any Error) -> String {
         switch error {
         case DecodingError.keyNotFound(let key, _): return "no '\(key.stringValue)'"
-        case DecodingError.typeMismatch(_, let context), DecodingError.valueNotFound(_, let context):
-            return "'\(context.codingPath.map(\.stringValue).joined(separator: "."))' is not a string"
+        case DecodingError.typeMismatch(let type, let context), DecodingError.valueNotFound(let type, let context):
+            return "'\(context.codingPath.map(\.stringValue).joined(separator: "."))' is not \(type == String.self ? "a string" : "a whole number")"
         case DecodingError.dataCorrupted: return "not valid JSON"
         default: return "\(error)"
         }

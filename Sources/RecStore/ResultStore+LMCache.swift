@@ -55,3 +55,55 @@ extension ResultStore: LanguageModelCallCache {
             byModel: byModel)
     }
 }
+
+extension ResultStore {
+    /// A stored call with the time it was stored (ISO 8601), as `cache export` writes it.
+    public struct StoredLMCall: Sendable, Equatable {
+        public var call: LanguageModelCall
+        public var createdAt: String
+
+        public init(call: LanguageModelCall, createdAt: String) {
+            self.call = call
+            self.createdAt = createdAt
+        }
+    }
+
+    /// Every stored call, oldest first (ties by key), so that two exports of the same calls are
+    /// the same bytes.
+    public func storedLMCalls() throws -> [StoredLMCall] {
+        try db.query(
+            "SELECT key, backend, model, kind, request, response, prompt_tokens, completion_tokens, created_at FROM lm_calls ORDER BY created_at, key"
+        ).map { row in
+            StoredLMCall(
+                call: LanguageModelCall(
+                    key: row[0].text ?? "", backend: row[1].text ?? "", model: row[2].text ?? "", kind: row[3].text ?? "",
+                    request: row[4].text ?? "", response: row[5].text ?? "", promptTokens: Int(row[6].int ?? 0),
+                    completionTokens: Int(row[7].int ?? 0)),
+                createdAt: row[8].text ?? "")
+        }
+    }
+
+    /// Stores `calls` in one transaction, keeping their stored times; a key already stored
+    /// keeps its row.
+    /// - Returns: how many were new, and how many keys were stored with another response.
+    public func importLMCalls(_ calls: [StoredLMCall]) throws -> (new: Int, differing: Int) {
+        try db.transaction {
+            var new = 0, differing = 0
+            for stored in calls {
+                let call = stored.call
+                if let existing = try db.query("SELECT response FROM lm_calls WHERE key=?", [.text(call.key)]).first?[0].text {
+                    if existing != call.response { differing += 1 }
+                    continue
+                }
+                try db.query(
+                    "INSERT INTO lm_calls(key, backend, model, kind, request, response, prompt_tokens, completion_tokens, created_at) VALUES(?,?,?,?,?,?,?,?,?)",
+                    [
+                        .text(call.key), .text(call.backend), .text(call.model), .text(call.kind), .text(call.request), .text(call.response),
+                        .int(Int64(call.promptTokens)), .int(Int64(call.completionTokens)), .text(stored.createdAt),
+                    ])
+                new += 1
+            }
+            return (new, differing)
+        }
+    }
+}
