@@ -46,6 +46,9 @@ protocol BlockLayout {
     static var hasOffsets: Bool { get }
     /// Whether the quants are unsigned nibbles (Q4_0, Q4_1), which the wide kernel takes.
     static var isNibbles: Bool { get }
+    /// Whether the quants are signed bytes with no offsets (Q8_0, Q5_0), which the wide signed
+    /// kernel takes.
+    static var isSigned: Bool { get }
     /// The block whose quants start at `at`, in a register.
     static func unpack(_ at: UnsafeRawPointer) -> Quants
     /// The eight partial sums Σ_r w[4k+r] x[4k+r] of a block against activations `x` (with
@@ -58,6 +61,7 @@ protocol NibbleLayout: BlockLayout {}
 
 extension NibbleLayout {
     static var isNibbles: Bool { true }
+    static var isSigned: Bool { false }
 
     @inline(__always) static func unpack(_ at: UnsafeRawPointer) -> Quants {
         #if arch(x86_64)
@@ -103,6 +107,7 @@ enum Q4_1Layout: NibbleLayout {
 enum Q8_0Layout: BlockLayout {
     static var hasOffsets: Bool { false }
     static var isNibbles: Bool { false }
+    static var isSigned: Bool { true }
     @inline(__always) static func unpack(_ at: UnsafeRawPointer) -> Quants {
         #if arch(x86_64)
             return at.loadUnaligned(as: __m256i.self)
@@ -125,6 +130,7 @@ enum Q8_0Layout: BlockLayout {
 enum Q5_0Layout: BlockLayout {
     static var hasOffsets: Bool { false }
     static var isNibbles: Bool { false }
+    static var isSigned: Bool { true }
     /// `at`: the block's `qh` (4 bytes), its 16 quant bytes after them.
     @inline(__always) static func unpack(_ at: UnsafeRawPointer) -> Quants { fiveBits(at, signed: true) }
 
@@ -137,6 +143,7 @@ enum Q5_0Layout: BlockLayout {
 enum Q5_1Layout: BlockLayout {
     static var hasOffsets: Bool { true }
     static var isNibbles: Bool { false }
+    static var isSigned: Bool { false }
     @inline(__always) static func unpack(_ at: UnsafeRawPointer) -> Quants { fiveBits(at, signed: false) }
     @inline(__always) static func lanes(_ w: Quants, _ x: Quants, _ bias: SIMD8<Int32>) -> SIMD8<Float> { Q4_1Layout.lanes(w, x, bias) }
 }
@@ -241,6 +248,15 @@ func kernel<L: BlockLayout>(_: L.Type, _ o: Operands, rows first: Int, _ end: In
                             offsets: L.hasOffsets ? (UnsafePointer(m), o.xSumsByBlock + t) : nil, into: sums)
                         for i in 0..<(tileEnd - t) { store(r, t + i, sums[i], sums[8][i]) }
                         t = tileEnd
+                    }
+                }
+                if L.isSigned && BlockQuantizedMatrix.wide {
+                    while t + 8 <= tileEnd {
+                        signedTileEight(
+                            blocks: blocks, weights: UnsafeRawPointer(unpacked), d: d, x: o.x + t * blocks * 32, step: blocks * 32,
+                            scales: o.xScalesByBlock + t, tokens: o.tokens, into: sums)
+                        for i in 0..<8 { store(r, t + i, sums[i], 0) }
+                        t += 8
                     }
                 }
             #endif

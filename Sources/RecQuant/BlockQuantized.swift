@@ -108,7 +108,7 @@ public struct BlockQuantizedMatrix: Sendable {
         #endif
     }()
 
-    /// Whether this CPU has AVX-512 with VNNI, which the wide 4-bit kernel needs.
+    /// Whether this CPU has AVX-512 with VNNI, which the wide kernels need.
     public static let wideAvailable: Bool = {
         #if arch(x86_64)
             return supported && ["avx512f", "avx512bw", "avx512vl", "avx512_vnni"].allSatisfy(cpuFlags.contains)
@@ -117,7 +117,7 @@ public struct BlockQuantizedMatrix: Sendable {
         #endif
     }()
 
-    /// Whether 4-bit products of several tokens take the wide path, two tokens per register
+    /// Whether Q4_0, Q4_1, Q5_0 and Q8_0 products of several tokens take the wide path, two tokens per register
     /// (the same bits, fewer instructions): where the CPU has it, unless
     /// RECLAB_QUANT_KERNELS=avx2. Tests switch it to run both paths; both give the same bits,
     /// so a switch mid-run changes no result.

@@ -68,9 +68,10 @@ struct BlockQuantizedTests {
         Self.checkProducts(format, wide: false)
     }
 
-    /// The AVX-512 VNNI path of the 4-bit formats (Q8_0 keeps the AVX2 one) against the same
-    /// plain arithmetic.
-    @Test(.enabled(if: BlockQuantizedMatrix.wideAvailable, "this CPU lacks AVX-512 VNNI"), arguments: [BlockQuantizedMatrix.Format.q4_0, .q4_1])
+    /// The AVX-512 VNNI paths of the 4-bit and the signed formats (Q5_1 keeps the AVX2 one)
+    /// against the same plain arithmetic.
+    @Test(
+        .enabled(if: BlockQuantizedMatrix.wideAvailable, "this CPU lacks AVX-512 VNNI"), arguments: [BlockQuantizedMatrix.Format.q4_0, .q4_1, .q5_0, .q8_0])
     func wideProductsAreGGMLsBitForBit(format: BlockQuantizedMatrix.Format) {
         Self.checkProducts(format, wide: true)
     }
