@@ -61,7 +61,8 @@ func q5(_ raw: [UInt8], _ at: Int, _ j: Int) -> Int {
     return nibble + Int(raw[at + 2 + j / 8] >> UInt8(j % 8) & 1) * 16
 }
 
-@Suite(.enabled(if: BlockQuantizedMatrix.supported, "this CPU lacks AVX2, FMA or F16C"))
+// Serialized: the wide-path tests switch a process-wide flag that the others read.
+@Suite(.serialized, .enabled(if: BlockQuantizedMatrix.supported, "this CPU lacks AVX2, FMA or F16C"))
 struct BlockQuantizedTests {
     @Test(arguments: [BlockQuantizedMatrix.Format.q4_0, .q4_1, .q5_0, .q5_1, .q8_0])
     func productsAreGGMLsBitForBit(format: BlockQuantizedMatrix.Format) {
