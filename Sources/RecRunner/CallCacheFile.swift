@@ -23,9 +23,6 @@ public enum CallCacheFile {
         }
     }
 
-    /// The largest file read, after decompression.
-    static let limit = 1 << 30
-
     /// Writes every call in `store` to `path` (replacing it only once the whole file is
     /// written) and returns how many.
     public static func export(from store: ResultStore, to path: String) throws -> Int {
