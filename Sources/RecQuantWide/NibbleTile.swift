@@ -23,6 +23,22 @@
         scales: UnsafePointer<Float>, tokens: Int, biases: UnsafePointer<SIMD8<Int32>>?, offsets: (m: UnsafePointer<Float>, sums: UnsafePointer<Float>)?,
         into out: UnsafeMutablePointer<SIMD8<Float>>
     ) {
+        // One loop per layout, so that neither tests for biases or offsets inside it.
+        if let biases {
+            nibbleTileEightSpecialised(blocks: blocks, weights: weights, d: d, x: x, step: step, scales: scales, tokens: tokens, biases: biases, offsets: nil, into: out)
+        } else if let offsets {
+            nibbleTileEightSpecialised(blocks: blocks, weights: weights, d: d, x: x, step: step, scales: scales, tokens: tokens, biases: nil, offsets: offsets, into: out)
+        } else {
+            nibbleTileEightSpecialised(blocks: blocks, weights: weights, d: d, x: x, step: step, scales: scales, tokens: tokens, biases: nil, offsets: nil, into: out)
+        }
+    }
+
+    @inline(__always)
+    private func nibbleTileEightSpecialised(
+        blocks: Int, weights: UnsafeRawPointer, d: UnsafePointer<Float>, x: UnsafePointer<Int8>, step: Int,
+        scales: UnsafePointer<Float>, tokens: Int, biases: UnsafePointer<SIMD8<Int32>>?, offsets: (m: UnsafePointer<Float>, sums: UnsafePointer<Float>)?,
+        into out: UnsafeMutablePointer<SIMD8<Float>>
+    ) {
         var a0 = SIMD16<Float>(), a1 = a0, a2 = a0, a3 = a0, summs = SIMD8<Float>()
         let zero = _mm512_setzero_si512()
         @inline(__always) func pair(_ w: __m512i, _ at: UnsafePointer<Int8>) -> __m512i {
@@ -31,22 +47,22 @@
         }
         @inline(__always) func lanes(_ sums: __m512i, _ b: Int, _ i: Int) -> SIMD16<Float> {
             guard let biases else { return _mm512_cvtepi32_ps(sums) }
-            let bias = SIMD16<Int32>(lowHalf: biases[i * blocks + b], highHalf: biases[(i + 1) * blocks + b])
+            let bias = SIMD16<Int32>(lowHalf: biases[i &* blocks &+ b], highHalf: biases[(i &+ 1) &* blocks &+ b])
             return _mm512_cvtepi32_ps(_mm512_sub_epi32(sums, unsafeBitCast(bias, to: __m512i.self)))
         }
         @inline(__always) func broadcast(_ s: SIMD8<Float>, _ i: Int) -> SIMD16<Float> {
             SIMD16(lowHalf: SIMD8(repeating: s[i]), highHalf: SIMD8(repeating: s[i + 1]))
         }
         for b in 0..<blocks {
-            let w = _mm512_broadcast_i64x4(weights.loadUnaligned(fromByteOffset: 32 * b, as: __m256i.self))
-            let scale = SIMD8(repeating: d[b]) * UnsafeRawPointer(scales + b * tokens).loadUnaligned(as: SIMD8<Float>.self)
-            let xb = x + 32 * b
+            let w = _mm512_broadcast_i64x4(weights.loadUnaligned(fromByteOffset: 32 &* b, as: __m256i.self))
+            let scale = SIMD8(repeating: d[b]) * UnsafeRawPointer(scales + b &* tokens).loadUnaligned(as: SIMD8<Float>.self)
+            let xb = x + 32 &* b
             a0 = a0.addingProduct(broadcast(scale, 0), lanes(pair(w, xb), b, 0))
-            a1 = a1.addingProduct(broadcast(scale, 2), lanes(pair(w, xb + 2 * step), b, 2))
-            a2 = a2.addingProduct(broadcast(scale, 4), lanes(pair(w, xb + 4 * step), b, 4))
-            a3 = a3.addingProduct(broadcast(scale, 6), lanes(pair(w, xb + 6 * step), b, 6))
+            a1 = a1.addingProduct(broadcast(scale, 2), lanes(pair(w, xb + 2 &* step), b, 2))
+            a2 = a2.addingProduct(broadcast(scale, 4), lanes(pair(w, xb + 4 &* step), b, 4))
+            a3 = a3.addingProduct(broadcast(scale, 6), lanes(pair(w, xb + 6 &* step), b, 6))
             if let offsets {
-                summs = summs.addingProduct(SIMD8(repeating: offsets.m[b]), UnsafeRawPointer(offsets.sums + b * tokens).loadUnaligned(as: SIMD8<Float>.self))
+                summs = summs.addingProduct(SIMD8(repeating: offsets.m[b]), UnsafeRawPointer(offsets.sums + b &* tokens).loadUnaligned(as: SIMD8<Float>.self))
             }
         }
         (out[0], out[1], out[2], out[3]) = (a0.lowHalf, a0.highHalf, a1.lowHalf, a1.highHalf)
