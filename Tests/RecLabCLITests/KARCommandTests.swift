@@ -5,7 +5,8 @@ import Testing
 @testable import RecStore
 
 /// KAR end to end with the real SmolLM2 on the tiny dataset: knowledge written once per user
-/// and item, reused by every later cell, exported, and a knowledge file that lacks a user
+/// and item, reused by every later cell, the spec re-run elsewhere from the exported call
+/// cache with the same numbers, the knowledge exported, and a knowledge file that lacks a user
 /// refused.
 @Suite(.serialized) struct KARCommandTests {
     static let spec = Fixtures.directory + "/tiny/tiny-kar.yaml"
@@ -22,6 +23,18 @@ import Testing
         #expect(text.contains("| kar-deepfm |") && text.contains("User prompt:\n> Given a female user who is aged"), "\(text)")
         let calls = try AugmentCommandTests.generateCalls(db)
         #expect(calls == 130, "one call per user and per item: \(calls)")
+
+        // The spec run again in another process on a fresh database that holds only the
+        // exported call cache: the knowledge comes from the cache, everything else is computed
+        // again (vectors, training), and every number is the same.
+        let calls1 = folder + "/calls.jsonl.xz", fresh = folder + "/fresh.sqlite"
+        #expect(try CLI.run(["cache", "export", calls1, "--db", db]).status == 0)
+        #expect(try CLI.run(["cache", "import", calls1, "--db", fresh]).status == 0)
+        let rerun = try CLI.run(["run", Self.spec, "--db", fresh, "--no-report"])
+        #expect(rerun.status == 0, "\(rerun.stderr)")
+        #expect(rerun.stderr.contains("0 model calls, 80 from the cache") && rerun.stderr.contains("0 model calls, 50 from the cache"), "\(rerun.stderr)")
+        let first = try metricRows(db, "tiny-kar"), second = try metricRows(fresh, "tiny-kar")
+        #expect(!first.isEmpty && first == second, "\(first) vs \(second)")
 
         // Another seed trains new cells on the stored knowledge: no model call.
         let again = try CLI.run(["run", Self.spec, "--db", db, "--no-report", "--set", "seeds=[2]"])
