@@ -117,8 +117,8 @@ public struct BlockQuantizedMatrix: Sendable {
         #endif
     }()
 
-    /// Whether Q4_0, Q4_1, Q5_0 and Q8_0 products of several tokens take the wide path, two tokens per register
-    /// (the same bits, fewer instructions): where the CPU has it, unless
+    /// Whether Q4_0, Q4_1, Q5_0 and Q8_0 products of several tokens take the wide path, two
+    /// tokens per register (the same bits, fewer instructions): where the CPU has it, unless
     /// RECLAB_QUANT_KERNELS=avx2. Tests switch it to run both paths; both give the same bits,
     /// so a switch mid-run changes no result.
     nonisolated(unsafe) static var wide = wideAvailable && ProcessInfo.processInfo.environment["RECLAB_QUANT_KERNELS"] != "avx2"
