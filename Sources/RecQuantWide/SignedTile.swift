@@ -32,17 +32,17 @@
             let w = _mm512_broadcast_i64x4(weights.loadUnaligned(fromByteOffset: 32 &* b, as: __m256i.self))
             let negative = _mm512_movepi8_mask(w), magnitude = _mm512_abs_epi8(w)
             let eight = SIMD8(repeating: d[b]) * UnsafeRawPointer(scales + b &* tokens).loadUnaligned(as: SIMD8<Float>.self)
-            let scale = unsafeBitCast(SIMD16(lowHalf: eight, highHalf: eight), to: __m512.self)
+            let scale: __m512 = SIMD16(lowHalf: eight, highHalf: eight)
             let xb = x + 32 &* b
             @inline(__always) func lanes(_ i: Int) -> SIMD16<Float> {
                 let low = UnsafeRawPointer(xb + i &* step).loadUnaligned(as: __m256i.self)
                 let high = UnsafeRawPointer(xb + (i &+ 1) &* step).loadUnaligned(as: __m256i.self)
                 let both = __m512i(lowHalf: low, highHalf: high)
                 let signed = _mm512_mask_sub_epi8(both, negative, zero, both)
-                return unsafeBitCast(_mm512_cvtepi32_ps(_mm512_dpbusd_epi32(zero, magnitude, signed)), to: SIMD16<Float>.self)
+                return _mm512_cvtepi32_ps(_mm512_dpbusd_epi32(zero, magnitude, signed))
             }
             @inline(__always) func broadcast(_ pick: __m512i) -> SIMD16<Float> {
-                unsafeBitCast(_mm512_permutexvar_ps(pick, scale), to: SIMD16<Float>.self)
+                _mm512_permutexvar_ps(pick, scale)
             }
             a0 = a0.addingProduct(broadcast(pick0), lanes(0))
             a1 = a1.addingProduct(broadcast(pick1), lanes(2))
