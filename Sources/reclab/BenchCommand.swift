@@ -63,7 +63,7 @@ enum BenchCommand: Command {
             raw,
             options: [
                 "--users", "--items", "--dim", "--history", "--batch", "--k", "--dataset", "--epochs", "--set", "--data-root", "--encoder", "--movies", "--model", "--numerics", "--tokens",
-                "--examples", "--rows", "--columns", "--repeat", "--spec", "--pipeline", "--python", "--kv-budget-mib", "--openai", "--concurrency",
+                "--examples", "--rows", "--columns", "--repeat", "--spec", "--pipeline", "--python", "--kv-budget-mib", "--openai", "--concurrency", "--titles", "--max-tokens",
             ], flags: ["--no-peer"])
         switch args.positionals {
         case ["eval"]: return try evaluation(args)

@@ -13,7 +13,10 @@ extension BenchCommand {
           end-to-end  generated tokens per second of wall time, prompts included;
         and peak resident memory. Prompt i lists the ML-1M titles 20i+1 to 20i+20 of movies.dat
         in file order (Benchmarks/llama_batch.py sends llama-server the same prompts).
-        --kv-budget-mib bounds the slots' key/value caches (default 4096).
+        --kv-budget-mib bounds the slots' key/value caches (default 4096). --titles T lists T
+        titles per prompt instead of 20 (45 make prompts of about 500 tokens, as KAR's
+        reasoning prompts are) and --max-tokens M generates M tokens instead of 96; the
+        llama-server scripts keep the defaults.
 
         bench lm --openai URL --batch N sends the same N prompts (96 tokens each, greedy, as
         text to /v1/completions) through the OpenAI-compatible client, --concurrency C in
@@ -22,9 +25,9 @@ extension BenchCommand {
         """
 
     /// The prompts `bench lm --batch` and Benchmarks/llama_batch.py share.
-    static func batchPrompts(_ titles: [String], count: Int) -> [String] {
+    static func batchPrompts(_ titles: [String], count: Int, titlesEach: Int = 20) -> [String] {
         (0..<count).map { i in
-            let chosen = (0..<20).map { titles[(20 * i + $0) % titles.count] }
+            let chosen = (0..<titlesEach).map { titles[(titlesEach * i + $0) % titles.count] }
             return "A user watched these movies in order: " + chosen.joined(separator: "; ") + ". Describe the user's taste in films, then suggest three more movies:"
         }
     }
@@ -39,11 +42,14 @@ extension BenchCommand {
         }
         let repeats = try args.intPositive("--repeat", default: 3)
         let budget = try args.intPositive("--kv-budget-mib", default: 4096) << 20
-        let parameters = SamplingParameters(maxTokens: 96)
+        let titlesEach = try args.int("--titles", default: 20, in: 1...1000), maxTokens = try args.int("--max-tokens", default: 96, in: 1...8192)
+        let parameters = SamplingParameters(maxTokens: maxTokens)
         _ = try model.generate(prompt: model.tokenizer.encode("Hello", addSpecial: true), parameters: SamplingParameters(maxTokens: 2))  // warm-up
-        print("bench lm --batch: \((model.file.path as NSString).lastPathComponent), \(model.numerics) numerics, 96 tokens per prompt; median of \(repeats) runs")
+        print(
+            "bench lm --batch: \((model.file.path as NSString).lastPathComponent), \(model.numerics) numerics, \(titlesEach) titles and \(maxTokens) tokens per prompt; median of \(repeats) runs"
+        )
         for n in sizes {
-            let prompts = batchPrompts(titles, count: n).map { model.tokenizer.encode($0, addSpecial: true) }
+            let prompts = batchPrompts(titles, count: n, titlesEach: titlesEach).map { model.tokenizer.encode($0, addSpecial: true) }
             var decode: [Double] = [], prompt: [Double] = [], endToEnd: [Double] = [], plan: LlamaModel.BatchPlan?
             for _ in 0..<repeats {
                 let started = Date()
