@@ -22,14 +22,17 @@ extension ResultStore: LanguageModelCallCache {
     }
 
     public func storeLMCall(_ call: LanguageModelCall) throws {
-        try db.transaction {
-            try db.query(
-                "INSERT OR IGNORE INTO lm_calls(key, backend, model, kind, request, response, prompt_tokens, completion_tokens, created_at) VALUES(?,?,?,?,?,?,?,?,?)",
-                [
-                    .text(call.key), .text(call.backend), .text(call.model), .text(call.kind), .text(call.request), .text(call.response),
-                    .int(Int64(call.promptTokens)), .int(Int64(call.completionTokens)), .text(Self.now()),
-                ])
-        }
+        try db.transaction { try insertLMCall(call, createdAt: Self.now()) }
+    }
+
+    /// One row of the call cache, unless its key is stored already.
+    private func insertLMCall(_ call: LanguageModelCall, createdAt: String) throws {
+        try db.query(
+            "INSERT OR IGNORE INTO lm_calls(key, backend, model, kind, request, response, prompt_tokens, completion_tokens, created_at) VALUES(?,?,?,?,?,?,?,?,?)",
+            [
+                .text(call.key), .text(call.backend), .text(call.model), .text(call.kind), .text(call.request), .text(call.response),
+                .int(Int64(call.promptTokens)), .int(Int64(call.completionTokens)), .text(createdAt),
+            ])
     }
 
     private func count(_ name: String) throws {
@@ -95,12 +98,7 @@ extension ResultStore {
                     if existing != call.response { differing += 1 }
                     continue
                 }
-                try db.query(
-                    "INSERT INTO lm_calls(key, backend, model, kind, request, response, prompt_tokens, completion_tokens, created_at) VALUES(?,?,?,?,?,?,?,?,?)",
-                    [
-                        .text(call.key), .text(call.backend), .text(call.model), .text(call.kind), .text(call.request), .text(call.response),
-                        .int(Int64(call.promptTokens)), .int(Int64(call.completionTokens)), .text(stored.createdAt),
-                    ])
+                try insertLMCall(call, createdAt: stored.createdAt)
                 new += 1
             }
             return (new, differing)

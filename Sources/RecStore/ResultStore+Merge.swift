@@ -42,12 +42,7 @@ extension ResultStore {
         }
         // Language-model calls (a file from before the call cache has no such table).
         if try other.hasTable("lm_calls") {
-            for row in try other.db.query("SELECT key, backend, model, kind, request, response, prompt_tokens, completion_tokens FROM lm_calls") {
-                try storeLMCall(
-                    LanguageModelCall(
-                        key: row[0].text!, backend: row[1].text!, model: row[2].text!, kind: row[3].text!, request: row[4].text!,
-                        response: row[5].text!, promptTokens: Int(row[6].int ?? 0), completionTokens: Int(row[7].int ?? 0)))
-            }
+            for stored in try other.storedLMCalls() { try storeLMCall(stored.call) }
         }
         return copied
     }
