@@ -1,6 +1,12 @@
 #if arch(x86_64)
     import _Builtin_intrinsics.intel
 
+    /// One block's 32 activation bytes of two tokens in one register: `low`'s in the low half,
+    /// `high`'s in the high half.
+    @inline(__always) func twoTokens(_ low: UnsafePointer<Int8>, _ high: UnsafePointer<Int8>) -> __m512i {
+        __m512i(lowHalf: UnsafeRawPointer(low).loadUnaligned(as: __m256i.self), highHalf: UnsafeRawPointer(high).loadUnaligned(as: __m256i.self))
+    }
+
     /// Eight tokens' sums for one row of a 4-bit block matrix on AVX-512 with VNNI: two tokens
     /// per 512-bit register, the weights' 32 quants broadcast to both halves. Per token, lane k
     /// of block b is `Σ_r w[4k+r] x[4k+r]` (less the Q4_0 bias), converted to Float32 and added
@@ -42,8 +48,7 @@
         var a0 = SIMD16<Float>(), a1 = a0, a2 = a0, a3 = a0, summs = SIMD8<Float>()
         let zero = _mm512_setzero_si512()
         @inline(__always) func pair(_ w: __m512i, _ at: UnsafePointer<Int8>) -> __m512i {
-            let low = UnsafeRawPointer(at).loadUnaligned(as: __m256i.self), high = UnsafeRawPointer(at + step).loadUnaligned(as: __m256i.self)
-            return _mm512_dpbusd_epi32(zero, w, __m512i(lowHalf: low, highHalf: high))
+            _mm512_dpbusd_epi32(zero, w, twoTokens(at, at + step))
         }
         @inline(__always) func lanes(_ sums: __m512i, _ b: Int, _ i: Int) -> SIMD16<Float> {
             guard let biases else { return _mm512_cvtepi32_ps(sums) }
@@ -84,9 +89,7 @@
         /// Token p's partner: the next one, or itself when p is the last.
         @inline(__always) func partner(_ p: Int) -> Int { min(p + 1, count - 1) }
         @inline(__always) func lanes(_ w: __m512i, _ xb: UnsafePointer<Int8>, _ b: Int, _ i: Int) -> SIMD16<Float> {
-            let low = UnsafeRawPointer(xb + i * step).loadUnaligned(as: __m256i.self)
-            let high = UnsafeRawPointer(xb + partner(i) * step).loadUnaligned(as: __m256i.self)
-            let sums = _mm512_dpbusd_epi32(zero, w, __m512i(lowHalf: low, highHalf: high))
+            let sums = _mm512_dpbusd_epi32(zero, w, twoTokens(xb + i * step, xb + partner(i) * step))
             guard let biases else { return _mm512_cvtepi32_ps(sums) }
             let bias = SIMD16<Int32>(lowHalf: biases[i * blocks + b], highHalf: biases[partner(i) * blocks + b])
             return _mm512_cvtepi32_ps(_mm512_sub_epi32(sums, unsafeBitCast(bias, to: __m512i.self)))

@@ -35,9 +35,7 @@
             let scale: __m512 = SIMD16(lowHalf: eight, highHalf: eight)
             let xb = x + 32 &* b
             @inline(__always) func lanes(_ i: Int) -> SIMD16<Float> {
-                let low = UnsafeRawPointer(xb + i &* step).loadUnaligned(as: __m256i.self)
-                let high = UnsafeRawPointer(xb + (i &+ 1) &* step).loadUnaligned(as: __m256i.self)
-                let both = __m512i(lowHalf: low, highHalf: high)
+                let both = twoTokens(xb + i &* step, xb + (i &+ 1) &* step)
                 let signed = _mm512_mask_sub_epi8(both, negative, zero, both)
                 return _mm512_cvtepi32_ps(_mm512_dpbusd_epi32(zero, magnitude, signed))
             }
