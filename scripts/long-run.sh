@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
-# Runs a spec whose language-model calls take longer than one sitting, keeping its call cache in
+# Runs a spec that takes longer than one sitting, keeping its call cache and finished cells in
 # Checkpoints/ so that the run survives the machine:
 #   1. imports Checkpoints/NAME.calls.jsonl.xz into DB, when both exist (calls already stored are
-#      kept), so a fresh machine resumes where the last export was taken;
-#   2. exports DB's call cache to that file every EVERY seconds (default 1200) while
-#      `reclab COMMAND SPEC --db DB ARGS...` runs, and once more when it ends;
+#      kept), and merges the finished cells of Checkpoints/NAME.results.sqlite (cells finished in
+#      DB are kept), so a fresh machine resumes where the last export was taken;
+#   2. exports DB's call cache to the first file every EVERY seconds (default 1200) while
+#      `reclab COMMAND SPEC --db DB ARGS...` runs, and once more when it ends; for `run`, it also
+#      rewrites the second with DB's finished cells (`reclab merge --results-only`: results,
+#      notes and examples, no trained models);
 #   3. exits with the command's status.
-# Commit the checkpoint when a sitting ends. COMMAND is `run` or `augment` (`augment` needs
+# Commit the checkpoints when a sitting ends. COMMAND is `run` or `augment` (`augment` needs
 # `--export FILE`, as `reclab augment --help` says). NAME is the spec's file name without .yaml.
 # Needs `swift build -c release`.
 # Usage: scripts/long-run.sh run|augment SPEC DB [reclab options...]
@@ -23,19 +26,41 @@ case "$command" in run | augment) ;; *) echo "long-run: COMMAND is run or augmen
 reclab=.build/release/reclab
 [ -x "$reclab" ] || { echo "long-run: build first: swift build -c release" >&2; exit 1; }
 checkpoint=Checkpoints/$(basename "$spec" .yaml).calls.jsonl.xz
+results=Checkpoints/$(basename "$spec" .yaml).results.sqlite
 every=${EVERY:-1200}
 
 if [ -f "$checkpoint" ]; then
   "$reclab" cache import "$checkpoint" --db "$db"
 fi
+if [ -f "$results" ]; then
+  "$reclab" merge --db "$db" "$results"
+fi
 export_calls() { "$reclab" cache export "$checkpoint" --db "$db" || echo "long-run: export to $checkpoint failed; the database keeps every call" >&2; }
+# A fresh file each time, moved into place, so that an interrupted export leaves the last one.
+export_results() {
+  [ "$command" = run ] || return 0
+  rm -f "$results.partial" "$results.partial-wal" "$results.partial-shm"
+  if "$reclab" merge --db "$results.partial" "$db" --results-only > /dev/null; then
+    mv "$results.partial" "$results"
+  else
+    echo "long-run: export to $results failed; the database keeps every cell" >&2
+  fi
+}
+# The exporter's sleep is its own child: killing the loop alone would leave it holding the
+# script's output open, so the loop takes it down on TERM.
 (
-  while sleep "$every"; do export_calls; done
+  trap 'kill $! 2>/dev/null; exit 0' TERM
+  while true; do
+    sleep "$every" &
+    wait $!
+    export_calls
+    export_results
+  done
 ) &
 exporter=$!
 trap 'kill $exporter 2>/dev/null || true' EXIT
 status=0
 "$reclab" "$command" "$spec" --db "$db" "$@" || status=$?
 kill $exporter 2>/dev/null || true
-[ -f "$db" ] && export_calls
+if [ -f "$db" ]; then export_calls; export_results; fi
 exit $status

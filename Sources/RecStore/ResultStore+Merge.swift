@@ -4,10 +4,12 @@ import RecCore
 extension ResultStore {
     /// Copies experiments, finished cells with their results, datasets, artifacts and cached
     /// language-model calls from another results file (a shard's) into this one. Cells finished
-    /// here already are kept.
+    /// here already are kept. With `resultsOnly`, calls and every artifact but the cells' notes and
+    /// examples stay behind: what is left is what a report reads, small enough to carry a long
+    /// run's finished cells to another machine.
     /// - Returns: the number of cells copied.
     @discardableResult
-    public func merge(from path: String) throws -> Int {
+    public func merge(from path: String, resultsOnly: Bool = false) throws -> Int {
         let other = try ResultStore(path: path, readOnly: true)
         var copied = 0
         for experiment in try other.experiments() {
@@ -35,8 +37,16 @@ extension ResultStore {
                     costs: try other.costs(cell: cell.id).sorted { $0.key < $1.key }.map { ($0.key, $0.value) },
                     curves: try other.curves(cell: cell.id).sorted { $0.key < $1.key }.flatMap { series in series.value.map { (series.key, $0.step, $0.value) } })
                 if try finish(cell: here.id, result: result) { copied += 1 }
+                if resultsOnly {
+                    for key in [Self.notesKey(cell: cell.key), Self.examplesKey(cell: cell.key)] {
+                        if let row = try other.db.query("SELECT kind, data FROM artifacts WHERE key=?", [.text(key)]).first {
+                            try putArtifact(key, kind: row[0].text!, data: row[1].blob ?? [])
+                        }
+                    }
+                }
             }
         }
+        if resultsOnly { return copied }
         for row in try other.db.query("SELECT key, kind, data FROM artifacts") {
             try putArtifact(row[0].text!, kind: row[1].text!, data: row[2].blob ?? [])
         }

@@ -65,20 +65,25 @@ enum MergeCommand: Command {
     static let name = "merge"
     static let summary = "merge results databases (e.g. of shards) into one"
     static let usage = """
-        Usage: reclab merge --db TARGET SOURCE...
+        Usage: reclab merge --db TARGET SOURCE... [--results-only]
 
-        Copies every finished cell, its metrics, per-user values and timings, the dataset records
-        and the artifacts of each SOURCE database into TARGET. Cells finished in TARGET stay.
+        Copies every finished cell, its metrics, per-user values and timings, the dataset records,
+        the artifacts and the cached language-model calls of each SOURCE database into TARGET.
+        Cells finished in TARGET stay.
+
+        Options:
+          --results-only   leave artifacts and calls behind: TARGET holds what `reclab report`
+                           reads, a small file that carries finished cells to another machine
 
         """
 
     static func run(_ raw: ArraySlice<String>) throws -> Int32 {
-        let args = try CommandArguments(raw, options: ["--db"], flags: [])
+        let args = try CommandArguments(raw, options: ["--db"], flags: ["--results-only"])
         guard let target = args.value("--db") else { throw RecError.usage("--db TARGET is required") }
         guard !args.positionals.isEmpty else { throw RecError.usage("missing SOURCE database(s)") }
         let store = try ResultStore(path: target)
         for source in args.positionals {
-            let copied = try store.merge(from: source)
+            let copied = try store.merge(from: source, resultsOnly: args.has("--results-only"))
             print("\(source): \(copied) cell(s) copied")
         }
         return 0

@@ -62,6 +62,7 @@ struct StoreTests {
             try store.finish(cell: try store.status(experiment: id, cell: key).id, result: result(value))
         }
         try shardB.putArtifact("model", kind: "test", data: [7])
+        try shardB.putArtifact(ResultStore.notesKey(cell: "b"), kind: "notes", data: Array("[\"n\"]".utf8))
         try shardB.storeLMCall(.init(key: "k1", backend: "local", model: "m", kind: "generate", request: "{}", response: "{\"text\":\"x\"}", promptTokens: 3, completionTokens: 1))
         let merged = try ResultStore(path: folder + "/m.sqlite")
         #expect(try merged.merge(from: folder + "/a.sqlite") == 1)
@@ -80,6 +81,18 @@ struct StoreTests {
         #expect(try merged.lmCacheStats().calls == 1)
         let missing = #expect(throws: RecError.self) { _ = try merged.experiment(named: "f") }
         #expect(missing?.message.contains("no experiment named 'f'") == true)
+
+        let results = try ResultStore(path: folder + "/results.sqlite")
+        #expect(try results.merge(from: folder + "/m.sqlite", resultsOnly: true) == 2)
+        let carried = try results.cells(of: try results.experiment(named: "e"))
+        #expect(carried.allSatisfy { $0.status == .done })
+        #expect(try results.metrics(cell: carried[1].id).first { $0.name == "hr" }?.value == 0.2)
+        #expect(try results.curves(cell: carried[1].id)["loss"]?.map(\.step) == [1, 3])
+        let perUser = try #require(try results.perUser(cell: carried[1].id, name: "hr", k: 10))
+        #expect(perUser.users == [3, 5] && perUser.values == [0.2, 0.8])
+        #expect(try results.artifact("model") == nil, "a results-only merge leaves artifacts behind")
+        #expect(try results.artifact(ResultStore.notesKey(cell: "b")) == Array("[\"n\"]".utf8), "but a cell's notes travel with it")
+        #expect(try results.lmCacheStats().calls == 0, "and calls")
     }
 
     @Test func missingDatabaseIsAClearError() {
