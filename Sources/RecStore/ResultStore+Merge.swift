@@ -50,10 +50,9 @@ extension ResultStore {
         for row in try other.db.query("SELECT key, kind, data FROM artifacts") {
             try putArtifact(row[0].text!, kind: row[1].text!, data: row[2].blob ?? [])
         }
-        // Language-model calls (a file from before the call cache has no such table).
-        if try other.hasTable("lm_calls") {
-            for stored in try other.storedLMCalls() { try storeLMCall(stored.call) }
-        }
+        // Language-model calls, with the times they were made (a file from before the call cache
+        // has no such table).
+        if try other.hasTable("lm_calls") { _ = try importLMCalls(try other.storedLMCalls()) }
         return copied
     }
 

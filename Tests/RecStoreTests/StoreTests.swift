@@ -63,7 +63,8 @@ struct StoreTests {
         }
         try shardB.putArtifact("model", kind: "test", data: [7])
         try shardB.putArtifact(ResultStore.notesKey(cell: "b"), kind: "notes", data: Array("[\"n\"]".utf8))
-        try shardB.storeLMCall(.init(key: "k1", backend: "local", model: "m", kind: "generate", request: "{}", response: "{\"text\":\"x\"}", promptTokens: 3, completionTokens: 1))
+        let call = LanguageModelCall(key: "k1", backend: "local", model: "m", kind: "generate", request: "{}", response: "{\"text\":\"x\"}", promptTokens: 3, completionTokens: 1)
+        _ = try shardB.importLMCalls([.init(call: call, createdAt: "2020-01-01T00:00:00Z")])
         let merged = try ResultStore(path: folder + "/m.sqlite")
         #expect(try merged.merge(from: folder + "/a.sqlite") == 1)
         #expect(try merged.merge(from: folder + "/b.sqlite") == 1)
@@ -79,6 +80,7 @@ struct StoreTests {
         #expect(try merged.artifact("model") == [7])
         #expect(try merged.cachedLMResponse("k1") == "{\"text\":\"x\"}")
         #expect(try merged.lmCacheStats().calls == 1)
+        #expect(try merged.storedLMCalls().map(\.createdAt) == ["2020-01-01T00:00:00Z"], "a merged call keeps its time")
         let missing = #expect(throws: RecError.self) { _ = try merged.experiment(named: "f") }
         #expect(missing?.message.contains("no experiment named 'f'") == true)
 
