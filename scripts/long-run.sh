@@ -40,7 +40,9 @@ export_calls() { "$reclab" cache export "$checkpoint" --db "$db" || echo "long-r
 export_results() {
   [ "$command" = run ] || return 0
   rm -f "$results.partial" "$results.partial-wal" "$results.partial-shm"
-  if "$reclab" merge --db "$results.partial" "$db" --results-only > /dev/null; then
+  # The merge closes its database, which folds the write-ahead log into the file; a log left
+  # behind would hold cells that the moved file lacks.
+  if "$reclab" merge --db "$results.partial" "$db" --results-only > /dev/null && [ ! -s "$results.partial-wal" ]; then
     mv "$results.partial" "$results"
   else
     echo "long-run: export to $results failed; the database keeps every cell" >&2

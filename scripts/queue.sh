@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Runs this repository's long experiments one after another, each through scripts/long-run.sh,
+# so that one command resumes all of them on any machine: calls and finished cells come back
+# from Checkpoints/, and each spec's run skips what is done. Each spec's database is
+# RESULTS/NAME.sqlite (RESULTS defaults to results/) and its report RESULTS/NAME.md; copy a
+# report into Reports/ (`reclab report NAME --db RESULTS/NAME.sqlite`) once its cells are all
+# finished. Stops at the first failure. Needs `swift build -c release` and the models and data
+# of scripts/setup.sh. Run it in the background and commit Checkpoints/ when a sitting ends:
+#   nohup bash scripts/queue.sh > queue.log 2>&1 &
+# Usage: scripts/queue.sh [SPEC...]   (default: the list below, in this order)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+specs=("$@")
+if [ ${#specs[@]} -eq 0 ]; then
+  specs=(
+    Experiments/kar-ml1m.yaml
+    Experiments/llmrec-ml1m.yaml
+    Experiments/llmrec-scientific.yaml
+    Experiments/rating-llm-ml100k.yaml
+    Experiments/rating-llm-ml1m.yaml
+    Experiments/rating-llm-ml1m-fraction.yaml
+  )
+fi
+results=${RESULTS:-results}
+mkdir -p "$results"
+for spec in "${specs[@]}"; do
+  name=$(basename "$spec" .yaml)
+  echo "queue: $(date -u +%FT%TZ) $spec -> $results/$name.sqlite"
+  bash scripts/long-run.sh run "$spec" "$results/$name.sqlite" --report "$results/$name.md"
+done
+echo "queue: $(date -u +%FT%TZ) all done"
