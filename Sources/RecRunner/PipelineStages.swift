@@ -263,13 +263,14 @@ extension PipelineStages {
     }
 }
 
-/// The first two non-empty texts of each augment stage, as the report quotes them.
+/// The first `perStage` non-empty texts of each augment stage, as the report quotes them.
 final class StoredTextExamples: Diagnosing, @unchecked Sendable {
+    static let perStage = 3
     private let lock = NSLock()
     private var texts: [String] = []
 
     func keep(_ kind: String, field: String, level: String, ids: [String], texts written: [String]) {
-        let quoted = zip(ids, written).filter { !$0.1.isEmpty }.prefix(2).map { "\(kind) wrote \(field) for \(level) \($0.0):\n\($0.1)" }
+        let quoted = zip(ids, written).filter { !$0.1.isEmpty }.prefix(Self.perStage).map { "\(kind) wrote \(field) for \(level) \($0.0):\n\($0.1)" }
         lock.withLock { texts += quoted }
     }
 

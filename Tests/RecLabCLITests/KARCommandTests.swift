@@ -21,6 +21,9 @@ import Testing
         }
         let text = try String(contentsOfFile: report, encoding: .utf8)
         #expect(text.contains("| kar-deepfm |") && text.contains("User prompt:\n> Given a female user who is aged"), "\(text)")
+        for stage in ["> kar.history wrote history for user ", "> kar.reasoning wrote reasoning for user ", "> kar.facts wrote facts for item "] {
+            #expect(text.components(separatedBy: stage).count - 1 == 3, "the report quotes three texts of each stage: \(stage)")
+        }
         let calls = try AugmentCommandTests.generateCalls(db)
         #expect(calls == 130, "one call per user and per item: \(calls)")
 
