@@ -25,6 +25,20 @@ public struct PointwiseTask: Sendable {
     }
 
     public var count: Int { users.count }
+
+    /// The pairs of a seeded sample of `count` of their users (all pairs when `count` is 0 or at
+    /// least the number of users), in their order. The users are drawn as a ranking protocol's
+    /// `EvaluationTask.sampling` draws them from the same users, so every cell given the same
+    /// seed sees the same users and paired tests still pair.
+    public static func sampling(_ pairs: [Interaction], users count: Int, seed: UInt64) -> [Interaction] {
+        let users = Array(Set(pairs.map(\.user))).sorted()
+        guard count > 0, count < users.count else { return pairs }
+        var rng = SplitMix64(seed: seed).derived("evaluation.users")
+        var indices = Array(users.indices)
+        indices.shuffle(using: &rng)
+        let kept = Set(indices.prefix(count).map { users[$0] })
+        return pairs.filter { kept.contains($0.user) }
+    }
 }
 
 /// Metrics over a scorer's pointwise predictions (`ctr` and `rating` protocols).

@@ -137,13 +137,15 @@ public struct ExperimentPlan: Sendable {
 
     static func describeProtocol(_ spec: ExperimentSpec) -> String {
         let evaluation = spec.evaluation
+        let sample = evaluation.users > 0 ? "; the test pairs of a fixed sample of \(evaluation.users) test users (seed \(evaluation.seed)), the same in every cell" : ""
         switch evaluation.protocol {
         case .ctr:
             return "ctr: the scorer's probabilities on every labelled test pair (label \(spec.data.label?.description ?? "?")); AUC over all pairs, GAUC weighted by each user's pairs, LogLoss"
+                + sample
         case .rating:
             var text = "rating: the scorer's predicted ratings on every test pair; RMSE and MAE over all pairs"
             if let label = spec.data.label { text += ", AUC with \(label) as positive" }
-            return text
+            return text + sample
         case .full where !evaluation.excludeKnown:
             return "full ranking over all items, the user's known items included (exclude_known: false, RecBole's protocol for sequential models)"
         default:

@@ -40,7 +40,8 @@ extension Runner {
             scorer, key: cacheKey, kind: "scorer:\(scorerSpec.kind)", name: name,
             training: { try stages.run(split, cell: cell, store: store, progress: progress, events: events).1 }, events: events, curves: curves)
         lap("fit")
-        let task = PointwiseTask.of(split.test, labelRule: split.labelRule)
+        let test = PointwiseTask.sampling(split.test, users: spec.evaluation.users, seed: spec.evaluation.seed)
+        let task = PointwiseTask.of(test, labelRule: split.labelRule)
         var predictions: [Float] = []
         predictions.reserveCapacity(task.count)
         let started = Date()
@@ -50,7 +51,7 @@ extension Runner {
             let end = min(task.count, start + Self.pairsPerBatch)
             let batch =
                 if let timeline, let reader = scorer as? any ReadsBehaviour {
-                    try reader.predict(Array(split.test[start..<end]), timeline: timeline)
+                    try reader.predict(Array(test[start..<end]), timeline: timeline)
                 } else {
                     try scorer.predict(users: Array(task.users[start..<end]), items: Array(task.items[start..<end]), history: history)
                 }

@@ -289,7 +289,7 @@ public struct EvaluationSpec: Sendable, Codable, Equatable {
     /// ranking. RecBole's sequential models rank every item (false).
     public var excludeKnown: Bool
     /// Evaluate a sample of this many test users (drawn with `seed`, the same for every cell);
-    /// 0 evaluates all. For rankers that call a language model once per user.
+    /// 0 evaluates all. For rankers and scorers that call a language model once per user or pair.
     public var users: Int
 
     enum CodingKeys: String, CodingKey, CaseIterable {

@@ -47,4 +47,22 @@ import Testing
         #expect(try Self.scoreCalls(db) == 80)
         #expect(try Self.metrics(db, seed: 2) == first)
     }
+
+    /// `evaluation.users` scores the test pairs of a fixed sample of the users, the same for
+    /// every pipeline, so that a language model's calls shrink with it and paired tests pair.
+    @Test func aSampleOfTestUsersIsScored() throws {
+        let folder = Fixtures.temporaryDirectory()
+        let db = folder + "/rating.sqlite", report = folder + "/rating.md"
+        let run = try CLI.run([
+            "run", Self.spec, "--db", db, "--report", report, "--pipelines", "global-mean,zero-shot", "--set", "evaluation.users=20",
+        ])
+        #expect(run.status == 0, "\(run.stderr)")
+        #expect(try Self.scoreCalls(db) == 20, "one call per sampled user's pair")
+        let store = try ResultStore(path: db, readOnly: true)
+        let cells = try store.cells(of: try store.experiment(named: "tiny-rating-llm")).filter { $0.status == .done }
+        let users = try cells.map { try #require(try store.perUser(cell: $0.id, name: "rmse", k: 0)).users }
+        #expect(users.count == 2 && users[0].count == 20 && users[0] == users[1], "\(users)")
+        let text = try String(contentsOfFile: report, encoding: .utf8)
+        #expect(text.contains("the test pairs of a fixed sample of 20 test users (seed"), "\(text)")
+    }
 }
