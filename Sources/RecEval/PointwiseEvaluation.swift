@@ -27,18 +27,25 @@ public struct PointwiseTask: Sendable {
     public var count: Int { users.count }
 
     /// The pairs of a seeded sample of `count` of their users (all pairs when `count` is 0 or at
-    /// least the number of users), in their order. The users are drawn as a ranking protocol's
-    /// `EvaluationTask.sampling` draws them from the same users, so every cell given the same
-    /// seed sees the same users and paired tests still pair.
+    /// least the number of users), in their order. The users, in ascending order, are drawn by
+    /// `sampledUsers` as a ranking protocol's `EvaluationTask.sampling` draws them, so every cell
+    /// given the same seed sees the same users and paired tests still pair.
     public static func sampling(_ pairs: [Interaction], users count: Int, seed: UInt64) -> [Interaction] {
         let users = Array(Set(pairs.map(\.user))).sorted()
-        guard count > 0, count < users.count else { return pairs }
-        var rng = SplitMix64(seed: seed).derived("evaluation.users")
-        var indices = Array(users.indices)
-        indices.shuffle(using: &rng)
-        let kept = Set(indices.prefix(count).map { users[$0] })
+        guard let indices = sampledUsers(count, of: users.count, seed: seed) else { return pairs }
+        let kept = Set(indices.map { users[$0] })
         return pairs.filter { kept.contains($0.user) }
     }
+}
+
+/// The positions, in ascending order, of the `count` of `n` users that the evaluation sample
+/// with `seed` keeps (`evaluation.users`); nil when it keeps them all (`count` 0 or at least `n`).
+func sampledUsers(_ count: Int, of n: Int, seed: UInt64) -> [Int]? {
+    guard count > 0, count < n else { return nil }
+    var rng = SplitMix64(seed: seed).derived("evaluation.users")
+    var indices = Array(0..<n)
+    indices.shuffle(using: &rng)
+    return indices.prefix(count).sorted()
 }
 
 /// Metrics over a scorer's pointwise predictions (`ctr` and `rating` protocols).

@@ -57,11 +57,7 @@ public struct EvaluationTask: Sendable {
     /// number), kept in ascending order. Every cell given the same seed sees the same users, so
     /// paired tests still pair.
     public func sampling(users count: Int, seed: UInt64) -> EvaluationTask {
-        guard count > 0, count < users.count else { return self }
-        var rng = SplitMix64(seed: seed).derived("evaluation.users")
-        var indices = Array(users.indices)
-        indices.shuffle(using: &rng)
-        let kept = indices.prefix(count).sorted()
+        guard let kept = sampledUsers(count, of: users.count, seed: seed) else { return self }
         var task = self
         task.users = kept.map { users[$0] }
         task.heldOut = kept.map { heldOut[$0] }

@@ -72,8 +72,9 @@ enum MergeCommand: Command {
         Cells finished in TARGET stay.
 
         Options:
-          --results-only   leave artifacts and calls behind: TARGET holds what `reclab report`
-                           reads, a small file that carries finished cells to another machine
+          --results-only   leave calls and every artifact but the cells' notes and examples
+                           behind: TARGET holds what `reclab report` reads, a small file that
+                           carries finished cells to another machine
 
         """
 
