@@ -181,6 +181,8 @@ struct Operands: @unchecked Sendable {
     var data: UnsafeRawPointer
     var x: UnsafePointer<Int8>, biases: UnsafePointer<SIMD8<Int32>>, xScales: UnsafePointer<Float>, xSums: UnsafePointer<Float>
     var xScalesByBlock: UnsafePointer<Float>, xSumsByBlock: UnsafePointer<Float>
+    /// `QuantizedActivations.pairs`, or nil where it is empty.
+    var pairs: UnsafePointer<UInt8>?
     var out: UnsafeMutablePointer<Float>
     var blocks: Int, blockBytes: Int, header: Int, tokens: Int, stride: Int, accumulate: Bool
 }
@@ -210,6 +212,12 @@ func kernel<L: BlockLayout>(_: L.Type, _ o: Operands, rows first: Int, _ end: In
         }
         return
     }
+    #if arch(x86_64)
+        if L.isSigned, BlockQuantizedMatrix.wide, o.pairs != nil {
+            signedKernel(L.self, o, rows: first, end)
+            return
+        }
+    #endif
     // Several tokens: unpack each row once per tile of tokens (a tile's activations stay in
     // cache), then run the tile over it, eight tokens at a time (the 4-bit formats on the wide
     // path when the CPU has it, remainders included).
@@ -248,15 +256,6 @@ func kernel<L: BlockLayout>(_: L.Type, _ o: Operands, rows first: Int, _ end: In
                             offsets: L.hasOffsets ? (UnsafePointer(m), o.xSumsByBlock + t) : nil, into: sums)
                         for i in 0..<(tileEnd - t) { store(r, t + i, sums[i], sums[8][i]) }
                         t = tileEnd
-                    }
-                }
-                if L.isSigned && BlockQuantizedMatrix.wide {
-                    while t + 8 <= tileEnd {
-                        signedTileEight(
-                            blocks: blocks, weights: UnsafeRawPointer(unpacked), d: d, x: o.x + t * blocks * 32, step: blocks * 32,
-                            scales: o.xScalesByBlock + t, tokens: o.tokens, into: sums)
-                        for i in 0..<8 { store(r, t + i, sums[i], 0) }
-                        t += 8
                     }
                 }
             #endif
@@ -317,22 +316,24 @@ extension BlockQuantizedMatrix {
                         x.sums.withUnsafeBufferPointer { xs in
                             x.scalesByBlock.withUnsafeBufferPointer { xdb in
                                 x.sumsByBlock.withUnsafeBufferPointer { xsb in
-                                    let operands = Operands(
-                                        data: weights.baseAddress!,
-                                        x: xv.baseAddress!, biases: xb.baseAddress!, xScales: xd.baseAddress!, xSums: xs.baseAddress!,
-                                        xScalesByBlock: xdb.baseAddress!, xSumsByBlock: xsb.baseAddress!, out: out,
-                                        blocks: blocks, blockBytes: format.blockBytes, header: format.header, tokens: x.rows, stride: rowStride, accumulate: accumulate)
-                                    // Chunks of rows, four-aligned, one per core.
-                                    let count = min(ForkJoin.shared.workers + 1, max(1, rows / 4))
-                                    ForkJoin.shared.run { chunk in
-                                        guard chunk < count else { return }
-                                        let first = (chunk * rows / count) & ~3, end = chunk + 1 == count ? rows : ((chunk + 1) * rows / count) & ~3
-                                        switch format {
-                                        case .q4_0: kernel(Q4_0Layout.self, operands, rows: first, end)
-                                        case .q4_1: kernel(Q4_1Layout.self, operands, rows: first, end)
-                                        case .q8_0: kernel(Q8_0Layout.self, operands, rows: first, end)
-                                        case .q5_0: kernel(Q5_0Layout.self, operands, rows: first, end)
-                                        case .q5_1: kernel(Q5_1Layout.self, operands, rows: first, end)
+                                    x.pairs.withUnsafeBufferPointer { xp in
+                                        let operands = Operands(
+                                            data: weights.baseAddress!,
+                                            x: xv.baseAddress!, biases: xb.baseAddress!, xScales: xd.baseAddress!, xSums: xs.baseAddress!,
+                                            xScalesByBlock: xdb.baseAddress!, xSumsByBlock: xsb.baseAddress!, pairs: xp.baseAddress, out: out,
+                                            blocks: blocks, blockBytes: format.blockBytes, header: format.header, tokens: x.rows, stride: rowStride, accumulate: accumulate)
+                                        // Chunks of rows, four-aligned, one per core.
+                                        let count = min(ForkJoin.shared.workers + 1, max(1, rows / 4))
+                                        ForkJoin.shared.run { chunk in
+                                            guard chunk < count else { return }
+                                            let first = (chunk * rows / count) & ~3, end = chunk + 1 == count ? rows : ((chunk + 1) * rows / count) & ~3
+                                            switch format {
+                                            case .q4_0: kernel(Q4_0Layout.self, operands, rows: first, end)
+                                            case .q4_1: kernel(Q4_1Layout.self, operands, rows: first, end)
+                                            case .q8_0: kernel(Q8_0Layout.self, operands, rows: first, end)
+                                            case .q5_0: kernel(Q5_0Layout.self, operands, rows: first, end)
+                                            case .q5_1: kernel(Q5_1Layout.self, operands, rows: first, end)
+                                            }
                                         }
                                     }
                                 }

@@ -140,6 +140,10 @@ public struct QuantizedActivations {
     var sums: [Float]
     /// `scales` and `sums` indexed `[block · rows + row]`.
     var scalesByBlock: [Float], sumsByBlock: [Float]
+    /// For the wide signed kernel when there are several rows: rows 2p and 2p + 1 of each
+    /// block side by side (pair p, block b at `(p · blocks + b) · 64`), as x + 128 in unsigned
+    /// bytes; an odd last row is paired with zeros.
+    var pairs: [UInt8]
 
     public init(_ x: UnsafePointer<Float>, rows: Int, columns: Int) {
         precondition(columns % 32 == 0)
@@ -163,6 +167,25 @@ public struct QuantizedActivations {
         let blocks = columns / 32
         scalesByBlock = (0..<count).map { scales[($0 % rows) * blocks + $0 / rows] }
         sumsByBlock = (0..<count).map { sums[($0 % rows) * blocks + $0 / rows] }
+        pairs = rows > 1 && BlockQuantizedMatrix.wide ? Self.pairs(values, rows: rows, blocks: blocks) : []
+    }
+
+    static func pairs(_ values: [Int8], rows: Int, blocks: Int) -> [UInt8] {
+        let count = (rows + 1) / 2 * blocks * 64
+        return [UInt8](unsafeUninitializedCapacity: count) { out, initialized in
+            initialized = count
+            let to = UnsafeMutableRawPointer(out.baseAddress!)
+            values.withUnsafeBytes { v in
+                // Eight bytes at a time: x + 128 flips each byte's top bit.
+                for row in 0..<((rows + 1) / 2 * 2) {
+                    for word in 0..<(blocks * 4) {
+                        let value = row < rows ? v.loadUnaligned(fromByteOffset: (row * blocks * 4 + word) * 8, as: UInt64.self) : 0
+                        let at = ((row / 2) * blocks + word / 4) * 64 + (row % 2) * 32 + (word % 4) * 8
+                        to.storeBytes(of: value ^ 0x8080_8080_8080_8080, toByteOffset: at, as: UInt64.self)
+                    }
+                }
+            }
+        }
     }
 }
 

@@ -1,53 +1,113 @@
 #if arch(x86_64)
     import _Builtin_intrinsics.intel
 
-    /// Eight tokens' sums for one row of a block matrix with signed byte quants (Q8_0, Q5_0) on
-    /// AVX-512 with VNNI: two tokens per 512-bit register, the block's 32 quants broadcast to
-    /// both halves. ggml's AVX2 product multiplies |w| by x with w's sign (`vpsignb`, then
-    /// `vpmaddubsw` and `vpmaddwd`); here x's bytes are negated where w is negative and
-    /// `vpdpbusd` sums |w| · x by fours. Both give the same integers, since no pair of products
-    /// reaches `vpmaddubsw`'s Int16 limit (|w| ≤ 128, |x| ≤ 127). Per token, lane k of block b
-    /// is then converted to Float32 and added as `acc = fma(d_w d_x, lanes, acc)` in block
-    /// order, the AVX2 kernel's rounding in the AVX2 kernel's order: the same bits, with about
-    /// half the instructions.
+    /// Each block's starting sums for `signedTile`: lane k of both halves gets
+    /// −128 (w[4k] + w[4k+1] + w[4k+2] + w[4k+3]) for a row of signed quants (32 bytes per
+    /// block), so that activations can enter `vpdpbusd` as the unsigned bytes x + 128:
+    /// Σ (x + 128) w − 128 Σ w = Σ x w, in integers.
+    public func signedCorrections(blocks: Int, weights: UnsafeRawPointer, into out: UnsafeMutablePointer<SIMD16<Int32>>) {
+        let ones = _mm256_set1_epi8(1), pairs = _mm256_set1_epi16(1)
+        for b in 0..<blocks {
+            let w = weights.loadUnaligned(fromByteOffset: 32 &* b, as: __m256i.self)
+            let sums = _mm256_madd_epi16(_mm256_maddubs_epi16(ones, w), pairs)
+            let lanes = SIMD8<Int32>.zero &- unsafeBitCast(_mm256_slli_epi32(sums, 7), to: SIMD8<Int32>.self)
+            out[b] = SIMD16(lowHalf: lanes, highHalf: lanes)
+        }
+    }
+
+    /// Up to eight tokens' sums for one or two rows of a block matrix with signed byte quants
+    /// (Q8_0, Q5_0) on AVX-512 with VNNI: a pair of tokens per 512-bit register against each
+    /// row's block broadcast to both halves. ggml's AVX2 product multiplies |w| by x with w's
+    /// sign (`vpsignb`, then `vpmaddubsw` and `vpmaddwd`); here `vpdpbusd` sums (x + 128) · w by
+    /// fours from the row's `signedCorrections`, which gives the same integers (no pair of
+    /// products reaches `vpmaddubsw`'s Int16 limit there, and none overflows here). Per token,
+    /// lane k of block b is then converted to Float32 and added as `acc = fma(d_w d_x, lanes,
+    /// acc)` in block order: the AVX2 kernel's rounding in the AVX2 kernel's order, so the same
+    /// bits. Two rows share each load of the activations.
     ///
     /// - Parameters:
-    ///   - weights: the row's quants, 32 signed bytes per block.
-    ///   - d: the row's block scales.
-    ///   - x: token `t`'s activation bytes of block 0; token `t + i` starts `i · step` bytes on.
-    ///   - scales: `xScalesByBlock` at token `t` of block 0 (block b at `b · tokens`).
-    ///   - out: eight accumulators of eight lanes, one per token.
-    public func signedTileEight(
-        blocks: Int, weights: UnsafeRawPointer, d: UnsafePointer<Float>, x: UnsafePointer<Int8>, step: Int,
-        scales: UnsafePointer<Float>, tokens: Int, into out: UnsafeMutablePointer<SIMD8<Float>>
+    ///   - count: tokens, 1 to 8 (`(count + 1) / 2` pairs).
+    ///   - rows: 1 or 2; row 1's quants, corrections and scales follow row 0's (`blocks` on).
+    ///   - weights: the rows' quants, 32 signed bytes per block.
+    ///   - corrections: the rows' `signedCorrections`.
+    ///   - d: the rows' block scales.
+    ///   - pairs: the first pair's activations as `QuantizedActivations.pairs` lays them out:
+    ///     pair p, block b at `(p · blocks + b) · 64`, the two tokens' x + 128 in its halves.
+    ///   - scales: `xScalesByBlock` at the first token, block 0 (block b at `b · tokens`).
+    ///   - out: per row, eight accumulators of eight lanes, one per token (row r, token i at
+    ///     `8 r + i`).
+    public func signedTile(
+        count: Int, rows: Int, blocks: Int, weights: UnsafeRawPointer, corrections: UnsafePointer<SIMD16<Int32>>, d: UnsafePointer<Float>,
+        pairs: UnsafePointer<UInt8>, scales: UnsafePointer<Float>, tokens: Int, into out: UnsafeMutablePointer<SIMD8<Float>>
     ) {
-        var a0 = SIMD16<Float>(), a1 = a0, a2 = a0, a3 = a0
-        let zero = _mm512_setzero_si512()
+        // The full tile as its own instance, so its loop has no test for missing pairs or rows.
+        if count == 8 && rows == 2 {
+            signedTileSpecialised(
+                count: 8, rows: 2, blocks: blocks, weights: weights, corrections: corrections, d: d, pairs: pairs, scales: scales, tokens: tokens, into: out)
+        } else {
+            signedTileSpecialised(
+                count: count, rows: rows, blocks: blocks, weights: weights, corrections: corrections, d: d, pairs: pairs, scales: scales, tokens: tokens,
+                into: out)
+        }
+    }
+
+    @inline(__always)
+    private func signedTileSpecialised(
+        count: Int, rows: Int, blocks: Int, weights: UnsafeRawPointer, corrections: UnsafePointer<SIMD16<Int32>>, d: UnsafePointer<Float>,
+        pairs: UnsafePointer<UInt8>, scales: UnsafePointer<Float>, tokens: Int, into out: UnsafeMutablePointer<SIMD8<Float>>
+    ) {
+        let pairCount = (count + 1) / 2, two = rows == 2
+        // Row 0's accumulators a, row 1's b; pair p's two tokens in the low and high halves.
+        var a0 = SIMD16<Float>(), a1 = a0, a2 = a0, a3 = a0, b0 = a0, b1 = a0, b2 = a0, b3 = a0
         // Lanes 0-7 take scale 2p, lanes 8-15 scale 2p + 1.
         @inline(__always) func pick(_ p: Int32) -> __m512i {
             unsafeBitCast(SIMD16<Int32>(lowHalf: SIMD8(repeating: 2 &* p), highHalf: SIMD8(repeating: 2 &* p &+ 1)), to: __m512i.self)
         }
         let (pick0, pick1, pick2, pick3) = (pick(0), pick(1), pick(2), pick(3))
-        for b in 0..<blocks {
-            let w = _mm512_broadcast_i64x4(weights.loadUnaligned(fromByteOffset: 32 &* b, as: __m256i.self))
-            let negative = _mm512_movepi8_mask(w), magnitude = _mm512_abs_epi8(w)
-            let eight = SIMD8(repeating: d[b]) * UnsafeRawPointer(scales + b &* tokens).loadUnaligned(as: SIMD8<Float>.self)
-            let scale: __m512 = SIMD16(lowHalf: eight, highHalf: eight)
-            let xb = x + 32 &* b
-            @inline(__always) func lanes(_ i: Int) -> SIMD16<Float> {
-                let both = twoTokens(xb + i &* step, xb + (i &+ 1) &* step)
-                let signed = _mm512_mask_sub_epi8(both, negative, zero, both)
-                return _mm512_cvtepi32_ps(_mm512_dpbusd_epi32(zero, magnitude, signed))
+        let pairStride = 64 &* blocks
+        for blk in 0..<blocks {
+            let at = scales + blk &* tokens
+            var xScales = SIMD8<Float>()
+            if count == 8 {
+                xScales = UnsafeRawPointer(at).loadUnaligned(as: SIMD8<Float>.self)
+            } else {
+                for i in 0..<count { xScales[i] = at[i] }
             }
-            @inline(__always) func broadcast(_ pick: __m512i) -> SIMD16<Float> {
-                _mm512_permutexvar_ps(pick, scale)
+            let x = UnsafeRawPointer(pairs + 64 &* blk)
+            @inline(__always) func activations(_ p: Int) -> __m512i { x.loadUnaligned(fromByteOffset: p &* pairStride, as: __m512i.self) }
+            @inline(__always) func row(_ r: Int) -> (w: __m512i, c: __m512i, scale: __m512) {
+                let w = _mm512_broadcast_i64x4(weights.loadUnaligned(fromByteOffset: 32 &* (r &* blocks &+ blk), as: __m256i.self))
+                let eight = SIMD8(repeating: d[r &* blocks &+ blk]) * xScales
+                return (w, unsafeBitCast(corrections[r &* blocks &+ blk], to: __m512i.self), SIMD16(lowHalf: eight, highHalf: eight))
             }
-            a0 = a0.addingProduct(broadcast(pick0), lanes(0))
-            a1 = a1.addingProduct(broadcast(pick1), lanes(2))
-            a2 = a2.addingProduct(broadcast(pick2), lanes(4))
-            a3 = a3.addingProduct(broadcast(pick3), lanes(6))
+            @inline(__always) func step(_ acc: inout SIMD16<Float>, _ r: (w: __m512i, c: __m512i, scale: __m512), _ x: __m512i, _ pick: __m512i) {
+                acc = acc.addingProduct(_mm512_permutexvar_ps(pick, r.scale), _mm512_cvtepi32_ps(_mm512_dpbusd_epi32(r.c, x, r.w)))
+            }
+            let r0 = row(0), r1 = two ? row(1) : r0
+            let x0 = activations(0)
+            step(&a0, r0, x0, pick0)
+            if two { step(&b0, r1, x0, pick0) }
+            if pairCount > 1 {
+                let x1 = activations(1)
+                step(&a1, r0, x1, pick1)
+                if two { step(&b1, r1, x1, pick1) }
+            }
+            if pairCount > 2 {
+                let x2 = activations(2)
+                step(&a2, r0, x2, pick2)
+                if two { step(&b2, r1, x2, pick2) }
+            }
+            if pairCount > 3 {
+                let x3 = activations(3)
+                step(&a3, r0, x3, pick3)
+                if two { step(&b3, r1, x3, pick3) }
+            }
         }
         (out[0], out[1], out[2], out[3]) = (a0.lowHalf, a0.highHalf, a1.lowHalf, a1.highHalf)
         (out[4], out[5], out[6], out[7]) = (a2.lowHalf, a2.highHalf, a3.lowHalf, a3.highHalf)
+        if two {
+            (out[8], out[9], out[10], out[11]) = (b0.lowHalf, b0.highHalf, b1.lowHalf, b1.highHalf)
+            (out[12], out[13], out[14], out[15]) = (b2.lowHalf, b2.highHalf, b3.lowHalf, b3.highHalf)
+        }
     }
 #endif
