@@ -157,10 +157,21 @@ public func attentionScores(
     rows: Int, start: Int, visibleFrom: [Int], dim: Int, into out: UnsafeMutablePointer<Float>, outStride: Int
 ) {
     precondition(dim % 16 == 0)
-    for i in 0..<rows {
-        let row = out + i * outStride, query = q + i * queryStride
-        tinyDots(query, k, keyStride: keyStride, columns: 0..<start, dim: dim, into: row)
-        tinyDots(query, k, keyStride: keyStride, columns: visibleFrom[i]..<(start + i + 1), dim: dim, into: row + start - visibleFrom[i])
+    var i = 0
+    while i < rows {
+        let row = out + i * outStride, query = q + i * queryStride, from = visibleFrom[i]
+        guard i + 1 < rows, visibleFrom[i + 1] == from else {
+            tinyDots(query, k, keyStride: keyStride, columns: 0..<start, dim: dim, into: row)
+            tinyDots(query, k, keyStride: keyStride, columns: from..<(start + i + 1), dim: dim, into: row + start - from)
+            i += 1
+            continue
+        }
+        // Two rows of one branch: the keys both see together, then the second row's own key.
+        let next = row + outStride, nextQuery = query + queryStride
+        tinyDotsTwo(query, nextQuery, k, keyStride: keyStride, columns: 0..<start, dim: dim, into: row, next)
+        tinyDotsTwo(query, nextQuery, k, keyStride: keyStride, columns: from..<(start + i + 1), dim: dim, into: row + start - from, next + start - from)
+        next[2 * start + i + 1 - from] = tinyDot(nextQuery, k + (start + i + 1) * keyStride, count: dim)
+        i += 2
     }
 }
 
@@ -254,6 +265,12 @@ public func attentionValues(
 ) {
     precondition(dim % 16 == 0)
     accumulateWeightedValues(p, count: n, rows: rows, v, valueStride: valueStride, dim: dim, slots: 16, into: scratch)
+    reduceSlots(scratch, dim: dim, into: out)
+}
+
+/// `out[d]`: the sixteen partial sums of `scratch` (slot l at `l · dim`) added as `reduce16`
+/// adds its lanes, vectorised over d.
+@inline(__always) func reduceSlots(_ scratch: UnsafeMutablePointer<Float>, dim: Int, into out: UnsafeMutablePointer<Float>) {
     let s = UnsafeMutableRawPointer(scratch)
     for d in Swift.stride(from: 0, to: dim, by: 16) {
         @inline(__always) func lane(_ l: Int) -> SIMD16<Float> { s.loadUnaligned(fromByteOffset: 4 * (l * dim + d), as: SIMD16<Float>.self) }

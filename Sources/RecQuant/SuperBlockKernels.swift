@@ -21,22 +21,52 @@ public struct SuperBlockActivations {
         let blocks = rows * columns / 256
         var quants = [Int8](repeating: 0, count: blocks * 256), d = [Float](repeating: 0, count: blocks)
         var bsums = [Int32](repeating: 0, count: blocks * 16)
-        for block in 0..<blocks {
-            let v = x + block * 256
-            var largest: Float = 0, magnitude: Float = 0
-            for j in 0..<256 where abs(v[j]) > magnitude {
-                magnitude = abs(v[j])
-                largest = v[j]
+        quants.withUnsafeMutableBufferPointer { quants in
+            for block in 0..<blocks {
+                let v = UnsafeRawPointer(x + block * 256)
+                // The largest magnitude (a NaN passes over, as ggml's comparisons do).
+                var magnitude: Float = 0
+                #if arch(x86_64)
+                    var widest = _mm256_setzero_ps()
+                    let sign = _mm256_set1_ps(-0.0)
+                    for i in 0..<32 {
+                        widest = _mm256_max_ps(_mm256_andnot_ps(sign, v.loadUnaligned(fromByteOffset: 32 * i, as: __m256.self)), widest)
+                    }
+                    magnitude = unsafeBitCast(widest, to: SIMD8<Float>.self).max()
+                #else
+                    for j in 0..<256 where abs(x[block * 256 + j]) > magnitude { magnitude = abs(x[block * 256 + j]) }
+                #endif
+                guard magnitude != 0 else { continue }
+                // The first value of that magnitude, as ggml's scan keeps it.
+                var first = 0
+                while abs(x[block * 256 + first]) != magnitude { first += 1 }
+                let scale = -127 / x[block * 256 + first]
+                let out = quants.baseAddress! + block * 256
+                #if arch(x86_64)
+                    let factor = _mm256_set1_ps(scale), magic = _mm256_set1_ps(12_582_912), top = _mm256_set1_epi32(127)
+                    for group in 0..<16 {
+                        // `nearest_int`: the float plus 1.5 · 2^23 rounds to nearest even.
+                        @inline(__always) func eight(_ i: Int) -> __m256i {
+                            let value = v.loadUnaligned(fromByteOffset: 64 * group + 32 * i, as: __m256.self)
+                            return _mm256_min_epi32(_mm256_cvttps_epi32(_mm256_sub_ps(_mm256_add_ps(_mm256_mul_ps(factor, value), magic), magic)), top)
+                        }
+                        let (low, high) = (eight(0), eight(1))
+                        let lanes = unsafeBitCast(_mm256_add_epi32(low, high), to: SIMD8<Int32>.self)
+                        bsums[block * 16 + group] = lanes.wrappedSum()
+                        // Packing interleaves 128-bit halves; the permutation restores the order.
+                        let packed = _mm256_packs_epi16(_mm256_packs_epi32(low, high), _mm256_setzero_si256())
+                        let bytes = _mm256_castsi256_si128(_mm256_permutevar8x32_epi32(packed, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7)))
+                        UnsafeMutableRawPointer(out + 16 * group).storeBytes(of: bytes, as: __m128i.self)
+                    }
+                #else
+                    for j in 0..<256 {
+                        let q = Int8(min(127, Int((scale * x[block * 256 + j] + 12_582_912) - 12_582_912)))
+                        out[j] = q
+                        bsums[block * 16 + j / 16] += Int32(q)
+                    }
+                #endif
+                d[block] = 1 / scale
             }
-            guard magnitude != 0 else { continue }
-            let scale = -127 / largest
-            for j in 0..<256 {
-                // `nearest_int`: the float plus 1.5 · 2^23 rounds to nearest even.
-                let q = Int8(min(127, Int((scale * v[j] + 12_582_912) - 12_582_912)))
-                quants[block * 256 + j] = q
-                bsums[block * 16 + j / 16] += Int32(q)
-            }
-            d[block] = 1 / scale
         }
         self.quants = quants
         self.d = d
@@ -98,9 +128,19 @@ enum Q6K {
                     }
                 }
             #endif
-            for lane in 0..<8 {
-                lanes[lane] -= 32 * (sums[2 * lane] * Int32(scales[2 * lane]) + sums[2 * lane + 1] * Int32(scales[2 * lane + 1]))
-            }
+            // Less 32 Σ scale · bsum over the groups 2L and 2L + 1.
+            #if arch(x86_64)
+                let scales16 = UnsafeRawPointer(scales).loadUnaligned(as: __m128i.self)
+                let low = _mm256_mullo_epi32(_mm256_cvtepi8_epi32(scales16), UnsafeRawPointer(sums).loadUnaligned(as: __m256i.self))
+                let high = _mm256_mullo_epi32(_mm256_cvtepi8_epi32(_mm_unpackhi_epi64(scales16, scales16)), UnsafeRawPointer(sums + 8).loadUnaligned(as: __m256i.self))
+                // `hadd` takes pairs from both inputs per 128-bit half; the permutation orders them.
+                let pairs = _mm256_permutevar8x32_epi32(_mm256_hadd_epi32(low, high), _mm256_setr_epi32(0, 1, 4, 5, 2, 3, 6, 7))
+                lanes &-= unsafeBitCast(pairs, to: SIMD8<Int32>.self) &<< 5
+            #else
+                for lane in 0..<8 {
+                    lanes[lane] -= 32 * (sums[2 * lane] * Int32(scales[2 * lane]) + sums[2 * lane + 1] * Int32(scales[2 * lane + 1]))
+                }
+            #endif
             acc = acc.addingProduct(SIMD8(repeating: d), SIMD8<Float>(lanes))
         }
         return horizontalSum(acc)

@@ -129,6 +129,62 @@ struct BlockQuantizedTests {
         }
     }
 
+    /// Products of several tokens with k-quant rows (the wide path where the CPU has it:
+    /// integer lanes of two tokens per register) against the one-token kernels, which
+    /// BlockProductTests holds to ggml's own bits: 5 rows, 2 super-blocks, and token counts
+    /// that leave half-empty pairs and cross a tile of 64.
+    @Test(arguments: [SuperBlockMatrix.Format.q4K, .q5K, .q6K])
+    func superBlockProductsOfManyTokensAreTheOneTokenKernels(format: SuperBlockMatrix.Format) {
+        var rng = SplitMix64(seed: 17)
+        let (rows, blocks) = (5, 2)
+        func half(_ x: Float) -> [UInt8] { withUnsafeBytes(of: Float16(x).bitPattern.littleEndian) { Array($0) } }
+        var raw: [UInt8] = []
+        for _ in 0..<(rows * blocks) {
+            let random = (0..<(format.blockBytes - (format == .q6K ? 2 : 4))).map { _ in UInt8(truncatingIfNeeded: rng.next()) }
+            raw += format == .q6K ? random + half(rng.nextFloat() * 0.01 + 0.001) : half(rng.nextFloat() * 0.01 + 0.001) + half(rng.nextFloat() * 0.01) + random
+        }
+        let matrix = raw.withUnsafeBytes { SuperBlockMatrix(format: format, rows: rows, columns: 256 * blocks, source: $0.baseAddress!) }
+        for tokens in [2, 9, 13, 70] {
+            let x = (0..<(tokens * 256 * blocks)).map { _ in (rng.nextFloat() - 0.5) * 4 }
+            func product(_ range: Range<Int>) -> [Float] {
+                var out = [Float](repeating: .nan, count: range.count * rows)
+                x[(range.lowerBound * 256 * blocks)..<(range.upperBound * 256 * blocks)].withUnsafeBufferPointer { xp in
+                    out.withUnsafeMutableBufferPointer { o in
+                        matrix.multiply(SuperBlockActivations(xp.baseAddress!, rows: range.count, columns: 256 * blocks), into: o.baseAddress!, stride: rows)
+                    }
+                }
+                return out
+            }
+            let batched = product(0..<tokens), alone = (0..<tokens).flatMap { product($0..<($0 + 1)) }
+            for (i, (a, b)) in zip(batched, alone).enumerated() {
+                #expect(a.bitPattern == b.bitPattern, "\(format) \(tokens) tokens: token \(i / rows) row \(i % rows): \(a) vs \(b)")
+            }
+        }
+    }
+
+    /// The vectorised quantisation of activations to Q8_K against ggml's
+    /// `quantize_row_q8_K_ref` written out plainly, on blocks whose largest magnitude comes
+    /// twice with opposite signs (the first decides the sign of the scale).
+    @Test func superBlockActivationsQuantiseAsGGML() {
+        var rng = SplitMix64(seed: 23)
+        var x = (0..<(3 * 256)).map { _ in (rng.nextFloat() - 0.5) * 6 }
+        x[256 + 40] = -9
+        x[256 + 200] = 9
+        x[512 + 3] = 9
+        x[512 + 100] = -9
+        let activations = x.withUnsafeBufferPointer { SuperBlockActivations($0.baseAddress!, rows: 3, columns: 256) }
+        for block in 0..<3 {
+            let v = Array(x[(256 * block)..<(256 * block + 256)])
+            var largest: Float = 0, magnitude: Float = 0
+            for value in v where abs(value) > magnitude { (magnitude, largest) = (abs(value), value) }
+            let scale = -127 / largest
+            let q = v.map { Int8(min(127, Int((scale * $0 + 12_582_912) - 12_582_912))) }
+            #expect(Array(activations.quants[(256 * block)..<(256 * block + 256)]) == q)
+            #expect(activations.d[block].bitPattern == (1 / scale).bitPattern)
+            for group in 0..<16 { #expect(activations.bsums[16 * block + group] == q[(16 * group)..<(16 * group + 16)].reduce(0) { $0 + Int32($1) }) }
+        }
+    }
+
     @Test func stackedMatricesMultiplyLikeTheirParts() {
         var rng = SplitMix64(seed: 3)
         let a = randomBlocks(.q4_1, rows: 5, blocks: 2, rng: &rng), b = randomBlocks(.q4_1, rows: 3, blocks: 2, rng: &rng)
