@@ -161,9 +161,11 @@ extension LlamaModel {
             apply(layer.gateUp, normed, rows: t, into: &gateUp, adapted: (index, "gateUp"), layouts: layouts)
             gateUp.withUnsafeBufferPointer { gu in
                 swiglu.withUnsafeMutableBufferPointer { out in
-                    for row in 0..<t {
-                        let (gate, up, into) = (gu.baseAddress! + row * 2 * f, gu.baseAddress! + row * 2 * f + f, out.baseAddress! + row * f)
-                        if gemma { ggmlGeGLU(gate: gate, up: up, into: into, count: f) } else { ggmlSwiGLU(gate: gate, up: up, into: into, count: f) }
+                    parallelRanges(t) { rows in
+                        for row in rows {
+                            let (gate, up, into) = (gu.baseAddress! + row * 2 * f, gu.baseAddress! + row * 2 * f + f, out.baseAddress! + row * f)
+                            if gemma { ggmlGeGLU(gate: gate, up: up, into: into, count: f) } else { ggmlSwiGLU(gate: gate, up: up, into: into, count: f) }
+                        }
                     }
                 }
             }

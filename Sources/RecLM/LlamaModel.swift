@@ -237,12 +237,17 @@ public final class LlamaModel: @unchecked Sendable {
     /// The same over `rows` rows of `width` values (a head's query or key with Gemma's norms;
     /// `x` and `out` may be the same memory).
     func rmsNorm(_ x: UnsafePointer<Float>, _ weight: [Float], into out: UnsafeMutablePointer<Float>, rows: Int, width h: Int) {
-        for r in 0..<rows {
-            var sum: Double = 0
-            for j in 0..<h { sum += Double(x[r * h + j] * x[r * h + j]) }
-            let mean = Float(sum / Double(h))
-            let scale = 1 / (mean + configuration.normEps).squareRoot()
-            for j in 0..<h { out[r * h + j] = x[r * h + j] * scale * weight[j] }
+        let eps = configuration.normEps
+        weight.withUnsafeBufferPointer { weight in
+            parallelRanges(rows) { range in
+                for r in range {
+                    var sum: Double = 0
+                    for j in 0..<h { sum += Double(x[r * h + j] * x[r * h + j]) }
+                    let mean = Float(sum / Double(h))
+                    let scale = 1 / (mean + eps).squareRoot()
+                    for j in 0..<h { out[r * h + j] = x[r * h + j] * scale * weight[j] }
+                }
+            }
         }
     }
 
@@ -271,15 +276,18 @@ public final class LlamaModel: @unchecked Sendable {
         let hd = configuration.headDim, half = hd / 2
         let (cosTable, sinTable) = local ? (localRopeCos, localRopeSin) : (ropeCos, ropeSin)
         let (step, offset) = configuration.architecture.neoxRope ? (1, half) : (2, 1)
-        for (r, position) in positions.enumerated() {
-            for head in 0..<(width / hd) {
-                let base = x + r * width + head * hd
-                for i in 0..<half {
-                    let cos = cosTable[position * half + i], sin = sinTable[position * half + i]
-                    let a = base[step * i], b = base[step * i + offset]
-                    // As GCC contracts ggml's `x0 cos - x1 sin` and `x0 sin + x1 cos`.
-                    base[step * i] = (-(b * sin)).addingProduct(a, cos)
-                    base[step * i + offset] = (b * cos).addingProduct(a, sin)
+        parallelRanges(positions.count) { rows in
+            for r in rows {
+                let position = positions[r]
+                for head in 0..<(width / hd) {
+                    let base = x + r * width + head * hd
+                    for i in 0..<half {
+                        let cos = cosTable[position * half + i], sin = sinTable[position * half + i]
+                        let a = base[step * i], b = base[step * i + offset]
+                        // As GCC contracts ggml's `x0 cos - x1 sin` and `x0 sin + x1 cos`.
+                        base[step * i] = (-(b * sin)).addingProduct(a, cos)
+                        base[step * i + offset] = (b * cos).addingProduct(a, sin)
+                    }
                 }
             }
         }

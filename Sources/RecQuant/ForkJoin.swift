@@ -88,3 +88,13 @@ public func parallelParts(_ body: (_ part: Int, _ parts: Int) -> Void) {
     let parts = parallelPartCount
     ForkJoin.shared.run { body($0, parts) }
 }
+
+/// Runs `body` over `0..<count` cut into one contiguous range per part, the parts at once when
+/// there are at least `minimum` items (fewer are not worth waking the workers for).
+public func parallelRanges(_ count: Int, minimum: Int = 16, _ body: (Range<Int>) -> Void) {
+    guard count >= minimum, parallelPartCount > 1 else {
+        body(0..<count)
+        return
+    }
+    parallelParts { part, parts in body((part * count / parts)..<((part + 1) * count / parts)) }
+}
