@@ -38,7 +38,7 @@
                         pairs: pairs + t / 2 * blocks * 64, scales: o.xScalesByBlock + t, tokens: o.tokens, into: sums)
                     for i in 0..<rows {
                         for j in 0..<count {
-                            let value = horizontalSum(sums[8 * i + j]) + 0, at = o.out + (t + j) * o.stride + r + i
+                            let value = horizontalSum(sums[8 * i + j]), at = o.out + (t + j) * o.stride + r + i
                             at.pointee = o.accumulate ? at.pointee + value : value
                         }
                     }
