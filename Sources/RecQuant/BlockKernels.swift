@@ -44,11 +44,9 @@ import RecQuantWide
 protocol BlockLayout {
     /// Whether blocks carry an offset `m` (Q4_1), multiplied by the activation block's `s`.
     static var hasOffsets: Bool { get }
-    /// Whether the quants are unsigned nibbles (Q4_0, Q4_1), which the wide kernel takes.
-    static var isNibbles: Bool { get }
-    /// Whether the quants are signed bytes with no offsets (Q8_0, Q5_0), which the wide signed
-    /// kernel takes.
-    static var isSigned: Bool { get }
+    /// What the wide kernel subtracts from the unpacked quants to get the weights: 8 for Q4_0's
+    /// nibbles (ggml's `q - 8`, which the other kernels take as a bias on the activations).
+    static var centre: Int8 { get }
     /// The block whose quants start at `at`, in a register.
     static func unpack(_ at: UnsafeRawPointer) -> Quants
     /// The eight partial sums Σ_r w[4k+r] x[4k+r] of a block against activations `x` (with
@@ -60,8 +58,6 @@ protocol BlockLayout {
 protocol NibbleLayout: BlockLayout {}
 
 extension NibbleLayout {
-    static var isNibbles: Bool { true }
-    static var isSigned: Bool { false }
 
     @inline(__always) static func unpack(_ at: UnsafeRawPointer) -> Quants {
         #if arch(x86_64)
@@ -81,6 +77,7 @@ extension NibbleLayout {
 
 enum Q4_0Layout: NibbleLayout {
     static var hasOffsets: Bool { false }
+    static var centre: Int8 { 8 }
     /// Σ (n - 8) x = Σ n x - 8 Σ x, lane by lane.
     @inline(__always) static func lanes(_ w: Quants, _ x: Quants, _ bias: SIMD8<Int32>) -> SIMD8<Float> {
         #if arch(x86_64)
@@ -93,6 +90,7 @@ enum Q4_0Layout: NibbleLayout {
 
 enum Q4_1Layout: NibbleLayout {
     static var hasOffsets: Bool { true }
+    static var centre: Int8 { 0 }
     @inline(__always) static func lanes(_ w: Quants, _ x: Quants, _ bias: SIMD8<Int32>) -> SIMD8<Float> {
         #if arch(x86_64)
             return _mm256_cvtepi32_ps(pairSums(w, x))
@@ -106,8 +104,7 @@ enum Q4_1Layout: NibbleLayout {
 /// makes the first operand unsigned.
 enum Q8_0Layout: BlockLayout {
     static var hasOffsets: Bool { false }
-    static var isNibbles: Bool { false }
-    static var isSigned: Bool { true }
+    static var centre: Int8 { 0 }
     @inline(__always) static func unpack(_ at: UnsafeRawPointer) -> Quants {
         #if arch(x86_64)
             return at.loadUnaligned(as: __m256i.self)
@@ -129,8 +126,7 @@ enum Q8_0Layout: BlockLayout {
 /// `bytes_from_bits_32`, then 0xF0 set where the bit is clear), then Q8_0's signed product.
 enum Q5_0Layout: BlockLayout {
     static var hasOffsets: Bool { false }
-    static var isNibbles: Bool { false }
-    static var isSigned: Bool { true }
+    static var centre: Int8 { 0 }
     /// `at`: the block's `qh` (4 bytes), its 16 quant bytes after them.
     @inline(__always) static func unpack(_ at: UnsafeRawPointer) -> Quants { fiveBits(at, signed: true) }
 
@@ -142,8 +138,7 @@ enum Q5_0Layout: BlockLayout {
 /// activation block's `s`).
 enum Q5_1Layout: BlockLayout {
     static var hasOffsets: Bool { true }
-    static var isNibbles: Bool { false }
-    static var isSigned: Bool { false }
+    static var centre: Int8 { 0 }
     @inline(__always) static func unpack(_ at: UnsafeRawPointer) -> Quants { fiveBits(at, signed: false) }
     @inline(__always) static func lanes(_ w: Quants, _ x: Quants, _ bias: SIMD8<Int32>) -> SIMD8<Float> { Q4_1Layout.lanes(w, x, bias) }
 }
@@ -181,7 +176,8 @@ struct Operands: @unchecked Sendable {
     var data: UnsafeRawPointer
     var x: UnsafePointer<Int8>, biases: UnsafePointer<SIMD8<Int32>>, xScales: UnsafePointer<Float>, xSums: UnsafePointer<Float>
     var xScalesByBlock: UnsafePointer<Float>, xSumsByBlock: UnsafePointer<Float>
-    /// `QuantizedActivations.pairs`, or nil where it is empty.
+    /// `QuantizedActivations.pairs`, or nil where it is empty (an empty array may still have
+    /// a base address).
     var pairs: UnsafePointer<UInt8>?
     var out: UnsafeMutablePointer<Float>
     var blocks: Int, blockBytes: Int, header: Int, tokens: Int, stride: Int, accumulate: Bool
@@ -213,14 +209,13 @@ func kernel<L: BlockLayout>(_: L.Type, _ o: Operands, rows first: Int, _ end: In
         return
     }
     #if arch(x86_64)
-        if L.isSigned, BlockQuantizedMatrix.wide, o.pairs != nil {
-            signedKernel(L.self, o, rows: first, end)
+        if BlockQuantizedMatrix.wide, o.pairs != nil {
+            wideKernel(L.self, o, rows: first, end)
             return
         }
     #endif
     // Several tokens: unpack each row once per tile of tokens (a tile's activations stay in
-    // cache), then run the tile over it, eight tokens at a time (the 4-bit formats on the wide
-    // path when the CPU has it, remainders included).
+    // cache), then run the tile over it, eight tokens at a time.
     let unpacked = UnsafeMutablePointer<Quants>.allocate(capacity: blocks)
     let d = UnsafeMutablePointer<Float>.allocate(capacity: 2 * blocks), m = d + blocks
     let sums = UnsafeMutablePointer<SIMD8<Float>>.allocate(capacity: 9)
@@ -239,26 +234,6 @@ func kernel<L: BlockLayout>(_: L.Type, _ o: Operands, rows first: Int, _ end: In
                 if L.hasOffsets { m[b] = half(block + 2) }
             }
             var t = tile
-            #if arch(x86_64)
-                if L.isNibbles && BlockQuantizedMatrix.wide {
-                    while t + 8 <= tileEnd {
-                        nibbleTileEight(
-                            blocks: blocks, weights: UnsafeRawPointer(unpacked), d: d, x: o.x + t * blocks * 32, step: blocks * 32, scales: o.xScalesByBlock + t,
-                            tokens: o.tokens, biases: L.hasOffsets ? nil : o.biases + t * blocks, offsets: L.hasOffsets ? (UnsafePointer(m), o.xSumsByBlock + t) : nil,
-                            into: sums)
-                        for i in 0..<8 { store(r, t + i, sums[i], sums[8][i]) }
-                        t += 8
-                    }
-                    if t < tileEnd {
-                        nibbleTileFew(
-                            count: tileEnd - t, blocks: blocks, weights: UnsafeRawPointer(unpacked), d: d, x: o.x + t * blocks * 32, step: blocks * 32,
-                            scales: o.xScalesByBlock + t, tokens: o.tokens, biases: L.hasOffsets ? nil : o.biases + t * blocks,
-                            offsets: L.hasOffsets ? (UnsafePointer(m), o.xSumsByBlock + t) : nil, into: sums)
-                        for i in 0..<(tileEnd - t) { store(r, t + i, sums[i], sums[8][i]) }
-                        t = tileEnd
-                    }
-                }
-            #endif
             while t + 8 <= tileEnd {
                 var a0 = SIMD8<Float>(), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0, summs = a0
                 let x0 = o.x + t * blocks * 32, step = blocks * 32, bias0 = o.biases + t * blocks
@@ -320,7 +295,7 @@ extension BlockQuantizedMatrix {
                                         let operands = Operands(
                                             data: weights.baseAddress!,
                                             x: xv.baseAddress!, biases: xb.baseAddress!, xScales: xd.baseAddress!, xSums: xs.baseAddress!,
-                                            xScalesByBlock: xdb.baseAddress!, xSumsByBlock: xsb.baseAddress!, pairs: xp.baseAddress, out: out,
+                                            xScalesByBlock: xdb.baseAddress!, xSumsByBlock: xsb.baseAddress!, pairs: xp.isEmpty ? nil : xp.baseAddress, out: out,
                                             blocks: blocks, blockBytes: format.blockBytes, header: format.header, tokens: x.rows, stride: rowStride, accumulate: accumulate)
                                         // Chunks of rows, four-aligned, one per core.
                                         let count = min(ForkJoin.shared.workers + 1, max(1, rows / 4))

@@ -117,8 +117,8 @@ public struct BlockQuantizedMatrix: Sendable {
         #endif
     }()
 
-    /// Whether Q4_0, Q4_1, Q5_0 and Q8_0 products of several tokens take the wide path, two
-    /// tokens per register (the same bits, fewer instructions): where the CPU has it, unless
+    /// Whether products of several tokens take the wide path (`wideKernel`), two tokens per
+    /// register (the same bits, fewer instructions): where the CPU has it, unless
     /// RECLAB_QUANT_KERNELS=avx2. Tests switch it to run both paths; both give the same bits,
     /// so a switch mid-run changes no result.
     nonisolated(unsafe) static var wide = wideAvailable && ProcessInfo.processInfo.environment["RECLAB_QUANT_KERNELS"] != "avx2"
@@ -140,7 +140,7 @@ public struct QuantizedActivations {
     var sums: [Float]
     /// `scales` and `sums` indexed `[block · rows + row]`.
     var scalesByBlock: [Float], sumsByBlock: [Float]
-    /// For the wide signed kernel when there are several rows: rows 2p and 2p + 1 of each
+    /// For the wide kernel when there are several rows: rows 2p and 2p + 1 of each
     /// block side by side (pair p, block b at `(p · blocks + b) · 64`), as x + 128 in unsigned
     /// bytes; an odd last row is paired with zeros.
     var pairs: [UInt8]

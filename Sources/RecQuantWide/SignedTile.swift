@@ -15,15 +15,16 @@
         }
     }
 
-    /// Up to eight tokens' sums for one or two rows of a block matrix with signed byte quants
-    /// (Q8_0, Q5_0) on AVX-512 with VNNI: a pair of tokens per 512-bit register against each
-    /// row's block broadcast to both halves. ggml's AVX2 product multiplies |w| by x with w's
-    /// sign (`vpsignb`, then `vpmaddubsw` and `vpmaddwd`); here `vpdpbusd` sums (x + 128) · w by
-    /// fours from the row's `signedCorrections`, which gives the same integers (no pair of
-    /// products reaches `vpmaddubsw`'s Int16 limit there, and none overflows here). Per token,
-    /// lane k of block b is then converted to Float32 and added as `acc = fma(d_w d_x, lanes,
-    /// acc)` in block order: the AVX2 kernel's rounding in the AVX2 kernel's order, so the same
-    /// bits. Two rows share each load of the activations.
+    /// Up to eight tokens' sums for one or two rows of a block matrix whose weights are signed
+    /// bytes (Q8_0, Q5_0, Q4_0's nibbles less 8; Q4_1's and Q5_1's unsigned quants fit too) on
+    /// AVX-512 with VNNI: a pair of tokens per 512-bit register against each row's block
+    /// broadcast to both halves. `vpdpbusd` sums (x + 128) · w by fours from the row's
+    /// `signedCorrections`, which gives the integers of ggml's AVX2 products (`vpsignb` or the
+    /// Q4_0 bias, then `vpmaddubsw` and `vpmaddwd`; no pair of products reaches `vpmaddubsw`'s
+    /// Int16 limit there, and none overflows here). Per token, lane k of block b is then
+    /// converted to Float32 and added as `acc = fma(d_w d_x, lanes, acc)` in block order: the
+    /// AVX2 kernel's rounding in the AVX2 kernel's order, so the same bits. Two rows share each
+    /// load of the activations.
     ///
     /// - Parameters:
     ///   - count: tokens, 1 to 8 (`(count + 1) / 2` pairs).
@@ -34,31 +35,44 @@
     ///   - pairs: the first pair's activations as `QuantizedActivations.pairs` lays them out:
     ///     pair p, block b at `(p · blocks + b) · 64`, the two tokens' x + 128 in its halves.
     ///   - scales: `xScalesByBlock` at the first token, block 0 (block b at `b · tokens`).
+    ///   - offsets: Q4_1's and Q5_1's block offsets `m` (row 1's `blocks` on) and the
+    ///     activations' `xSumsByBlock` at the first token, block 0; nil for the other formats.
     ///   - out: per row, eight accumulators of eight lanes, one per token (row r, token i at
-    ///     `8 r + i`).
+    ///     `8 r + i`), then the rows' `summs` (zero without offsets) at 16 and 17.
     public func signedTile(
         count: Int, rows: Int, blocks: Int, weights: UnsafeRawPointer, corrections: UnsafePointer<SIMD16<Int32>>, d: UnsafePointer<Float>,
-        pairs: UnsafePointer<UInt8>, scales: UnsafePointer<Float>, tokens: Int, into out: UnsafeMutablePointer<SIMD8<Float>>
+        pairs: UnsafePointer<UInt8>, scales: UnsafePointer<Float>, tokens: Int, offsets: (m: UnsafePointer<Float>, sums: UnsafePointer<Float>)?,
+        into out: UnsafeMutablePointer<SIMD8<Float>>
     ) {
-        // The full tile as its own instance, so its loop has no test for missing pairs or rows.
+        // The full tile as its own instances, so their loops have no test for missing pairs,
+        // rows or offsets.
         if count == 8 && rows == 2 {
-            signedTileSpecialised(
-                count: 8, rows: 2, blocks: blocks, weights: weights, corrections: corrections, d: d, pairs: pairs, scales: scales, tokens: tokens, into: out)
+            if let offsets {
+                signedTileSpecialised(
+                    count: 8, rows: 2, blocks: blocks, weights: weights, corrections: corrections, d: d, pairs: pairs, scales: scales, tokens: tokens,
+                    offsets: offsets, into: out)
+            } else {
+                signedTileSpecialised(
+                    count: 8, rows: 2, blocks: blocks, weights: weights, corrections: corrections, d: d, pairs: pairs, scales: scales, tokens: tokens,
+                    offsets: nil, into: out)
+            }
         } else {
             signedTileSpecialised(
                 count: count, rows: rows, blocks: blocks, weights: weights, corrections: corrections, d: d, pairs: pairs, scales: scales, tokens: tokens,
-                into: out)
+                offsets: offsets, into: out)
         }
     }
 
     @inline(__always)
     private func signedTileSpecialised(
         count: Int, rows: Int, blocks: Int, weights: UnsafeRawPointer, corrections: UnsafePointer<SIMD16<Int32>>, d: UnsafePointer<Float>,
-        pairs: UnsafePointer<UInt8>, scales: UnsafePointer<Float>, tokens: Int, into out: UnsafeMutablePointer<SIMD8<Float>>
+        pairs: UnsafePointer<UInt8>, scales: UnsafePointer<Float>, tokens: Int, offsets: (m: UnsafePointer<Float>, sums: UnsafePointer<Float>)?,
+        into out: UnsafeMutablePointer<SIMD8<Float>>
     ) {
         let pairCount = (count + 1) / 2, two = rows == 2
         // Row 0's accumulators a, row 1's b; pair p's two tokens in the low and high halves.
         var a0 = SIMD16<Float>(), a1 = a0, a2 = a0, a3 = a0, b0 = a0, b1 = a0, b2 = a0, b3 = a0
+        var summs0 = SIMD8<Float>(), summs1 = summs0
         // Lanes 0-7 take scale 2p, lanes 8-15 scale 2p + 1.
         @inline(__always) func pick(_ p: Int32) -> __m512i {
             unsafeBitCast(SIMD16<Int32>(lowHalf: SIMD8(repeating: 2 &* p), highHalf: SIMD8(repeating: 2 &* p &+ 1)), to: __m512i.self)
@@ -72,6 +86,18 @@
                 xScales = UnsafeRawPointer(at).loadUnaligned(as: SIMD8<Float>.self)
             } else {
                 for i in 0..<count { xScales[i] = at[i] }
+            }
+            if let offsets {
+                // The offsets' chains `summs = fma(m, s, summs)`, eight tokens' lanes at once.
+                let at = offsets.sums + blk &* tokens
+                var s = SIMD8<Float>()
+                if count == 8 {
+                    s = UnsafeRawPointer(at).loadUnaligned(as: SIMD8<Float>.self)
+                } else {
+                    for i in 0..<count { s[i] = at[i] }
+                }
+                summs0 = summs0.addingProduct(SIMD8(repeating: offsets.m[blk]), s)
+                if two { summs1 = summs1.addingProduct(SIMD8(repeating: offsets.m[blocks &+ blk]), s) }
             }
             let x = UnsafeRawPointer(pairs + 64 &* blk)
             @inline(__always) func activations(_ p: Int) -> __m512i { x.loadUnaligned(fromByteOffset: p &* pairStride, as: __m512i.self) }
@@ -109,5 +135,6 @@
             (out[8], out[9], out[10], out[11]) = (b0.lowHalf, b0.highHalf, b1.lowHalf, b1.highHalf)
             (out[12], out[13], out[14], out[15]) = (b2.lowHalf, b2.highHalf, b3.lowHalf, b3.highHalf)
         }
+        (out[16], out[17]) = (summs0, summs1)
     }
 #endif

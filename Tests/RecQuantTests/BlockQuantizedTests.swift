@@ -69,10 +69,9 @@ struct BlockQuantizedTests {
         Self.checkProducts(format, wide: false)
     }
 
-    /// The AVX-512 VNNI paths of the 4-bit and the signed formats (Q5_1 keeps the AVX2 one)
-    /// against the same plain arithmetic.
+    /// The AVX-512 VNNI path of every format against the same plain arithmetic.
     @Test(
-        .enabled(if: BlockQuantizedMatrix.wideAvailable, "this CPU lacks AVX-512 VNNI"), arguments: [BlockQuantizedMatrix.Format.q4_0, .q4_1, .q5_0, .q8_0])
+        .enabled(if: BlockQuantizedMatrix.wideAvailable, "this CPU lacks AVX-512 VNNI"), arguments: [BlockQuantizedMatrix.Format.q4_0, .q4_1, .q5_0, .q5_1, .q8_0])
     func wideProductsAreGGMLsBitForBit(format: BlockQuantizedMatrix.Format) {
         Self.checkProducts(format, wide: true)
     }
@@ -88,7 +87,7 @@ struct BlockQuantizedTests {
         let (rows, blocks) = (9, 3)
         let raw = randomBlocks(format, rows: rows, blocks: blocks, rng: &rng)
         let matrix = raw.withUnsafeBytes { BlockQuantizedMatrix(format: format, rows: rows, columns: 32 * blocks, source: $0.baseAddress!) }
-        for tokens in [1, 7, 13, 41] {
+        for tokens in [1, 2, 4, 6, 7, 13, 41, 70] {
             let x = (0..<(tokens * 32 * blocks)).map { _ in (rng.nextFloat() - 0.5) * 4 }
             var out = [Float](repeating: .nan, count: tokens * rows)
             x.withUnsafeBufferPointer { xp in
@@ -101,6 +100,29 @@ struct BlockQuantizedTests {
                     let expected = ggmlDot(format, raw, row: r, blocks: blocks, Array(x[(t * 32 * blocks)..<((t + 1) * 32 * blocks)]))
                     #expect(out[t * rows + r].bitPattern == expected.bitPattern, "\(format) token \(t) row \(r): \(out[t * rows + r]) vs \(expected)")
                 }
+            }
+        }
+    }
+
+    /// Activations quantised while the wide path is off (they carry no pairs) and multiplied
+    /// with it on take the AVX2 kernels, not the wide one over an empty buffer.
+    @Test(.enabled(if: BlockQuantizedMatrix.wideAvailable, "this CPU lacks AVX-512 VNNI"))
+    func activationsWithoutPairsTakeTheOtherKernels() {
+        let saved = BlockQuantizedMatrix.wide
+        defer { BlockQuantizedMatrix.wide = saved }
+        var rng = SplitMix64(seed: 13)
+        let raw = randomBlocks(.q4_1, rows: 8, blocks: 2, rng: &rng)
+        let matrix = raw.withUnsafeBytes { BlockQuantizedMatrix(format: .q4_1, rows: 8, columns: 64, source: $0.baseAddress!) }
+        let x = (0..<(16 * 64)).map { _ in (rng.nextFloat() - 0.5) * 4 }
+        BlockQuantizedMatrix.wide = false
+        let activations = x.withUnsafeBufferPointer { QuantizedActivations($0.baseAddress!, rows: 16, columns: 64) }
+        BlockQuantizedMatrix.wide = true
+        var out = [Float](repeating: .nan, count: 16 * 8)
+        out.withUnsafeMutableBufferPointer { matrix.multiply(activations, into: $0.baseAddress!, stride: 8) }
+        for t in 0..<16 {
+            for r in 0..<8 {
+                let expected = ggmlDot(.q4_1, raw, row: r, blocks: 2, Array(x[(t * 64)..<((t + 1) * 64)]))
+                #expect(out[t * 8 + r].bitPattern == expected.bitPattern, "token \(t) row \(r)")
             }
         }
     }
