@@ -58,7 +58,6 @@ protocol BlockLayout {
 protocol NibbleLayout: BlockLayout {}
 
 extension NibbleLayout {
-
     @inline(__always) static func unpack(_ at: UnsafeRawPointer) -> Quants {
         #if arch(x86_64)
             let bytes = at.loadUnaligned(as: __m128i.self)
@@ -181,6 +180,13 @@ struct Operands: @unchecked Sendable {
     var pairs: UnsafePointer<UInt8>?
     var out: UnsafeMutablePointer<Float>
     var blocks: Int, blockBytes: Int, header: Int, tokens: Int, stride: Int, accumulate: Bool
+
+    /// Output (token `t`, row `r`): the lanes' ggml horizontal sum plus `summs`, written or
+    /// added to what is there.
+    @inline(__always) func store(_ r: Int, _ t: Int, _ lanes: SIMD8<Float>, _ summs: Float) {
+        let value = horizontalSum(lanes) + summs, at = out + t * stride + r
+        at.pointee = accumulate ? at.pointee + value : value
+    }
 }
 
 /// Rows `first..<end` of one product, specialised for a block layout. ggml per output:
@@ -189,10 +195,6 @@ struct Operands: @unchecked Sendable {
 @inline(never)
 func kernel<L: BlockLayout>(_: L.Type, _ o: Operands, rows first: Int, _ end: Int) {
     let blocks = o.blocks, size = o.blockBytes, rowBytes = size * blocks, header = o.header
-    @inline(__always) func store(_ r: Int, _ t: Int, _ lanes: SIMD8<Float>, _ summs: Float) {
-        let value = horizontalSum(lanes) + summs, at = o.out + t * o.stride + r
-        at.pointee = o.accumulate ? at.pointee + value : value
-    }
     if o.tokens == 1 {
         // One token: row after row, so the weights stream through memory in order (four rows
         // interleaved would share activation loads, but generation is bound by memory, and the
@@ -204,7 +206,7 @@ func kernel<L: BlockLayout>(_: L.Type, _ o: Operands, rows first: Int, _ end: In
                 a = a.addingProduct(SIMD8(repeating: half(block) * o.xScales[b]), L.lanes(L.unpack(block + header), loadActivations(o.x + b * 32), o.biases[b]))
                 if L.hasOffsets { s = s.addingProduct(half(block + 2), o.xSums[b]) }
             }
-            store(r, 0, a, s)
+            o.store(r, 0, a, s)
         }
         return
     }
@@ -253,14 +255,14 @@ func kernel<L: BlockLayout>(_: L.Type, _ o: Operands, rows first: Int, _ end: In
                         summs = summs.addingProduct(SIMD8(repeating: m[b]), UnsafeRawPointer(o.xSumsByBlock + at).loadUnaligned(as: SIMD8<Float>.self))
                     }
                 }
-                store(r, t, a0, summs[0])
-                store(r, t + 1, a1, summs[1])
-                store(r, t + 2, a2, summs[2])
-                store(r, t + 3, a3, summs[3])
-                store(r, t + 4, a4, summs[4])
-                store(r, t + 5, a5, summs[5])
-                store(r, t + 6, a6, summs[6])
-                store(r, t + 7, a7, summs[7])
+                o.store(r, t, a0, summs[0])
+                o.store(r, t + 1, a1, summs[1])
+                o.store(r, t + 2, a2, summs[2])
+                o.store(r, t + 3, a3, summs[3])
+                o.store(r, t + 4, a4, summs[4])
+                o.store(r, t + 5, a5, summs[5])
+                o.store(r, t + 6, a6, summs[6])
+                o.store(r, t + 7, a7, summs[7])
                 t += 8
             }
             while t < tileEnd {
@@ -271,7 +273,7 @@ func kernel<L: BlockLayout>(_: L.Type, _ o: Operands, rows first: Int, _ end: In
                         L.lanes(unpacked[b], loadActivations(o.x + (t * blocks + b) * 32), o.biases[t * blocks + b]))
                     if L.hasOffsets { s = s.addingProduct(m[b], o.xSums[t * blocks + b]) }
                 }
-                store(r, t, a, s)
+                o.store(r, t, a, s)
                 t += 1
             }
         }

@@ -42,11 +42,7 @@
                         pairs: pairs + t / 2 * blocks * 64, scales: o.xScalesByBlock + t, tokens: o.tokens,
                         offsets: L.hasOffsets ? (UnsafePointer(m), o.xSumsByBlock + t) : nil, into: sums)
                     for i in 0..<rows {
-                        let summs = sums[16 + i]
-                        for j in 0..<count {
-                            let value = horizontalSum(sums[8 * i + j]) + summs[j], at = o.out + (t + j) * o.stride + r + i
-                            at.pointee = o.accumulate ? at.pointee + value : value
-                        }
+                        for j in 0..<count { o.store(r + i, t + j, sums[8 * i + j], sums[16 + i][j]) }
                     }
                 }
             }

@@ -79,23 +79,20 @@
         }
         let (pick0, pick1, pick2, pick3) = (pick(0), pick(1), pick(2), pick(3))
         let pairStride = 64 &* blocks
+        // The tokens' values of block `blk` in a block-major array (`tokens` per block), zero
+        // past `count`.
+        @inline(__always) func tokensOf(_ values: UnsafePointer<Float>, _ blk: Int) -> SIMD8<Float> {
+            let at = values + blk &* tokens
+            if count == 8 { return UnsafeRawPointer(at).loadUnaligned(as: SIMD8<Float>.self) }
+            var eight = SIMD8<Float>()
+            for i in 0..<count { eight[i] = at[i] }
+            return eight
+        }
         for blk in 0..<blocks {
-            let at = scales + blk &* tokens
-            var xScales = SIMD8<Float>()
-            if count == 8 {
-                xScales = UnsafeRawPointer(at).loadUnaligned(as: SIMD8<Float>.self)
-            } else {
-                for i in 0..<count { xScales[i] = at[i] }
-            }
+            let xScales = tokensOf(scales, blk)
             if let offsets {
                 // The offsets' chains `summs = fma(m, s, summs)`, eight tokens' lanes at once.
-                let at = offsets.sums + blk &* tokens
-                var s = SIMD8<Float>()
-                if count == 8 {
-                    s = UnsafeRawPointer(at).loadUnaligned(as: SIMD8<Float>.self)
-                } else {
-                    for i in 0..<count { s[i] = at[i] }
-                }
+                let s = tokensOf(offsets.sums, blk)
                 summs0 = summs0.addingProduct(SIMD8(repeating: offsets.m[blk]), s)
                 if two { summs1 = summs1.addingProduct(SIMD8(repeating: offsets.m[blocks &+ blk]), s) }
             }
@@ -110,24 +107,16 @@
                 acc = acc.addingProduct(_mm512_permutexvar_ps(pick, r.scale), _mm512_cvtepi32_ps(_mm512_dpbusd_epi32(r.c, x, r.w)))
             }
             let r0 = row(0), r1 = two ? row(1) : r0
-            let x0 = activations(0)
-            step(&a0, r0, x0, pick0)
-            if two { step(&b0, r1, x0, pick0) }
-            if pairCount > 1 {
-                let x1 = activations(1)
-                step(&a1, r0, x1, pick1)
-                if two { step(&b1, r1, x1, pick1) }
+            // Pair p's activations, loaded once for both rows.
+            @inline(__always) func pair(_ p: Int, _ pick: __m512i, _ a: inout SIMD16<Float>, _ b: inout SIMD16<Float>) {
+                let x = activations(p)
+                step(&a, r0, x, pick)
+                if two { step(&b, r1, x, pick) }
             }
-            if pairCount > 2 {
-                let x2 = activations(2)
-                step(&a2, r0, x2, pick2)
-                if two { step(&b2, r1, x2, pick2) }
-            }
-            if pairCount > 3 {
-                let x3 = activations(3)
-                step(&a3, r0, x3, pick3)
-                if two { step(&b3, r1, x3, pick3) }
-            }
+            pair(0, pick0, &a0, &b0)
+            if pairCount > 1 { pair(1, pick1, &a1, &b1) }
+            if pairCount > 2 { pair(2, pick2, &a2, &b2) }
+            if pairCount > 3 { pair(3, pick3, &a3, &b3) }
         }
         (out[0], out[1], out[2], out[3]) = (a0.lowHalf, a0.highHalf, a1.lowHalf, a1.highHalf)
         (out[4], out[5], out[6], out[7]) = (a2.lowHalf, a2.highHalf, a3.lowHalf, a3.highHalf)
