@@ -197,12 +197,14 @@ enum Q5K {
             let d = d8[b] * half(0), dmin = -d8[b] * half(2)
             let packed = (block + 4).assumingMemoryBound(to: UInt8.self), qh = (block + 16).assumingMemoryBound(to: UInt8.self)
             let qs = (block + 48).assumingMemoryBound(to: UInt8.self)
-            var scales = SIMD8<Int32>(), minimum: Int32 = 0
+            var scales = SIMD8<Int32>(), mins = SIMD8<Int32>()
             for j in 0..<8 {
                 let (scale, min) = kQuantScaleMin(j, packed)
-                scales[j] = Int32(scale)
-                minimum += Int32(min) * (sums[2 * j] + sums[2 * j + 1])
+                (scales[j], mins[j]) = (Int32(scale), Int32(min))
             }
+            // Exact integers (at most 8 · 63 · 8192 in magnitude), so their order is free; one
+            // vector product keeps the scales' register out of a scalar loop's way.
+            let runs = UnsafeRawPointer(sums).loadUnaligned(as: SIMD16<Int32>.self), minimum = (mins &* (runs.evenHalf &+ runs.oddHalf)).wrappedSum()
             summs = summs.addingProduct(dmin, Float(minimum))
             acc = acc.addingProduct(SIMD8(repeating: d), SIMD8<Float>(kQuantLanes(qs, fifthBits: qh, y, scales)))
         }

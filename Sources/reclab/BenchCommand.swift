@@ -20,13 +20,15 @@ enum BenchCommand: Command {
                reclab bench lm --batch N[,N...] [--kv-budget-mib MIB] [--model M] [--numerics exact|fast] [--movies FILE] [--repeat R]
                reclab bench lm --openai URL --batch N [--concurrency C] [--model NAME] [--movies FILE] [--repeat R]
                reclab bench lora [--model M] [--tokens T] [--examples N]
-               reclab bench quant [--rows R] [--columns C]
+               reclab bench quant [--rows R] [--columns C] [--format F] [--repeat R]
                reclab bench ctr [--model NAME] [--spec SPEC] [--epochs E] [--python PYTHON] [--no-peer] [--data-root DIR]
 
         bench quant times the block-quantised products of exact numerics (RecQuant) alone: a
         random R x C matrix (default 3072 x 576, SmolLM2-135M's stacked gate and up projections)
-        in Q4_0, Q4_1, Q5_0, Q5_1 and Q8_0 times 1 token (generation) and 512 tokens (a prompt),
-        activations quantised included, and prints microseconds per product and integer GOP/s.
+        in Q4_0, Q4_1, Q5_0, Q5_1 and Q8_0, and when C is a multiple of 256 in Q4_K, Q5_K and
+        Q6_K, times 1 token (generation) and 512 tokens (a prompt), activations quantised
+        included, and prints microseconds per product and integer GOP/s: the best of R runs
+        (default 3; more for the quick products). --format F times format F alone.
 
         bench lora trains a rank-8 LoRA adapter on q and v of the local model (LoRAModel, as
         palr.rank's finetune does) for N examples (default 8) of T tokens (default 512, the last
@@ -63,7 +65,7 @@ enum BenchCommand: Command {
             raw,
             options: [
                 "--users", "--items", "--dim", "--history", "--batch", "--k", "--dataset", "--epochs", "--set", "--data-root", "--encoder", "--movies", "--model", "--numerics", "--tokens",
-                "--examples", "--rows", "--columns", "--repeat", "--spec", "--pipeline", "--python", "--kv-budget-mib", "--openai", "--concurrency", "--titles", "--max-tokens",
+                "--examples", "--rows", "--columns", "--format", "--repeat", "--spec", "--pipeline", "--python", "--kv-budget-mib", "--openai", "--concurrency", "--titles", "--max-tokens",
             ], flags: ["--no-peer"])
         switch args.positionals {
         case ["eval"]: return try evaluation(args)
@@ -104,40 +106,69 @@ enum BenchCommand: Command {
         let rows = try args.intPositive("--rows", default: 3072), columns = try args.intPositive("--columns", default: 576)
         guard rows > 0, columns > 0, columns % 32 == 0 else { throw RecError.usage("--rows must be positive and --columns a positive multiple of 32") }
         guard BlockQuantizedMatrix.supported else { throw RecError(.usage, "the quantised kernels need AVX2, FMA and F16C") }
+        let only = args.value("--format"), repeats = try args.intPositive("--repeat", default: 3)
+        let names = ["Q4_0", "Q4_1", "Q5_0", "Q5_1", "Q8_0", "Q4_K", "Q5_K", "Q6_K"]
+        if let only, !names.contains(only) { throw RecError.usage("--format \(only) is not one of \(names.joined(separator: ", "))") }
         var rng = SplitMix64(seed: 1)
-        for format in [BlockQuantizedMatrix.Format.q4_0, .q4_1, .q5_0, .q5_1, .q8_0] {
+        func halfBytes(_ x: Float) -> [UInt8] { withUnsafeBytes(of: Float16(x).bitPattern.littleEndian) { Array($0) } }
+        for format in [BlockQuantizedMatrix.Format.q4_0, .q4_1, .q5_0, .q5_1, .q8_0] where only == nil || only == format.rawValue {
             // Random quants with small positive Float16 scales (and offsets for Q4_1).
             let blockBytes = format.blockBytes
             var raw = (0..<(rows * columns / 32 * blockBytes)).map { _ in UInt8(truncatingIfNeeded: rng.next()) }
             for block in 0..<(rows * columns / 32) {
                 for at in [0, 2].prefix(format == .q4_1 ? 2 : 1) {
-                    let half = Float16(rng.nextFloat() * 0.01 + 0.001).bitPattern
-                    raw[block * blockBytes + at] = UInt8(half & 0xFF)
-                    raw[block * blockBytes + at + 1] = UInt8(half >> 8)
+                    raw.replaceSubrange((block * blockBytes + at)..<(block * blockBytes + at + 2), with: halfBytes(rng.nextFloat() * 0.01 + 0.001))
                 }
             }
             let matrix = raw.withUnsafeBytes { BlockQuantizedMatrix(format: format, rows: rows, columns: columns, source: $0.baseAddress!) }
-            for tokens in [1, 512] {
-                let x = (0..<(tokens * columns)).map { _ in rng.nextFloat() - 0.5 }
-                var out = [Float](repeating: 0, count: tokens * rows)
-                let repeats = max(3, 2_000_000_000 / (2 * rows * columns * tokens))
-                var best = Double.infinity
-                for _ in 0..<repeats {
-                    let started = Date()
-                    x.withUnsafeBufferPointer { x in
-                        out.withUnsafeMutableBufferPointer { o in
-                            matrix.multiply(QuantizedActivations(x.baseAddress!, rows: tokens, columns: columns), into: o.baseAddress!, stride: rows)
-                        }
-                    }
-                    best = min(best, Date().timeIntervalSince(started))
-                }
-                print(
-                    String(
-                        format: "quant %@ x %4d token(s): %9.1f us per product, %6.1f GOP/s (best of %d)",
-                        format.rawValue, tokens, best * 1e6, Double(2 * rows * columns * tokens) / best / 1e9, repeats))
+            timeProducts(format.rawValue, rows: rows, columns: columns, repeats: repeats, rng: &rng) { x, tokens, out in
+                matrix.multiply(QuantizedActivations(x, rows: tokens, columns: columns), into: out, stride: rows)
+            }
+        }
+        guard columns % 256 == 0 else {
+            if only?.hasSuffix("_K") == true { throw RecError.usage("--format \(only!) needs --columns a multiple of 256") }
+            print("quant: the k-quants need --columns a multiple of 256; skipped")
+            return 0
+        }
+        for format in [SuperBlockMatrix.Format.q4K, .q5K, .q6K] where only == nil || only == format.rawValue {
+            // Random quants and 6-bit scales with small positive Float16 factors.
+            let blocks = rows * columns / 256
+            var raw: [UInt8] = []
+            for _ in 0..<blocks {
+                let random = (0..<(format.blockBytes - (format == .q6K ? 2 : 4))).map { _ in UInt8(truncatingIfNeeded: rng.next()) }
+                let factor = halfBytes(rng.nextFloat() * 0.01 + 0.001)
+                raw += format == .q6K ? random + factor : factor + halfBytes(rng.nextFloat() * 0.01) + random
+            }
+            let matrix = raw.withUnsafeBytes { SuperBlockMatrix(format: format, rows: rows, columns: columns, source: $0.baseAddress!) }
+            timeProducts(format.rawValue, rows: rows, columns: columns, repeats: repeats, rng: &rng) { x, tokens, out in
+                matrix.multiply(SuperBlockActivations(x, rows: tokens, columns: columns), into: out, stride: rows)
             }
         }
         return 0
+    }
+
+    /// Prints the best time of `product` (activations quantised included) for 1 token and for 512.
+    static func timeProducts(
+        _ name: String, rows: Int, columns: Int, repeats minimum: Int, rng: inout SplitMix64,
+        _ product: (UnsafePointer<Float>, _ tokens: Int, UnsafeMutablePointer<Float>) -> Void
+    ) {
+        for tokens in [1, 512] {
+            let x = (0..<(tokens * columns)).map { _ in rng.nextFloat() - 0.5 }
+            var out = [Float](repeating: 0, count: tokens * rows)
+            let repeats = max(minimum, 2_000_000_000 / (2 * rows * columns * tokens))
+            var best = Double.infinity
+            for _ in 0..<repeats {
+                let started = Date()
+                x.withUnsafeBufferPointer { x in
+                    out.withUnsafeMutableBufferPointer { o in product(x.baseAddress!, tokens, o.baseAddress!) }
+                }
+                best = min(best, Date().timeIntervalSince(started))
+            }
+            print(
+                String(
+                    format: "quant %@ x %4d token(s): %9.1f us per product, %6.1f GOP/s (best of %d)",
+                    name, tokens, best * 1e6, Double(2 * rows * columns * tokens) / best / 1e9, repeats))
+        }
     }
 
     static func peakMiB() -> Double {
