@@ -334,15 +334,15 @@ public struct SuperBlockMatrix: Sendable {
                             let (w, q, d, s) = views.value
                             let chunkRows = (chunk * rows / count)..<((chunk + 1) * rows / count)
                             #if arch(x86_64)
-                                // Several tokens: each row decoded once per tile of 64 tokens
+                                // Several tokens: each row decoded once per tile of 128 tokens
                                 // (whose activations stay in cache), the same bits as below.
                                 if x.rows > 1 {
                                     let decoded = DecodedRow(format: format, blocks: blocks)
                                     defer { decoded.deallocate() }
-                                    for tile in Swift.stride(from: 0, to: x.rows, by: 64) {
+                                    for tile in Swift.stride(from: 0, to: x.rows, by: 128) {
                                         for r in chunkRows {
                                             decoded.decode(w + r * blocks * blockBytes)
-                                            for t in tile..<min(x.rows, tile + 64) {
+                                            for t in tile..<min(x.rows, tile + 128) {
                                                 let value = decoded.dot(q + t * blocks * 256, d + t * blocks, s + t * blocks * 16)
                                                 let at = shared.value + t * stride + r
                                                 at.pointee = accumulate ? at.pointee + value : value

@@ -3,7 +3,7 @@
     import _Builtin_intrinsics.intel
 
     /// Rows `first..<end` of a product of several tokens on the wide path (AVX-512 VNNI), any
-    /// block format: two rows at a time, unpacked once per tile of 64 tokens (whose activations
+    /// block format: two rows at a time, unpacked once per tile of 128 tokens (whose activations
     /// stay in cache) into signed weights (Q4_0's nibbles less 8) with their
     /// `signedCorrections`, then `signedTile` over the tile eight tokens at a time, remainders
     /// included (Q4_1 and Q5_1 with their offsets' chains). The sums are `kernel`'s, bit for bit.
@@ -21,8 +21,8 @@
             sums.deallocate()
         }
         let pairs = o.pairs!, centre = _mm256_set1_epi8(L.centre)
-        for tile in Swift.stride(from: 0, to: o.tokens, by: 64) {
-            let tileEnd = min(o.tokens, tile + 64)
+        for tile in Swift.stride(from: 0, to: o.tokens, by: 128) {
+            let tileEnd = min(o.tokens, tile + 128)
             for r in Swift.stride(from: first, to: end, by: 2) {
                 let rows = min(2, end - r)
                 for i in 0..<rows {

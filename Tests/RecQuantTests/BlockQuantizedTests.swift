@@ -82,12 +82,12 @@ struct BlockQuantizedTests {
         defer { BlockQuantizedMatrix.wide = saved }
         var rng = SplitMix64(seed: 11)
         // 9 rows (not a multiple of four), 3 blocks (an odd number: a half-empty pair), and
-        // 1, 7, 13 or 41 tokens (the one-token kernel; the batched one in tiles of 32, eight
-        // tokens at a time, with remainders).
+        // 1 to 131 tokens (the one-token kernel; the batched ones eight tokens at a time in
+        // tiles of 128, with remainders in both).
         let (rows, blocks) = (9, 3)
         let raw = randomBlocks(format, rows: rows, blocks: blocks, rng: &rng)
         let matrix = raw.withUnsafeBytes { BlockQuantizedMatrix(format: format, rows: rows, columns: 32 * blocks, source: $0.baseAddress!) }
-        for tokens in [1, 2, 4, 6, 7, 13, 41, 70] {
+        for tokens in [1, 2, 4, 6, 7, 13, 41, 70, 131] {
             let x = (0..<(tokens * 32 * blocks)).map { _ in (rng.nextFloat() - 0.5) * 4 }
             var out = [Float](repeating: .nan, count: tokens * rows)
             x.withUnsafeBufferPointer { xp in
@@ -166,7 +166,7 @@ struct BlockQuantizedTests {
             raw += format == .q6K ? random + half(rng.nextFloat() * 0.01 + 0.001) : half(rng.nextFloat() * 0.01 + 0.001) + half(rng.nextFloat() * 0.01) + random
         }
         let matrix = raw.withUnsafeBytes { SuperBlockMatrix(format: format, rows: rows, columns: 256 * blocks, source: $0.baseAddress!) }
-        for tokens in [2, 9, 13, 70] {
+        for tokens in [2, 9, 13, 70, 131] {
             let x = (0..<(tokens * 256 * blocks)).map { _ in (rng.nextFloat() - 0.5) * 4 }
             func product(_ range: Range<Int>) -> [Float] {
                 var out = [Float](repeating: .nan, count: range.count * rows)
