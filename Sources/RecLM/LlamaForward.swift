@@ -255,11 +255,15 @@ extension LlamaModel {
         case .blas: gemm(sp, vg, out, m: t, n: hd, k: s.total, lda: padded, ldb: kv, ldc: h)
         case .vecDot: break
         case .tinyBLAS:
-            // Two rows of one branch at a time share the loads of their value rows.
+            // Four (AVX-512) or two rows of one branch at a time share the loads of their value rows.
             var row = 0
             while row < t {
                 let visible = 2 * start + row + 1 - s.branchStart[row], rows = ValueRows(from: start, by: s.branchStart[row] - start)
-                if row + 1 < t, s.branchStart[row + 1] == s.branchStart[row], hd % 64 == 0 {
+                if row + 3 < t, s.branchStart[row + 3] == s.branchStart[row],
+                    attentionValuesFour(sp + row * padded, weightStride: padded, count: visible, rows: rows, vg, valueStride: kv, dim: hd, into: out + row * h, outStride: h, scratch: scratch)
+                {
+                    row += 4
+                } else if row + 1 < t, s.branchStart[row + 1] == s.branchStart[row], hd % 64 == 0 {
                     attentionValuesTwo(
                         sp + row * padded, count: visible, sp + (row + 1) * padded, count: visible + 1, rows: rows, vg, valueStride: kv, dim: hd,
                         into: out + row * h, out + (row + 1) * h, scratch: scratch)

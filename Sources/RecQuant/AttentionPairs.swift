@@ -1,3 +1,7 @@
+#if arch(x86_64)
+    import RecQuantWide
+#endif
+
 /// Two query rows at a time for the attention of a prompt or a batch: each load of a key or a
 /// value row serves both queries, and every score and every weighted sum is computed in the
 /// order its one-row function (`tinyDots`, `attentionValues`) computes it, so the bits are
@@ -86,4 +90,24 @@ public func attentionValuesTwo(
     }
     reduceSlots(scratch, dim: dim, into: out0)
     reduceSlots(scratch + second, dim: dim, into: out1)
+}
+
+/// `attentionValues` for four rows of weights of one branch (row r at `p + r · weightStride`,
+/// `n + r` weights long) into `out + r · outStride`, where the CPU has AVX-512
+/// (`weightedValuesFour`); returns false, having done nothing, where it has not or `dim` is not
+/// a multiple of 64. `scratch` holds 64 · dim floats.
+public func attentionValuesFour(
+    _ p: UnsafePointer<Float>, weightStride: Int, count n: Int, rows: ValueRows, _ v: UnsafePointer<Float>, valueStride: Int, dim: Int,
+    into out: UnsafeMutablePointer<Float>, outStride: Int, scratch: UnsafeMutablePointer<Float>
+) -> Bool {
+    #if arch(x86_64)
+        guard BlockQuantizedMatrix.wide, dim % 64 == 0 else { return false }
+        weightedValuesFour(
+            p, weightStride: weightStride, counts: SIMD4(n, n + 1, n + 2, n + 3), from: rows.from, by: rows.by, v, valueStride: valueStride, dim: dim,
+            into: scratch)
+        for r in 0..<4 { reduceSlots(scratch + 16 * r * dim, dim: dim, into: out + r * outStride) }
+        return true
+    #else
+        return false
+    #endif
 }

@@ -1,5 +1,9 @@
 import Foundation
 
+#if arch(x86_64)
+    import RecQuantWide
+#endif
+
 // The element-wise functions and attention products of ggml's CPU backend (built with AVX-512,
 // as llama.cpp builds itself for the machine it runs on), in the same order of operations, so
 // that the Float32 values entering each 8-bit quantisation are the same bits.
@@ -160,6 +164,22 @@ public func attentionScores(
     var i = 0
     while i < rows {
         let row = out + i * outStride, query = q + i * queryStride, from = visibleFrom[i]
+        #if arch(x86_64)
+            if BlockQuantizedMatrix.wide, i + 3 < rows, visibleFrom[i + 3] == from {
+                // Four rows of one branch: the keys all see, then rows i + 1 to i + 3's own.
+                dotsFour(query, queryStride: queryStride, k, keyStride: keyStride, columns: 0..<start, dim: dim, into: row, outStride: outStride)
+                dotsFour(
+                    query, queryStride: queryStride, k, keyStride: keyStride, columns: from..<(start + i + 1), dim: dim, into: row + start - from,
+                    outStride: outStride)
+                for r in 1...3 {
+                    for key in (start + i + 1)...(start + i + r) {
+                        row[r * outStride + key + start - from] = tinyDot(query + r * queryStride, k + key * keyStride, count: dim)
+                    }
+                }
+                i += 4
+                continue
+            }
+        #endif
         guard i + 1 < rows, visibleFrom[i + 1] == from else {
             tinyDots(query, k, keyStride: keyStride, columns: 0..<start, dim: dim, into: row)
             tinyDots(query, k, keyStride: keyStride, columns: from..<(start + i + 1), dim: dim, into: row + start - from)

@@ -3,18 +3,23 @@ import Testing
 @testable import RecCore
 @testable import RecQuant
 
-/// The two-row attention paths against one row at a time, bit for bit: scores over cached keys
-/// and a branch, and weighted values with a branch's rows laid out after the shared ones.
+/// The two-row and (AVX-512) four-row attention paths against one row at a time, bit for bit:
+/// scores over cached keys and a branch, and weighted values with a branch's rows laid out
+/// after the shared ones.
 struct AttentionPairsTests {
-    @Test func pairedRowsGiveTheBitsOfSingleRows() {
+    @Test(arguments: [false, true]) func pairedRowsGiveTheBitsOfSingleRows(wide: Bool) {
         var rng = SplitMix64(seed: 29)
-        let (dim, start, rows, stride) = (128, 5, 7, 160)
-        // Rows 0-2 one branch, rows 3-6 another (their own keys after the branch's start).
-        let visibleFrom = [5, 5, 5, 8, 8, 8, 8]
+        let (dim, start, rows, stride) = (128, 5, 16, 160)
+        // Rows 0-2 one branch, rows 3-9 another, rows 10-15 a third (their own keys after the
+        // branch's start): runs of four rows, of two and single rows.
+        let visibleFrom = [5, 5, 5, 8, 8, 8, 8, 8, 8, 8, 15, 15, 15, 15, 15, 15]
         func random(_ n: Int) -> [Float] { (0..<n).map { _ in rng.nextFloat() - 0.5 } }
         let q = random(rows * stride), k = random((start + rows) * stride), v = random((start + rows + 4) * stride)
+        let saved = BlockQuantizedMatrix.wide
+        defer { BlockQuantizedMatrix.wide = saved }
         let outStride = 32
         var paired = [Float](repeating: 0, count: rows * outStride)
+        BlockQuantizedMatrix.wide = wide && BlockQuantizedMatrix.wideAvailable
         attentionScores(q, queryStride: stride, k, keyStride: stride, rows: rows, start: start, visibleFrom: visibleFrom, dim: dim, into: &paired, outStride: outStride)
         // Row i sees the start cached keys, then its branch's keys up to itself.
         for i in 0..<rows {
@@ -39,5 +44,17 @@ struct AttentionPairsTests {
         attentionValues(p1, count: 12, rows: layout, v, valueStride: stride, dim: dim, into: &alone1, scratch: &scratch)
         #expect(out0.map(\.bitPattern) == alone0.map(\.bitPattern))
         #expect(out1.map(\.bitPattern) == alone1.map(\.bitPattern))
+        // Four rows of weights 11 to 14 long, 16 apart.
+        let four = random(4 * 16)
+        var outFour = [Float](repeating: 0, count: 4 * dim), scratchFour = [Float](repeating: 0, count: 64 * dim)
+        let ran = attentionValuesFour(four, weightStride: 16, count: 11, rows: layout, v, valueStride: stride, dim: dim, into: &outFour, outStride: dim, scratch: &scratchFour)
+        #expect(ran == BlockQuantizedMatrix.wide, "the four-row path runs exactly where AVX-512 is on")
+        if ran {
+            for r in 0..<4 {
+                var alone = [Float](repeating: 0, count: dim)
+                attentionValues(Array(four[(16 * r)...]), count: 11 + r, rows: layout, v, valueStride: stride, dim: dim, into: &alone, scratch: &scratch)
+                #expect(outFour[(r * dim)..<((r + 1) * dim)].map(\.bitPattern) == alone.map(\.bitPattern), "four rows: row \(r)")
+            }
+        }
     }
 }
