@@ -13,6 +13,9 @@ public struct SuperBlockActivations {
     var quants: [Int8]
     var d: [Float]
     var bsums: [Int32]
+    /// `bsums` as 16-bit integers (at most 16 · 127 in magnitude), and per run of 32 the sum of
+    /// its two (eight per block), for the products of several tokens (`DecodedRow`).
+    var sums16: [Int16], runs16: [Int16]
 
     public init(_ x: UnsafePointer<Float>, rows: Int, columns: Int) {
         precondition(columns % 256 == 0)
@@ -71,6 +74,8 @@ public struct SuperBlockActivations {
         self.quants = quants
         self.d = d
         self.bsums = bsums
+        sums16 = bsums.map { Int16($0) }
+        runs16 = (0..<(blocks * 8)).map { Int16(bsums[2 * $0] + bsums[2 * $0 + 1]) }
     }
 
     /// The activations as ggml's product sees them: `d · q`.
@@ -328,6 +333,7 @@ public struct SuperBlockMatrix: Sendable {
                 x.d.withUnsafeBufferPointer { xd in
                     x.bsums.withUnsafeBufferPointer { xs in
                         let views = UncheckedSendable((weights.baseAddress!, xq.baseAddress!, xd.baseAddress!, xs.baseAddress!))
+                        let sixteen = UncheckedSendable((x.sums16, x.runs16))
                         let count = min(ForkJoin.shared.workers + 1, max(1, rows / 4))
                         ForkJoin.shared.run { chunk in
                             guard chunk < count else { return }
@@ -339,13 +345,19 @@ public struct SuperBlockMatrix: Sendable {
                                 if x.rows > 1 {
                                     let decoded = DecodedRow(format: format, blocks: blocks)
                                     defer { decoded.deallocate() }
-                                    for tile in Swift.stride(from: 0, to: x.rows, by: 128) {
-                                        for r in chunkRows {
-                                            decoded.decode(w + r * blocks * blockBytes)
-                                            for t in tile..<min(x.rows, tile + 128) {
-                                                let value = decoded.dot(q + t * blocks * 256, d + t * blocks, s + t * blocks * 16)
-                                                let at = shared.value + t * stride + r
-                                                at.pointee = accumulate ? at.pointee + value : value
+                                    let (sums16, runs16) = sixteen.value
+                                    sums16.withUnsafeBufferPointer { sums in
+                                        runs16.withUnsafeBufferPointer { runs in
+                                            for tile in Swift.stride(from: 0, to: x.rows, by: 128) {
+                                                for r in chunkRows {
+                                                    decoded.decode(w + r * blocks * blockBytes)
+                                                    for t in tile..<min(x.rows, tile + 128) {
+                                                        let value = decoded.dot(
+                                                            q + t * blocks * 256, d + t * blocks, sums.baseAddress! + t * blocks * 16, runs.baseAddress! + t * blocks * 8)
+                                                        let at = shared.value + t * stride + r
+                                                        at.pointee = accumulate ? at.pointee + value : value
+                                                    }
+                                                }
                                             }
                                         }
                                     }
