@@ -151,10 +151,9 @@ struct BlockQuantizedTests {
         }
     }
 
-    /// Products of several tokens with k-quant rows (the wide path where the CPU has it:
-    /// integer lanes of two tokens per register) against the one-token kernels, which
-    /// BlockProductTests holds to ggml's own bits: 5 rows, 2 super-blocks, and token counts
-    /// that leave half-empty pairs and cross a tile of 64.
+    /// Products of several tokens with k-quant rows (each row decoded once per tile of 128
+    /// tokens) against the one-token kernels, which BlockProductTests holds to ggml's own
+    /// bits: 5 rows, 2 super-blocks, and token counts up to one that crosses a tile.
     @Test(arguments: [SuperBlockMatrix.Format.q4K, .q5K, .q6K])
     func superBlockProductsOfManyTokensAreTheOneTokenKernels(format: SuperBlockMatrix.Format) {
         var rng = SplitMix64(seed: 17)
