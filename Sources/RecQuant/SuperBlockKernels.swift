@@ -14,7 +14,8 @@ public struct SuperBlockActivations {
     var d: [Float]
     var bsums: [Int32]
     /// `bsums` as 16-bit integers (at most 16 · 127 in magnitude), and per run of 32 the sum of
-    /// its two (eight per block), for the products of several tokens (`DecodedRow`).
+    /// its two (eight per block), for the products of several tokens (`DecodedRow`); empty for
+    /// one token.
     var sums16: [Int16], runs16: [Int16]
 
     public init(_ x: UnsafePointer<Float>, rows: Int, columns: Int) {
@@ -74,8 +75,9 @@ public struct SuperBlockActivations {
         self.quants = quants
         self.d = d
         self.bsums = bsums
-        sums16 = bsums.map { Int16($0) }
-        runs16 = (0..<(blocks * 8)).map { Int16(bsums[2 * $0] + bsums[2 * $0 + 1]) }
+        // Only the products of several tokens read them.
+        sums16 = rows > 1 ? bsums.map { Int16($0) } : []
+        runs16 = rows > 1 ? (0..<(blocks * 8)).map { Int16(bsums[2 * $0] + bsums[2 * $0 + 1]) } : []
     }
 
     /// The activations as ggml's product sees them: `d · q`.
