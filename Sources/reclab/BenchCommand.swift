@@ -109,6 +109,7 @@ enum BenchCommand: Command {
         let only = args.value("--format"), repeats = try args.intPositive("--repeat", default: 3)
         let names = ["Q4_0", "Q4_1", "Q5_0", "Q5_1", "Q8_0", "Q4_K", "Q5_K", "Q6_K"]
         if let only, !names.contains(only) { throw RecError.usage("--format \(only) is not one of \(names.joined(separator: ", "))") }
+        if let only, only.hasSuffix("_K"), columns % 256 != 0 { throw RecError.usage("--format \(only) needs --columns a multiple of 256") }
         var rng = SplitMix64(seed: 1)
         func halfBytes(_ x: Float) -> [UInt8] { withUnsafeBytes(of: Float16(x).bitPattern.littleEndian) { Array($0) } }
         for format in [BlockQuantizedMatrix.Format.q4_0, .q4_1, .q5_0, .q5_1, .q8_0] where only == nil || only == format.rawValue {
@@ -126,7 +127,6 @@ enum BenchCommand: Command {
             }
         }
         guard columns % 256 == 0 else {
-            if only?.hasSuffix("_K") == true { throw RecError.usage("--format \(only!) needs --columns a multiple of 256") }
             print("quant: the k-quants need --columns a multiple of 256; skipped")
             return 0
         }

@@ -30,6 +30,8 @@ struct HostileFlagTests {
         (["bench", "eval", "--users", "2000000000", "--dim", "2000000000"], "--users x --dim and --items x --dim must each be at most 2^30 values"),
         (["bench", "eval", "--items", "5", "--history", "20"], "--items must exceed --history + 1"),
         (["bench", "lm", "--repeat", "0"], "--repeat must be between 1 and"),
+        (["bench", "quant", "--format", "Q9_9"], "--format Q9_9 is not one of Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q4_K, Q5_K, Q6_K"),
+        (["bench", "quant", "--format", "Q4_K", "--columns", "576"], "--format Q4_K needs --columns a multiple of 256"),
         (["palr", "export-instructions", "SPEC", "--candidates", "-2"], "--candidates must be between 1 and"),
         (["report", "tiny", "--format", "docx"], "--format takes markdown, latex or csv, not 'docx'"),
         (["compare", "tiny"], "compare needs at least two experiment names"),
