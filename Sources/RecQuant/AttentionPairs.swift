@@ -93,15 +93,16 @@ public func attentionValuesTwo(
 }
 
 /// `attentionValues` for four rows of weights of one branch (row r at `p + r · weightStride`,
-/// `n + r` weights long) into `out + r · outStride`, where the CPU has AVX-512
-/// (`weightedValuesFour`); returns false, having done nothing, where it has not or `dim` is not
-/// a multiple of 64. `scratch` holds 64 · dim floats.
+/// `n + r` weights long) into `out + r · outStride`, on the wide path (`weightedValuesFour`;
+/// `wide` defaults to `BlockQuantizedMatrix.wide`, and the path needs a CPU with AVX-512 VNNI);
+/// returns false, having done nothing, off it or where `dim` is not a multiple of 64. `scratch`
+/// holds 64 · dim floats.
 public func attentionValuesFour(
     _ p: UnsafePointer<Float>, weightStride: Int, count n: Int, rows: ValueRows, _ v: UnsafePointer<Float>, valueStride: Int, dim: Int,
-    into out: UnsafeMutablePointer<Float>, outStride: Int, scratch: UnsafeMutablePointer<Float>
+    into out: UnsafeMutablePointer<Float>, outStride: Int, scratch: UnsafeMutablePointer<Float>, wide: Bool? = nil
 ) -> Bool {
     #if arch(x86_64)
-        guard BlockQuantizedMatrix.wide, dim % 64 == 0 else { return false }
+        guard wide ?? BlockQuantizedMatrix.wide, BlockQuantizedMatrix.wideAvailable, dim % 64 == 0 else { return false }
         weightedValuesFour(
             p, weightStride: weightStride, counts: SIMD4(n, n + 1, n + 2, n + 3), from: rows.from, by: rows.by, v, valueStride: valueStride, dim: dim,
             into: scratch)

@@ -155,17 +155,21 @@ public func ggmlGeGLU(gate: UnsafePointer<Float>, up: UnsafePointer<Float>, into
 /// `keyStride`), `dim` values each, into `out` (row stride `outStride`), in tinyBLAS's order.
 /// Row i sees keys `0..<start`, then `visibleFrom[i]...start + i` (its own branch, or all new
 /// rows before it), written as if they followed the first ones (columns `start...`): a branch
-/// is laid out exactly as it would be alone, and nothing it cannot see is computed.
+/// is laid out exactly as it would be alone, and nothing it cannot see is computed. Rows of one
+/// branch go four at a time on the wide path (`wide`, default `BlockQuantizedMatrix.wide`, where
+/// the CPU has AVX-512: `dotsFour`), else two at a time; the bits are the same.
 public func attentionScores(
     _ q: UnsafePointer<Float>, queryStride: Int, _ k: UnsafePointer<Float>, keyStride: Int,
-    rows: Int, start: Int, visibleFrom: [Int], dim: Int, into out: UnsafeMutablePointer<Float>, outStride: Int
+    rows: Int, start: Int, visibleFrom: [Int], dim: Int, into out: UnsafeMutablePointer<Float>, outStride: Int, wide: Bool? = nil
 ) {
     precondition(dim % 16 == 0)
+    // The four-row kernels only where the CPU has them, whatever the caller asks.
+    let wide = (wide ?? BlockQuantizedMatrix.wide) && BlockQuantizedMatrix.wideAvailable
     var i = 0
     while i < rows {
         let row = out + i * outStride, query = q + i * queryStride, from = visibleFrom[i]
         #if arch(x86_64)
-            if BlockQuantizedMatrix.wide, i + 3 < rows, visibleFrom[i + 3] == from {
+            if wide, i + 3 < rows, visibleFrom[i + 3] == from {
                 // Four rows of one branch: the keys all see, then rows i + 1 to i + 3's own.
                 dotsFour(query, queryStride: queryStride, k, keyStride: keyStride, columns: 0..<start, dim: dim, into: row, outStride: outStride)
                 dotsFour(

@@ -15,12 +15,13 @@ struct AttentionPairsTests {
         let visibleFrom = [5, 5, 5, 8, 8, 8, 8, 8, 8, 8, 15, 15, 15, 15, 15, 15]
         func random(_ n: Int) -> [Float] { (0..<n).map { _ in rng.nextFloat() - 0.5 } }
         let q = random(rows * stride), k = random((start + rows) * stride), v = random((start + rows + 4) * stride)
-        let saved = BlockQuantizedMatrix.wide
-        defer { BlockQuantizedMatrix.wide = saved }
         let outStride = 32
         var paired = [Float](repeating: 0, count: rows * outStride)
-        BlockQuantizedMatrix.wide = wide && BlockQuantizedMatrix.wideAvailable
-        attentionScores(q, queryStride: stride, k, keyStride: stride, rows: rows, start: start, visibleFrom: visibleFrom, dim: dim, into: &paired, outStride: outStride)
+        // The wide path where asked for and the CPU has it, passed in rather than set globally,
+        // as other suites switch `BlockQuantizedMatrix.wide` while this one runs.
+        let wide = wide && BlockQuantizedMatrix.wideAvailable
+        attentionScores(
+            q, queryStride: stride, k, keyStride: stride, rows: rows, start: start, visibleFrom: visibleFrom, dim: dim, into: &paired, outStride: outStride, wide: wide)
         // Row i sees the start cached keys, then its branch's keys up to itself.
         for i in 0..<rows {
             let visible = 2 * start + i + 1 - visibleFrom[i]
@@ -47,8 +48,9 @@ struct AttentionPairsTests {
         // Four rows of weights 11 to 14 long, 16 apart.
         let four = random(4 * 16)
         var outFour = [Float](repeating: 0, count: 4 * dim), scratchFour = [Float](repeating: 0, count: 64 * dim)
-        let ran = attentionValuesFour(four, weightStride: 16, count: 11, rows: layout, v, valueStride: stride, dim: dim, into: &outFour, outStride: dim, scratch: &scratchFour)
-        #expect(ran == BlockQuantizedMatrix.wide, "the four-row path runs exactly where AVX-512 is on")
+        let ran = attentionValuesFour(
+            four, weightStride: 16, count: 11, rows: layout, v, valueStride: stride, dim: dim, into: &outFour, outStride: dim, scratch: &scratchFour, wide: wide)
+        #expect(ran == wide, "the four-row path runs exactly when asked for on a CPU that has it")
         if ran {
             for r in 0..<4 {
                 var alone = [Float](repeating: 0, count: dim)
