@@ -102,7 +102,7 @@ public func attentionValuesFour(
     into out: UnsafeMutablePointer<Float>, outStride: Int, scratch: UnsafeMutablePointer<Float>, wide: Bool? = nil
 ) -> Bool {
     #if arch(x86_64)
-        guard wide ?? BlockQuantizedMatrix.wide, BlockQuantizedMatrix.wideAvailable, dim % 64 == 0 else { return false }
+        guard BlockQuantizedMatrix.usesWide(wide), dim % 64 == 0 else { return false }
         weightedValuesFour(
             p, weightStride: weightStride, counts: SIMD4(n, n + 1, n + 2, n + 3), from: rows.from, by: rows.by, v, valueStride: valueStride, dim: dim,
             into: scratch)

@@ -122,6 +122,10 @@ public struct BlockQuantizedMatrix: Sendable {
     /// RECLAB_QUANT_KERNELS=avx2. Tests switch it to run both paths; both give the same bits,
     /// so a switch mid-run changes no result.
     nonisolated(unsafe) static var wide = wideAvailable && ProcessInfo.processInfo.environment["RECLAB_QUANT_KERNELS"] != "avx2"
+
+    /// Whether a kernel takes its wide variant: as the caller asks, else as `wide` says, and only
+    /// where the CPU has it.
+    static func usesWide(_ asked: Bool?) -> Bool { (asked ?? wide) && wideAvailable }
 }
 
 /// Rows of Float32 activations quantised to 8 bits per block of 32 exactly as ggml's

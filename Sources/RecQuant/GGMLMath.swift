@@ -163,8 +163,7 @@ public func attentionScores(
     rows: Int, start: Int, visibleFrom: [Int], dim: Int, into out: UnsafeMutablePointer<Float>, outStride: Int, wide: Bool? = nil
 ) {
     precondition(dim % 16 == 0)
-    // The four-row kernels only where the CPU has them, whatever the caller asks.
-    let wide = (wide ?? BlockQuantizedMatrix.wide) && BlockQuantizedMatrix.wideAvailable
+    let wide = BlockQuantizedMatrix.usesWide(wide)
     var i = 0
     while i < rows {
         let row = out + i * outStride, query = q + i * queryStride, from = visibleFrom[i]

@@ -341,6 +341,10 @@ public struct SuperBlockMatrix: Sendable {
                             guard chunk < count else { return }
                             let (w, q, d, s) = views.value
                             let chunkRows = (chunk * rows / count)..<((chunk + 1) * rows / count)
+                            @inline(__always) func store(_ value: Float, token t: Int, row r: Int) {
+                                let at = shared.value + t * stride + r
+                                at.pointee = accumulate ? at.pointee + value : value
+                            }
                             #if arch(x86_64)
                                 // Several tokens: each row decoded once per tile of 128 tokens
                                 // (whose activations stay in cache), the same bits as below.
@@ -356,8 +360,7 @@ public struct SuperBlockMatrix: Sendable {
                                                     for t in tile..<min(x.rows, tile + 128) {
                                                         let value = decoded.dot(
                                                             q + t * blocks * 256, d + t * blocks, sums.baseAddress! + t * blocks * 16, runs.baseAddress! + t * blocks * 8)
-                                                        let at = shared.value + t * stride + r
-                                                        at.pointee = accumulate ? at.pointee + value : value
+                                                        store(value, token: t, row: r)
                                                     }
                                                 }
                                             }
@@ -375,8 +378,7 @@ public struct SuperBlockMatrix: Sendable {
                                         case .q5K: Q5K.dot(row, token, scales, sums, blocks)
                                         case .q6K: Q6K.dot(row, token, scales, sums, blocks)
                                         }
-                                    let at = shared.value + t * stride + r
-                                    at.pointee = accumulate ? at.pointee + value : value
+                                    store(value, token: t, row: r)
                                 }
                             }
                         }
