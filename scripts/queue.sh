@@ -18,7 +18,6 @@ if [ ${#specs[@]} -eq 0 ]; then
     Experiments/llmrec-scientific.yaml
     Experiments/rating-llm-ml100k.yaml
     Experiments/rating-llm-ml1m.yaml
-    Experiments/rating-llm-ml1m-fraction.yaml
   )
 fi
 results=${RESULTS:-results}
