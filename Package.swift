@@ -91,7 +91,7 @@ let package = Package(
         .testTarget(name: "RecReportTests", dependencies: ["RecReport", "RecStore", "RecEval", "CZlib"]),
         .testTarget(name: "RecStoreTests", dependencies: ["RecStore", "RecTesting"]),
         .testTarget(name: "CTRTests", dependencies: ["CTR", "RecData", "RecEval", "RecSpec", "RecTensor", "RecTesting"]),
-        .testTarget(name: "LLMRecTests", dependencies: ["LLMRec", "CTR", "AllPlugins", "RecRunner", "RecSpec", "RecStore", "RecLM", "RecTesting"]),
+        .testTarget(name: "LLMRecTests", dependencies: ["LLMRec", "CTR", "AllPlugins", "RecRunner", "RecSpec", "RecStore", "RecLM", "RecTensor", "RecTesting"]),
         .testTarget(name: "KARTests", dependencies: ["KAR", "CTR", "RecLM", "RecSpec", "RecTensor", "RecTesting"]),
         .testTarget(name: "TIGERTests", dependencies: ["TIGER", "RecTensor", "RecSpec", "RecTesting"]),
         .testTarget(name: "RatingTests", dependencies: ["Rating", "RecData", "RecEval", "RecTensor", "RecTesting"]),

@@ -53,15 +53,21 @@ final class TextMLPNetwork: @unchecked Sendable {
         return (itemVectors ?? itemTable)!.embeddingBag(rows: rows, weights: weights, starts: starts)
     }
 
-    /// `[B, 1]` logits for `[B, userWidth]` and `[B, itemWidth]`.
+    /// `[B, 1]` logits for `[B, userWidth]` and `[B, itemWidth]`. The first layer is applied
+    /// as `u W_u + v W_v + b` (`W_u`, `W_v` the rows of its weight that read each side), which
+    /// equals `[u, v] W + b`, so that a training step computes no gradient for fixed text
+    /// vectors (`[B, K]`, K up to three encoder widths) where only the user's `[B, D]` needs one.
     func logits(_ u: Tensor, _ v: Tensor) -> Tensor {
-        var h = Tensor.concat([u, v], axis: 1)
-        for (index, layer) in layers.enumerated() {
-            h = h.linear(layer.weight, layer.bias)
-            if index < layers.count - 1 { h = h.relu() }
-        }
+        var h = firstLayer(users: u) + v.matmul(itemWeight)
+        for layer in layers.dropFirst() { h = h.relu().linear(layer.weight, layer.bias) }
         return h
     }
+
+    /// `[B, h0]`: `u W_u + b`.
+    func firstLayer(users u: Tensor) -> Tensor { u.linear(layers[0].weight.slice(axis: 0, 0..<userWidth), layers[0].bias) }
+
+    /// `[itemWidth, h0]`: `W_v`.
+    var itemWeight: Tensor { layers[0].weight.slice(axis: 0, userWidth..<layers[0].weight.shape[0]) }
 
     /// Every training interaction as a positive and `negatives` uniform items the user has not
     /// had as negatives, in seeded shuffled batches, with Adam.
@@ -99,16 +105,12 @@ final class TextMLPNetwork: @unchecked Sendable {
     /// Every item's score for each user: `v W_v` once, then per user the rest of the network.
     func score(users: ArraySlice<Int32>, history: [[Int32]], into scores: UnsafeMutableBufferPointer<Float>) {
         Tensor.noGrad {
-            let first = layers[0], split = userWidth
-            let itemPart = items((0..<Int32(itemCount)).map { $0 }).matmul(first.weight.slice(axis: 0, split..<first.weight.shape[0]))  // [I, h0]
-            let userPart = self.users(Array(users), history: history).linear(first.weight.slice(axis: 0, 0..<split), first.bias)  // [B, h0]
-            let h0 = first.weight.shape[1]
+            let itemPart = items((0..<Int32(itemCount)).map { $0 }).matmul(itemWeight)  // [I, h0]
+            let userPart = firstLayer(users: self.users(Array(users), history: history))  // [B, h0]
+            let h0 = itemPart.shape[1]
             for (row, _) in users.enumerated() {
-                var h = itemPart.addingRowVector(Tensor(shape: [h0], data: Array(userPart.data[row * h0..<(row + 1) * h0]))).relu()
-                for (index, layer) in layers.enumerated().dropFirst() {
-                    h = h.linear(layer.weight, layer.bias)
-                    if index < layers.count - 1 { h = h.relu() }
-                }
+                var h = itemPart.addingRowVector(Tensor(shape: [h0], data: Array(userPart.data[row * h0..<(row + 1) * h0])))
+                for layer in layers.dropFirst() { h = h.relu().linear(layer.weight, layer.bias) }
                 for (item, value) in h.data.enumerated() { scores[row * itemCount + item] = value }
             }
         }

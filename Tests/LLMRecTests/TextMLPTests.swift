@@ -1,6 +1,7 @@
 import Foundation
 import RecCore
 import RecSpec
+import RecTensor
 import RecTesting
 import Testing
 
@@ -46,6 +47,35 @@ struct TextMLPTests {
         #expect(a == b)
         var other = try TextMLP(configuration: try textMLP("{ user: id, epochs: 2, hidden: [8, 4] }"), context: ComponentContext(seed: 1))
         #expect(throws: RecError.self) { try other.restore(from: try model.checkpoint()) }
+    }
+
+    /// Training's forward pass (the first layer factored by side) and scoring's (the item
+    /// side's first layer once for all items) both give every item the score of the MLP over
+    /// the concatenated `[user, item]`.
+    @Test(arguments: ["{ user: id, item: text }", "{ user: history, item: id }"])
+    func trainingAndScoringAgree(_ yaml: String) throws {
+        let split = try Fixtures.clusteredDataset(users: 20, items: 30).split(.leaveOneOut)
+        var training = split.trainingSet
+        training.itemVectors = clusterVectors(training)
+        let configuration = try textMLP(String(yaml.dropLast()) + ", epochs: 2, batch_size: 16, hidden: [8, 4] }")
+        let network = TextMLPNetwork(
+            configuration, users: training.userCount, items: training.itemCount, itemVectors: training.itemVectors.flatMap { $0 }, vectorWidth: 8, seed: 1)
+        try network.train(on: training, configuration: configuration, context: TrainingContext(seed: 1))
+        let items = (0..<Int32(training.itemCount)).map { $0 }
+        var scores = [Float](repeating: 0, count: 2 * items.count)
+        scores.withUnsafeMutableBufferPointer { network.score(users: [0, 3], history: training.history, into: $0) }
+        for (row, user) in [Int32(0), 3].enumerated() {
+            let (logits, reference) = Tensor.noGrad {
+                let (u, v) = (network.users([Int32](repeating: user, count: items.count), history: training.history), network.items(items))
+                var h = Tensor.concat([u, v], axis: 1)
+                for (index, layer) in network.layers.enumerated() { h = index == 0 ? h.linear(layer.weight, layer.bias) : h.relu().linear(layer.weight, layer.bias) }
+                return (network.logits(u, v).data, h.data)
+            }
+            for item in items.indices {
+                #expect(abs(logits[item] - reference[item]) < 1e-5, "training, user \(user), item \(item)")
+                #expect(abs(scores[row * items.count + item] - reference[item]) < 1e-5, "scoring, user \(user), item \(item)")
+            }
+        }
     }
 
     @Test func badSettingsAreRefused() {
