@@ -55,7 +55,7 @@ public enum MarkdownReport {
 
         // MARK: Significance
         let family = try SignificanceFamily(data: data)
-        if !family.sections.isEmpty { out += significanceSections(family) }
+        if !family.sections.isEmpty { out += significanceSections(family) + seedSection(family, data: data) }
         out += try intervalSection(data: data, figures: &figures)
         out += try sampledCorrectionSection(data: data)
 

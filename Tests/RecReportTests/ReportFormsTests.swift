@@ -1,5 +1,6 @@
 import Foundation
 import RecCore
+import RecEval
 import RecStore
 import Testing
 
@@ -27,9 +28,7 @@ struct ReportFormsTests {
             experiment: name, specFile: info.specFile, specHash: name, infoJSON: String(decoding: try JSONEncoder().encode(info), as: UTF8.self),
             plan: refs.map { ResultStore.PlannedCell(key: $0.key, pipeline: $0.pipeline, sweepLabel: "base", seed: $0.seed, configHash: $0.key, configJSON: "{}") })
         for ref in refs {
-            let rate = ref.pipeline == "good" ? 0.4 : 0.2
-            var rng = SplitMix64(seed: ref.seed &+ UInt64(ref.pipeline.count))
-            let values = (0..<users).map { _ in Double(rng.nextInt(below: 1000)) < rate * 1000 ? 1.0 : 0.0 }
+            let values = hits(ref.pipeline, seed: ref.seed)
             let result = ResultStore.CellResult(
                 dataFingerprint: "f00d", datasetStatsJSON: "{}", metrics: [("hr", 10, values.reduce(0, +) / Double(users))], users: (0..<Int32(users)).map { $0 },
                 perUser: [("hr", 10, values)], timings: [("fit", 1.5), ("evaluate", 0.5)],
@@ -39,6 +38,15 @@ struct ReportFormsTests {
             _ = try store.finish(cell: try store.status(experiment: experiment, cell: ref.key).id, result: result)
         }
     }
+
+    /// Each user's hit of a pipeline's cell: `good` hits 40% of users, the others 20%.
+    static func hits(_ pipeline: String, seed: UInt64) -> [Double] {
+        let rate = pipeline == "good" ? 0.4 : 0.2
+        var rng = SplitMix64(seed: seed &+ UInt64(pipeline.count))
+        return (0..<users).map { _ in Double(rng.nextInt(below: 1000)) < rate * 1000 ? 1.0 : 0.0 }
+    }
+
+    static func hitRate(_ pipeline: String, seed: UInt64) -> Double { hits(pipeline, seed: seed).reduce(0, +) / Double(users) }
 
     static func store(_ label: String) throws -> ResultStore {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("reclab-report-\(label)-\(getpid())")
@@ -60,6 +68,12 @@ struct ReportFormsTests {
             #expect(XMLParser(data: Data(figure.svg.utf8)).parse(), "\(figure.name)")
         }
         #expect(rendered.markdown.contains("| Δ | MDE | t-test p |"))
+        // Over seeds: `good` ahead of `weak` on both seeds, hit rates from the fixture's draws.
+        let hr = { (pipeline: String, seed: UInt64) in Self.hitRate(pipeline, seed: seed) }
+        let differences = [UInt64(1), 2].map { hr("good", $0) - hr("weak", $0) }
+        let p = try #require(Significance.pairedTTest([hr("good", 1), hr("good", 2)], [hr("weak", 1), hr("weak", 2)])?.pValue)
+        let row = "| good | hr@10 | " + String(format: "%+.4f", (differences[0] + differences[1]) / 2) + " | 2 of 2 | " + MarkdownReport.pValue(p) + " |"
+        #expect(rendered.markdown.contains("## The same comparisons over seeds") && rendered.markdown.contains(row), "\(row)")
         #expect(rendered.markdown.contains("| good | 1.50 | 0.50 | 100 | – | 50,000 | 2,000 | – | 286 |"))
     }
 
