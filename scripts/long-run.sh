@@ -12,6 +12,15 @@
 # Commit the checkpoints when a sitting ends. COMMAND is `run` or `augment` (`augment` needs
 # `--export FILE`, as `reclab augment --help` says). NAME is the spec's file name without .yaml.
 # Needs `swift build -c release`.
+#
+# LANES=N (run only; default 1) runs the spec as N processes on DB, lane i on core i alone
+# (taskset, one OpenBLAS thread): even lanes take the pipelines in the spec's order, odd lanes
+# in reverse, and the runner gives each cell to one process (a cell another lane runs is waited
+# for, never run twice). It pays for work that does not use two cores well: LoRA training runs
+# 1.61 s per example on two cores and 1.87 s on one, so two lanes do 1.7x the work
+# (`reclab bench lora --tokens 256 --examples 4`, alone and as two pinned copies); the local
+# engine's generation does not (16 slots: 228 generated tokens/s on two cores, 159 in all on
+# two lanes).
 # Usage: scripts/long-run.sh run|augment SPEC DB [reclab options...]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -62,7 +71,27 @@ export_results() {
 exporter=$!
 trap 'kill $exporter 2>/dev/null || true' EXIT
 status=0
-"$reclab" "$command" "$spec" --db "$db" "$@" || status=$?
+lanes=${LANES:-1}
+if [ "$lanes" -gt 1 ] && [ "$command" = run ]; then
+  [ "$lanes" -le "$(nproc)" ] || { echo "long-run: LANES=$lanes, but this machine has $(nproc) cores" >&2; exit 64; }
+  case " $* " in *" --pipelines "*) echo "long-run: LANES orders the pipelines itself; drop --pipelines" >&2; exit 64 ;; esac
+  pipelines=$("$reclab" plan "$spec" | cut -f3 | awk '!seen[$0]++')
+  forward=$(echo "$pipelines" | paste -sd,)
+  backward=$(echo "$pipelines" | tac | paste -sd,)
+  lane_pids=()
+  trap 'kill "${lane_pids[@]}" 2>/dev/null; exit 143' TERM INT
+  for ((lane = 0; lane < lanes; lane++)); do
+    order=$forward
+    [ $((lane % 2)) = 1 ] && order=$backward
+    OPENBLAS_NUM_THREADS=1 taskset -c "$lane" "$reclab" run "$spec" --db "$db" --pipelines "$order" "$@" &
+    lane_pids+=($!)
+    # Lanes of one direction start apart, so that each marks its first cell before the next looks.
+    sleep 5
+  done
+  for pid in "${lane_pids[@]}"; do wait "$pid" || status=$?; done
+else
+  "$reclab" "$command" "$spec" --db "$db" "$@" || status=$?
+fi
 kill $exporter 2>/dev/null || true
 if [ -f "$db" ]; then export_calls; export_results; fi
 exit $status

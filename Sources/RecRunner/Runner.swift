@@ -47,18 +47,19 @@ public final class Runner: @unchecked Sendable {
             progress.line("[\(done)/\(cells.count)] \(text)")
             progress.status("cells", done: done, total: cells.count, started: started)
         }
-        // First pass: leave cells another live process is running; second pass: take whatever
-        // is still not done (its owner may have died or failed).
+        // First pass: leave cells another live process is running; second pass: wait for each
+        // of those to end, and take over the ones still not done (their owner died or failed).
         for pass in 0..<2 {
             for cell in pass == 0 ? cells : deferred {
-                let state = try store.status(experiment: experiment, cell: cell.key)
+                var state = try store.status(experiment: experiment, cell: cell.key)
+                if pass == 0, state.status == .running, let owner = state.owner, owner != getpid(), Self.isAlive(owner) {
+                    deferred.append(cell)
+                    continue
+                }
+                if pass == 1 { state = try waitForOtherOwner(of: cell, experiment: experiment) }
                 if state.status == .done {
                     summary.skipped += 1
                     advance("\(label(cell)) already done")
-                    continue
-                }
-                if pass == 0, state.status == .running, let owner = state.owner, owner != getpid(), Self.isAlive(owner) {
-                    deferred.append(cell)
                     continue
                 }
                 do {
@@ -182,6 +183,24 @@ public final class Runner: @unchecked Sendable {
     /// Whether process `pid` still runs on this machine. A zombie (exited, not yet reaped: in a
     /// container whose first process does not reap, a killed run stays one) counts as dead,
     /// although `kill(pid, 0)` still answers for it.
+    /// The state of `cell` once no other live process runs it, polled every
+    /// `ownerPollSeconds`: two processes on one database share the cells and never run one
+    /// twice.
+    func waitForOtherOwner(of cell: ExperimentPlan.Cell, experiment: Int64) throws -> (id: Int64, status: ResultStore.CellStatus, owner: Int32?) {
+        var announced = false
+        while true {
+            let state = try store.status(experiment: experiment, cell: cell.key)
+            guard state.status == .running, let owner = state.owner, owner != getpid(), Self.isAlive(owner) else { return state }
+            if !announced {
+                progress.line("\(label(cell)): waiting for process \(owner), which runs it")
+                announced = true
+            }
+            Thread.sleep(forTimeInterval: Self.ownerPollSeconds)
+        }
+    }
+
+    static let ownerPollSeconds = 5.0
+
     static func isAlive(_ pid: Int32) -> Bool {
         guard pid > 0, kill(pid, 0) == 0 || errno == EPERM else { return false }
         // /proc/PID/stat reads "PID (COMMAND) STATE ..."; the command may hold spaces and

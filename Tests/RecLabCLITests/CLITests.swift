@@ -244,6 +244,30 @@ let tinySpec = Fixtures.directory + "/tiny/tiny.yaml"
         #expect(try metricRows(folder + "/merged.sqlite") == reference)
     }
 
+    /// A cell that another live process runs is waited for, not run a second time beside it,
+    /// and taken over once that process is gone.
+    @Test func aCellAnotherProcessRunsIsWaitedFor() throws {
+        let db = Fixtures.temporaryDirectory() + "/w.sqlite"
+        #expect(try CLI.run(["run", tinySpec, "--db", db, "--no-report", "--quiet", "--pipelines", "popularity"]).status == 0)
+        let owner = Process()
+        owner.executableURL = URL(fileURLWithPath: "/bin/sleep")
+        owner.arguments = ["6"]
+        try owner.run()
+        let started = Date()
+        let store = try ResultStore(path: db)
+        let key = try #require(store.db.query("SELECT cell_key FROM cells WHERE pipeline = 'bprmf' AND status = 'pending' ORDER BY id LIMIT 1").first?[0].text)
+        try store.db.query("UPDATE cells SET status = 'running', owner_pid = ? WHERE cell_key = ?", [.int(Int64(owner.processIdentifier)), .text(key)])
+        let run = try CLI.run(["run", tinySpec, "--db", db, "--no-report"])
+        owner.waitUntilExit()
+        #expect(run.status == 0, "\(run.stderr)")
+        #expect(run.stderr.contains("waiting for process \(owner.processIdentifier), which runs it"), "\(run.stderr)")
+        let row = try #require(store.db.query("SELECT status, started_at FROM cells WHERE cell_key = ?", [.text(key)]).first)
+        let taken = try #require(row[1].text.flatMap { ISO8601DateFormatter().date(from: $0) })
+        #expect(row[0].text == "done")
+        // Started once the owner had ended, 6 s after it began (timestamps are whole seconds).
+        #expect(taken.timeIntervalSince(started) >= 5, "started \(taken.timeIntervalSince(started)) s after the owner")
+    }
+
     @Test func trainedModelsComeFromTheStageCache() throws {
         let db = Fixtures.temporaryDirectory() + "/r.sqlite"
         let first = try CLI.run(["run", tinySpec, "--db", db, "--no-report", "--set", "sweep=null"])
