@@ -18,9 +18,10 @@
 # in reverse, and the runner gives each cell to one process (a cell another lane runs is waited
 # for, never run twice). It pays for work that does not use two cores well: LoRA training runs
 # 1.61 s per example on two cores and 1.87 s on one, so two lanes do 1.7x the work
-# (`reclab bench lora --tokens 256 --examples 4`, alone and as two pinned copies); the local
-# engine's generation does not (16 slots: 228 generated tokens/s on two cores, 159 in all on
-# two lanes).
+# (`reclab bench lora --tokens 256 --examples 4`, alone and as two pinned copies), and an
+# epoch of llmrec.mlp on ML-1M takes 9 s on one core as on two. The local engine's generation
+# does not (16 slots: 228 generated tokens/s on two cores, 159 in all on two lanes), so the
+# spec's stages (`run --stages-only`) are built first in one process on every core.
 # Usage: scripts/long-run.sh run|augment SPEC DB [reclab options...]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -80,6 +81,9 @@ if [ "$lanes" -gt 1 ] && [ "$command" = run ]; then
   backward=$(echo "$pipelines" | tac | paste -sd,)
   lane_pids=()
   trap 'kill "${lane_pids[@]}" 2>/dev/null; exit 143' TERM INT
+  # The stages first (augment texts, encoder vectors), in one process on every core: the local
+  # engine's generation is faster that way. The lanes then restore them from the stage cache.
+  "$reclab" run "$spec" --db "$db" --stages-only "$@" || { status=$?; kill $exporter 2>/dev/null || true; export_calls; export_results; exit $status; }
   for ((lane = 0; lane < lanes; lane++)); do
     order=$forward
     [ $((lane % 2)) = 1 ] && order=$backward

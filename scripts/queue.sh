@@ -8,7 +8,8 @@
 # of scripts/setup.sh. Run it in the background and commit Checkpoints/ when a sitting ends:
 #   nohup bash scripts/queue.sh > queue.log 2>&1 &
 # An entry SPEC@N runs that spec in N lanes (LANES=N, see scripts/long-run.sh): the rating
-# specs, whose LoRA training does 1.7x the work as two one-core processes.
+# specs (LoRA training does 1.7x the work as two one-core processes) and LLM-Rec (its MLP
+# trains as fast on one core as on two).
 # Usage: scripts/queue.sh [SPEC[@LANES]...]   (default: the list below, in this order)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -16,8 +17,8 @@ specs=("$@")
 if [ ${#specs[@]} -eq 0 ]; then
   specs=(
     Experiments/kar-ml1m.yaml
-    Experiments/llmrec-ml1m.yaml
-    Experiments/llmrec-scientific.yaml
+    Experiments/llmrec-ml1m.yaml@2
+    Experiments/llmrec-scientific.yaml@2
     Experiments/rating-llm-ml100k.yaml@2
     Experiments/rating-llm-ml1m.yaml@2
   )
