@@ -180,9 +180,6 @@ public final class Runner: @unchecked Sendable {
         return texts
     }
 
-    /// Whether process `pid` still runs on this machine. A zombie (exited, not yet reaped: in a
-    /// container whose first process does not reap, a killed run stays one) counts as dead,
-    /// although `kill(pid, 0)` still answers for it.
     /// The state of `cell` once no other live process runs it, polled every
     /// `ownerPollSeconds`: two processes on one database share the cells and never run one
     /// twice.
@@ -201,6 +198,9 @@ public final class Runner: @unchecked Sendable {
 
     static let ownerPollSeconds = 5.0
 
+    /// Whether process `pid` still runs on this machine. A zombie (exited, not yet reaped: in a
+    /// container whose first process does not reap, a killed run stays one) counts as dead,
+    /// although `kill(pid, 0)` still answers for it.
     static func isAlive(_ pid: Int32) -> Bool {
         guard pid > 0, kill(pid, 0) == 0 || errno == EPERM else { return false }
         // /proc/PID/stat reads "PID (COMMAND) STATE ..."; the command may hold spaces and
