@@ -183,6 +183,9 @@ public enum MarkdownReport {
             }
             out += "MDE is the smallest true mean difference the t-test would detect with 80% power at α = 0.05 (before the correction), "
             out += "from the observed per-user differences: a difference in |Δ| below it was not resolvable with these users.\n\n"
+            for (column, same) in family.repeats.sorted(by: { $0.key.description < $1.key.description }) where index == 0 {
+                out += "Each user's \(column) is their \(same), so the tests of \(column) are those of \(same) and are not repeated.\n\n"
+            }
             let against = Set(section.pairs.map(\.1))
             let header = against.count == 1 ? Markdown.text(against.first!) : "against (mean)"
             out += "| pipeline | metric | mean | \(header) | Δ | MDE | t-test p | Wilcoxon p |" + (method == .none ? "" : " adjusted t / W |") + "\n"

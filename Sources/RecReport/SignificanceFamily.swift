@@ -21,6 +21,9 @@ struct SignificanceFamily {
     var sections: [(title: String, pairs: [(String, String)])] = []
     var rows: [Row] = []
     var method: MultipleComparisons.Method
+    /// Metrics whose per-user values are another's for every pair (GAUC's are each user's AUC),
+    /// with that other: their tests would repeat its tests, so they enter the family once.
+    var repeats: [MetricKey: MetricKey] = [:]
 
     init(data: ReportData) throws {
         let info = data.info
@@ -30,10 +33,32 @@ struct SignificanceFamily {
         if let comparisons = info.comparisons, !comparisons.isEmpty {
             sections.append(("Paired comparisons", comparisons.map { ($0[0], $0[1]) }))
         }
+        var series: [String: [Int32: Double]] = [:]
+        func perUser(_ pipeline: String, _ column: MetricKey) throws -> [Int32: Double]? {
+            let key = "\(pipeline)\u{0}\(column)"
+            if let known = series[key] { return known }
+            let values = try data.perUser(pipeline, column)
+            series[key] = values
+            return values
+        }
+        let pipelines = Set(sections.flatMap { $0.pairs.flatMap { [$0.0, $0.1] } })
+        for (index, column) in data.columns.enumerated() {
+            for earlier in data.columns[..<index] where repeats[earlier] == nil {
+                let same = try pipelines.allSatisfy { pipeline in
+                    guard let a = try perUser(pipeline, column), let b = try perUser(pipeline, earlier), a.count == b.count else { return false }
+                    // NaN (a user a metric is undefined for, such as AUC with one class) matches NaN.
+                    return a.allSatisfy { user, value in b[user].map { $0 == value || ($0.isNaN && value.isNaN) } ?? false }
+                }
+                if same && !pipelines.isEmpty {
+                    repeats[column] = earlier
+                    break
+                }
+            }
+        }
         for (index, section) in sections.enumerated() {
             for (pipeline, other) in section.pairs {
-                for column in data.columns {
-                    guard let mine = try data.perUser(pipeline, column), let theirs = try data.perUser(other, column),
+                for column in data.columns where repeats[column] == nil {
+                    guard let mine = try perUser(pipeline, column), let theirs = try perUser(other, column),
                         let test = Self.paired(mine, theirs)
                     else { continue }
                     rows.append(
@@ -65,7 +90,8 @@ struct SignificanceFamily {
 
     /// Whether `pipeline` differs significantly from the baseline on `column`.
     func differsFromBaseline(_ pipeline: String, _ column: MetricKey) -> Bool {
-        rows.contains { $0.section == 0 && $0.pipeline == pipeline && $0.column == column && $0.survives } && !sections.isEmpty
+        let tested = repeats[column] ?? column
+        return rows.contains { $0.section == 0 && $0.pipeline == pipeline && $0.column == tested && $0.survives } && !sections.isEmpty
             && sections[0].title.hasPrefix("Significance against")
     }
 }

@@ -17,12 +17,14 @@ struct ReportFormsTests {
 
     /// Registers an experiment and finishes its cells: `good` hits 40% of users, `weak` 20%;
     /// `good` used a language model and has a loss curve.
-    static func add(_ store: ResultStore, name: String, pipelines: [String], protocolText: String = "full ranking over all items", baseline: String? = nil) throws {
+    static func add(
+        _ store: ResultStore, name: String, pipelines: [String], protocolText: String = "full ranking over all items", baseline: String? = nil, metrics: [String] = ["hr"]
+    ) throws {
         let seeds: [UInt64] = [1, 2]
         let refs = pipelines.flatMap { pipeline in seeds.map { ExperimentInfo.CellRef(pipeline: pipeline, seed: $0, key: "\(name)-\(pipeline)-\($0)") } }
         let info = ExperimentInfo(
             name: name, description: nil, specFile: "Experiments/\(name).yaml", dataset: "toy", split: "leave-one-out", protocolDescription: protocolText,
-            metrics: ["hr"], cutoffs: [10], baseline: baseline, seeds: seeds, pipelines: pipelines, pipelineComponents: [:],
+            metrics: metrics, cutoffs: [10], baseline: baseline, seeds: seeds, pipelines: pipelines, pipelineComponents: [:],
             points: [ExperimentInfo.Point(label: "base", cells: refs)])
         let experiment = try store.register(
             experiment: name, specFile: info.specFile, specHash: name, infoJSON: String(decoding: try JSONEncoder().encode(info), as: UTF8.self),
@@ -30,8 +32,9 @@ struct ReportFormsTests {
         for ref in refs {
             let values = hits(ref.pipeline, seed: ref.seed)
             let result = ResultStore.CellResult(
-                dataFingerprint: "f00d", datasetStatsJSON: "{}", metrics: [("hr", 10, values.reduce(0, +) / Double(users))], users: (0..<Int32(users)).map { $0 },
-                perUser: [("hr", 10, values)], timings: [("fit", 1.5), ("evaluate", 0.5)],
+                dataFingerprint: "f00d", datasetStatsJSON: "{}", metrics: metrics.map { ($0, 10, values.reduce(0, +) / Double(users)) }, users: (0..<Int32(users)).map { $0 },
+                perUser: metrics.map { ($0, 10, values.enumerated().map { $0.offset == 7 && metrics.count > 1 ? .nan : $0.element }) },
+                timings: [("fit", 1.5), ("evaluate", 0.5)],
                 costs: ref.pipeline == "good"
                     ? [("llm_calls", 100), ("prompt_tokens", 50_000), ("generated_tokens", 2_000), ("peak_rss_bytes", 300_000_000)] : [("llm_calls", 0), ("prompt_tokens", 0)],
                 curves: ref.pipeline == "good" ? (1...5).map { ("loss", $0, 2 / Double($0)) } : [])
@@ -75,6 +78,21 @@ struct ReportFormsTests {
         let row = "| good | hr@10 | " + String(format: "%+.4f", delta) + " | 2 of 2 | " + MarkdownReport.pValue(p) + " |"
         #expect(rendered.markdown.contains("## The same comparisons over seeds") && rendered.markdown.contains(row), "\(row)")
         #expect(rendered.markdown.contains("| good | 1.50 | 0.50 | 100 | – | 50,000 | 2,000 | – | 286 |"))
+    }
+
+    /// Under leave-one-out each user's recall@10 is their hr@10 (here with one user's value
+    /// undefined in both): its tests would repeat hr@10's, so they enter the family once and the
+    /// report says why.
+    @Test func aMetricWithAnothersPerUserValuesIsTestedOnce() throws {
+        let store = try Self.store("twins")
+        try Self.add(store, name: "exp-d", pipelines: ["weak", "good"], baseline: "weak", metrics: ["hr", "recall"])
+        let family = try SignificanceFamily(data: try ReportData(store: store, experiment: "exp-d"))
+        #expect(family.repeats == [MetricKey("recall", 10): MetricKey("hr", 10)])
+        #expect(family.rows.map(\.column) == [MetricKey("hr", 10)])
+        #expect(family.differsFromBaseline("good", MetricKey("recall", 10)) == family.differsFromBaseline("good", MetricKey("hr", 10)))
+        let markdown = try MarkdownReport.render(store: store, experiment: "exp-d", figureFolder: "f").markdown
+        #expect(markdown.contains("Each user's recall@10 is their hr@10, so the tests of recall@10 are those of hr@10 and are not repeated."))
+        #expect(markdown.contains("The report's 1 tests of each kind"))
     }
 
     @Test func latexMarksTheBestAndTheSignificant() throws {
