@@ -19,7 +19,7 @@ import Testing
         #expect(text.contains("## Counts"))
         #expect(text.contains("## Paired comparisons"))
         #expect(text.contains("| v2 vs generate | hr@5 |"))
-        #expect(text.contains("| generate vs likelihood | ndcg@5 |"))
+        #expect(text.contains("| generate vs likelihood | hr@5 |"))
         #expect(text.contains("| generate | 1 |"))
         #expect(text.contains("## Examples: generate (seed 1)"))
         #expect(text.contains("> Profile request (user"))
