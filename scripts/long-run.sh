@@ -83,16 +83,19 @@ if [ "$lanes" -gt 1 ] && [ "$command" = run ]; then
   trap 'kill "${lane_pids[@]}" 2>/dev/null; exit 143' TERM INT
   # The stages first (augment texts, encoder vectors), in one process on every core: the local
   # engine's generation is faster that way. The lanes then restore them from the stage cache.
-  "$reclab" run "$spec" --db "$db" --stages-only "$@" || { status=$?; kill $exporter 2>/dev/null || true; export_calls; export_results; exit $status; }
-  for ((lane = 0; lane < lanes; lane++)); do
-    order=$forward
-    [ $((lane % 2)) = 1 ] && order=$backward
-    OPENBLAS_NUM_THREADS=1 taskset -c "$lane" "$reclab" run "$spec" --db "$db" --pipelines "$order" "$@" &
-    lane_pids+=($!)
-    # Lanes of one direction start apart, so that each marks its first cell before the next looks.
-    sleep 5
-  done
-  for pid in "${lane_pids[@]}"; do wait "$pid" || status=$?; done
+  if "$reclab" run "$spec" --db "$db" --stages-only "$@"; then
+    for ((lane = 0; lane < lanes; lane++)); do
+      order=$forward
+      [ $((lane % 2)) = 1 ] && order=$backward
+      OPENBLAS_NUM_THREADS=1 taskset -c "$lane" "$reclab" run "$spec" --db "$db" --pipelines "$order" "$@" &
+      lane_pids+=($!)
+      # Lanes of one direction start apart, so that each marks its first cell before the next looks.
+      sleep 5
+    done
+    for pid in "${lane_pids[@]}"; do wait "$pid" || status=$?; done
+  else
+    status=$?
+  fi
 else
   "$reclab" "$command" "$spec" --db "$db" "$@" || status=$?
 fi

@@ -11,7 +11,7 @@ extension MarkdownReport {
         guard data.info.seeds.count > 1 else { return "" }
         var rows: [String] = []
         for section in family.sections {
-            let single = Set(section.pairs.map(\.1)).count == 1
+            let oneBaseline = Set(section.pairs.map(\.1)).count == 1
             for (pipeline, other) in section.pairs {
                 for column in data.columns {
                     let mine = data.bySeed(column, pipeline), theirs = data.bySeed(column, other)
@@ -21,9 +21,9 @@ extension MarkdownReport {
                     let higher = ReportData.higherIsBetter(column)
                     let ahead = zip(a, b).filter { higher ? $0 > $1 : $0 < $1 }.count
                     let delta = (a.reduce(0, +) - b.reduce(0, +)) / Double(seeds.count)
-                    let label = single ? Markdown.text(pipeline) : "\(Markdown.text(pipeline)) vs \(Markdown.text(other))"
                     rows.append(
-                        "| \(label) | \(column) | " + String(format: "%+.4f", delta) + " | \(ahead) of \(seeds.count) | \(pValue(Significance.pairedTTest(a, b)?.pValue)) |")
+                        "| \(comparisonLabel(pipeline, other, oneBaseline: oneBaseline)) | \(column) | " + String(format: "%+.4f", delta)
+                            + " | \(ahead) of \(seeds.count) | \(pValue(Significance.pairedTTest(a, b)?.pValue)) |")
                 }
             }
         }

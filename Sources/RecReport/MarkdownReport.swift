@@ -183,15 +183,17 @@ public enum MarkdownReport {
             }
             out += "MDE is the smallest true mean difference the t-test would detect with 80% power at α = 0.05 (before the correction), "
             out += "from the observed per-user differences: a difference in |Δ| below it was not resolvable with these users.\n\n"
-            for (column, same) in family.repeats.sorted(by: { $0.key.description < $1.key.description }) where index == 0 {
-                out += "Each user's \(column) is their \(same), so the tests of \(column) are those of \(same) and are not repeated.\n\n"
+            if index == 0 {
+                for (column, same) in family.repeats.sorted(by: { $0.key.description < $1.key.description }) {
+                    out += "Each user's \(column) is their \(same), so the tests of \(column) are those of \(same) and are not repeated.\n\n"
+                }
             }
             let against = Set(section.pairs.map(\.1))
             let header = against.count == 1 ? Markdown.text(against.first!) : "against (mean)"
             out += "| pipeline | metric | mean | \(header) | Δ | MDE | t-test p | Wilcoxon p |" + (method == .none ? "" : " adjusted t / W |") + "\n"
             out += "|---|---|---:|---:|---:|---:|---:|---:|" + (method == .none ? "" : "---:|") + "\n"
             for row in rows where row.section == index {
-                let label = against.count == 1 ? Markdown.text(row.pipeline) : "\(Markdown.text(row.pipeline)) vs \(Markdown.text(row.other))"
+                let label = comparisonLabel(row.pipeline, row.other, oneBaseline: against.count == 1)
                 out += "| \(label) | \(row.column) | " + String(format: "%.4f | %.4f | %+.4f | ", row.a, row.b, row.a - row.b) + (row.mde.map { String(format: "%.4f", $0) } ?? "–")
                 out += " | \(pValue(row.t)) | \(pValue(row.w))"
                 let mark = row.survives ? " †" : ""
@@ -200,6 +202,12 @@ public enum MarkdownReport {
             out += "\n"
         }
         return out
+    }
+
+    /// A significance row's first cell: the pipeline alone where the section compares every
+    /// pipeline with one baseline, else "pipeline vs other".
+    static func comparisonLabel(_ pipeline: String, _ other: String, oneBaseline: Bool) -> String {
+        oneBaseline ? Markdown.text(pipeline) : "\(Markdown.text(pipeline)) vs \(Markdown.text(other))"
     }
 
     /// 95% percentile-bootstrap intervals of each pipeline's mean per-user value (users

@@ -18,7 +18,8 @@ struct ReportFormsTests {
     /// Registers an experiment and finishes its cells: `good` hits 40% of users, `weak` 20%;
     /// `good` used a language model and has a loss curve.
     static func add(
-        _ store: ResultStore, name: String, pipelines: [String], protocolText: String = "full ranking over all items", baseline: String? = nil, metrics: [String] = ["hr"]
+        _ store: ResultStore, name: String, pipelines: [String], protocolText: String = "full ranking over all items", baseline: String? = nil, metrics: [String] = ["hr"],
+        undefinedUser: Int? = nil
     ) throws {
         let seeds: [UInt64] = [1, 2]
         let refs = pipelines.flatMap { pipeline in seeds.map { ExperimentInfo.CellRef(pipeline: pipeline, seed: $0, key: "\(name)-\(pipeline)-\($0)") } }
@@ -33,7 +34,7 @@ struct ReportFormsTests {
             let values = hits(ref.pipeline, seed: ref.seed)
             let result = ResultStore.CellResult(
                 dataFingerprint: "f00d", datasetStatsJSON: "{}", metrics: metrics.map { ($0, 10, values.reduce(0, +) / Double(users)) }, users: (0..<Int32(users)).map { $0 },
-                perUser: metrics.map { ($0, 10, values.enumerated().map { $0.offset == 7 && metrics.count > 1 ? .nan : $0.element }) },
+                perUser: metrics.map { ($0, 10, values.enumerated().map { $0.offset == undefinedUser ? .nan : $0.element }) },
                 timings: [("fit", 1.5), ("evaluate", 0.5)],
                 costs: ref.pipeline == "good"
                     ? [("llm_calls", 100), ("prompt_tokens", 50_000), ("generated_tokens", 2_000), ("peak_rss_bytes", 300_000_000)] : [("llm_calls", 0), ("prompt_tokens", 0)],
@@ -85,7 +86,7 @@ struct ReportFormsTests {
     /// report says why.
     @Test func aMetricWithAnothersPerUserValuesIsTestedOnce() throws {
         let store = try Self.store("twins")
-        try Self.add(store, name: "exp-d", pipelines: ["weak", "good"], baseline: "weak", metrics: ["hr", "recall"])
+        try Self.add(store, name: "exp-d", pipelines: ["weak", "good"], baseline: "weak", metrics: ["hr", "recall"], undefinedUser: 7)
         let family = try SignificanceFamily(data: try ReportData(store: store, experiment: "exp-d"))
         #expect(family.repeats == [MetricKey("recall", 10): MetricKey("hr", 10)])
         #expect(family.rows.map(\.column) == [MetricKey("hr", 10)])
