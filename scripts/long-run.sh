@@ -22,6 +22,8 @@
 # epoch of llmrec.mlp on ML-1M takes 9 s on one core as on two. The local engine's generation
 # does not (16 slots: 228 generated tokens/s on two cores, 159 in all on two lanes), so the
 # spec's stages (`run --stages-only`) are built first in one process on every core.
+# PIPELINES=a,b,... (with LANES) runs those pipelines only, in that order: cells that need no
+# new generation can go first, and a sitting's end then leaves finished cells behind.
 # Usage: scripts/long-run.sh run|augment SPEC DB [reclab options...]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -75,15 +77,16 @@ status=0
 lanes=${LANES:-1}
 if [ "$lanes" -gt 1 ] && [ "$command" = run ]; then
   [ "$lanes" -le "$(nproc)" ] || { echo "long-run: LANES=$lanes, but this machine has $(nproc) cores" >&2; exit 64; }
-  case " $* " in *" --pipelines "*) echo "long-run: LANES orders the pipelines itself; drop --pipelines" >&2; exit 64 ;; esac
+  case " $* " in *" --pipelines "*) echo "long-run: LANES orders the pipelines itself; name them as PIPELINES=a,b instead of --pipelines" >&2; exit 64 ;; esac
   pipelines=$("$reclab" plan "$spec" | cut -f3 | awk '!seen[$0]++')
+  [ -n "${PIPELINES:-}" ] && pipelines=$(echo "$PIPELINES" | tr , '\n')
   forward=$(echo "$pipelines" | paste -sd,)
   backward=$(echo "$pipelines" | tac | paste -sd,)
   lane_pids=()
   trap 'kill "${lane_pids[@]}" 2>/dev/null; exit 143' TERM INT
   # The stages first (augment texts, encoder vectors), in one process on every core: the local
   # engine's generation is faster that way. The lanes then restore them from the stage cache.
-  if "$reclab" run "$spec" --db "$db" --stages-only "$@"; then
+  if "$reclab" run "$spec" --db "$db" --stages-only --pipelines "$forward" "$@"; then
     for ((lane = 0; lane < lanes; lane++)); do
       order=$forward
       [ $((lane % 2)) = 1 ] && order=$backward
