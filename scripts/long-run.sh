@@ -78,8 +78,11 @@ lanes=${LANES:-1}
 if [ "$lanes" -gt 1 ] && [ "$command" = run ]; then
   [ "$lanes" -le "$(nproc)" ] || { echo "long-run: LANES=$lanes, but this machine has $(nproc) cores" >&2; exit 64; }
   case " $* " in *" --pipelines "*) echo "long-run: LANES orders the pipelines itself; name them as PIPELINES=a,b instead of --pipelines" >&2; exit 64 ;; esac
-  pipelines=$("$reclab" plan "$spec" | cut -f3 | awk '!seen[$0]++')
-  [ -n "${PIPELINES:-}" ] && pipelines=$(echo "$PIPELINES" | tr , '\n')
+  if [ -n "${PIPELINES:-}" ]; then
+    pipelines=$(echo "$PIPELINES" | tr , '\n')
+  else
+    pipelines=$("$reclab" plan "$spec" | cut -f3 | awk '!seen[$0]++')
+  fi
   forward=$(echo "$pipelines" | paste -sd,)
   backward=$(echo "$pipelines" | tac | paste -sd,)
   lane_pids=()
