@@ -32,9 +32,12 @@ extension LlamaModel {
 
     /// What a batched run did: its plan, and its passes split into those that ran a prompt
     /// (with any other sequences' next tokens beside it) and those that only decoded.
+    /// `promptTokens` counts the prompt tokens the passes ran; `reusedTokens` those a slot
+    /// already held from its previous prompt (a shared prefix, such as the chat template's
+    /// system message), which no pass ran again.
     public struct BatchReport: Sendable, Equatable {
         public var plan: BatchPlan
-        public var promptTokens = 0, promptSeconds = 0.0
+        public var promptTokens = 0, promptSeconds = 0.0, reusedTokens = 0
         public var decodedTokens = 0, decodeSeconds = 0.0
         public var generatedTokens = 0
     }
@@ -58,6 +61,8 @@ extension LlamaModel {
     private struct Running {
         let index: Int, parameters: SamplingParameters, session: Session
         var pending: [Int32]
+        /// Whether `pending` is (the rest of) the prompt rather than a generated token.
+        var prompting = true
         var rng: SplitMix64
         var tokens: [Int32] = [], logprobs: [Double] = [], bytes: [UInt8] = []
         let promptTokens: Int
@@ -70,10 +75,13 @@ extension LlamaModel {
 
     /// Continues every prompt (token ids) under its parameters, `batching.slots` sequences at a
     /// time (continuous batching: a finished sequence's slot takes the next waiting prompt, and
-    /// its prompt runs in the same pass as the others' next tokens). `finished(i, result)` is
-    /// called on this thread as each sequence ends, in the order they end; a prompt that
-    /// cannot run (empty, longer than the context, bad parameters, non-finite logits) fails
-    /// alone. Under exact numerics every continuation is the one a batch of one gives.
+    /// its prompt runs in the same pass as the others' next tokens). A prompt goes to the free
+    /// slot whose cached tokens share its longest prefix, and only the rest of it runs: under
+    /// exact numerics a token's keys and values depend on the tokens before it alone, so the
+    /// result is the same. `finished(i, result)` is called on this thread as each sequence
+    /// ends, in the order they end; a prompt that cannot run (empty, longer than the context,
+    /// bad parameters, non-finite logits) fails alone. Under exact numerics every continuation
+    /// is the one a batch of one gives.
     /// Throws, before running anything, when one sequence's cache exceeds the memory budget.
     @discardableResult
     public func generate(
@@ -105,15 +113,21 @@ extension LlamaModel {
         var running: [Running] = [], report = BatchReport(plan: plan)
         while true {
             while !free.isEmpty, let (index, parameters) = waiting.popLast() {
-                let slot = free.removeLast()
-                slot.truncate(to: 0)
+                let prompt = prompts[index]
+                let kept = free.map { $0.reusablePrefix(of: prompt) }
+                let best = kept.indices.max { (kept[$0], $0) < (kept[$1], $1) }!
+                let slot = free.remove(at: best)
+                slot.truncate(to: kept[best])
+                report.reusedTokens += kept[best]
                 running.append(
-                    Running(index: index, parameters: parameters, session: slot, pending: prompts[index], rng: SplitMix64(seed: parameters.seed), promptTokens: prompts[index].count))
+                    Running(
+                        index: index, parameters: parameters, session: slot, pending: Array(prompt[kept[best]...]), rng: SplitMix64(seed: parameters.seed),
+                        promptTokens: prompt.count))
             }
             guard !running.isEmpty else { return report }
             let started = Date()
             let logits = forward(running.map { Segment(session: $0.session, ids: $0.pending, allLogits: false, branches: nil) })
-            let seconds = Date().timeIntervalSince(started), prompts = running.filter { $0.session.tokens.isEmpty }
+            let seconds = Date().timeIntervalSince(started), prompts = running.filter(\.prompting)
             if prompts.isEmpty {
                 report.decodedTokens += running.count
                 report.decodeSeconds += seconds
@@ -124,6 +138,7 @@ extension LlamaModel {
             var still: [Running] = []
             for (var sequence, logits) in zip(running, logits) {
                 sequence.session.commit(sequence.pending)
+                sequence.prompting = false
                 let outcome: Result<Generation, any Error>?
                 do {
                     outcome = try advance(&sequence, try checkedFinite(logits), ignoreEndOfText: batching.ignoreEndOfText).map { .success($0) }
@@ -192,12 +207,15 @@ extension LlamaModel {
         for start in stride(from: 0, to: valid.count, by: plan.slots) {
             let chunk = Array(valid[start..<min(valid.count, start + plan.slots)])
             let slots = Array(sessions.prefix(chunk.count))
-            slots.forEach { $0.truncate(to: 0) }
             var failures: [Int: any Error] = [:]
-            // The prompts, one segment each.
-            let prompts = try zip(chunk, slots).map { try segment($1, requests[$0].prompt) }
-            let promptLogits = forward(prompts)
-            for (slot, request) in zip(slots, chunk) { slot.commit(requests[request].prompt) }
+            // The prompts, one segment each, less what each slot holds of its previous prompt.
+            let rests = zip(chunk, slots).map { request, slot in
+                let prompt = requests[request].prompt, kept = slot.reusablePrefix(of: prompt)
+                slot.truncate(to: kept)
+                return Array(prompt[kept...])
+            }
+            let promptLogits = forward(try zip(slots, rests).map { try segment($0, $1) })
+            for (slot, rest) in zip(slots, rests) { slot.commit(rest) }
             // Logits before token i of a continuation: the prompt's last row for i = 0, else
             // row i - 1 of that continuation's own pass (its last token needs no pass).
             var branching: [(Int, Segment)] = []

@@ -46,6 +46,15 @@ extension LlamaModel {
         /// Forgets every token after the first `count` (a shared prefix stays cached).
         public func truncate(to count: Int) { tokens.removeLast(max(0, tokens.count - count)) }
 
+        /// How many of `prompt`'s first tokens this session's cache already holds, leaving at
+        /// least the last one to run (its logits are the ones wanted).
+        func reusablePrefix(of prompt: [Int32]) -> Int {
+            var count = 0
+            let limit = min(tokens.count, prompt.count - 1)
+            while count < limit && tokens[count] == prompt[count] { count += 1 }
+            return count
+        }
+
         /// Runs `new` tokens through the model after those already cached.
         /// - Parameter allLogits: logits for every new token (`[new.count, vocabulary]`);
         ///   otherwise for the last one only.

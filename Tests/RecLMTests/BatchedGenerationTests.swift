@@ -48,6 +48,34 @@ struct BatchedGenerationTests {
         if slots < prompts.count { #expect(order != Array(prompts.indices)) }
     }
 
+    /// Chat prompts share the template's system message and an instruction; a slot that takes
+    /// a new prompt keeps that prefix's keys and values and runs only the rest, with the same
+    /// results as each prompt alone.
+    @Test func aSharedPrefixIsRunOnceAndChangesNothing() throws {
+        let model = try Self.model.get()
+        let template = try ChatTemplate(try #require(model.file.metadata["tokenizer.chat_template"]?.string), file: smolLMPath)
+        let prompts = ["Heat", "Toy Story", "Casino", "GoldenEye", "Babe"].map {
+            model.tokenizer.encode(template.apply([ChatMessage(role: "user", content: "Describe the film '\($0)' in a sentence.")]), parseSpecial: true, addSpecial: true)
+        }
+        let parameters = [4, 9, 2, 6, 3].map { SamplingParameters(maxTokens: $0) }
+        let alone = try zip(prompts, parameters).map { try model.generate(prompt: $0, parameters: $1) }
+        var batched = [Generation?](repeating: nil, count: prompts.count)
+        let report = try #require(try model.generate(prompts: prompts, parameters: parameters, batching: .init(slots: 2)) { batched[$0] = try? $1.get() })
+        #expect(batched == alone.map { $0 })
+        // Three prompts wait for a slot, and each finds the shared prefix in it.
+        let shared = zip(prompts[0], prompts[1]).prefix { $0 == $1 }.count
+        #expect(shared > 20)
+        #expect(report.reusedTokens >= 3 * shared)
+        #expect(report.promptTokens + report.reusedTokens == prompts.map(\.count).reduce(0, +))
+
+        let continuations = [" Yes", " No", " Maybe so"].map { model.tokenizer.encode($0) }
+        let requests = prompts.map { ($0, continuations) }
+        let scoredAlone = try requests.map { try model.score(prompt: $0.0, continuations: $0.1) }
+        var scored = [[ContinuationScore]?](repeating: nil, count: requests.count)
+        try model.score(requests: requests.map { ($0.0, $0.1) }, batching: .init(slots: 2)) { scored[$0] = try? $1.get() }
+        #expect(scored == scoredAlone.map { $0 })
+    }
+
     @Test func exactBatchedScoringEqualsOneRequestAtATime() throws {
         let model = try Self.model.get()
         let prompts = ["The capital of France is", "My favourite film is", "Q: Name a fruit.\nA:"].map { model.tokenizer.encode($0, addSpecial: true) }
