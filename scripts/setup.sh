@@ -2,7 +2,8 @@
 # Sets RecLab up on a Debian machine with the Swift toolchain, idempotently:
 #   1. installs the C libraries RecLab links (SQLite, libyaml, OpenBLAS, liblzma) and
 #      rsvg-convert and zlib (the tests render every kind of report figure to PNG and read
-#      it back), and slurm-wlm and munge (the test command's cluster test) if missing;
+#      it back), slurm-wlm and munge (the test command's cluster test), and the sqlite3 and
+#      jq command-line tools (scripts/generation-cost.sh, scripts/text-stats.sh) if missing;
 #   2. fetches the pinned model weights into models/ (scripts/fetch-models.sh);
 #   3. builds the release binary;
 #   4. runs the quick-start experiment on the embedded ml-latest-small and writes
@@ -11,7 +12,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-packages=(libsqlite3-dev libyaml-dev libopenblas-dev liblzma-dev librsvg2-bin zlib1g-dev slurm-wlm munge)
+packages=(libsqlite3-dev libyaml-dev libopenblas-dev liblzma-dev librsvg2-bin zlib1g-dev slurm-wlm munge sqlite3 jq)
 missing=()
 for package in "${packages[@]}"; do
   dpkg -s "$package" >/dev/null 2>&1 || missing+=("$package")
