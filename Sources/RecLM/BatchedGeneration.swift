@@ -10,11 +10,15 @@ extension LlamaModel {
         public var memoryBudget: Int
         /// Keep generating past end-of-text (benchmarks that need a fixed length).
         public var ignoreEndOfText: Bool
+        /// Keep the prefix a slot's cache shares with its next prompt (off: benchmarks that
+        /// measure what keeping it saves).
+        public var reusePrefixes: Bool
 
-        public init(slots: Int = 16, memoryBudget: Int = 4 << 30, ignoreEndOfText: Bool = false) {
+        public init(slots: Int = 16, memoryBudget: Int = 4 << 30, ignoreEndOfText: Bool = false, reusePrefixes: Bool = true) {
             self.slots = slots
             self.memoryBudget = memoryBudget
             self.ignoreEndOfText = ignoreEndOfText
+            self.reusePrefixes = reusePrefixes
         }
 
         public static let one = Batching(slots: 1)
@@ -114,7 +118,7 @@ extension LlamaModel {
         while true {
             while !free.isEmpty, let (index, parameters) = waiting.popLast() {
                 let prompt = prompts[index]
-                let kept = free.map { $0.reusablePrefix(of: prompt) }
+                let kept = free.map { batching.reusePrefixes ? $0.reusablePrefix(of: prompt) : 0 }
                 let best = kept.indices.max { (kept[$0], $0) < (kept[$1], $1) }!
                 let slot = free.remove(at: best)
                 slot.truncate(to: kept[best])
@@ -179,12 +183,15 @@ extension LlamaModel {
 
     /// Log-probabilities of each request's continuations after its prompt, `batching.slots`
     /// requests at a time: their prompts run in one pass, then all their continuations in
-    /// another, each over its own cache. `finished(i, result)` is called on this thread as
-    /// each request ends; a request that cannot run fails alone. Under exact numerics every
-    /// score is the one a request alone gets.
+    /// another, each over its own cache. A slot keeps what its previous prompt shares with
+    /// the next one. `finished(i, result)` is called on this thread as each request ends; a
+    /// request that cannot run fails alone. Under exact numerics every score is the one a
+    /// request alone gets.
+    /// - Returns: how many prompt tokens the slots already held, which no pass ran again.
+    @discardableResult
     public func score(
         requests: [(prompt: [Int32], continuations: [[Int32]])], batching: Batching = .one, finished: (Int, Result<[ContinuationScore], any Error>) -> Void
-    ) throws {
+    ) throws -> Int {
         let context = configuration.contextLength
         var valid: [Int] = []
         for (index, request) in requests.enumerated() {
@@ -199,19 +206,21 @@ extension LlamaModel {
                 finished(index, .failure(error))
             }
         }
-        guard !valid.isEmpty else { return }
+        guard !valid.isEmpty else { return 0 }
         let rows = valid.map { requests[$0].prompt.count + requests[$0].continuations.map { max(0, $0.count - 1) }.reduce(0, +) }.max()!
         let plan = try plan(rows: rows, requests: valid.count, batching)
         let sessions = (0..<plan.slots).map { _ in session() }
         sessions.forEach { $0.reserve(plan.rowsPerSlot, exactly: true) }
+        var reused = 0
         for start in stride(from: 0, to: valid.count, by: plan.slots) {
             let chunk = Array(valid[start..<min(valid.count, start + plan.slots)])
             let slots = Array(sessions.prefix(chunk.count))
             var failures: [Int: any Error] = [:]
             // The prompts, one segment each, less what each slot holds of its previous prompt.
             let rests = zip(chunk, slots).map { request, slot in
-                let prompt = requests[request].prompt, kept = slot.reusablePrefix(of: prompt)
+                let prompt = requests[request].prompt, kept = batching.reusePrefixes ? slot.reusablePrefix(of: prompt) : 0
                 slot.truncate(to: kept)
+                reused += kept
                 return Array(prompt[kept...])
             }
             let promptLogits = forward(try zip(slots, rests).map { try segment($0, $1) })
@@ -239,6 +248,7 @@ extension LlamaModel {
                 finished(request, Result { try scores(requests[request].continuations, promptLogits[position], rowsOf[position] ?? []) })
             }
         }
+        return reused
     }
 
     /// Each continuation's log-probabilities from the prompt's last logits and its branch rows.

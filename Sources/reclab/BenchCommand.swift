@@ -19,6 +19,7 @@ enum BenchCommand: Command {
                reclab bench lm [--model M] [--numerics exact|fast] [--movies FILE] [--data-root DIR] [--repeat R]
                reclab bench lm --batch N[,N...] [--kv-budget-mib MIB] [--model M] [--numerics exact|fast] [--movies FILE] [--repeat R]
                reclab bench lm --openai URL --batch N [--concurrency C] [--model NAME] [--movies FILE] [--repeat R]
+               reclab bench lm --shared-prefix [--titles T] [--model M] [--numerics exact|fast] [--movies FILE] [--repeat R]
                reclab bench lora [--model M] [--tokens T] [--examples N]
                reclab bench quant [--rows R] [--columns C] [--format F] [--repeat R]
                reclab bench ctr [--model NAME] [--spec SPEC] [--epochs E] [--python PYTHON] [--no-peer] [--data-root DIR]
@@ -44,6 +45,8 @@ enum BenchCommand: Command {
 
         \(lmBatchUsage)
 
+        \(lmPrefixUsage)
+
         bench encode embeds every movie of ml-latest-small's movies.csv as "Title. Genres: A, B"
         (the text ../shared/peers/st_encode.py encodes), batch B (default 64), after a warm-up on
         the first 256, and prints sentences per second and peak resident memory.
@@ -66,7 +69,7 @@ enum BenchCommand: Command {
             options: [
                 "--users", "--items", "--dim", "--history", "--batch", "--k", "--dataset", "--epochs", "--set", "--data-root", "--encoder", "--movies", "--model", "--numerics", "--tokens",
                 "--examples", "--rows", "--columns", "--format", "--repeat", "--spec", "--pipeline", "--python", "--kv-budget-mib", "--openai", "--concurrency", "--titles", "--max-tokens",
-            ], flags: ["--no-peer"])
+            ], flags: ["--no-peer", "--shared-prefix"])
         switch args.positionals {
         case ["eval"]: return try evaluation(args)
         case ["sasrec"]: return try sasrec(args)
@@ -235,6 +238,10 @@ enum BenchCommand: Command {
         }
         guard titles.count >= 90 else { throw RecError.data("\(path): expected MovieLens movies.dat lines (id::title::genres)") }
         if let url = args.value("--openai") { return try openAIBatch(args, titles: titles, url: url) }
+        if args.has("--shared-prefix") {
+            let model = try LlamaModel(path: try ModelFiles.file(args.value("--model") ?? LMCommand.defaultModel, suffix: ".gguf"), numerics: try LMCommand.numerics(args))
+            return try languageModelSharedPrefix(args, titles: titles, model: model)
+        }
         if args.value("--batch") != nil {
             let model = try LlamaModel(path: try ModelFiles.file(args.value("--model") ?? LMCommand.defaultModel, suffix: ".gguf"), numerics: try LMCommand.numerics(args))
             return try languageModelBatch(args, titles: titles, model: model)

@@ -72,8 +72,9 @@ struct BatchedGenerationTests {
         let requests = prompts.map { ($0, continuations) }
         let scoredAlone = try requests.map { try model.score(prompt: $0.0, continuations: $0.1) }
         var scored = [[ContinuationScore]?](repeating: nil, count: requests.count)
-        try model.score(requests: requests.map { ($0.0, $0.1) }, batching: .init(slots: 2)) { scored[$0] = try? $1.get() }
+        let reused = try model.score(requests: requests.map { ($0.0, $0.1) }, batching: .init(slots: 2)) { scored[$0] = try? $1.get() }
         #expect(scored == scoredAlone.map { $0 })
+        #expect(reused >= 3 * shared, "the second and third chunks of two find the prefix in their slots")
     }
 
     @Test func exactBatchedScoringEqualsOneRequestAtATime() throws {
