@@ -10,12 +10,16 @@ extension BenchCommand {
         8 tokens after each prompt, then scores the answers " 1" to " 5" after each, once with
         each slot's shared prefix run again and once with it kept, R times each (--repeat,
         default 3), and prints the median seconds of each, their ratio and the share of prompt
-        tokens kept. Both ways give the same tokens and scores, which it checks.
+        tokens kept. Under exact numerics both ways give the same tokens and scores, which it
+        checks.
         """
 
     static func languageModelSharedPrefix(_ args: CommandArguments, titles: [String], model: LlamaModel) throws -> Int32 {
         let repeats = try args.intPositive("--repeat", default: 3)
         let shown = try args.int("--titles", default: 30, in: 1...200)
+        guard titles.count >= shown + 64 else {
+            throw RecError.usage("--shared-prefix with --titles \(shown) needs \(shown + 64) titles in the movies file, which has \(titles.count)")
+        }
         guard let text = model.file.metadata["tokenizer.chat_template"]?.string else {
             throw RecError.usage("\(model.file.path) has no chat template; --shared-prefix needs a chat model")
         }
@@ -56,8 +60,13 @@ extension BenchCommand {
                 kept[reuse] = (report?.reusedTokens ?? 0, reused)
             }
         }
-        guard generated[false]! == generated[true]!, scored[false]! == scored[true]! else {
-            throw RecError(.plugin, "bench lm --shared-prefix: keeping the shared prefix changed the output (\(model.numerics) numerics)")
+        // Exact numerics promise the same output; fast numerics' matrix products may round a
+        // prompt's rows differently when fewer of them run.
+        if generated[false]! != generated[true]! || scored[false]! != scored[true]! {
+            guard model.numerics == .fast else {
+                throw RecError(.plugin, "bench lm --shared-prefix: keeping the shared prefix changed the output under exact numerics")
+            }
+            print("(fast numerics: the output with the prefix kept differs from the output with it run again)")
         }
         for (name, seconds, tokens) in [("generate", generateSeconds, kept[true]!.generate), ("score", scoreSeconds, kept[true]!.score)] {
             let again = median(seconds[false]!), keeping = median(seconds[true]!)
