@@ -21,26 +21,26 @@ words=${WORDS:-5}
 [ -f "$file" ] || { echo "text-stats: no export at $file" >&2; exit 1; }
 command -v jq >/dev/null || { echo "text-stats: needs jq (apt-get install jq)" >&2; exit 1; }
 # Every line must be an export record; jq names the line of the first that is not.
-jq -e 'has("field") and has("text")' "$file" >/dev/null 2>/tmp/text-stats.$$ || {
-  echo "text-stats: $file is not a reclab augment export: $(head -1 /tmp/text-stats.$$)" >&2
-  rm -f /tmp/text-stats.$$
+if ! problem=$(jq -e 'has("field") and has("text")' "$file" 2>&1 >/dev/null); then
+  echo "text-stats: $file is not a reclab augment export: ${problem:-a line without field or text}" >&2
   exit 1
-}
-rm -f /tmp/text-stats.$$
+fi
 fields=("$@")
 [ ${#fields[@]} -gt 0 ] || mapfile -t fields < <(jq -r '.field' "$file" | sort -u)
 echo "| field | texts | empty | distinct | mean words | median words | most common opening ($words words) | its share |"
 echo "|---|---:|---:|---:|---:|---:|---|---:|"
 for field in "${fields[@]}"; do
-  count=$(jq --arg f "$field" 'select(.field == $f) | 1' "$file" | wc -l)
+  # One line per text; the final "." keeps trailing empty texts, which $(...) would drop.
+  texts=$(jq -r --arg f "$field" 'select(.field == $f) | .text | gsub("\\s+"; " ") | ltrimstr(" ") | rtrimstr(" ")' "$file"; echo .)
+  texts=${texts%.}
+  count=$(printf '%s' "$texts" | wc -l)
   if [ "$count" -eq 0 ]; then
     echo "| $field | 0 | | | | | (no such field) | |"
     continue
   fi
-  texts=$(jq -r --arg f "$field" 'select(.field == $f) | .text | gsub("\\s+"; " ") | ltrimstr(" ") | rtrimstr(" ")' "$file")
   # mawk has no sort, so the median comes from sort(1).
-  median=$(printf '%s\n' "$texts" | awk 'NF > 0 { print NF }' | sort -n | awk '{ v[NR] = $1 } END { if (NR) print (NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2); else print 0 }')
-  printf '%s\n' "$texts" | awk -v field="$field" -v n="$count" -v words="$words" -v median="$median" '
+  median=$(printf '%s' "$texts" | awk 'NF > 0 { print NF }' | sort -n | awk '{ v[NR] = $1 } END { if (NR) print (NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2); else print 0 }')
+  printf '%s' "$texts" | awk -v field="$field" -v n="$count" -v words="$words" -v median="$median" '
       NF == 0 { next }
       { seen[$0]++; kept++; total += NF
         opening = $1; for (i = 2; i <= words && i <= NF; i++) opening = opening " " $i
