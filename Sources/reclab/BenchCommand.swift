@@ -238,13 +238,10 @@ enum BenchCommand: Command {
         }
         guard titles.count >= 90 else { throw RecError.data("\(path): expected MovieLens movies.dat lines (id::title::genres)") }
         if let url = args.value("--openai") { return try openAIBatch(args, titles: titles, url: url) }
-        if args.has("--shared-prefix") {
+        if args.has("--shared-prefix") || args.value("--batch") != nil {
             let model = try LlamaModel(path: try ModelFiles.file(args.value("--model") ?? LMCommand.defaultModel, suffix: ".gguf"), numerics: try LMCommand.numerics(args))
-            return try languageModelSharedPrefix(args, titles: titles, model: model)
-        }
-        if args.value("--batch") != nil {
-            let model = try LlamaModel(path: try ModelFiles.file(args.value("--model") ?? LMCommand.defaultModel, suffix: ".gguf"), numerics: try LMCommand.numerics(args))
-            return try languageModelBatch(args, titles: titles, model: model)
+            return args.has("--shared-prefix")
+                ? try languageModelSharedPrefix(args, titles: titles, model: model) : try languageModelBatch(args, titles: titles, model: model)
         }
         var rng = SplitMix64(seed: 7)
         let drawn = Array(titles.shuffled(using: &rng).prefix(90))

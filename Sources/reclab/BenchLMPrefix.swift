@@ -40,7 +40,7 @@ extension BenchCommand {
         func median(_ values: [Double]) -> Double { values.sorted()[values.count / 2] }
         func failed(_ what: String) -> RecError { RecError(.plugin, "bench lm --shared-prefix: a prompt failed to \(what)") }
         var generated: [Bool: [Generation?]] = [:], scored: [Bool: [[ContinuationScore]?]] = [:]
-        var generateSeconds: [Bool: [Double]] = [:], scoreSeconds: [Bool: [Double]] = [:], kept: [Bool: (generate: Int, score: Int)] = [:]
+        var generateSeconds: [Bool: [Double]] = [:], scoreSeconds: [Bool: [Double]] = [:], kept = (generate: 0, score: 0)
         // Alternating, so that the machine's drift falls on both ways alike.
         for _ in 0..<repeats {
             for reuse in [false, true] {
@@ -57,7 +57,7 @@ extension BenchCommand {
                 guard !scores.contains(nil) else { throw failed("be scored") }
                 generated[reuse] = outputs
                 scored[reuse] = scores
-                kept[reuse] = (report?.reusedTokens ?? 0, reused)
+                if reuse { kept = (report?.reusedTokens ?? 0, reused) }
             }
         }
         // Exact numerics promise the same output; fast numerics' matrix products may round a
@@ -68,7 +68,7 @@ extension BenchCommand {
             }
             print("(fast numerics: the output with the prefix kept differs from the output with it run again)")
         }
-        for (name, seconds, tokens) in [("generate", generateSeconds, kept[true]!.generate), ("score", scoreSeconds, kept[true]!.score)] {
+        for (name, seconds, tokens) in [("generate", generateSeconds, kept.generate), ("score", scoreSeconds, kept.score)] {
             let again = median(seconds[false]!), keeping = median(seconds[true]!)
             print(
                 name.padding(toLength: 9, withPad: " ", startingAt: 0)
