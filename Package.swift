@@ -76,7 +76,7 @@ let package = Package(
             name: "reclab", dependencies: ["RecRunner", "RecReport", "AllPlugins", "SASRec", "TextEncoders", "PALR", "RecLM", "RecQuant", "RecTensor", "COpenBLAS", "CTR", "RecData"]),
 
         // MARK: - Tests
-        .target(name: "RecTesting", dependencies: ["RecCore", "RecData", "RecLM", "RecSpec"], path: "Sources/RecTesting"),
+        .target(name: "RecTesting", dependencies: ["RecCore", "RecData", "RecLM", "RecSpec", "RecTensor"], path: "Sources/RecTesting"),
         .testTarget(name: "RecCoreTests", dependencies: ["RecCore", "AllPlugins", "Baselines"]),
         .testTarget(name: "RecSpecTests", dependencies: ["RecSpec", "RecRunner", "RecStore", "RecData", "RecReport", "AllPlugins", "RecTesting"]),
         .testTarget(name: "RecDataTests", dependencies: ["RecData", "RecTesting"]),

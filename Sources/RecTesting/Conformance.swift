@@ -2,6 +2,7 @@ import Foundation
 import RecCore
 import RecData
 import RecSpec
+import RecTensor
 
 /// What a role's conformance suite found wrong, one line per broken promise.
 public struct ConformanceFailure: Error, CustomStringConvertible {
@@ -33,10 +34,13 @@ public enum Conformance {
         let split = try dataset.split(.leaveOneOut)
         var training = split.trainingSet
         upstream?(&training)
-        func trained(_ seed: UInt64) throws -> R { try fitted(try build(seed), on: training, seed: seed) }
+        // OpenBLAS's summation order follows its thread count, which is one setting for the
+        // process and which concurrently running tests change; the checks hold it at one so that
+        // two trainings can be compared bit for bit.
+        func trained(_ seed: UInt64) throws -> R { try BLASThreads.single { try fitted(try build(seed), on: training, seed: seed) } }
         func scores(_ model: R, users: [Int32], history: [[Int32]]) throws -> [Float] {
             var buffer = [Float](repeating: .nan, count: users.count * dataset.itemCount)
-            try buffer.withUnsafeMutableBufferPointer { try model.score(users: users[...], history: history, into: $0) }
+            try BLASThreads.single { try buffer.withUnsafeMutableBufferPointer { try model.score(users: users[...], history: history, into: $0) } }
             return buffer
         }
         let users = (0..<Int32(dataset.userCount)).map { $0 }
@@ -75,12 +79,13 @@ public enum Conformance {
         split.labelRule = LabelRule(.greater, 3)
         var training = split.trainingSet
         upstream?(&training)
-        func trained(_ seed: UInt64) throws -> S { try fitted(try build(seed), on: training, seed: seed) }
+        // One BLAS thread throughout, as for retrievers.
+        func trained(_ seed: UInt64) throws -> S { try BLASThreads.single { try fitted(try build(seed), on: training, seed: seed) } }
         let users = split.test.map(\.user), items = split.test.map(\.item)
         let model = try trained(7)
-        let first = try model.predict(users: users, items: items, history: split.trainHistory)
+        let first = try BLASThreads.single { try model.predict(users: users, items: items, history: split.trainHistory) }
         if first.count != users.count { problems.append("\(first.count) predictions for \(users.count) pairs") }
-        if try trained(7).predict(users: users, items: items, history: split.trainHistory) != first {
+        if try BLASThreads.single({ try trained(7).predict(users: users, items: items, history: split.trainHistory) }) != first {
             problems.append("two instances built and trained with seed 7 predict differently (does it ignore its seed?)")
         }
         if !first.allSatisfy(\.isFinite) { problems.append("some predictions are not finite") }
