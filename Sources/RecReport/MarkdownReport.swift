@@ -173,6 +173,12 @@ public enum MarkdownReport {
         var out = ""
         for (index, section) in family.sections.enumerated() {
             out += "## \(section.title)\n\n"
+            // A partly run experiment: say which pairs wait instead of printing an empty table.
+            guard rows.contains(where: { $0.section == index }) else {
+                let pairs = section.pairs.map { "\(Markdown.text($0.0)) against \(Markdown.text($0.1))" }.joined(separator: "; ")
+                out += "No pair has finished cells on both sides yet (\(pairs)).\n\n"
+                continue
+            }
             out += "Paired tests on per-user values (each user's value averaged over seeds): two-sided paired t-test and "
             out += "Wilcoxon signed-rank (zero differences dropped, normal approximation with tie correction). "
             if method == .none {

@@ -19,18 +19,18 @@ struct ReportFormsTests {
     /// `good` used a language model and has a loss curve.
     static func add(
         _ store: ResultStore, name: String, pipelines: [String], protocolText: String = "full ranking over all items", baseline: String? = nil, metrics: [String] = ["hr"],
-        undefinedUser: Int? = nil
+        undefinedUser: Int? = nil, comparisons: [[String]]? = nil, unfinished: Set<String> = []
     ) throws {
         let seeds: [UInt64] = [1, 2]
         let refs = pipelines.flatMap { pipeline in seeds.map { ExperimentInfo.CellRef(pipeline: pipeline, seed: $0, key: "\(name)-\(pipeline)-\($0)") } }
         let info = ExperimentInfo(
             name: name, description: nil, specFile: "Experiments/\(name).yaml", dataset: "toy", split: "leave-one-out", protocolDescription: protocolText,
             metrics: metrics, cutoffs: [10], baseline: baseline, seeds: seeds, pipelines: pipelines, pipelineComponents: [:],
-            points: [ExperimentInfo.Point(label: "base", cells: refs)])
+            points: [ExperimentInfo.Point(label: "base", cells: refs)], comparisons: comparisons)
         let experiment = try store.register(
             experiment: name, specFile: info.specFile, specHash: name, infoJSON: String(decoding: try JSONEncoder().encode(info), as: UTF8.self),
             plan: refs.map { ResultStore.PlannedCell(key: $0.key, pipeline: $0.pipeline, sweepLabel: "base", seed: $0.seed, configHash: $0.key, configJSON: "{}") })
-        for ref in refs {
+        for ref in refs where !unfinished.contains(ref.pipeline) {
             let values = hits(ref.pipeline, seed: ref.seed)
             let result = ResultStore.CellResult(
                 dataFingerprint: "f00d", datasetStatsJSON: "{}", metrics: metrics.map { ($0, 10, values.reduce(0, +) / Double(users)) }, users: (0..<Int32(users)).map { $0 },
@@ -93,6 +93,18 @@ struct ReportFormsTests {
         #expect(family.differsFromBaseline("good", MetricKey("recall", 10)) == family.differsFromBaseline("good", MetricKey("hr", 10)))
         let markdown = try MarkdownReport.render(store: store, experiment: "exp-d", figureFolder: "f").markdown
         #expect(markdown.contains("Each user's recall@10 is their hr@10, so the tests of recall@10 are those of hr@10 and are not repeated."))
+        #expect(markdown.contains("The report's 1 tests of each kind"))
+    }
+
+    /// A partly run experiment: a comparison whose cells have not all run is named as waiting,
+    /// not printed as an empty table, and the finished pairs are tested as usual.
+    @Test func aComparisonWithoutFinishedCellsSaysSo() throws {
+        let store = try Self.store("partial")
+        try Self.add(store, name: "exp-e", pipelines: ["weak", "good", "late"], baseline: "weak", comparisons: [["late", "good"]], unfinished: ["late"])
+        let markdown = try MarkdownReport.render(store: store, experiment: "exp-e", figureFolder: "f").markdown
+        let section = try #require(markdown.range(of: "## Paired comparisons\n\n"))
+        #expect(markdown[section.upperBound...].hasPrefix("No pair has finished cells on both sides yet (late against good).\n\n"))
+        #expect(markdown.contains("| good | hr@10 | "))
         #expect(markdown.contains("The report's 1 tests of each kind"))
     }
 
