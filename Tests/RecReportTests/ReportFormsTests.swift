@@ -15,8 +15,9 @@ import Testing
 struct ReportFormsTests {
     static let users = 300
 
-    /// Registers an experiment and finishes its cells: `good` hits 40% of users, `weak` 20%;
-    /// `good` used a language model and has a loss curve.
+    /// Registers an experiment and finishes its cells, except those of the `unfinished`
+    /// pipelines: `good` hits 40% of users, the others 20%; `good` used a language model and has
+    /// a loss curve.
     static func add(
         _ store: ResultStore, name: String, pipelines: [String], protocolText: String = "full ranking over all items", baseline: String? = nil, metrics: [String] = ["hr"],
         undefinedUser: Int? = nil, comparisons: [[String]]? = nil, unfinished: Set<String> = []
