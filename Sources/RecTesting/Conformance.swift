@@ -34,10 +34,8 @@ public enum Conformance {
         let split = try dataset.split(.leaveOneOut)
         var training = split.trainingSet
         upstream?(&training)
-        // OpenBLAS's summation order follows its thread count, which is one setting for the
-        // process and which concurrently running tests change; the checks hold it at one so that
-        // two trainings can be compared bit for bit.
-        func trained(_ seed: UInt64) throws -> R { try BLASThreads.single { try fitted(try build(seed), on: training, seed: seed) } }
+        func trained(_ seed: UInt64) throws -> R { try fitted(try build(seed), on: training, seed: seed) }
+        // One BLAS thread, as in `fitted`, so that two models' scores compare bit for bit.
         func scores(_ model: R, users: [Int32], history: [[Int32]]) throws -> [Float] {
             var buffer = [Float](repeating: .nan, count: users.count * dataset.itemCount)
             try BLASThreads.single { try buffer.withUnsafeMutableBufferPointer { try model.score(users: users[...], history: history, into: $0) } }
@@ -79,13 +77,14 @@ public enum Conformance {
         split.labelRule = LabelRule(.greater, 3)
         var training = split.trainingSet
         upstream?(&training)
-        // One BLAS thread throughout, as for retrievers.
-        func trained(_ seed: UInt64) throws -> S { try BLASThreads.single { try fitted(try build(seed), on: training, seed: seed) } }
+        func trained(_ seed: UInt64) throws -> S { try fitted(try build(seed), on: training, seed: seed) }
         let users = split.test.map(\.user), items = split.test.map(\.item)
+        // One BLAS thread, as in `fitted`, so that two models' predictions compare bit for bit.
+        func predictions(_ model: S) throws -> [Float] { try BLASThreads.single { try model.predict(users: users, items: items, history: split.trainHistory) } }
         let model = try trained(7)
-        let first = try BLASThreads.single { try model.predict(users: users, items: items, history: split.trainHistory) }
+        let first = try predictions(model)
         if first.count != users.count { problems.append("\(first.count) predictions for \(users.count) pairs") }
-        if try BLASThreads.single({ try trained(7).predict(users: users, items: items, history: split.trainHistory) }) != first {
+        if try predictions(try trained(7)) != first {
             problems.append("two instances built and trained with seed 7 predict differently (does it ignore its seed?)")
         }
         if !first.allSatisfy(\.isFinite) { problems.append("some predictions are not finite") }
@@ -212,9 +211,13 @@ public enum Conformance {
     }
 
     /// `model` trained on `data` with `seed` when it learns, as it is otherwise.
+    ///
+    /// OpenBLAS's summation order follows its thread count, which is one setting for the process
+    /// and which concurrently running tests change; training holds it at one so that two
+    /// trainings with the same seed can be compared bit for bit.
     static func fitted<C>(_ model: C, on data: TrainingSet, seed: UInt64) throws -> C {
         guard var trainable = model as? any Trainable else { return model }
-        try trainable.fit(data, context: TrainingContext(seed: seed))
+        try BLASThreads.single { try trainable.fit(data, context: TrainingContext(seed: seed)) }
         return trainable as! C
     }
 
