@@ -13,6 +13,7 @@ extension MarkdownReport {
         out += "tokens count every call, cached or not, so they do not change when a cell is run again from the cache; LLM s is the wall time spent in calls "
         out += "that reached a model in the run that finished the cell; peak RSS is the process's peak resident memory while the cell ran, "
         out += "which includes what earlier cells in the same process left resident. "
+        out += "Calls that augment stages make are not counted in any cell: a stage writes its texts once, before the cells that read them, and every cell restores them from the stage store. "
         out +=
             "A likelihood-scoring call counts the continuation tokens it scored as generated tokens, and its prompt tokens where the backend reports them (the local engine does, an OpenAI-compatible server does not).\n\n"
         out += "| pipeline | fit s | evaluate s | LLM calls | from cache | prompt tokens | generated tokens | LLM s | peak RSS MiB |\n"
