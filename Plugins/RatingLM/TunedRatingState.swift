@@ -28,9 +28,13 @@ final class TunedRatingState: @unchecked Sendable {
         self.chat = chat
         model = try LoRAModel(
             model: chat.engine, options: .init(rank: configuration.rank, alpha: Float(configuration.alpha), targets: configuration.targets, seed: seed))
+        // The head starts at zero: the first predictions are the training mean (regression) or
+        // uniform (classification). A randomly drawn head on SmolLM2's final hidden states
+        // started every prompt at the same extreme output (each one clipped to 1 star), which a
+        // short training spends its steps undoing. The adapter still learns: its gradient
+        // reaches it through the head once the first update has moved the head.
         let hidden = model.configuration.hidden, outputs = configuration.output == .regression ? 1 : 5
-        var rng = SplitMix64(seed: seed).derived("llm_rating_tuned head")
-        weight = Initializer.normal([hidden, outputs], std: (2 / Float(hidden + outputs)).squareRoot(), rng: &rng)
+        weight = Tensor.zeros([hidden, outputs], requiresGrad: true)
         bias = Tensor.zeros([outputs], requiresGrad: true)
     }
 

@@ -64,6 +64,23 @@ let smolLMRequired = Fixtures.modelRequired("SmolLM2-135M-Instruct/SmolLM2-135M-
         #expect(throws: RecError.self) { try mismatched.restore(from: try scorer.checkpoint()) }
     }
 
+    /// The head starts at zero, so a model that has barely trained predicts the training mean
+    /// for every pair, whatever the local model's hidden states look like (a randomly drawn
+    /// head on them puts every first prediction far from the ratings' scale, clipped to 1 or 5).
+    @Test(.enabled(if: smolLMRequired)) func anUntrainedHeadPredictsTheTrainingMean() throws {
+        let (training, test) = Self.data()
+        var configuration = TunedLLMRating.Configuration()
+        configuration.examples = 1
+        configuration.learningRate = 1e-8
+        configuration.history = 1
+        configuration.lm.numerics = "fast"
+        var scorer = try TunedLLMRating(configuration: configuration, context: ComponentContext(seed: 1))
+        try scorer.fit(training, context: EventLog().context(seed: 1))
+        let mean = training.interactions.meanRating
+        let predicted = try scorer.predict(test, timeline: Timeline(userCount: 8, training.interactions + test))
+        #expect(predicted.allSatisfy { abs($0 - mean) < 0.01 }, "\(predicted) against the training mean \(mean)")
+    }
+
     @Test func configurationErrorsNameTheKey() throws {
         for (yaml, word) in [("{ targets: [q, x] }", "unknown LoRA target 'x'"), ("{ output: stars }", "unknown value 'stars'"), ("{ batch: 0 }", "batch")] {
             do {
