@@ -33,6 +33,19 @@ struct PipelineStages {
         /// The seed of the permutation that moves the texts across entities (the `shuffle:`
         /// control), or nil.
         var shuffleSeed: UInt64?
+        /// What the stage's texts are stored under, shared by every stage that writes the same
+        /// texts (in another pipeline, after other stages, or shuffled): the augmenter, its
+        /// configuration, the dataset, and the split and seed where the texts depend on them.
+        var textsKey = ""
+        /// What the stage's splits and seeds share: the augmenter, its configuration, the dataset.
+        var strategy = ""
+
+        /// The stage's record in the store's augment-stage ledger; nil for imported texts.
+        func ledger(_ cell: ExperimentPlan.Cell) -> ResultStore.AugmentStage? {
+            guard imported == nil else { return nil }
+            return ResultStore.AugmentStage(
+                experiment: cell.spec.name, pipeline: cell.pipeline.name, stage: textsKey, strategy: strategy, kind: kind, writes: writes, entries: 0)
+        }
     }
 
     struct Derive {
@@ -44,6 +57,9 @@ struct PipelineStages {
     var augment: [Augment] = []
     /// Entries per batched augmenter call (`Runner.augmentChunk`).
     let chunk: Int
+    /// Ask for stored texts again through the call cache, to record their calls (see
+    /// `BulkAugmentation`).
+    var recount = false
     var encoder: (encoder: any TextEncoder, kind: String, json: String, key: String)?
     var derive: [Derive] = []
 
@@ -93,18 +109,22 @@ struct PipelineStages {
             if let imported { made.1 = "{\"import\":\"sha256:\(imported.sha256)\"}" }
             var key: String
             var readsSplit: [String] = []
+            var texts: [String]
             if case .item(let augmenter) = made.0 {
                 if imported == nil, (augmenter as? any ReadsTrainingInteractions)?.readsTrainingInteractions == true { readsSplit = splitParts }
+                texts = ["item", component.kind, made.1, augmenter.usesSeed && imported == nil ? "\(cell.seed)" : "", fingerprint] + readsSplit
                 key = stageKey(
                     ["augment", "item", component.kind, made.1, stage.writes, augmenter.usesSeed && imported == nil ? "\(cell.seed)" : "", previous, fingerprint] + readsSplit)
             } else {
+                texts = ["user", component.kind, made.1, fingerprint] + splitParts
                 key = stageKey(["augment", "user", component.kind, made.1, stage.writes, previous, fingerprint] + splitParts)
             }
             if stage.shuffle { key = stageKey([key, "shuffled", "\(cell.seed)"]) }
             augment.append(
                 Augment(
                     augmenter: made.0, kind: component.kind, json: made.1, writes: stage.writes, key: key, imported: imported, splitParts: readsSplit,
-                    shuffleSeed: stage.shuffle ? cell.seed : nil))
+                    shuffleSeed: stage.shuffle ? cell.seed : nil, textsKey: stageKey(["augment-texts"] + texts),
+                    strategy: stageKey(["augment-strategy", texts[0], component.kind, made.1, fingerprint])))
             previous = key
         }
         if let slot = cell.pipeline.encoder {
@@ -201,7 +221,9 @@ struct PipelineStages {
         let items = split.dataset.itemText, itemIDs = split.dataset.itemIDs
         let seedPart = augmenter.usesSeed && stage.imported == nil ? "\(cell.seed)" : ""
         let keys = try items.map { item in stageKey(["item-text", stage.kind, stage.json, seedPart, try canonicalJSON(item.fields, keys: .asDeclared)] + stage.splitParts) }
-        let bulk = BulkAugmentation(chunk: chunk, label: "\(cell.pipeline.name) \(stage.kind) writing \(stage.writes) for items", kind: stage.kind, store: store, progress: progress)
+        let bulk = BulkAugmentation(
+            chunk: chunk, label: "\(cell.pipeline.name) \(stage.kind) writing \(stage.writes) for items", kind: stage.kind, store: store, progress: progress,
+            ledger: stage.ledger(cell), recount: recount)
         if let imported = stage.imported {
             let texts = try imported.texts(for: itemIDs, level: "item", field: stage.writes)
             return try bulk.run(keys: keys, artifactKind: "item-text:\(stage.kind)") { batch in batch.map { texts[$0] } }
@@ -231,7 +253,9 @@ struct PipelineStages {
             UserHistory(user: Int32(user), history: histories[user], ratings: past.map(\.rating), features: split.dataset.userFeatures.values(of: user))
         }
         let keys = histories.indices.map { Runner.knowledgeKey(kind: stage.kind, json: stage.json, fingerprint: fingerprint, user: Int32($0), history: histories[$0]) }
-        let bulk = BulkAugmentation(chunk: chunk, label: "\(cell.pipeline.name) \(stage.kind) writing \(stage.writes) for users", kind: stage.kind, store: store, progress: progress)
+        let bulk = BulkAugmentation(
+            chunk: chunk, label: "\(cell.pipeline.name) \(stage.kind) writing \(stage.writes) for users", kind: stage.kind, store: store, progress: progress,
+            ledger: stage.ledger(cell), recount: recount)
         if let imported = stage.imported {
             let texts = try imported.texts(for: split.dataset.userIDs, level: "user", field: stage.writes)
             return try bulk.run(keys: keys, artifactKind: "knowledge:\(stage.kind)") { batch in batch.map { texts[$0] } }

@@ -7,8 +7,10 @@ extension Runner {
     /// when nil), and the texts a pipeline's ranking-path `augmenter:` writes for the users its
     /// evaluation ranks: restored from the stage cache or written now through each augmenter's
     /// batched path and stored, one entry per item or user. A stage shared by several pipelines
-    /// or sweep points is listed once.
-    public func augmentations(_ plan: ExperimentPlan, seed: UInt64? = nil) throws -> [AugmentedText] {
+    /// or sweep points is listed once. With `recount`, the augment stages' stored texts are asked
+    /// for again, answered by the call cache, so that the calls of texts written before the
+    /// store recorded them per stage are recorded (`ResultStore.augmentCosts`).
+    public func augmentations(_ plan: ExperimentPlan, seed: UInt64? = nil, recount: Bool = false) throws -> [AugmentedText] {
         let seed = seed ?? plan.cells.first?.seed
         let cells = plan.cells.filter { $0.seed == seed && $0.pipeline.writesText }
         try Self.preflight(cells, data: data, registry: registry)
@@ -16,7 +18,8 @@ extension Runner {
         for cell in cells {
             let prepared = try data.prepare(cell.spec.data, relativeTo: cell.specDirectory, runSeed: cell.seed)
             let context = ComponentContext(seed: cell.seed, artifacts: store, languageModelCache: store, progress: progress)
-            let stages = try PipelineStages(cell, fingerprint: prepared.fingerprint, registry: registry, context: context, chunk: augmentChunk)
+            var stages = try PipelineStages(cell, fingerprint: prepared.fingerprint, registry: registry, context: context, chunk: augmentChunk)
+            stages.recount = recount
             var split = prepared.split
             if stages.augment.contains(where: { !seen.contains($0.key) }) {
                 // A shuffled stage's texts are another stage's on the wrong entities: nothing to export.

@@ -18,11 +18,13 @@ extension ResultStore: LanguageModelCallCache {
     public func cachedLMResponse(_ key: String) throws -> String? {
         let response = try db.query("SELECT response FROM lm_calls WHERE key=?", [.text(key)]).first?[0].text
         try count(response == nil ? "misses" : "hits")
+        if response != nil { callRecorder.note(key) }
         return response
     }
 
     public func storeLMCall(_ call: LanguageModelCall) throws {
         try db.transaction { try insertLMCall(call, createdAt: Self.now()) }
+        callRecorder.note(call.key)
     }
 
     /// One row of the call cache, unless its key is stored already.

@@ -2,11 +2,11 @@ import Foundation
 import RecCore
 
 extension ResultStore {
-    /// Copies experiments, finished cells with their results, datasets, artifacts and cached
-    /// language-model calls from another results file (a shard's) into this one. Cells finished
-    /// here already are kept. With `resultsOnly`, calls and every artifact but the cells' notes and
-    /// examples stay behind: what is left is what a report reads, small enough to carry a long
-    /// run's finished cells to another machine.
+    /// Copies experiments, finished cells with their results, datasets, the calls each augment
+    /// stage made, artifacts and cached language-model calls from another results file (a
+    /// shard's) into this one. Cells finished here already are kept. With `resultsOnly`, calls and
+    /// every artifact but the cells' notes and examples stay behind: what is left is what a
+    /// report reads, small enough to carry a long run's finished cells to another machine.
     /// - Returns: the number of cells copied.
     @discardableResult
     public func merge(from path: String, resultsOnly: Bool = false) throws -> Int {
@@ -46,6 +46,8 @@ extension ResultStore {
                 }
             }
         }
+        // Which calls each augment stage made: small, and what the report's stage costs read.
+        try mergeAugmentStages(from: other)
         if resultsOnly { return copied }
         for row in try other.db.query("SELECT key, kind, data FROM artifacts") {
             try putArtifact(row[0].text!, kind: row[1].text!, data: row[2].blob ?? [])

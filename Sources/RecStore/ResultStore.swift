@@ -5,6 +5,9 @@ import RecCore
 /// content-addressed artifacts, in one SQLite file (WAL mode, every write in a transaction).
 public final class ResultStore: @unchecked Sendable {
     public let db: SQLiteConnection
+    /// Notes the key of every call the call cache answers or stores while a recording is open
+    /// (`recordingCalls`), so an augment stage learns which calls it made.
+    let callRecorder = CallRecorder()
     public static let codeVersion = "reclab 0.1.0"
 
     public init(path: String, readOnly: Bool = false) throws {
@@ -53,6 +56,10 @@ public final class ResultStore: @unchecked Sendable {
         CREATE TABLE IF NOT EXISTS curves(
             cell_id INTEGER NOT NULL REFERENCES cells(id), series TEXT NOT NULL, step INTEGER NOT NULL, value REAL NOT NULL,
             PRIMARY KEY(cell_id, series, step));
+        CREATE TABLE IF NOT EXISTS augment_stages(
+            experiment TEXT NOT NULL, pipeline TEXT NOT NULL, stage TEXT NOT NULL, strategy TEXT NOT NULL, kind TEXT NOT NULL,
+            writes TEXT NOT NULL, entries INTEGER NOT NULL, PRIMARY KEY(experiment, pipeline, stage)) WITHOUT ROWID;
+        CREATE TABLE IF NOT EXISTS augment_stage_calls(stage TEXT NOT NULL, call TEXT NOT NULL, PRIMARY KEY(stage, call)) WITHOUT ROWID;
         """
 
     static func now() -> String {

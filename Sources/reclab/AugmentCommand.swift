@@ -10,6 +10,7 @@ enum AugmentCommand: Command {
     static let summary = "run a spec's augment stages (LLM text per item or user) and export the texts as JSONL"
     static let usage = """
         Usage: reclab augment FILE --export OUT.jsonl [options]
+               reclab augment FILE --recount [options]
 
         Runs the augment stages of every pipeline in FILE for one run seed, before anything
         trains, and each ranking-path `augmenter:` for the users its evaluation ranks: texts
@@ -24,8 +25,15 @@ enum AugmentCommand: Command {
         `import: OUT.jsonl` takes its texts from such a file instead of calling the model, so
         that knowledge written by a larger model elsewhere can be plugged into any spec.
 
+        The database records which calls each augment stage made, and the report's cost
+        section adds up each stage's tokens and wall time from them. Texts written before it
+        did have no such record: --recount asks for every stored text again, answered by the
+        call cache (a call it does not hold is made), for every seed of the spec or the one
+        --seed names, records the calls and keeps the stored texts.
+
         Options:
-          --export PATH        where to write the texts (JSON Lines); required
+          --export PATH        where to write the texts (JSON Lines); required without --recount
+          --recount            record the calls of texts already stored (see above)
           --db PATH            results database (default: reclab.sqlite)
           --seed N             run seed whose split the user-level stages read (default: the spec's first)
           --set KEY=VALUE      override a spec value (repeatable)
@@ -38,13 +46,17 @@ enum AugmentCommand: Command {
 
     static func run(_ raw: ArraySlice<String>) throws -> Int32 {
         let args = try CommandArguments(
-            raw, options: ["--export", "--db", "--seed", "--set", "--pipelines", "--data-root", "--max-cells"], flags: ["--quiet"])
+            raw, options: ["--export", "--db", "--seed", "--set", "--pipelines", "--data-root", "--max-cells"], flags: ["--quiet", "--recount"])
         let file = try args.positionals(1, "the spec FILE")[0]
-        guard let out = args.value("--export") else { throw RecError.usage("augment needs --export OUT.jsonl") }
+        let recount = args.has("--recount"), out = args.value("--export")
+        guard out != nil || recount else { throw RecError.usage("augment needs --export OUT.jsonl or --recount") }
         let plan = try loadPlan(file, args)
         let seed = args.value("--seed") == nil ? nil : try args.seed("--seed")
         if let seed, !plan.info.seeds.contains(seed) {
             throw RecError.usage("--seed \(seed) is not one of the spec's seeds (\(plan.info.seeds.map(String.init).joined(separator: ", ")))")
+        }
+        if recount, out != nil, seed == nil, plan.info.seeds.count > 1 {
+            throw RecError.usage("--recount runs every seed; name the one whose texts --export writes with --seed")
         }
         guard plan.cells.contains(where: \.pipeline.writesText) else {
             throw RecError.usage("'\(plan.info.name)' has no pipeline with augment: stages or an augmenter; nothing to export")
@@ -56,6 +68,12 @@ enum AugmentCommand: Command {
         let selected = try selectCells(plan, pipelines: args.value("--pipelines"), shard: nil).map(\.cell)
         var narrowed = plan
         narrowed.cells = selected
+        if recount {
+            for each in seed.map({ [$0] }) ?? plan.info.seeds {
+                _ = try runner.augmentations(narrowed, seed: each, recount: true)
+            }
+        }
+        guard let out else { return 0 }
         let lines = try runner.augmentations(narrowed, seed: seed)
         var text = ""
         for line in lines { text += try canonicalJSON(line, keys: .asDeclared) + "\n" }

@@ -107,6 +107,43 @@ import Testing
     }
 }
 
+/// What augment stages cost, in the report: recorded as the texts are written, recorded again
+/// by `--recount` for texts written before the store recorded them.
+@Suite struct AugmentCostTests {
+    @Test func theReportAddsUpTheCallsEachStageMadeAndRecountRecordsOldTexts() throws {
+        let folder = Fixtures.temporaryDirectory()
+        let spec = try AugmentCommandTests.spec(folder, maxTokens: 4)
+        let db = folder + "/a.sqlite", report = folder + "/report.md"
+        let run = try CLI.run(["run", spec, "--db", db, "--report", report])
+        #expect(run.status == 0, "\(run.stderr)")
+        let store = try ResultStore(path: db)
+        let sums = try store.db.query("SELECT COUNT(*), SUM(prompt_tokens), SUM(completion_tokens) FROM lm_calls WHERE kind = 'generate'")[0].map { Int($0.int ?? -1) }
+        let costs = try store.augmentCosts(experiment: "augment-cli")
+        #expect(costs.count == 1)
+        let cost = try #require(costs.first)
+        #expect(cost.kind == "llm.item_text" && cost.fields == ["summary"] && cost.pipelines == ["llm-text-knn"] && cost.entries == 50)
+        #expect([cost.calls, cost.promptTokens, cost.generatedTokens] == sums && cost.calls == 50 && cost.unrecordedStages == 0)
+        let text = try String(contentsOfFile: report, encoding: .utf8)
+        let promptTokens = String(sums[1]).reversed().enumerated().map { $0 > 0 && $0 % 3 == 0 ? "\($1)," : "\($1)" }.reversed().joined()
+        #expect(text.contains("| llm.item_text → summary | llm-text-knn | 1 | 50 | 50 | \(promptTokens) |"), "\(text)")
+
+        // A database from before the ledger: the texts are stored, their calls unrecorded.
+        try store.db.execute("DELETE FROM augment_stage_calls")
+        #expect(try store.augmentCosts(experiment: "augment-cli").first?.unrecordedStages == 1)
+        let stale = try CLI.run(["report", "augment-cli", "--db", db, "--stdout"])
+        #expect(stale.stdout.contains("1 stage(s) hold texts with no recorded call") && stale.stdout.contains("--recount"), "\(stale.stdout)")
+        let recount = try CLI.run(["augment", spec, "--db", db, "--recount"])
+        #expect(recount.status == 0, "\(recount.stderr)")
+        #expect(recount.stderr.contains("50/50 asked again") && recount.stderr.contains("0 model calls, 50 from the cache"), "\(recount.stderr)")
+        #expect(recount.stderr.contains("wrote summary for 50 entries (0 new)"), "\(recount.stderr)")
+        #expect(try store.augmentCosts(experiment: "augment-cli") == costs, "the recount records the same calls")
+        #expect(try AugmentCommandTests.generateCalls(db) == 50)
+
+        let neither = try CLI.run(["augment", spec, "--db", db])
+        #expect(neither.status != 0 && neither.stderr.contains("--export OUT.jsonl or --recount"), "\(neither.stderr)")
+    }
+}
+
 /// LLM-Rec's engagement-guided texts with the real SmolLM2: written once per item from the
 /// split's co-engagement graph, read back from the store by a later run.
 @Suite struct EngagementAugmentTests {
