@@ -36,9 +36,9 @@ struct PipelineStages {
         /// What the stage's texts are stored under, shared by every stage that writes the same
         /// texts (in another pipeline, after other stages, or shuffled): the augmenter, its
         /// configuration, the dataset, and the split and seed where the texts depend on them.
-        var textsKey = ""
+        var textsKey: String
         /// What the stage's splits and seeds share: the augmenter, its configuration, the dataset.
-        var strategy = ""
+        var strategy: String
 
         /// The stage's record in the store's augment-stage ledger; nil for imported texts.
         func ledger(_ cell: ExperimentPlan.Cell) -> ResultStore.AugmentStage? {

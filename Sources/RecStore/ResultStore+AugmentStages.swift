@@ -5,8 +5,8 @@ import RecCore
 /// stage's texts cost.
 ///
 /// `augment_stages` links an experiment's pipelines to the augment stages they build, with each
-/// stage's strategy: its kind, resolved configuration, output field and dataset, which stay the
-/// same across the splits a stage's key may depend on. A row is written whenever a stage is
+/// stage's strategy: its augmenter, resolved configuration and dataset, which stay the same
+/// across the splits and seeds a stage's texts may depend on. A row is written whenever a stage is
 /// built, whether its texts are restored or written. `augment_stage_calls` holds the keys of the
 /// calls a stage made while writing texts, answered by a model or by the call cache; each
 /// chunk's keys are stored before the chunk's texts, so no stored text lacks its calls. Stages
@@ -18,7 +18,7 @@ extension ResultStore {
         /// What the stage's texts are stored under, shared by every stage that writes the same
         /// texts (from another pipeline, or shuffled across entities).
         public var stage: String
-        /// What the stage's splits share: a hash of its kind, configuration, field and dataset.
+        /// What the stage's splits and seeds share: a hash of its augmenter, configuration and dataset.
         public var strategy: String
         public var kind: String
         public var writes: String
@@ -85,7 +85,7 @@ extension ResultStore {
         /// Recorded calls that this database's call cache does not hold (a results-only copy).
         public var missingCalls: Int
         /// Stages with texts but no recorded call: restored from texts written before calls were
-        /// recorded per stage, or ones another stage with the same prompts wrote.
+        /// recorded per stage.
         public var unrecordedStages: Int
         public var promptTokens: Int
         public var generatedTokens: Int
