@@ -54,8 +54,13 @@ export_results() {
   rm -f "$results.partial" "$results.partial-wal" "$results.partial-shm"
   # The merge closes its database, which folds the write-ahead log into the file; a log left
   # behind would hold cells that the moved file lacks.
-  if "$reclab" merge --db "$results.partial" "$db" --results-only > /dev/null && [ ! -s "$results.partial-wal" ]; then
-    mv "$results.partial" "$results"
+  # A database with no finished cell yet (the stages are still being built) leaves no file.
+  if copied=$("$reclab" merge --db "$results.partial" "$db" --results-only) && [ ! -s "$results.partial-wal" ]; then
+    if [[ $copied == *": 0 cell(s) copied"* ]]; then
+      rm -f "$results.partial"
+    else
+      mv "$results.partial" "$results"
+    fi
   else
     echo "long-run: export to $results failed; the database keeps every cell" >&2
   fi
