@@ -109,22 +109,23 @@ struct PipelineStages {
             if let imported { made.1 = "{\"import\":\"sha256:\(imported.sha256)\"}" }
             var key: String
             var readsSplit: [String] = []
-            var texts: [String]
+            // What the stored texts depend on beyond the augmenter and its configuration.
+            let level: String, dependsOn: [String]
             if case .item(let augmenter) = made.0 {
                 if imported == nil, (augmenter as? any ReadsTrainingInteractions)?.readsTrainingInteractions == true { readsSplit = splitParts }
-                texts = ["item", component.kind, made.1, augmenter.usesSeed && imported == nil ? "\(cell.seed)" : "", fingerprint] + readsSplit
-                key = stageKey(
-                    ["augment", "item", component.kind, made.1, stage.writes, augmenter.usesSeed && imported == nil ? "\(cell.seed)" : "", previous, fingerprint] + readsSplit)
+                let seedPart = augmenter.usesSeed && imported == nil ? "\(cell.seed)" : ""
+                (level, dependsOn) = ("item", [seedPart, fingerprint] + readsSplit)
+                key = stageKey(["augment", "item", component.kind, made.1, stage.writes, seedPart, previous, fingerprint] + readsSplit)
             } else {
-                texts = ["user", component.kind, made.1, fingerprint] + splitParts
+                (level, dependsOn) = ("user", [fingerprint] + splitParts)
                 key = stageKey(["augment", "user", component.kind, made.1, stage.writes, previous, fingerprint] + splitParts)
             }
             if stage.shuffle { key = stageKey([key, "shuffled", "\(cell.seed)"]) }
             augment.append(
                 Augment(
                     augmenter: made.0, kind: component.kind, json: made.1, writes: stage.writes, key: key, imported: imported, splitParts: readsSplit,
-                    shuffleSeed: stage.shuffle ? cell.seed : nil, textsKey: stageKey(["augment-texts"] + texts),
-                    strategy: stageKey(["augment-strategy", texts[0], component.kind, made.1, fingerprint])))
+                    shuffleSeed: stage.shuffle ? cell.seed : nil, textsKey: stageKey(["augment-texts", level, component.kind, made.1] + dependsOn),
+                    strategy: stageKey(["augment-strategy", level, component.kind, made.1, fingerprint])))
             previous = key
         }
         if let slot = cell.pipeline.encoder {

@@ -163,7 +163,7 @@ extension ResultStore {
             costs[strategy]?.seconds = seconds + sorted.last!.timeIntervalSince(start)
         }
         let first = times.mapValues { $0.min()! }
-        return order.sorted { (first[$0] ?? .distantFuture, order.firstIndex(of: $0)!) < (first[$1] ?? .distantFuture, order.firstIndex(of: $1)!) }.map { costs[$0]! }
+        return order.enumerated().sorted { (first[$0.element] ?? .distantFuture, $0.offset) < (first[$1.element] ?? .distantFuture, $1.offset) }.map { costs[$0.element]! }
     }
 
     /// Copies the augment-stage records of `other`'s experiments (see `merge`).
