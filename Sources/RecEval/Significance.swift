@@ -57,6 +57,52 @@ public enum Significance {
         return Result(statistic: wPlus, pValue: min(1, erfc(abs(z) / 2.0.squareRoot())), n: n)
     }
 
+    /// A one-sided paired test that `a` is worse than `b` by less than `margin`
+    /// (non-inferiority). Each pair's worsening is `a - b` for a metric where lower is better and
+    /// `b - a` where higher is; the null hypothesis is a mean worsening of `margin` or more,
+    /// rejected by a paired t-test when the mean is far enough below it. `upper` is the
+    /// one-sided 95% upper confidence bound of the mean worsening, so p < 0.05 exactly when
+    /// `upper < margin`. Returns nil with fewer than two pairs.
+    public static func nonInferiority(_ a: [Double], _ b: [Double], margin: Double, higherIsBetter: Bool) -> NonInferiority? {
+        precondition(a.count == b.count, "paired samples must have the same length")
+        let d = zip(a, b).map { higherIsBetter ? $1 - $0 : $0 - $1 }
+        let n = d.count
+        guard n >= 2 else { return nil }
+        let mean = d.reduce(0, +) / Double(n)
+        let variance = d.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Double(n - 1)
+        let standardError = (variance / Double(n)).squareRoot()
+        let df = Double(n - 1)
+        if standardError == 0 { return NonInferiority(worsening: mean, upper: mean, pValue: mean < margin ? 0 : 1, n: n) }
+        let t = (mean - margin) / standardError
+        return NonInferiority(
+            worsening: mean, upper: mean + studentQuantile(0.95, df: df) * standardError, pValue: min(1, max(0, studentCDF(t, df: df))), n: n)
+    }
+
+    public struct NonInferiority: Sendable, Equatable {
+        /// The mean per-pair worsening of `a` against `b` (negative: `a` is better).
+        public var worsening: Double
+        /// Its one-sided 95% upper confidence bound.
+        public var upper: Double
+        public var pValue: Double
+        public var n: Int
+    }
+
+    /// P(T <= t) for Student's t with `df` degrees of freedom.
+    static func studentCDF(_ t: Double, df: Double) -> Double {
+        let tail = regularizedIncompleteBeta(df / (df + t * t), a: df / 2, b: 0.5) / 2
+        return t < 0 ? tail : 1 - tail
+    }
+
+    /// The `p` quantile of Student's t with `df` degrees of freedom, by bisection on the CDF.
+    static func studentQuantile(_ p: Double, df: Double) -> Double {
+        var low = -1e4, high = 1e4
+        for _ in 0..<200 {
+            let middle = (low + high) / 2
+            if studentCDF(middle, df: df) < p { low = middle } else { high = middle }
+        }
+        return (low + high) / 2
+    }
+
     /// I_x(a, b) by Lentz's continued fraction (Numerical Recipes, 6.4).
     static func regularizedIncompleteBeta(_ x: Double, a: Double, b: Double) -> Double {
         if x <= 0 { return 0 }

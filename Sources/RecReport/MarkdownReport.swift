@@ -80,6 +80,7 @@ public enum MarkdownReport {
             out += "\n"
             out += try sweepFigures(data: data, figures: &figures)
         }
+        out += try marginSection(data: data)
         out += try learningCurves(data: data, figures: &figures)
         out += try costSection(data: data, figures: &figures)
         out += try countsSection(data: data)

@@ -72,6 +72,7 @@ public struct ExperimentPlan: Sendable {
                     var evaluation = spec.evaluation
                     evaluation.baseline = nil
                     evaluation.compare = []
+                    evaluation.margins = []
                     evaluation.correction = "holm"
                     evaluation.batchUsers = 0
                     // The encoder, too, is written only when there is one (and its user fields
@@ -110,7 +111,8 @@ public struct ExperimentPlan: Sendable {
             seeds: base.seeds, pipelines: base.pipelines.map(\.name), pipelineComponents: components, points: points,
             overrides: loaded.overrides.isEmpty ? nil : loaded.overrides,
             comparisons: base.evaluation.compare.isEmpty ? nil : base.evaluation.compare,
-            correction: base.evaluation.correction)
+            correction: base.evaluation.correction,
+            margins: base.evaluation.margins.isEmpty ? nil : base.evaluation.margins.map { .init(pipeline: $0.pipeline, against: $0.against, metric: $0.metric, margin: $0.margin) })
     }
 
     /// The cells of shard `index` of `count` (0-based) with their plan indexes: every count-th

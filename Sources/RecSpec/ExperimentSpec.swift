@@ -66,6 +66,11 @@ extension ExperimentSpec: Decodable {
                 forKey: .evaluation, in: c,
                 debugDescription: "compare names '\(name)', which is not a pipeline; pipelines: \(pipelines.map(\.name).joined(separator: ", "))")
         }
+        for name in evaluation.margins.flatMap({ [$0.pipeline, $0.against] }) where !pipelines.contains(where: { $0.name == name }) {
+            throw DecodingError.dataCorruptedError(
+                forKey: .evaluation, in: c,
+                debugDescription: "margins names '\(name)', which is not a pipeline; pipelines: \(pipelines.map(\.name).joined(separator: ", "))")
+        }
     }
 }
 
@@ -278,6 +283,9 @@ public struct EvaluationSpec: Sendable, Codable, Equatable {
     public var baseline: String?
     /// Further pairs to test against each other, `[pipeline, against]` (report only).
     public var compare: [[String]]
+    /// Claims that a pipeline comes within a margin of another, tested at every sweep point
+    /// (report only).
+    public var margins: [MarginSpec]
     /// How the report corrects its family of tests for multiple comparisons: `holm` (the
     /// default), `bh` (Benjamini-Hochberg) or `none` (report only).
     public var correction: String
@@ -293,7 +301,7 @@ public struct EvaluationSpec: Sendable, Codable, Equatable {
     public var users: Int
 
     enum CodingKeys: String, CodingKey, CaseIterable {
-        case `protocol`, negatives, sampler, candidates, metrics, cutoffs, baseline, compare, correction, seed, batchUsers, excludeKnown, users
+        case `protocol`, negatives, sampler, candidates, metrics, cutoffs, baseline, compare, margins, correction, seed, batchUsers, excludeKnown, users
     }
 
     public static let corrections = ["holm", "bh", "none"]
@@ -310,6 +318,7 @@ public struct EvaluationSpec: Sendable, Codable, Equatable {
         try c.encode(cutoffs, forKey: .cutoffs)
         try c.encodeIfPresent(baseline, forKey: .baseline)
         if !compare.isEmpty { try c.encode(compare, forKey: .compare) }
+        if !margins.isEmpty { try c.encode(margins, forKey: .margins) }
         if correction != "holm" { try c.encode(correction, forKey: .correction) }
         try c.encode(seed, forKey: .seed)
         try c.encode(batchUsers, forKey: .batchUsers)
@@ -357,6 +366,7 @@ public struct EvaluationSpec: Sendable, Codable, Equatable {
         guard compare.allSatisfy({ $0.count == 2 && $0[0] != $0[1] }) else {
             throw DecodingError.dataCorruptedError(forKey: .compare, in: c, debugDescription: "expected pairs of two different pipelines, e.g. [[palr-v2, palr-v1]]")
         }
+        margins = try c.decode(.margins, default: [])
         correction = try c.decode(.correction, default: "holm")
         guard Self.corrections.contains(correction) else {
             throw DecodingError.dataCorruptedError(forKey: .correction, in: c, debugDescription: unknownChoice(correction, Self.corrections))
@@ -365,6 +375,11 @@ public struct EvaluationSpec: Sendable, Codable, Equatable {
         batchUsers = try c.decode(.batchUsers, default: 512, in: 1...1_000_000)
         excludeKnown = try c.decode(.excludeKnown, default: true)
         users = try c.decode(.users, default: 0, in: 0...100_000_000)
+        for (index, margin) in margins.enumerated() {
+            guard let problem = margin.problem(in: self) else { continue }
+            throw DecodingError.dataCorrupted(
+                DecodingError.Context(codingPath: c.codingPath + [CodingKeys.margins, AnyKey(intValue: index)!, MarginSpec.CodingKeys.metric], debugDescription: problem))
+        }
     }
 }
 

@@ -48,14 +48,33 @@ public struct ExperimentInfo: Sendable, Codable, Equatable {
     /// The multiple-comparison correction of the report's tests: holm, bh or none (absent in
     /// older stores, which are read as holm).
     public var correction: String?
+    /// Claims that a pipeline comes within a margin of another on a metric, tested at every
+    /// point (absent in older stores and where the spec makes none).
+    public var margins: [Margin]?
+
+    public struct Margin: Sendable, Codable, Equatable {
+        public var pipeline: String
+        public var against: String
+        /// The metric as a column names it: `rmse`, `ndcg@10`.
+        public var metric: String
+        public var margin: Double
+
+        public init(pipeline: String, against: String, metric: String, margin: Double) {
+            self.pipeline = pipeline
+            self.against = against
+            self.metric = metric
+            self.margin = margin
+        }
+    }
 
     public init(
         name: String, description: String?, specFile: String, dataset: String, split: String, protocolDescription: String,
         metrics: [String], cutoffs: [Int], baseline: String?, seeds: [UInt64], pipelines: [String],
         pipelineComponents: [String: String], points: [Point], overrides: [String]? = nil, comparisons: [[String]]? = nil,
-        correction: String? = nil
+        correction: String? = nil, margins: [Margin]? = nil
     ) {
         self.comparisons = comparisons
+        self.margins = margins
         self.correction = correction
         self.name = name
         self.description = description

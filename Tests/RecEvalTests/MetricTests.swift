@@ -193,6 +193,25 @@ struct SignificanceTests {
         #expect(abs(binary.pValue - 0.014305878435429648) < 1e-9)
     }
 
+    // scipy: stats.ttest_1samp(d, margin, alternative="less") on the worsening d, and its mean
+    // plus stats.t.ppf(0.95, n - 1) standard errors.
+    @Test func nonInferiorityMatchesScipy() throws {
+        let lower = try #require(Significance.nonInferiority(a, b, margin: 0.2, higherIsBetter: false))
+        #expect(abs(lower.worsening - 0.08) < 1e-12)
+        #expect(abs(lower.pValue - 0.011183594840286037) < 1e-9)
+        #expect(abs(lower.upper - 0.15990354025546016) < 1e-9)
+        let higher = try #require(Significance.nonInferiority(a, b, margin: 0.05, higherIsBetter: true))
+        #expect(abs(higher.worsening + 0.08) < 1e-12)
+        #expect(abs(higher.pValue - 0.007694705430807725) < 1e-9)
+        #expect(abs(higher.upper + 9.645974453983963e-05) < 1e-9)
+        #expect(abs(Significance.studentQuantile(0.95, df: 9) - 1.833112932656237) < 1e-9)
+        // A margin below the upper bound is not met: p >= 0.05.
+        let unmet = try #require(Significance.nonInferiority(a, b, margin: 0.15, higherIsBetter: false))
+        #expect(unmet.pValue > 0.05 && unmet.upper > 0.15)
+        #expect(Significance.nonInferiority([1, 2], [1, 2], margin: 0.1, higherIsBetter: false)?.pValue == 0)
+        #expect(Significance.nonInferiority([1], [0], margin: 0.1, higherIsBetter: false) == nil)
+    }
+
     @Test func degenerateInputs() {
         #expect(Significance.pairedTTest([1, 2], [1, 2])?.pValue == 1)
         #expect(Significance.wilcoxon([1, 2], [1, 2]) == nil)
