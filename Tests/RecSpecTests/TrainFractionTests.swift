@@ -58,6 +58,31 @@ struct TrainFractionTests {
         #expect(try store.artifactKeys(kind: "retriever:bprmf").count == 2)
     }
 
+    /// `evaluation.margins` reach the report through the plan's info and leave the cell keys
+    /// as they were.
+    @Test func marginsAreForTheReportOnly() throws {
+        func plan(_ margins: String) throws -> ExperimentPlan {
+            let spec = """
+                name: margins
+                data: { dataset: tiny, path: \(Fixtures.directory)/tiny, format: recbole }
+                evaluation: { metrics: [hr, mrr], cutoffs: [10]\(margins) }
+                seeds: [1]
+                pipelines:
+                  pop: { retriever: { type: popularity } }
+                  bprmf: { retriever: { type: bprmf, factors: 8, epochs: 3 } }
+                sweep:
+                  data.train_fraction: [0.5]
+                """
+            let folder = Fixtures.temporaryDirectory("margins")
+            try spec.write(toFile: folder + "/margins.yaml", atomically: true, encoding: .utf8)
+            return try ExperimentPlan(try SpecLoader.load(path: folder + "/margins.yaml"), registry: try makeRegistry())
+        }
+        let claimed = try plan(", margins: [{ pipeline: bprmf, against: pop, metric: hr@10, margin: 0.05 }]"), plain = try plan("")
+        #expect(claimed.info.margins == [.init(pipeline: "bprmf", against: "pop", metric: "hr@10", margin: 0.05)])
+        #expect(plain.info.margins == nil)
+        #expect(claimed.cells.map(\.key) == plain.cells.map(\.key) && claimed.cells.count == 4)
+    }
+
     static func dataSpec(_ fraction: Double?) throws -> DataSpec {
         let extra = fraction.map { "train_fraction: \($0)\n" } ?? ""
         return try NodeDecoder().decode(DataSpec.self, from: try YAMLParser.parse("dataset: tiny\nsplit: { method: leave_one_out }\n" + extra, file: "data.yaml"))
