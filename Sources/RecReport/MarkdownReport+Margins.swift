@@ -29,7 +29,11 @@ extension MarkdownReport {
                 }
                 let users = mine.keys.filter { theirs[$0] != nil && !mine[$0]!.isNaN && !theirs[$0]!.isNaN }.sorted()
                 let a = users.map { mine[$0]! }, b = users.map { theirs[$0]! }
-                guard let test = Significance.nonInferiority(a, b, margin: margin.margin, higherIsBetter: higher) else { continue }
+                guard let test = Significance.nonInferiority(a, b, margin: margin.margin, higherIsBetter: higher) else {
+                    waiting.append(
+                        "\(Markdown.text(margin.pipeline)) against \(Markdown.text(margin.against)) at \(Markdown.text(point.label)) (\(users.count) user(s) with a per-user \(margin.metric))")
+                    continue
+                }
                 rows.append(
                     Row(
                         point: point.label, margin: margin, a: a.reduce(0, +) / Double(a.count), b: b.reduce(0, +) / Double(b.count), test: test,

@@ -8,7 +8,7 @@ import Testing
 
 /// The report's margin claims (`evaluation.margins`) at each sweep point, from a results store
 /// built by hand: a pipeline within the margin at the base point, well outside it at a sweep
-/// point, and a claim whose cells have not run.
+/// point, a claim whose cells have not run, and one on a metric without per-user values.
 struct MarginReportTests {
     static let users = 200
 
@@ -34,11 +34,12 @@ struct MarginReportTests {
         }
         let info = ExperimentInfo(
             name: "exp-m", description: nil, specFile: "Experiments/exp-m.yaml", dataset: "toy", split: "leave-one-out", protocolDescription: "rating",
-            metrics: ["mae"], cutoffs: [10], baseline: nil, seeds: [1], pipelines: pipelines, pipelineComponents: [:], points: points,
+            metrics: ["mae", "auc"], cutoffs: [10], baseline: nil, seeds: [1], pipelines: pipelines, pipelineComponents: [:], points: points,
             margins: claims
                 ? [
                     .init(pipeline: "tuned", against: "mf", metric: "mae", margin: 0.1),
                     .init(pipeline: "late", against: "mf", metric: "mae", margin: 0.1),
+                    .init(pipeline: "tuned", against: "mf", metric: "auc", margin: 0.01),
                 ] : nil)
         let refs = points.flatMap { point in point.cells.map { (point.label, $0) } }
         let experiment = try store.register(
@@ -47,8 +48,8 @@ struct MarginReportTests {
         for (label, ref) in refs where !(ref.pipeline == "late" && label != "base") {
             let values = errors(ref.pipeline, point: label)
             let result = ResultStore.CellResult(
-                dataFingerprint: "f00d", datasetStatsJSON: "{}", metrics: [("mae", 0, values.reduce(0, +) / Double(users))], users: (0..<Int32(users)).map { $0 },
-                perUser: [("mae", 0, values)], timings: [], costs: [], curves: [])
+                dataFingerprint: "f00d", datasetStatsJSON: "{}", metrics: [("mae", 0, values.reduce(0, +) / Double(users)), ("auc", 0, 0.7)], users: (0..<Int32(users)).map { $0 },
+                perUser: [("mae", 0, values), ("auc", 0, [Double](repeating: .nan, count: users))], timings: [], costs: [], curves: [])
             _ = try store.finish(cell: try store.status(experiment: experiment, cell: ref.key).id, result: result)
         }
         return store
@@ -75,6 +76,8 @@ struct MarginReportTests {
         // `late` ran at the base point only: tested there, named as untested at the sweep point.
         #expect(text.contains("| base | late | mf | mae | 200 |"))
         #expect(text.contains("Not tested: late against mf at data.train") && text.contains("(a side has unfinished cells)"))
+        // Each user's AUC over one pair is undefined: nothing to test, and the report says so.
+        #expect(text.contains("tuned against mf at base (0 user(s) with a per-user auc)"))
     }
 
     @Test func aSpecWithoutClaimsHasNoSection() throws {
