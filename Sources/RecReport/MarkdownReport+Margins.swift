@@ -27,11 +27,10 @@ extension MarkdownReport {
                     waiting.append("\(Markdown.text(margin.pipeline)) against \(Markdown.text(margin.against)) at \(Markdown.text(point.label)) (a side has unfinished cells)")
                     continue
                 }
-                let users = mine.keys.filter { theirs[$0] != nil && !mine[$0]!.isNaN && !theirs[$0]!.isNaN }.sorted()
-                let a = users.map { mine[$0]! }, b = users.map { theirs[$0]! }
+                let (a, b) = SignificanceFamily.shared(mine, theirs)
                 guard let test = Significance.nonInferiority(a, b, margin: margin.margin, higherIsBetter: higher) else {
                     waiting.append(
-                        "\(Markdown.text(margin.pipeline)) against \(Markdown.text(margin.against)) at \(Markdown.text(point.label)) (\(users.count) user(s) with a per-user \(margin.metric))")
+                        "\(Markdown.text(margin.pipeline)) against \(Markdown.text(margin.against)) at \(Markdown.text(point.label)) (\(a.count) user(s) with a per-user \(margin.metric))")
                     continue
                 }
                 rows.append(
@@ -40,7 +39,7 @@ extension MarkdownReport {
                         twoSided: Significance.pairedTTest(a, b)?.pValue))
             }
         }
-        let method = MultipleComparisons.Method(rawValue: data.info.correction ?? "holm") ?? .holm
+        let method = data.correction
         let adjusted = MultipleComparisons.adjust(rows.map(\.test.pValue), method: method)
         var out = "## Within a margin\n\n"
         out += "Each claim of `evaluation.margins` that a pipeline comes within a margin of another, at every point of the sweep: "

@@ -41,6 +41,9 @@ public struct ReportData {
 
     public var base: ExperimentInfo.Point { info.points[0] }
 
+    /// How the report's families of tests are corrected (holm where the store does not say).
+    var correction: MultipleComparisons.Method { MultipleComparisons.Method(rawValue: info.correction ?? "holm") ?? .holm }
+
     /// The finished cells of `pipeline` at `point`.
     func doneCells(_ point: ExperimentInfo.Point, _ pipeline: String) -> [(ref: ExperimentInfo.CellRef, cell: ResultStore.CellRecord)] {
         point.cells.filter { $0.pipeline == pipeline }.compactMap { ref in byKey[ref.key].flatMap { $0.status == .done ? (ref, $0) : nil } }

@@ -66,7 +66,7 @@ struct SignificanceFamily {
                 }
             }
         }
-        method = MultipleComparisons.Method(rawValue: info.correction ?? "holm") ?? .holm
+        method = data.correction
         // A test that could not be run (too few pairs) enters the family with p = 1.
         let adjustedT = MultipleComparisons.adjust(rows.map { $0.t ?? 1 }, method: method)
         let adjustedW = MultipleComparisons.adjust(rows.map { $0.w ?? 1 }, method: method)
@@ -79,13 +79,18 @@ struct SignificanceFamily {
     /// Both tests and the MDE on the users two per-user series share (NaN dropped): the means,
     /// the p-values (nil where a test cannot run) and the minimum detectable effect.
     static func paired(_ mine: [Int32: Double], _ theirs: [Int32: Double]) -> (a: Double, b: Double, t: Double?, w: Double?, mde: Double?)? {
-        let users = mine.keys.filter { theirs[$0] != nil && !mine[$0]!.isNaN && !theirs[$0]!.isNaN }.sorted()
-        guard !users.isEmpty else { return nil }
-        let a = users.map { mine[$0]! }, b = users.map { theirs[$0]! }
+        let (a, b) = shared(mine, theirs)
+        guard !a.isEmpty else { return nil }
         return (
             a.reduce(0, +) / Double(a.count), b.reduce(0, +) / Double(b.count), Significance.pairedTTest(a, b)?.pValue, Significance.wilcoxon(a, b)?.pValue,
             Power.minimumDetectableEffect(differences: zip(a, b).map { $0 - $1 })
         )
+    }
+
+    /// Two per-user series on the users both have a value for (NaN dropped), in user order.
+    static func shared(_ mine: [Int32: Double], _ theirs: [Int32: Double]) -> (a: [Double], b: [Double]) {
+        let users = mine.keys.filter { theirs[$0] != nil && !mine[$0]!.isNaN && !theirs[$0]!.isNaN }.sorted()
+        return (users.map { mine[$0]! }, users.map { theirs[$0]! })
     }
 
     /// Whether `pipeline` differs significantly from the baseline on `column`.
