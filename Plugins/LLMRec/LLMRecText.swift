@@ -36,10 +36,14 @@ public struct LLMRecText: ItemAugmenter, ReadsTrainingInteractions, Diagnosing {
         public var neighbours = 5
         /// Personalized PageRank's damping (the walk's probability of following an edge).
         public var damping = 0.85
+        /// Personalized PageRank's tolerance: the iteration stops when a vector moves by less
+        /// than this in L1, and neighbours whose scores lie closer than this rank as ties, by
+        /// item number, so that the last bits of the BLAS kernel cannot reorder them.
+        public var tolerance = 1e-12
         public var lm = LanguageModelSpec()
         public var maxTokens = 128
 
-        enum CodingKeys: String, CodingKey, CaseIterable { case strategy, description, neighbours, damping, lm, maxTokens }
+        enum CodingKeys: String, CodingKey, CaseIterable { case strategy, description, neighbours, damping, tolerance, lm, maxTokens }
 
         public init(from decoder: any Decoder) throws {
             let c = try decoder.container(keyedBy: CodingKeys.self)
@@ -55,8 +59,22 @@ public struct LLMRecText: ItemAugmenter, ReadsTrainingInteractions, Diagnosing {
             guard !description.isEmpty else { throw DecodingError.dataCorruptedError(forKey: .description, in: c, debugDescription: "name at least one item field") }
             neighbours = try c.decode(.neighbours, default: 5, in: 1...50)
             damping = try c.decode(.damping, default: 0.85, in: 0.01...0.99)
+            tolerance = try c.decode(.tolerance, default: 1e-12, in: 1e-15...1e-4)
             lm = try c.decode(.lm, default: LanguageModelSpec())
             maxTokens = try c.decode(.maxTokens, default: 128, in: 1...4096)
+        }
+
+        /// The tolerance is written for the strategies that rank neighbours only: the texts of
+        /// the others do not depend on it, so their keys do not carry it.
+        public func encode(to encoder: any Encoder) throws {
+            var c = encoder.container(keyedBy: CodingKeys.self)
+            try c.encode(strategy, forKey: .strategy)
+            try c.encode(description, forKey: .description)
+            try c.encode(neighbours, forKey: .neighbours)
+            try c.encode(damping, forKey: .damping)
+            if strategy.readsNeighbours { try c.encode(tolerance, forKey: .tolerance) }
+            try c.encode(lm, forKey: .lm)
+            try c.encode(maxTokens, forKey: .maxTokens)
         }
     }
 
@@ -90,7 +108,8 @@ public struct LLMRecText: ItemAugmenter, ReadsTrainingInteractions, Diagnosing {
 
     public func augment(indices: [Int], items: [ItemText], training: TrainingSet) throws -> [String] {
         guard configuration.strategy.readsNeighbours else { return try augment(items: indices.map { items[$0] }) }
-        let neighbours = try neighbourhoods.top(configuration.neighbours, damping: configuration.damping, training: training, itemCount: items.count)
+        let neighbours = try neighbourhoods.top(
+            configuration.neighbours, damping: configuration.damping, tolerance: configuration.tolerance, training: training, itemCount: items.count)
         return try write(
             indices.map { index in
                 let others = neighbours[index].map { description(items[Int($0)]) }.filter { !$0.isEmpty }
@@ -157,15 +176,16 @@ final class Neighbourhoods: @unchecked Sendable {
     private var computed: (count: Int, neighbours: [[Int32]])?
     private let lock = NSLock()
 
-    func top(_ count: Int, damping: Double, training: TrainingSet, itemCount: Int) throws -> [[Int32]] {
+    func top(_ count: Int, damping: Double, tolerance: Double, training: TrainingSet, itemCount: Int) throws -> [[Int32]] {
         try lock.withLock {
             if let computed, computed.count == count, computed.neighbours.count == itemCount { return computed.neighbours }
-            let ranks = try PersonalizedPageRank(weights: CoEngagement.counts(histories: training.history, itemCount: itemCount), nodeCount: itemCount, damping: damping)
+            let ranks = try PersonalizedPageRank(
+                weights: CoEngagement.counts(histories: training.history, itemCount: itemCount), nodeCount: itemCount, damping: damping, tolerance: tolerance)
             var neighbours: [[Int32]] = []
             for start in stride(from: 0, to: itemCount, by: 256) {
                 let sources = Array(start..<min(itemCount, start + 256))
                 for (source, scores) in zip(sources, ranks.scores(from: sources)) {
-                    neighbours.append(PersonalizedPageRank.top(scores, count: count, excluding: source).map(Int32.init))
+                    neighbours.append(PersonalizedPageRank.top(scores, count: count, excluding: source, resolution: tolerance).map(Int32.init))
                 }
             }
             computed = (count, neighbours)

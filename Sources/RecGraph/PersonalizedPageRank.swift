@@ -81,7 +81,15 @@ public struct PersonalizedPageRank: Sendable {
 
     /// The `count` nodes with the highest scores from `source`, the source itself and nodes
     /// with no probability left out, highest first (ties by node number).
-    public static func top(_ scores: [Double], count: Int, excluding source: Int) -> [Int] {
-        scores.indices.filter { $0 != source && scores[$0] > 0 }.sorted { (scores[$0], -$0) > (scores[$1], -$1) }.prefix(count).map { $0 }
+    ///
+    /// Scores are compared on a grid of `resolution`, and nodes in the same cell of the grid
+    /// tie. Nodes that the graph cannot tell apart (the same neighbours with the same weights)
+    /// have the same true score, but their computed scores can differ in the last bits, and
+    /// which one comes out higher depends on where each sits in the BLAS kernel's blocks, so on
+    /// the CPU and on how many sources a product carries. Pass the iteration's tolerance: the
+    /// scores are not known more closely than that anyway. Zero compares the scores exactly.
+    public static func top(_ scores: [Double], count: Int, excluding source: Int, resolution: Double) -> [Int] {
+        let grid = resolution > 0 ? scores.map { ($0 / resolution).rounded() } : scores
+        return scores.indices.filter { $0 != source && scores[$0] > 0 }.sorted { (grid[$0], -$0) > (grid[$1], -$1) }.prefix(count).map { $0 }
     }
 }

@@ -63,6 +63,16 @@ struct LLMRecTextTests {
                 "recommend it to others? This content is considered to hold some similar attractive characteristics as the following descriptions: 'Heat (1995), Action, Crime'."))
     }
 
+    /// PageRank's tolerance is part of the resolved configuration, so of the texts' and cells'
+    /// keys, where a strategy ranks neighbours only; it is checked for range.
+    @Test func toleranceIsKeyedWhereNeighboursAreRanked() throws {
+        #expect(try !canonicalJSON(llmrec("{ strategy: recommend, tolerance: 1e-10 }")).contains("tolerance"))
+        let engage = try canonicalJSON(llmrec("{ strategy: engage }"))
+        #expect(engage.contains("\"tolerance\":"))
+        #expect(try canonicalJSON(llmrec("{ strategy: engage, tolerance: 1e-10 }")) != engage)
+        #expect(throws: (any Error).self) { try llmrec("{ strategy: engage, tolerance: 0.5 }") }
+    }
+
     @Test func misspeltStrategyNamesTheChoices() throws {
         do {
             _ = try llmrec("{ strategy: recomend }")

@@ -45,10 +45,39 @@ struct PersonalizedPageRankTests {
     @Test func topNeighbours() throws {
         let (reference, weights) = try Self.reference()
         let scores = try PersonalizedPageRank(weights: weights, nodeCount: reference.nodes).scores(from: [0, 6, 8])
-        #expect(PersonalizedPageRank.top(scores[0], count: 3, excluding: 0) == [1, 2, 4])
-        #expect(PersonalizedPageRank.top(scores[1], count: 5, excluding: 6) == [7])
-        #expect(PersonalizedPageRank.top(scores[2], count: 5, excluding: 8).isEmpty)
-        #expect(PersonalizedPageRank.top([0.2, 0.3, 0.3, 0.2], count: 2, excluding: 9) == [1, 2])
+        #expect(PersonalizedPageRank.top(scores[0], count: 3, excluding: 0, resolution: 1e-12) == [1, 2, 4])
+        #expect(PersonalizedPageRank.top(scores[1], count: 5, excluding: 6, resolution: 1e-12) == [7])
+        #expect(PersonalizedPageRank.top(scores[2], count: 5, excluding: 8, resolution: 1e-12).isEmpty)
+        #expect(PersonalizedPageRank.top([0.2, 0.3, 0.3, 0.2], count: 2, excluding: 9, resolution: 0) == [1, 2])
+    }
+
+    /// Scores a last bit apart, as two kernels' sums of the same products come out, tie within
+    /// the resolution and go to the lower node; compared exactly, the bit decides. A tiny
+    /// positive score still counts as reachable.
+    @Test func lastBitsDoNotReorder() {
+        let scores = [0.1, 0.3, 0.3.nextUp, 0.3.nextDown, 1e-20]
+        #expect(PersonalizedPageRank.top(scores, count: 3, excluding: 0, resolution: 1e-12) == [1, 2, 3])
+        #expect(PersonalizedPageRank.top(scores, count: 3, excluding: 0, resolution: 0) == [2, 1, 3])
+        #expect(PersonalizedPageRank.top(scores, count: 5, excluding: 0, resolution: 1e-12) == [1, 2, 3, 4])
+        #expect(PersonalizedPageRank.top([0.3, 0.3 + 2e-12], count: 2, excluding: 9, resolution: 1e-12) == [1, 0])
+    }
+
+    /// Two nodes with the same neighbours and weights score the same from any other source
+    /// whatever the product's shape (one source, or all of them, where they sit in different
+    /// places of the kernel's blocks): the lower one ranks first, after the hub both lead to.
+    @Test func indistinguishableNodesRankByNumber() throws {
+        // A hub 0 with 40 leaves; leaves 17 and 32 (both weight 3 to the hub) also share an edge of weight 2 to node 41.
+        let n = 42
+        var weights = [Double](repeating: 0, count: n * n)
+        func link(_ i: Int, _ j: Int, _ w: Double) { (weights[i * n + j], weights[j * n + i]) = (w, w) }
+        for leaf in 1...40 { link(0, leaf, Double(1 + leaf % 3)) }
+        link(17, 41, 2)
+        link(32, 41, 2)
+        let ranks = try PersonalizedPageRank(weights: weights, nodeCount: n)
+        for sources in [[41], Array(0..<n)] {
+            let scores = ranks.scores(from: sources)[sources.firstIndex(of: 41)!]
+            #expect(PersonalizedPageRank.top(scores, count: 3, excluding: 41, resolution: ranks.tolerance) == [0, 17, 32])
+        }
     }
 
     @Test func refusesBadWeights() {
