@@ -57,11 +57,17 @@ extension MarkdownReport {
         return out
     }
 
-    /// What each augment strategy's calls cost, from the calls the store recorded per stage;
-    /// empty when the experiment has no recorded augment stage.
+    /// What each augment strategy's calls cost, from the calls the store recorded per stage of
+    /// the current plan; empty when the experiment has no recorded augment stage.
     static func augmentCostTable(data: ReportData) throws -> String {
         let costs = try data.store.augmentCosts(experiment: data.info.name)
-        guard !costs.isEmpty else { return "" }
+        let outside = try data.store.augmentStagesOutsidePlan(experiment: data.info.name)
+        let outsideNote =
+            outside == 0
+            ? ""
+            : "\(outside) recorded augment stage(s) were built by no cell of the current plan (for a configuration the spec no longer has, or recorded before stages were linked to the cells that build them) and are left out; "
+                + "`reclab augment \(data.info.specFile) --db DB --recount` links the stages the current plan builds.\n\n"
+        guard !costs.isEmpty else { return outsideNote }
         var out =
             "What the augment stages' language-model calls cost, per strategy: an augmenter with its configuration, with one stage per split or seed its texts depend on, and one entry per item or user (an empty text where there was nothing to prompt with). "
         out += "Calls are the distinct calls the strategy's stages made, whether a model answered them or the call cache did, with their stored token counts; "
@@ -88,6 +94,7 @@ extension MarkdownReport {
             out += "\(unrecorded) stage(s) hold texts with no recorded call (written before calls were recorded per stage), so their calls are left out above; "
             out += "`reclab augment \(data.info.specFile) --db DB --recount` records them from the call cache.\n\n"
         }
+        out += outsideNote
         if missing > 0 {
             out += "\(grouped(missing)) recorded call(s) are not in this database's call cache and are left out above; importing the calls (`reclab cache import`) counts them.\n\n"
         }

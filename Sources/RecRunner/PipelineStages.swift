@@ -44,7 +44,8 @@ struct PipelineStages {
         func ledger(_ cell: ExperimentPlan.Cell) -> ResultStore.AugmentStage? {
             guard imported == nil else { return nil }
             return ResultStore.AugmentStage(
-                experiment: cell.spec.name, pipeline: cell.pipeline.name, stage: textsKey, strategy: strategy, kind: kind, writes: writes, entries: 0)
+                experiment: cell.spec.name, pipeline: cell.pipeline.name, stage: textsKey, strategy: strategy, kind: kind, writes: writes, entries: 0,
+                cell: cell.key)
         }
     }
 

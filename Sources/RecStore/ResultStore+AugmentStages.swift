@@ -7,10 +7,13 @@ import RecCore
 /// `augment_stages` links an experiment's pipelines to the augment stages they build, with each
 /// stage's strategy: its augmenter, resolved configuration and dataset, which stay the same
 /// across the splits and seeds a stage's texts may depend on. A row is written whenever a stage is
-/// built, whether its texts are restored or written. `augment_stage_calls` holds the keys of the
-/// calls a stage made while writing texts, answered by a model or by the call cache; each
-/// chunk's keys are stored before the chunk's texts, so no stored text lacks its calls. Stages
-/// whose texts come from an `import:` file make no call and are not recorded.
+/// built, whether its texts are restored or written. `augment_stage_cells` links each such row to
+/// the cells that built it, so that costs count only the stages of the experiment's current
+/// plan: a stage built for a configuration the spec no longer has stays in the store, but no
+/// longer counts. `augment_stage_calls` holds the keys of the calls a stage made while writing
+/// texts, answered by a model or by the call cache; each chunk's keys are stored before the
+/// chunk's texts, so no stored text lacks its calls. Stages whose texts come from an `import:`
+/// file make no call and are not recorded.
 extension ResultStore {
     public struct AugmentStage: Sendable, Equatable {
         public var experiment: String
@@ -24,8 +27,10 @@ extension ResultStore {
         public var writes: String
         /// Texts the stage holds, one per item or user.
         public var entries: Int
+        /// The key of the cell that built the stage.
+        public var cell: String
 
-        public init(experiment: String, pipeline: String, stage: String, strategy: String, kind: String, writes: String, entries: Int) {
+        public init(experiment: String, pipeline: String, stage: String, strategy: String, kind: String, writes: String, entries: Int, cell: String) {
             self.experiment = experiment
             self.pipeline = pipeline
             self.stage = stage
@@ -33,6 +38,7 @@ extension ResultStore {
             self.kind = kind
             self.writes = writes
             self.entries = entries
+            self.cell = cell
         }
     }
 
@@ -47,6 +53,9 @@ extension ResultStore {
                     .text(stage.experiment), .text(stage.pipeline), .text(stage.stage), .text(stage.strategy), .text(stage.kind), .text(stage.writes),
                     .int(Int64(stage.entries)),
                 ])
+            try db.query(
+                "INSERT OR IGNORE INTO augment_stage_cells(experiment, pipeline, stage, cell) VALUES(?,?,?,?)",
+                [.text(stage.experiment), .text(stage.pipeline), .text(stage.stage), .text(stage.cell)])
         }
     }
 
@@ -97,14 +106,24 @@ extension ResultStore {
         public var seconds: Double
     }
 
-    /// Each strategy of `experiment`'s augment stages with what its calls cost, in the order
-    /// the strategies' first calls were stored. Wall time is read off the calls' stored times:
-    /// calls more than `gap` seconds apart start a new sitting (a resumed run, or other work in
-    /// between), and a sitting's span leaves out the time its first batch took.
+    /// Holds for the rows of `augment_stages`, named `s`, that a cell of the current plan of
+    /// experiment `?1` built.
+    private static let current = """
+        s.experiment = ?1 AND EXISTS (
+            SELECT 1 FROM augment_stage_cells l JOIN experiments e ON e.name = l.experiment, json_each(e.plan_json) p
+            WHERE l.experiment = s.experiment AND l.pipeline = s.pipeline AND l.stage = s.stage AND p.value = l.cell)
+        """
+
+    /// Each strategy of the augment stages that `experiment`'s current plan built, with what its
+    /// calls cost, in the order the strategies' first calls were stored. Wall time is read off
+    /// the calls' stored times: calls more than `gap` seconds apart start a new sitting (a
+    /// resumed run, or other work in between), and a sitting's span leaves out the time its
+    /// first batch took.
     public func augmentCosts(experiment: String, gap: Double = 600) throws -> [AugmentCost] {
-        guard try hasTable("augment_stages") else { return [] }
+        guard try hasTable("augment_stages"), try hasTable("augment_stage_cells") else { return [] }
         let stages = try db.query(
-            "SELECT pipeline, stage, strategy, kind, writes, entries FROM augment_stages WHERE experiment=? ORDER BY kind, writes, pipeline", [.text(experiment)])
+            "SELECT s.pipeline, s.stage, s.strategy, s.kind, s.writes, s.entries FROM augment_stages s WHERE \(Self.current) ORDER BY s.kind, s.writes, s.pipeline",
+            [.text(experiment)])
         var costs: [String: AugmentCost] = [:], order: [String] = [], stageSets: [String: Set<String>] = [:]
         for row in stages {
             let (pipeline, stage, strategy) = (row[0].text!, row[1].text!, row[2].text!)
@@ -126,7 +145,7 @@ extension ResultStore {
             SELECT DISTINCT s.strategy, a.call, c.key IS NOT NULL, c.prompt_tokens, c.completion_tokens,
                    c.kind = 'generate' AND json_extract(c.response, '$.finish') = 'length', c.created_at
             FROM augment_stages s JOIN augment_stage_calls a ON a.stage = s.stage LEFT JOIN lm_calls c ON c.key = a.call
-            WHERE s.experiment = ?
+            WHERE \(Self.current)
             """, [.text(experiment)])
         var times: [String: [Date]] = [:]
         let parser = ISO8601DateFormatter()
@@ -145,7 +164,7 @@ extension ResultStore {
         for row in try db.query(
             """
             SELECT s.strategy, count(DISTINCT s.stage) FROM augment_stages s
-            WHERE s.experiment = ? AND s.entries > 0 AND NOT EXISTS (SELECT 1 FROM augment_stage_calls a WHERE a.stage = s.stage)
+            WHERE \(Self.current) AND s.entries > 0 AND NOT EXISTS (SELECT 1 FROM augment_stage_calls a WHERE a.stage = s.stage)
             GROUP BY s.strategy
             """, [.text(experiment)])
         {
@@ -166,11 +185,21 @@ extension ResultStore {
         return order.enumerated().sorted { (first[$0.element] ?? .distantFuture, $0.offset) < (first[$1.element] ?? .distantFuture, $1.offset) }.map { costs[$0.element]! }
     }
 
+    /// How many of `experiment`'s recorded augment stages no cell of its current plan built:
+    /// stages of a configuration the spec has since changed, or recorded before stages were
+    /// linked to cells (`reclab augment --recount` links those the current plan builds).
+    public func augmentStagesOutsidePlan(experiment: String) throws -> Int {
+        guard try hasTable("augment_stages") else { return 0 }
+        let outside = try hasTable("augment_stage_cells") ? "NOT (\(Self.current))" : "s.experiment = ?1"
+        return Int(try db.query("SELECT count(DISTINCT s.stage) FROM augment_stages s WHERE s.experiment = ?1 AND \(outside)", [.text(experiment)])[0][0].int ?? 0)
+    }
+
     /// Copies the augment-stage records of `other`'s experiments (see `merge`).
     func mergeAugmentStages(from other: ResultStore) throws {
         guard try other.hasTable("augment_stages") else { return }
         let stages = try other.db.query("SELECT experiment, pipeline, stage, strategy, kind, writes, entries FROM augment_stages")
         let calls = try other.db.query("SELECT stage, call FROM augment_stage_calls")
+        let links = try other.hasTable("augment_stage_cells") ? try other.db.query("SELECT experiment, pipeline, stage, cell FROM augment_stage_cells") : []
         try db.transaction {
             for row in stages {
                 try db.query(
@@ -180,6 +209,7 @@ extension ResultStore {
                     """, row)
             }
             for row in calls { try db.query("INSERT OR IGNORE INTO augment_stage_calls(stage, call) VALUES(?,?)", row) }
+            for row in links { try db.query("INSERT OR IGNORE INTO augment_stage_cells(experiment, pipeline, stage, cell) VALUES(?,?,?,?)", row) }
         }
     }
 }

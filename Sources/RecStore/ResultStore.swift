@@ -60,6 +60,9 @@ public final class ResultStore: @unchecked Sendable {
             experiment TEXT NOT NULL, pipeline TEXT NOT NULL, stage TEXT NOT NULL, strategy TEXT NOT NULL, kind TEXT NOT NULL,
             writes TEXT NOT NULL, entries INTEGER NOT NULL, PRIMARY KEY(experiment, pipeline, stage)) WITHOUT ROWID;
         CREATE TABLE IF NOT EXISTS augment_stage_calls(stage TEXT NOT NULL, call TEXT NOT NULL, PRIMARY KEY(stage, call)) WITHOUT ROWID;
+        CREATE TABLE IF NOT EXISTS augment_stage_cells(
+            experiment TEXT NOT NULL, pipeline TEXT NOT NULL, stage TEXT NOT NULL, cell TEXT NOT NULL,
+            PRIMARY KEY(experiment, pipeline, stage, cell)) WITHOUT ROWID;
         """
 
     static func now() -> String {

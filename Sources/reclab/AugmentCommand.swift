@@ -26,10 +26,11 @@ enum AugmentCommand: Command {
         that knowledge written by a larger model elsewhere can be plugged into any spec.
 
         The database records which calls each augment stage made, and the report's cost
-        section adds up each stage's tokens and wall time from them. Texts written before it
-        did have no such record: --recount asks for every stored text again, answered by the
-        call cache (a call it does not hold is made), for every seed of the spec or the one
-        --seed names, records the calls and keeps the stored texts.
+        section adds up the tokens and wall time of the stages the spec's current cells built.
+        Texts written before the database recorded calls per stage, or linked stages to the
+        cells that build them, lack those records: --recount asks for every stored text again,
+        answered by the call cache (a call it does not hold is made), for every seed of the
+        spec or the one --seed names, records the calls and links, and keeps the stored texts.
 
         Options:
           --export PATH        where to write the texts (JSON Lines); required without --recount

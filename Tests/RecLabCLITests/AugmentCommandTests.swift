@@ -132,11 +132,17 @@ import Testing
         #expect(try store.augmentCosts(experiment: "augment-cli").first?.unrecordedStages == 1)
         let stale = try CLI.run(["report", "augment-cli", "--db", db, "--stdout"])
         #expect(stale.stdout.contains("1 stage(s) hold texts with no recorded call") && stale.stdout.contains("--recount"), "\(stale.stdout)")
+        // A database from before stages were linked to the cells that build them: not counted.
+        try store.db.execute("DELETE FROM augment_stage_cells")
+        #expect(try store.augmentCosts(experiment: "augment-cli").isEmpty && store.augmentStagesOutsidePlan(experiment: "augment-cli") == 1)
+        let unlinked = try CLI.run(["report", "augment-cli", "--db", db, "--stdout"])
+        #expect(unlinked.stdout.contains("1 recorded augment stage(s) were built by no cell of the current plan"), "\(unlinked.stdout)")
         let recount = try CLI.run(["augment", spec, "--db", db, "--recount"])
         #expect(recount.status == 0, "\(recount.stderr)")
         #expect(recount.stderr.contains("50/50 asked again") && recount.stderr.contains("0 model calls, 50 from the cache"), "\(recount.stderr)")
         #expect(recount.stderr.contains("wrote summary for 50 entries (0 new)"), "\(recount.stderr)")
-        #expect(try store.augmentCosts(experiment: "augment-cli") == costs, "the recount records the same calls")
+        #expect(try store.augmentCosts(experiment: "augment-cli") == costs, "the recount records the same calls and links")
+        #expect(try store.augmentStagesOutsidePlan(experiment: "augment-cli") == 0)
         #expect(try AugmentCommandTests.generateCalls(db) == 50)
 
         let neither = try CLI.run(["augment", spec, "--db", db])
