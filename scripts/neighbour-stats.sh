@@ -5,10 +5,12 @@
 # how many distinct neighbour lists there are and how many prompts share the commonest.
 #
 # It reads the prompts from the call cache ("Summarize the commonalities among the following
-# descriptions: 'D'; 'N1; N2; ...'."). A description may itself contain "; ", so the neighbour
-# list is not split blindly: pieces are joined until they form a description that some prompt
-# has as its own item (every neighbour is co-engaged, so it has a prompt of its own in the same
-# split). Pieces that never form one are counted as unmatched.
+# descriptions: 'D'; 'N1; N2; ...'."): those that the augment stages of some experiment's
+# current plan asked (the ledger that `reclab augment SPEC --db DB --recount` completes), so
+# that prompts of a configuration since changed are left out. A description may itself contain
+# "; ", so the neighbour list is not split blindly: pieces are joined until they form a
+# description that some prompt has as its own item (every neighbour is co-engaged, so it has a
+# prompt of its own in the same split). Pieces that never form one are counted as unmatched.
 #
 # Usage: [TOP=10] scripts/neighbour-stats.sh DB.sqlite
 #   e.g. scripts/neighbour-stats.sh results/llmrec-scientific.sqlite
@@ -22,9 +24,13 @@ top=${TOP:-10}
 command -v sqlite3 >/dev/null || { echo "neighbour-stats: needs sqlite3 (apt-get install sqlite3)" >&2; exit 1; }
 prompts=$(mktemp)
 trap 'rm -f "$prompts"' EXIT
-sqlite3 -readonly "$db" "SELECT replace(json_extract(request, '$.prompt.chat._0[0].content'), char(10), ' ')
-  FROM lm_calls WHERE request LIKE '%Summarize the commonalities among the following descriptions:%'" > "$prompts"
-[ -s "$prompts" ] || { echo "neighbour-stats: $db holds no engagement-guided prompt" >&2; exit 1; }
+[ "$(sqlite3 -readonly "$db" "SELECT count(*) FROM sqlite_master WHERE name = 'augment_stage_cells'")" = 1 ] ||
+  { echo "neighbour-stats: $db does not link augment stages to cells; run reclab augment SPEC --db $db --recount first" >&2; exit 1; }
+sqlite3 -readonly "$db" "SELECT replace(json_extract(c.request, '$.prompt.chat._0[0].content'), char(10), ' ') FROM lm_calls c
+  WHERE c.request LIKE '%Summarize the commonalities among the following descriptions:%' AND c.key IN (
+    SELECT a.call FROM augment_stage_calls a JOIN augment_stage_cells l ON l.stage = a.stage
+      JOIN experiments e ON e.name = l.experiment, json_each(e.plan_json) p WHERE p.value = l.cell)" > "$prompts"
+[ -s "$prompts" ] || { echo "neighbour-stats: $db holds no engagement-guided prompt that a cell of an experiment's current plan asked" >&2; exit 1; }
 awk -v top="$top" '
   function parse(line,   body, cut) {
     body = substr(line, length(head) + 1)

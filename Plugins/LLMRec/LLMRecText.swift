@@ -83,7 +83,6 @@ public struct LLMRecText: ItemAugmenter, ReadsTrainingInteractions, Diagnosing {
     public let configuration: Configuration
     let model: LazyLanguageModel
     let tally = Tally(keep: 3)
-    let neighbourhoods = Neighbourhoods()
 
     public init(configuration: Configuration, context: ComponentContext) throws {
         self.configuration = configuration
@@ -108,7 +107,7 @@ public struct LLMRecText: ItemAugmenter, ReadsTrainingInteractions, Diagnosing {
 
     public func augment(indices: [Int], items: [ItemText], training: TrainingSet) throws -> [String] {
         guard configuration.strategy.readsNeighbours else { return try augment(items: indices.map { items[$0] }) }
-        let neighbours = try neighbourhoods.top(
+        let neighbours = try Neighbourhoods.shared.top(
             configuration.neighbours, damping: configuration.damping, tolerance: configuration.tolerance, training: training, itemCount: items.count)
         return try write(
             indices.map { index in
@@ -169,16 +168,34 @@ public struct LLMRecText: ItemAugmenter, ReadsTrainingInteractions, Diagnosing {
     }
 }
 
-/// Each item's top Personalized PageRank neighbours on the training co-engagement graph,
-/// computed on the first batch (256 sources per product) and kept: an augmenter instance
-/// serves one cell, so one training set.
+/// Each item's top Personalized PageRank neighbours on a training co-engagement graph, kept
+/// for the last `keep` graphs and shared across augmenter instances: the pipelines of one split
+/// that prompt with neighbours (engagement-guided texts, in full or shuffled, alone or beside
+/// other texts) each build their own augmenter, and rank the graph once between them. A graph is
+/// known by everything its neighbours depend on, the training histories compared in full.
 final class Neighbourhoods: @unchecked Sendable {
-    private var computed: (count: Int, neighbours: [[Int32]])?
+    static let shared = Neighbourhoods(keep: 2)
+
+    struct Key: Equatable {
+        var count: Int
+        var damping: Double
+        var tolerance: Double
+        var itemCount: Int
+        var history: [[Int32]]
+    }
+
+    private let keep: Int
+    private var computed: [(key: Key, neighbours: [[Int32]])] = []
     private let lock = NSLock()
+    /// Graphs ranked so far (tests).
+    private(set) var rankings = 0
+
+    init(keep: Int) { self.keep = keep }
 
     func top(_ count: Int, damping: Double, tolerance: Double, training: TrainingSet, itemCount: Int) throws -> [[Int32]] {
-        try lock.withLock {
-            if let computed, computed.count == count, computed.neighbours.count == itemCount { return computed.neighbours }
+        let key = Key(count: count, damping: damping, tolerance: tolerance, itemCount: itemCount, history: training.history)
+        return try lock.withLock {
+            if let known = computed.first(where: { $0.key == key }) { return known.neighbours }
             let ranks = try PersonalizedPageRank(
                 weights: CoEngagement.counts(histories: training.history, itemCount: itemCount), nodeCount: itemCount, damping: damping, tolerance: tolerance)
             var neighbours: [[Int32]] = []
@@ -188,7 +205,8 @@ final class Neighbourhoods: @unchecked Sendable {
                     neighbours.append(PersonalizedPageRank.top(scores, count: count, excluding: source, resolution: tolerance).map(Int32.init))
                 }
             }
-            computed = (count, neighbours)
+            rankings += 1
+            computed = Array((computed + [(key, neighbours)]).suffix(keep))
             return neighbours
         }
     }

@@ -63,6 +63,22 @@ struct LLMRecTextTests {
                 "recommend it to others? This content is considered to hold some similar attractive characteristics as the following descriptions: 'Heat (1995), Action, Crime'."))
     }
 
+    /// A graph's neighbours are ranked once and reused by every augmenter on the same training
+    /// histories and settings; the same users and items with one interaction moved are a new
+    /// graph, and the oldest of more than `keep` graphs is ranked again when it comes back.
+    @Test func neighbourhoodsAreRankedOncePerGraph() throws {
+        let memo = Neighbourhoods(keep: 2)
+        let first = try memo.top(2, damping: 0.85, tolerance: 1e-12, training: training, itemCount: items.count)
+        #expect(try memo.top(2, damping: 0.85, tolerance: 1e-12, training: training, itemCount: items.count) == first && memo.rankings == 1)
+        var moved = training
+        moved.history[3] = [1, 3]
+        let other = try memo.top(2, damping: 0.85, tolerance: 1e-12, training: moved, itemCount: items.count)
+        #expect(memo.rankings == 2 && other[3] == [1, 0] && first[3] == [2, 0])
+        _ = try memo.top(1, damping: 0.85, tolerance: 1e-12, training: training, itemCount: items.count)
+        #expect(memo.rankings == 3)
+        #expect(try memo.top(2, damping: 0.85, tolerance: 1e-12, training: training, itemCount: items.count) == first && memo.rankings == 4)
+    }
+
     /// PageRank's tolerance is part of the resolved configuration, so of the texts' and cells'
     /// keys, where a strategy ranks neighbours only; it is checked for range.
     @Test func toleranceIsKeyedWhereNeighboursAreRanked() throws {
