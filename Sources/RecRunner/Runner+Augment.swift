@@ -9,7 +9,8 @@ extension Runner {
     /// batched path and stored, one entry per item or user. A stage shared by several pipelines
     /// or sweep points is listed once. With `recount`, the augment stages' stored texts are asked
     /// for again, answered by the call cache, so that the calls of texts written before the
-    /// store recorded them per stage are recorded (`ResultStore.augmentCosts`).
+    /// store recorded them per stage are recorded (`ResultStore.augmentCosts`); every cell's
+    /// stages are built then, shared or not, so that each is linked to every pipeline's cells.
     public func augmentations(_ plan: ExperimentPlan, seed: UInt64? = nil, recount: Bool = false) throws -> [AugmentedText] {
         let seed = seed ?? plan.cells.first?.seed
         let cells = plan.cells.filter { $0.seed == seed && $0.pipeline.writesText }
@@ -21,7 +22,7 @@ extension Runner {
             var stages = try PipelineStages(cell, fingerprint: prepared.fingerprint, registry: registry, context: context, chunk: augmentChunk)
             stages.recount = recount
             var split = prepared.split
-            if stages.augment.contains(where: { !seen.contains($0.key) }) {
+            if recount || stages.augment.contains(where: { !seen.contains($0.key) }) {
                 // A shuffled stage's texts are another stage's on the wrong entities: nothing to export.
                 for (stage, texts) in try stages.augmentAll(&split, cell: cell, store: store, progress: progress)
                 where stage.shuffleSeed == nil && seen.insert(stage.key).inserted {

@@ -7,9 +7,20 @@ import Testing
 /// `reclab augment`: bulk augmentation with the real SmolLM2 over the tiny dataset's 50 items,
 /// killed and resumed, exported, and imported by another spec instead of calling the model.
 @Suite(.serialized) struct AugmentCommandTests {
-    /// The tiny stage spec cut to its LLM pipeline, one seed, and `max_tokens` generated per item.
-    static func spec(_ folder: String, maxTokens: Int, augment: String? = nil) throws -> String {
+    /// The tiny stage spec cut to its LLM pipeline, one seed, and `max_tokens` generated per item;
+    /// with `twin`, a second pipeline builds the same augment stage.
+    static func spec(_ folder: String, maxTokens: Int, augment: String? = nil, twin: Bool = false) throws -> String {
         let stage = augment ?? "{ type: llm.item_text, writes: summary, max_tokens: \(maxTokens), prompt: \"Describe {title} ({genres}) in a few words.\" }"
+        let second = """
+
+              llm-text-knn-10:
+                augment:
+                  - \(stage)
+                encoder: { type: hashing-tfidf }
+                encode_fields: [title, genres, summary]
+                derive: [{ type: item_graph, neighbours: 10 }]
+                retriever: { type: graph_knn }
+            """
         let text = """
             name: augment-cli
             data: { dataset: tiny, path: \(Fixtures.directory)/tiny, format: recbole }
@@ -23,8 +34,8 @@ import Testing
                 encode_fields: [title, genres, summary]
                 derive: [{ type: item_graph, neighbours: 5 }]
                 retriever: { type: graph_knn }
-            """
-        let path = folder + "/augment-\(maxTokens)-\(augment == nil ? "model" : "import").yaml"
+            """ + (twin ? second : "")
+        let path = folder + "/augment-\(maxTokens)-\(augment == nil ? "model" : "import")\(twin ? "-twin" : "").yaml"
         try text.write(toFile: path, atomically: true, encoding: .utf8)
         return path
     }
@@ -112,7 +123,7 @@ import Testing
 @Suite struct AugmentCostTests {
     @Test func theReportAddsUpTheCallsEachStageMadeAndRecountRecordsOldTexts() throws {
         let folder = Fixtures.temporaryDirectory()
-        let spec = try AugmentCommandTests.spec(folder, maxTokens: 4)
+        let spec = try AugmentCommandTests.spec(folder, maxTokens: 4, twin: true)
         let db = folder + "/a.sqlite", report = folder + "/report.md"
         let run = try CLI.run(["run", spec, "--db", db, "--report", report])
         #expect(run.status == 0, "\(run.stderr)")
@@ -121,11 +132,11 @@ import Testing
         let costs = try store.augmentCosts(experiment: "augment-cli")
         #expect(costs.count == 1)
         let cost = try #require(costs.first)
-        #expect(cost.kind == "llm.item_text" && cost.fields == ["summary"] && cost.pipelines == ["llm-text-knn"] && cost.entries == 50)
+        #expect(cost.kind == "llm.item_text" && cost.fields == ["summary"] && cost.pipelines == ["llm-text-knn", "llm-text-knn-10"] && cost.entries == 50)
         #expect([cost.calls, cost.promptTokens, cost.generatedTokens] == sums && cost.calls == 50 && cost.unrecordedStages == 0)
         let text = try String(contentsOfFile: report, encoding: .utf8)
         let promptTokens = String(sums[1]).reversed().enumerated().map { $0 > 0 && $0 % 3 == 0 ? "\($1)," : "\($1)" }.reversed().joined()
-        #expect(text.contains("| llm.item_text → summary | llm-text-knn | 1 | 50 | 50 | \(promptTokens) |"), "\(text)")
+        #expect(text.contains("| llm.item_text → summary | llm-text-knn, llm-text-knn-10 | 1 | 50 | 50 | \(promptTokens) |"), "\(text)")
 
         // A database from before the ledger: the texts are stored, their calls unrecorded.
         try store.db.execute("DELETE FROM augment_stage_calls")
@@ -141,7 +152,7 @@ import Testing
         #expect(recount.status == 0, "\(recount.stderr)")
         #expect(recount.stderr.contains("50/50 asked again") && recount.stderr.contains("0 model calls, 50 from the cache"), "\(recount.stderr)")
         #expect(recount.stderr.contains("wrote summary for 50 entries (0 new)"), "\(recount.stderr)")
-        #expect(try store.augmentCosts(experiment: "augment-cli") == costs, "the recount records the same calls and links")
+        #expect(try store.augmentCosts(experiment: "augment-cli") == costs, "the recount records the same calls, and links both pipelines' cells")
         #expect(try store.augmentStagesOutsidePlan(experiment: "augment-cli") == 0)
         #expect(try AugmentCommandTests.generateCalls(db) == 50)
 
