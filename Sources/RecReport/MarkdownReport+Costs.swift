@@ -91,8 +91,8 @@ extension MarkdownReport {
         out += "\n"
         let unrecorded = costs.map(\.unrecordedStages).reduce(0, +), missing = costs.map(\.missingCalls).reduce(0, +)
         if unrecorded > 0 {
-            out += "\(unrecorded) stage(s) hold texts with no recorded call (written before calls were recorded per stage), so their calls are left out above; "
-            out += "`reclab augment \(data.info.specFile) --db DB --recount` records them from the call cache.\n\n"
+            out += "\(unrecorded) stage(s) hold texts with no recorded call: written by an augmenter that calls no model, or before calls were recorded per stage, whose calls are left out above; "
+            out += "`reclab augment \(data.info.specFile) --db DB --recount` records those from the call cache.\n\n"
         }
         out += outsideNote
         if missing > 0 {
