@@ -11,30 +11,27 @@ import Testing
     /// with `twin`, a second pipeline builds the same augment stage.
     static func spec(_ folder: String, maxTokens: Int, augment: String? = nil, twin: Bool = false) throws -> String {
         let stage = augment ?? "{ type: llm.item_text, writes: summary, max_tokens: \(maxTokens), prompt: \"Describe {title} ({genres}) in a few words.\" }"
-        let second = """
+        // One pipeline over the stage, ranking by an item graph of `neighbours` neighbours.
+        let pipeline = { (name: String, neighbours: Int) in
+            """
 
-              llm-text-knn-10:
+              \(name):
                 augment:
                   - \(stage)
                 encoder: { type: hashing-tfidf }
                 encode_fields: [title, genres, summary]
-                derive: [{ type: item_graph, neighbours: 10 }]
+                derive: [{ type: item_graph, neighbours: \(neighbours) }]
                 retriever: { type: graph_knn }
             """
-        let text = """
+        }
+        let text =
+            """
             name: augment-cli
             data: { dataset: tiny, path: \(Fixtures.directory)/tiny, format: recbole }
             evaluation: { metrics: [hr], cutoffs: [10] }
             seeds: [1]
             pipelines:
-              llm-text-knn:
-                augment:
-                  - \(stage)
-                encoder: { type: hashing-tfidf }
-                encode_fields: [title, genres, summary]
-                derive: [{ type: item_graph, neighbours: 5 }]
-                retriever: { type: graph_knn }
-            """ + (twin ? second : "")
+            """ + pipeline("llm-text-knn", 5) + (twin ? pipeline("llm-text-knn-10", 10) : "")
         let path = folder + "/augment-\(maxTokens)-\(augment == nil ? "model" : "import")\(twin ? "-twin" : "").yaml"
         try text.write(toFile: path, atomically: true, encoding: .utf8)
         return path
